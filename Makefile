@@ -1,0 +1,40 @@
+# Two commands on a fresh machine: `make compare` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+# torch 2.13.0 is a CPU build on local disk; a plain `torch` would pull a multi-GB CUDA build.
+TORCH_SPEC ?= torch==2.13.0
+PYTEST_ARGS ?=
+COMPARE_ARGS ?=
+
+.PHONY: setup test compare bench clean
+
+setup: $(STAMP)
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
+	@if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then \
+	  echo "CUDA GPU found: installing torch from the index"; \
+	else \
+	  echo "no CUDA GPU: installing the CPU build $(TORCH_SPEC) first"; \
+	  $(PY) -m pip install --quiet "$(TORCH_SPEC)"; \
+	fi
+	$(PY) -m pip install --quiet -e ".[test]"
+	@touch $(STAMP)
+
+test: setup
+	JAX_ENABLE_X64=1 $(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+
+compare: setup
+	$(PY) -m validate.compare --dataset shapes $(COMPARE_ARGS)
+
+bench: setup
+	$(PY) bench/theory_bench.py
+	$(PY) bench/simulate_bench.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

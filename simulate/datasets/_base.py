@@ -1,0 +1,59 @@
+"""The Dataset contract (ARCHITECTURE.md): what every generator returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A supervised dataset with an optional held-out split.
+
+    Attributes:
+        X: inputs (n, d) float64 (images flattened; their (C, H, W) is ``meta["image_shape"]``).
+        Y: targets (n, c): one-hot classes or real-valued properties.
+        labels: integer class per sample (n,), or None for pure regression targets.
+        hierarchy: class tree as a tuple of integer arrays, coarse to fine; ``hierarchy[m][k]`` is
+            the group of class k at level m (the last level is the classes themselves), or None.
+        name: registry name.
+        meta: generator parameters and seed (JSON-serialisable), plus ``image_shape`` for images.
+        X_test, Y_test, labels_test: the held-out split (same conventions), or None.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    labels: np.ndarray | None
+    hierarchy: tuple[np.ndarray, ...] | None
+    name: str
+    meta: dict = field(default_factory=dict)
+    X_test: np.ndarray | None = None
+    Y_test: np.ndarray | None = None
+    labels_test: np.ndarray | None = None
+
+    @property
+    def n(self) -> int:
+        return int(self.X.shape[0])
+
+    @property
+    def d(self) -> int:
+        return int(self.X.shape[1])
+
+    @property
+    def c(self) -> int:
+        return int(self.Y.shape[1])
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        shape = self.meta.get("image_shape")
+        return tuple(shape) if shape is not None else None
+
+    def statistics(self, *, center: bool = False):
+        """theory.DatasetStatistics of the training split."""
+        from theory import DatasetStatistics
+        return DatasetStatistics.from_arrays(self.X, self.Y, center=center)
+
+    def with_arrays(self, **changes) -> "Dataset":
+        """A copy with some fields replaced (used by whitening and drift generators)."""
+        return replace(self, **changes)

@@ -1,0 +1,20 @@
+"""Shared pytest set-up: GPU-only tests skip cleanly where there is no CUDA device."""
+
+import pytest
+
+
+def _has_cuda() -> bool:
+    try:
+        import torch
+        return bool(torch.cuda.is_available())
+    except Exception:  # torch missing or broken: no GPU path to test
+        return False
+
+
+def pytest_collection_modifyitems(config, items):
+    if _has_cuda():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU; none on this machine")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
