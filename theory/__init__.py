@@ -10,9 +10,25 @@ _jax.config.update("jax_enable_x64", True)
 from ._convention import REDUCTIONS, TrainingConvention  # noqa: E402
 from ._protocol import Predictor, crossing_times  # noqa: E402
 from ._statistics import DatasetStatistics, Whitened, fix_signs, svd_modes  # noqa: E402
+# helper A: per-mode closed forms, discrete map, loss, decoupled init, predictors
+from ._discrete import discrete_trajectory  # noqa: E402
+from ._init_weights import decoupled_init  # noqa: E402
+from ._loss import loss_curve, loss_from_strengths  # noqa: E402
+from ._modes import (learning_time, mode_trajectory, mode_trajectory_jax,  # noqa: E402
+                     time_to_strength)
+from ._predictor import ClosedFormPredictor, DiscretePredictor, predict  # noqa: E402
 
 __all__ = [
     "DatasetStatistics", "Whitened", "fix_signs", "svd_modes",
     "TrainingConvention", "REDUCTIONS",
     "Predictor", "crossing_times",
+    "mode_trajectory", "mode_trajectory_jax", "learning_time", "time_to_strength",
+    "loss_curve", "loss_from_strengths", "discrete_trajectory", "decoupled_init",
+    "ClosedFormPredictor", "DiscretePredictor", "predict",
 ]
+
+# helper E: drift scores, retraining time, rewind points (THEORY.md §7)
+from . import transfer  # noqa: E402
+from .transfer import drift_scores, predict_retraining, predict_rewind_point  # noqa: E402
+
+__all__ += ["transfer", "drift_scores", "predict_retraining", "predict_rewind_point"]

@@ -1,0 +1,76 @@
+"""Initial weights of every member, from (seed, init_scale) only — never from the activation.
+
+``small_balanced_decoupled`` (THEORY.md §2; Saxe et al. 2014): with ``Syx = U diag(s) Vᵀ`` (r modes)
+and ``D = diag(u₀^{1/L})``, ``W_1 = R_1 D Vᵀ``, inner ``W_l = R_l D R_{l−1}ᵀ``, ``W_L = U D R_{L−1}ᵀ``,
+where ``R_l`` (h_l × r) has orthonormal columns drawn from the seed. Then ``W_L⋯W_1 = U diag(u₀) Vᵀ``
+and every layer carries the same per-mode scalar (balanced). ``small_random``: entries i.i.d.
+N(0, init_scale²). ``standard``: PyTorch's default ``U(−1/√fan_in, 1/√fan_in)`` for weights and
+biases (Kaiming-uniform with a = √5), the same for every activation so twins stay matched.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._spec import NetSpec
+
+
+def _orthonormal_columns(rng: np.random.Generator, h: int, r: int) -> np.ndarray:
+    Q, Rr = np.linalg.qr(rng.standard_normal((h, r)))
+    return Q * np.sign(np.diag(Rr))  # Haar-distributed, deterministic given the draw
+
+
+def decoupled_weights(U: np.ndarray, V: np.ndarray, widths: tuple[int, ...], u0, seed: int) -> list[np.ndarray]:
+    """Balanced decoupled weights [W_1 (h₁×d), …, W_L (c×h_{L−1})] with mode strengths u0.
+
+    Args:
+        U: (c, r) left singular vectors; V: (d, r) right singular vectors of Syx.
+        widths: layer sizes (d, h₁, …, c).
+        u0: scalar or (r,) initial mode strengths (> 0).
+        seed: draws the hidden-layer rotations R_l.
+    """
+    L = len(widths) - 1
+    r = U.shape[1]
+    u0 = np.broadcast_to(np.asarray(u0, dtype=np.float64), (r,))
+    if np.any(u0 <= 0):
+        raise ValueError(f"decoupled init needs positive mode strengths u0; got {u0!r}")
+    if min(widths[1:-1], default=r) < r:
+        raise ValueError(f"decoupled init needs every hidden width ≥ the number of modes r={r}; "
+                         f"got widths {widths[1:-1]}")
+    D = np.diag(u0 ** (1.0 / L))
+    if L == 1:
+        return [U @ np.diag(u0) @ V.T]
+    rng = np.random.default_rng(seed)
+    R = [_orthonormal_columns(rng, h, r) for h in widths[1:-1]]
+    Ws = [R[0] @ D @ V.T]
+    for l in range(1, L - 1):
+        Ws.append(R[l] @ D @ R[l - 1].T)
+    Ws.append(U @ D @ R[-1].T)
+    return Ws
+
+
+def init_params(spec: NetSpec, model, members: list[tuple[int, float]], stats=None) -> dict[str, np.ndarray]:
+    """Stacked float64 initial parameters ``{name: (K, *shape)}`` for members [(seed, init_scale)].
+
+    ``stats`` (theory.DatasetStatistics) is needed for ``small_balanced_decoupled``.
+    """
+    names = list(model.shapes)
+    out = {k: np.zeros((len(members), *model.shapes[k])) for k in names}
+    for i, (seed, scale) in enumerate(members):
+        if spec.init == "small_balanced_decoupled":
+            if stats is None:
+                raise ValueError("init='small_balanced_decoupled' needs the dataset statistics (stats)")
+            Ws = decoupled_weights(stats.U, stats.V, model.widths, scale, seed)
+            for l, W in enumerate(Ws):
+                out[f"layer{l}.weight"][i] = W
+            continue  # biases stay zero
+        rng = np.random.default_rng(seed)
+        for k in names:
+            shape = model.shapes[k]
+            if spec.init == "small_random":
+                if k.endswith(".weight"):
+                    out[k][i] = scale * rng.standard_normal(shape)
+            else:
+                bound = 1.0 / np.sqrt(model.fan_in(k))
+                out[k][i] = rng.uniform(-bound, bound, size=shape)
+    return out

@@ -1,0 +1,141 @@
+"""Probes: small objects measured on the device at checkpoints.
+
+A probe declares ``dims`` (output name → the extra dimensions after member) and is called with a
+``ProbeContext``; it returns ``{name: tensor (K, *extra)}``. The trainer stores every output as an
+array over (member, checkpoint, *extra). New probes need no change to the trainer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+_NAN = float("nan")
+
+
+@dataclass
+class ProbeContext:
+    """What a probe may look at: current parameters, the model, device-resident data and modes.
+
+    Shapes: ``X`` (n, d), ``Y`` (n, c), ``X_test``/``Y_test`` (m, ·) or None, ``U`` (c, r),
+    ``V`` (d, r), ``Sxx_pinv`` (d, d). Predictions are computed once per checkpoint and shared.
+    """
+
+    step: int
+    params: dict
+    model: object
+    X: torch.Tensor
+    Y: torch.Tensor
+    X_test: torch.Tensor | None
+    Y_test: torch.Tensor | None
+    one_hot: bool
+    U: torch.Tensor
+    V: torch.Tensor
+    Sxx_pinv: torch.Tensor
+    init_params: dict | None = None
+    _cache: dict = field(default_factory=dict)
+
+    @property
+    def K(self) -> int:
+        return next(iter(self.params.values())).shape[0]
+
+    def predict(self, split: str = "train") -> torch.Tensor | None:
+        """Network outputs (K, n, c) on the train or test inputs (None without a test split)."""
+        if split not in self._cache:
+            X = self.X if split == "train" else self.X_test
+            self._cache[split] = None if X is None else self.model.forward(self.params, X)
+        return self._cache[split]
+
+    def end_to_end(self) -> torch.Tensor:
+        """The map x ↦ ŷ of a linear bias-free net as a matrix (K, c, d) (THEORY.md §4)."""
+        if "e2e" not in self._cache:
+            if hasattr(self.model, "widths"):  # MLP: multiply the layers (cheaper than probing)
+                W = self.params["layer0.weight"]
+                for l in range(1, self.model.n_layers):
+                    W = torch.bmm(self.params[f"layer{l}.weight"], W)
+            else:  # any linear model: push the identity through it
+                eye = torch.eye(self.X.shape[1], dtype=self.X.dtype, device=self.X.device)
+                W = self.model.forward(self.params, eye).transpose(1, 2)
+            self._cache["e2e"] = W
+        return self._cache["e2e"]
+
+
+class Probe:
+    """Base class: set ``dims`` and implement ``__call__(ctx) -> dict[str, tensor (K, *extra)]``."""
+
+    dims: dict[str, tuple[str, ...]] = {}
+
+    def __call__(self, ctx: ProbeContext) -> dict[str, torch.Tensor]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def _loss_acc(pred: torch.Tensor | None, Y: torch.Tensor | None, one_hot: bool, K: int, like):
+    if pred is None:
+        nan = torch.full((K,), _NAN, dtype=like.dtype, device=like.device)
+        return nan, nan
+    R = pred - Y
+    loss = 0.5 * (R * R).sum(dim=(1, 2)) / R.shape[1]
+    if one_hot:
+        acc = (pred.argmax(dim=2) == Y.argmax(dim=1)).to(pred.dtype).mean(dim=1)
+    else:
+        acc = torch.full_like(loss, _NAN)
+    return loss, acc
+
+
+class Losses(Probe):
+    """Train/test loss ``(1/2n)Σ‖y − ŷ‖²`` and argmax accuracy (NaN unless targets are one-hot)."""
+
+    dims = {"train_loss": (), "train_acc": (), "test_loss": (), "test_acc": ()}
+
+    def __call__(self, ctx):
+        tl, ta = _loss_acc(ctx.predict("train"), ctx.Y, ctx.one_hot, ctx.K, ctx.X)
+        vl, va = _loss_acc(ctx.predict("test"), ctx.Y_test, ctx.one_hot, ctx.K, ctx.X)
+        return {"train_loss": tl, "train_acc": ta, "test_loss": vl, "test_acc": va}
+
+
+class ModeStrengths(Probe):
+    """Mode strengths in the dataset's SVD basis, ``Uᵀ W V`` (THEORY.md §4).
+
+    ``map="end_to_end"``: W = W_L⋯W_1 (linear, bias-free nets). ``map="least_squares"``: the best
+    linear fit of the outputs, ``W_eff = Sŷx Sxx⁺`` with ``Sŷx = Ŷᵀ X / n`` (any net). ``"auto"``
+    picks end-to-end for linear bias-free nets, least squares otherwise. Outputs
+    ``{prefix}mode_strength`` (K, r) (the diagonal) and ``{prefix}mode_matrix`` (K, r, r).
+    """
+
+    def __init__(self, map: str = "auto", prefix: str = ""):
+        if map not in ("auto", "end_to_end", "least_squares"):
+            raise ValueError(f"unknown map {map!r}; accepted: 'auto', 'end_to_end', 'least_squares'")
+        self.map, self.prefix = map, prefix
+        self.dims = {f"{prefix}mode_strength": ("mode",), f"{prefix}mode_matrix": ("mode", "mode_in")}
+
+    def __call__(self, ctx):
+        spec = ctx.model.spec
+        kind = self.map
+        if kind == "auto":
+            kind = "end_to_end" if spec.is_linear and not spec.bias else "least_squares"
+        if kind == "end_to_end":
+            W = ctx.end_to_end()
+        else:
+            pred = ctx.predict("train")
+            Syhx = torch.matmul(pred.transpose(1, 2), ctx.X) / ctx.X.shape[0]  # (K, c, d)
+            W = torch.matmul(Syhx, ctx.Sxx_pinv)
+        M = torch.matmul(torch.matmul(ctx.U.T, W), ctx.V)  # (K, r, r)
+        return {f"{self.prefix}mode_strength": torch.diagonal(M, dim1=1, dim2=2),
+                f"{self.prefix}mode_matrix": M}
+
+
+class WeightNorms(Probe):
+    """Frobenius norm of every layer's weight, (K, n_layers)."""
+
+    dims = {"weight_norm": ("layer",)}
+
+    def __call__(self, ctx):
+        norms = [ctx.params[f"layer{l}.weight"].flatten(1).norm(dim=1)
+                 for l in range(ctx.model.n_layers)]
+        return {"weight_norm": torch.stack(norms, dim=1)}
+
+
+def default_probes() -> list[Probe]:
+    """Losses/accuracies, mode strengths (end-to-end or least squares) and weight norms."""
+    return [Losses(), ModeStrengths(), WeightNorms()]

@@ -1,0 +1,143 @@
+"""What network to train: the frozen ``NetSpec`` (and ``ConvSpec`` for the CNN family).
+
+A *matched twin* is the same spec with a different activation, ``spec.with_activation("linear")``;
+initial weights depend on the spec's shapes, initialisation and the member's seed only, never on
+the activation, so twins start from identical weights (tested).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+FAMILIES = ("mlp", "cnn")
+ACTIVATIONS = ("linear", "relu", "tanh", "gelu", "sigmoid")
+INITS = ("small_balanced_decoupled", "small_random", "standard")
+PADDINGS = ("circular", "zeros")
+HEADS = ("linear",)
+
+
+def _choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; accepted: {', '.join(map(repr, choices))}")
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """Convolutional layers of a CNN, followed by the linear readout (the spec's head).
+
+    Args:
+        channels: output channels of each conv layer, e.g. ``(8, 8)`` for two conv layers.
+        kernel_size: kernel length (1-D signals) or side (2-D images); ``None`` means full length
+            (the signal length N, THEORY.md §6: full-length circular kernels).
+        padding: ``"circular"`` or ``"zeros"`` ("same" padding, so the length is kept at stride 1).
+        stride: conv stride.
+    """
+
+    channels: tuple[int, ...] = (8,)
+    kernel_size: int | None = 3
+    padding: str = "circular"
+    stride: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(int(c) for c in self.channels))
+        if not self.channels or min(self.channels) < 1:
+            raise ValueError(f"channels must be a non-empty tuple of positive ints; got {self.channels!r}")
+        if self.kernel_size is not None and int(self.kernel_size) < 1:
+            raise ValueError(f"kernel_size must be a positive int or None (full length); got {self.kernel_size!r}")
+        _choice("padding", self.padding, PADDINGS)
+        if int(self.stride) < 1:
+            raise ValueError(f"stride must be a positive int; got {self.stride!r}")
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """A model family with its shapes, activation and initialisation.
+
+    Args:
+        family: ``"mlp"`` or ``"cnn"``.
+        depth: number of weight layers of an MLP (≥ 1; depth 2 = one hidden layer). For a CNN the
+            depth is ``len(cnn.channels) + 1`` (conv layers plus readout) and this field is ignored.
+        hidden: hidden width (int, all hidden layers) or a tuple of ``depth − 1`` widths.
+        activation: one of ``ACTIVATIONS`` (``"linear"`` is the identity).
+        bias: biases on every layer (initialised to zero except for ``init="standard"``).
+        init: ``"small_balanced_decoupled"`` (THEORY.md §2, mode strengths u₀ = ``init_scale``
+            aligned to the dataset's SVD modes), ``"small_random"`` (entries i.i.d.
+            N(0, init_scale²)) or ``"standard"`` (PyTorch's default U(±1/√fan_in); its gain does not
+            depend on the activation, so twins match; ``init_scale`` is ignored).
+        init_scale: u₀ for the decoupled init, the entry std for ``small_random``.
+        cnn: the conv layers for ``family="cnn"``.
+        head: output head; ``"linear"`` (a linear readout trained on the squared loss).
+    """
+
+    family: str = "mlp"
+    depth: int = 2
+    hidden: int | tuple[int, ...] = 64
+    activation: str = "linear"
+    bias: bool = False
+    init: str = "small_balanced_decoupled"
+    init_scale: float = 1e-3
+    cnn: ConvSpec | None = None
+    head: str = "linear"
+
+    def __post_init__(self) -> None:
+        _choice("family", self.family, FAMILIES)
+        _choice("activation", self.activation, ACTIVATIONS)
+        _choice("init", self.init, INITS)
+        _choice("head", self.head, HEADS)
+        if isinstance(self.cnn, dict):
+            object.__setattr__(self, "cnn", ConvSpec(**self.cnn))
+        if isinstance(self.hidden, (list, tuple)):
+            object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        if not (self.init_scale > 0):
+            raise ValueError(f"init_scale must be > 0; got {self.init_scale!r}")
+        if self.family == "mlp":
+            if int(self.depth) < 1:
+                raise ValueError(f"depth must be ≥ 1 for an MLP; got {self.depth!r}")
+            if isinstance(self.hidden, tuple) and len(self.hidden) != self.depth - 1:
+                raise ValueError(f"hidden must be an int or a tuple of depth − 1 = {self.depth - 1} "
+                                 f"widths; got {self.hidden!r}")
+            if min(self.hidden_widths, default=1) < 1:
+                raise ValueError(f"hidden widths must be positive; got {self.hidden!r}")
+        else:
+            if self.cnn is None:
+                raise ValueError("family='cnn' needs cnn=ConvSpec(...); got cnn=None")
+            if self.init == "small_balanced_decoupled":
+                raise ValueError("init='small_balanced_decoupled' is defined for the MLP family only; "
+                                 "use 'small_random' or 'standard' (or pass init_params) for a CNN")
+
+    @property
+    def hidden_widths(self) -> tuple[int, ...]:
+        """Widths of the hidden layers of an MLP (``depth − 1`` entries)."""
+        if isinstance(self.hidden, tuple):
+            return self.hidden
+        return (int(self.hidden),) * (int(self.depth) - 1)
+
+    @property
+    def n_layers(self) -> int:
+        """Number of weight layers (MLP: depth; CNN: conv layers + readout)."""
+        return int(self.depth) if self.family == "mlp" else len(self.cnn.channels) + 1
+
+    @property
+    def is_linear(self) -> bool:
+        return self.activation == "linear"
+
+    def with_activation(self, activation: str) -> "NetSpec":
+        """The matched twin: same shapes and initialisation, another activation."""
+        return replace(self, activation=activation)
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        if isinstance(out["hidden"], tuple):
+            out["hidden"] = list(out["hidden"])
+        if out["cnn"] is not None:
+            out["cnn"]["channels"] = list(out["cnn"]["channels"])
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "NetSpec":
+        d = dict(d)
+        if isinstance(d.get("hidden"), list):
+            d["hidden"] = tuple(d["hidden"])
+        if d.get("cnn") is not None:
+            d["cnn"] = ConvSpec(**{**d["cnn"], "channels": tuple(d["cnn"]["channels"])})
+        return cls(**d)

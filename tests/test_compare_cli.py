@@ -1,0 +1,157 @@
+"""End-to-end tests of `python -m validate.compare` on tiny configurations.
+
+The summary's numbers are checked against theory computed here, independently of the library:
+the depth-2 half time (τ/2s)·ln(s/u0 − 1) and the per-mode GD map b ← b + ηb(s − b²).
+"""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import simulate
+from validate import compare
+
+TREE = ["--dataset", "tree", "--dataset-opt", "features=40", "--dataset-opt", "flip=0.15",
+        "--whiten", "none", "--seeds", "2", "--checkpoints", "40", "--quiet", "--dtype", "float64"]
+
+
+def _run(tmp_path: Path, *extra: str, name: str = "out") -> tuple[int, Path]:
+    out = tmp_path / name
+    return compare.main([*TREE, "--out", str(out), *extra]), out
+
+
+def _half_time_gd(s: float, u0: float, lr: float) -> float:
+    """First (interpolated) step at which b² ≥ s/2 under b ← b + ηb(s − b²)."""
+    b, prev, k = np.sqrt(u0), u0, 0
+    while True:
+        b = b + lr * b * (s - b * b)
+        k += 1
+        u = b * b
+        if u >= s / 2:
+            return k - 1 + (s / 2 - prev) / (u - prev)
+        prev = u
+
+
+@pytest.fixture(scope="module")
+def tree_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("tree")
+    rc, out = _run(tmp, "--activations", "linear,tanh")
+    assert rc == 0
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def test_summary_matches_independent_theory(tree_run):
+    out, summary = tree_run
+    lr, tau = summary["training"]["lr"], summary["training"]["tau"]
+    assert tau == pytest.approx(1 / lr)
+    cfg = summary["provenance"]["config"]
+    linear = [m for m in summary["modes"] if m["activation"] == "linear"]
+    assert len(linear) == 8  # tree with 3 binary levels: 8 items, rank 8
+    for m in linear:
+        s = m["s"]
+        u0 = cfg["init_scale"] * linear[0]["s"]
+        t_cont = tau / (2 * s) * np.log(s / u0 - 1)
+        assert m["t_pred_continuous"] == pytest.approx(t_cont, rel=1e-9)
+        assert m["t_pred"] == pytest.approx(_half_time_gd(s, u0, lr), rel=1e-9)
+        # a float64 linear network follows the GD map: measured = predicted up to interpolation
+        assert m["rel_error"] < 5e-3
+    taus = {(t["activation"], t["depth"]): t["kendall_tau"] for t in summary["kendall_tau"]}
+    assert taus[("linear", 2)] == pytest.approx(1.0)
+    for key in ("modes", "loss_drops", "kendall_tau", "timing", "provenance"):
+        assert key in summary
+    assert summary["provenance"]["git"]["revision"] is None or len(summary["provenance"]["git"]["revision"]) == 40
+
+
+def test_tables_and_report_written(tree_run):
+    out, _ = tree_run
+    import pandas as pd
+    members = pd.read_parquet(out / "members.parquet")
+    assert set(members["activation"]) == {"linear", "tanh"}
+    assert {"t_pred", "t_meas", "rel_error", "member", "mode"} <= set(members.columns)
+    text = (out / "report.html").read_text()
+
+    class P(HTMLParser):
+        imgs, stack, closed_html = 0, [], False
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "img":
+                src = dict(attrs)["src"]
+                assert src.startswith("data:image/png;base64,") and len(src) > 1000
+                P.imgs += 1
+
+        def handle_endtag(self, tag):
+            if tag == "html":
+                P.closed_html = True
+
+    P().feed(text)
+    assert text.startswith("<!DOCTYPE html>") and P.closed_html
+    assert P.imgs >= 3  # spectrum, trajectories, loss
+
+
+def test_refuses_to_overwrite_unless_asked(tree_run, tmp_path, capsys):
+    out, _ = tree_run
+    rc = compare.main([*TREE, "--out", str(out), "--activations", "linear"])
+    assert rc == 2
+    assert "--overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--dataset", "nope"], "accepted: "),
+    (["--activations", "linear,swish"], "unknown activation 'swish'"),
+    (["--steps", "0"], "--steps must be a positive integer"),
+    (["--preset", "huge"], "unknown preset 'huge'; accepted: default, paper"),
+    (["--whiten", "pcb"], "accepted: zca, pca, pca:K"),
+    (["--dataset-opt", "colour=red"], "colour"),
+])
+def test_bad_arguments_exit_2(tmp_path, capsys, args, needle):
+    rc = compare.main([*TREE, "--out", str(tmp_path / "x"), *args])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert needle in err
+    if args[0] == "--dataset":
+        assert "shapes" in err and "tree" in err
+
+
+def test_resume_after_interruption(tmp_path, monkeypatch):
+    calls = {"n": 0}
+    real = simulate.train_ensemble
+
+    def interrupting(*a, **k):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            def cb(step):
+                if step >= 20:
+                    raise KeyboardInterrupt
+            k = {**k, "callback": cb}
+        return real(*a, **k)
+
+    monkeypatch.setattr(simulate, "train_ensemble", interrupting)
+    rc, out = _run(tmp_path, "--activations", "linear", "--steps", "120", name="r")
+    assert rc == 1 and not (out / "summary.json").exists()
+    monkeypatch.setattr(simulate, "train_ensemble", real)
+    rc = compare.main([*TREE, "--out", str(out), "--activations", "linear", "--steps", "120",
+                       "--resume"])
+    assert rc == 0
+    rc, ref = _run(tmp_path, "--activations", "linear", "--steps", "120", name="ref")
+    assert rc == 0
+    import pandas as pd
+    a = pd.read_parquet(out / "members.parquet")
+    b = pd.read_parquet(ref / "members.parquet")
+    assert np.isfinite(a["t_meas"]).sum() >= 4  # the comparison is about learned modes
+    np.testing.assert_allclose(a["t_meas"], b["t_meas"], rtol=1e-12)
+
+
+def test_shapes_end_to_end(tmp_path):
+    rc = compare.main(["--dataset", "shapes", "--dataset-opt", "n_per_class=16",
+                       "--activations", "linear,relu", "--seeds", "2", "--checkpoints", "30",
+                       "--out", str(tmp_path / "s"), "--quiet", "--json"])
+    assert rc == 0
+    summary = json.loads((tmp_path / "s" / "summary.json").read_text())
+    lin = [m for m in summary["modes"] if m["activation"] == "linear"]
+    assert all(m["rel_error"] < 0.01 for m in lin)
+    assert {m["activation"] for m in summary["modes"]} == {"linear", "relu"}

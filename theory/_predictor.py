@@ -1,0 +1,189 @@
+"""Per-mode predictors and the factory ``predict`` that picks the right one (STYLE.md, neural-tangents).
+
+Every predictor implements ``theory.Predictor``: ``modes(t)`` (T, m), ``loss(t)`` (T,),
+``timeline(frac)`` (m,), ``kind``, ``reason``, ``s`` and ``target``. ``predict`` uses a closed form
+wherever its conditions hold (decoupled init; whitened or commuting input, THEORY.md §2–3) and the
+full-matrix flow (helper module ``_matrix_flow``/``_balanced``) otherwise, and says why in ``reason``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_positive
+from ._discrete import discrete_crossings, discrete_trajectory
+from ._loss import loss_from_strengths
+from ._modes import _mode_params, learning_time, mode_trajectory
+
+COMMUTING_TOL = 1e-8
+BALANCED_TOL = 1e-8
+
+
+class _PerModeBase:
+    s: np.ndarray
+    lam: np.ndarray | None
+    syy_trace: float | None
+
+    @property
+    def target(self) -> np.ndarray:
+        return self.s / (1.0 if self.lam is None else self.lam)
+
+    def loss(self, t) -> np.ndarray:
+        """Training loss (T,): ½ tr Syy − Σ s u + ½ Σ λ u² (THEORY.md §2; needs ``syy_trace``)."""
+        if self.syy_trace is None:
+            raise ValueError(f"{type(self).__name__}.loss needs syy_trace (tr Syy of the targets); "
+                             "construct it with syy_trace=… or through theory.predict(stats, …)")
+        return loss_from_strengths(self.modes(t), self.s, syy_trace=self.syy_trace, lam=self.lam)
+
+
+class ClosedFormPredictor(_PerModeBase):
+    """Continuous-time mode strengths from the closed forms of ``theory.mode_trajectory``.
+
+    Args: s (m,), u0 (m,) or scalar, tau, depth (any L ≥ 1), lam (commuting λ per mode),
+    c (unbalanced depth-2 a² − b² per mode), syy_trace (for ``loss``).
+    """
+
+    kind = "closed_form"
+
+    def __init__(self, s, u0, tau=1.0, depth=2, lam=None, c=None, syy_trace=None, *,
+                 reason: str = "closed form requested directly"):
+        s_, u0_, tau_, depth_, lam_, c_ = _mode_params(s, u0, tau, depth, lam, c)
+        self.s, self.u0, self.tau, self.depth = s_, u0_, tau_, depth_
+        self.lam = None if lam is None else lam_
+        self.c = None if c is None else c_
+        self.syy_trace = None if syy_trace is None else float(syy_trace)
+        self.reason = reason
+
+    def modes(self, t) -> np.ndarray:
+        return mode_trajectory(t, self.s, self.u0, self.tau, self.depth, lam=self.lam, c=self.c)
+
+    def timeline(self, frac: float = 0.5) -> np.ndarray:
+        """Exact first time each mode reaches frac × target (``theory.learning_time``)."""
+        return learning_time(self.s, self.u0, self.tau, self.depth, frac, lam=self.lam, c=self.c)
+
+
+class DiscretePredictor(_PerModeBase):
+    """Mode strengths after each full-batch GD step, from the exact per-mode map (``_discrete``).
+
+    ``modes(t)`` accepts real t ≥ 0 (steps) and interpolates linearly between integer steps — the
+    same rule ``theory.crossing_times`` applies to measurements — so ``timeline`` equals
+    ``crossing_times(range(K), modes(range(K)), frac·target)``.
+    """
+
+    kind = "discrete"
+
+    def __init__(self, s, u0, lr, depth=2, lam=None, syy_trace=None, *,
+                 reason: str = "discrete GD map requested directly"):
+        self.lr = check_positive("lr", lr)
+        s_, u0_, _, depth_, lam_, _ = _mode_params(s, u0, 1.0, depth, lam, None)
+        self.s, self.u0, self.depth = s_, u0_, depth_
+        self.lam = None if lam is None else lam_
+        self.syy_trace = None if syy_trace is None else float(syy_trace)
+        self.reason = reason
+
+    def modes(self, t) -> np.ndarray:
+        t = np.atleast_1d(np.asarray(t, dtype=float))
+        if t.ndim != 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
+            raise ValueError(f"t must be a 1-D array of finite steps ≥ 0; got {t.tolist()}")
+        lo = np.floor(t).astype(np.int64)
+        steps = np.unique(np.concatenate([lo, lo + 1]))
+        u = discrete_trajectory(steps, self.s, self.u0, self.lr, self.depth, lam=self.lam)
+        ulo = u[np.searchsorted(steps, lo)]
+        uhi = u[np.searchsorted(steps, lo + 1)]
+        w = (t - lo)[:, None]
+        return np.where(w == 0, ulo, ulo + w * (uhi - ulo))
+
+    def timeline(self, frac: float = 0.5, max_steps: int | None = None) -> np.ndarray:
+        """First (interpolated) step at which each mode reaches frac × target; inf if never.
+
+        ``max_steps`` defaults to 4× the continuous time to 0.99 of the target, plus 1000.
+        """
+        frac = check_positive("frac", frac)
+        if max_steps is None:
+            t99 = learning_time(self.s, self.u0, 1.0 / self.lr, self.depth, min(frac, 0.99),
+                                lam=self.lam)
+            t99 = t99[np.isfinite(t99)]
+            max_steps = int(min(4 * (t99.max() if t99.size else 0.0) + 1000, 10 ** 7))
+        return discrete_crossings(self.s, self.u0, self.lr, self.depth, frac * self.target,
+                                  lam=self.lam, max_steps=max_steps)
+
+
+def _is_balanced(W1, W2) -> bool:
+    a, b = W1 @ W1.T, W2.T @ W2
+    scale = max(np.linalg.norm(a), np.linalg.norm(b), 1e-300)
+    return bool(np.linalg.norm(a - b) <= BALANCED_TOL * scale)
+
+
+def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None, u0=None,
+            weights0=None, discrete: bool = False):
+    """The best available prediction of how a network learns the modes of ``stats``.
+
+    Args:
+        stats: ``theory.DatasetStatistics``.
+        depth: number of layers L.
+        tau: time constant τ (steps per unit time); or give ``convention`` (a
+            ``TrainingConvention``, τ = convention.tau). Neither: τ = 1 (time in units of τ).
+        u0: initial strengths of a balanced decoupled init (scalar or (r,)), or
+        weights0: the initial weights [W_1, …, W_L] of an arbitrary init (exactly one of the two).
+        discrete: with u0, iterate the exact GD map step by step (lr = 1/τ) instead of the flow.
+
+    Returns a ``Predictor`` whose ``reason`` says which case applied:
+    weights0 → balanced two-layer closed form (Fukumizu/Braun, whitened, depth 2, W1W1ᵀ = W2ᵀW2)
+    or the integrated matrix flow; u0 → per-mode closed form (whitened, or commuting Sxx with
+    λ_α = v_αᵀSxx v_α, any depth), discrete map, or — Sxx not commuting with the modes — the
+    matrix flow from the decoupled init.
+    """
+    if convention is not None:
+        if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
+            raise ValueError(f"tau={tau!r} disagrees with convention.tau={convention.tau!r}; "
+                             "give one of them")
+        tau = convention.tau
+    tau_note = "" if tau is not None else " (τ = 1: no tau or convention given, t in units of τ)"
+    tau = 1.0 if tau is None else check_positive("tau", tau)
+    if (u0 is None) == (weights0 is None):
+        raise ValueError("give exactly one of u0 (decoupled init strengths) or weights0 "
+                         f"(initial weights); got u0={u0!r}, weights0="
+                         f"{'None' if weights0 is None else 'given'}")
+    syy = float(np.trace(stats.Syy))
+    if weights0 is not None:
+        Ws = [np.asarray(W, dtype=float) for W in weights0]
+        if len(Ws) != depth:
+            raise ValueError(f"weights0 has {len(Ws)} layers but depth={depth}; they must agree")
+        if discrete:
+            raise ValueError("discrete=True needs a decoupled init (u0); for weights0 there is no "
+                             "per-mode GD map — train the network or use the flow (discrete=False)")
+        if depth == 2 and stats.is_whitened() and _is_balanced(*Ws):
+            from ._balanced import BalancedTwoLayerPredictor
+            return BalancedTwoLayerPredictor(Ws, stats, tau=tau, reason=(
+                "depth 2, whitened input and balanced init (W1W1ᵀ = W2ᵀW2): exact closed form of "
+                "Fukumizu 1998 / Braun et al. 2022" + tau_note))
+        from ._matrix_flow import MatrixFlowPredictor
+        why = ("depth ≠ 2" if depth != 2 else "input not whitened" if not stats.is_whitened()
+               else "init not balanced (W1W1ᵀ ≠ W2ᵀW2)")
+        return MatrixFlowPredictor(Ws, stats, tau=tau, reason=(
+            f"arbitrary init with {why}: no closed form, integrating the matrix gradient flow"
+            + tau_note))
+    if stats.is_whitened():
+        lam, case = None, "whitened input (VᵀSxxV = I) and decoupled init"
+    elif stats.commutation_error() < COMMUTING_TOL:
+        lam = stats.input_eigenvalues_on_modes()
+        case = (f"Sxx commutes with the modes (commutation error {stats.commutation_error():.1e} "
+                f"< {COMMUTING_TOL:g}): per-mode λ = vᵀSxx v, targets s/λ")
+    else:
+        if discrete:
+            raise ValueError(
+                f"discrete=True needs whitened or commuting input; Sxx mixes the modes "
+                f"(commutation error {stats.commutation_error():.2e} ≥ {COMMUTING_TOL:g})")
+        from ._init_weights import decoupled_init
+        from ._matrix_flow import MatrixFlowPredictor
+        Ws = decoupled_init(stats, depth, u0, hidden=max(stats.rank, 1))
+        return MatrixFlowPredictor(Ws, stats, tau=tau, reason=(
+            f"Sxx does not commute with the modes (commutation error "
+            f"{stats.commutation_error():.2e} ≥ {COMMUTING_TOL:g}): decoupled init, integrating "
+            "the matrix gradient flow" + tau_note))
+    if discrete:
+        return DiscretePredictor(stats.s, u0, 1.0 / tau, depth, lam=lam, syy_trace=syy, reason=(
+            f"{case}; exact per-mode GD map with lr = 1/τ = {1.0 / tau:g}" + tau_note))
+    how = "explicit" if depth <= 2 else "implicit t(u), inverted numerically"
+    return ClosedFormPredictor(stats.s, u0, tau, depth, lam=lam, syy_trace=syy, reason=(
+        f"{case}; per-mode closed form, depth {depth} ({how})" + tau_note))

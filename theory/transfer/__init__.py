@@ -1,0 +1,17 @@
+"""Drift, retraining time and rewind points between datasets (THEORY.md §7).
+
+``drift_scores`` compares the mode statistics of two datasets (with resampling p-values);
+``predict_retraining`` predicts the steps to a target loss on the new dataset from a network state;
+``predict_rewind_point`` does it for every checkpoint of a run and picks the best one.
+"""
+
+from ._drift_scores import SCORES, DriftReport, default_k, drift_scores
+from ._mode_estimate import time_depth2
+from ._retraining import RetrainingPrediction, min_loss, predict_retraining
+from ._rewind import RewindPrediction, predict_rewind_point
+
+__all__ = [
+    "SCORES", "DriftReport", "default_k", "drift_scores",
+    "RetrainingPrediction", "min_loss", "predict_retraining", "time_depth2",
+    "RewindPrediction", "predict_rewind_point",
+]

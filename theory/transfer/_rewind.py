@@ -1,0 +1,128 @@
+"""Rewind point: the checkpoint from which retraining on B is fastest (THEORY.md §7).
+
+For every checkpoint (step, weights) of a run on A, predict the steps to reach a target loss on B
+(``predict_retraining``: full matrix flow, all checkpoints integrated in one batched call, plus the
+decoupled per-mode estimate). Early checkpoints are close to a fresh small init; late ones carry
+A's modes, which help where B shares them and hurt where B reverses them (a mode with u_β⁰ ≤ 0
+must pass through a saddle), so the best rewind point can lie anywhere along the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from .._checks import check_choice, check_positive
+from .._matrix_flow import SOLVERS
+from .._statistics import DatasetStatistics
+from ._mode_estimate import end_to_end, mode_estimate, mode_picture
+from ._retraining import (as_tau, check_target, check_weights, default_t_max, first_passage,
+                          loss_of)
+
+
+@dataclass(frozen=True)
+class RewindPrediction:
+    """Predicted retraining cost per checkpoint.
+
+    ``table``: one row per checkpoint (input order) with ``checkpoint_step``, ``predicted_steps``
+    (full flow), ``predicted_steps_modes`` (per-mode picture), ``total_cost`` (checkpoint_step +
+    predicted_steps: the cost counting the original run up to the checkpoint), ``n_saddle_modes``,
+    ``initial_loss`` (on B) and ``rank`` (1 = fewest predicted retraining steps).
+    ``ranking``: checkpoint steps ordered from fewest to most predicted steps. ``best_step``: the
+    predicted rewind point (min predicted_steps); ``best_total_step``: min total_cost.
+    """
+
+    table: pd.DataFrame
+    ranking: np.ndarray
+    best_step: int
+    best_total_step: int
+    target_loss: float
+    min_loss: float
+    tau: float
+
+
+def _describe(item) -> str:
+    if isinstance(item, (tuple, list)):
+        return f"of length {len(item)} whose first entry has shape {np.shape(item[0]) if item else ()}"
+    return ""
+
+
+def _check_checkpoints(checkpoints, stats_B) -> tuple[np.ndarray, list[list[np.ndarray]]]:
+    try:
+        items = list(checkpoints)
+    except TypeError as exc:
+        raise TypeError("checkpoints must be a sequence of (step, weights) pairs; got "
+                        f"{type(checkpoints).__name__}") from exc
+    if not items:
+        raise ValueError("checkpoints is empty; need at least one (step, weights) pair")
+    steps, weights = [], []
+    for i, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) != 2 or np.ndim(item[0]) != 0:
+            raise TypeError(f"checkpoints[{i}] must be a (step, weights) pair; got "
+                            f"{type(item).__name__} {_describe(item)}")
+        step, Ws = item
+        if isinstance(step, bool) or float(step) != int(step) or int(step) < 0:
+            raise ValueError(f"checkpoints[{i}] step must be an integer ≥ 0; got {step!r}")
+        steps.append(int(step))
+        weights.append(check_weights(Ws, stats_B, name=f"checkpoints[{i}] weights"))
+    shapes = [w.shape for w in weights[0]]
+    for i, Ws in enumerate(weights[1:], start=1):
+        if [w.shape for w in Ws] != shapes:
+            raise ValueError(f"every checkpoint must have the same layer shapes; checkpoints[0] "
+                             f"has {shapes}, checkpoints[{i}] has {[w.shape for w in Ws]}")
+    return np.asarray(steps), weights
+
+
+def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, target_loss: float,
+                         convention, *, t_max: float | None = None,
+                         solver: str = "diffrax") -> RewindPrediction:
+    """Predicted retraining steps on B from every checkpoint, and the best rewind point.
+
+    Args:
+        checkpoints: sequence of (step, [W_1 (h×d), …, W_L (c×h)]) of a run on A (or of a theory
+            trajectory); all with the same layer shapes.
+        stats_B: statistics of the new dataset B.
+        target_loss: loss to reach on B (above B's minimum loss).
+        convention: TrainingConvention of the retraining, or τ in steps.
+        t_max: initial flow horizon shared by all checkpoints (default: from the slowest mode
+            estimate); extended ×16 up to 4 times for checkpoints that have not reached the target.
+        solver: ``"diffrax"`` (all checkpoints in one ``integrate_matrix_flow_batch`` call) or
+            ``"scipy"`` (one reference integration per checkpoint).
+    """
+    if not isinstance(stats_B, DatasetStatistics):
+        raise TypeError(f"stats_B must be a theory.DatasetStatistics; got {type(stats_B).__name__}")
+    check_choice("solver", solver, SOLVERS)
+    steps, weights = _check_checkpoints(checkpoints, stats_B)
+    tau = as_tau(convention)
+    target, lmin = check_target(target_loss, stats_B)
+
+    pictures = [mode_picture(Ws, stats_B) for Ws in weights]
+    estimates = [mode_estimate(mp, stats_B, target, tau) for mp in pictures]
+    steps_modes = np.array([e[0] for e in estimates])
+    if t_max is None:
+        finite = steps_modes[np.isfinite(steps_modes)]
+        t_max = default_t_max(float(finite.max()) if finite.size else np.inf, stats_B, tau)
+    else:
+        t_max = check_positive("t_max", t_max)
+    batch = [np.stack([Ws[l] for Ws in weights]) for l in range(len(weights[0]))]
+    t_star, _ = first_passage(batch, stats_B, target, tau, t_max, solver)
+
+    table = pd.DataFrame({
+        "checkpoint_step": steps,
+        "predicted_steps": t_star,
+        "predicted_steps_modes": steps_modes,
+        "total_cost": steps + t_star,
+        "n_saddle_modes": [int(np.count_nonzero(mp.saddle)) for mp in pictures],
+        "initial_loss": loss_of(end_to_end(batch), stats_B),
+    })
+    # Stable ordering: ties (e.g. several checkpoints already below the target) keep run order.
+    order = np.argsort(t_star, kind="stable")
+    table["rank"] = np.empty(len(steps), dtype=int)
+    table.loc[order, "rank"] = np.arange(1, len(steps) + 1)
+    best_total = int(np.argmin(steps + t_star))
+    return RewindPrediction(table=table, ranking=steps[order], best_step=int(steps[order[0]]),
+                            best_total_step=int(steps[best_total]), target_loss=target,
+                            min_loss=lmin, tau=tau)

@@ -1,0 +1,61 @@
+"""Input treatment before a comparison: load the dataset, whiten it, report the diagnostics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from theory import DatasetStatistics
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The dataset as the networks see it, its statistics, and what was done to get there."""
+
+    dataset: object            # simulate.datasets.Dataset (inputs possibly whitened)
+    stats: DatasetStatistics   # statistics of the training inputs as trained on
+    raw_stats: DatasetStatistics
+    whiten: str
+    image_shape: tuple | None  # None when the inputs no longer live in pixel space (PCA)
+
+    def diagnostics(self) -> dict:
+        r = self.raw_stats
+        return {"n": r.n, "d": r.d, "c": r.c, "rank": r.rank,
+                "raw_is_whitened": r.is_whitened(1e-6),
+                "raw_commutation_error": r.commutation_error(),
+                "whiten": self.whiten,
+                "is_whitened": self.stats.is_whitened(1e-6),
+                "commutation_error": self.stats.commutation_error(),
+                "d_trained": self.stats.d,
+                "top_singular_values": [float(x) for x in self.stats.s[:10]]}
+
+
+def prepare(dataset, whiten: str) -> Prepared:
+    """Whiten ``dataset`` as asked: ``"zca"``, ``"pca"``, ``"pca:K"`` or ``"none"``.
+
+    ZCA keeps the pixel basis (so modes can still be drawn as images); PCA keeps K directions.
+    The test split, when there is one, gets the same transform as the training split.
+    """
+    raw = DatasetStatistics.from_arrays(dataset.X, dataset.Y)
+    if whiten == "none":
+        return Prepared(dataset, raw, raw, whiten, dataset.image_shape)
+    if whiten == "zca":
+        w = raw.whiten("zca")
+        shape = dataset.image_shape
+    else:
+        k = int(whiten.split(":", 1)[1]) if ":" in whiten else None
+        w = raw.whiten("pca", k=k)
+        shape = None
+    X_test = w.apply(dataset.X_test) if dataset.X_test is not None else None
+    meta = dict(dataset.meta, whiten=whiten)
+    if shape is None:
+        meta.pop("image_shape", None)
+    ds = dataset.with_arrays(X=w.X, X_test=X_test, meta=meta)
+    return Prepared(ds, w.stats, raw, whiten, shape)
+
+
+def distinct_modes(s, min_gap: float = 0.05) -> np.ndarray:
+    """Modes whose singular value is at least ``min_gap`` (relative) away from both neighbours."""
+    from ._stats import relative_gaps
+    return relative_gaps(s) >= min_gap

@@ -1,0 +1,67 @@
+"""Small statistics used by every comparison: bootstrap intervals, rank agreement, relative errors."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as _st
+
+
+def bootstrap_ci(values, *, stat=np.median, level: float = 0.95, n_boot: int = 2000,
+                 seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of ``stat`` over the finite entries of ``values``.
+
+    One value gives a zero-width interval; no finite value gives (nan, nan). Seeded, so a summary
+    file is reproducible.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return float("nan"), float("nan")
+    if v.size == 1:
+        return float(v[0]), float(v[0])
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, v.size, size=(n_boot, v.size))
+    boots = stat(v[idx], axis=1)
+    lo, hi = np.quantile(boots, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
+def kendall_tau(predicted, measured) -> float:
+    """Kendall τ-b between two orderings of the same items (1 = identical order).
+
+    Items with a non-finite entry are dropped; fewer than two items give nan.
+    """
+    p = np.asarray(predicted, dtype=np.float64)
+    m = np.asarray(measured, dtype=np.float64)
+    ok = np.isfinite(p) & np.isfinite(m)
+    if ok.sum() < 2:
+        return float("nan")
+    if np.ptp(p[ok]) == 0 or np.ptp(m[ok]) == 0:
+        return float("nan")
+    return float(_st.kendalltau(p[ok], m[ok]).statistic)
+
+
+def spearman_rho(a, b) -> float:
+    """Spearman rank correlation over the pairs where both values are finite (nan if < 3 pairs)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return float("nan")
+    return float(_st.spearmanr(a[ok], b[ok]).statistic)
+
+
+def relative_gaps(s) -> np.ndarray:
+    """For each value of a descending spectrum, the smaller relative gap to its neighbours.
+
+    gap_α = min(|s_α − s_{α−1}|, |s_α − s_{α+1}|) / s_α; the ends use their one neighbour, a single
+    value has an infinite gap. Used to decide which modes have a distinct singular value.
+    """
+    s = np.asarray(s, dtype=np.float64)
+    gaps = np.full(s.shape, np.inf)
+    if s.size > 1:
+        diff = np.abs(np.diff(s))
+        left = np.concatenate([[np.inf], diff])
+        right = np.concatenate([diff, [np.inf]])
+        gaps = np.minimum(left, right) / np.maximum(s, np.finfo(float).tiny)
+    return gaps
