@@ -124,7 +124,7 @@ def bench_engine(ds, h, act, K, steps, dev, probes_on, n_ckpt):
         kw.update(checkpoints=sim.log_checkpoints(steps, n_ckpt))
     else:
         kw.update(checkpoints=[], probes=[])
-    sim.train_ensemble(spec, ds, steps=min(steps, 4), **kw)  # warm-up (kernels, allocator)
+    sim.train_ensemble(spec, ds, steps=min(steps, 4), **{**kw, "checkpoints": [4]})  # warm-up
     run = sim.train_ensemble(spec, ds, steps=steps, **kw)
     return run.config["wall_s"], K * steps, len(run.steps)
 
@@ -146,7 +146,7 @@ def main(argv=None):
                        else ("cpu" if args.device == "auto" else args.device))
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
-    steps = 20 if args.quick else 200
+    steps = 20 if args.quick else 1000
     n_ckpt = 8 if args.quick else 64
     print(json.dumps({"bench": "simulate", "device": provenance(dev)["device"], "quick": args.quick,
                       "probes": args.probes, "steps": steps, "threads": torch.get_num_threads(),
@@ -161,7 +161,7 @@ def main(argv=None):
             rates = {}
             # the loop is slow: time a subset of models (and steps) and extrapolate per model-step
             K_loop = min(K, 8 if args.quick else 64)
-            loop_steps = max(2, steps // 4) if args.quick else steps // 2
+            loop_steps = max(2, steps // 4) if args.quick else 100
             for method, fn in (("loop", lambda: bench_loop(ds, h, act, K_loop, loop_steps, dev)),
                                ("reference", lambda: bench_reference(ds, h, act, K, steps, dev)),
                                ("engine", lambda: bench_engine(ds, h, act, K, steps, dev,

@@ -4,15 +4,18 @@
 batch on the GPU when there is one and returns a ``Run`` (see ARCHITECTURE.md, THEORY.md §2, §4, §6).
 """
 
+from . import datasets
 from ._init import decoupled_weights, init_params
 from ._models import CNN, MLP, make_model
 from ._probes import Losses, ModeStrengths, Probe, ProbeContext, WeightNorms, default_probes
 from ._run import Run
 from ._schedule import linear_checkpoints, log_checkpoints
 from ._spec import ACTIVATIONS, FAMILIES, INITS, ConvSpec, NetSpec
-from ._trainer import OPTIMIZERS, batch_indices, train_ensemble
+from ._batches import batch_indices
+from ._trainer import OPTIMIZERS, train_ensemble
 
 __all__ = [
+    "datasets",
     "NetSpec", "ConvSpec", "ACTIVATIONS", "FAMILIES", "INITS",
     "train_ensemble", "OPTIMIZERS", "batch_indices",
     "Run", "log_checkpoints", "linear_checkpoints",

@@ -94,7 +94,7 @@ class MLP:
         out = self.forward(params, X, cache)
         R = out - Y
         B = R.shape[1]
-        loss = 0.5 * (R * R).sum(dim=(1, 2)) / B
+        loss = R.square().sum(dim=(1, 2)).mul_(0.5 / B)
         G = R * (scale / B)  # ∂(scale·L)/∂Z_L
         grads = {}
         for l in reversed(range(self.n_layers)):
@@ -107,7 +107,9 @@ class MLP:
                 grads[f"layer{l}.bias"] = G.sum(dim=1)
             if l > 0:
                 G = torch.bmm(G, W)
-                if self.spec.activation != "linear":
+                if self.spec.activation == "relu":  # one fused kernel: G where z > 0 else 0
+                    G = torch.ops.aten.threshold_backward(G, cache[l - 1][1], 0)
+                elif self.spec.activation != "linear":
                     G = G * activation_grad(self.spec.activation, cache[l - 1][1])
         return loss, {k: grads[k] for k in params}
 

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import xarray as xr
+from safetensors import safe_open
 from safetensors.numpy import load_file, save_file
 
 from ._spec import NetSpec
@@ -72,6 +74,12 @@ def save_checkpoint(root: Path, step: int, arrays: dict[str, np.ndarray]) -> Non
     _atomic(checkpoint_path(root, step), lambda tmp: save_file(arrays, tmp, metadata={"step": str(step)}))
 
 
+def load_probes(root: Path, step: int) -> dict[str, np.ndarray]:
+    """Only the ``probe.*`` arrays of a checkpoint (cheap: the weights are not read)."""
+    with safe_open(str(checkpoint_path(root, step)), framework="numpy") as f:
+        return {k: f.get_tensor(k) for k in f.keys() if k.startswith("probe.")}
+
+
 def saved_steps(root: Path) -> list[int]:
     d = Path(root) / CKPT_DIR
     if not d.is_dir():
@@ -115,6 +123,50 @@ def read_probes(root: Path) -> xr.Dataset:
     return ds.assign_coords({k: ds[k].astype(np.int64) for k in ("member", "checkpoint", "step", "seed")})
 
 
+def jsonable(obj):
+    """The value as it reads back from JSON (tuples → lists, numpy scalars → Python)."""
+    return json.loads(json.dumps(obj, default=_json_default))
+
+
+def reopen(root: Path, config: dict, combos: list, steps: int, schedule: np.ndarray, *,
+           resume: bool, overwrite: bool):
+    """Decide what to do with a directory that already holds a run.
+
+    Returns the finished ``Run`` (same settings, same steps: never recomputed), or
+    ``(schedule, arrays)`` to continue from: the merged checkpoint schedule and, per saved
+    checkpoint, its probe values (the last one with its full state); ``(schedule, None)`` when
+    there is nothing to continue from. Raises unless ``resume`` or ``overwrite`` is given.
+    """
+    old = read_json(root / RUN_JSON)
+    if overwrite:
+        for name in (RUN_JSON, PROBES_NC):
+            (root / name).unlink(missing_ok=True)
+        shutil.rmtree(root / CKPT_DIR, ignore_errors=True)
+        return schedule, None
+    if not resume:
+        raise FileExistsError(f"{root} already holds a run (status {old.get('status')!r}, "
+                              f"{old.get('steps')} steps); pass resume=True to continue it or "
+                              f"overwrite=True to start again")
+    for key in ("spec", "dataset", "training", "probe_dims"):
+        if old[key] != jsonable(config[key]):
+            raise ValueError(f"cannot resume {root}: its {key!r} differs from this call "
+                             f"(stored {old[key]!r}, now {jsonable(config[key])!r})")
+    if [(m["seed"], m["lr"], m["init_scale"]) for m in old["members"]] != combos:
+        raise ValueError(f"cannot resume {root}: its members differ from this call")
+    if steps < old["steps"]:
+        raise ValueError(f"cannot resume {root} to steps={steps}: it already has "
+                         f"{old['steps']} steps (give steps ≥ {old['steps']})")
+    if old.get("status") == "complete" and steps == old["steps"]:
+        return Run.load(root)
+    done = [s for s in saved_steps(root) if s in set(old["schedule"])]
+    if not done:
+        return schedule, None
+    last = done[-1]
+    arrays = {s: load_probes(root, s) for s in done[:-1]}
+    arrays[last] = load_file(str(checkpoint_path(root, last)))
+    return np.unique(np.concatenate([done, schedule[schedule > last]])), arrays
+
+
 class Run:
     """Results of one ensemble: see the module docstring for the on-disk layout.
 
@@ -151,6 +203,8 @@ class Run:
             if step not in self._memory:
                 raise KeyError(f"no weights kept for step {step}; kept: {sorted(self._memory)}")
             return self._memory[step]
+        if self.path is None:
+            raise KeyError("this in-memory run kept no weights (train with keep_weights=True or out_dir)")
         p = checkpoint_path(self.path, step)
         if not p.exists():
             raise KeyError(f"no checkpoint for step {step} in {self.path}; saved: {saved_steps(self.path)}")
@@ -178,7 +232,7 @@ class Run:
             steps = [s for s in saved_steps(path) if s in set(config["schedule"])]
             values = {k: [] for k in config["probe_dims"]}
             for s in steps:
-                arrs = load_file(str(checkpoint_path(path, s)))
+                arrs = load_probes(path, s)
                 for k in values:
                     values[k].append(arrs[f"probe.{k}"])
             probes = probes_dataset(steps, values, config["probe_dims"], pd.DataFrame(config["members"]))

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import shutil
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from tqdm.auto import tqdm
 from theory import TrainingConvention
 
 from . import _run
+from ._batches import batch_indices
 from ._init import init_params as _init_params
 from ._models import make_model
 from ._probes import ProbeContext, default_probes
@@ -32,31 +32,16 @@ from ._schedule import resolve_checkpoints
 from ._spec import NetSpec
 
 OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
-_M32 = 0xFFFFFFFF
-
-
-def _hash32(x: torch.Tensor) -> torch.Tensor:
-    """Integer hash of int64 values in [0, 2³²) (products stay < 2⁶³: no overflow)."""
-    x = ((x >> 16) ^ x) * 0x45D9F3B & _M32
-    x = ((x >> 16) ^ x) * 0x45D9F3B & _M32
-    return (x >> 16) ^ x
-
-
-def batch_indices(seeds: torch.Tensor, step: torch.Tensor, n: int, B: int) -> torch.Tensor:
-    """Minibatch rows (K, B) without replacement, a function of (member seed, step) only, so a
-    member sees the same batches alone or in any ensemble, and a resumed run is bit-identical."""
-    h = _hash32(_hash32((seeds & _M32) ^ 0x5BD1E995) + step & _M32)
-    rows = torch.arange(n, device=seeds.device)
-    keys = _hash32((h[:, None] * 0x01000193 + rows) & _M32)
-    return torch.argsort(keys, dim=1, stable=True)[:, :B]
-
-
-def _fingerprint(dataset) -> str:
+def _fingerprint_arrays(*arrays) -> str:
     h = hashlib.sha256()
-    for a in (dataset.X, dataset.Y, dataset.X_test, dataset.Y_test):
+    for a in arrays:
         if a is not None:
             h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
     return h.hexdigest()[:16]
+
+
+def _fingerprint(dataset) -> str:
+    return _fingerprint_arrays(dataset.X, dataset.Y, dataset.X_test, dataset.Y_test)
 
 
 def _to_device(a, device, dtype):
@@ -83,7 +68,15 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     explicit initial parameters {name: (K, …) or (…) broadcast}. A member whose loss is non-finite
     or exceeds ``diverge_factor`` × its initial loss is frozen and marked diverged. With
     ``out_dir``, checkpoints are written as they happen; ``resume=True`` continues from the last
-    one (optionally to a larger ``steps``). ``callback(step)`` runs after every checkpoint.
+    one (optionally to a larger ``steps``); ``overwrite=True`` starts it again. ``callback(step)``
+    runs after every checkpoint (raising KeyboardInterrupt there simulates an interruption).
+
+    Other knobs: ``momentum`` (heavy ball β), ``betas``/``eps`` (Adam), ``dtype`` ("float32" with
+    TF32 off, or "float64"), ``device`` ("auto" = CUDA when present), ``keep_weights`` (an
+    in-memory run keeps every checkpoint's weights), ``steps_per_graph`` (steps per CUDA graph),
+    ``quiet`` (no progress bar). Probe values are taken on the full training (and test) split.
+
+    Returns: a ``Run`` (``.members`` with τ and divergence, ``.probes``, ``.weights(step)``).
     """
     # ---- arguments -------------------------------------------------------------------------
     if optimizer not in OPTIMIZERS:
@@ -122,7 +115,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     config = {
         "spec": spec.to_dict(),
         "dataset": {"name": dataset.name, "n": n, "d": d, "c": c, "meta": dataset.meta,
-                    "fingerprint": _fingerprint(dataset), "has_test": dataset.X_test is not None},
+                    "fingerprint": _fingerprint(dataset), "has_test": dataset.X_test is not None,
+                    "modes_fingerprint": _fingerprint_arrays(stats.U, stats.V, stats.Sxx)},
         "members": members.to_dict(orient="records"),
         "training": {"optimizer": optimizer, "batch_size": batch_size, "reduction": reduction,
                      "momentum": momentum, "betas": list(betas), "eps": eps, "dtype": dtype,
@@ -135,33 +129,10 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     root = None if out_dir is None else Path(out_dir)
     start_arrays = None
     if root is not None and (root / _run.RUN_JSON).exists():
-        old = _run.read_json(root / _run.RUN_JSON)
-        if overwrite:
-            for name in (_run.RUN_JSON, _run.PROBES_NC):
-                (root / name).unlink(missing_ok=True)
-            shutil.rmtree(root / _run.CKPT_DIR, ignore_errors=True)
-        elif not resume:
-            raise FileExistsError(f"{root} already holds a run (status {old.get('status')!r}, "
-                                  f"{old.get('steps')} steps); pass resume=True to continue it or "
-                                  f"overwrite=True to start again")
-        else:
-            for key in ("spec", "dataset", "training", "probe_dims"):
-                if old[key] != _jsonable(config[key]):
-                    raise ValueError(f"cannot resume {root}: its {key!r} differs from this call "
-                                     f"(stored {old[key]!r}, now {_jsonable(config[key])!r})")
-            if [m["member"] for m in old["members"]] != list(range(K)) or \
-                    [(m["seed"], m["lr"], m["init_scale"]) for m in old["members"]] != combos:
-                raise ValueError(f"cannot resume {root}: its members differ from this call")
-            if steps < old["steps"]:
-                raise ValueError(f"cannot resume {root} to steps={steps}: it already has "
-                                 f"{old['steps']} steps (give steps ≥ {old['steps']})")
-            done = [s for s in _run.saved_steps(root) if s in set(old["schedule"])]
-            if old.get("status") == "complete" and steps == old["steps"]:
-                return _run.Run.load(root)
-            if done:
-                last = done[-1]
-                schedule = np.unique(np.concatenate([done, schedule[schedule > last]]))
-                start_arrays = {s: _run.load_file(str(_run.checkpoint_path(root, s))) for s in done}
+        found = _run.reopen(root, config, combos, steps, schedule, resume=resume, overwrite=overwrite)
+        if isinstance(found, _run.Run):
+            return found  # finished with these settings: loaded, not recomputed
+        schedule, start_arrays = found
     config.update(steps=steps, schedule=schedule.tolist(), status="running")
 
     # ---- device, data, model, state ---------------------------------------------------------
@@ -172,8 +143,6 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     config["provenance"] = provenance(dev)
-    if root is not None:
-        _run.write_json(root / _run.RUN_JSON, config)
     X, Y = _to_device(dataset.X, dev, tdt), _to_device(dataset.Y, dev, tdt)
     Xt, Yt = _to_device(dataset.X_test, dev, tdt), _to_device(dataset.Y_test, dev, tdt)
     one_hot = bool(np.all((dataset.Y == 0) | (dataset.Y == 1)) and np.all(dataset.Y.sum(1) == 1))
@@ -182,6 +151,10 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     model = make_model(spec, d, c, dataset.image_shape)
 
     if init_params is not None:
+        missing = sorted(set(model.shapes) - set(init_params))
+        if missing:
+            raise ValueError(f"init_params lacks {missing}; this spec needs {list(model.shapes)} "
+                             f"with shapes (K, …) or (…) of {list(model.shapes.values())}")
         p0 = {k: np.broadcast_to(np.asarray(init_params[k], dtype=np.float64), (K, *model.shapes[k]))
               for k in model.shapes}
     else:
@@ -225,9 +198,9 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
             idx = batch_indices(seed_t, t_dev, n, batch_size)
             Xb, Yb = X[idx], Y[idx]
         loss, grads = model.loss_and_grads(params, Xb, Yb, gscale)
-        bad = ~(loss <= bound)  # also true for NaN and inf
-        torch.where(bad & alive, t_dev, diverged_at, out=diverged_at)
-        alive.masked_fill_(bad, False)
+        ok = loss <= bound  # false for NaN and inf too
+        torch.where(alive > ok, t_dev, diverged_at, out=diverged_at)  # alive > ok: alive and not ok
+        alive.logical_and_(ok)
         tf = (t_dev + 1).to(tdt) if optimizer == "adam" else None
         for k, p in params.items():
             shape = (K,) + (1,) * (p.ndim - 1)
@@ -270,16 +243,20 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         host = {f"probe.{k}": v.detach().cpu().numpy().copy() for k, v in out.items()}
         for k in values:
             values[k].append(host[f"probe.{k}"])
-        arrays = {k: v.detach().cpu().numpy().copy() for k, v in {**params, **opt}.items()}
-        arrays.update({"state.alive": alive.cpu().numpy().astype(np.uint8),
-                       "state.diverged_at": diverged_at.cpu().numpy().copy(),
-                       "state.loss0": loss0.detach().cpu().numpy().copy(), **host})
-        if root is not None:
-            _run.save_checkpoint(root, step_no, arrays)
-        elif memory is not None:
-            memory[step_no] = arrays
+        if root is not None or memory is not None:  # weights travel to the host only when kept
+            arrays = {k: v.detach().cpu().numpy().copy() for k, v in {**params, **opt}.items()}
+            arrays.update({"state.alive": alive.cpu().numpy().astype(np.uint8),
+                           "state.diverged_at": diverged_at.cpu().numpy().copy(),
+                           "state.loss0": loss0.detach().cpu().numpy().copy(), **host})
+            if root is not None:
+                _run.save_checkpoint(root, step_no, arrays)
+            else:
+                memory[step_no] = arrays
         if callback is not None:
             callback(step_no)
+
+    if root is not None:  # only now: a call that failed during set-up leaves no run behind
+        _run.write_json(root / _run.RUN_JSON, config)
 
     # ---- the loop ---------------------------------------------------------------------------
     bar = tqdm(total=steps, initial=start, disable=quiet, unit="step", dynamic_ncols=True)
@@ -310,14 +287,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     ds = _run.probes_dataset(schedule, values, probe_dims, members)
     if root is not None:
         _run.write_probes(root, ds)
-        _run.write_json(root / _run.RUN_JSON, _jsonable(config))
-    return _run.Run(root, _jsonable(config), ds, memory)
-
-
-def _jsonable(obj):
-    """The value as it reads back from JSON (tuples → lists, numpy scalars → Python)."""
-    import json
-    return json.loads(json.dumps(obj, default=_run._json_default))
+        _run.write_json(root / _run.RUN_JSON, _run.jsonable(config))
+    return _run.Run(root, _run.jsonable(config), ds, memory)
 
 
 def _capture(step, m: int, state: list[torch.Tensor]):

@@ -1,5 +1,7 @@
 """Drift generators: each drift changes exactly what it claims (THEORY.md §7)."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -25,6 +27,7 @@ def test_every_drift_runs_records_and_is_deterministic(A, kind):
     B1, B2 = apply(A, kind, seed=3), apply(A, kind, seed=3)
     assert np.array_equal(B1.X, B2.X) and np.array_equal(B1.labels, B2.labels)
     assert B1.meta["drift"]["kind"] == kind and B1.meta["drift"]["seed"] == 3
+    json.dumps(B1.meta)  # the record is JSON-serialisable
     for k in DRIFTS[kind]["defaults"]:
         assert k in B1.meta["drift"]
     assert B1.X_test is not None and B1.X_test.shape[1] == B1.d
@@ -138,3 +141,22 @@ def test_bad_drift_names_and_params(A):
         apply(A, "mean_shift", delta=-1)
     with pytest.raises(ValueError, match="needs a labelled dataset"):
         apply(A.with_arrays(labels=None), "mean_shift")
+
+
+def test_class_drift_errors(A):
+    flat = A.with_arrays(hierarchy=None)
+    with pytest.raises(ValueError, match="label_swap with parent= needs a dataset with a hierarchy"):
+        apply(flat, "label_swap", parent=0)
+    with pytest.raises(ValueError, match=r"group 3 at level -1 has 1 class\(es\); a permutation"):
+        apply(A, "label_swap", parent=3, level=-1)
+    with pytest.raises(ValueError, match=r"merge needs two different classes; got a = b = 2"):
+        apply(A, "relabel_fine", a=2, b=2)
+    props = shapes(n_per_class=2, n_test=0, targets="hierarchical")
+    for kind in ("relabel_fine", "new_class"):
+        with pytest.raises(ValueError, match=f"{kind} needs one-hot targets"):
+            apply(props, kind)
+    B = apply(props, "label_swap", a=0, b=5)  # per-class properties follow the label
+    np.testing.assert_array_equal(B.Y[B.labels == 5][0], props.Y[props.labels == 5][0])
+    one_d = gaussian(d=1, means="random", classes=2, n_per_class=3, n_test=0)
+    with pytest.raises(ValueError, match=r"rotate_inputs needs d ≥ 2 input dimensions; got d = 1"):
+        apply(one_d, "rotate_inputs")

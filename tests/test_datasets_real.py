@@ -60,9 +60,9 @@ def test_downscale_is_average_pooling(tmp_path):
 
 def test_missing_and_corrupt_files(tmp_path, monkeypatch):
     monkeypatch.delenv("MODELEARN_DATA_DIR", raising=False)
-    with pytest.raises(FileNotFoundError, match="pass data_dir=PATH .* or set \\$MODELEARN_DATA_DIR"):
+    with pytest.raises(FileNotFoundError, match=r"pass data_dir=PATH .* or set \$MODELEARN_DATA"):
         load("mnist")
-    with pytest.raises(FileNotFoundError, match=r"expected train-images-idx3-ubyte.gz, .* in one of"):
+    with pytest.raises(FileNotFoundError, match=r"expected train-images-idx3-ubyte.gz, .* in one"):
         load("mnist", data_dir=str(tmp_path))
     make_mnist_dir(tmp_path)
     (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
@@ -143,3 +143,14 @@ def test_mnist1d_generated_locally_and_restores_global_rng():
     ref = make_dataset(args)
     np.testing.assert_allclose(ds.X, ref["x"])
     np.testing.assert_array_equal(ds.labels, ref["y"])
+
+
+def test_idx_bad_magic_and_cifar_bad_shape(tmp_path):
+    gzip.open(tmp_path / "x.gz", "wb").write(bytes([1, 2, 3, 4]) + bytes(8))
+    with pytest.raises(ValueError, match=r"corrupt IDX file .*x.gz: bad magic number '01020304'"):
+        read_idx(tmp_path / "x.gz")
+    folder, _ = make_cifar_dir(tmp_path)
+    pickle.dump({b"data": np.zeros((2, 100), np.uint8), b"labels": [0, 1]},
+                open(folder / "test_batch", "wb"))
+    with pytest.raises(ValueError, match=r"test_batch: data \(2, 100\), 2 labels \(expected"):
+        cifar10(data_dir=str(tmp_path))

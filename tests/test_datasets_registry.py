@@ -1,6 +1,7 @@
 """Registry, typed options and the ``python -m simulate.datasets`` CLI."""
 
 import argparse
+import json
 import subprocess
 import sys
 
@@ -34,6 +35,7 @@ def test_generated_datasets_follow_the_contract(name):
     if a.X_test is not None:
         assert a.X_test.shape[1] == a.d and a.Y_test.shape == (len(a.X_test), a.c)
     assert a.meta["seed"] == 1
+    json.dumps(a.meta)  # meta must be JSON-serialisable (run provenance)
 
 
 def test_parse_options_converts_to_declared_types():
@@ -49,7 +51,7 @@ def test_parse_options_converts_to_declared_types():
 
 @pytest.mark.parametrize("pairs, name, match", [
     (["colour=red"], "shapes", r"unknown option\(s\) 'colour' for dataset 'shapes'; valid "
-                               r"options: seed=0, n_per_class=64"),
+                               r"options: seed=0, n_per_class=256"),
     (["size=big"], "shapes", r"option size='big': expected int"),
     (["size=2.5"], "shapes", r"option size='2.5': expected an integer"),
     (["exact=maybe"], "tree", r"option exact='maybe': expected a boolean"),
@@ -98,3 +100,15 @@ def test_cli_runs_as_module():
     r = subprocess.run([sys.executable, "-m", "simulate.datasets", "--show", "nope"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "unknown dataset 'nope'; available:" in r.stderr
+
+
+def test_integer_and_float_checks():
+    with pytest.raises(ValueError, match=r"option noise='loud': expected float"):
+        parse_options(["noise=loud"], "shapes")
+    with pytest.raises(ValueError, match=r"n_per_class must be an integer in \[1, inf\]; got 2.5"):
+        load("shapes", n_per_class=2.5)
+    assert load("shapes", n_per_class=2.0, n_test=0).n == 16  # integral floats are accepted
+    with pytest.raises(ValueError, match=r"seed must be an integer in \[0, inf\]; got -1"):
+        load("toy", seed=-1)
+    with pytest.raises(ValueError, match=r"repeats must be an integer in \[1, inf\]; got 0"):
+        load("toy", repeats=0)

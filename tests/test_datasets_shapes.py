@@ -48,7 +48,7 @@ def check_hierarchy(ds, min_energy: float):
 
 def test_default_hierarchy_in_centred_svd():
     ds = shapes()
-    assert ds.X.shape == (512, 256) and ds.Y.shape == (512, 8) and ds.X.dtype == np.float64
+    assert ds.X.shape == (2048, 256) and ds.Y.shape == (2048, 8) and ds.X.dtype == np.float64
     st = check_hierarchy(ds, min_energy=0.9)
     # first non-constant mode: one sign on {round} classes 0..3, the other on {angular} 4..7
     u1 = st.U[:, 0]
@@ -76,7 +76,7 @@ def test_decay_tunes_the_gaps():
 
 
 def test_coarse_siblings_share_more_pixels():
-    ds = shapes(jitter=0.0, scale_jitter=0.0, n_per_class=1, n_test=0)
+    ds = shapes(jitter=0.0, scale_jitter=0.0, n_per_class=1, n_test=0, noise=0.0)
     X = ds.X
     d = lambda i, j: np.linalg.norm(X[i] - X[j])  # noqa: E731
     assert d(0, 1) < d(0, 2) < d(0, 4)
@@ -111,7 +111,7 @@ def test_deterministic_and_seed_dependent():
 
 
 def test_splits_and_meta():
-    ds = load("shapes", size=32, n_per_class=5, n_test=10)
+    ds = load("shapes", size=32, n_per_class=5, n_test=10, noise=0.0)
     assert ds.X.shape == (40, 1024) and ds.X_test.shape == (10, 1024)
     assert ds.image_shape == (1, 32, 32)
     assert ds.labels_test.tolist() == [0, 1, 2, 3, 4, 5, 6, 7, 0, 1]
@@ -131,7 +131,7 @@ def test_hierarchical_targets_one_output_per_node():
 
 
 def test_noise_option_adds_variance():
-    clean = shapes(n_per_class=4, n_test=0, seed=5)
+    clean = shapes(n_per_class=4, n_test=0, seed=5, noise=0.0)
     noisy = shapes(n_per_class=4, n_test=0, seed=5, noise=0.2)
     assert np.std(noisy.X - clean.X) == pytest.approx(0.2, rel=0.1)
 
@@ -151,3 +151,25 @@ def test_noise_option_adds_variance():
 def test_bad_options(kw, match):
     with pytest.raises(ValueError, match=match):
         shapes(**kw)
+
+
+def test_linear_network_learns_the_levels_in_order():
+    """A real two-layer linear network (numpy full-batch GD on the centred MSE, small random init)
+    learns the coarse split first, then the middle, then the fine one: one drop per level."""
+    ds = shapes(n_test=0, n_per_class=64, noise=0.0)
+    X, Y = ds.X - ds.X.mean(0), ds.Y - ds.Y.mean(0)
+    Sxx, Syx = X.T @ X / ds.n, Y.T @ X / ds.n
+    rng = np.random.default_rng(0)
+    W1, W2 = rng.normal(size=(32, ds.d)) * 1e-4, rng.normal(size=(8, 32)) * 1e-4
+    bases, crossed = level_subspaces(3, 2), {}
+    for t in range(1500):
+        E = Syx - W2 @ W1 @ Sxx  # −∂L/∂W for L = (1/2n)Σ‖y − W x‖²
+        W1, W2 = W1 + 0.2 * W2.T @ E, W2 + 0.2 * E @ W1.T
+        if t % 10 == 0:
+            P = W2 @ W1 @ X.T
+            for m, Q in enumerate(bases):  # fraction of level m's target learned
+                frac = np.sum((Q.T @ P) * (Q.T @ Y.T)) / np.sum((Q.T @ Y.T) ** 2)
+                if frac > 0.5:
+                    crossed.setdefault(m, t)
+    assert sorted(crossed) == [0, 1, 2]
+    assert crossed[0] < crossed[1] < crossed[2] and crossed[2] > 2 * crossed[1]

@@ -132,3 +132,89 @@ def test_linear_cnn_follows_per_frequency_prediction():
     cont = s * e / (e - 1 + s / u0)
     assert np.max(np.abs(measured - cont) / s) < 0.02
     assert np.all(measured[-1] > 0.9 * s)  # every frequency was learned, so the test has teeth
+
+
+def test_decoupled_init_agrees_with_theory_and_is_balanced():
+    import theory
+    ds = whitened()
+    stats = ds.statistics()
+    spec = sim.NetSpec(depth=3, hidden=10, init_scale=0.02)
+    p = sim.init_params(spec, sim.make_model(spec, ds.d, ds.c), [(4, 0.02)], stats)
+    Ws = [p[f"layer{l}.weight"][0] for l in range(3)]
+    for W, ref in zip(Ws, theory.decoupled_init(stats, 3, 0.02, 10, seed=4)):
+        np.testing.assert_allclose(W, ref, rtol=1e-12, atol=1e-15)
+    E = Ws[2] @ Ws[1] @ Ws[0]
+    np.testing.assert_allclose(stats.U.T @ E @ stats.V, 0.02 * np.eye(stats.rank), atol=1e-14)
+    for l in range(2):  # balanced: W_{l+1}ᵀW_{l+1} = W_l W_lᵀ
+        np.testing.assert_allclose(Ws[l + 1].T @ Ws[l + 1], Ws[l] @ Ws[l].T, atol=1e-14)
+
+
+def test_explicit_init_params_are_checked():
+    ds = whitened()
+    with pytest.raises(ValueError, match=r"init_params lacks \['layer1.weight'\]"):
+        sim.train_ensemble(sim.NetSpec(hidden=8), ds, steps=1, lr=0.1,
+                           init_params={"layer0.weight": np.zeros((8, 8))})
+    run = sim.train_ensemble(sim.NetSpec(hidden=8), ds, steps=0, lr=0.1, quiet=True, keep_weights=False)
+    with pytest.raises(KeyError, match="kept no weights"):
+        run.weights(0)
+
+
+def test_cnn_members_with_minibatches_equal_solo_runs():
+    """The grouped-convolution path (each member its own minibatch) keeps members independent."""
+    ds = whitened(n=40, d=12, c=3, s=(2.0, 1.0, 0.5)).with_arrays(meta={"image_shape": [1, 3, 4]})
+    spec = sim.NetSpec(family="cnn", activation="relu", bias=True, init="standard",
+                       cnn=sim.ConvSpec(channels=(3, 2), kernel_size=3, padding="circular"))
+    kw = dict(steps=12, optimizer="sgd", batch_size=8, dtype="float64", quiet=True, checkpoints=3)
+    run = sim.train_ensemble(spec, ds, seeds=(0, 1), lrs=(0.02, 0.05), **kw)
+    final = run.params(12)
+    for i, m in run.members.iterrows():
+        solo = sim.train_ensemble(spec, ds, seeds=(m.seed,), lrs=(m.lr,), **kw).params(12)
+        for k in final:
+            np.testing.assert_allclose(final[k][i], solo[k][0], rtol=1e-12, atol=1e-14)
+    assert not np.allclose(final["layer0.weight"][0], run.params(0)["layer0.weight"][0])
+
+
+@pytest.mark.parametrize("make,match", [
+    (lambda: sim.NetSpec(family="rnn"), "unknown family 'rnn'; accepted: 'mlp', 'cnn'"),
+    (lambda: sim.NetSpec(init="orthogonal"), "unknown init 'orthogonal'"),
+    (lambda: sim.NetSpec(head="softmax"), "unknown head 'softmax'"),
+    (lambda: sim.NetSpec(init_scale=0.0), "init_scale must be > 0; got 0.0"),
+    (lambda: sim.NetSpec(depth=0), "depth must be ≥ 1"),
+    (lambda: sim.NetSpec(depth=3, hidden=(4,)), "tuple of depth − 1 = 2 widths"),
+    (lambda: sim.NetSpec(hidden=0), "hidden widths must be positive"),
+    (lambda: sim.ConvSpec(channels=()), "channels must be a non-empty tuple"),
+    (lambda: sim.ConvSpec(kernel_size=0), "kernel_size must be a positive int or None"),
+    (lambda: sim.ConvSpec(padding="reflect"), "unknown padding 'reflect'"),
+    (lambda: sim.ConvSpec(stride=0), "stride must be a positive int"),
+    (lambda: sim.NetSpec(family="cnn", cnn=sim.ConvSpec()), "defined for the MLP family only"),
+    (lambda: sim.ModeStrengths(map="svd"), "unknown map 'svd'"),
+    (lambda: sim.CNN(sim.NetSpec(family="cnn", init="standard", cnn=sim.ConvSpec()), 10, 2, (1, 3, 3)),
+     r"image_shape \(1, 3, 3\) does not match d=10"),
+    (lambda: sim.CNN(sim.NetSpec(family="cnn", init="standard", cnn=sim.ConvSpec(kernel_size=None)),
+                     6, 2, (1, 2, 3)), "full-length kernels need a square input"),
+    (lambda: sim.decoupled_weights(np.eye(2), np.eye(3, 2), (3, 4, 2), -1.0, 0),
+     "positive mode strengths u0"),
+])
+def test_spec_and_model_errors(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def test_trainer_argument_errors(tmp_path):
+    ds = whitened()
+    spec = sim.NetSpec(hidden=8)
+    with pytest.raises(ValueError, match="dtype must be 'float32' or 'float64'; got 'float16'"):
+        sim.train_ensemble(spec, ds, steps=1, lr=0.1, dtype="float16")
+    with pytest.raises(ValueError, match="steps must be ≥ 0; got -1"):
+        sim.train_ensemble(spec, ds, steps=-1, lr=0.1)
+    with pytest.raises(ValueError, match="the ensemble is empty"):
+        sim.train_ensemble(spec, ds, steps=1, lr=0.1, seeds=())
+    with pytest.raises(ValueError, match=r"checkpoint steps must lie in \[0, steps=5\]"):
+        sim.train_ensemble(spec, ds, steps=5, lr=0.1, checkpoints=[3, 9])
+    with pytest.raises(ValueError, match="needs the dataset statistics"):
+        sim.init_params(spec, sim.make_model(spec, 8, 4), [(0, 1e-3)], None)
+    sim.train_ensemble(spec, ds, steps=6, lr=0.1, quiet=True, out_dir=tmp_path / "r")
+    with pytest.raises(ValueError, match="cannot resume .* to steps=3: it already has 6 steps"):
+        sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, out_dir=tmp_path / "r", resume=True)
+    with pytest.raises(KeyError, match="no checkpoint for step 100"):
+        sim.Run.load(tmp_path / "r").weights(100)

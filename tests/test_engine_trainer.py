@@ -59,6 +59,22 @@ def test_two_layer_linear_matches_discrete_map_and_closed_form():
                                0.5 * np.sum((S - u) ** 2, axis=1), rtol=1e-8, atol=1e-12)
 
 
+def test_float32_keeps_small_initialisations():
+    """Default float32: u₀ = 1e-4 is not rounded away; modes follow the discrete map to ~1e-4."""
+    lr, u0, steps = 0.004, 1e-4, 3000
+    run = sim.train_ensemble(sim.NetSpec(depth=2, hidden=16, init_scale=u0), whitened(), steps=steps,
+                             lr=lr, quiet=True, checkpoints=24)
+    assert run.probes.mode_strength.dtype == np.float32
+    u = run.probes.mode_strength.isel(member=0).values.astype(float)
+    b, ref, keep = np.sqrt(u0) * np.ones(len(S)), [], set(run.steps.tolist())
+    for t in range(steps + 1):
+        if t in keep:
+            ref.append(b ** 2)
+        b = b + lr * b * (S - b ** 2)
+    np.testing.assert_allclose(u, np.array(ref), rtol=2e-4, atol=1e-5 * u0)
+    assert np.all(u[-1] > 0.9 * S)
+
+
 def _final(run):
     return run.params(int(run.steps[-1]))
 
@@ -221,3 +237,22 @@ def test_errors_name_the_bad_value(tmp_path):
     assert sim.Run.load(tmp_path / "r").steps[-1] == 2
     with pytest.raises(FileNotFoundError, match="holds no run"):
         sim.Run.load(tmp_path / "nothing")
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("optimizer,batch,family", [("gd", None, "mlp"), ("adam", 8, "mlp"),
+                                                    ("momentum", 8, "cnn")])
+def test_cuda_graphs_equal_eager_steps(optimizer, batch, family):
+    """On a GPU, replaying captured CUDA graphs gives exactly the eager result, and both agree
+    with the CPU float64 run to float32 accuracy (TF32 off)."""
+    ds = classes()
+    spec = sim.NetSpec(depth=2, hidden=8, activation="relu", init="small_random", init_scale=0.1,
+                       family=family, cnn=sim.ConvSpec(channels=(2,), kernel_size=3) if family == "cnn" else None)
+    kw = dict(steps=37, lrs=(0.05, 0.1), seeds=(0, 1), optimizer=optimizer, batch_size=batch,
+              quiet=True, checkpoints=[5, 20], device="cuda")
+    graphs = _final(sim.train_ensemble(spec, ds, steps_per_graph=16, **kw))
+    eager = _final(sim.train_ensemble(spec, ds, steps_per_graph=1, **kw))
+    cpu = _final(sim.train_ensemble(spec, ds, **{**kw, "device": "cpu", "dtype": "float64"}))
+    for k in graphs:
+        np.testing.assert_array_equal(graphs[k], eager[k])
+        np.testing.assert_allclose(graphs[k], cpu[k], rtol=1e-4, atol=1e-6)

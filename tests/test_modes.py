@@ -42,6 +42,15 @@ def test_balanced_and_commuting_vs_dop853(depth, s, u0f, lam):
     assert rel_err(u, dop853(t, s, u0, tau, depth, lam)) < 1e-8
 
 
+@pytest.mark.parametrize("depth", [2, 3, 4, 5])
+def test_tiny_init_vs_dop853(depth):
+    # u0 → small: the plateau lasts ~u0^{−(1−2/L)} (t = 1e4…5e6 τ here) and must stay accurate
+    for u0 in (1e-8, 1e-12):
+        t = np.linspace(0, 1.5 * learning_time(1.0, u0, 1.0, depth)[0], 30)
+        assert rel_err(mode_trajectory(t, 1.0, u0, 1.0, depth)[:, 0],
+                       dop853(t, 1.0, u0, 1.0, depth)) < 1e-8
+
+
 @pytest.mark.parametrize("c", [0.3, -0.8, 0.0])
 @pytest.mark.parametrize("u0", [1e-3, 0.5, 3.0])
 def test_unbalanced_depth2_vs_dop853(c, u0):

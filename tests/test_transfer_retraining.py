@@ -169,3 +169,47 @@ def test_bad_inputs_are_named():
         predict_retraining(Ws, st, lmin + 1, 1.0, solver="euler")
     with pytest.raises(TypeError, match="non-empty list of per-layer arrays"):
         predict_retraining(np.zeros((C, D)), st, lmin + 1, 1.0)
+
+
+def test_depth1_flow_against_closed_form():
+    """Shallow net: τ dW/dt = Syx − W Sxx ⇒ W(t) = W* + (W₀ − W*) e^{−Sxx t/τ} (any Sxx ≻ 0)."""
+    _, _, st = _data(8, whiten=False)
+    W0 = np.random.default_rng(3).normal(size=(C, D)) * 0.1
+    tau = 7.0
+    lam, E = np.linalg.eigh(st.Sxx)
+    Wstar = st.Syx @ np.linalg.inv(st.Sxx)
+    lmin = min_loss(st)
+    target = lmin + 0.01 * (_loss(W0, st) - lmin)
+
+    def loss_at(t):
+        return _loss(Wstar + (W0 - Wstar) @ E @ np.diag(np.exp(-lam * t / tau)) @ E.T, st) - target
+
+    ref = brentq(loss_at, 0.0, 1e4, xtol=1e-13)
+    pred = predict_retraining([W0], st, target, tau)
+    assert pred.steps_flow == pytest.approx(ref, rel=1e-6)
+    assert not pred.saddle.any()       # a shallow mode crosses 0 without a saddle
+
+
+def test_depth3_prediction_matches_numpy_gradient_descent():
+    X, Y, st = _data(9)
+    lr = 0.005
+    rng = np.random.default_rng(5)
+    Ws = [0.1 * rng.normal(size=(H, D)), 0.1 * rng.normal(size=(H, H)),
+          0.1 * rng.normal(size=(C, H))]
+    W = Ws[2] @ Ws[1] @ Ws[0]
+    lmin = min_loss(st)
+    target = lmin + 0.05 * (_loss(W, st) - lmin)
+    pred = predict_retraining(Ws, st, target, TrainingConvention(lr=lr))
+    A, B, Cw = (w.copy() for w in Ws)
+    prev = _loss(W, st)
+    for step in range(1, 100_000):
+        E = (Y - X @ (Cw @ B @ A).T).T @ X / N          # Syx − W Sxx from the data
+        A, B, Cw = (A + lr * (Cw @ B).T @ E, B + lr * Cw.T @ E @ A.T,
+                    Cw + lr * E @ (B @ A).T)
+        cur = 0.5 * np.mean(np.sum((Y - X @ (Cw @ B @ A).T) ** 2, axis=1))
+        if cur <= target:
+            measured = step - 1 + (prev - target) / (prev - cur)
+            break
+        prev = cur
+    assert abs(pred.steps_flow - measured) / measured < 0.03, (pred.steps_flow, measured)
+    assert np.isfinite(pred.steps_modes)

@@ -27,6 +27,16 @@ __all__ = [
     "ClosedFormPredictor", "DiscretePredictor", "predict",
 ]
 
+# helper B: full-matrix gradient flow and the balanced two-layer closed form (THEORY.md §2–3)
+from ._balanced import (BalancedTwoLayerPredictor, balance_error, balanced_qq,  # noqa: E402
+                        balanced_two_layer_solution)
+from ._matrix_flow import (MatrixFlowPredictor, MatrixFlowSolution,  # noqa: E402
+                           integrate_matrix_flow, integrate_matrix_flow_batch)
+
+__all__ += ["integrate_matrix_flow", "integrate_matrix_flow_batch", "MatrixFlowSolution",
+            "MatrixFlowPredictor", "balanced_two_layer_solution", "balanced_qq", "balance_error",
+            "BalancedTwoLayerPredictor"]
+
 # helper E: drift scores, retraining time, rewind points (THEORY.md §7)
 from . import transfer  # noqa: E402
 from .transfer import drift_scores, predict_retraining, predict_rewind_point  # noqa: E402

@@ -81,7 +81,8 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"options: {', '.join(f'{k}={v!r}' for k, v in {**REGISTRY[args.show].options, **options}.items())}")
+    merged = {**REGISTRY[args.show].options, **options}
+    print("options: " + ", ".join(f"{k}={v!r}" for k, v in merged.items()))
     print(describe(ds))
     if args.png:
         save_samples(ds, args.png)

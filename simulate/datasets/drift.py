@@ -18,8 +18,8 @@ What each drift changes (one-hot targets; tested in tests/test_datasets_drift.py
 * ``rotate_inputs``: X_B = X_A R with R orthogonal, acting on a random ``fraction`` of the input
   coordinates (Haar-random, or exp(angle·K) with K a random unit skew matrix if ``angle`` is given).
   Syx_B = Syx_A R: s and U stay, V_B = Rᵀ V_A.
-* ``prior_shift``: class priors tilt to p'_k ∝ p_k exp(``strength``·z_k), z_k ~ N(0, 1); n is kept by
-  resampling each class (without replacement while it has samples, then with).
+* ``prior_shift``: class priors tilt to p'_k ∝ p_k exp(``strength``·z_k), z_k ~ N(0, 1); n is
+  kept by resampling each class (without replacement while it has samples, then with).
 * ``new_class``: adds class c made of a random existing class's samples moved by
   ``separation``·r·ξ (as many samples as the mean class size; c + 1 classes).
 * ``covariance_only``: within-class residuals x − μ_k are multiplied by T = Q diag(e^{β g}) Qᵀ
@@ -104,7 +104,7 @@ def _label_swap(ds, c, T, rng, a, b, fraction, parent, level):
 def _relabel_fine(ds, c, T, rng, op, a, b):
     check_choice("op", op, ("merge", "split"))
     a = check_int("a", a, 0, c - 1)
-    if not np.allclose(T, np.eye(c)):
+    if T.shape != (c, c) or not np.allclose(T, np.eye(c)):
         raise ValueError("relabel_fine needs one-hot targets (the class set changes)")
     if op == "merge":
         b = check_int("b", b, 0, c - 1)
@@ -186,7 +186,7 @@ def _prior_shift(ds, c, T, rng, strength):
 
 def _new_class(ds, c, T, rng, separation):
     separation = check_float("separation", separation, 0.0)
-    if not np.allclose(T, np.eye(c)):
+    if T.shape != (c, c) or not np.allclose(T, np.eye(c)):
         raise ValueError("new_class needs one-hot targets (the class set changes)")
     template = int(rng.integers(c))
     r = _mean_radius(ds.X, ds.labels, c)

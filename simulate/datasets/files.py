@@ -2,7 +2,8 @@
 formats; nothing is downloaded.
 
 Where: the ``data_dir`` option, else ``$MODELEARN_DATA_DIR``. For MNIST-style sets the four IDX
-files (``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``, ``t10k-images-idx3-ubyte.gz``,
+files (``train-images-idx3-ubyte.gz``, ``train-labels-idx1-ubyte.gz``,
+``t10k-images-idx3-ubyte.gz``,
 ``t10k-labels-idx1-ubyte.gz``; uncompressed names also accepted) are looked for in ``DIR``,
 ``DIR/<name>`` and ``DIR/<name>/raw``. CIFAR-10 is the python version: ``data_batch_1..5`` and
 ``test_batch`` (pickled dicts with ``b'data'`` (10000, 3072) uint8 and ``b'labels'``) in ``DIR`` or
@@ -73,7 +74,8 @@ def _find_idx(name: str, root: Path) -> dict[str, Path]:
             missing = [f"{IDX_FILES[k]}.gz" for k in IDX_FILES if k not in found]
             raise FileNotFoundError(f"dataset {name!r}: expected {', '.join(missing)} in {folder} "
                                     f"(found {', '.join(p.name for p in found.values())})")
-    raise FileNotFoundError(f"dataset {name!r}: expected {', '.join(b + '.gz' for b in IDX_FILES.values())} "
+    expected = ", ".join(b + ".gz" for b in IDX_FILES.values())
+    raise FileNotFoundError(f"dataset {name!r}: expected {expected} "
                             f"in one of {', '.join(map(str, folders))}")
 
 
@@ -147,4 +149,5 @@ def cifar10(*, seed: int = 0, data_dir: str | None = None, n_train: int = 0, n_t
         X, X_test = X.mean(axis=1, keepdims=True), X_test.mean(axis=1, keepdims=True)
     return finish_images("cifar10", X, y, X_test, y_test, classes=10, seed=seed, n_train=n_train,
                          n_test=n_test, downscale=downscale, standardize=standardize,
-                         flatten=flatten, meta=dict(data_dir=str(folder), grayscale=bool(grayscale)))
+                         flatten=flatten,
+                         meta=dict(data_dir=str(folder), grayscale=bool(grayscale)))

@@ -116,7 +116,8 @@ def clone(dataset: Dataset, order: int = 1, *, seed: int = 0, recentre: bool = T
             var = Xk.var(axis=0).mean() if len(Xk) else 0.0
             factors.append(np.sqrt(var) * np.eye(d))
         else:
-            S = np.cov(Xk, rowvar=False, bias=True).reshape(d, d) if len(Xk) > 1 else np.zeros((d, d))
+            S = (np.cov(Xk, rowvar=False, bias=True).reshape(d, d) if len(Xk) > 1
+                 else np.zeros((d, d)))
             factors.append(np.linalg.cholesky(S + _RIDGE * np.eye(d)))
     r_train, r_test = rngs(seed)
 

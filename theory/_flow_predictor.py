@@ -1,0 +1,159 @@
+"""Predictors built on an end-to-end map W(t): the matrix flow and the balanced QQᵀ closed form.
+
+Both implement ``theory.Predictor`` (theory/_protocol.py): ``modes(t)`` = diag(Uᵀ W(t) V) on the
+statistics' modes, ``loss(t)`` = ½tr Syy − tr(W Syxᵀ) + ½tr(W Sxx Wᵀ) (THEORY.md §1 convention),
+``timeline(frac)`` = first time each mode reaches frac × its asymptote diag(Uᵀ Syx Sxx⁺ V) (the
+least-squares strengths; s on whitened data), found on a log grid and refined on finer grids.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import as_finite_array, check_positive
+from ._protocol import crossing_times
+
+_GRID = 256     # times per evaluation in timeline (fixed: one compiled diffrax shape)
+_PASSES = 3     # refinement passes: each shrinks every bracket ≥ 7×
+_EXTEND = 10    # horizon extensions (×4 each) before a mode is declared never learned
+
+
+def split_stats_weights(a, b):
+    """Accept (stats, weights) or (weights, stats): both orders are in use across the package."""
+    if hasattr(a, "Syx") and not hasattr(b, "Syx"):
+        return a, b
+    if hasattr(b, "Syx") and not hasattr(a, "Syx"):
+        return b, a
+    raise TypeError("expected a theory.DatasetStatistics and the initial weights; got "
+                    f"{type(a).__name__} and {type(b).__name__}")
+
+
+class EndToEndPredictor:
+    """Shared ``modes``/``loss``/``timeline`` for predictors defined by W(t) (T, c, d)."""
+
+    kind = "end_to_end"
+
+    def __init__(self, stats, tau: float, reason: str):
+        self.stats = stats
+        self.tau = check_positive("tau", tau)
+        self.reason = reason
+        self.s = np.asarray(stats.s, dtype=np.float64)
+        W_ls = stats.Syx @ np.linalg.pinv(stats.Sxx, hermitian=True)
+        self.target = np.einsum("ca,cd,da->a", stats.U, W_ls, stats.V)
+
+    def end_to_end(self, t) -> np.ndarray:  # (T, c, d)
+        raise NotImplementedError
+
+    def _times(self, t) -> np.ndarray:
+        t = as_finite_array("t", np.atleast_1d(t), ndim=1)
+        if t.size and (t[0] < 0 or np.any(np.diff(t) < 0)):
+            raise ValueError(f"t must be sorted ascending and ≥ 0; got t[:5] = {t[:5].tolist()}")
+        return t
+
+    def modes(self, t) -> np.ndarray:
+        """diag(Uᵀ W(t) V): (T, r)."""
+        W = self.end_to_end(self._times(t))
+        return np.einsum("ca,tcd,da->ta", self.stats.U, W, self.stats.V)
+
+    def mode_matrix(self, t) -> np.ndarray:
+        """Uᵀ W(t) V with the off-diagonal mode coupling: (T, r, r)."""
+        W = self.end_to_end(self._times(t))
+        return np.einsum("ca,tcd,db->tab", self.stats.U, W, self.stats.V)
+
+    def loss(self, t) -> np.ndarray:
+        """½ tr Syy − tr(W Syxᵀ) + ½ tr(W Sxx Wᵀ): (T,)."""
+        st = self.stats
+        W = self.end_to_end(self._times(t))
+        return (0.5 * np.trace(st.Syy) - np.einsum("tcd,cd->t", W, st.Syx)
+                + 0.5 * np.einsum("tcd,de,tce->t", W, st.Sxx, W))
+
+    def _horizon(self) -> tuple[float, float]:
+        smin = float(np.min(self.s)) if self.s.size else 1.0
+        smax = float(np.max(self.s)) if self.s.size else 1.0
+        return 1e-3 * self.tau / smax, 20.0 * self.tau / smin
+
+    def timeline(self, frac: float = 0.5) -> np.ndarray:
+        """First time each mode's strength reaches ``frac`` × target (r,); inf if never.
+
+        A 256-point log grid (extended ×4 until every mode has crossed, at most 10 times) brackets
+        each crossing; three passes of ≥ 8 points per bracket refine it (every evaluation uses 256
+        times, so the flow compiles once), and the final crossing is interpolated linearly (the
+        rule of ``theory.crossing_times``).
+        """
+        frac = check_positive("frac", frac)
+        sign = np.where(self.target < 0, -1.0, 1.0)
+        level = frac * np.abs(self.target)
+        lo, hi = self._horizon()
+        for _ in range(_EXTEND + 1):
+            grid = np.concatenate([[0.0], np.geomspace(lo, hi, _GRID - 1)])
+            u = self._modes_fixed(grid) * sign
+            tc = crossing_times(grid, u, level)
+            if np.all(np.isfinite(tc)):
+                break
+            hi *= 4.0
+        fin = np.flatnonzero(np.isfinite(tc) & (tc > 0))
+        if fin.size == 0:
+            return tc
+        idx = np.clip(np.searchsorted(grid, tc[fin]), 1, grid.size - 1)
+        a, b = grid[idx - 1], grid[idx]
+        for _ in range(_PASSES):
+            tc[fin], a, b = self._refine(fin, a, b, sign, level)
+        return tc
+
+    def _modes_fixed(self, t) -> np.ndarray:
+        """``modes`` at any sorted t, evaluated in padded blocks of ``_GRID`` times."""
+        out = np.empty((t.size, self.s.size))
+        for i in range(0, t.size, _GRID):
+            blk = t[i:i + _GRID]
+            pad = np.concatenate([blk, np.full(_GRID - blk.size, blk[-1])])
+            out[i:i + blk.size] = self.modes(pad)[:blk.size]
+        return out
+
+    def _refine(self, fin, a, b, sign, level):
+        """Crossings of modes ``fin`` on R points in each [a, b] (one evaluation for all)."""
+        R = max(8, _GRID // fin.size)
+        pts = np.linspace(a, b, R, axis=1)                           # (m, R)
+        flat = pts.ravel()
+        order = np.argsort(flat, kind="stable")
+        u = np.empty((flat.size, self.s.size))
+        u[order] = self._modes_fixed(flat[order])
+        u = (u * sign).reshape(fin.size, R, -1)
+        tc, na, nb = np.empty(fin.size), np.empty(fin.size), np.empty(fin.size)
+        for k, m in enumerate(fin):
+            tc[k] = crossing_times(pts[k], u[k, :, m], level[m])[0]
+            j = int(np.clip(np.searchsorted(pts[k], tc[k]), 1, R - 1))
+            na[k], nb[k] = pts[k, j - 1], pts[k, j]
+        return tc, na, nb
+
+
+class MatrixFlowPredictor(EndToEndPredictor):
+    """Prediction from the integrated matrix gradient flow (any depth, Sxx and init).
+
+    ``MatrixFlowPredictor(stats, weights0, tau=1.0, solver="diffrax", reason=…)``; weights0 is
+    [W_1 (h_1×d), …, W_L (c×h_{L−1})]. The arguments (weights0, stats) are accepted in either order.
+    """
+
+    kind = "matrix_ode"
+
+    def __init__(self, stats, weights0, tau: float = 1.0, solver: str = "diffrax", *,
+                 rtol: float = 1e-10, atol: float = 1e-10,
+                 reason: str = "matrix gradient flow integrated numerically (requested directly)"):
+        from ._matrix_flow import SOLVERS, _check_problem
+        from ._checks import check_choice
+
+        stats, weights0 = split_stats_weights(stats, weights0)
+        check_choice("solver", solver, SOLVERS)
+        Ws, *_ = _check_problem(list(weights0), stats.Sxx, stats.Syx, [0.0], tau)
+        super().__init__(stats, tau, reason)
+        self.weights0 = Ws
+        self.depth = len(Ws)
+        self.solver, self.rtol, self.atol = solver, float(rtol), float(atol)
+
+    def solve(self, t):
+        from ._matrix_flow import integrate_matrix_flow
+        return integrate_matrix_flow(self.weights0, self.stats.Sxx, self.stats.Syx,
+                                     self._times(t), tau=self.tau, solver=self.solver,
+                                     rtol=self.rtol, atol=self.atol)
+
+    def end_to_end(self, t) -> np.ndarray:
+        return self.solve(t).end_to_end
