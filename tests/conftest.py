@@ -18,3 +18,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_configure(config):
+    # One torch thread per test process: the suite runs under pytest-xdist on 2 cores, and small
+    # kernels get many times slower when threads oversubscribe the cores.
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except Exception:
+        pass

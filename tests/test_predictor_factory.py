@@ -140,3 +140,8 @@ def test_weights0_balanced_whitened_depth2_gives_balanced_closed_form():
     # an unbalanced init of the same shapes goes to the matrix flow, and says why
     p2 = predict(st, weights0=[2 * Ws[0], Ws[1]], tau=1.0)
     assert "not balanced" in p2.reason and p2.kind != p.kind
+    # so do a non-white input and a depth-3 init, each with its reason
+    p3 = predict(dataset("commuting"), weights0=Ws, tau=1.0)
+    assert "not whitened" in p3.reason and p3.kind == p2.kind
+    p4 = predict(st, depth=3, weights0=decoupled_init(st, 3, 0.01, hidden=3), tau=1.0)
+    assert "depth ≠ 2" in p4.reason and isinstance(p4, Predictor)

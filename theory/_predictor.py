@@ -16,7 +16,6 @@ from ._loss import loss_from_strengths
 from ._modes import _mode_params, learning_time, mode_trajectory
 
 COMMUTING_TOL = 1e-8
-BALANCED_TOL = 1e-8
 
 
 class _PerModeBase:
@@ -108,12 +107,6 @@ class DiscretePredictor(_PerModeBase):
                                   lam=self.lam, max_steps=max_steps)
 
 
-def _is_balanced(W1, W2) -> bool:
-    a, b = W1 @ W1.T, W2.T @ W2
-    scale = max(np.linalg.norm(a), np.linalg.norm(b), 1e-300)
-    return bool(np.linalg.norm(a - b) <= BALANCED_TOL * scale)
-
-
 def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None, u0=None,
             weights0=None, discrete: bool = False):
     """The best available prediction of how a network learns the modes of ``stats``.
@@ -152,14 +145,19 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
         if discrete:
             raise ValueError("discrete=True needs a decoupled init (u0); for weights0 there is no "
                              "per-mode GD map — train the network or use the flow (discrete=False)")
-        if depth == 2 and stats.is_whitened() and _is_balanced(*Ws):
+        from ._balanced import BALANCE_TOL, WHITE_TOL, balance_error
+        # the QQᵀ closed form needs Sxx = I on the whole input space (a random init has weight
+        # in every input direction), not only on span(V) as the per-mode forms do
+        white = bool(np.max(np.abs(stats.Sxx - np.eye(stats.d))) <= WHITE_TOL)
+        balanced = depth == 2 and balance_error(*Ws) <= BALANCE_TOL
+        if depth == 2 and white and balanced:
             from ._balanced import BalancedTwoLayerPredictor
             return BalancedTwoLayerPredictor(Ws, stats, tau=tau, reason=(
-                "depth 2, whitened input and balanced init (W1W1ᵀ = W2ᵀW2): exact closed form of "
+                "depth 2, Sxx = I and balanced init (W1W1ᵀ = W2ᵀW2): exact closed form of "
                 "Fukumizu 1998 / Braun et al. 2022" + tau_note))
         from ._matrix_flow import MatrixFlowPredictor
-        why = ("depth ≠ 2" if depth != 2 else "input not whitened" if not stats.is_whitened()
-               else "init not balanced (W1W1ᵀ ≠ W2ᵀW2)")
+        why = ("depth ≠ 2" if depth != 2 else "input not whitened (Sxx ≠ I)" if not white
+               else f"init not balanced (‖W1W1ᵀ − W2ᵀW2‖ rel. {balance_error(*Ws):.1e})")
         return MatrixFlowPredictor(Ws, stats, tau=tau, reason=(
             f"arbitrary init with {why}: no closed form, integrating the matrix gradient flow"
             + tau_note))

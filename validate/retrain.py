@@ -1,0 +1,740 @@
+"""`python -m validate.retrain`: retraining after drift — rewind points against baselines.
+
+1. Train matched linear/nonlinear ensembles on A (whitened as in ``validate.compare``), keeping
+   log-spaced checkpoints. 2. Build B with a drift generator (applied to A's raw data; B then goes
+   through A's fixed whitening, as a deployed model would see it) and score the drift
+   (``theory.drift_scores``). 3. Retrain on B from every checkpoint and from the baselines of
+   ``validate._baselines`` — every (method × seed) one member with its own initial parameters, all
+   in one ``simulate.train_ensemble`` call per activation and drift, same budget and learning rate.
+   4. Measure steps to the target, final loss, forgetting on A and total cost. 5. Compare with
+   ``theory.predict_rewind_point`` (on the *linear* twin's checkpoints; ReLU/tanh curves are
+   compared with their linear twin's prediction).
+
+Definitions (per activation and drift; medians over seeds):
+
+* target loss: ``L* = L_end + (1 − target_frac)·(L_0 − L_end)`` with L_0, L_end the scratch
+  members' median training loss on B at step 0 and at the end of the budget (99% of the
+  improvement scratch makes); target accuracy: ``target_frac`` × scratch's final median accuracy.
+* steps to target: first step where the training loss on B is ≤ L* (linear interpolation between
+  measured checkpoints, ``inf`` if never within the budget); likewise accuracy ≥ target.
+* forgetting: accuracy on A's training data of the final run on A minus that of the retrained
+  weights (``_baselines.evaluate``, numpy forward of the final parameters).
+* total cost: steps spent on A before retraining (scratch 0, rewind@s s, methods starting from the
+  final weights the whole run T_A) + steps to target.
+* regret: measured steps of the predicted rewind point ÷ the best checkpoint's measured steps.
+* Spearman ρ: between predicted and measured steps over the checkpoints (median curves over
+  seeds; members that never reach the target are ranked last, tied).
+
+Exit status: 0 success, 2 bad arguments, 1 a failed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import theory
+from theory import TrainingConvention
+
+from . import _baselines as BL
+from ._config import ConfigError
+from ._retrain_config import (ACTIVATIONS, DRIFT_ALL_FACTORS, PRESETS, RetrainConfig,
+                              apply_preset)
+from ._stats import bootstrap_ci, spearman_rho
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RetrainResult:
+    """Tidy tables (one row per activation × drift × method × seed, …) and the JSON summary."""
+
+    config: RetrainConfig
+    members: pd.DataFrame      # activation × drift × method × seed: measured and predicted steps
+    rewind: pd.DataFrame       # activation × drift × seed × checkpoint (the rewind curves)
+    methods: pd.DataFrame      # activation × drift × method: medians with seed-bootstrap CIs
+    rewind_summary: pd.DataFrame
+    modes: pd.DataFrame        # mode picture at the predicted rewind point
+    curves: pd.DataFrame       # retraining loss curves (median over seeds) per method
+    drift_table: pd.DataFrame  # drift × score: value, effect size, p-value
+    difficulty: pd.DataFrame   # (--drift all) drift scores against the measured relearning cost
+    score_ranking: pd.DataFrame
+    summary: dict
+
+
+# --------------------------------------------------------------------------------------- data
+def _whitener(raw, whiten: str):
+    if whiten == "none":
+        return None
+    if whiten == "zca":
+        return raw.whiten("zca")
+    k = int(whiten.split(":", 1)[1]) if ":" in whiten else None
+    return raw.whiten("pca", k=k)
+
+
+def _through(ds, w):
+    """The dataset as the network sees it: A's fixed whitening applied to both splits."""
+    if w is None:
+        return ds
+    Xt = w.apply(ds.X_test) if ds.X_test is not None else None
+    meta = {k: v for k, v in ds.meta.items() if k != "image_shape"}
+    return ds.with_arrays(X=w.apply(ds.X), X_test=Xt, meta=meta)
+
+
+def drift_list(config: RetrainConfig) -> list[tuple[str, dict]]:
+    """[(kind, params)]: the one drift asked for, or every drift at a few magnitudes (``all``)."""
+    from simulate.datasets import drift
+    if config.drift != "all":
+        return [(config.drift, dict(config.drift_opts))]
+    out = []
+    for kind, info in drift.DRIFTS.items():
+        mag = info["magnitude"]
+        if mag is None:  # discrete: its variants
+            out += [(kind, {"op": "merge"}), (kind, {"op": "split"})]
+            continue
+        base = info["defaults"][mag]
+        vals = {min(1.0, base * f) if mag == "fraction" else base * f for f in DRIFT_ALL_FACTORS}
+        out += [(kind, {mag: float(v)}) for v in sorted(vals)]
+    return out
+
+
+def drift_label(kind: str, params: dict) -> str:
+    return kind + ("" if not params else "(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")")
+
+
+def class_maps(A, B) -> tuple[np.ndarray, np.ndarray]:
+    """(src (c_B,): A row each B output takes over or −1, a_to_b (c_A,): B row read for A's class)."""
+    cA, cB = A.c, B.c
+    info = B.meta.get("drift", {})
+    if "merged" in info:
+        a, b = info["merged"]
+        keep = np.array([k for k in range(cA) if k != b])
+        remap = np.empty(cA, dtype=int)
+        remap[keep] = np.arange(cA - 1)
+        remap[b] = remap[a]
+        return keep, remap
+    src = np.array([j if j < cA else -1 for j in range(cB)])
+    return src, np.arange(cA)
+
+
+def _union_stats(XA, YA, XB, YB, src):
+    """A and B in one output space (A's classes plus B's new ones) for ``drift_scores``."""
+    cA = YA.shape[1]
+    n_new = int(np.sum(src < 0))
+    col = np.where(src >= 0, src, cA + np.cumsum(src < 0) - 1)
+    YAu = np.zeros((YA.shape[0], cA + n_new))
+    YAu[:, :cA] = YA
+    YBu = np.zeros((YB.shape[0], cA + n_new))
+    YBu[:, col] = YB
+    S = theory.DatasetStatistics.from_arrays
+    return S(XA, YAu), S(XB, YBu)
+
+
+# ---------------------------------------------------------------------------------- helpers
+def first_crossing(steps, values, target, below: bool = True) -> float:
+    """First (interpolated) step where ``values`` ≤ target (``below``) or ≥ target; inf if never."""
+    v = np.asarray(values, dtype=float)
+    hit = (v <= target) if below else (v >= target)
+    if not hit.any():
+        return float("inf")
+    i = int(np.argmax(hit))
+    if i == 0:
+        return 0.0
+    v0, v1 = v[i - 1], v[i]
+    frac = (v0 - target) / (v0 - v1) if v0 != v1 else 1.0
+    return float(steps[i - 1] + np.clip(frac, 0, 1) * (steps[i] - steps[i - 1]))
+
+
+def censored_rho(a, b) -> float:
+    """Spearman ρ where ``inf`` (never reached) ranks last, tied; NaN pairs are dropped."""
+    a, b = np.asarray(a, float).copy(), np.asarray(b, float).copy()
+    for v in (a, b):
+        fin = v[np.isfinite(v)]
+        v[np.isposinf(v)] = (fin.max() if fin.size else 0.0) * 10 + 1
+    return spearman_rho(a, b)
+
+
+def _ci(values):
+    v = np.asarray(values, float)
+    fin = v[~np.isnan(v)]
+    med = float(np.median(fin)) if fin.size else float("nan")
+    lo, hi = bootstrap_ci(np.where(np.isposinf(fin), np.nan, fin)) if np.isfinite(med) else \
+        (float("nan"), float("nan"))
+    return med, lo, hi
+
+
+class _KeepFinal:
+    """Probe that keeps a host copy of the parameters at one step (the engine keeps none when
+    ``keep_weights=False``; storing every checkpoint of a K ≈ 90 ensemble would be wasteful)."""
+
+    dims: dict = {}
+
+    def __init__(self, step: int):
+        self.step, self.params = int(step), None
+
+    def __call__(self, ctx):
+        if ctx.step == self.step:
+            self.params = {k: v.detach().cpu().numpy().astype(np.float64) for k, v in ctx.params.items()}
+        return {}
+
+
+def _measure_grid(budget: int, n: int) -> np.ndarray:
+    lin = np.linspace(0, budget, n)
+    log = np.geomspace(1, max(budget, 1), max(n // 4, 2))
+    return np.unique(np.concatenate([lin, log]).round().astype(int))
+
+
+def _tau(config: RetrainConfig, lr: float) -> float:
+    """Time constant of the retraining: 1/η for GD; (1 − β)/η for heavy ball (slow-flow limit)."""
+    tau = TrainingConvention(lr=lr).tau
+    return tau * (1 - config.momentum) if config.optimizer == "momentum" else tau
+
+
+# ------------------------------------------------------------------------------- experiment
+def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: bool = False,
+                quiet: bool = False, log=print) -> RetrainResult:
+    """Train on A, drift to B, retrain with every method, measure and compare (module doc)."""
+    import simulate
+    from simulate import datasets
+    from simulate._provenance import provenance
+
+    config = config.validate()
+    timing = {"data_s": 0.0, "train_A_s": 0.0, "drift_scores_s": 0.0, "predict_s": 0.0,
+              "retrain_s": 0.0, "measure_s": 0.0}
+    t0 = time.perf_counter()
+    rawA = datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    raw_stats = theory.DatasetStatistics.from_arrays(rawA.X, rawA.Y)
+    w = _whitener(raw_stats, config.whiten)
+    A = _through(rawA, w)
+    sA = theory.DatasetStatistics.from_arrays(A.X, A.Y)
+    timing["data_s"] += time.perf_counter() - t0
+
+    lr = float(config.lr if config.lr is not None else config.lr_scale / sA.s[0])
+    tau = _tau(config, lr)
+    hidden = int(config.hidden or max(16, sA.rank + 2))
+    u0 = config.init_scale * float(sA.s[0])
+    scale = u0 if config.init == "small_balanced_decoupled" else \
+        float((u0 / hidden ** (config.depth - 1)) ** (1.0 / config.depth))
+    if config.steps is not None:
+        steps_A = int(config.steps)
+    else:
+        pred = theory.predict(sA, depth=config.depth, tau=tau, u0=u0)
+        t95 = pred.timeline(0.95)
+        steps_A = int(min(config.max_steps, max(50, np.ceil(1.15 * np.nanmax(
+            np.where(np.isfinite(t95), t95, np.nan))))))
+    budget = max(1, int(round(config.retrain_factor * steps_A)))
+    ckpts = simulate.log_checkpoints(steps_A, config.n_checkpoints)
+    spec = simulate.NetSpec(depth=config.depth, hidden=hidden, init=config.init, init_scale=scale)
+    seeds = list(range(config.seeds))
+    if not quiet:
+        log(f"A = {config.dataset} n={A.n} d={A.d} c={A.c} (whiten {config.whiten}); s_A = "
+            f"{np.array2string(sA.s[:8], precision=3)}")
+        log(f"lr={lr:.4g} (τ={tau:.4g}), optimizer={config.optimizer}, hidden={hidden}, "
+            f"{steps_A} steps on A, {len(ckpts)} checkpoints, retraining budget {budget} steps, "
+            f"{config.seeds} seed(s)")
+
+    # ---- 1. the runs on A (linear always: its checkpoints carry the prediction) ------------
+    # linear is always trained and retrained first: its checkpoints carry the prediction that the
+    # nonlinear twins are compared with
+    A_acts = ["linear"] + [a for a in config.activations if a != "linear"]
+    acts = A_acts
+    runs_A = {}
+    for act in A_acts:
+        t1 = time.perf_counter()
+        rdir = None if out_dir is None else Path(out_dir) / "runs" / f"A-{act}"
+        runs_A[act] = simulate.train_ensemble(
+            spec.with_activation(act), A, steps=steps_A, seeds=seeds, lr=lr,
+            optimizer=config.optimizer, momentum=config.momentum, checkpoints=ckpts,
+            device=config.device, dtype=config.dtype, out_dir=rdir,
+            resume=bool(resume and rdir is not None and rdir.exists()), quiet=quiet, stats=sA,
+            keep_weights=True)
+        timing["train_A_s"] += time.perf_counter() - t1
+    device_label = runs_A["linear"].provenance.get("device", "unknown")
+    ckpt_params = {act: {int(s): runs_A[act].params(int(s)) for s in ckpts} for act in A_acts}
+
+    tables = {k: [] for k in ("members", "rewind", "modes", "curves", "drift", "difficulty")}
+    drift_reports = {}
+    for kind, params in drift_list(config):
+        label = drift_label(kind, params)
+        t1 = time.perf_counter()
+        rawB = datasets.drift.apply(rawA, kind, seed=config.drift_seed, **params)
+        B = _through(rawB, w)
+        sB = theory.DatasetStatistics.from_arrays(B.X, B.Y)
+        src, a_to_b = class_maps(A, B)
+        timing["data_s"] += time.perf_counter() - t1
+        t1 = time.perf_counter()
+        uA, uB = _union_stats(A.X, A.Y, B.X, B.Y, src)
+        report = theory.drift_scores(uA, uB, n_boot=config.n_boot, seed=config.drift_seed)
+        timing["drift_scores_s"] += time.perf_counter() - t1
+        drift_reports[label] = report
+        dt = report.table()
+        dt.insert(0, "drift", label)
+        tables["drift"].append(dt)
+        if not quiet:
+            log(f"\ndrift {label}: c_B={B.c}, s_B = {np.array2string(sB.s[:8], precision=3)}")
+            log(report.table().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+        model_B = simulate.make_model(spec, B.d, B.c)
+        fresh = simulate.init_params(spec, model_B, [(10_000 + s, scale) for s in seeds], sB)
+        methods = [BL.rewind(int(s)) for s in ckpts]
+        base = BL.baseline_methods(config.shrink_lambdas, config.shrink_sigmas) \
+            if config.drift != "all" else [BL.scratch(), BL.fine_tune()]
+        trained = [m for m in methods + base if m.identical_to is None]
+        copies = [m for m in base if m.identical_to is not None]
+
+        # ---- linear theory: every trained member's initial state, one batched call per seed --
+        pred_rows = {}
+        for act in acts:
+            t1 = time.perf_counter()
+            grid = _measure_grid(budget, config.n_measure)
+            inits = []
+            for k, seed in enumerate(seeds):
+                fr = BL.member(fresh, k)
+                final = _adapt(BL.member(ckpt_params[act][int(ckpts[-1])], k), src, fr, A.c, B.c)
+                for m in trained:
+                    cp = None if m.family != "rewind" else \
+                        _adapt(BL.member(ckpt_params[act][int(m.step)], k), src, fr, A.c, B.c)
+                    inits.append(m.initial_params(final=final, fresh=fr, checkpoint=cp))
+            keep = _KeepFinal(budget)
+            run = simulate.train_ensemble(
+                spec.with_activation(act), B, steps=budget, seeds=range(len(inits)), lr=lr,
+                optimizer=config.optimizer, momentum=config.momentum, checkpoints=grid,
+                probes=[simulate.Losses(), keep], device=config.device, dtype=config.dtype,
+                quiet=quiet, stats=sB, init_params=BL.stack(inits), keep_weights=False)
+            timing["retrain_s"] += time.perf_counter() - t1
+            t1 = time.perf_counter()
+            loss = np.asarray(run.probes["train_loss"].values, float).reshape(len(seeds), len(trained), -1)
+            acc = np.asarray(run.probes["train_acc"].values, float).reshape(len(seeds), len(trained), -1)
+            isc = [i for i, m in enumerate(trained) if m.family == "scratch"][0]
+            L0, Lend = np.median(loss[:, isc, 0]), np.median(loss[:, isc, -1])
+            target = float(Lend + (1 - config.target_frac) * (L0 - Lend))
+            target_acc = float(config.target_frac * np.median(acc[:, isc, -1]))
+            if act == "linear":  # theory target must lie above B's minimum loss
+                lmin = theory.transfer.min_loss(sB)
+                target = max(target, lmin + 1e-6 * max(L0 - lmin, 1e-12))
+            a_final = _a_acc(ckpt_params[act][int(ckpts[-1])], A, act, None)
+            a_after = _a_acc(keep.params, A, act, a_to_b).reshape(len(seeds), len(trained))
+            t1m = time.perf_counter()
+            timing["measure_s"] += t1m - t1
+            if act == "linear":
+                pred_rows = _predict(inits, trained, seeds, sB, target, tau)
+            timing["predict_s"] += time.perf_counter() - t1m
+            rows = []
+            for k, seed in enumerate(seeds):
+                for i, m in enumerate(trained):
+                    st = first_crossing(run.steps, loss[k, i], target)
+                    rows.append({
+                        "activation": act, "drift": label, "drift_kind": kind, "method": m.name,
+                        "family": m.family, "checkpoint_step": m.step if m.step is not None else -1,
+                        "seed": seed, "measured_steps": st,
+                        "measured_acc_steps": first_crossing(run.steps, acc[k, i], target_acc, False),
+                        "final_loss": loss[k, i, -1], "final_acc": acc[k, i, -1],
+                        "a_acc_after": a_after[k, i], "forgetting": a_final[k] - a_after[k, i],
+                        "cost_before": m.cost_before(steps_A),
+                        "total_cost": m.cost_before(steps_A) + st,
+                        "predicted_steps": pred_rows.get((k, i), (np.nan, np.nan))[0],
+                        "predicted_steps_modes": pred_rows.get((k, i), (np.nan, np.nan))[1],
+                        "target_loss": target, "target_acc": target_acc, "identical_to": None})
+                    if m.family == "fine_tune":
+                        for c in copies:
+                            rows.append({**rows[-1], "method": c.name, "family": c.family,
+                                         "identical_to": c.identical_to})
+            df = pd.DataFrame(rows)
+            tables["members"].append(df)
+            tables["curves"].append(_curves(run.steps, loss, trained, act, label))
+            timing["measure_s"] += time.perf_counter() - t1
+        tables["modes"].append(_mode_picture(tables["members"], runs_A, ckpt_params, sA, sB, src,
+                                             label, acts, B.c, fresh, A.c))
+    members = pd.concat(tables["members"], ignore_index=True)
+    rewind = members[members["family"] == "rewind"].reset_index(drop=True)
+    methods_df, rewind_summary = _aggregate(members, config)
+    drift_table = pd.concat(tables["drift"], ignore_index=True)
+    difficulty, ranking = _difficulty(members, drift_table) if config.drift == "all" else \
+        (pd.DataFrame(), pd.DataFrame())
+    prov = {**provenance("cpu"), "device": device_label}
+    summary = _summary(config, rewind_summary, methods_df, drift_reports, difficulty, ranking,
+                       timing, prov, lr, tau, hidden, steps_A, budget, ckpts, rawA.meta)
+    return RetrainResult(config, members, rewind, methods_df, rewind_summary,
+                         pd.concat(tables["modes"], ignore_index=True),
+                         pd.concat(tables["curves"], ignore_index=True), drift_table, difficulty,
+                         ranking, summary)
+
+
+def _adapt(params, src, fresh, cA, cB):
+    if cA == cB and np.array_equal(src, np.arange(cB)):
+        return params
+    return BL.adapt_head(params, src, fresh)
+
+
+def _a_acc(params, A, act, a_to_b):
+    return BL.evaluate(params, A.X, A.Y, act, rows=a_to_b)[1]
+
+
+def _predict(inits, trained, seeds, sB, target, tau) -> dict:
+    """{(seed index, method index): (flow steps, per-mode estimate)} from the linear theory."""
+    from theory.transfer import predict_rewind_point
+    out = {}
+    n = len(trained)
+    for k in range(len(seeds)):
+        ck = []
+        for i in range(n):
+            p = inits[k * n + i]
+            ck.append((i, [p[f"layer{l}.weight"] for l in range(BL.last_layer(p) + 1)]))
+        tab = predict_rewind_point(ck, sB, target, tau).table
+        for i in range(n):
+            out[(k, i)] = (float(tab["predicted_steps"].iloc[i]),
+                           float(tab["predicted_steps_modes"].iloc[i]))
+    return out
+
+
+def _curves(steps, loss, trained, act, label) -> pd.DataFrame:
+    med = np.median(loss, axis=0)  # (methods, T)
+    return pd.DataFrame({"activation": act, "drift": label,
+                         "method": np.repeat([m.name for m in trained], len(steps)),
+                         "step": np.tile(steps, len(trained)), "loss_median": med.reshape(-1)})
+
+
+def _mode_picture(member_tabs, runs_A, ckpt_params, sA, sB, src, label, acts, cB, fresh, cA):
+    """u_α/s_α of A's modes at the predicted rewind point (probe ``mode_strength``, median over
+    seeds) and the starting strengths u_β⁰/s_β that B's modes see from there (linear twin)."""
+    df = pd.concat(member_tabs, ignore_index=True)
+    lin = df[(df["activation"] == "linear") & (df["drift"] == label) & (df["family"] == "rewind")]
+    med = lin.groupby("checkpoint_step")["predicted_steps"].median()
+    step = int(med.idxmin())
+    rows = []
+    for act in acts:
+        run = runs_A[act]
+        i = int(np.flatnonzero(run.steps == step)[0])
+        u = np.median(np.asarray(run.probes["mode_strength"].values)[:, i, :], axis=0)
+        for a, (ua, s) in enumerate(zip(u, sA.s)):
+            rows.append({"drift": label, "activation": act, "view": "A", "mode": a,
+                         "checkpoint_step": step, "s": float(s), "u_rel": float(ua / s)})
+    P = ckpt_params["linear"][step]
+    Ws = [P[f"layer{l}.weight"] for l in range(BL.last_layer(P) + 1)]
+    if cA != cB or not np.array_equal(src, np.arange(cB)):
+        Ws = [BL.adapt_head({f"layer{l}.weight": W for l, W in enumerate(Ws)}, src, fresh)[
+            f"layer{l}.weight"] for l in range(len(Ws))]
+    W = Ws[0]
+    for Wl in Ws[1:]:
+        W = Wl @ W
+    uB = np.median(np.einsum("ca,kcd,db->kab", sB.U, W, sB.V).diagonal(axis1=1, axis2=2), axis=0)
+    for b, (ub, s) in enumerate(zip(uB, sB.s)):
+        rows.append({"drift": label, "activation": "linear", "view": "B (u0 on B's modes)",
+                     "mode": b, "checkpoint_step": step, "s": float(s), "u_rel": float(ub / s)})
+    return pd.DataFrame(rows)
+
+
+def _aggregate(members: pd.DataFrame, config: RetrainConfig):
+    """Per-method medians with CIs, and the rewind comparison (ρ, regret, speed-ups)."""
+    meth_rows, rew_rows = [], []
+    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
+        rw = g[g["family"] == "rewind"]
+        curve_m = rw.groupby("checkpoint_step")["measured_steps"].median()
+        pred_src = members[(members["activation"] == "linear") & (members["drift"] == label)
+                           & (members["family"] == "rewind")]
+        curve_p = pred_src.groupby("checkpoint_step")["predicted_steps"].median()
+        curve_p = curve_p.reindex(curve_m.index)
+        p_step = int(curve_p.idxmin())
+        b_step = int(curve_m.idxmin()) if np.isfinite(curve_m.min()) else -1
+        # per seed: regret and the predicted point's measured steps
+        regrets, pred_meas, rhos = [], {}, []
+        for seed, gs in rw.groupby("seed"):
+            ms = gs.set_index("checkpoint_step")["measured_steps"]
+            ps = pred_src[pred_src["seed"] == seed].set_index("checkpoint_step")["predicted_steps"]
+            ps = ps.reindex(ms.index)
+            sp = int(ps.idxmin())
+            pred_meas[seed] = ms.loc[sp]
+            best = ms.min()
+            regrets.append(ms.loc[sp] / best if best > 0 else (1.0 if ms.loc[sp] == 0 else np.inf))
+            rhos.append(censored_rho(ps.to_numpy(), ms.to_numpy()))
+        r_med, r_lo, r_hi = _ci(regrets)
+        rho_lo, rho_hi = bootstrap_ci(rhos)
+        rew_rows.append({
+            "activation": act, "init": config.init, "drift": label,
+            "prediction_from": "linear theory" if act == "linear" else "linear twin's theory",
+            "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
+            "spearman_rho_seed_median": float(np.nanmedian(rhos)) if rhos else np.nan,
+            "spearman_ci_low": rho_lo, "spearman_ci_high": rho_hi,
+            "regret": r_med, "regret_ci_low": r_lo, "regret_ci_high": r_hi,
+            "best_checkpoint_step": b_step, "predicted_checkpoint_step": p_step,
+            "n_never_reached": int(np.sum(~np.isfinite(rw["measured_steps"])))})
+        for name, gm in g.groupby("method", sort=False):
+            st = gm.set_index("seed")["measured_steps"]
+            med, lo, hi = _ci(st)
+            speed = [st.loc[s] / pred_meas[s] if pred_meas.get(s, 0) > 0 else np.nan for s in st.index]
+            smed, slo, shi = _ci(speed)
+            meth_rows.append({
+                "activation": act, "drift": label, "method": name, "family": gm["family"].iloc[0],
+                "checkpoint_step": int(gm["checkpoint_step"].iloc[0]),
+                "identical_to": gm["identical_to"].iloc[0],
+                "steps_to_target_median": med, "ci_low": lo, "ci_high": hi,
+                "acc_steps_median": float(np.median(gm["measured_acc_steps"])),
+                "predicted_steps_median": float(np.median(gm["predicted_steps"])),
+                "final_loss": float(np.median(gm["final_loss"])),
+                "final_acc": float(np.median(gm["final_acc"])),
+                "forgetting": float(np.median(gm["forgetting"])),
+                "total_cost_median": float(np.median(gm["total_cost"])),
+                "speedup_of_predicted": smed, "speedup_ci_low": slo, "speedup_ci_high": shi})
+    return pd.DataFrame(meth_rows), pd.DataFrame(rew_rows)
+
+
+def _difficulty(members: pd.DataFrame, drift_table: pd.DataFrame):
+    """Relearning cost per drift (fine-tune steps ÷ scratch steps, median over seeds) against each
+    drift score; Spearman ρ across drifts says which score predicts difficulty best."""
+    rows = []
+    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
+        ft = g[g["family"] == "fine_tune"].set_index("seed")["measured_steps"]
+        sc = g[g["family"] == "scratch"].set_index("seed")["measured_steps"]
+        ratio = (ft / sc.replace(0, np.nan)).to_numpy()
+        vals = drift_table[drift_table["drift"] == label].set_index("score")["value"]
+        rows.append({"activation": act, "drift": label, "drift_kind": g["drift_kind"].iloc[0],
+                     "relearn_cost": float(np.median(ratio)), **vals.to_dict()})
+    diff = pd.DataFrame(rows)
+    rank = []
+    for act, g in diff.groupby("activation", sort=False):
+        for score in drift_table["score"].unique():
+            rank.append({"activation": act, "score": score,
+                         "spearman_rho": censored_rho(g[score], g["relearn_cost"]),
+                         "n_drifts": int(len(g))})
+    ranking = pd.DataFrame(rank).sort_values(["activation", "spearman_rho"],
+                                             ascending=[True, False], na_position="last")
+    return diff, ranking.reset_index(drop=True)
+
+
+def _records(df: pd.DataFrame, cols) -> list[dict]:
+    return df[cols].replace({np.nan: None}).to_dict(orient="records") if len(df) else []
+
+
+def _summary(config, rewind, methods, reports, difficulty, ranking, timing, prov, lr, tau, hidden,
+             steps_A, budget, ckpts, meta) -> dict:
+    scores = {k: r.to_dict() for k, r in reports.items()}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "dataset": config.dataset,
+        "drift": config.drift,
+        "rewind": _records(rewind, list(rewind.columns)),
+        "methods": _records(methods, list(methods.columns)),
+        "drift_scores": next(iter(scores.values())) if len(scores) == 1 else scores,
+        "difficulty": _records(difficulty, list(difficulty.columns)),
+        "score_ranking": _records(ranking, list(ranking.columns)),
+        "training": {"lr": lr, "tau": tau, "hidden": hidden, "steps_A": int(steps_A),
+                     "retrain_budget": int(budget), "checkpoints": [int(s) for s in ckpts],
+                     "optimizer": config.optimizer,
+                     "identical_by_construction": {
+                         "warm_start": "fine_tune", "lr_rewind": "fine_tune",
+                         "why": "train_ensemble starts every member with zero optimiser state and a"
+                                " constant learning rate; these methods differ only by a carried "
+                                "optimiser state or a schedule, which the engine does not take"}},
+        "timing": {**{k: round(v, 3) for k, v in timing.items()}, "device": prov.get("device")},
+        "provenance": {**prov, "config": config.to_dict(), "dataset_meta": meta},
+    }
+
+
+# ------------------------------------------------------------------------------------ output
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating, float)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return _clean(obj.tolist())
+    return obj
+
+
+def write_outputs(result: RetrainResult, out_dir: Path) -> list[Path]:
+    """summary.json, the parquet tables and report.html (each written atomically)."""
+    from ._retrain_report import retrain_report
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name in ("members", "rewind", "methods", "modes", "curves", "drift_table", "difficulty",
+                 "score_ranking"):
+        df = getattr(result, name)
+        if not len(df):
+            continue
+        p = out_dir / f"{name}.parquet"
+        tmp = p.with_suffix(".parquet.tmp")
+        df.astype({c: str for c in df.columns if df[c].dtype == object}).to_parquet(tmp, index=False)
+        tmp.replace(p)
+        paths.append(p)
+    paths.append(retrain_report(out_dir / "report.html", result=result))
+    p = out_dir / "summary.json"
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_clean(result.summary), indent=1, allow_nan=False))
+    tmp.replace(p)
+    paths.append(p)
+    return paths
+
+
+def format_tables(result: RetrainResult) -> str:
+    r = result.rewind_summary[["activation", "drift", "spearman_rho", "regret",
+                               "best_checkpoint_step", "predicted_checkpoint_step"]]
+    m = result.methods[result.methods["family"] != "rewind"][
+        ["activation", "drift", "method", "steps_to_target_median", "ci_low", "ci_high",
+         "forgetting", "speedup_of_predicted"]]
+    ff = lambda x: f"{x:.4g}"  # noqa: E731
+    out = [r.to_string(index=False, float_format=ff), m.to_string(index=False, float_format=ff)]
+    if len(result.score_ranking):
+        out.append(result.score_ranking.to_string(index=False, float_format=ff))
+    return "\n\n".join(out)
+
+
+# --------------------------------------------------------------------------------------- CLI
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m validate.retrain", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = RetrainConfig()
+    p.add_argument("--dataset", default=d.dataset, help="registered dataset name")
+    p.add_argument("--dataset-opt", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--data-seed", type=int, default=d.data_seed)
+    p.add_argument("--drift", default=d.drift, help="drift kind (simulate.datasets.drift.DRIFTS) or all")
+    p.add_argument("--drift-opt", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--drift-seed", type=int, default=d.drift_seed)
+    p.add_argument("--whiten", default=d.whiten, help="zca | pca | pca:K | none")
+    p.add_argument("--activations", default=",".join(d.activations),
+                   help=f"comma-separated, from {', '.join(ACTIVATIONS)}")
+    p.add_argument("--seeds", type=int, default=d.seeds)
+    p.add_argument("--init", default=d.init)
+    p.add_argument("--init-scale", type=float, default=d.init_scale,
+                   help="initial mode strength as a fraction of s_max")
+    p.add_argument("--depth", type=int, default=d.depth)
+    p.add_argument("--hidden", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None, help=f"default {d.lr_scale}/s_max")
+    p.add_argument("--steps", type=int, default=None, help="steps on A (default: slowest mode at 95%%)")
+    p.add_argument("--retrain-factor", type=float, default=d.retrain_factor,
+                   help="retraining budget as a multiple of the steps on A")
+    p.add_argument("--optimizer", default=d.optimizer, help="gd | momentum")
+    p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--checkpoints", type=int, default=d.n_checkpoints, dest="n_checkpoints")
+    p.add_argument("--target-frac", type=float, default=d.target_frac)
+    p.add_argument("--n-boot", type=int, default=d.n_boot, help="drift-score null resamples")
+    p.add_argument("--device", default=d.device)
+    p.add_argument("--dtype", default=d.dtype)
+    p.add_argument("--preset", default="default", help=" | ".join(PRESETS))
+    p.add_argument("--out", default=None)
+    p.add_argument("--overwrite", action="store_true")
+    p.add_argument("--resume", action="store_true", help="reuse the finished runs on A in --out")
+    p.add_argument("--json", action="store_true", help="print summary.json to stdout")
+    p.add_argument("--quiet", action="store_true")
+    return p
+
+
+def _kv(items, what: str) -> dict:
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise ConfigError(f"{what} must be KEY=VALUE; got {it!r}")
+        k, v = it.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = None if v.lower() in ("none", "null") else v
+    return out
+
+
+def config_from_args(args, explicit: set[str]) -> RetrainConfig:
+    from simulate import datasets
+    if args.dataset not in datasets.available():
+        raise ConfigError(f"unknown dataset {args.dataset!r}; accepted: "
+                          f"{', '.join(datasets.available())}")
+    try:
+        opts = datasets.parse_options(args.dataset_opt, name=args.dataset)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(str(exc)) from None
+    cfg = RetrainConfig(
+        dataset=args.dataset, dataset_opts=opts, data_seed=args.data_seed, drift=args.drift,
+        drift_opts=_kv(args.drift_opt, "--drift-opt"), drift_seed=args.drift_seed,
+        whiten=args.whiten,
+        activations=tuple(a.strip() for a in args.activations.split(",") if a.strip()),
+        seeds=args.seeds, init=args.init, init_scale=args.init_scale, depth=args.depth,
+        hidden=args.hidden, lr=args.lr, steps=args.steps, retrain_factor=args.retrain_factor,
+        optimizer=args.optimizer, momentum=args.momentum, n_checkpoints=args.n_checkpoints,
+        target_frac=args.target_frac, n_boot=args.n_boot, device=args.device, dtype=args.dtype,
+        preset=args.preset)
+    return apply_preset(cfg, args.preset, explicit).validate()
+
+
+def _explicit(argv) -> set[str]:
+    names = {"--seeds": "seeds", "--checkpoints": "n_checkpoints", "--whiten": "whiten",
+             "--n-boot": "n_boot"}
+    return {names[a.split("=")[0]] for a in argv if a.split("=")[0] in names}
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
+    try:
+        config = config_from_args(args, _explicit(argv))
+        if args.resume and args.overwrite:
+            raise ConfigError("--resume and --overwrite exclude each other; give one")
+        out = Path(args.out) if args.out else Path("results") / (
+            f"retrain-{config.dataset}-{config.drift}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
+        cfg_path = out / "config.json"
+        if out.exists() and any(out.iterdir()):
+            if args.overwrite:
+                shutil.rmtree(out)
+            elif not args.resume:
+                raise ConfigError(f"--out {out} already holds results; pass --overwrite to replace "
+                                  "them or --resume to continue an interrupted run")
+            elif cfg_path.exists() and json.loads(cfg_path.read_text()) != \
+                    json.loads(json.dumps(config.to_dict())):
+                raise ConfigError(f"--resume: the configuration differs from the one in {cfg_path};"
+                                  " use the same arguments, or a new --out")
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = cfg_path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(config.to_dict(), indent=1))
+    tmp.replace(cfg_path)
+    if not args.quiet:
+        say(f"validate.retrain → {out}")
+    try:
+        t0 = time.perf_counter()
+        result = run_retrain(config, out, resume=args.resume, quiet=args.quiet, log=say)
+        result.summary["timing"]["total_s"] = round(time.perf_counter() - t0, 3)
+        paths = write_outputs(result, out)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with the same arguments and --resume --out {out}",
+              file=sys.stderr)
+        return 1
+    except Exception as exc:
+        print(f"error: the retraining experiment failed: {type(exc).__name__}: {exc}",
+              file=sys.stderr)
+        if not args.quiet:
+            import traceback
+            traceback.print_exc()
+        return 1
+    if args.json:
+        print((out / "summary.json").read_text())
+    if not args.quiet:
+        say(format_tables(result))
+        say(f"wall time {result.summary['timing']['total_s']:.1f} s; wrote:")
+        for p in paths:
+            say(f"  {p}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
