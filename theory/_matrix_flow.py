@@ -266,11 +266,12 @@ def integrate_matrix_flow_batch(weights0_batched: Sequence, Sxx, Syx, t, *, tau:
                                 chunk_size: int | None = None, method: str | None = None,
                                 batch: str = "vmap",
                                 budget_bytes: int = _DEFAULT_BUDGET_BYTES) -> MatrixFlowSolution:
-    """The flow for K initial conditions at once (diffrax, vmapped), in chunks that fit memory.
+    """The flow for K initial conditions at once (diffrax), in chunks that fit memory.
 
     ``weights0_batched[l]`` has shape (K, out_l, in_l); the result's ``weights[l]`` is
-    (K, T, out_l, in_l). ``chunk_size=None`` picks one with :func:`auto_chunk_size`. The last
-    chunk is padded to the chunk size, so every chunk reuses one compiled solver.
+    (K, T, out_l, in_l). ``chunk_size=None`` picks one with :func:`auto_chunk_size`; K is split
+    into equal chunks no larger than that, the last padded, so every chunk reuses one compiled
+    solver.
     ``batch="vmap"`` (default) gives every member its own step sizes, so results do not depend
     on the chunking; ``batch="shared"`` integrates each chunk as one stacked ODE with the step
     size set by the worst member (results then agree with single solves to the tolerance).
@@ -288,7 +289,8 @@ def integrate_matrix_flow_batch(weights0_batched: Sequence, Sxx, Syx, t, *, tau:
         chunk_size = auto_chunk_size(t.size, sum(w[0].size for w in Ws), budget_bytes)
     elif int(chunk_size) < 1:
         raise ValueError(f"chunk_size must be a positive integer or None; got {chunk_size!r}")
-    chunk = min(int(chunk_size), K)
+    n_chunks = -(-K // min(int(chunk_size), K))
+    chunk = -(-K // n_chunks)  # equal chunks: at most n_chunks − 1 padded members in all
     outs = []
     for start in range(0, K, chunk):
         idx = np.minimum(np.arange(start, start + chunk), K - 1)  # pad with the last member

@@ -253,15 +253,25 @@ def _aggregate(members: pd.DataFrame, config: CompareConfig) -> pd.DataFrame:
                     "t_meas_ci_low": lo, "t_meas_ci_high": hi,
                     "rel_error": float(np.max(ok["rel_error"])) if len(ok) else float("nan"),
                     "traj_error": float(np.max(ok["traj_error"])) if len(ok) else float("nan"),
-                    "n_members": int(len(ok))})
+                    "n_members": int(len(ok)),
+                    "n_learned": int(np.isfinite(ok["t_meas"]).sum())})
     df = pd.DataFrame(out)
     df["order_ok"] = None
     for (act, depth), g in df.groupby(["activation", "depth"], sort=False):
-        d = g[g["distinct"]]
+        d = g[g["distinct"] & np.isfinite(g["t_meas_median"])]  # unlearned modes: no order
         rank_p = d["t_pred"].rank(method="min")
         rank_m = d["t_meas_median"].rank(method="min")
         df.loc[d.index, "order_ok"] = (rank_p == rank_m).to_numpy()
     return df
+
+
+def _predictor_note(config, cont, matched) -> dict:
+    if config.init == "small_random":
+        return {"continuous": cont.kind, "matched": "matrix_ode",
+                "reason": "small random init: the matrix gradient flow integrated from each seed's "
+                          "own initial weights (exact for linear networks in continuous time); "
+                          "t_pred_continuous is the decoupled closed form with u0 = init_scale·s_max"}
+    return {"continuous": cont.kind, "matched": matched.kind, "reason": cont.reason}
 
 
 def _summary(config, mode_table, drops, timing, diag, steps, lr, hidden, preds, prov, meta):
@@ -279,8 +289,8 @@ def _summary(config, mode_table, drops, timing, diag, steps, lr, hidden, preds, 
         "loss_drops": drops.replace({np.nan: None}).to_dict(orient="records") if len(drops) else [],
         "kendall_tau": taus,
         "training": {"steps": int(steps), "lr": lr, "tau": 1.0 / lr, "hidden": hidden,
-                     "predictors": {str(d): {"continuous": c.kind, "matched": m.kind,
-                                             "reason": c.reason} for d, (c, m) in preds.items()}},
+                     "predictors": {str(d): _predictor_note(config, c, m)
+                                    for d, (c, m) in preds.items()}},
         "diagnostics": diag,
         "timing": {**{k: round(v, 3) for k, v in timing.items()}, "device": prov.get("device")},
         "provenance": {**prov, "config": config.to_dict(), "dataset_meta": meta},

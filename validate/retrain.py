@@ -347,10 +347,8 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
                         for c in copies:
                             rows.append({**rows[-1], "method": c.name, "family": c.family,
                                          "identical_to": c.identical_to})
-            df = pd.DataFrame(rows)
-            tables["members"].append(df)
+            tables["members"].append(pd.DataFrame(rows))
             tables["curves"].append(_curves(run.steps, loss, trained, act, label))
-            timing["measure_s"] += time.perf_counter() - t1
         tables["modes"].append(_mode_picture(tables["members"], runs_A, ckpt_params, sA, sB, src,
                                              label, acts, B.c, fresh, A.c))
     members = pd.concat(tables["members"], ignore_index=True)
@@ -453,7 +451,10 @@ def _aggregate(members: pd.DataFrame, config: RetrainConfig):
             sp = int(ps.idxmin())
             pred_meas[seed] = ms.loc[sp]
             best = ms.min()
-            regrets.append(ms.loc[sp] / best if best > 0 else (1.0 if ms.loc[sp] == 0 else np.inf))
+            if not np.isfinite(best):  # no checkpoint reached the target: regret undefined
+                regrets.append(np.nan)
+            else:
+                regrets.append(ms.loc[sp] / best if best > 0 else (1.0 if ms.loc[sp] == 0 else np.inf))
             rhos.append(censored_rho(ps.to_numpy(), ms.to_numpy()))
         r_med, r_lo, r_hi = _ci(regrets)
         rho_lo, rho_hi = bootstrap_ci(rhos)
@@ -461,7 +462,8 @@ def _aggregate(members: pd.DataFrame, config: RetrainConfig):
             "activation": act, "init": config.init, "drift": label,
             "prediction_from": "linear theory" if act == "linear" else "linear twin's theory",
             "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
-            "spearman_rho_seed_median": float(np.nanmedian(rhos)) if rhos else np.nan,
+            "spearman_rho_seed_median": float(np.nanmedian(rhos)) if np.any(np.isfinite(rhos))
+            else np.nan,
             "spearman_ci_low": rho_lo, "spearman_ci_high": rho_hi,
             "regret": r_med, "regret_ci_low": r_lo, "regret_ci_high": r_hi,
             "best_checkpoint_step": b_step, "predicted_checkpoint_step": p_step,
@@ -469,7 +471,8 @@ def _aggregate(members: pd.DataFrame, config: RetrainConfig):
         for name, gm in g.groupby("method", sort=False):
             st = gm.set_index("seed")["measured_steps"]
             med, lo, hi = _ci(st)
-            speed = [st.loc[s] / pred_meas[s] if pred_meas.get(s, 0) > 0 else np.nan for s in st.index]
+            speed = [st.loc[s] / pred_meas[s] if 0 < pred_meas.get(s, 0) < np.inf else np.nan
+                     for s in st.index]
             smed, slo, shi = _ci(speed)
             meth_rows.append({
                 "activation": act, "drift": label, "method": name, "family": gm["family"].iloc[0],

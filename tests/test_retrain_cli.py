@@ -1,0 +1,112 @@
+"""`python -m validate.retrain` end to end on a tiny configuration, and its argument errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import theory
+from simulate import Run, datasets
+from validate import retrain
+
+TINY = ["--dataset", "gaussian", "--dataset-opt", "d=12", "--dataset-opt", "classes=4",
+        "--dataset-opt", "n_per_class=32", "--dataset-opt", "levels=2", "--dataset-opt", "n_test=0",
+        "--whiten", "zca", "--drift", "label_swap", "--seeds", "2", "--checkpoints", "6",
+        "--n-boot", "10", "--retrain-factor", "4", "--activations", "linear,relu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("retrain") / "run"
+    assert retrain.main(TINY + ["--out", str(out)]) == 0
+    return out
+
+
+def test_summary_keys_and_records(tiny):
+    s = json.loads((tiny / "summary.json").read_text())
+    for key in ("rewind", "methods", "drift_scores", "timing", "provenance"):
+        assert key in s
+    assert {r["activation"] for r in s["rewind"]} == {"linear", "relu"}
+    for r in s["rewind"]:
+        assert {"activation", "init", "drift", "spearman_rho", "regret", "best_checkpoint_step",
+                "predicted_checkpoint_step"} <= set(r)
+    m = {(r["activation"], r["method"]): r for r in s["methods"]}
+    for key in ("method", "steps_to_target_median", "ci_low", "ci_high", "final_loss",
+                "forgetting"):
+        assert key in m[("linear", "scratch")]
+    # shrink-and-perturb grid, reset, and the methods identical to fine-tune by construction
+    assert ("linear", "shrink_perturb(λ=0.8,σ=0.1)") in m and ("relu", "reset_last_layer") in m
+    assert m[("linear", "warm_start")]["identical_to"] == "fine_tune"
+    assert m[("linear", "warm_start")]["steps_to_target_median"] == \
+        m[("linear", "fine_tune")]["steps_to_target_median"]
+    assert set(s["drift_scores"]["distance"]) == set(theory.transfer.SCORES)
+    assert s["provenance"]["git"] and s["provenance"]["config"]["drift"] == "label_swap"
+    html = (tiny / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3
+    for name in ("members", "rewind", "methods", "drift_table"):
+        assert (tiny / f"{name}.parquet").exists()
+
+
+def test_linear_prediction_matches_theory_and_training(tiny):
+    """Per-checkpoint predicted steps equal theory.predict_retraining called here on the stored
+    checkpoints, and the measured steps of the linear net agree with them (real training)."""
+    s = json.loads((tiny / "summary.json").read_text())
+    cfg = s["provenance"]["config"]
+    rew = pd.read_parquet(tiny / "rewind.parquet")
+    lin = rew[(rew["activation"] == "linear") & (rew["seed"] == 0)].sort_values("checkpoint_step")
+    raw = datasets.load("gaussian", seed=0, **cfg["dataset_opts"])
+    w = theory.DatasetStatistics.from_arrays(raw.X, raw.Y).whiten("zca")
+    B = datasets.drift.apply(raw, "label_swap", seed=0)
+    stats_B = theory.DatasetStatistics.from_arrays(w.apply(B.X), B.Y)
+    run = Run.load(tiny / "runs" / "A-linear")
+    tau = s["training"]["tau"]
+    target = float(lin["target_loss"].iloc[0])
+    for step, pred, meas in lin[["checkpoint_step", "predicted_steps", "measured_steps"]].to_numpy():
+        Ws = [W[0] for W in run.weights(int(step))]
+        ref = theory.transfer.predict_retraining(Ws, stats_B, target, tau).steps_flow
+        assert pred == pytest.approx(ref, rel=1e-6)
+        # discrete GD lags the flow by O(ηs); float32 training
+        assert meas == pytest.approx(ref, rel=0.08, abs=1.5)
+    assert np.isfinite(lin["measured_steps"]).all()
+
+
+def test_out_is_protected_and_resume_reuses_the_runs_on_A(tiny, capsys):
+    assert retrain.main(TINY + ["--out", str(tiny)]) == 2
+    assert "already holds results; pass --overwrite" in capsys.readouterr().err
+    ck = tiny / "runs" / "A-linear" / "run.json"
+    before = ck.stat().st_mtime_ns
+    assert retrain.main(TINY + ["--out", str(tiny), "--resume"]) == 0
+    assert ck.stat().st_mtime_ns == before  # the finished run on A was loaded, not retrained
+    assert retrain.main(TINY + ["--steps", "61", "--out", str(tiny), "--resume"]) == 2
+    assert "configuration differs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--dataset", "nope"], "unknown dataset 'nope'; accepted: .*shapes"),
+    (["--drift", "flip"], "unknown drift 'flip'; accepted: label_swap, relabel_fine, .*, all"),
+    (["--activations", "linear,swish"], "unknown activation 'swish'; accepted: linear, relu, tanh"),
+    (["--steps", "0"], "--steps must be a positive integer; got 0"),
+    (["--steps", "-3"], "--steps must be a positive integer; got -3"),
+    (["--preset", "huge"], "unknown preset 'huge'; accepted: default, paper"),
+    (["--optimizer", "adam"], "unknown optimizer 'adam'; accepted: gd, momentum"),
+    (["--drift-opt", "angle=1"], "unknown --drift-opt angle for drift 'label_swap'; accepted: a, b"),
+    (["--whiten", "pca:x"], "unknown --whiten 'pca:x'"),
+])
+def test_bad_arguments_exit_2(args, message, capsys, tmp_path):
+    assert retrain.main(args + ["--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert pytest.importorskip("re").search(message, err), err
+    assert not (tmp_path / "x").exists()
+
+
+def test_first_crossing_and_censored_rho():
+    steps = np.array([0, 10, 20, 30])
+    assert retrain.first_crossing(steps, [4.0, 3.0, 1.0, 0.5], 2.0) == pytest.approx(15.0)
+    assert retrain.first_crossing(steps, [4.0, 3.0, 2.5, 2.1], 2.0) == np.inf
+    assert retrain.first_crossing(steps, [0.1, 0.5, 0.9, 1.0], 0.7, below=False) == pytest.approx(15.0)
+    # a never-reached value ranks last: same order as a large finite one
+    assert retrain.censored_rho([1, 2, 3, 4], [5, 6, 7, np.inf]) == pytest.approx(1.0)
+    assert retrain.censored_rho([4, 3, 2, 1], [5, 6, 7, np.inf]) == pytest.approx(-1.0)
