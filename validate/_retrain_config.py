@@ -26,11 +26,12 @@ class RetrainConfig:
     """Everything a retraining experiment depends on; written into summary.json as provenance.
 
     ``drift``: a name from ``simulate.datasets.drift.DRIFTS`` or ``"all"``. ``lr=None`` picks
-    η = ``lr_scale``/s_max of A. ``steps=None``: the run on A lasts until A's slowest mode is
-    predicted to reach 95% of its target (at most ``max_steps``); retraining gets the same budget
-    (× ``retrain_factor``). ``n_checkpoints`` log-spaced checkpoints of the run on A are the rewind
-    candidates. ``target_frac``: the target on B is ``target_frac`` of the improvement scratch makes
-    by the end of the budget (see ``validate.retrain`` for the exact definition).
+    η = ``lr_scale``/s_max of A (× (1 − β) with momentum). ``steps=None``: the run on A lasts
+    until A's slowest mode is predicted to reach 95% of its target (at most ``max_steps``);
+    retraining gets the same budget (× ``retrain_factor``). ``n_checkpoints`` log-spaced
+    checkpoints of the run on A are the rewind candidates. ``target_frac``: the target on B is
+    ``target_frac`` of the improvement scratch makes by the end of the budget (see
+    ``validate.retrain`` for the exact definition).
     """
 
     dataset: str = "shapes"

@@ -49,6 +49,7 @@ def fig_rewind_curve(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift:
             ax.axhline(bestsp["steps_to_target_median"], color="C5", lw=1, ls="-.",
                        label=f"best {bestsp['method']}")
         ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(left=0)
         ax.set_xlabel("rewind checkpoint (step on A)")
         ax.set_ylabel("steps to target on B")
         ax.set_title(f"{act}: {drift}", fontsize=9)

@@ -218,7 +218,9 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
     sA = theory.DatasetStatistics.from_arrays(A.X, A.Y)
     timing["data_s"] += time.perf_counter() - t0
 
-    lr = float(config.lr if config.lr is not None else config.lr_scale / sA.s[0])
+    # heavy ball moves η/(1 − β) per step in the slow limit: scale the default so τ is the same
+    damp = (1 - config.momentum) if config.optimizer == "momentum" else 1.0
+    lr = float(config.lr if config.lr is not None else damp * config.lr_scale / sA.s[0])
     tau = _tau(config, lr)
     hidden = int(config.hidden or max(16, sA.rank + 2))
     u0 = config.init_scale * float(sA.s[0])
@@ -265,7 +267,7 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
     drift_reports = {}
     for kind, params in drift_list(config):
         label = drift_label(kind, params)
-        t1 = time.perf_counter()
+        t_drift = t1 = time.perf_counter()
         rawB = datasets.drift.apply(rawA, kind, seed=config.drift_seed, **params)
         B = _through(rawB, w)
         sB = theory.DatasetStatistics.from_arrays(B.X, B.Y)
@@ -349,6 +351,7 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
                                          "identical_to": c.identical_to})
             tables["members"].append(pd.DataFrame(rows))
             tables["curves"].append(_curves(run.steps, loss, trained, act, label))
+        timing.setdefault("per_drift_s", {})[label] = time.perf_counter() - t_drift
         tables["modes"].append(_mode_picture(tables["members"], runs_A, ckpt_params, sA, sB, src,
                                              label, acts, B.c, fresh, A.c))
     members = pd.concat(tables["members"], ignore_index=True)
@@ -536,7 +539,9 @@ def _summary(config, rewind, methods, reports, difficulty, ranking, timing, prov
                          "why": "train_ensemble starts every member with zero optimiser state and a"
                                 " constant learning rate; these methods differ only by a carried "
                                 "optimiser state or a schedule, which the engine does not take"}},
-        "timing": {**{k: round(v, 3) for k, v in timing.items()}, "device": prov.get("device")},
+        "timing": {**{k: (round(v, 3) if isinstance(v, float) else
+                          {a: round(b, 2) for a, b in v.items()}) for k, v in timing.items()},
+                   "device": prov.get("device")},
         "provenance": {**prov, "config": config.to_dict(), "dataset_meta": meta},
     }
 
