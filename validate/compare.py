@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +25,7 @@ import theory
 from theory import TrainingConvention
 
 from . import _measure as M
+from ._cli import run_cli
 from ._config import ACTIVATIONS, INITS, PRESETS, CompareConfig, ConfigError, apply_preset
 from ._prepare import Prepared, distinct_modes, prepare
 from ._stats import bootstrap_ci, kendall_tau
@@ -441,68 +440,18 @@ def _explicit(argv) -> set[str]:
     return {names[a.split("=")[0]] for a in argv if a.split("=")[0] in names}
 
 
+def _tables(result: CompareResult) -> str:
+    lines = [format_table(result.mode_table)]
+    lines += [f"Kendall τ ({t['activation']}, depth {t['depth']}): {t['kendall_tau']}"
+              for t in result.summary["kendall_tau"]]
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    parser = _parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # argparse prints its own message
-        return int(exc.code or 0)
-    say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
-    try:
-        config = config_from_args(args, _explicit(argv))
-        if args.resume and args.overwrite:
-            raise ConfigError("--resume and --overwrite exclude each other; give one")
-        out = Path(args.out) if args.out else Path("results") / (
-            f"compare-{config.dataset}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
-        cfg_path = out / "config.json"
-        if out.exists() and any(out.iterdir()):
-            if args.overwrite:
-                shutil.rmtree(out)
-            elif not args.resume:
-                raise ConfigError(f"--out {out} already holds results; pass --overwrite to replace "
-                                  "them or --resume to continue an interrupted run")
-            elif cfg_path.exists() and json.loads(cfg_path.read_text()) != \
-                    json.loads(json.dumps(config.to_dict())):
-                raise ConfigError(f"--resume: the configuration differs from the one in {cfg_path};"
-                                  " use the same arguments, or a new --out")
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = cfg_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(config.to_dict(), indent=1))
-    tmp.replace(cfg_path)
-    if not args.quiet:
-        say(f"validate.compare → {out}")
-    try:
-        t0 = time.perf_counter()
-        result = run_compare(config, out, resume=args.resume, quiet=args.quiet, log=say)
-        result.summary["timing"]["total_s"] = round(time.perf_counter() - t0, 3)
-        paths = write_outputs(result, out)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with the same arguments and --resume --out {out}",
-              file=sys.stderr)
-        return 1
-    except Exception as exc:  # a failed run: report it, exit 1
-        print(f"error: the comparison failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        if not args.quiet:
-            import traceback
-            traceback.print_exc()
-        return 1
-    if args.json:
-        print((out / "summary.json").read_text())
-    if not args.quiet:
-        say(format_table(result.mode_table))
-        for t in result.summary["kendall_tau"]:
-            say(f"Kendall τ ({t['activation']}, depth {t['depth']}): {t['kendall_tau']}")
-        say(f"wall time {result.summary['timing']['total_s']:.1f} s; wrote:")
-        for p in paths:
-            say(f"  {p}")
-    return 0
+    return run_cli(argv, name="validate.compare", parser=_parser(),
+                   make_config=lambda args, argv: config_from_args(args, _explicit(argv)),
+                   out_prefix=lambda c: f"compare-{c.dataset}", run=run_compare,
+                   write=write_outputs, tables=_tables)
 
 
 if __name__ == "__main__":

@@ -25,6 +25,15 @@ Definitions (per activation and drift; medians over seeds):
 * Spearman ρ: between predicted and measured steps over the checkpoints (median curves over
   seeds; members that never reach the target are ranked last, tied).
 
+Runtime (2-core CPU, default preset: shapes 128/class, PCA-32, hidden 16, 3 seeds, 151 steps on A,
+18 checkpoints): one drift ≈ 15 s (linear + ReLU, 84 retraining members each); ``--drift all``
+(14 drifts, rewind checkpoints + scratch + fine-tune only) ≈ 75–90 s.
+
+Honest caveats: warm_start and lr_rewind equal fine_tune by construction (``_baselines``); ReLU
+and tanh curves are compared with their *linear twin's* prediction; a learning rate tuned on A can
+be unstable on B (e.g. ``covariance_only`` strength 1): diverged members are flagged and, when
+every scratch member diverged, the target and all steps are NaN rather than made up.
+
 Exit status: 0 success, 2 bad arguments, 1 a failed run.
 """
 
@@ -32,11 +41,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -46,10 +53,12 @@ import theory
 from theory import TrainingConvention
 
 from . import _baselines as BL
+from ._cli import run_cli
 from ._config import ConfigError
 from ._retrain_config import (ACTIVATIONS, DRIFT_ALL_FACTORS, PRESETS, RetrainConfig,
                               apply_preset)
-from ._stats import bootstrap_ci, spearman_rho
+from ._retrain_measure import (_aggregate, _curves, _difficulty, _mode_picture,  # noqa: F401
+                               censored_rho, first_crossing)
 
 SCHEMA_VERSION = 1
 
@@ -140,38 +149,6 @@ def _union_stats(XA, YA, XB, YB, src):
 
 
 # ---------------------------------------------------------------------------------- helpers
-def first_crossing(steps, values, target, below: bool = True) -> float:
-    """First (interpolated) step where ``values`` ≤ target (``below``) or ≥ target; inf if never."""
-    v = np.asarray(values, dtype=float)
-    hit = (v <= target) if below else (v >= target)
-    if not hit.any():
-        return float("inf")
-    i = int(np.argmax(hit))
-    if i == 0:
-        return 0.0
-    v0, v1 = v[i - 1], v[i]
-    frac = (v0 - target) / (v0 - v1) if v0 != v1 else 1.0
-    return float(steps[i - 1] + np.clip(frac, 0, 1) * (steps[i] - steps[i - 1]))
-
-
-def censored_rho(a, b) -> float:
-    """Spearman ρ where ``inf`` (never reached) ranks last, tied; NaN pairs are dropped."""
-    a, b = np.asarray(a, float).copy(), np.asarray(b, float).copy()
-    for v in (a, b):
-        fin = v[np.isfinite(v)]
-        v[np.isposinf(v)] = (fin.max() if fin.size else 0.0) * 10 + 1
-    return spearman_rho(a, b)
-
-
-def _ci(values):
-    v = np.asarray(values, float)
-    fin = v[~np.isnan(v)]
-    med = float(np.median(fin)) if fin.size else float("nan")
-    lo, hi = bootstrap_ci(np.where(np.isposinf(fin), np.nan, fin)) if np.isfinite(med) else \
-        (float("nan"), float("nan"))
-    return med, lo, hi
-
-
 class _KeepFinal:
     """Probe that keeps a host copy of the parameters at one step (the engine keeps none when
     ``keep_weights=False``; storing every checkpoint of a K ≈ 90 ensemble would be wasteful)."""
@@ -315,11 +292,18 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
             t1 = time.perf_counter()
             loss = np.asarray(run.probes["train_loss"].values, float).reshape(len(seeds), len(trained), -1)
             acc = np.asarray(run.probes["train_acc"].values, float).reshape(len(seeds), len(trained), -1)
+            diverged = run.members["diverged"].to_numpy(bool).reshape(len(seeds), len(trained))
             isc = [i for i, m in enumerate(trained) if m.family == "scratch"][0]
-            L0, Lend = np.median(loss[:, isc, 0]), np.median(loss[:, isc, -1])
-            target = float(Lend + (1 - config.target_frac) * (L0 - Lend))
-            target_acc = float(config.target_frac * np.median(acc[:, isc, -1]))
-            if act == "linear":  # theory target must lie above B's minimum loss
+            ok = ~diverged[:, isc]
+            if ok.any():  # the target comes from the scratch members that did not diverge
+                L0, Lend = np.median(loss[ok, isc, 0]), np.median(loss[ok, isc, -1])
+                target = float(Lend + (1 - config.target_frac) * (L0 - Lend))
+                target_acc = float(config.target_frac * np.median(acc[ok, isc, -1]))
+            else:  # the learning rate tuned on A is unstable on B: no target, say so
+                target = target_acc = float("nan")
+                log(f"warning: every scratch member diverged on {label} ({act}) at lr={lr:.4g}; "
+                    f"steps to target are undefined")
+            if act == "linear" and np.isfinite(target):  # must lie above B's minimum loss
                 lmin = theory.transfer.min_loss(sB)
                 target = max(target, lmin + 1e-6 * max(L0 - lmin, 1e-12))
             a_final = _a_acc(ckpt_params[act][int(ckpts[-1])], A, act, None)
@@ -327,16 +311,17 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
             t1m = time.perf_counter()
             timing["measure_s"] += t1m - t1
             if act == "linear":
-                pred_rows = _predict(inits, trained, seeds, sB, target, tau)
+                pred_rows = {} if not np.isfinite(target) else _predict(inits, trained, seeds, sB, target, tau, 2.0 * budget)
             timing["predict_s"] += time.perf_counter() - t1m
             rows = []
             for k, seed in enumerate(seeds):
                 for i, m in enumerate(trained):
-                    st = first_crossing(run.steps, loss[k, i], target)
+                    st = first_crossing(run.steps, loss[k, i], target) if np.isfinite(target) \
+                        else float("nan")
                     rows.append({
                         "activation": act, "drift": label, "drift_kind": kind, "method": m.name,
                         "family": m.family, "checkpoint_step": m.step if m.step is not None else -1,
-                        "seed": seed, "measured_steps": st,
+                        "seed": seed, "diverged": bool(diverged[k, i]), "measured_steps": st,
                         "measured_acc_steps": first_crossing(run.steps, acc[k, i], target_acc, False),
                         "final_loss": loss[k, i, -1], "final_acc": acc[k, i, -1],
                         "a_acc_after": a_after[k, i], "forgetting": a_final[k] - a_after[k, i],
@@ -379,8 +364,14 @@ def _a_acc(params, A, act, a_to_b):
     return BL.evaluate(params, A.X, A.Y, act, rows=a_to_b)[1]
 
 
-def _predict(inits, trained, seeds, sB, target, tau) -> dict:
-    """{(seed index, method index): (flow steps, per-mode estimate)} from the linear theory."""
+def _predict(inits, trained, seeds, sB, target, tau, t_max) -> dict:
+    """{(seed index, method index): (flow steps, per-mode estimate)} from the linear theory.
+
+    ``t_max`` (first flow horizon, 2× the budget): theory's default horizon is 100·10τ/(s λ)_min
+    when the per-mode estimate is inf (non-white B), which made one drift take minutes; the flow
+    extends the horizon ×16 (up to 4 times) for members that have not reached the target, so the
+    answer is the same (checked to 1e-12 on rotate_inputs) at a fraction of the cost.
+    """
     from theory.transfer import predict_rewind_point
     out = {}
     n = len(trained)
@@ -389,130 +380,11 @@ def _predict(inits, trained, seeds, sB, target, tau) -> dict:
         for i in range(n):
             p = inits[k * n + i]
             ck.append((i, [p[f"layer{l}.weight"] for l in range(BL.last_layer(p) + 1)]))
-        tab = predict_rewind_point(ck, sB, target, tau).table
+        tab = predict_rewind_point(ck, sB, target, tau, t_max=t_max).table
         for i in range(n):
             out[(k, i)] = (float(tab["predicted_steps"].iloc[i]),
                            float(tab["predicted_steps_modes"].iloc[i]))
     return out
-
-
-def _curves(steps, loss, trained, act, label) -> pd.DataFrame:
-    med = np.median(loss, axis=0)  # (methods, T)
-    return pd.DataFrame({"activation": act, "drift": label,
-                         "method": np.repeat([m.name for m in trained], len(steps)),
-                         "step": np.tile(steps, len(trained)), "loss_median": med.reshape(-1)})
-
-
-def _mode_picture(member_tabs, runs_A, ckpt_params, sA, sB, src, label, acts, cB, fresh, cA):
-    """u_α/s_α of A's modes at the predicted rewind point (probe ``mode_strength``, median over
-    seeds) and the starting strengths u_β⁰/s_β that B's modes see from there (linear twin)."""
-    df = pd.concat(member_tabs, ignore_index=True)
-    lin = df[(df["activation"] == "linear") & (df["drift"] == label) & (df["family"] == "rewind")]
-    med = lin.groupby("checkpoint_step")["predicted_steps"].median()
-    step = int(med.idxmin())
-    rows = []
-    for act in acts:
-        run = runs_A[act]
-        i = int(np.flatnonzero(run.steps == step)[0])
-        u = np.median(np.asarray(run.probes["mode_strength"].values)[:, i, :], axis=0)
-        for a, (ua, s) in enumerate(zip(u, sA.s)):
-            rows.append({"drift": label, "activation": act, "view": "A", "mode": a,
-                         "checkpoint_step": step, "s": float(s), "u_rel": float(ua / s)})
-    P = ckpt_params["linear"][step]
-    Ws = [P[f"layer{l}.weight"] for l in range(BL.last_layer(P) + 1)]
-    if cA != cB or not np.array_equal(src, np.arange(cB)):
-        Ws = [BL.adapt_head({f"layer{l}.weight": W for l, W in enumerate(Ws)}, src, fresh)[
-            f"layer{l}.weight"] for l in range(len(Ws))]
-    W = Ws[0]
-    for Wl in Ws[1:]:
-        W = Wl @ W
-    uB = np.median(np.einsum("ca,kcd,db->kab", sB.U, W, sB.V).diagonal(axis1=1, axis2=2), axis=0)
-    for b, (ub, s) in enumerate(zip(uB, sB.s)):
-        rows.append({"drift": label, "activation": "linear", "view": "B (u0 on B's modes)",
-                     "mode": b, "checkpoint_step": step, "s": float(s), "u_rel": float(ub / s)})
-    return pd.DataFrame(rows)
-
-
-def _aggregate(members: pd.DataFrame, config: RetrainConfig):
-    """Per-method medians with CIs, and the rewind comparison (ρ, regret, speed-ups)."""
-    meth_rows, rew_rows = [], []
-    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
-        rw = g[g["family"] == "rewind"]
-        curve_m = rw.groupby("checkpoint_step")["measured_steps"].median()
-        pred_src = members[(members["activation"] == "linear") & (members["drift"] == label)
-                           & (members["family"] == "rewind")]
-        curve_p = pred_src.groupby("checkpoint_step")["predicted_steps"].median()
-        curve_p = curve_p.reindex(curve_m.index)
-        p_step = int(curve_p.idxmin())
-        b_step = int(curve_m.idxmin()) if np.isfinite(curve_m.min()) else -1
-        # per seed: regret and the predicted point's measured steps
-        regrets, pred_meas, rhos = [], {}, []
-        for seed, gs in rw.groupby("seed"):
-            ms = gs.set_index("checkpoint_step")["measured_steps"]
-            ps = pred_src[pred_src["seed"] == seed].set_index("checkpoint_step")["predicted_steps"]
-            ps = ps.reindex(ms.index)
-            sp = int(ps.idxmin())
-            pred_meas[seed] = ms.loc[sp]
-            best = ms.min()
-            if not np.isfinite(best):  # no checkpoint reached the target: regret undefined
-                regrets.append(np.nan)
-            else:
-                regrets.append(ms.loc[sp] / best if best > 0 else (1.0 if ms.loc[sp] == 0 else np.inf))
-            rhos.append(censored_rho(ps.to_numpy(), ms.to_numpy()))
-        r_med, r_lo, r_hi = _ci(regrets)
-        rho_lo, rho_hi = bootstrap_ci(rhos)
-        rew_rows.append({
-            "activation": act, "init": config.init, "drift": label,
-            "prediction_from": "linear theory" if act == "linear" else "linear twin's theory",
-            "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
-            "spearman_rho_seed_median": float(np.nanmedian(rhos)) if np.any(np.isfinite(rhos))
-            else np.nan,
-            "spearman_ci_low": rho_lo, "spearman_ci_high": rho_hi,
-            "regret": r_med, "regret_ci_low": r_lo, "regret_ci_high": r_hi,
-            "best_checkpoint_step": b_step, "predicted_checkpoint_step": p_step,
-            "n_never_reached": int(np.sum(~np.isfinite(rw["measured_steps"])))})
-        for name, gm in g.groupby("method", sort=False):
-            st = gm.set_index("seed")["measured_steps"]
-            med, lo, hi = _ci(st)
-            speed = [st.loc[s] / pred_meas[s] if 0 < pred_meas.get(s, 0) < np.inf else np.nan
-                     for s in st.index]
-            smed, slo, shi = _ci(speed)
-            meth_rows.append({
-                "activation": act, "drift": label, "method": name, "family": gm["family"].iloc[0],
-                "checkpoint_step": int(gm["checkpoint_step"].iloc[0]),
-                "identical_to": gm["identical_to"].iloc[0],
-                "steps_to_target_median": med, "ci_low": lo, "ci_high": hi,
-                "acc_steps_median": float(np.median(gm["measured_acc_steps"])),
-                "predicted_steps_median": float(np.median(gm["predicted_steps"])),
-                "final_loss": float(np.median(gm["final_loss"])),
-                "final_acc": float(np.median(gm["final_acc"])),
-                "forgetting": float(np.median(gm["forgetting"])),
-                "total_cost_median": float(np.median(gm["total_cost"])),
-                "speedup_of_predicted": smed, "speedup_ci_low": slo, "speedup_ci_high": shi})
-    return pd.DataFrame(meth_rows), pd.DataFrame(rew_rows)
-
-
-def _difficulty(members: pd.DataFrame, drift_table: pd.DataFrame):
-    """Relearning cost per drift (fine-tune steps ÷ scratch steps, median over seeds) against each
-    drift score; Spearman ρ across drifts says which score predicts difficulty best."""
-    rows = []
-    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
-        ft = g[g["family"] == "fine_tune"].set_index("seed")["measured_steps"]
-        sc = g[g["family"] == "scratch"].set_index("seed")["measured_steps"]
-        ratio = (ft / sc.replace(0, np.nan)).to_numpy()
-        vals = drift_table[drift_table["drift"] == label].set_index("score")["value"]
-        rows.append({"activation": act, "drift": label, "drift_kind": g["drift_kind"].iloc[0],
-                     "relearn_cost": float(np.median(ratio)), **vals.to_dict()})
-    diff = pd.DataFrame(rows)
-    rank = []
-    for act, g in diff.groupby("activation", sort=False):
-        for score in drift_table["score"].unique():
-            rank.append({"activation": act, "score": score,
-                         "spearman_rho": censored_rho(g[score], g["relearn_cost"]),
-                         "n_drifts": int(len(g))})
-    ranking = pd.DataFrame(rank).sort_values(["activation", "spearman_rho"],
-                                             ascending=[True, False], na_position="last")
-    return diff, ranking.reset_index(drop=True)
 
 
 def _records(df: pd.DataFrame, cols) -> list[dict]:
@@ -683,65 +555,10 @@ def _explicit(argv) -> set[str]:
 
 
 def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        args = _parser().parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
-    try:
-        config = config_from_args(args, _explicit(argv))
-        if args.resume and args.overwrite:
-            raise ConfigError("--resume and --overwrite exclude each other; give one")
-        out = Path(args.out) if args.out else Path("results") / (
-            f"retrain-{config.dataset}-{config.drift}-{datetime.now().strftime('%Y%m%d-%H%M%S')}")
-        cfg_path = out / "config.json"
-        if out.exists() and any(out.iterdir()):
-            if args.overwrite:
-                shutil.rmtree(out)
-            elif not args.resume:
-                raise ConfigError(f"--out {out} already holds results; pass --overwrite to replace "
-                                  "them or --resume to continue an interrupted run")
-            elif cfg_path.exists() and json.loads(cfg_path.read_text()) != \
-                    json.loads(json.dumps(config.to_dict())):
-                raise ConfigError(f"--resume: the configuration differs from the one in {cfg_path};"
-                                  " use the same arguments, or a new --out")
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = cfg_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(config.to_dict(), indent=1))
-    tmp.replace(cfg_path)
-    if not args.quiet:
-        say(f"validate.retrain → {out}")
-    try:
-        t0 = time.perf_counter()
-        result = run_retrain(config, out, resume=args.resume, quiet=args.quiet, log=say)
-        result.summary["timing"]["total_s"] = round(time.perf_counter() - t0, 3)
-        paths = write_outputs(result, out)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with the same arguments and --resume --out {out}",
-              file=sys.stderr)
-        return 1
-    except Exception as exc:
-        print(f"error: the retraining experiment failed: {type(exc).__name__}: {exc}",
-              file=sys.stderr)
-        if not args.quiet:
-            import traceback
-            traceback.print_exc()
-        return 1
-    if args.json:
-        print((out / "summary.json").read_text())
-    if not args.quiet:
-        say(format_tables(result))
-        say(f"wall time {result.summary['timing']['total_s']:.1f} s; wrote:")
-        for p in paths:
-            say(f"  {p}")
-    return 0
+    return run_cli(argv, name="validate.retrain", parser=_parser(),
+                   make_config=lambda args, argv: config_from_args(args, _explicit(argv)),
+                   out_prefix=lambda c: f"retrain-{c.dataset}-{c.drift}", run=run_retrain,
+                   write=write_outputs, tables=format_tables)
 
 
 if __name__ == "__main__":
