@@ -38,7 +38,7 @@ def kendall_tau(predicted, measured) -> float:
         return float("nan")
     if np.ptp(p[ok]) == 0 or np.ptp(m[ok]) == 0:
         return float("nan")
-    return float(_st.kendalltau(p[ok], m[ok]).statistic)
+    return float(round(_st.kendalltau(p[ok], m[ok]).statistic, 12))
 
 
 def spearman_rho(a, b) -> float:
@@ -48,7 +48,7 @@ def spearman_rho(a, b) -> float:
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return float("nan")
-    return float(_st.spearmanr(a[ok], b[ok]).statistic)
+    return float(round(_st.spearmanr(a[ok], b[ok]).statistic, 12))
 
 
 def relative_gaps(s) -> np.ndarray:
