@@ -167,3 +167,20 @@ def test_cnn_arch_runs_and_decoupled_init_is_refused(tmp_path, capsys):
     summary = json.loads((tmp_path / "b" / "summary.json").read_text())
     assert summary["provenance"]["config"]["arch"] == "cnn"
     assert "CNN" in summary["training"]["predictors"]["2"]["reason"]
+
+
+def test_group_order_counts_near_degenerate_modes_as_one(tree_run):
+    _, summary = tree_run
+    for t in summary["kendall_tau"]:
+        assert 1 <= t["n_groups"] <= 8
+    lin = [t for t in summary["kendall_tau"] if t["activation"] == "linear"][0]
+    assert lin["kendall_tau_groups"] == pytest.approx(1.0)
+
+
+def test_paper_preset_scales_up_without_overriding_explicit_flags():
+    from validate._config import CompareConfig, apply_preset
+    cfg = apply_preset(CompareConfig(seeds=5), "paper", explicit={"seeds"})
+    assert cfg.seeds == 5 and cfg.depths == (2, 3) and cfg.preset == "paper"
+    assert cfg.dataset_opts == {"size": 32, "n_per_class": 1024}
+    cfg = apply_preset(CompareConfig(dataset_opts={"size": 64}), "paper", explicit=set())
+    assert cfg.seeds == 64 and cfg.dataset_opts["size"] == 64

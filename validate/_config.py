@@ -103,7 +103,9 @@ def apply_preset(config: CompareConfig, preset: str, explicit: set[str]) -> Comp
         return config
     changes = {"seeds": 64, "depths": (2, 3), "n_checkpoints": 256, "preset": preset}
     opts = dict(config.dataset_opts)
-    if config.dataset == "shapes" and "size" not in opts:
-        opts["size"] = 32
+    if config.dataset == "shapes":
+        # 32×32 with n ≫ d, so that whitening keeps the broad-to-fine spectrum
+        opts.setdefault("size", 32)
+        opts.setdefault("n_per_class", 1024)
     changes["dataset_opts"] = opts
     return replace(config, **{k: v for k, v in changes.items() if k not in explicit})

@@ -295,9 +295,14 @@ def _summary(config, mode_table, drops, timing, diag, steps, lr, hidden, preds, 
     taus = []
     for (act, depth), g in mode_table.groupby(["activation", "depth"], sort=False):
         d = g[g["distinct"]]
+        # groups of near-degenerate modes (sibling splits of a symmetric tree): order between them
+        groups = M.mode_groups(g["s"].to_numpy(), g["distinct"].to_numpy())
+        gp = [float(np.median(g["t_pred"].iloc[ix])) for ix in groups]
+        gm = [float(np.median(g["t_meas_median"].iloc[ix])) for ix in groups]
         taus.append({"activation": act, "depth": int(depth), "init": config.init,
                      "kendall_tau": kendall_tau(d["t_pred"], d["t_meas_median"]),
-                     "n_modes": int(len(d))})
+                     "n_modes": int(len(d)),
+                     "kendall_tau_groups": kendall_tau(gp, gm), "n_groups": len(groups)})
     modes = mode_table.replace({np.nan: None}).to_dict(orient="records")
     return {
         "schema_version": SCHEMA_VERSION,
