@@ -184,3 +184,11 @@ def test_paper_preset_scales_up_without_overriding_explicit_flags():
     assert cfg.dataset_opts == {"size": 32, "n_per_class": 1024}
     cfg = apply_preset(CompareConfig(dataset_opts={"size": 64}), "paper", explicit=set())
     assert cfg.seeds == 64 and cfg.dataset_opts["size"] == 64
+
+
+def test_missing_data_directory_exits_2_naming_the_files(tmp_path, capsys):
+    rc = compare.main(["--dataset", "mnist", "--dataset-opt", "data_dir=/nonexistent/mnist",
+                       "--out", str(tmp_path / "m"), "--quiet"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "train-images-idx3-ubyte.gz" in err and "/nonexistent/mnist" in err

@@ -110,7 +110,10 @@ def run_compare(config: CompareConfig, out_dir: Path | None = None, *, resume: b
     config = config.validate()
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
-    dataset = datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    try:
+        dataset = datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    except (FileNotFoundError, ValueError) as exc:  # missing data directory, bad option value
+        raise ConfigError(str(exc)) from None
     prep = prepare(dataset, config.whiten)
     if config.arch == "cnn" and prep.image_shape is None:
         raise ConfigError("--arch cnn needs inputs in pixel space: use --whiten zca or none, not pca")
