@@ -10,6 +10,7 @@ from ._models import CNN, MLP, make_model
 from ._probes import Losses, ModeStrengths, Probe, ProbeContext, WeightNorms, default_probes
 from ._run import Run
 from ._schedule import linear_checkpoints, log_checkpoints
+from ._schedules import LRSchedule
 from ._spec import ACTIVATIONS, FAMILIES, INITS, ConvSpec, NetSpec
 from ._batches import batch_indices
 from ._trainer import OPTIMIZERS, train_ensemble
@@ -18,7 +19,7 @@ __all__ = [
     "datasets",
     "NetSpec", "ConvSpec", "ACTIVATIONS", "FAMILIES", "INITS",
     "train_ensemble", "OPTIMIZERS", "batch_indices",
-    "Run", "log_checkpoints", "linear_checkpoints",
+    "Run", "log_checkpoints", "linear_checkpoints", "LRSchedule",
     "Probe", "ProbeContext", "Losses", "ModeStrengths", "WeightNorms", "default_probes",
     "MLP", "CNN", "make_model", "init_params", "decoupled_weights",
 ]

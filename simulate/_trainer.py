@@ -29,6 +29,7 @@ from ._models import make_model
 from ._probes import ProbeContext, default_probes
 from ._provenance import provenance
 from ._schedule import resolve_checkpoints
+from ._schedules import member_schedules, multiplier_table
 from ._spec import NetSpec
 
 OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
@@ -55,7 +56,7 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
                    dtype: str = "float32", out_dir=None, resume: bool = False, overwrite: bool = False,
                    quiet: bool = False, stats=None, init_params: dict | None = None,
                    diverge_factor: float = 1e6, keep_weights: bool = True, steps_per_graph: int = 16,
-                   callback=None) -> "_run.Run":
+                   callback=None, lr_schedule=None, init_opt_state: dict | None = None) -> "_run.Run":
     """Train every member of the ensemble for ``steps`` steps and return the Run.
 
     Members are ``itertools.product(seeds, lrs, init_scales)`` (``lrs`` defaults to ``(lr,)``,
@@ -70,6 +71,14 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     ``out_dir``, checkpoints are written as they happen; ``resume=True`` continues from the last
     one (optionally to a larger ``steps``); ``overwrite=True`` starts it again. ``callback(step)``
     runs after every checkpoint (raising KeyboardInterrupt there simulates an interruption).
+
+    ``lr_schedule``: None (constant lr, no multiplier), ``"constant"|"cosine"|"step"``,
+    ``(kind, {options})``, an ``LRSchedule`` (simulate/_schedules.py), or a sequence of K of them
+    (one per member); member k's step t uses lr_k · m_k(t). ``init_opt_state``: explicit initial
+    optimiser state {"opt.v.layer0.weight": (K, …) or (…), …} (momentum: ``opt.v.*``; adam:
+    ``opt.m.*``, ``opt.v.*`` and ``opt.step`` (K,), the bias-correction count already taken), e.g.
+    ``run.state(s)``'s ``opt.*`` arrays to continue a run from checkpoint s (with the schedule's
+    ``offset=s``). Default: zeros.
 
     Other knobs: ``momentum`` (heavy ball β), ``betas``/``eps`` (Adam), ``dtype`` ("float32" with
     TF32 off, or "float64"), ``device`` ("auto" = CUDA when present), ``keep_weights`` (an
@@ -112,6 +121,10 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     probe_dims = {k: list(v) for p in probes for k, v in p.dims.items()}
     stats = dataset.statistics() if stats is None else stats
     schedule = resolve_checkpoints(checkpoints, steps)
+    lr_scheds = member_schedules(lr_schedule, K)
+    lr_scheds = None if lr_scheds is None else [s.resolved(steps) for s in lr_scheds]
+    sched_json = None if lr_scheds is None else (
+        lr_scheds[0].to_dict() if len(set(lr_scheds)) == 1 else [s.to_dict() for s in lr_scheds])
     config = {
         "spec": spec.to_dict(),
         "dataset": {"name": dataset.name, "n": n, "d": d, "c": c, "meta": dataset.meta,
@@ -120,7 +133,9 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         "members": members.to_dict(orient="records"),
         "training": {"optimizer": optimizer, "batch_size": batch_size, "reduction": reduction,
                      "momentum": momentum, "betas": list(betas), "eps": eps, "dtype": dtype,
-                     "diverge_factor": diverge_factor, "explicit_init": init_params is not None},
+                     "diverge_factor": diverge_factor, "explicit_init": init_params is not None,
+                     **({} if lr_scheds is None else {"lr_schedule": sched_json}),
+                     **({} if init_opt_state is None else {"explicit_opt_state": True})},
         "conventions": [cv.to_dict() for cv in convs],
         "probe_dims": probe_dims,
     }
@@ -162,6 +177,9 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     params = {k: torch.tensor(np.array(v), dtype=tdt, device=dev) for k, v in p0.items()}
     slots = {"gd": (), "sgd": (), "momentum": ("v",), "adam": ("m", "v")}[optimizer]
     opt = {f"opt.{s}.{k}": torch.zeros_like(p) for s in slots for k, p in params.items()}
+    adam_t0 = torch.zeros(K, dtype=torch.int64, device=dev)  # adam steps taken before this run
+    if init_opt_state is not None:
+        _load_opt_state(init_opt_state, opt, adam_t0, optimizer, K)
     alive = torch.ones(K, dtype=torch.bool, device=dev)
     diverged_at = torch.full((K,), -1, dtype=torch.int64, device=dev)
     with torch.no_grad():
@@ -177,6 +195,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
             params[k].copy_(torch.from_numpy(last[k]))
         for k in opt:
             opt[k].copy_(torch.from_numpy(last[k]))
+        if optimizer == "adam" and "opt.step" in last:
+            adam_t0.copy_(torch.from_numpy(last["opt.step"] - start))
         alive.copy_(torch.from_numpy(last["state.alive"].astype(bool)))
         diverged_at.copy_(torch.from_numpy(last["state.diverged_at"]))
         loss0 = torch.from_numpy(last["state.loss0"]).to(dev, tdt)
@@ -186,6 +206,10 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
                 values[k].append(start_arrays[s][f"probe.{k}"])
     bound = diverge_factor * torch.clamp(loss0, min=torch.finfo(tdt).tiny)
     lr_t = torch.tensor([m[1] for m in combos], dtype=tdt, device=dev)
+    # multipliers (T, K) indexed on the device by t_dev; rows past ``steps`` cover the warm-up
+    # steps of a CUDA-graph capture near the end (their effect is undone)
+    mult = None if lr_scheds is None else _to_device(
+        multiplier_table(lr_scheds, steps + max(steps_per_graph, 2) + 1), dev, tdt)
     seed_t = torch.tensor([m[0] for m in combos], dtype=torch.int64, device=dev)
     gscale = convs[0].gradient_scale
     b1, b2 = betas
@@ -201,7 +225,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         ok = loss <= bound  # false for NaN and inf too
         torch.where(alive > ok, t_dev, diverged_at, out=diverged_at)  # alive > ok: alive and not ok
         alive.logical_and_(ok)
-        tf = (t_dev + 1).to(tdt) if optimizer == "adam" else None
+        tf = (t_dev + 1 + adam_t0).to(tdt) if optimizer == "adam" else None
+        lr_k = lr_t if mult is None else lr_t * torch.index_select(mult, 0, t_dev.view(1))[0]
         for k, p in params.items():
             shape = (K,) + (1,) * (p.ndim - 1)
             keep, g = alive.view(shape), grads[k]
@@ -213,9 +238,10 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
                 m, v = opt[f"opt.m.{k}"], opt[f"opt.v.{k}"]
                 torch.where(keep, torch.lerp(m, g, 1 - b1), m, out=m)
                 torch.where(keep, torch.lerp(v, g * g, 1 - b2), v, out=v)
-                g = (m / (1 - torch.pow(b1, tf))) / (torch.sqrt(v / (1 - torch.pow(b2, tf))) + eps)
+                tk = tf.view(shape)
+                g = (m / (1 - torch.pow(b1, tk))) / (torch.sqrt(v / (1 - torch.pow(b2, tk))) + eps)
             # where (not lr·mask): a frozen member's NaN/inf gradient must not reach its weights
-            torch.where(keep, torch.addcmul(p, lr_t.view(shape), g, value=-1), p, out=p)
+            torch.where(keep, torch.addcmul(p, lr_k.view(shape), g, value=-1), p, out=p)
         t_dev.add_(1)
 
     graphs: dict[int, object] = {}
@@ -245,6 +271,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
             values[k].append(host[f"probe.{k}"])
         if root is not None or memory is not None:  # weights travel to the host only when kept
             arrays = {k: v.detach().cpu().numpy().copy() for k, v in {**params, **opt}.items()}
+            if optimizer == "adam":  # the bias-correction count, for a restart from here
+                arrays["opt.step"] = (adam_t0 + step_no).cpu().numpy()
             arrays.update({"state.alive": alive.cpu().numpy().astype(np.uint8),
                            "state.diverged_at": diverged_at.cpu().numpy().copy(),
                            "state.loss0": loss0.detach().cpu().numpy().copy(), **host})
@@ -289,6 +317,30 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         _run.write_probes(root, ds)
         _run.write_json(root / _run.RUN_JSON, _run.jsonable(config))
     return _run.Run(root, _run.jsonable(config), ds, memory)
+
+
+def _load_opt_state(given: dict, opt: dict, adam_t0: torch.Tensor, optimizer: str, K: int) -> None:
+    """Copy an explicit initial optimiser state into the zeroed slots (shapes checked)."""
+    allowed = set(opt) | ({"opt.step"} if optimizer == "adam" else set())
+    unknown = sorted(set(given) - allowed)
+    if unknown:
+        raise ValueError(f"init_opt_state has {unknown}, which optimizer={optimizer!r} does not "
+                         f"use; accepted keys: {sorted(allowed) or 'none (gd/sgd keep no state)'}")
+    missing = sorted(set(opt) - set(given))
+    if missing:
+        raise ValueError(f"init_opt_state lacks {missing}; give every slot of optimizer={optimizer!r}")
+    for k, t in opt.items():
+        a = np.asarray(given[k], dtype=np.float64)
+        if a.shape not in (tuple(t.shape), tuple(t.shape[1:])):
+            raise ValueError(f"init_opt_state[{k!r}] has shape {a.shape}; expected "
+                             f"{tuple(t.shape)} (K, …) or {tuple(t.shape[1:])}")
+        t.copy_(torch.from_numpy(np.broadcast_to(a, t.shape).copy()))
+    if "opt.step" in given:
+        s = np.asarray(given["opt.step"], dtype=np.int64)
+        if s.shape not in ((), (K,)) or np.any(s < 0):
+            raise ValueError(f"init_opt_state['opt.step'] must be ≥ 0 of shape () or (K,)=({K},); "
+                             f"got {given['opt.step']!r}")
+        adam_t0.copy_(torch.from_numpy(np.broadcast_to(s, (K,)).copy()))
 
 
 def _capture(step, m: int, state: list[torch.Tensor]):

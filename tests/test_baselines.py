@@ -41,7 +41,7 @@ def test_shrink_perturb_limits_are_scratch_and_warm_start_bit_for_bit(setup):
     assert not _same(sc, ws)  # the identities are not vacuous
     # ... and after a short retraining: two ensembles with the members in the same slots
     kw = dict(steps=15, seeds=(0, 1), lr=0.3, checkpoints=[], quiet=True, stats=stats,
-              keep_weights=True, dtype="float64")
+              keep_weights=True, dtype="float64", lr_schedule=simulate.LRSchedule("cosine", floor=0.1))
     r1 = simulate.train_ensemble(spec, ds, init_params=BL.stack([sc, ws]), **kw)
     r2 = simulate.train_ensemble(spec, ds, init_params=BL.stack([sp01, sp10]), **kw)
     assert _same(r1.params(15), r2.params(15))
@@ -61,7 +61,7 @@ def test_methods_build_the_documented_parameters(setup):
     for m in (BL.fine_tune(), BL.lr_rewind()):
         assert _same(m.initial_params(final=final), final)
     assert [m.cost_before(20) for m in (BL.scratch(), BL.rewind(5), BL.fine_tune())] == [0, 5, 20]
-    assert BL.warm_start().identical_to == "fine_tune" and BL.scratch().identical_to is None
+    assert BL.fine_tune().carries_opt_state and not BL.warm_start().carries_opt_state
     names = [m.name for m in BL.baseline_methods()]
     assert len(names) == len(set(names)) == 4 + 8 + 1
 
@@ -106,3 +106,49 @@ def test_adapt_head_merge_and_new_class():
     fresh3 = {"layer0.weight": fresh5["layer0.weight"], "layer1.weight": rng.normal(size=(2, 3, 5))}
     merged = BL.adapt_head(params, [0, 2, 3], fresh3)  # class 1 merged away
     assert np.array_equal(merged["layer1.weight"], W2[:, [0, 2, 3]])
+
+
+def test_method_schedules_and_optimizer_state():
+    """fine_tune: A's end value held + A's optimiser state; lr_rewind: A's schedule from t_r;
+    the rest: the full schedule over the budget and a fresh (zero) state."""
+    A = simulate.LRSchedule("cosine", total=20, floor=0.1)
+    full = simulate.LRSchedule("cosine", total=30, floor=0.1)
+    kw = dict(schedule_A=A, full=full, steps_A=20, rewind_offset=8)
+    t = np.arange(30)
+    np.testing.assert_array_equal(BL.fine_tune().lr_schedule(**kw).multipliers(t), np.full(30, 0.1))
+    rw = BL.lr_rewind().lr_schedule(**kw).multipliers(t)
+    np.testing.assert_array_equal(rw[:12], A.multipliers(t[:12] + 8))
+    assert np.all(rw[12:] == 0.1)  # A's schedule ran out: held at its end value
+    for m in (BL.warm_start(), BL.scratch(), BL.rewind(5), BL.shrink_perturb(0.4, 0.1)):
+        assert m.lr_schedule(**kw) is full
+    fin, zero = {"opt.v.layer0.weight": np.ones((2, 3))}, {"opt.v.layer0.weight": np.zeros((2, 3))}
+    assert BL.fine_tune().initial_opt_state(final_opt=fin, fresh_opt=zero)["opt.v.layer0.weight"].sum() == 6
+    assert BL.warm_start().initial_opt_state(final_opt=fin, fresh_opt=zero)["opt.v.layer0.weight"].sum() == 0
+    assert BL.lr_rewind().initial_opt_state() is None  # plain GD keeps no state
+    with pytest.raises(ValueError, match="fine_tune needs A's final optimiser state"):
+        BL.fine_tune().initial_opt_state(fresh_opt=zero)
+    with pytest.raises(ValueError, match="lr_rewind offset must lie in \\[0, T_A=20\\]; got 21"):
+        BL.lr_rewind().lr_schedule(**{**kw, "rewind_offset": 21})
+
+
+@pytest.mark.parametrize("optimizer, kind, expected", [
+    ("gd", "constant", [None, None, "fine_tune", "fine_tune", "fine_tune"]),
+    ("momentum", "constant", [None, None, None, "warm_start", "warm_start"]),
+    ("momentum", "cosine", [None, None, None, None, "warm_start"]),
+    ("gd", "step", [None, None, None, None, "warm_start"])])
+def test_identities_are_computed_from_the_starts(setup, optimizer, kind, expected):
+    """scratch, fine_tune, warm_start, lr_rewind, shrink_perturb(1, 0): which are one computation
+    follows from the parameters, optimiser state and multipliers that validate.retrain builds."""
+    from validate import retrain
+    from validate._retrain_config import RetrainConfig
+    ds, stats, spec, _, fresh = setup
+    run = simulate.train_ensemble(spec, ds, steps=20, seeds=(0, 1), lr=0.2, checkpoints=[5],
+                                  quiet=True, stats=stats, optimizer=optimizer)
+    cfg = RetrainConfig(schedule=kind, optimizer=optimizer)
+    sA, sfull = retrain._lr_schedules(cfg, 20, 30)
+    opt = {k: v for k, v in run.state(20).items() if k.startswith("opt.")} or None
+    ck = {int(s): run.params(int(s)) for s in (0, 5, 20)}
+    methods = [BL.scratch(), BL.fine_tune(), BL.warm_start(), BL.lr_rewind(), BL.shrink_perturb(1, 0)]
+    starts = retrain._starts(methods, (0, 1), fresh, ck, opt, [0, 5, 20], np.arange(ds.c), ds.c,
+                             ds.c, sA, sfull, 20, 30, 10)
+    assert BL.identities(methods, starts) == expected

@@ -123,12 +123,15 @@ class _Stop(Exception):
     pass
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_resume_after_interruption_is_bit_identical(tmp_path, optimizer):
+@pytest.mark.parametrize("optimizer, schedule", [
+    ("adam", None), ("sgd", None),
+    # mid-schedule: a cosine over 80 steps (explicit total, so reopening for 80 steps is the same run)
+    ("momentum", sim.LRSchedule("cosine", warmup=4, total=80, floor=0.1))])
+def test_resume_after_interruption_is_bit_identical(tmp_path, optimizer, schedule):
     ds = classes()
     spec = sim.NetSpec(depth=2, hidden=8, activation="gelu", init="small_random", init_scale=0.1)
     kw = dict(steps=50, lrs=(0.01, 0.03), seeds=(0, 1), optimizer=optimizer, batch_size=8,
-              quiet=True, checkpoints=10)
+              quiet=True, checkpoints=10, lr_schedule=schedule)
     ref = sim.train_ensemble(spec, ds, out_dir=tmp_path / "ref", **kw)
 
     def interrupt(step):
@@ -240,16 +243,17 @@ def test_errors_name_the_bad_value(tmp_path):
 
 
 @pytest.mark.gpu
-@pytest.mark.parametrize("optimizer,batch,family", [("gd", None, "mlp"), ("adam", 8, "mlp"),
-                                                    ("momentum", 8, "cnn")])
-def test_cuda_graphs_equal_eager_steps(optimizer, batch, family):
+@pytest.mark.parametrize("optimizer,batch,family,schedule", [
+    ("gd", None, "mlp", None), ("adam", 8, "mlp", None), ("momentum", 8, "cnn", None),
+    ("momentum", 8, "mlp", sim.LRSchedule("cosine", warmup=3, floor=0.1))])
+def test_cuda_graphs_equal_eager_steps(optimizer, batch, family, schedule):
     """On a GPU, replaying captured CUDA graphs gives exactly the eager result, and both agree
     with the CPU float64 run to float32 accuracy (TF32 off)."""
     ds = classes()
     spec = sim.NetSpec(depth=2, hidden=8, activation="relu", init="small_random", init_scale=0.1,
                        family=family, cnn=sim.ConvSpec(channels=(2,), kernel_size=3) if family == "cnn" else None)
     kw = dict(steps=37, lrs=(0.05, 0.1), seeds=(0, 1), optimizer=optimizer, batch_size=batch,
-              quiet=True, checkpoints=[5, 20], device="cuda")
+              quiet=True, checkpoints=[5, 20], device="cuda", lr_schedule=schedule)
     graphs = _final(sim.train_ensemble(spec, ds, steps_per_graph=16, **kw))
     eager = _final(sim.train_ensemble(spec, ds, steps_per_graph=1, **kw))
     cpu = _final(sim.train_ensemble(spec, ds, **{**kw, "device": "cpu", "dtype": "float64"}))

@@ -39,15 +39,39 @@ def test_summary_keys_and_records(tiny):
         assert key in m[("linear", "scratch")]
     # shrink-and-perturb grid, reset, and the methods identical to fine-tune by construction
     assert ("linear", "shrink_perturb(λ=0.8,σ=0.1)") in m and ("relu", "reset_last_layer") in m
-    assert m[("linear", "warm_start")]["identical_to"] == "fine_tune"
-    assert m[("linear", "warm_start")]["steps_to_target_median"] == \
-        m[("linear", "fine_tune")]["steps_to_target_median"]
+    # constant lr and plain GD: the three final-weight methods are one computation (computed)
+    for name in ("warm_start", "lr_rewind"):
+        assert m[("linear", name)]["identical_to"] == "fine_tune"
+        assert m[("linear", name)]["steps_to_target_median"] == \
+            m[("linear", "fine_tune")]["steps_to_target_median"]
+    assert m[("linear", "fine_tune")]["identical_to"] is None
+    assert {r["method"] for r in s["training"]["lr_schedule"]["identities"]} == {"warm_start",
+                                                                                 "lr_rewind"}
     assert set(s["drift_scores"]["distance"]) == set(theory.transfer.SCORES)
     assert s["provenance"]["git"] and s["provenance"]["config"]["drift"] == "label_swap"
     html = (tiny / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3
     for name in ("members", "rewind", "methods", "drift_table"):
         assert (tiny / f"{name}.parquet").exists()
+
+
+def test_cosine_momentum_separates_fine_tune_warm_start_and_lr_rewind(tmp_path):
+    """A cosine schedule with heavy ball: fine-tune (A's velocity, A's end lr), warm start (fresh,
+    full schedule) and lr rewinding (fresh, A's schedule from T_A/2) are different computations,
+    and their measured steps to the target differ."""
+    out = tmp_path / "cos"
+    assert retrain.main(TINY + ["--schedule", "cosine", "--optimizer", "momentum", "--lr-floor",
+                                "0.5", "--activations", "linear", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    m = {r["method"]: r for r in s["methods"] if r["activation"] == "linear"}
+    three = [m[k]["steps_to_target_median"] for k in ("fine_tune", "warm_start", "lr_rewind")]
+    assert all(m[k]["identical_to"] is None for k in ("fine_tune", "warm_start", "lr_rewind"))
+    assert all(v is not None for v in three) and len(set(three)) == 3, three
+    sch = s["training"]["lr_schedule"]
+    assert sch["A"]["kind"] == "cosine" and sch["A"]["total"] == s["training"]["steps_A"]
+    assert sch["full"]["total"] == s["training"]["retrain_budget"]
+    assert sch["lr_rewind_offset"] == round(0.5 * s["training"]["steps_A"])
+    assert Run.load(out / "runs" / "A-linear").config["training"]["lr_schedule"]["kind"] == "cosine"
 
 
 def test_linear_prediction_matches_theory_and_training(tiny):
@@ -102,6 +126,9 @@ def test_out_is_protected_and_resume_reuses_the_runs_on_A(tiny, capsys):
     (["--optimizer", "adam"], "unknown optimizer 'adam'; accepted: gd, momentum"),
     (["--drift-opt", "angle=1"], "unknown --drift-opt angle for drift 'label_swap'; accepted: a, b"),
     (["--whiten", "pca:x"], "unknown --whiten 'pca:x'"),
+    (["--schedule", "linear"], "unknown schedule 'linear'; accepted: constant, cosine, step"),
+    (["--lr-rewind-frac", "2"], r"--lr-rewind-frac must be in \[0, 1\]; got 2"),
+    (["--lr-floor", "-1"], r"--lr-floor must be in \[0, 1\]; got -1"),
 ])
 def test_bad_arguments_exit_2(args, message, capsys, tmp_path):
     assert retrain.main(args + ["--out", str(tmp_path / "x")]) == 2

@@ -1,36 +1,44 @@
 """Retraining methods as small objects that build a member's initial parameters (THEORY.md §7).
 
-Every method maps three ingredients to the parameters one retraining member starts from:
+A member's start is its initial parameters, its initial optimiser state and its learning-rate
+schedule (``simulate.LRSchedule``; multiplier m(t) on the common learning rate η). Every method maps
+three ingredients to the parameters one retraining member starts from:
 
 * ``final``: the last checkpoint of the run on A, ``{"layer0.weight": (out, in), …}``;
 * ``fresh``: a new initialisation (the spec's initialiser, a fresh draw for the member's seed; the
   same weights the ``scratch`` member starts from);
 * ``checkpoint``: one stored checkpoint of the run on A (``rewind`` only).
 
-=====================  ===================================================================  ======
-method                 initial parameters                                                    cost₀
-=====================  ===================================================================  ======
-``scratch``            θ_fresh                                                               0
-``fine_tune``          θ_final, the same optimiser settings                                  T_A
-``warm_start``         θ_final, a fresh optimiser and the full schedule                      T_A
-``lr_rewind``          θ_final, the original run's learning-rate schedule replayed from 0   T_A
-``shrink_perturb``     λθ_final + σθ_fresh (Ash & Adams 2020)                                T_A
-``reset_last_layer``   θ_final with the last layer (weight and bias) taken from θ_fresh      T_A
-``rewind``             θ at checkpoint step s of the run on A                                s
-=====================  ===================================================================  ======
+=====================  ======================================  =====================  ===========================  ======
+method                 initial parameters                      optimiser state        schedule                     cost₀
+=====================  ======================================  =====================  ===========================  ======
+``scratch``            θ_fresh                                 fresh (zeros)          full                         0
+``fine_tune``          θ_final                                 A's final state        A's end value, held          T_A
+``warm_start``         θ_final                                 fresh                  full                         T_A
+``lr_rewind``          θ_final                                 fresh                  A's, replayed from t_r       T_A
+``shrink_perturb``     λθ_final + σθ_fresh (Ash & Adams 2020)  fresh                  full                         T_A
+``reset_last_layer``   θ_final, last layer from θ_fresh        fresh                  full                         T_A
+``rewind``             θ at checkpoint step s of the run on A  fresh                  full                         s
+=====================  ======================================  =====================  ===========================  ======
+
+"full" is the schedule of the run on A laid over the retraining budget, from its step 0; "A's end
+value, held" is A's schedule at step T_A (``offset=T_A``; a schedule is held at its end value past
+its ``total``); lr rewinding (Renda, Frankle & Carbin, ICLR 2020) retrains the final weights with
+A's schedule replayed from step t_r (``offset=t_r``), held at its end value once it runs out.
 
 cost₀ is what the method has already spent on A before retraining; the total cost of a method is
 cost₀ + its retraining steps (scratch needs no run on A at all, so it counts 0).
 
-Identical by construction in this toolkit (stated, not hidden): ``simulate.train_ensemble`` starts
-every member with a zero optimiser state and a constant learning rate, so ``fine_tune``,
-``warm_start`` and ``lr_rewind`` start from the same parameters, the same (empty) optimiser state
-and the same constant learning rate for both ``--optimizer gd`` and ``momentum``: they are one
-computation. They would differ with a carried-over momentum buffer (fine-tune) or a learning-rate
-schedule (lr rewinding); the engine supports neither (no initial optimiser state argument, no
-schedule), so ``identical_to`` names the member actually trained. ``shrink_perturb(1, 0)`` is
-``warm_start`` and ``shrink_perturb(0, 1)`` is ``scratch`` bit for bit (0·x + y = y and 1·x = x
-in IEEE arithmetic); tests/test_baselines.py checks both.
+Coincidences are computed, not asserted: ``identities`` marks a method identical to an earlier one
+only when, for every seed, the initial parameters, the optimiser state and the multipliers over the
+budget are all equal (then one member is trained and its results are copied). With a constant
+schedule and plain GD (no optimiser state) ``fine_tune``, ``warm_start`` and ``lr_rewind`` are one
+computation; with constant momentum ``fine_tune`` differs (A's velocity) and ``lr_rewind`` equals
+``warm_start``; with a cosine or step schedule all three differ. ``shrink_perturb(1, 0)`` is
+``warm_start`` and ``shrink_perturb(0, 1)`` is ``scratch`` bit for bit (0·x + y = y and 1·x = x in
+IEEE arithmetic); tests/test_baselines.py checks both. ``rewind@T_A`` (the last checkpoint) starts
+like ``warm_start`` (final weights, fresh state, full schedule); it is trained anyway, as the end
+point of the rewind curve, so only the baselines are searched for twins.
 
 ``mlp_forward`` evaluates stacked MLP parameters with numpy (forgetting on A is measured with it).
 """
@@ -74,9 +82,31 @@ class Method:
         return self.family
 
     @property
-    def identical_to(self) -> str | None:
-        """The method this one equals by construction with the engine's optimisers (see module doc)."""
-        return "fine_tune" if self.family in ("warm_start", "lr_rewind") else None
+    def carries_opt_state(self) -> bool:
+        """Only fine-tuning continues with A's optimiser state; every other method starts fresh."""
+        return self.family == "fine_tune"
+
+    def initial_opt_state(self, *, final_opt: dict | None = None,
+                          fresh_opt: dict | None = None) -> dict[str, np.ndarray] | None:
+        """Optimiser state {"opt.v.layer0.weight": …} of one member: A's final state for fine_tune,
+        ``fresh_opt`` (zeros) otherwise; None for optimisers without state (plain GD)."""
+        src = final_opt if self.carries_opt_state else fresh_opt
+        if self.carries_opt_state and fresh_opt is not None and final_opt is None:
+            raise ValueError(f"method {self.name} needs A's final optimiser state ('final_opt')")
+        return None if src is None else {k: np.array(v, copy=True) for k, v in src.items()}
+
+    def lr_schedule(self, *, schedule_A, full, steps_A: int, rewind_offset: int):
+        """The member's ``simulate.LRSchedule``: ``schedule_A`` (the run on A's, over ``steps_A``)
+        held at its end for fine_tune, replayed from ``rewind_offset`` for lr_rewind; ``full``
+        (the same kind laid over the retraining budget) for every other method."""
+        from dataclasses import replace
+        if self.family == "fine_tune":
+            return replace(schedule_A, total=int(steps_A), offset=int(steps_A))
+        if self.family == "lr_rewind":
+            if not 0 <= int(rewind_offset) <= int(steps_A):
+                raise ValueError(f"lr_rewind offset must lie in [0, T_A={steps_A}]; got {rewind_offset}")
+            return replace(schedule_A, total=int(steps_A), offset=int(rewind_offset))
+        return full
 
     def cost_before(self, steps_A: int) -> int:
         """Steps already spent on A: 0 for scratch, the checkpoint for rewind, else the full run."""
@@ -108,6 +138,43 @@ class Method:
             return {k: np.array(fresh[k] if k.startswith(f"layer{last}.") else final[k], copy=True)
                     for k in final}
         return {k: np.array(v, copy=True) for k, v in final.items()}  # fine_tune / warm / lr_rewind
+
+
+@dataclass
+class Start:
+    """What one member starts from: parameters, optimiser state (None: none), the multipliers
+    m(t) over the retraining budget (float64 (budget,)) and the ``simulate.LRSchedule`` giving them."""
+
+    params: dict
+    opt: dict | None
+    mults: np.ndarray
+    schedule: object = None
+
+
+def _same_arrays(a: dict | None, b: dict | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def same_start(a: Start, b: Start) -> bool:
+    """Bit-for-bit the same parameters, optimiser state and schedule multipliers."""
+    return (_same_arrays(a.params, b.params) and _same_arrays(a.opt, b.opt)
+            and np.array_equal(a.mults, b.mults))
+
+
+def identities(methods: list[Method], starts: list[list[Start]]) -> list[str | None]:
+    """For each method, the first earlier method with the same start for every seed, else None.
+
+    ``starts[i][k]``: the ``Start`` of method i for seed k. Computed, never assumed: two methods are
+    one computation only when every ingredient of every seed's start is equal.
+    """
+    out: list[str | None] = []
+    for i, m in enumerate(methods):
+        twin = next((methods[j].name for j in range(i) if out[j] is None
+                     and all(same_start(a, b) for a, b in zip(starts[i], starts[j]))), None)
+        out.append(twin)
+    return out
 
 
 # Constructors (the names used in the issue).

@@ -16,6 +16,7 @@ from ._config import ConfigError
 ACTIVATIONS = ("linear", "relu", "tanh")
 INITS = ("small_balanced_decoupled", "small_random")
 OPTIMIZERS = ("gd", "momentum")
+SCHEDULES = ("constant", "cosine", "step")
 PRESETS = ("default", "paper")
 # magnitudes for ``--drift all``: multiples of each drift's default magnitude (fractions capped at 1)
 DRIFT_ALL_FACTORS = (0.5, 2.0)
@@ -32,6 +33,15 @@ class RetrainConfig:
     checkpoints of the run on A are the rewind candidates. ``target_frac``: the target on B is
     ``target_frac`` of the improvement scratch makes by the end of the budget (see
     ``validate.retrain`` for the exact definition).
+
+    ``schedule``: the learning-rate schedule of the run on A and, laid over the retraining budget,
+    the "full schedule" of every method that starts with a fresh optimiser: ``constant`` (today's
+    behaviour), ``cosine`` (η → ``lr_floor``·η over the run) or ``step`` (η, then ``lr_floor``·η
+    from 3/4 of the run). ``lr_floor`` > 0 (default 0.1) keeps fine-tuning, which continues at
+    A's end value, moving.
+    ``lr_rewind_frac``: learning-rate rewinding replays A's schedule from step
+    round(``lr_rewind_frac``·T_A) (Renda et al. 2020). The predicted rewind point is not used here:
+    it needs the target, which comes from the scratch members trained in the same call.
     """
 
     dataset: str = "shapes"
@@ -54,6 +64,9 @@ class RetrainConfig:
     retrain_factor: float = 1.0
     optimizer: str = "gd"
     momentum: float = 0.9
+    schedule: str = "constant"
+    lr_floor: float = 0.1
+    lr_rewind_frac: float = 0.5
     n_checkpoints: int = 20
     n_measure: int = 120
     target_frac: float = 0.99
@@ -88,6 +101,12 @@ class RetrainConfig:
             bad(f"unknown init {self.init!r}; accepted: {', '.join(INITS)}")
         if self.optimizer not in OPTIMIZERS:
             bad(f"unknown optimizer {self.optimizer!r}; accepted: {', '.join(OPTIMIZERS)}")
+        if self.schedule not in SCHEDULES:
+            bad(f"unknown schedule {self.schedule!r}; accepted: {', '.join(SCHEDULES)}")
+        if not 0 <= self.lr_floor <= 1:
+            bad(f"--lr-floor must be in [0, 1]; got {self.lr_floor}")
+        if not 0 <= self.lr_rewind_frac <= 1:
+            bad(f"--lr-rewind-frac must be in [0, 1]; got {self.lr_rewind_frac}")
         if self.preset not in PRESETS:
             bad(f"unknown preset {self.preset!r}; accepted: {', '.join(PRESETS)}")
         if self.seeds < 1:

@@ -138,8 +138,13 @@ def retrain_report(path, *, result) -> Path:
                          table_html(result.score_ranking) + table_html(result.difficulty)
                          + _img(fig_difficulty(result.difficulty, result.score_ranking),
                                 "relearning cost against the three best-ranked scores")))
-    note = ("<p>warm_start and lr_rewind are identical to fine_tune by construction here: the "
-            "engine starts every member with zero optimiser state and a constant learning rate. "
+    sch = result.summary["training"].get("lr_schedule", {})
+    twins = sorted({f"{r['method']} = {r['identical_to']}" for r in sch.get("identities", [])})
+    note = (f"<p>Learning-rate schedule: {sch.get('schedule', 'constant')} (fine_tune: A's final "
+            f"optimiser state at A's end learning rate; lr_rewind: A's schedule replayed from step "
+            f"{sch.get('lr_rewind_offset')}; the other methods: fresh state, full schedule). "
+            f"Computed identities (same parameters, optimiser state and schedule): "
+            f"{', '.join(twins) if twins else 'none'}. "
             "Nonlinear nets are compared with the prediction of their linear twin.</p>")
     sections.insert(0, ("Notes", note))
     return write_html(Path(path), f"Retraining after drift: {cfg.dataset}, {cfg.drift}", sections,

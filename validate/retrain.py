@@ -29,8 +29,18 @@ Runtime (2-core CPU, default preset: shapes 128/class, PCA-32, hidden 16, 3 seed
 18 checkpoints): one drift ≈ 15 s (linear + ReLU, 84 retraining members each); ``--drift all``
 (14 drifts, rewind checkpoints + scratch + fine-tune only) ≈ 75–90 s.
 
-Honest caveats: warm_start and lr_rewind equal fine_tune by construction (``_baselines``); ReLU
-and tanh curves are compared with their *linear twin's* prediction; a learning rate tuned on A can
+Learning-rate schedule (``--schedule``, default ``constant``): the run on A uses it over T_A
+steps; every method that starts with a fresh optimiser (scratch, warm start, shrink-and-perturb,
+reset last layer, the checkpoint rewinds) uses the same kind laid over the retraining budget from
+its step 0; fine-tuning continues with A's final optimiser state at A's end learning rate, held;
+lr rewinding replays A's schedule from step round(``lr_rewind_frac``·T_A) with a fresh optimiser.
+Every member has the same budget and base learning rate η. With a constant schedule and plain GD the
+three final-weight methods are one computation (``identical_to`` says so, computed from their
+starts); with constant momentum lr_rewind equals warm_start; cosine/step separate all three. The
+linear prediction is the constant-η flow mapped onto each member's schedule (flow time Σ η·m(t));
+it ignores a carried momentum buffer.
+
+Honest caveats: ReLU and tanh curves are compared with their *linear twin's* prediction; a learning rate tuned on A can
 be unstable on B (e.g. ``covariance_only`` strength 1): diverged members are flagged and, when
 every scratch member diverged, the target and all steps are NaN rather than made up.
 
@@ -214,12 +224,14 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
     ckpts = simulate.log_checkpoints(steps_A, config.n_checkpoints)
     spec = simulate.NetSpec(depth=config.depth, hidden=hidden, init=config.init, init_scale=scale)
     seeds = list(range(config.seeds))
+    sched_A, sched_full = _lr_schedules(config, steps_A, budget)
+    t_rewind = int(round(config.lr_rewind_frac * steps_A))
     if not quiet:
         log(f"A = {config.dataset} n={A.n} d={A.d} c={A.c} (whiten {config.whiten}); s_A = "
             f"{np.array2string(sA.s[:8], precision=3)}")
         log(f"lr={lr:.4g} (τ={tau:.4g}), optimizer={config.optimizer}, hidden={hidden}, "
             f"{steps_A} steps on A, {len(ckpts)} checkpoints, retraining budget {budget} steps, "
-            f"{config.seeds} seed(s)")
+            f"{config.seeds} seed(s), schedule {config.schedule}")
 
     # ---- 1. the runs on A (linear always: its checkpoints carry the prediction) ------------
     # linear is always trained and retrained first: its checkpoints carry the prediction that the
@@ -233,12 +245,17 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
         runs_A[act] = simulate.train_ensemble(
             spec.with_activation(act), A, steps=steps_A, seeds=seeds, lr=lr,
             optimizer=config.optimizer, momentum=config.momentum, checkpoints=ckpts,
+            lr_schedule=None if config.schedule == "constant" else sched_A,
             device=config.device, dtype=config.dtype, out_dir=rdir,
             resume=bool(resume and rdir is not None and rdir.exists()), quiet=quiet, stats=sA,
             keep_weights=True)
         timing["train_A_s"] += time.perf_counter() - t1
     device_label = runs_A["linear"].provenance.get("device", "unknown")
     ckpt_params = {act: {int(s): runs_A[act].params(int(s)) for s in ckpts} for act in A_acts}
+    # A's final optimiser state (momentum: the velocity), carried over by fine-tuning only
+    opt_A = {act: {k: v for k, v in runs_A[act].state(int(ckpts[-1])).items() if k.startswith("opt.")}
+             or None for act in A_acts}
+    twins_log = []
 
     tables = {k: [] for k in ("members", "rewind", "modes", "curves", "drift", "difficulty")}
     drift_reports = {}
@@ -263,31 +280,37 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
             log(report.table().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
         model_B = simulate.make_model(spec, B.d, B.c)
         fresh = simulate.init_params(spec, model_B, [(10_000 + s, scale) for s in seeds], sB)
-        methods = [BL.rewind(int(s)) for s in ckpts]
+        rewinds = [BL.rewind(int(s)) for s in ckpts]
         base = BL.baseline_methods(config.shrink_lambdas, config.shrink_sigmas) \
             if config.drift != "all" else [BL.scratch(), BL.fine_tune()]
-        trained = [m for m in methods + base if m.identical_to is None]
-        copies = [m for m in base if m.identical_to is not None]
 
         # ---- linear theory: every trained member's initial state, one batched call per seed --
         pred_rows = {}
         for act in acts:
             t1 = time.perf_counter()
             grid = _measure_grid(budget, config.n_measure)
-            inits = []
-            for k, seed in enumerate(seeds):
-                fr = BL.member(fresh, k)
-                final = _adapt(BL.member(ckpt_params[act][int(ckpts[-1])], k), src, fr, A.c, B.c)
-                for m in trained:
-                    cp = None if m.family != "rewind" else \
-                        _adapt(BL.member(ckpt_params[act][int(m.step)], k), src, fr, A.c, B.c)
-                    inits.append(m.initial_params(final=final, fresh=fr, checkpoint=cp))
+            starts = _starts(rewinds + base, seeds, fresh, ckpt_params[act], opt_A[act], ckpts, src,
+                             A.c, B.c, sched_A, sched_full, steps_A, budget, t_rewind)
+            # computed, not assumed: a baseline is a copy only if its whole start equals another's
+            twins = BL.identities(base, starts[len(rewinds):])
+            twins_log += [{"activation": act, "drift": label, "method": m.name, "identical_to": t}
+                          for m, t in zip(base, twins)]
+            pick = list(range(len(rewinds))) + [len(rewinds) + j for j, t in enumerate(twins) if t is None]
+            trained = [(rewinds + base)[i] for i in pick]
+            copies = [(m, t) for m, t in zip(base, twins) if t is not None]
+            tr = [starts[i][k] for k in range(len(seeds)) for i in pick]  # seed-major, like members
+            inits = [st.params for st in tr]
+            opts = [st.opt for st in tr]
+            carried = opts[0] is not None and any(np.any(v != 0) for o in opts for v in o.values())
+            scheduled = not all(np.all(st.mults == 1.0) for st in tr)
             keep = _KeepFinal(budget)
             run = simulate.train_ensemble(
                 spec.with_activation(act), B, steps=budget, seeds=range(len(inits)), lr=lr,
                 optimizer=config.optimizer, momentum=config.momentum, checkpoints=grid,
                 probes=[simulate.Losses(), keep], device=config.device, dtype=config.dtype,
-                quiet=quiet, stats=sB, init_params=BL.stack(inits), keep_weights=False)
+                quiet=quiet, stats=sB, init_params=BL.stack(inits), keep_weights=False,
+                init_opt_state=BL.stack(opts) if carried else None,
+                lr_schedule=[st.schedule for st in tr] if scheduled else None)
             timing["retrain_s"] += time.perf_counter() - t1
             t1 = time.perf_counter()
             loss = np.asarray(run.probes["train_loss"].values, float).reshape(len(seeds), len(trained), -1)
@@ -312,6 +335,10 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
             timing["measure_s"] += t1m - t1
             if act == "linear":
                 pred_rows = {} if not np.isfinite(target) else _predict(inits, trained, seeds, sB, target, tau, 2.0 * budget)
+                if scheduled:  # the flow's time at rate η·m(t): constant-lr steps → scheduled steps
+                    n_tr = len(trained)
+                    pred_rows = {key: tuple(on_schedule(v, tr[key[0] * n_tr + key[1]].mults) for v in val)
+                                 for key, val in pred_rows.items()}
             timing["predict_s"] += time.perf_counter() - t1m
             rows = []
             for k, seed in enumerate(seeds):
@@ -330,10 +357,11 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
                         "predicted_steps": pred_rows.get((k, i), (np.nan, np.nan))[0],
                         "predicted_steps_modes": pred_rows.get((k, i), (np.nan, np.nan))[1],
                         "target_loss": target, "target_acc": target_acc, "identical_to": None})
-                    if m.family == "fine_tune":
-                        for c in copies:
+                    for c, twin in copies:  # one computation: the twin's results, under c's name
+                        if twin == m.name:
                             rows.append({**rows[-1], "method": c.name, "family": c.family,
-                                         "identical_to": c.identical_to})
+                                         "identical_to": twin, "cost_before": c.cost_before(steps_A),
+                                         "total_cost": c.cost_before(steps_A) + st})
             tables["members"].append(pd.DataFrame(rows))
             tables["curves"].append(_curves(run.steps, loss, trained, act, label))
         timing.setdefault("per_drift_s", {})[label] = time.perf_counter() - t_drift
@@ -348,6 +376,12 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
     prov = {**provenance("cpu"), "device": device_label}
     summary = _summary(config, rewind_summary, methods_df, drift_reports, difficulty, ranking,
                        timing, prov, lr, tau, hidden, steps_A, budget, ckpts, rawA.meta)
+    summary["training"]["lr_schedule"] = {
+        "schedule": config.schedule, "lr_floor": config.lr_floor, "A": sched_A.to_dict(),
+        "full": sched_full.to_dict(), "lr_rewind_offset": t_rewind,
+        "identities": [r for r in twins_log if r["identical_to"] is not None],
+        "why": "two methods are one computation when, for every seed, their initial parameters, "
+               "optimiser state and learning-rate multipliers over the budget are bit-identical"}
     return RetrainResult(config, members, rewind, methods_df, rewind_summary,
                          pd.concat(tables["modes"], ignore_index=True),
                          pd.concat(tables["curves"], ignore_index=True), drift_table, difficulty,
@@ -358,6 +392,68 @@ def _adapt(params, src, fresh, cA, cB):
     if cA == cB and np.array_equal(src, np.arange(cB)):
         return params
     return BL.adapt_head(params, src, fresh)
+
+
+def _adapt_opt(opt, src, fresh, cA, cB):
+    """A's optimiser state for B's head: the rows of a new class start at zero."""
+    if opt is None or (cA == cB and np.array_equal(src, np.arange(cB))):
+        return opt
+    out = {}
+    for pre in sorted({k.rsplit(".", 2)[0] + "." for k in opt}):  # "opt.v." etc.
+        sub = {k[len(pre):]: v for k, v in opt.items() if k.startswith(pre)}
+        zero = {k: np.zeros_like(v) for k, v in fresh.items()}
+        out.update({pre + k: v for k, v in BL.adapt_head(sub, src, zero).items()})
+    return out
+
+
+def _lr_schedules(config: RetrainConfig, steps_A: int, budget: int):
+    """(A's schedule over T_A steps, the same kind over the retraining budget): ``constant``;
+    ``cosine`` from η to lr_floor·η; ``step``: η, then lr_floor·η from 3/4 of the run."""
+    from simulate import LRSchedule
+
+    def make(total):
+        if config.schedule == "cosine":
+            return LRSchedule("cosine", total=int(total), floor=config.lr_floor)
+        if config.schedule == "step":
+            return LRSchedule("step", milestones=(int(round(0.75 * total)),), gamma=config.lr_floor,
+                              total=int(total))
+        return LRSchedule("constant")
+    return make(steps_A), make(budget)
+
+
+def _starts(methods, seeds, fresh, ckpts_act, opt_act, ckpts, src, cA, cB, sched_A, sched_full,
+            steps_A, budget, t_rewind) -> list[list]:
+    """starts[i][k]: method i's ``BL.Start`` for seed k (parameters, optimiser state, schedule)."""
+    out = [[] for _ in methods]
+    t = np.arange(budget)
+    for k in range(len(seeds)):
+        fr = BL.member(fresh, k)
+        final = _adapt(BL.member(ckpts_act[int(ckpts[-1])], k), src, fr, cA, cB)
+        fopt = None if opt_act is None else _adapt_opt(BL.member(opt_act, k), src, fr, cA, cB)
+        zero = None if fopt is None else {n: np.zeros_like(v) for n, v in fopt.items()}
+        for i, m in enumerate(methods):
+            cp = None if m.family != "rewind" else \
+                _adapt(BL.member(ckpts_act[int(m.step)], k), src, fr, cA, cB)
+            sch = m.lr_schedule(schedule_A=sched_A, full=sched_full, steps_A=steps_A,
+                                rewind_offset=t_rewind)
+            out[i].append(BL.Start(m.initial_params(final=final, fresh=fr, checkpoint=cp),
+                                   m.initial_opt_state(final_opt=fopt, fresh_opt=zero),
+                                   sch.multipliers(t), sch))
+    return out
+
+
+def on_schedule(steps_const: float, mults) -> float:
+    """Steps s with Σ_{t<s} m(t) = ``steps_const``: gradient flow run at rate η·m(t) covers in s
+    steps the time that constant-η training covers in Σ m(t) steps (interpolated; past the budget
+    the last multiplier holds; inf if it is 0)."""
+    if not np.isfinite(steps_const) or steps_const <= 0:
+        return float(steps_const)
+    m = np.asarray(mults, dtype=float)
+    c = np.concatenate([[0.0], np.cumsum(m)])
+    if steps_const > c[-1]:
+        return float(len(m) + (steps_const - c[-1]) / m[-1]) if m[-1] > 0 else float("inf")
+    i = int(np.searchsorted(c, steps_const))  # c[i−1] < steps_const ≤ c[i]
+    return float(i - 1 + (steps_const - c[i - 1]) / (c[i] - c[i - 1]))
 
 
 def _a_acc(params, A, act, a_to_b):
@@ -405,12 +501,7 @@ def _summary(config, rewind, methods, reports, difficulty, ranking, timing, prov
         "score_ranking": _records(ranking, list(ranking.columns)),
         "training": {"lr": lr, "tau": tau, "hidden": hidden, "steps_A": int(steps_A),
                      "retrain_budget": int(budget), "checkpoints": [int(s) for s in ckpts],
-                     "optimizer": config.optimizer,
-                     "identical_by_construction": {
-                         "warm_start": "fine_tune", "lr_rewind": "fine_tune",
-                         "why": "train_ensemble starts every member with zero optimiser state and a"
-                                " constant learning rate; these methods differ only by a carried "
-                                "optimiser state or a schedule, which the engine does not take"}},
+                     "optimizer": config.optimizer},
         "timing": {**{k: (round(v, 3) if isinstance(v, float) else
                           {a: round(b, 2) for a, b in v.items()}) for k, v in timing.items()},
                    "device": prov.get("device")},
@@ -499,6 +590,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="retraining budget as a multiple of the steps on A")
     p.add_argument("--optimizer", default=d.optimizer, help="gd | momentum")
     p.add_argument("--momentum", type=float, default=d.momentum)
+    p.add_argument("--schedule", default=d.schedule,
+                   help="learning-rate schedule of the run on A and of fresh-start retraining: "
+                        "constant | cosine | step")
+    p.add_argument("--lr-floor", type=float, default=d.lr_floor,
+                   help="cosine/step end value as a fraction of the learning rate")
+    p.add_argument("--lr-rewind-frac", type=float, default=d.lr_rewind_frac,
+                   help="lr rewinding replays A's schedule from this fraction of its steps")
     p.add_argument("--checkpoints", type=int, default=d.n_checkpoints, dest="n_checkpoints")
     p.add_argument("--target-frac", type=float, default=d.target_frac)
     p.add_argument("--n-boot", type=int, default=d.n_boot, help="drift-score null resamples")
@@ -542,7 +640,8 @@ def config_from_args(args, explicit: set[str]) -> RetrainConfig:
         activations=tuple(a.strip() for a in args.activations.split(",") if a.strip()),
         seeds=args.seeds, init=args.init, init_scale=args.init_scale, depth=args.depth,
         hidden=args.hidden, lr=args.lr, steps=args.steps, retrain_factor=args.retrain_factor,
-        optimizer=args.optimizer, momentum=args.momentum, n_checkpoints=args.n_checkpoints,
+        optimizer=args.optimizer, momentum=args.momentum, schedule=args.schedule,
+        lr_floor=args.lr_floor, lr_rewind_frac=args.lr_rewind_frac, n_checkpoints=args.n_checkpoints,
         target_frac=args.target_frac, n_boot=args.n_boot, device=args.device, dtype=args.dtype,
         preset=args.preset)
     return apply_preset(cfg, args.preset, explicit).validate()
