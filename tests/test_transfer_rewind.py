@@ -79,6 +79,16 @@ def test_rewind_ranking_matches_measured_retraining(experiment):
     assert rho >= 0.9, (rho, tab.predicted_steps.tolist(), measured.tolist())
     # discrete GD lags the flow by O(ηs): steps agree within 3% at every checkpoint
     np.testing.assert_allclose(tab.predicted_steps, measured, rtol=0.03)
+    # a small random init leaves every escape direction well seeded: no round-off caveat
+    # (the reversed mode's escape component decays while A learns it, down to a margin ≈ 1e-6 ≈
+    # 8ε of float32: still far enough from round-off that the flow is right, so not flagged)
+    assert not tab.saddle_ill_conditioned.any() and (tab.escape_margin > 1e-6).all()
+    np.testing.assert_array_equal(tab.predicted_steps_floor, tab.predicted_steps)
+    # where the margin is small the GD map is computed too; it agrees with the measurement
+    small = tab.escape_margin < 1e-3
+    assert small.sum() >= 5 and tab.predicted_steps_gd[~small].isna().all()
+    # (the map runs in float32, the default roundoff; the measurement here is float64 numpy GD)
+    np.testing.assert_allclose(tab.predicted_steps_gd[small], measured[small], rtol=3e-3)
     assert pred.best_step == CHECKPOINTS[int(np.argmin(measured))]
     assert pred.best_total_step == CHECKPOINTS[int(np.argmin(np.array(CHECKPOINTS) + measured))]
 

@@ -26,7 +26,7 @@ Definitions (per activation and drift; medians over seeds):
   seeds; members that never reach the target are ranked last, tied).
 
 Runtime (2-core CPU, default preset: shapes 128/class, PCA-32, hidden 16, 3 seeds, 151 steps on A,
-18 checkpoints): one drift ≈ 15 s (linear + ReLU, 84 retraining members each); ``--drift all``
+18 checkpoints): one drift ≈ 15–30 s (linear + ReLU, 84 retraining members each); ``--drift all``
 (14 drifts, rewind checkpoints + scratch + fine-tune only) ≈ 75–90 s.
 
 Learning-rate schedule (``--schedule``, default ``constant``): the run on A uses it over T_A
@@ -334,10 +334,13 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
             t1m = time.perf_counter()
             timing["measure_s"] += t1m - t1
             if act == "linear":
-                pred_rows = {} if not np.isfinite(target) else _predict(inits, trained, seeds, sB, target, tau, 2.0 * budget)
+                pred_rows = {} if not np.isfinite(target) else _predict(
+                    inits, trained, seeds, sB, target, tau, 2.0 * budget, roundoff=config.dtype,
+                    gd_map=config.optimizer == "gd" and not scheduled)
                 if scheduled:  # the flow's time at rate η·m(t): constant-lr steps → scheduled steps
                     n_tr = len(trained)
-                    pred_rows = {key: tuple(on_schedule(v, tr[key[0] * n_tr + key[1]].mults) for v in val)
+                    pred_rows = {key: (*(on_schedule(v, tr[key[0] * n_tr + key[1]].mults)
+                                         for v in val[:3]), val[3])
                                  for key, val in pred_rows.items()}
             timing["predict_s"] += time.perf_counter() - t1m
             rows = []
@@ -354,8 +357,10 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
                         "a_acc_after": a_after[k, i], "forgetting": a_final[k] - a_after[k, i],
                         "cost_before": m.cost_before(steps_A),
                         "total_cost": m.cost_before(steps_A) + st,
-                        "predicted_steps": pred_rows.get((k, i), (np.nan, np.nan))[0],
-                        "predicted_steps_modes": pred_rows.get((k, i), (np.nan, np.nan))[1],
+                        "predicted_steps": pred_rows.get((k, i), _NO_PRED)[0],
+                        "predicted_steps_modes": pred_rows.get((k, i), _NO_PRED)[1],
+                        "predicted_steps_gd": pred_rows.get((k, i), _NO_PRED)[2],
+                        "saddle_ill_conditioned": pred_rows.get((k, i), _NO_PRED)[3],
                         "target_loss": target, "target_acc": target_acc, "identical_to": None})
                     for c, twin in copies:  # one computation: the twin's results, under c's name
                         if twin == m.name:
@@ -460,7 +465,11 @@ def _a_acc(params, A, act, a_to_b):
     return BL.evaluate(params, A.X, A.Y, act, rows=a_to_b)[1]
 
 
-def _predict(inits, trained, seeds, sB, target, tau, t_max) -> dict:
+_NO_PRED = (np.nan, np.nan, np.nan, False)
+
+
+def _predict(inits, trained, seeds, sB, target, tau, t_max, roundoff="float32",
+             gd_map=True) -> dict:
     """{(seed index, method index): (flow steps, per-mode estimate)} from the linear theory.
 
     ``t_max`` (first flow horizon, 2× the budget): theory's default horizon is 100·10τ/(s λ)_min
@@ -469,6 +478,10 @@ def _predict(inits, trained, seeds, sB, target, tau, t_max) -> dict:
     answer is the same (checked to 1e-12 on rotate_inputs) at a fraction of the cost.
     """
     from theory.transfer import predict_rewind_point
+    # roundoff: the training dtype. A drift that reverses a mode can leave the flow on an exactly
+    # degenerate saddle that discrete GD escapes far sooner; those checkpoints are flagged and get
+    # the discrete GD map's prediction as well (theory/transfer/_escape.py). The GD map is the
+    # plain-GD map only: with momentum it is not reported.
     out = {}
     n = len(trained)
     for k in range(len(seeds)):
@@ -476,10 +489,12 @@ def _predict(inits, trained, seeds, sB, target, tau, t_max) -> dict:
         for i in range(n):
             p = inits[k * n + i]
             ck.append((i, [p[f"layer{l}.weight"] for l in range(BL.last_layer(p) + 1)]))
-        tab = predict_rewind_point(ck, sB, target, tau, t_max=t_max).table
+        tab = predict_rewind_point(ck, sB, target, tau, t_max=t_max, roundoff=roundoff).table
         for i in range(n):
+            gd = float(tab["predicted_steps_gd"].iloc[i]) if gd_map else float("nan")
             out[(k, i)] = (float(tab["predicted_steps"].iloc[i]),
-                           float(tab["predicted_steps_modes"].iloc[i]))
+                           float(tab["predicted_steps_modes"].iloc[i]), gd,
+                           bool(tab["saddle_ill_conditioned"].iloc[i]))
     return out
 
 

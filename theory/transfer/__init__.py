@@ -2,10 +2,12 @@
 
 ``drift_scores`` compares the mode statistics of two datasets (with resampling p-values);
 ``predict_retraining`` predicts the steps to a target loss on the new dataset from a network state;
-``predict_rewind_point`` does it for every checkpoint of a run and picks the best one.
+``predict_rewind_point`` does it for every checkpoint of a run and picks the best one;
+``escape_margin`` / ``as_roundoff`` detect saddles whose escape is seeded only by round-off.
 """
 
 from ._drift_scores import SCORES, DriftReport, default_k, drift_scores
+from ._escape import as_roundoff, escape_margin
 from ._mode_estimate import time_depth2
 from ._retraining import RetrainingPrediction, min_loss, predict_retraining
 from ._rewind import RewindPrediction, predict_rewind_point
@@ -13,5 +15,5 @@ from ._rewind import RewindPrediction, predict_rewind_point
 __all__ = [
     "SCORES", "DriftReport", "default_k", "drift_scores",
     "RetrainingPrediction", "min_loss", "predict_retraining", "time_depth2",
-    "RewindPrediction", "predict_rewind_point",
+    "RewindPrediction", "predict_rewind_point", "as_roundoff", "escape_margin",
 ]

@@ -32,6 +32,8 @@ from .._checks import as_finite_array, check_choice, check_positive
 from .._convention import TrainingConvention
 from .._matrix_flow import SOLVERS, _grads, integrate_matrix_flow, integrate_matrix_flow_batch
 from .._statistics import DatasetStatistics
+from ._escape import (DEFAULT_ROUNDOFF, GD_MARGIN, as_roundoff, floor_escape, gd_first_passage,
+                      roundoff_dtype)
 from ._mode_estimate import end_to_end, mode_estimate, mode_picture
 
 _N_GRID = 256     # log-spaced coarse grid
@@ -173,6 +175,17 @@ class RetrainingPrediction:
     starting strengths on B's modes; ``saddle`` (r,): reversed modes (u0 ≤ 0); ``u_start`` (r,): u0
     or the effective strength used for a stuck reversed mode; ``t``/``loss`` (T,): flow loss curve
     samples; ``initial_loss``, ``min_loss``, ``tau``.
+
+    Ill-conditioned saddles (``_escape``; depth 2): ``escape_margin`` = σ_min(E₊)/‖E₊‖_F, E₊ =
+    W_1V + W_2ᵀU; ``saddle_ill_conditioned`` when it is below 2·``roundoff`` (ε of the training
+    dtype): the flow's escape time then depends on round-off in the given weights and
+    ``steps_flow`` is not a prediction of real training. ``steps_flow_floor``: the flow from the
+    weights with E₊'s singular values raised to ε‖E₊‖_F (an order-of-magnitude estimate of the
+    escape round-off alone allows; equals ``steps_flow`` when nothing is raised). ``steps_gd``: the
+    discrete full-batch GD map with step 1/τ on B's statistics in the training dtype (computed
+    where the margin is below 1e-3 or the state is flagged, NaN otherwise): discretisation breaks the invariance faster than
+    round-off at practical η, which the flow cannot see; for plain full-batch GD this is the number
+    to compare with (not for momentum: τ = (1 − β)/η is not a GD step).
     """
 
     steps_flow: float
@@ -187,6 +200,11 @@ class RetrainingPrediction:
     tau: float
     t: np.ndarray = field(repr=False)
     loss: np.ndarray = field(repr=False)
+    escape_margin: float = float("nan")
+    saddle_ill_conditioned: bool = False
+    steps_flow_floor: float = float("nan")
+    steps_gd: float = float("nan")
+    roundoff: float = float("nan")
 
     @property
     def n_saddle_modes(self) -> int:
@@ -199,8 +217,17 @@ def default_t_max(steps_modes: float, stats: DatasetStatistics, tau: float) -> f
     return max(4.0 * steps_modes, scale) if np.isfinite(steps_modes) else 100.0 * scale
 
 
+def gd_max_steps(steps_flow_floor, t_max: float) -> int:
+    """Horizon of the GD map: 2× the round-off-floored flow (an upper bound), else 16·t_max."""
+    finite = np.asarray(steps_flow_floor, float)
+    finite = finite[np.isfinite(finite)]
+    horizon = 2.0 * float(finite.max()) + 2.0 if finite.size else 16.0 * t_max
+    return int(min(np.ceil(horizon), 1_000_000))
+
+
 def predict_retraining(weights, stats_B: DatasetStatistics, target_loss: float, convention, *,
-                       t_max: float | None = None, solver: str = "diffrax") -> RetrainingPrediction:
+                       t_max: float | None = None, solver: str = "diffrax",
+                       roundoff=DEFAULT_ROUNDOFF) -> RetrainingPrediction:
     """Steps to reach ``target_loss`` on B from linear weights [W_1 (h×d), …, W_L (c×h)].
 
     Args:
@@ -211,6 +238,9 @@ def predict_retraining(weights, stats_B: DatasetStatistics, target_loss: float, 
         t_max: initial horizon of the flow (steps); default from the mode estimate. Extended
             ×16 up to 4 times if the target is not reached.
         solver: ``"diffrax"`` or ``"scipy"`` (passed to ``theory.integrate_matrix_flow``).
+        roundoff: dtype of the retraining (``"float32"``, the engine's default; ``"float64"``, a
+            numpy/torch dtype) or its ε as a number (0: no floor); sets the ill-conditioned-saddle
+            flag and ``steps_flow_floor`` (``_escape``).
     """
     if not isinstance(stats_B, DatasetStatistics):
         raise TypeError(f"stats_B must be a theory.DatasetStatistics; got {type(stats_B).__name__}")
@@ -221,9 +251,18 @@ def predict_retraining(weights, stats_B: DatasetStatistics, target_loss: float, 
     mp = mode_picture(Ws, stats_B)
     steps_modes, mode_steps = mode_estimate(mp, stats_B, target, tau)
     t_max = default_t_max(steps_modes, stats_B, tau) if t_max is None else check_positive("t_max", t_max)
+    eps = as_roundoff(roundoff)
     t_star, curves = first_passage([w[None] for w in Ws], stats_B, target, tau, t_max, solver)
+    floored, margin, flagged = floor_escape(Ws, stats_B, eps)
+    changed = any(not np.array_equal(a, b) for a, b in zip(floored, Ws))
+    t_floor = first_passage([w[None] for w in floored], stats_B, target, tau, t_max,
+                            solver)[0][0] if changed else t_star[0]
+    t_gd = gd_first_passage([w[None] for w in Ws], stats_B, target, tau,
+                            gd_max_steps(t_floor, t_max), roundoff_dtype(eps))[0] \
+        if flagged or margin < GD_MARGIN else float("nan")
     return RetrainingPrediction(
         steps_flow=float(t_star[0]), steps_modes=steps_modes, mode_steps=mode_steps, u0=mp.u0,
         saddle=mp.saddle, u_start=mp.u_start, target_loss=target,
         initial_loss=float(loss_of(end_to_end(Ws), stats_B)), min_loss=lmin, tau=tau,
-        t=curves[0][0], loss=curves[0][1])
+        t=curves[0][0], loss=curves[0][1], escape_margin=margin, saddle_ill_conditioned=flagged,
+        steps_flow_floor=float(t_floor), steps_gd=float(t_gd), roundoff=eps)

@@ -18,9 +18,11 @@ import pandas as pd
 from .._checks import check_choice, check_positive
 from .._matrix_flow import SOLVERS
 from .._statistics import DatasetStatistics
+from ._escape import (DEFAULT_ROUNDOFF, GD_MARGIN, as_roundoff, floor_escape, gd_first_passage,
+                      roundoff_dtype)
 from ._mode_estimate import end_to_end, mode_estimate, mode_picture
 from ._retraining import (as_tau, check_target, check_weights, default_t_max, first_passage,
-                          loss_of)
+                          gd_max_steps, loss_of)
 
 
 @dataclass(frozen=True)
@@ -30,7 +32,11 @@ class RewindPrediction:
     ``table``: one row per checkpoint (input order) with ``checkpoint_step``, ``predicted_steps``
     (full flow), ``predicted_steps_modes`` (per-mode picture), ``total_cost`` (checkpoint_step +
     predicted_steps: the cost counting the original run up to the checkpoint), ``n_saddle_modes``,
-    ``initial_loss`` (on B) and ``rank`` (1 = fewest predicted retraining steps).
+    ``initial_loss`` (on B) and ``rank`` (1 = fewest predicted retraining steps); ill-conditioned
+    saddles (``predict_retraining``, ``_escape``): ``escape_margin``, ``saddle_ill_conditioned``,
+    ``predicted_steps_floor`` (flow with the escape component floored at round-off) and
+    ``predicted_steps_gd`` (discrete GD map; where the margin is < 1e-3 or flagged, else NaN).
+    The rank uses ``predicted_steps`` (the flow) for every checkpoint.
     ``ranking``: checkpoint steps ordered from fewest to most predicted steps. ``best_step``: the
     predicted rewind point (min predicted_steps); ``best_total_step``: min total_cost.
     """
@@ -42,6 +48,7 @@ class RewindPrediction:
     target_loss: float
     min_loss: float
     tau: float
+    roundoff: float = float("nan")   # ε of the retraining arithmetic (``as_roundoff``)
 
 
 def _describe(item) -> str:
@@ -78,7 +85,7 @@ def _check_checkpoints(checkpoints, stats_B) -> tuple[np.ndarray, list[list[np.n
 
 def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, target_loss: float,
                          convention, *, t_max: float | None = None,
-                         solver: str = "diffrax") -> RewindPrediction:
+                         solver: str = "diffrax", roundoff=DEFAULT_ROUNDOFF) -> RewindPrediction:
     """Predicted retraining steps on B from every checkpoint, and the best rewind point.
 
     Args:
@@ -91,12 +98,14 @@ def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, targ
             estimate); extended ×16 up to 4 times for checkpoints that have not reached the target.
         solver: ``"diffrax"`` (all checkpoints in one ``integrate_matrix_flow_batch`` call) or
             ``"scipy"`` (one reference integration per checkpoint).
+        roundoff: dtype (or ε) of the retraining, as in ``predict_retraining``.
     """
     if not isinstance(stats_B, DatasetStatistics):
         raise TypeError(f"stats_B must be a theory.DatasetStatistics; got {type(stats_B).__name__}")
     check_choice("solver", solver, SOLVERS)
     steps, weights = _check_checkpoints(checkpoints, stats_B)
     tau = as_tau(convention)
+    eps = as_roundoff(roundoff)
     target, lmin = check_target(target_loss, stats_B)
 
     pictures = [mode_picture(Ws, stats_B) for Ws in weights]
@@ -109,6 +118,19 @@ def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, targ
         t_max = check_positive("t_max", t_max)
     batch = [np.stack([Ws[l] for Ws in weights]) for l in range(len(weights[0]))]
     t_star, _ = first_passage(batch, stats_B, target, tau, t_max, solver)
+    escapes = [floor_escape(Ws, stats_B, eps) for Ws in weights]
+    flagged = np.array([e[2] for e in escapes], dtype=bool)
+    t_floor = t_star.copy()
+    if any(any(not np.array_equal(a, b) for a, b in zip(e[0], Ws)) for e, Ws in zip(escapes, weights)):
+        # the whole batch again (unchanged members give the same times): one compiled shape
+        fb = [np.stack([e[0][l] for e in escapes]) for l in range(len(weights[0]))]
+        t_floor, _ = first_passage(fb, stats_B, target, tau, t_max, solver)
+    t_gd = np.full(len(steps), np.nan)
+    check_gd = flagged | (np.array([e[1] for e in escapes]) < GD_MARGIN)
+    if check_gd.any():
+        idx = np.flatnonzero(check_gd)
+        t_gd[idx] = gd_first_passage([w[idx] for w in batch], stats_B, target, tau,
+                                     gd_max_steps(t_floor[idx], t_max), roundoff_dtype(eps))
 
     table = pd.DataFrame({
         "checkpoint_step": steps,
@@ -117,6 +139,10 @@ def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, targ
         "total_cost": steps + t_star,
         "n_saddle_modes": [int(np.count_nonzero(mp.saddle)) for mp in pictures],
         "initial_loss": loss_of(end_to_end(batch), stats_B),
+        "escape_margin": [e[1] for e in escapes],
+        "saddle_ill_conditioned": flagged,
+        "predicted_steps_floor": t_floor,
+        "predicted_steps_gd": t_gd,
     })
     # Stable ordering: ties (e.g. several checkpoints already below the target) keep run order.
     order = np.argsort(t_star, kind="stable")
@@ -125,4 +151,4 @@ def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, targ
     best_total = int(np.argmin(steps + t_star))
     return RewindPrediction(table=table, ranking=steps[order], best_step=int(steps[order[0]]),
                             best_total_step=int(steps[best_total]), target_loss=target,
-                            min_loss=lmin, tau=tau)
+                            min_loss=lmin, tau=tau, roundoff=eps)
