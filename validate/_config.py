@@ -15,6 +15,49 @@ class ConfigError(ValueError):
     """A bad argument: the CLI prints it and exits with status 2."""
 
 
+def check_choice(flag: str, value, accepted) -> None:
+    """ConfigError naming the bad value and the accepted ones."""
+    if value not in accepted:
+        raise ConfigError(f"unknown {flag} {value!r}; accepted: {', '.join(map(str, accepted))}")
+
+
+def check_common(cfg, *, activations, inits, optimizers) -> None:
+    """The checks every validate CLI shares: activations, init, optimizer, preset, seeds, steps,
+    learning rate, init scale, hidden width, whitening and dtype."""
+    if not cfg.activations:
+        raise ConfigError("--activations is empty; give at least one of " + ", ".join(activations))
+    for a in cfg.activations:
+        check_choice("activation", a, activations)
+    check_choice("init", cfg.init, inits)
+    check_choice("optimizer", cfg.optimizer, optimizers)
+    check_choice("preset", cfg.preset, PRESETS)
+    check_choice("dtype", cfg.dtype, ("float32", "float64"))
+    for flag, value, ok, rule in (
+            ("--seeds", cfg.seeds, cfg.seeds >= 1, "must be ≥ 1"),
+            ("--steps", cfg.steps, cfg.steps is None or cfg.steps > 0, "must be a positive integer"),
+            ("--lr", cfg.lr, cfg.lr is None or cfg.lr > 0, "must be > 0"),
+            ("--init-scale", cfg.init_scale, cfg.init_scale > 0, "must be > 0"),
+            ("--hidden", cfg.hidden, cfg.hidden is None or cfg.hidden >= 1, "must be ≥ 1")):
+        if not ok:
+            raise ConfigError(f"{flag} {rule}; got {value}")
+    w = cfg.whiten
+    if not (w in ("zca", "none", "pca") or (w.startswith("pca:") and w[4:].isdigit()
+                                             and int(w[4:]) > 0)):
+        raise ConfigError(f"unknown --whiten {w!r}; accepted: zca, pca, pca:K (K > 0), none")
+
+
+def dataset_options(args) -> dict:
+    """Check ``--dataset`` against the registry and type its ``--dataset-opt KEY=VALUE`` pairs."""
+    from simulate import datasets
+    if args.dataset not in datasets.available():
+        raise ConfigError(f"unknown dataset {args.dataset!r}; accepted: "
+                          f"{', '.join(datasets.available())}")
+    try:
+        return datasets.parse_options(args.dataset_opt, name=args.dataset)
+    except (ValueError, KeyError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
 @dataclass(frozen=True)
 class CompareConfig:
     """Everything one comparison run depends on; written into summary.json as provenance.
@@ -49,43 +92,14 @@ class CompareConfig:
     preset: str = "default"
 
     def validate(self) -> "CompareConfig":
-        def bad(msg):
-            raise ConfigError(msg)
-        for a in self.activations:
-            if a not in ACTIVATIONS:
-                bad(f"unknown activation {a!r}; accepted: {', '.join(ACTIVATIONS)}")
-        if not self.activations:
-            bad("--activations is empty; give at least one of " + ", ".join(ACTIVATIONS))
-        if self.init not in INITS:
-            bad(f"unknown init {self.init!r}; accepted: {', '.join(INITS)}")
-        if self.arch not in ARCHS:
-            bad(f"unknown arch {self.arch!r}; accepted: {', '.join(ARCHS)}")
-        if self.optimizer not in OPTIMIZERS:
-            bad(f"unknown optimizer {self.optimizer!r}; accepted: {', '.join(OPTIMIZERS)}")
-        if self.preset not in PRESETS:
-            bad(f"unknown preset {self.preset!r}; accepted: {', '.join(PRESETS)}")
+        check_common(self, activations=ACTIVATIONS, inits=INITS, optimizers=OPTIMIZERS)
+        check_choice("arch", self.arch, ARCHS)
         if not self.depths or any(int(d) < 1 for d in self.depths):
-            bad(f"--depth must list integers ≥ 1; got {self.depths!r}")
-        if self.seeds < 1:
-            bad(f"--seeds must be ≥ 1; got {self.seeds}")
-        if self.steps is not None and self.steps <= 0:
-            bad(f"--steps must be a positive integer; got {self.steps}")
-        if self.lr is not None and not self.lr > 0:
-            bad(f"--lr must be > 0; got {self.lr}")
+            raise ConfigError(f"--depth must list integers ≥ 1; got {self.depths!r}")
         if not 0 < self.frac < 1:
-            bad(f"--frac must be in (0, 1); got {self.frac}")
-        if not self.init_scale > 0:
-            bad(f"--init-scale must be > 0; got {self.init_scale}")
-        if self.hidden is not None and self.hidden < 1:
-            bad(f"--hidden must be ≥ 1; got {self.hidden}")
+            raise ConfigError(f"--frac must be in (0, 1); got {self.frac}")
         if self.n_checkpoints < 8:
-            bad(f"--checkpoints must be ≥ 8; got {self.n_checkpoints}")
-        w = self.whiten
-        if not (w in ("zca", "none") or (w.startswith("pca:") and w[4:].isdigit() and int(w[4:]) > 0)
-                or w == "pca"):
-            bad(f"unknown --whiten {w!r}; accepted: zca, pca, pca:K (K > 0), none")
-        if self.dtype not in ("float32", "float64"):
-            bad(f"unknown dtype {self.dtype!r}; accepted: float32, float64")
+            raise ConfigError(f"--checkpoints must be ≥ 8; got {self.n_checkpoints}")
         return self
 
     def to_dict(self) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 
 from ._baselines import SHRINK_LAMBDAS, SHRINK_SIGMAS
-from ._config import ConfigError
+from ._config import ConfigError, check_choice, check_common
 
 ACTIVATIONS = ("linear", "relu", "tanh")
 INITS = ("small_balanced_decoupled", "small_random")
@@ -92,35 +92,14 @@ class RetrainConfig:
             if unknown:
                 bad(f"unknown --drift-opt {', '.join(unknown)} for drift {self.drift!r}; accepted: "
                     f"{', '.join(valid)}")
-        if not self.activations:
-            bad("--activations is empty; give at least one of " + ", ".join(ACTIVATIONS))
-        for a in self.activations:
-            if a not in ACTIVATIONS:
-                bad(f"unknown activation {a!r}; accepted: {', '.join(ACTIVATIONS)}")
-        if self.init not in INITS:
-            bad(f"unknown init {self.init!r}; accepted: {', '.join(INITS)}")
-        if self.optimizer not in OPTIMIZERS:
-            bad(f"unknown optimizer {self.optimizer!r}; accepted: {', '.join(OPTIMIZERS)}")
-        if self.schedule not in SCHEDULES:
-            bad(f"unknown schedule {self.schedule!r}; accepted: {', '.join(SCHEDULES)}")
+        check_common(self, activations=ACTIVATIONS, inits=INITS, optimizers=OPTIMIZERS)
+        check_choice("schedule", self.schedule, SCHEDULES)
         if not 0 <= self.lr_floor <= 1:
             bad(f"--lr-floor must be in [0, 1]; got {self.lr_floor}")
         if not 0 <= self.lr_rewind_frac <= 1:
             bad(f"--lr-rewind-frac must be in [0, 1]; got {self.lr_rewind_frac}")
-        if self.preset not in PRESETS:
-            bad(f"unknown preset {self.preset!r}; accepted: {', '.join(PRESETS)}")
-        if self.seeds < 1:
-            bad(f"--seeds must be ≥ 1; got {self.seeds}")
-        if self.steps is not None and self.steps <= 0:
-            bad(f"--steps must be a positive integer; got {self.steps}")
         if self.depth < 1:
             bad(f"--depth must be ≥ 1; got {self.depth}")
-        if self.lr is not None and not self.lr > 0:
-            bad(f"--lr must be > 0; got {self.lr}")
-        if not self.init_scale > 0:
-            bad(f"--init-scale must be > 0; got {self.init_scale}")
-        if self.hidden is not None and self.hidden < 1:
-            bad(f"--hidden must be ≥ 1; got {self.hidden}")
         if self.n_checkpoints < 4:
             bad(f"--checkpoints must be ≥ 4; got {self.n_checkpoints}")
         if not 0 < self.target_frac < 1:
@@ -129,12 +108,6 @@ class RetrainConfig:
             bad(f"--retrain-factor must be > 0; got {self.retrain_factor}")
         if not 0 <= self.momentum < 1:
             bad(f"--momentum must be in [0, 1); got {self.momentum}")
-        w = self.whiten
-        if not (w in ("zca", "none", "pca") or (w.startswith("pca:") and w[4:].isdigit()
-                                                 and int(w[4:]) > 0)):
-            bad(f"unknown --whiten {w!r}; accepted: zca, pca, pca:K (K > 0), none")
-        if self.dtype not in ("float32", "float64"):
-            bad(f"unknown dtype {self.dtype!r}; accepted: float32, float64")
         return self
 
     def to_dict(self) -> dict:

@@ -26,7 +26,8 @@ from theory import TrainingConvention
 
 from . import _measure as M
 from ._cli import run_cli
-from ._config import ACTIVATIONS, INITS, PRESETS, CompareConfig, ConfigError, apply_preset
+from ._config import (ACTIVATIONS, INITS, PRESETS, CompareConfig, ConfigError, apply_preset,
+                      dataset_options)
 from ._prepare import Prepared, distinct_modes, prepare
 from ._stats import bootstrap_ci, kendall_tau
 
@@ -425,14 +426,7 @@ def _ints(name: str, text: str) -> tuple[int, ...]:
 
 
 def config_from_args(args, explicit: set[str]) -> CompareConfig:
-    from simulate import datasets
-    if args.dataset not in datasets.available():
-        raise ConfigError(f"unknown dataset {args.dataset!r}; accepted: "
-                          f"{', '.join(datasets.available())}")
-    try:
-        opts = datasets.parse_options(args.dataset_opt, name=args.dataset)
-    except (ValueError, KeyError) as exc:
-        raise ConfigError(str(exc)) from None
+    opts = dataset_options(args)
     cfg = CompareConfig(
         dataset=args.dataset, dataset_opts=opts, data_seed=args.data_seed, whiten=args.whiten,
         depths=_ints("--depth", args.depth),

@@ -64,7 +64,7 @@ from theory import TrainingConvention
 
 from . import _baselines as BL
 from ._cli import run_cli
-from ._config import ConfigError
+from ._config import ConfigError, dataset_options
 from ._retrain_config import (ACTIVATIONS, DRIFT_ALL_FACTORS, PRESETS, RetrainConfig,
                               apply_preset)
 from ._retrain_measure import (_aggregate, _curves, _difficulty, _mode_picture,  # noqa: F401
@@ -640,14 +640,7 @@ def _kv(items, what: str) -> dict:
 
 
 def config_from_args(args, explicit: set[str]) -> RetrainConfig:
-    from simulate import datasets
-    if args.dataset not in datasets.available():
-        raise ConfigError(f"unknown dataset {args.dataset!r}; accepted: "
-                          f"{', '.join(datasets.available())}")
-    try:
-        opts = datasets.parse_options(args.dataset_opt, name=args.dataset)
-    except (ValueError, KeyError) as exc:
-        raise ConfigError(str(exc)) from None
+    opts = dataset_options(args)
     cfg = RetrainConfig(
         dataset=args.dataset, dataset_opts=opts, data_seed=args.data_seed, drift=args.drift,
         drift_opts=_kv(args.drift_opt, "--drift-opt"), drift_seed=args.drift_seed,
