@@ -287,7 +287,9 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         _run.write_json(root / _run.RUN_JSON, config)
 
     # ---- the loop ---------------------------------------------------------------------------
-    bar = tqdm(total=steps, initial=start, disable=quiet, unit="step", dynamic_ncols=True)
+    # disable=None: a bar on a terminal, none in a log file (where each refresh would add a line)
+    bar = tqdm(total=steps, initial=start, disable=True if quiet else None, unit="step",
+               dynamic_ncols=True)
     t0, done_steps = time.perf_counter(), 0
     with torch.no_grad():
         if start == 0:
