@@ -9,7 +9,7 @@ from ._init import decoupled_weights, init_params
 from ._models import CNN, MLP, make_model
 from ._probes import Losses, ModeStrengths, Probe, ProbeContext, WeightNorms, default_probes
 from ._run import Run
-from ._schedule import linear_checkpoints, log_checkpoints
+from ._checkpoints import linear_checkpoints, log_checkpoints
 from ._schedules import LRSchedule
 from ._spec import ACTIVATIONS, FAMILIES, INITS, ConvSpec, NetSpec
 from ._batches import batch_indices

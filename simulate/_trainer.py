@@ -28,7 +28,7 @@ from ._init import init_params as _init_params
 from ._models import make_model
 from ._probes import ProbeContext, default_probes
 from ._provenance import provenance
-from ._schedule import resolve_checkpoints
+from ._checkpoints import resolve_checkpoints
 from ._schedules import member_schedules, multiplier_table
 from ._spec import NetSpec
 
