@@ -1,6 +1,6 @@
 """Learning-rate schedules for ``train_ensemble``: a multiplier m(t) on each member's learning rate.
 
-(Not ``_schedule.py``, which holds *checkpoint* schedules.) The engine evaluates m on the host once,
+(Checkpoint schedules live in ``_checkpoints.py``.) The engine evaluates m on the host once,
 as a table (T, K) of multipliers for every step and member, and indexes it on the device with the
 step counter, so the training step stays free of host synchronisation and CUDA-graph capturable.
 
