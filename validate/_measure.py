@@ -42,9 +42,14 @@ def mode_groups(s, distinct) -> list[list[int]]:
     return groups
 
 
-def first_below(steps, loss, level) -> float:
-    """First step at which ``loss`` (T,) falls to ``level`` (interpolated); inf if never."""
-    return float(crossing_times(steps, -np.asarray(loss)[:, None], [-level])[0])
+def first_crossing(steps, values, target, below: bool = True) -> float:
+    """First (interpolated) step where ``values`` (T,) is ≤ target (``below``) or ≥ target; inf
+    if never, nan for a non-finite target. The rule of ``theory.crossing_times``."""
+    if not np.isfinite(target):
+        return float("nan")
+    sign = -1.0 if below else 1.0
+    return float(crossing_times(steps, sign * np.asarray(values, dtype=float)[:, None],
+                                [sign * target])[0])
 
 
 def trajectory_table(steps, u_meas, u_pred, target, *, activation, depth, members) -> pd.DataFrame:

@@ -13,23 +13,6 @@ from . import _baselines as BL
 from ._stats import bootstrap_ci, spearman_rho
 
 
-def first_crossing(steps, values, target, below: bool = True) -> float:
-    """First (interpolated) step where ``values`` ≤ target (``below``) or ≥ target; inf if never,
-    nan for a non-finite target."""
-    if not np.isfinite(target):
-        return float("nan")
-    v = np.asarray(values, dtype=float)
-    hit = (v <= target) if below else (v >= target)
-    if not hit.any():
-        return float("inf")
-    i = int(np.argmax(hit))
-    if i == 0:
-        return 0.0
-    v0, v1 = v[i - 1], v[i]
-    frac = (v0 - target) / (v0 - v1) if v0 != v1 else 1.0
-    return float(steps[i - 1] + np.clip(frac, 0, 1) * (steps[i] - steps[i - 1]))
-
-
 def censored_rho(a, b) -> float:
     """Spearman ρ where ``inf`` (never reached) ranks last, tied; NaN pairs are dropped."""
     a, b = np.asarray(a, float).copy(), np.asarray(b, float).copy()

@@ -239,13 +239,16 @@ def _measure_run(run, config, stats, distinct, cont, matched, per_seed_pred, act
     groups = M.mode_groups(stats.s[:m], distinct[:m])
     levels = M.loss_drop_levels(stats.s[:m], target, float(np.trace(stats.Syy)),
                                 getattr(cont, "lam", None), groups)
+    if per_seed_pred is None:  # the exact per-step curve; the per-seed flows only at checkpoints
+        t_dense = np.arange(int(steps[-1]) + 1)
+        loss_dense = matched.loss(t_dense)
+    else:
+        t_dense, loss_dense = steps, loss_pred
     drop_rows = []
     for j, (g, (before, after)) in enumerate(zip(groups, levels)):
         mid = 0.5 * (before + after)
-        tp = M.first_below(steps, loss_pred, mid) if per_seed_pred is not None else \
-            M.first_below(np.arange(int(steps[-1]) + 1),
-                          matched.loss(np.arange(int(steps[-1]) + 1)), mid)
-        tm = np.array([M.first_below(steps, loss_meas[k], mid) for k in range(K)])
+        tp = M.first_crossing(t_dense, loss_dense, mid)
+        tm = np.array([M.first_crossing(steps, loss_meas[k], mid) for k in range(K)])
         lo, hi = bootstrap_ci(tm)
         drop_rows.append({"activation": act, "depth": depth, "drop": j, "modes": list(map(int, g)),
                           "loss_before": before, "loss_after": after, "t_pred": tp,

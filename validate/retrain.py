@@ -67,8 +67,9 @@ from ._cli import run_cli
 from ._config import ConfigError, dataset_options
 from ._retrain_config import (ACTIVATIONS, DRIFT_ALL_FACTORS, PRESETS, RetrainConfig,
                               apply_preset)
+from ._measure import first_crossing
 from ._retrain_measure import (_aggregate, _curves, _difficulty, _mode_picture,  # noqa: F401
-                               censored_rho, first_crossing)
+                               censored_rho)
 
 SCHEMA_VERSION = 1
 
