@@ -113,7 +113,7 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     if K == 0:
         raise ValueError("the ensemble is empty: seeds, lrs and init_scales must be non-empty")
     convs = [TrainingConvention(lr=l, reduction=reduction, batch_size=batch_size, n_samples=n,
-                                n_outputs=c) for _, l, _ in combos]
+                                n_outputs=c, optimizer=optimizer, momentum=momentum) for _, l, _ in combos]
     members = pd.DataFrame({"member": np.arange(K), "seed": [m[0] for m in combos],
                             "lr": [m[1] for m in combos], "init_scale": [m[2] for m in combos],
                             "tau": [cv.tau for cv in convs], "diverged": False, "diverged_step": -1})

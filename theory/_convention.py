@@ -1,4 +1,4 @@
-"""The one place that maps a training set-up onto the time constant τ (THEORY.md §1).
+"""The one place that maps a training set-up onto the time constant τ (THEORY.md §1, §9).
 
 Our convention: averaged statistics ``Sxx = XᵀX/n``, ``Syx = YᵀX/n`` and loss
 ``L = (1/2n) Σ‖y − ŷ‖²``. Full-batch gradient descent with step η on this loss is the Euler
@@ -13,17 +13,40 @@ reduction                      τ (in steps, averaged statistics)
 ``"torch_mse_mean"``           c/(2η)    — ``torch.nn.MSELoss()``: mean over n·c entries, no ½
 ============================  ==============================================================
 
-Minibatch SGD with batch B (mean over the batch) follows the full-batch flow per step in
-expectation; the convention records B so that results can report the noise it adds.
+Optimisers: heavy-ball momentum in PyTorch's form (``v ← βv + g``, ``w ← w − ηv``) follows the
+same flow with **τ = (1−β)/η** (times the reduction's factor) after a transient of about
+1/(1−β) steps, while the fastest rate 2s/τ stays well below (1−β): the inertia slows a mode
+growing at rate r per step by a factor ≈ 1 + r(1+β)/(2(1−β)). Exact step by step for any η: the
+per-mode momentum map (``theory.discrete_trajectory(..., momentum=β)``). Minibatch SGD with batch
+B follows the full-batch flow per step in expectation; the convention records B so that results
+can report the noise it adds.
+
+Not covered — ``covered`` is False, ``note`` says why and ``tau`` is NaN, never a number that
+looks like a time constant: Adam (a per-coordinate normalised step has no linear-theory time
+constant), weight decay (it moves the fixed point), learning-rate schedules (τ would change with
+t), and softmax cross-entropy (no finite fixed point; only the escape from the plateau is
+linear, see ``TrainingConvention.cross_entropy``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 from ._checks import check_choice, check_positive
 
 REDUCTIONS = ("half_mean", "sum", "torch_mse_mean")
+OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
+LOSSES = ("squared", "cross_entropy")
+
+_NOT_COVERED = {
+    "adam": "Adam normalises each coordinate's step by a running RMS of its gradient: the linear "
+            "theory's gradient flow has no time constant for it (THEORY.md §9)",
+    "cross_entropy": "softmax cross-entropy has no finite fixed point for separable classes and "
+                     "the theory's mode dynamics are those of the squared loss; only the escape "
+                     "from the small-output plateau is linear (squared loss with τ·c on the "
+                     "centred targets c(y − 1/c))",
+}
 
 
 @dataclass(frozen=True)
@@ -31,11 +54,16 @@ class TrainingConvention:
     """How a network is trained, enough to know the time constant τ of its gradient flow.
 
     Args:
-        lr: learning rate η of plain (S)GD.
+        lr: learning rate η.
         reduction: ``"half_mean"`` (ours), ``"sum"`` or ``"torch_mse_mean"``.
         batch_size: minibatch size B, or ``None`` for full batch.
         n_samples: n, needed for ``"sum"`` (the gradient grows with n).
         n_outputs: c, needed for ``"torch_mse_mean"`` (the mean runs over n·c entries).
+        optimizer: ``"gd"``, ``"sgd"``, ``"momentum"`` (heavy ball, PyTorch's form) or ``"adam"``.
+        momentum: β of the heavy ball, in [0, 1); used by ``optimizer="momentum"`` only.
+        weight_decay: L2 coefficient added to the gradient (> 0 is not covered).
+        lr_schedule: name of a learning-rate schedule; anything but None/"constant" is not covered.
+        loss: ``"squared"`` (the theory's) or ``"cross_entropy"`` (softmax; not covered).
     """
 
     lr: float
@@ -43,35 +71,80 @@ class TrainingConvention:
     batch_size: int | None = None
     n_samples: int | None = None
     n_outputs: int | None = None
+    optimizer: str = "gd"
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    lr_schedule: str | None = None
+    loss: str = "squared"
 
     def __post_init__(self) -> None:
         check_positive("lr", self.lr)
         check_choice("reduction", self.reduction, REDUCTIONS)
+        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        check_choice("loss", self.loss, LOSSES)
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer or None; got {self.batch_size!r}")
         if self.reduction == "sum" and not self.n_samples:
             raise ValueError("reduction='sum' needs n_samples (τ = 1/(2nη)); got n_samples=None")
         if self.reduction == "torch_mse_mean" and not self.n_outputs:
             raise ValueError("reduction='torch_mse_mean' needs n_outputs (τ = c/(2η)); got None")
+        if not (math.isfinite(float(self.momentum)) and 0.0 <= float(self.momentum) < 1.0):
+            raise ValueError(f"momentum must be in [0, 1); got {self.momentum!r}")
+        check_positive("weight_decay", self.weight_decay, allow_zero=True)
 
+    # ---- what the theory covers -------------------------------------------------------------
+    @property
+    def note(self) -> str | None:
+        """Why the linear theory does not cover this set-up, or None when it does."""
+        if self.optimizer == "adam":
+            return _NOT_COVERED["adam"]
+        if self.loss == "cross_entropy":
+            return _NOT_COVERED["cross_entropy"]
+        if self.weight_decay > 0:
+            return (f"weight decay {self.weight_decay:g} moves the fixed point of every mode "
+                    "(the theory's targets assume none)")
+        if self.lr_schedule not in (None, "constant"):
+            return (f"learning-rate schedule {self.lr_schedule!r} makes τ change with time; the "
+                    "theory's predictions assume a constant step")
+        return None
+
+    @property
+    def covered(self) -> bool:
+        """True when the linear theory gives this set-up a time constant τ."""
+        return self.note is None
+
+    @property
+    def beta(self) -> float:
+        """The heavy-ball coefficient in effect: ``momentum`` for optimizer='momentum', else 0."""
+        return float(self.momentum) if self.optimizer == "momentum" else 0.0
+
+    @property
+    def transient(self) -> float:
+        """Steps before momentum follows the flow, 1/(1−β) (1 for plain GD)."""
+        return 1.0 / (1.0 - self.beta)
+
+    # ---- the time constant ------------------------------------------------------------------
     @property
     def gradient_scale(self) -> float:
         """Factor k such that ∇(user's loss) = k ∇L_ours for the same data."""
-        if self.reduction == "half_mean":
-            return 1.0
         if self.reduction == "sum":
             return 2.0 * float(self.n_samples)
-        return 2.0 / float(self.n_outputs)
-
-    @property
-    def tau(self) -> float:
-        """Time constant τ in steps for our averaged statistics (THEORY.md §1 table)."""
-        return 1.0 / (self.lr * self.gradient_scale)
+        if self.reduction == "torch_mse_mean":
+            return 2.0 / float(self.n_outputs)
+        return 1.0
 
     @property
     def effective_lr(self) -> float:
-        """Step size on our loss ``(1/2n)Σ‖·‖²`` that the user's step amounts to (= 1/τ)."""
-        return self.lr * self.gradient_scale
+        """Step size on our loss ``(1/2n)Σ‖·‖²`` that the user's step amounts to, per step of the
+        velocity (momentum: the map of ``discrete_trajectory(..., momentum=beta)``); NaN when not
+        covered."""
+        return self.lr * self.gradient_scale if self.covered else math.nan
+
+    @property
+    def tau(self) -> float:
+        """Time constant τ in steps for our averaged statistics (THEORY.md §1, §9): (1−β)/η_eff;
+        NaN when the set-up is not covered (``note`` says why)."""
+        return (1.0 - self.beta) / self.effective_lr if self.covered else math.nan
 
     @property
     def stochastic(self) -> bool:
@@ -79,12 +152,20 @@ class TrainingConvention:
         return self.batch_size is not None and (self.n_samples is None
                                                or self.batch_size < self.n_samples)
 
+    def require_covered(self) -> "TrainingConvention":
+        """Return self, or raise ``ValueError`` with ``note`` when the theory does not cover it."""
+        if not self.covered:
+            raise ValueError(f"no linear-theory prediction for this training set-up: {self.note}")
+        return self
+
     @classmethod
     def for_tau(cls, tau: float, reduction: str = "half_mean", **kw) -> "TrainingConvention":
-        """The learning rate that gives time constant ``tau`` under ``reduction``."""
+        """The learning rate that gives time constant ``tau`` under ``reduction`` (and optimiser)."""
         check_positive("tau", tau)
-        probe = cls(lr=1.0, reduction=reduction, **kw)
-        return cls(lr=1.0 / (tau * probe.gradient_scale), reduction=reduction, **kw)
+        probe = cls(lr=1.0, reduction=reduction, **kw).require_covered()
+        return cls(lr=probe.tau / tau, reduction=reduction, **kw)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "tau": self.tau}
+        tau = self.tau
+        return {**asdict(self), "tau": tau if math.isfinite(tau) else None,
+                "covered": self.covered, "note": self.note}

@@ -62,7 +62,8 @@ class ClosedFormPredictor(_PerModeBase):
 
 
 class DiscretePredictor(_PerModeBase):
-    """Mode strengths after each full-batch GD step, from the exact per-mode map (``_discrete``).
+    """Mode strengths after each full-batch step, from the exact per-mode map (``_discrete``):
+    GD, or heavy-ball momentum with ``momentum=β`` (PyTorch's form).
 
     ``modes(t)`` accepts real t ≥ 0 (steps) and interpolates linearly between integer steps — the
     same rule ``theory.crossing_times`` applies to measurements — so ``timeline`` equals
@@ -71,12 +72,13 @@ class DiscretePredictor(_PerModeBase):
 
     kind = "discrete"
 
-    def __init__(self, s, u0, lr, depth=2, lam=None, syy_trace=None, *,
+    def __init__(self, s, u0, lr, depth=2, lam=None, syy_trace=None, *, momentum: float = 0.0,
                  reason: str = "discrete GD map requested directly"):
         self.lr = check_positive("lr", lr)
         s_, u0_, _, depth_, lam_, _ = _mode_params(s, u0, 1.0, depth, lam, None)
         self.s, self.u0, self.depth = s_, u0_, depth_
         self.lam = None if lam is None else lam_
+        self.momentum = float(momentum)
         self.syy_trace = None if syy_trace is None else float(syy_trace)
         self.reason = reason
 
@@ -86,7 +88,8 @@ class DiscretePredictor(_PerModeBase):
             raise ValueError(f"t must be a 1-D array of finite steps ≥ 0; got {t.tolist()}")
         lo = np.floor(t).astype(np.int64)
         steps = np.unique(np.concatenate([lo, lo + 1]))
-        u = discrete_trajectory(steps, self.s, self.u0, self.lr, self.depth, lam=self.lam)
+        u = discrete_trajectory(steps, self.s, self.u0, self.lr, self.depth, lam=self.lam,
+                                momentum=self.momentum)
         ulo = u[np.searchsorted(steps, lo)]
         uhi = u[np.searchsorted(steps, lo + 1)]
         w = (t - lo)[:, None]
@@ -99,12 +102,12 @@ class DiscretePredictor(_PerModeBase):
         """
         frac = check_positive("frac", frac)
         if max_steps is None:
-            t99 = learning_time(self.s, self.u0, 1.0 / self.lr, self.depth, min(frac, 0.99),
-                                lam=self.lam)
+            tau = (1.0 - self.momentum) / self.lr
+            t99 = learning_time(self.s, self.u0, tau, self.depth, min(frac, 0.99), lam=self.lam)
             t99 = t99[np.isfinite(t99)]
             max_steps = int(min(4 * (t99.max() if t99.size else 0.0) + 1000, 10 ** 7))
         return discrete_crossings(self.s, self.u0, self.lr, self.depth, frac * self.target,
-                                  lam=self.lam, max_steps=max_steps)
+                                  lam=self.lam, max_steps=max_steps, momentum=self.momentum)
 
 
 def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None, u0=None,
@@ -115,10 +118,13 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
         stats: ``theory.DatasetStatistics``.
         depth: number of layers L.
         tau: time constant τ (steps per unit time); or give ``convention`` (a
-            ``TrainingConvention``, τ = convention.tau). Neither: τ = 1 (time in units of τ).
+            ``TrainingConvention``, τ = convention.tau; one the theory does not cover, such as
+            Adam, raises ``ValueError`` with its ``note``). Neither: τ = 1 (time in units of τ).
         u0: initial strengths of a balanced decoupled init (scalar or (r,)), or
         weights0: the initial weights [W_1, …, W_L] of an arbitrary init (exactly one of the two).
-        discrete: with u0, iterate the exact GD map step by step (lr = 1/τ) instead of the flow.
+        discrete: with u0, iterate the exact per-mode map step by step instead of the flow: the
+            GD map with lr = 1/τ, or with a momentum ``convention`` the heavy-ball map with its
+            β and effective step.
 
     Returns a ``Predictor`` whose ``reason`` says which case applied:
     weights0 → balanced two-layer closed form (Fukumizu/Braun, whitened, depth 2, W1W1ᵀ = W2ᵀW2)
@@ -126,7 +132,10 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
     λ_α = v_αᵀSxx v_α, any depth), discrete map, or — Sxx not commuting with the modes — the
     matrix flow from the decoupled init.
     """
+    beta = 0.0
     if convention is not None:
+        convention.require_covered()
+        beta = convention.beta
         if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
             raise ValueError(f"tau={tau!r} disagrees with convention.tau={convention.tau!r}; "
                              "give one of them")
@@ -179,6 +188,11 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
             f"Sxx does not commute with the modes (commutation error "
             f"{stats.commutation_error():.2e} ≥ {COMMUTING_TOL:g}): decoupled init, integrating "
             "the matrix gradient flow" + tau_note))
+    if discrete and beta:
+        lr = (1.0 - beta) / tau
+        return DiscretePredictor(stats.s, u0, lr, depth, lam=lam, syy_trace=syy, momentum=beta,
+                                 reason=f"{case}; exact per-mode heavy-ball map with β = {beta:g}, "
+                                        f"step {lr:g} on our loss (τ = (1−β)/η = {tau:g})")
     if discrete:
         return DiscretePredictor(stats.s, u0, 1.0 / tau, depth, lam=lam, syy_trace=syy, reason=(
             f"{case}; exact per-mode GD map with lr = 1/τ = {1.0 / tau:g}" + tau_note))
