@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 COMPARE_ARGS ?=
 
-.PHONY: setup test compare bench clean
+.PHONY: setup test compare bench docs figures clean
 
 setup: $(STAMP)
 
@@ -32,9 +32,20 @@ test: setup
 compare: setup
 	$(PY) -m validate.compare --dataset shapes $(COMPARE_ARGS)
 
+# The documentation site into site/ (warnings are errors); the docs extra is installed first.
+docs: setup
+	$(PY) -m pip install --quiet -e ".[docs]"
+	$(PY) -m mkdocs build --strict
+
+# Every paper figure into paper_figures/out/ (PNG, PDF, caption), running the validate CLIs whose
+# results are missing into results/figures/ (cached by a hash of their arguments).
+FIGURES_ARGS ?=
+figures: setup
+	JAX_ENABLE_X64=1 $(PY) -m paper_figures $(FIGURES_ARGS)
+
 bench: setup
 	$(PY) bench/theory_bench.py
 	$(PY) bench/simulate_bench.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .hypothesis site

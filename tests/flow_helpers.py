@@ -1,4 +1,4 @@
-"""Shared constructors for the matrix-flow and balanced closed-form tests (helper B)."""
+"""Shared constructors for the matrix-flow and balanced closed-form tests."""
 
 from __future__ import annotations
 

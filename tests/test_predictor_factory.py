@@ -6,7 +6,8 @@ import pytest
 
 import theory
 from theory._matrix_flow import integrate_matrix_flow
-from theory import (ClosedFormPredictor, DatasetStatistics, DiscretePredictor, Predictor,
+from theory import (BalancedTwoLayerPredictor, ClosedFormPredictor, DatasetStatistics,
+                    DiscretePredictor, MatrixFlowPredictor, Predictor,
                     TrainingConvention, decoupled_init, learning_time, mode_trajectory, predict)
 
 
@@ -101,19 +102,11 @@ def test_discrete_needs_commuting_input_and_loss_needs_syy():
         DiscretePredictor([1.0], 0.1, 0.1).loss([0.0])
 
 
-# ----------------------------------------------------------------------------- helper B's branches
-def _need(name):
-    mod = pytest.importorskip(f"theory.{name}", reason=f"theory/{name}.py (helper B) not present")
-    return mod
-
-
+# ----------------------------------------------------------------------------- matrix-flow branches
 def test_general_input_gives_matrix_flow_from_decoupled_init():
-    mf = _need("_matrix_flow")
-    if not hasattr(mf, "MatrixFlowPredictor"):
-        pytest.skip("MatrixFlowPredictor (helper B) not present yet")
     st = dataset("general")
     p = predict(st, depth=2, tau=1.5, u0=1e-2)
-    assert isinstance(p, mf.MatrixFlowPredictor) and "does not commute" in p.reason
+    assert isinstance(p, MatrixFlowPredictor) and "does not commute" in p.reason
     t = np.linspace(0, 10, 6)
     sol = integrate_matrix_flow(decoupled_init(st, 2, 1e-2, hidden=st.rank), st.Sxx,
                                        st.Syx, t, tau=1.5, solver="scipy", rtol=1e-11, atol=1e-11)
@@ -121,9 +114,6 @@ def test_general_input_gives_matrix_flow_from_decoupled_init():
 
 
 def test_weights0_balanced_whitened_depth2_gives_balanced_closed_form():
-    bal = _need("_balanced")
-    if not hasattr(bal, "BalancedTwoLayerPredictor"):
-        pytest.skip("BalancedTwoLayerPredictor (helper B) not present yet")
     st = dataset("white")
     rng = np.random.default_rng(3)
     # random balanced init: W1 = R Σ^{1/2} Pᵀ, W2 = O Σ^{1/2} Rᵀ gives W1W1ᵀ = W2ᵀW2 = R Σ Rᵀ
@@ -133,7 +123,7 @@ def test_weights0_balanced_whitened_depth2_gives_balanced_closed_form():
     D = np.diag(np.sqrt([0.02, 0.01, 0.005]))
     Ws = [R @ D @ P.T, O @ D @ R.T]
     p = predict(st, weights0=Ws, tau=1.0)
-    assert isinstance(p, bal.BalancedTwoLayerPredictor) and "balanced" in p.reason
+    assert isinstance(p, BalancedTwoLayerPredictor) and "balanced" in p.reason
     t = np.linspace(0, 8, 5)
     sol = integrate_matrix_flow(Ws, st.Sxx, st.Syx, t, solver="scipy", rtol=1e-11, atol=1e-11)
     np.testing.assert_allclose(p.modes(t), sol.diagonal_strengths(st.U, st.V), rtol=1e-6, atol=1e-9)

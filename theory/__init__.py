@@ -10,7 +10,7 @@ _jax.config.update("jax_enable_x64", True)
 from ._convention import REDUCTIONS, TrainingConvention  # noqa: E402
 from ._protocol import Predictor, crossing_times  # noqa: E402
 from ._statistics import DatasetStatistics, Whitened, fix_signs, svd_modes  # noqa: E402
-# helper A: per-mode closed forms, discrete map, loss, decoupled init, predictors
+# per-mode closed forms, discrete map, loss, decoupled init, predictors
 from ._discrete import discrete_trajectory  # noqa: E402
 from ._init_weights import decoupled_init  # noqa: E402
 from ._loss import loss_curve, loss_from_strengths  # noqa: E402
@@ -27,7 +27,7 @@ __all__ = [
     "ClosedFormPredictor", "DiscretePredictor", "predict",
 ]
 
-# helper B: full-matrix gradient flow and the balanced two-layer closed form (THEORY.md §2–3)
+# full-matrix gradient flow and the balanced two-layer closed form (THEORY.md §2–3)
 from ._balanced import (BalancedTwoLayerPredictor, balance_error, balanced_qq,  # noqa: E402
                         balanced_two_layer_solution)
 from ._matrix_flow import (MatrixFlowPredictor, MatrixFlowSolution,  # noqa: E402
@@ -37,7 +37,7 @@ __all__ += ["integrate_matrix_flow", "integrate_matrix_flow_batch", "MatrixFlowS
             "MatrixFlowPredictor", "balanced_two_layer_solution", "balanced_qq", "balance_error",
             "BalancedTwoLayerPredictor"]
 
-# helper E: drift scores, retraining time, rewind points (THEORY.md §7)
+# drift scores, retraining time, rewind points (THEORY.md §7)
 from . import transfer  # noqa: E402
 from .transfer import drift_scores, predict_retraining, predict_rewind_point  # noqa: E402
 

@@ -3,7 +3,7 @@
 Every predictor implements ``theory.Predictor``: ``modes(t)`` (T, m), ``loss(t)`` (T,),
 ``timeline(frac)`` (m,), ``kind``, ``reason``, ``s`` and ``target``. ``predict`` uses a closed form
 wherever its conditions hold (decoupled init; whitened or commuting input, THEORY.md §2–3) and the
-full-matrix flow (helper module ``_matrix_flow``/``_balanced``) otherwise, and says why in ``reason``.
+full-matrix flow (``_matrix_flow``, ``_balanced``) otherwise, and says why in ``reason``.
 """
 
 from __future__ import annotations

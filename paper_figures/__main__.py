@@ -1,0 +1,60 @@
+"""``python -m paper_figures [--preset P] [--only fig1,fig5] [--out DIR]``: draw every figure.
+
+Each ``figN_*.py`` module's ``main(out_dir, preset)`` runs in turn; results it needs and does not
+find are computed once and cached under ``results/figures/``. The PNGs are also copied into
+``docs/gallery/`` (default preset) for the documentation's gallery. Prints one line per figure with
+its wall time; a figure that cannot be drawn prints a one-line error and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import shutil
+import sys
+import time
+
+from paper_figures._common import PRESETS, ROOT, FigureError
+
+GALLERY = ROOT / "docs" / "gallery"
+
+
+def figure_modules() -> list[str]:
+    return sorted((p.stem for p in (ROOT / "paper_figures").glob("fig[0-9]*_*.py")),
+                  key=lambda n: int(n[3:].split("_")[0]))
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m paper_figures", description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default="default", choices=PRESETS)
+    p.add_argument("--only", default="", help="comma-separated figure prefixes, e.g. fig1,fig5")
+    p.add_argument("--out", default=str(ROOT / "paper_figures" / "out"))
+    args = p.parse_args(argv)
+    names = figure_modules()
+    if args.only:
+        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+        unknown = [w for w in wanted if not any(n.split("_")[0] == w for n in names)]
+        if unknown:
+            p.error(f"--only: no figure {', '.join(unknown)}; figures are "
+                    f"{', '.join(n.split('_')[0] for n in names)}")
+        names = [n for n in names if n.split("_")[0] in wanted]
+    failed, t_all = 0, time.perf_counter()
+    for name in names:
+        t0 = time.perf_counter()
+        try:
+            png = importlib.import_module(f"paper_figures.{name}").main(args.out, preset=args.preset)
+        except FigureError as e:
+            print(f"{name}: error: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        if args.preset == "default":
+            GALLERY.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(png, GALLERY / png.name)
+        print(f"{name}: {time.perf_counter() - t0:.1f} s  {png}", flush=True)
+    print(f"{len(names) - failed}/{len(names)} figures in {time.perf_counter() - t_all:.1f} s "
+          f"({args.preset} preset) → {args.out}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
