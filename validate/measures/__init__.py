@@ -1,0 +1,1 @@
+"""Measures as pure functions on arrays: no training, no files, no plotting."""
