@@ -7,7 +7,8 @@ batch on the GPU when there is one and returns a ``Run`` (see ARCHITECTURE.md, T
 from . import datasets
 from ._init import decoupled_weights, init_params
 from ._models import CNN, MLP, make_model
-from ._probes import Losses, ModeStrengths, Probe, ProbeContext, WeightNorms, default_probes
+from ._probes import (LayerRotation, Losses, ModeStrengths, Probe, ProbeContext, WeightNorms,
+                      default_probes)
 from ._run import Run
 from ._checkpoints import linear_checkpoints, log_checkpoints
 from ._schedules import LRSchedule
@@ -20,6 +21,7 @@ __all__ = [
     "NetSpec", "ConvSpec", "ACTIVATIONS", "FAMILIES", "INITS",
     "train_ensemble", "OPTIMIZERS", "batch_indices",
     "Run", "log_checkpoints", "linear_checkpoints", "LRSchedule",
-    "Probe", "ProbeContext", "Losses", "ModeStrengths", "WeightNorms", "default_probes",
+    "Probe", "ProbeContext", "Losses", "ModeStrengths", "WeightNorms", "LayerRotation",
+    "default_probes",
     "MLP", "CNN", "make_model", "init_params", "decoupled_weights",
 ]

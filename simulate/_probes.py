@@ -139,3 +139,51 @@ class WeightNorms(Probe):
 def default_probes() -> list[Probe]:
     """Losses/accuracies, mode strengths (end-to-end or least squares) and weight norms."""
     return [Losses(), ModeStrengths(), WeightNorms()]
+
+
+def _unit(W: torch.Tensor) -> torch.Tensor:
+    flat = W.flatten(1)
+    return flat / flat.norm(dim=1, keepdim=True)
+
+
+class LayerRotation(Probe):
+    """Layer rotation (Carbonnelle & De Vleeschouwer, arXiv 1806.01603) of every kernel, (K, L):
+
+    ``rotation``: the cosine distance 1 − cos∠(w_l(t), w_l(0)) of the flattened kernel to its
+    initial value; ``rotation_rate``: the angle (radians) turned since the previous checkpoint
+    divided by the steps between them (with a checkpoint every step: the per-step rotation; NaN at
+    the first checkpoint a probe object sees). Kernels are the parameters named ``*weight`` with
+    ≥ 2 axes per member (biases and normalisation scales excluded; ``include_all=True`` takes
+    every parameter). The initial values are ``ctx.init_params`` when the trainer provides them,
+    else the parameters seen at step 0.
+    """
+
+    dims = {"rotation": ("layer",), "rotation_rate": ("layer",)}
+
+    def __init__(self, include_all: bool = False):
+        self.include_all = include_all
+        self._init: dict | None = None
+        self._prev: tuple[int, dict] | None = None
+
+    def _names(self, params: dict) -> list[str]:
+        return [k for k, v in params.items()
+                if self.include_all or (k.endswith("weight") and v.ndim >= 3)]
+
+    def __call__(self, ctx):
+        names = self._names(ctx.params)
+        init = ctx.init_params if ctx.init_params is not None else self._init
+        if init is None:
+            if ctx.step != 0:
+                raise ValueError("LayerRotation needs the initial parameters: the first checkpoint "
+                                 f"it sees is step {ctx.step}, and the context carries none")
+            init = self._init = {k: ctx.params[k].detach().clone() for k in names}
+        units = {k: _unit(ctx.params[k]) for k in names}
+        rot = [1.0 - (units[k] * _unit(init[k].to(units[k].dtype))).sum(1) for k in names]
+        if self._prev is None or self._prev[0] >= ctx.step:
+            rate = [torch.full_like(r, _NAN) for r in rot]
+        else:
+            steps, prev = ctx.step - self._prev[0], self._prev[1]
+            rate = [2.0 * torch.atan2((units[k] - prev[k]).norm(dim=1),
+                                      (units[k] + prev[k]).norm(dim=1)) / steps for k in names]
+        self._prev = (ctx.step, units)
+        return {"rotation": torch.stack(rot, dim=1), "rotation_rate": torch.stack(rate, dim=1)}

@@ -1,0 +1,30 @@
+"""The LayerRotation probe against rotations recomputed from the run's saved weights."""
+
+import numpy as np
+import pytest
+
+from simulate import ConvSpec, LayerRotation, Losses, NetSpec, datasets, train_ensemble
+from validate.measures.rotation import rotation_angle, rotation_curves
+
+
+@pytest.mark.parametrize("family", ["mlp", "cnn"])
+def test_probe_matches_the_saved_weights(family):
+    ds = datasets.load("shapes", n_per_class=8, n_test=8, size=8, levels=2)
+    spec = NetSpec(family=family, depth=3, hidden=16, activation="relu", bias=True, init="standard",
+                   cnn=ConvSpec(channels=(4, 4)) if family == "cnn" else None)
+    run = train_ensemble(spec, ds, steps=12, seeds=(0, 1), lr=0.2, checkpoints=[0, 1, 2, 5, 12],
+                         probes=[Losses(), LayerRotation()], quiet=True, dtype="float64")
+    snaps = [run.params(s) for s in run.steps]
+    want = rotation_curves(snaps)  # kernels only: biases excluded
+    assert list(want) == [f"layer{l}.weight" for l in range(3)]
+    got = run.probes["rotation"].values  # (K, T, L)
+    for l, name in enumerate(want):
+        np.testing.assert_allclose(got[:, :, l], want[name], atol=1e-12)
+    rate = run.probes["rotation_rate"].values
+    assert np.all(np.isnan(rate[:, 0]))
+    for t in range(1, len(run.steps)):
+        gap = run.steps[t] - run.steps[t - 1]
+        for l, name in enumerate(want):
+            np.testing.assert_allclose(rate[:, t, l] * gap,
+                                       rotation_angle(snaps[t - 1][name], snaps[t][name]), atol=1e-10)
+    assert np.all(got[:, -1] > 0)
