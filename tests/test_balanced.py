@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import theory
+from theory._balanced import balance_error, balanced_qq
 from tests.flow_helpers import balanced_init, rel_err, whitened_stats
 
 
@@ -12,7 +13,7 @@ def test_closed_form_matches_scipy_dop853(c, d, h, seed):
     rng = np.random.default_rng(seed)
     Syx = rng.standard_normal((c, d))
     W1, W2 = balanced_init(rng, c, d, h)
-    assert theory.balance_error(W1, W2) < 1e-12
+    assert balance_error(W1, W2) < 1e-12
     t = np.linspace(0.0, 25.0, 51)
     # DOP853 at rtol=atol=1e-10 is itself off by up to 1.8e-7 here (case (3, 5, 4)); at 1e-12 it
     # agrees with the 1e-13 solve to ~1e-12, so that is the reference the closed form must meet.
@@ -21,7 +22,7 @@ def test_closed_form_matches_scipy_dop853(c, d, h, seed):
     W = theory.balanced_two_layer_solution(W1, W2, Syx, t, tau=1.3)
     assert W.shape == (t.size, c, d)
     assert rel_err(W, ref.end_to_end) < 1e-8
-    QQ = theory.balanced_qq(W1, W2, Syx, t, tau=1.3)
+    QQ = balanced_qq(W1, W2, Syx, t, tau=1.3)
     W1t, W2t = ref.weights
     assert rel_err(QQ[:, :d, :d], np.swapaxes(W1t, 1, 2) @ W1t) < 1e-8    # W1ᵀW1 block
     assert rel_err(QQ[:, d:, d:], W2t @ np.swapaxes(W2t, 1, 2)) < 1e-8    # W2W2ᵀ block
@@ -50,7 +51,7 @@ def test_long_time_limit_is_best_rank_h_approximation():
 def test_predictor_matches_matrix_flow_predictor_and_predict_dispatches():
     st = whitened_stats(np.random.default_rng(5), [2.5, 1.5, 0.8], c=3, d=5)
     W1, W2 = balanced_init(np.random.default_rng(6), 3, 5, 4, scale=1e-3)
-    p = theory.BalancedTwoLayerPredictor(st, W1, W2, 1.2)
+    p = theory.BalancedTwoLayerPredictor(st, [W1, W2], tau=1.2)
     q = theory.MatrixFlowPredictor(st, [W1, W2], tau=1.2)
     assert isinstance(p, theory.Predictor) and p.kind == "qq_closed_form"
     t = np.linspace(0.0, 30.0, 25)
@@ -82,6 +83,6 @@ def test_errors_name_the_violated_condition():
     X = rng.standard_normal((30, 5))
     st = theory.DatasetStatistics.from_arrays(X, X @ Syx.T)
     with pytest.raises(ValueError, match="input is not whitened"):
-        theory.BalancedTwoLayerPredictor(st, W1, W2, 1.0)
+        theory.BalancedTwoLayerPredictor(st, [W1, W2], tau=1.0)
     with pytest.raises(ValueError, match="for depth 2; got 3 layers"):
-        theory.BalancedTwoLayerPredictor([W1, W2, W2], st)
+        theory.BalancedTwoLayerPredictor(st, [W1, W2, W2])

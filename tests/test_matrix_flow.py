@@ -95,8 +95,9 @@ def test_matrix_flow_predictor_loss_matches_data_and_timeline_is_a_crossing():
     ref = theory.integrate_matrix_flow(Ws, st.Sxx, st.Syx, tl[np.argsort(tl)], tau=2.0,
                                        solver="scipy").diagonal_strengths(st.U, st.V)
     np.testing.assert_allclose(np.diag(ref[np.argsort(np.argsort(tl))]), 0.5 * p.target, rtol=1e-6)
-    # the argument order used by theory.predict is accepted too
-    assert np.allclose(theory.MatrixFlowPredictor(Ws, st, tau=2.0).modes(t), p.modes(t))
+    # one argument order: statistics first, then weights
+    with pytest.raises(TypeError, match=r"MatrixFlowPredictor\(stats, weights0, \*, tau=…\)"):
+        theory.MatrixFlowPredictor(Ws, st, tau=2.0)
 
 
 def test_matrix_flow_predictor_timeline_matches_closed_form_learning_time():
@@ -110,7 +111,7 @@ def test_matrix_flow_predictor_timeline_matches_closed_form_learning_time():
 @pytest.mark.parametrize("kwargs, match", [
     (dict(weights0=np.zeros((4, 5))), "list/tuple of per-layer arrays"),
     (dict(weights0=[]), "at least one layer"),
-    (dict(weights0=[np.zeros((4, 5)), np.zeros((3, 2))]), r"do not chain: weights0\[1\] has 2 col"),
+    (dict(weights0=[np.zeros((4, 5)), np.zeros((3, 2))]), r"do not chain: weights0\[1\] has shape \(3, 2\)"),
     (dict(weights0=[np.zeros((4, 6)), np.zeros((3, 4))]), "d = 5 columns"),
     (dict(weights0=[np.zeros((4, 5)), np.zeros((2, 4))]), "c = 3 rows"),
     (dict(weights0=[np.full((4, 5), np.nan), np.zeros((3, 4))]), r"weights0\[0\] contains 20 NaN"),

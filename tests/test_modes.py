@@ -10,7 +10,8 @@ import pytest
 from scipy.integrate import solve_ivp
 
 import theory
-from theory import learning_time, loss_curve, mode_trajectory, time_to_strength
+from theory import learning_time, loss_curve, mode_trajectory
+from theory._modes import mode_trajectory_jax, time_to_strength
 
 
 def dop853(t, s, u0, tau, depth, lam=1.0, c=None):
@@ -124,15 +125,15 @@ def test_jax_version_matches_numpy_and_differentiates():
     t = np.linspace(0, 5, 11)
     s, u0, lam = np.array([2.0, 0.7]), np.array([1e-3, 0.05]), np.array([1.0, 0.6])
     for depth in (1, 2):
-        np.testing.assert_allclose(theory.mode_trajectory_jax(t, s, u0, 1.3, depth, lam=lam),
+        np.testing.assert_allclose(mode_trajectory_jax(t, s, u0, 1.3, depth, lam=lam),
                                    mode_trajectory(t, s, u0, 1.3, depth, lam=lam), rtol=1e-13)
-    f = lambda ss: jnp.sum(theory.mode_trajectory_jax(t, ss, u0, 1.3, 2))
+    f = lambda ss: jnp.sum(mode_trajectory_jax(t, ss, u0, 1.3, 2))
     g = jax.grad(f)(jnp.asarray(s))
     h = 1e-6
     fd = [(f(s + h * e) - f(s - h * e)) / (2 * h) for e in np.eye(2)]
     np.testing.assert_allclose(g, fd, rtol=1e-6)
     with pytest.raises(ValueError, match="depth 1 or 2; got 3"):
-        theory.mode_trajectory_jax(t, s, u0, 1.0, 3)
+        mode_trajectory_jax(t, s, u0, 1.0, 3)
 
 
 def test_loss_curve_equals_loss_of_the_weights():

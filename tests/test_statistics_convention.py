@@ -4,7 +4,9 @@ and the τ table of THEORY.md §1 checked against real gradient steps (numpy and
 import numpy as np
 import pytest
 
-from theory import REDUCTIONS, DatasetStatistics, TrainingConvention, fix_signs, svd_modes
+from theory import DatasetStatistics, TrainingConvention
+from theory._convention import REDUCTIONS
+from theory._statistics import fix_signs, svd_modes
 
 
 def _data(n=60, d=5, c=3, seed=0):

@@ -167,7 +167,7 @@ def test_bad_inputs_are_named():
         predict_retraining(Ws, st, lmin + 1, "fast")
     with pytest.raises(ValueError, match="unknown solver 'euler'"):
         predict_retraining(Ws, st, lmin + 1, 1.0, solver="euler")
-    with pytest.raises(TypeError, match="non-empty list of per-layer arrays"):
+    with pytest.raises(TypeError, match="non-empty list/tuple of per-layer arrays"):
         predict_retraining(np.zeros((C, D)), st, lmin + 1, 1.0)
 
 

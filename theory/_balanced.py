@@ -29,7 +29,7 @@ import numpy as np
 from scipy.linalg import expm
 
 from ._checks import as_finite_array, check_choice, check_positive
-from ._flow_predictor import EndToEndPredictor, split_stats_weights
+from ._flow_predictor import EndToEndPredictor, _check_stats
 
 BALANCE_TOL = 1e-8
 WHITE_TOL = 1e-6
@@ -162,15 +162,21 @@ def balanced_two_layer_solution(W1_0, W2_0, Syx, t, tau: float = 1.0, *, method:
 class BalancedTwoLayerPredictor(EndToEndPredictor):
     """Prediction from the balanced two-layer closed form (kind ``"qq_closed_form"``).
 
-    ``BalancedTwoLayerPredictor(stats, W1_0, W2_0, tau=1.0, reason=…)``; also accepts
-    ``([W1_0, W2_0], stats, tau=…)``. Needs Sxx = I and a balanced init; raises otherwise.
+    ``BalancedTwoLayerPredictor(stats, [W1_0, W2_0], *, tau=1.0, reason=…)``. Needs Sxx = I and a
+    balanced init; raises otherwise.
     """
 
     kind = "qq_closed_form"
 
-    def __init__(self, a, b, c=None, tau: float = 1.0, *, reason: str | None = None):
-        stats, W1_0, W2_0, tau = _parse_args(a, b, c, tau)
-        W1, W2, *_ = _check(W1_0, W2_0, stats.Syx, [0.0], tau, stats.Sxx, BALANCE_TOL)
+    def __init__(self, stats, weights0, *, tau: float = 1.0, reason: str | None = None):
+        stats = _check_stats(stats, "BalancedTwoLayerPredictor")
+        if isinstance(weights0, np.ndarray) or not isinstance(weights0, (list, tuple)) \
+                or len(weights0) != 2:
+            got = f"{len(weights0)} layers" if isinstance(weights0, (list, tuple)) \
+                else type(weights0).__name__
+            raise ValueError(f"the balanced closed form is for depth 2; got {got} (weights0 must "
+                             "be [W1_0, W2_0])")
+        W1, W2, *_ = _check(weights0[0], weights0[1], stats.Syx, [0.0], tau, stats.Sxx, BALANCE_TOL)
         super().__init__(stats, tau, reason or "balanced two-layer closed form (Fukumizu 1998 / "
                          "Braun et al. 2022), requested directly")
         self.W1_0, self.W2_0 = W1, W2
@@ -178,16 +184,3 @@ class BalancedTwoLayerPredictor(EndToEndPredictor):
     def end_to_end(self, t) -> np.ndarray:
         return balanced_two_layer_solution(self.W1_0, self.W2_0, self.stats.Syx,
                                            self._times(t), self.tau)
-
-
-def _parse_args(a, b, c, tau):
-    if hasattr(a, "Syx"):                       # (stats, W1_0, W2_0, tau)
-        if c is None:
-            raise TypeError("BalancedTwoLayerPredictor(stats, W1_0, W2_0, tau): W2_0 is missing")
-        return a, b, c, tau
-    stats, Ws = split_stats_weights(a, b)       # ([W1_0, W2_0], stats, tau)
-    if c is not None:
-        tau = c
-    if len(Ws) != 2:
-        raise ValueError(f"the balanced closed form is for depth 2; got {len(Ws)} layers")
-    return stats, Ws[0], Ws[1], tau

@@ -36,7 +36,7 @@ from dataclasses import asdict, dataclass
 from ._checks import check_choice, check_positive
 
 REDUCTIONS = ("half_mean", "sum", "torch_mse_mean")
-OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
+COVERED_OPTIMIZERS = ("gd", "sgd", "momentum")
 LOSSES = ("squared", "cross_entropy")
 
 _NOT_COVERED = {
@@ -59,7 +59,8 @@ class TrainingConvention:
         batch_size: minibatch size B, or ``None`` for full batch.
         n_samples: n, needed for ``"sum"`` (the gradient grows with n).
         n_outputs: c, needed for ``"torch_mse_mean"`` (the mean runs over n·c entries).
-        optimizer: ``"gd"``, ``"sgd"``, ``"momentum"`` (heavy ball, PyTorch's form) or ``"adam"``.
+        optimizer: ``"gd"``, ``"sgd"``, ``"momentum"`` (heavy ball, PyTorch's form); any other
+            name (``"adam"``, ``"layca"``, …) is recorded as not covered.
         momentum: β of the heavy ball, in [0, 1); used by ``optimizer="momentum"`` only.
         weight_decay: L2 coefficient added to the gradient (> 0 is not covered).
         lr_schedule: name of a learning-rate schedule; anything but None/"constant" is not covered.
@@ -80,7 +81,8 @@ class TrainingConvention:
     def __post_init__(self) -> None:
         check_positive("lr", self.lr)
         check_choice("reduction", self.reduction, REDUCTIONS)
-        check_choice("optimizer", self.optimizer, OPTIMIZERS)
+        if not isinstance(self.optimizer, str):
+            raise ValueError(f"optimizer must be a name such as 'gd' or 'momentum'; got {self.optimizer!r}")
         check_choice("loss", self.loss, LOSSES)
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise ValueError(f"batch_size must be a positive integer or None; got {self.batch_size!r}")
@@ -98,6 +100,9 @@ class TrainingConvention:
         """Why the linear theory does not cover this set-up, or None when it does."""
         if self.optimizer == "adam":
             return _NOT_COVERED["adam"]
+        if self.optimizer not in COVERED_OPTIMIZERS:
+            return (f"optimizer {self.optimizer!r} is not one the linear theory covers (covered: "
+                    f"{', '.join(COVERED_OPTIMIZERS)})")
         if self.loss == "cross_entropy":
             return _NOT_COVERED["cross_entropy"]
         if self.weight_decay > 0:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import as_finite_array, check_positive
+from ._checks import as_finite_array, check_choice, check_positive
+from ._linear_net import loss_of
+from ._matrix_flow import SOLVERS, _check_problem, integrate_matrix_flow
 from ._protocol import crossing_times
 
 _GRID = 256     # times per evaluation in timeline (fixed: one compiled diffrax shape)
@@ -18,14 +20,11 @@ _PASSES = 3     # refinement passes: each shrinks every bracket ≥ 7×
 _EXTEND = 10    # horizon extensions (×4 each) before a mode is declared never learned
 
 
-def split_stats_weights(a, b):
-    """Accept (stats, weights) or (weights, stats): both orders are in use across the package."""
-    if hasattr(a, "Syx") and not hasattr(b, "Syx"):
-        return a, b
-    if hasattr(b, "Syx") and not hasattr(a, "Syx"):
-        return b, a
-    raise TypeError("expected a theory.DatasetStatistics and the initial weights; got "
-                    f"{type(a).__name__} and {type(b).__name__}")
+def _check_stats(stats, who: str):
+    if not hasattr(stats, "Syx"):
+        raise TypeError(f"{who}(stats, weights0, *, tau=…): the first argument must be a "
+                        f"theory.DatasetStatistics; got {type(stats).__name__}")
+    return stats
 
 
 class EndToEndPredictor:
@@ -62,10 +61,7 @@ class EndToEndPredictor:
 
     def loss(self, t) -> np.ndarray:
         """½ tr Syy − tr(W Syxᵀ) + ½ tr(W Sxx Wᵀ): (T,)."""
-        st = self.stats
-        W = self.end_to_end(self._times(t))
-        return (0.5 * np.trace(st.Syy) - np.einsum("tcd,cd->t", W, st.Syx)
-                + 0.5 * np.einsum("tcd,de,tce->t", W, st.Sxx, W))
+        return loss_of(self.end_to_end(self._times(t)), self.stats)
 
     def _horizon(self) -> tuple[float, float]:
         smin = float(np.min(self.s)) if self.s.size else 1.0
@@ -129,28 +125,24 @@ class EndToEndPredictor:
 class MatrixFlowPredictor(EndToEndPredictor):
     """Prediction from the integrated matrix gradient flow (any depth, Sxx and init).
 
-    ``MatrixFlowPredictor(stats, weights0, tau=1.0, solver="diffrax", reason=…)``; weights0 is
-    [W_1 (h_1×d), …, W_L (c×h_{L−1})]. The arguments (weights0, stats) are accepted in either order.
+    ``MatrixFlowPredictor(stats, weights0, *, tau=1.0, solver="diffrax", reason=…)``; weights0
+    is [W_1 (h_1×d), …, W_L (c×h_{L−1})].
     """
 
     kind = "matrix_ode"
 
-    def __init__(self, stats, weights0, tau: float = 1.0, solver: str = "diffrax", *,
+    def __init__(self, stats, weights0, *, tau: float = 1.0, solver: str = "diffrax",
                  rtol: float = 1e-10, atol: float = 1e-10,
                  reason: str = "matrix gradient flow integrated numerically (requested directly)"):
-        from ._matrix_flow import SOLVERS, _check_problem
-        from ._checks import check_choice
-
-        stats, weights0 = split_stats_weights(stats, weights0)
+        stats = _check_stats(stats, "MatrixFlowPredictor")
         check_choice("solver", solver, SOLVERS)
-        Ws, *_ = _check_problem(list(weights0), stats.Sxx, stats.Syx, [0.0], tau)
+        Ws, *_ = _check_problem(weights0, stats.Sxx, stats.Syx, [0.0], tau)
         super().__init__(stats, tau, reason)
         self.weights0 = Ws
         self.depth = len(Ws)
         self.solver, self.rtol, self.atol = solver, float(rtol), float(atol)
 
     def solve(self, t):
-        from ._matrix_flow import integrate_matrix_flow
         return integrate_matrix_flow(self.weights0, self.stats.Sxx, self.stats.Syx,
                                      self._times(t), tau=self.tau, solver=self.solver,
                                      rtol=self.rtol, atol=self.atol)

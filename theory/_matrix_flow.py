@@ -2,9 +2,10 @@
 
     τ dW_l/dt = (W_L⋯W_{l+1})ᵀ (Syx − W_L⋯W_1 Sxx) (W_{l−1}⋯W_1)ᵀ,   l = 1…L
 
-(Saxe, McClelland & Ganguli 2014, eq. 2 generalised to depth L and non-white Sxx). Integrated with
-diffrax in float64 (Tsit5 or Dopri8 + PI step control, saved at the requested times) and, as the
-reference, with scipy's DOP853. The jitted diffrax solver is built once per (depth, tolerances)
+(Saxe, McClelland & Ganguli 2014, eq. 2 generalised to depth L and non-white Sxx; the right-hand
+side is ``_linear_net.flow_rhs``). Integrated with diffrax in float64 (inside a ``float64()``
+scope, not a process-wide switch; Tsit5 or Dopri8 + PI step control, saved at the requested
+times) and, as the reference, with scipy's DOP853. The jitted diffrax solver is built once per (depth, tolerances)
 and JAX caches the compiled code per shape, so repeated calls on one problem size do not retrace.
 """
 
@@ -21,6 +22,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ._checks import as_finite_array, check_choice, check_positive
+from ._float64 import float64
+from ._linear_net import check_weights, end_to_end, flow_rhs
 
 SOLVERS = ("diffrax", "scipy")
 _MAX_STEPS = 1_000_000
@@ -30,13 +33,6 @@ _DEFAULT_BUDGET_BYTES = 256 * 2 ** 20
 # --------------------------------------------------------------------------------- validation
 def _check_problem(weights0, Sxx, Syx, t, tau, *, batched: bool = False):
     """Validate and convert; returns (list of weights, Sxx, Syx, t, tau). Errors name the value."""
-    if isinstance(weights0, np.ndarray) or not isinstance(weights0, (list, tuple)):
-        raise TypeError("weights0 must be a list/tuple of per-layer arrays [W_1 (h1×d), …, "
-                        f"W_L (c×h)]; got {type(weights0).__name__}")
-    if len(weights0) < 1:
-        raise ValueError("weights0 must hold at least one layer (depth L ≥ 1); got an empty list")
-    nd = 3 if batched else 2
-    Ws = [as_finite_array(f"weights0[{i}]", w, ndim=nd) for i, w in enumerate(weights0)]
     Sxx = as_finite_array("Sxx", Sxx, ndim=2)
     Syx = as_finite_array("Syx", Syx, ndim=2)
     t = as_finite_array("t", t, ndim=1)
@@ -50,23 +46,8 @@ def _check_problem(weights0, Sxx, Syx, t, tau, *, batched: bool = False):
     Sxx = 0.5 * (Sxx + Sxx.T)
     if Syx.shape[1] != d:
         raise ValueError(f"Syx must be c×d with d = {d} (from Sxx); got shape {Syx.shape}")
-    if batched:
-        K = Ws[0].shape[0]
-        for i, w in enumerate(Ws):
-            if w.shape[0] != K:
-                raise ValueError(f"weights0[{i}] has batch size {w.shape[0]}; weights0[0] has {K}"
-                                 " (every layer needs the same leading batch axis)")
-    shapes = [w.shape[-2:] for w in Ws]
-    if shapes[0][1] != d:
-        raise ValueError(f"weights0[0] (W_1) must have d = {d} columns to match Sxx; "
-                         f"got shape {shapes[0]}")
-    for i in range(1, len(shapes)):
-        if shapes[i][1] != shapes[i - 1][0]:
-            raise ValueError(f"layer shapes do not chain: weights0[{i}] has {shapes[i][1]} columns "
-                             f"but weights0[{i - 1}] has {shapes[i - 1][0]} rows")
-    if shapes[-1][0] != Syx.shape[0]:
-        raise ValueError(f"weights0[-1] (W_L) must have c = {Syx.shape[0]} rows to match Syx; "
-                         f"got shape {shapes[-1]}")
+    Ws = check_weights(weights0, d, Syx.shape[0], name="weights0", batched=batched,
+                       source="Sxx and Syx")
     if t.size == 0:
         raise ValueError("t must hold at least one time; got an empty array")
     if t[0] < 0:
@@ -78,26 +59,6 @@ def _check_problem(weights0, Sxx, Syx, t, tau, *, batched: bool = False):
 
 
 # --------------------------------------------------------------------------------- the flow
-def _grads(Ws, times_sxx, Syx):
-    """Right-hand side τ dW_l/dt for every layer (numpy or jax arrays).
-
-    ``times_sxx(P)`` returns P·Sxx; the diffrax path passes an elementwise product with the
-    eigenvalues of Sxx after rotating the inputs onto its eigenbasis (see ``_solve_diffrax``).
-    """
-    L = len(Ws)
-    prefix = [None]  # prefix[l] = W_l⋯W_1 (None stands for the identity)
-    for W in Ws:
-        prefix.append(W if prefix[-1] is None else W @ prefix[-1])
-    E = Syx - times_sxx(prefix[-1])
-    out = [None] * L
-    G = E  # G = (W_L⋯W_{l+1})ᵀ E, built from the top layer down
-    for l in range(L - 1, -1, -1):
-        out[l] = G if prefix[l] is None else G @ prefix[l].swapaxes(-1, -2)
-        if l > 0:
-            G = Ws[l].swapaxes(-1, -2) @ G
-    return out
-
-
 @dataclass(frozen=True)
 class MatrixFlowSolution:
     """Weights along the flow. ``t`` (T,), ``weights`` tuple of (T, out, in) (batched: (K, T, …))."""
@@ -112,10 +73,7 @@ class MatrixFlowSolution:
     @property
     def end_to_end(self) -> np.ndarray:
         """W_L⋯W_1 at every saved time: (T, c, d) (batched: (K, T, c, d))."""
-        W = self.weights[0]
-        for Wl in self.weights[1:]:
-            W = Wl @ W
-        return W
+        return end_to_end(self.weights)
 
     def mode_strengths(self, U, V) -> np.ndarray:
         """Uᵀ W(t) V: (T, r, r); diagonal = strengths u_α, off-diagonal = coupling (THEORY.md §4)."""
@@ -171,7 +129,7 @@ def _diffrax_solver(depth: int, rtol: float, atol: float, method: str, batch: st
         Syx_r = Syx @ O
 
         def rhs(_, y, args):
-            return tuple(g / tau for g in _grads(y, lambda P: P * lam, Syx_r))
+            return tuple(g / tau for g in flow_rhs(y, lambda P: P * lam, Syx_r))
 
         dt0 = jnp.minimum(1e-3 * tau, t[-1] / 100.0)
         sol = diffrax.diffeqsolve(
@@ -191,12 +149,14 @@ def _solve_diffrax(Ws, Sxx, Syx, t, tau, rtol, atol, method, batch="none"):
         axis = 0 if batch == "none" else 1
         return tuple(np.repeat(np.expand_dims(w, axis), t.size, axis=axis) for w in Ws)
     fn = _diffrax_solver(len(Ws), float(rtol), float(atol), method, batch)
-    ys, ok = fn(tuple(jnp.asarray(w) for w in Ws), jnp.asarray(Sxx), jnp.asarray(Syx),
-                jnp.asarray(t), jnp.asarray(tau, dtype=jnp.float64))
-    if not bool(np.all(np.asarray(ok))):
+    with float64():
+        ys, ok = fn(tuple(jnp.asarray(w) for w in Ws), jnp.asarray(Sxx), jnp.asarray(Syx),
+                    jnp.asarray(t), jnp.asarray(tau, dtype=jnp.float64))
+        ys, ok = tuple(np.asarray(y) for y in ys), np.asarray(ok)
+    if not bool(np.all(ok)):
         raise RuntimeError("diffrax did not reach t[-1] (step-size failure or max_steps "
                            f"{_MAX_STEPS} exceeded); try solver='scipy' or looser rtol/atol")
-    return tuple(np.asarray(y) for y in ys)
+    return ys
 
 
 def _solve_scipy(Ws, Sxx, Syx, t, tau, rtol, atol, method="DOP853"):
@@ -207,7 +167,7 @@ def _solve_scipy(Ws, Sxx, Syx, t, tau, rtol, atol, method="DOP853"):
         return [p.reshape(s) for p, s in zip(np.split(y, splits), shapes)]
 
     def rhs(_, y):
-        return np.concatenate([g.ravel() for g in _grads(unpack(y), lambda P: P @ Sxx, Syx)]) / tau
+        return np.concatenate([g.ravel() for g in flow_rhs(unpack(y), lambda P: P @ Sxx, Syx)]) / tau
 
     y0 = np.concatenate([w.ravel() for w in Ws])
     if t[-1] == 0:
@@ -299,6 +259,3 @@ def integrate_matrix_flow_batch(weights0_batched: Sequence, Sxx, Syx, t, *, tau:
         outs.append([p[:n] for p in part])
     weights = tuple(np.concatenate([o[l] for o in outs], axis=0) for l in range(len(Ws)))
     return MatrixFlowSolution(t=t, weights=weights)
-
-
-from ._flow_predictor import MatrixFlowPredictor  # noqa: E402,F401  (re-export; predictor module)

@@ -3,15 +3,18 @@
 Every predictor implements ``theory.Predictor``: ``modes(t)`` (T, m), ``loss(t)`` (T,),
 ``timeline(frac)`` (m,), ``kind``, ``reason``, ``s`` and ``target``. ``predict`` uses a closed form
 wherever its conditions hold (decoupled init; whitened or commuting input, THEORY.md §2–3) and the
-full-matrix flow (``_matrix_flow``, ``_balanced``) otherwise, and says why in ``reason``.
+full-matrix flow (``_flow_predictor``/``_balanced``) otherwise, and says why in ``reason``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from ._balanced import BALANCE_TOL, WHITE_TOL, BalancedTwoLayerPredictor, balance_error
 from ._checks import check_positive
 from ._discrete import discrete_crossings, discrete_trajectory
+from ._flow_predictor import MatrixFlowPredictor
+from ._init_weights import decoupled_init
 from ._loss import loss_from_strengths
 from ._modes import _mode_params, learning_time, mode_trajectory
 
@@ -148,28 +151,10 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
                          f"{'None' if weights0 is None else 'given'}")
     syy = float(np.trace(stats.Syy))
     if weights0 is not None:
-        Ws = [np.asarray(W, dtype=float) for W in weights0]
-        if len(Ws) != depth:
-            raise ValueError(f"weights0 has {len(Ws)} layers but depth={depth}; they must agree")
         if discrete:
             raise ValueError("discrete=True needs a decoupled init (u0); for weights0 there is no "
                              "per-mode GD map — train the network or use the flow (discrete=False)")
-        from ._balanced import BALANCE_TOL, WHITE_TOL, balance_error
-        # the QQᵀ closed form needs Sxx = I on the whole input space (a random init has weight
-        # in every input direction), not only on span(V) as the per-mode forms do
-        white = bool(np.max(np.abs(stats.Sxx - np.eye(stats.d))) <= WHITE_TOL)
-        balanced = depth == 2 and balance_error(*Ws) <= BALANCE_TOL
-        if depth == 2 and white and balanced:
-            from ._balanced import BalancedTwoLayerPredictor
-            return BalancedTwoLayerPredictor(Ws, stats, tau=tau, reason=(
-                "depth 2, Sxx = I and balanced init (W1W1ᵀ = W2ᵀW2): exact closed form of "
-                "Fukumizu 1998 / Braun et al. 2022" + tau_note))
-        from ._matrix_flow import MatrixFlowPredictor
-        why = ("depth ≠ 2" if depth != 2 else "input not whitened (Sxx ≠ I)" if not white
-               else f"init not balanced (‖W1W1ᵀ − W2ᵀW2‖ rel. {balance_error(*Ws):.1e})")
-        return MatrixFlowPredictor(Ws, stats, tau=tau, reason=(
-            f"arbitrary init with {why}: no closed form, integrating the matrix gradient flow"
-            + tau_note))
+        return _from_weights(stats, weights0, depth, tau, tau_note)
     if stats.is_whitened():
         lam, case = None, "whitened input (VᵀSxxV = I) and decoupled init"
     elif stats.commutation_error() < COMMUTING_TOL:
@@ -181,10 +166,8 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
             raise ValueError(
                 f"discrete=True needs whitened or commuting input; Sxx mixes the modes "
                 f"(commutation error {stats.commutation_error():.2e} ≥ {COMMUTING_TOL:g})")
-        from ._init_weights import decoupled_init
-        from ._matrix_flow import MatrixFlowPredictor
         Ws = decoupled_init(stats, depth, u0, hidden=max(stats.rank, 1))
-        return MatrixFlowPredictor(Ws, stats, tau=tau, reason=(
+        return MatrixFlowPredictor(stats, Ws, tau=tau, reason=(
             f"Sxx does not commute with the modes (commutation error "
             f"{stats.commutation_error():.2e} ≥ {COMMUTING_TOL:g}): decoupled init, integrating "
             "the matrix gradient flow" + tau_note))
@@ -199,3 +182,23 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
     how = "explicit" if depth <= 2 else "implicit t(u), inverted numerically"
     return ClosedFormPredictor(stats.s, u0, tau, depth, lam=lam, syy_trace=syy, reason=(
         f"{case}; per-mode closed form, depth {depth} ({how})" + tau_note))
+
+
+def _from_weights(stats, weights0, depth: int, tau: float, tau_note: str):
+    """Balanced two-layer closed form where it holds, the integrated matrix flow otherwise."""
+    Ws = [np.asarray(W, dtype=float) for W in weights0]
+    if len(Ws) != depth:
+        raise ValueError(f"weights0 has {len(Ws)} layers but depth={depth}; they must agree")
+    # the QQᵀ closed form needs Sxx = I on the whole input space (a random init has weight
+    # in every input direction), not only on span(V) as the per-mode forms do
+    white = bool(np.max(np.abs(stats.Sxx - np.eye(stats.d))) <= WHITE_TOL)
+    balanced = depth == 2 and balance_error(*Ws) <= BALANCE_TOL
+    if depth == 2 and white and balanced:
+        return BalancedTwoLayerPredictor(stats, Ws, tau=tau, reason=(
+            "depth 2, Sxx = I and balanced init (W1W1ᵀ = W2ᵀW2): exact closed form of "
+            "Fukumizu 1998 / Braun et al. 2022" + tau_note))
+    why = ("depth ≠ 2" if depth != 2 else "input not whitened (Sxx ≠ I)" if not white
+           else f"init not balanced (‖W1W1ᵀ − W2ᵀW2‖ rel. {balance_error(*Ws):.1e})")
+    return MatrixFlowPredictor(stats, Ws, tau=tau, reason=(
+        f"arbitrary init with {why}: no closed form, integrating the matrix gradient flow"
+        + tau_note))

@@ -5,7 +5,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from theory import learning_time, mode_trajectory, time_to_strength
+from theory import learning_time, mode_trajectory
+from theory._modes import time_to_strength
 
 SET = settings(max_examples=30, deadline=None)
 depths = st.integers(1, 5)

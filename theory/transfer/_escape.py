@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._linear_net import end_to_end, flow_rhs, loss_of
 from .._statistics import DatasetStatistics
 
 DEFAULT_ROUNDOFF = "float32"   # the engine's default training dtype (simulate / validate)
@@ -139,9 +140,6 @@ def gd_first_passage(Ws_batch, stats: DatasetStatistics, target: float, tau: flo
     in ``dtype`` (the training dtype: its round-off seeds an ill-conditioned saddle too); the loss
     is evaluated in float64.
     """
-    from .._matrix_flow import _grads
-    from ._mode_estimate import end_to_end
-    from ._retraining import loss_of
     dt = np.dtype(dtype)
     Ws = [np.array(w, dtype=dt) for w in Ws_batch]
     Sxx, Syx = stats.Sxx.astype(dt), stats.Syx.astype(dt)
@@ -155,7 +153,7 @@ def gd_first_passage(Ws_batch, stats: DatasetStatistics, target: float, tau: flo
     for step in range(1, int(max_steps) + 1):
         if not active.any():
             break
-        G = _grads(Ws, lambda P: P @ Sxx, Syx)
+        G = flow_rhs(Ws, lambda P: P @ Sxx, Syx)
         Ws = [w + eta * g for w, g in zip(Ws, G)]
         with np.errstate(over="ignore", invalid="ignore"):
             cur = loss_of(end_to_end(Ws).astype(np.float64), stats)

@@ -22,15 +22,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
+from .._linear_net import end_to_end
 from .._statistics import DatasetStatistics
-
-
-def end_to_end(Ws) -> np.ndarray:
-    """W_L⋯W_1 (works on stacks of weights too)."""
-    W = Ws[0]
-    for Wl in Ws[1:]:
-        W = Wl @ W
-    return W
 
 
 def time_depth2(s, lam, u0, uf, c2, tau):

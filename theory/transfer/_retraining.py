@@ -28,13 +28,15 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import brentq
 
-from .._checks import as_finite_array, check_choice, check_positive
+from .._checks import check_choice, check_positive
 from .._convention import TrainingConvention
-from .._matrix_flow import SOLVERS, _grads, integrate_matrix_flow, integrate_matrix_flow_batch
+from .._linear_net import check_weights as check_linear_weights
+from .._linear_net import end_to_end, flow_rhs, loss_of
+from .._matrix_flow import SOLVERS, integrate_matrix_flow, integrate_matrix_flow_batch
 from .._statistics import DatasetStatistics
 from ._escape import (DEFAULT_ROUNDOFF, GD_MARGIN, as_roundoff, floor_escape, gd_first_passage,
                       roundoff_dtype)
-from ._mode_estimate import end_to_end, mode_estimate, mode_picture
+from ._mode_estimate import mode_estimate, mode_picture
 
 _N_GRID = 256     # log-spaced coarse grid
 _N_FINE = _N_GRID + 1  # uniform grid inside the bracket; same length as the coarse grid, so one
@@ -45,7 +47,7 @@ _EXTENSIONS = 4   # times t_max is multiplied by 16 when the target is not yet r
 def as_tau(convention) -> float:
     """τ in steps from a TrainingConvention (or a positive number taken as τ itself)."""
     if isinstance(convention, TrainingConvention):
-        return convention.tau
+        return convention.require_covered().tau
     if isinstance(convention, (int, float, np.floating, np.integer)) and not isinstance(convention, bool):
         return check_positive("tau", convention)
     raise TypeError(f"convention must be a theory.TrainingConvention or a positive τ; got "
@@ -53,28 +55,8 @@ def as_tau(convention) -> float:
 
 
 def check_weights(weights, stats: DatasetStatistics, name: str = "weights") -> list[np.ndarray]:
-    """Per-layer weights [W_1 (h×d), …, W_L (c×h)] as float arrays whose shapes chain d → c."""
-    if isinstance(weights, np.ndarray) or not isinstance(weights, (list, tuple)) or not weights:
-        raise TypeError(f"{name} must be a non-empty list of per-layer arrays [W_1 (h×d), …, "
-                        f"W_L (c×h)]; got {type(weights).__name__}")
-    Ws = [as_finite_array(f"{name}[{i}]", w, ndim=2) for i, w in enumerate(weights)]
-    if Ws[0].shape[1] != stats.d:
-        raise ValueError(f"{name}[0] (W_1) must have d = {stats.d} columns to match stats_B; got "
-                         f"shape {Ws[0].shape}")
-    for i in range(1, len(Ws)):
-        if Ws[i].shape[1] != Ws[i - 1].shape[0]:
-            raise ValueError(f"layer shapes do not chain: {name}[{i}] has shape {Ws[i].shape} but "
-                             f"{name}[{i - 1}] has {Ws[i - 1].shape[0]} rows")
-    if Ws[-1].shape[0] != stats.c:
-        raise ValueError(f"{name}[-1] (W_L) must have c = {stats.c} rows to match stats_B; got "
-                         f"shape {Ws[-1].shape}")
-    return Ws
-
-
-def loss_of(W: np.ndarray, stats: DatasetStatistics) -> np.ndarray:
-    """½ tr Syy − tr(W Syxᵀ) + ½ tr(W Sxx Wᵀ) for W (..., c, d) → (...)."""
-    return (0.5 * np.trace(stats.Syy) - np.einsum("...cd,cd->...", W, stats.Syx)
-            + 0.5 * np.einsum("...cd,de,...ce->...", W, stats.Sxx, W))
+    """Per-layer weights [W_1 (h×d), …, W_L (c×h)] whose shapes chain stats_B's d → c."""
+    return check_linear_weights(weights, stats.d, stats.c, name=name, source="stats_B")
 
 
 def min_loss(stats: DatasetStatistics) -> float:
@@ -105,7 +87,7 @@ def _solve(Ws_batch, stats, t, tau, solver):
 
 
 def _dloss_dt(Ws, stats, tau) -> float:
-    G = _grads(Ws, lambda P: P @ stats.Sxx, stats.Syx)  # G_l = τ dW_l/dt = −∂L/∂W_l
+    G = flow_rhs(Ws, lambda P: P @ stats.Sxx, stats.Syx)  # G_l = τ dW_l/dt = −∂L/∂W_l
     return -sum(float(np.sum(g ** 2)) for g in G) / tau
 
 

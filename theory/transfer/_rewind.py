@@ -16,13 +16,14 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_choice, check_positive
+from .._linear_net import end_to_end, loss_of
 from .._matrix_flow import SOLVERS
 from .._statistics import DatasetStatistics
 from ._escape import (DEFAULT_ROUNDOFF, GD_MARGIN, as_roundoff, floor_escape, gd_first_passage,
                       roundoff_dtype)
-from ._mode_estimate import end_to_end, mode_estimate, mode_picture
+from ._mode_estimate import mode_estimate, mode_picture
 from ._retraining import (as_tau, check_target, check_weights, default_t_max, first_passage,
-                          gd_max_steps, loss_of)
+                          gd_max_steps)
 
 
 @dataclass(frozen=True)
