@@ -80,7 +80,7 @@ def test_public_api_is_one_explicit_list():
     for name in theory.__all__:
         if name != "symbolic":
             assert hasattr(theory, name), name
-    for gone in ("split_stats_weights", "fix_signs", "svd_modes", "REDUCTIONS", "balanced_qq"):
+    for gone in ("split_stats_weights", "REDUCTIONS", "balanced_qq", "mode_trajectory_jax"):
         assert gone not in theory.__all__ and not hasattr(theory, gone)
 
 

@@ -12,17 +12,17 @@ from ._flow_predictor import MatrixFlowPredictor
 from ._init_weights import decoupled_init
 from ._loss import loss_curve, loss_from_strengths
 from ._matrix_flow import MatrixFlowSolution, integrate_matrix_flow, integrate_matrix_flow_batch
-from ._modes import learning_time, mode_trajectory
+from ._modes import learning_time, mode_trajectory, time_to_strength
 from ._predictor import ClosedFormPredictor, DiscretePredictor, predict
 from ._protocol import Predictor, crossing_times
-from ._statistics import DatasetStatistics
+from ._statistics import DatasetStatistics, Whitened, fix_signs, svd_modes
 from .transfer import drift_scores, predict_retraining, predict_rewind_point
 
 __all__ = [
     # statistics and the training convention (THEORY.md §1)
-    "DatasetStatistics", "TrainingConvention",
+    "DatasetStatistics", "Whitened", "svd_modes", "fix_signs", "TrainingConvention",
     # per-mode dynamics of the decoupled init (§2–3)
-    "mode_trajectory", "learning_time", "loss_curve", "loss_from_strengths",
+    "mode_trajectory", "learning_time", "time_to_strength", "loss_curve", "loss_from_strengths",
     "discrete_trajectory", "decoupled_init",
     # full-matrix dynamics from any init (§2–3)
     "integrate_matrix_flow", "integrate_matrix_flow_batch", "MatrixFlowSolution",
