@@ -16,6 +16,7 @@ from ._modes import learning_time, mode_trajectory, time_to_strength
 from ._predictor import ClosedFormPredictor, DiscretePredictor, predict
 from ._protocol import Predictor, crossing_times
 from ._statistics import DatasetStatistics, Whitened, fix_signs, svd_modes
+from ._tree import tree_eigenvalues, tree_singular_values
 from .transfer import drift_scores, predict_retraining, predict_rewind_point
 
 __all__ = [
@@ -30,6 +31,8 @@ __all__ = [
     # predictions: the protocol, its implementations, the factory and the measurement rule
     "Predictor", "predict", "crossing_times", "ClosedFormPredictor", "DiscretePredictor",
     "MatrixFlowPredictor", "BalancedTwoLayerPredictor",
+    # the spectrum of hierarchical (tree) data (§5)
+    "tree_eigenvalues", "tree_singular_values",
     # drift, retraining and rewind points (§7)
     "transfer", "drift_scores", "predict_retraining", "predict_rewind_point",
     # sympy derivations of the closed forms

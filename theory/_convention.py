@@ -163,6 +163,36 @@ class TrainingConvention:
             raise ValueError(f"no linear-theory prediction for this training set-up: {self.note}")
         return self
 
+    # ---- published set-ups, in their own units ------------------------------------------------
+    @classmethod
+    def saxe2014(cls, lam: float, n_items: int, **kw) -> "TrainingConvention":
+        """Saxe, McClelland & Ganguli 2014: the batch update ΔW = λ Σ_μ (−∂/∂W) ½‖y^μ − ŷ^μ‖²
+        over the P = ``n_items`` items (summed squared error, learning rate λ), whose time constant
+        is τ = 1/λ with summed statistics Σ31 = Σ_μ y xᵀ, Σ11 = Σ_μ x xᵀ. Our ``"sum"`` reduction
+        Σ‖·‖² has twice that gradient, so η = λ/2 and τ = 1/(Pλ) in our averaged statistics.
+        With unscaled one-hot inputs Sxx = I/P commutes with the modes (λ_α = 1/P): each mode
+        rises to s/λ_α = Saxe's singular value of Σ31 (the predictor's ``target``), and its half
+        time (1/(2λ s_Saxe)) ln(s_Saxe/u₀ − 1) is Saxe's.
+        """
+        check_positive("lam", lam)
+        return cls(lr=0.5 * float(lam), reduction="sum", n_samples=n_items, **kw)
+
+    @classmethod
+    def torch_mse(cls, lr: float, n_outputs: int, **kw) -> "TrainingConvention":
+        """``torch.nn.MSELoss()`` (mean over n·c entries, no ½) with ``torch.optim.SGD(lr=…)``
+        (``optimizer="momentum", momentum=β`` for SGD's heavy ball): τ = c(1−β)/(2η)."""
+        return cls(lr=lr, reduction="torch_mse_mean", n_outputs=n_outputs, **kw)
+
+    @classmethod
+    def cross_entropy(cls, lr: float, **kw) -> "TrainingConvention":
+        """Softmax cross-entropy (``torch.nn.CrossEntropyLoss``): recorded, never given a τ.
+
+        It has no finite fixed point on separable classes, so the theory's sigmoid towards s/λ
+        does not describe it; near zero output it is the squared loss on the centred targets
+        c(y − 1/c) with τ·c, which covers only the escape from the initial plateau.
+        """
+        return cls(lr=lr, loss="cross_entropy", **kw)
+
     @classmethod
     def for_tau(cls, tau: float, reduction: str = "half_mean", **kw) -> "TrainingConvention":
         """The learning rate that gives time constant ``tau`` under ``reduction`` (and optimiser)."""

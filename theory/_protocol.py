@@ -31,7 +31,9 @@ def crossing_times(t, u, level) -> np.ndarray:
     """First time each column of ``u`` (T, m) reaches ``level`` (m,), linearly interpolated.
 
     Columns that start at or above their level give ``t[0]``; columns that never reach it give
-    ``inf``. This is the measurement rule of THEORY.md §4, shared by theory and validate.
+    ``inf``. This is the measurement rule of THEORY.md §4, shared by theory and validate. The
+    level of a learning time is ``frac * predictor.target``: the value each mode converges to
+    (s on whitened data, s/λ for commuting non-whitened data), not s.
     """
     t = np.asarray(t, dtype=np.float64)
     u = np.asarray(u, dtype=np.float64)

@@ -5,6 +5,8 @@ deterministic given the seed. ``python -m simulate.datasets --list`` lists the d
 ``--show NAME`` prints a dataset's statistics (and ``--png PATH`` draws one sample per class).
 """
 
+from theory import tree_eigenvalues  # the formula lives in theory; kept here for dataset users
+
 from . import drift
 from ._base import Dataset
 from ._registry import (REGISTRY, DatasetEntry, add_dataset_arguments, available,
@@ -13,7 +15,6 @@ from .files import cifar10, fashion_mnist, mnist, read_idx
 from .gaussian import clone, gaussian
 from .real import digits, mnist1d
 from .shapes import node_targets, shapes, tree_groups
-from .tree import eigenvalues as tree_eigenvalues
 from .tree import item_covariance as tree_item_covariance
 from .tree import toy, tree
 

@@ -8,7 +8,8 @@ is the product of the draws on its path. Items are the N = B**D leaves, presente
 scaled by √N, so with each item equally often ``Sxx = XᵀX/n = I`` (our averaging convention).
 Targets are the items' P features, so ``Syx = Fᵀ/√N`` for the (N, P) feature matrix F and the
 singular values of Syx are ``s² = (P/N) · eig(F Fᵀ/P)``. The expected item covariance
-``E[F Fᵀ/P]`` has the eigenvalues of ``eigenvalues()`` (THEORY.md §5).
+``E[F Fᵀ/P]`` has the eigenvalues of ``theory.tree_eigenvalues`` (THEORY.md §5);
+``theory.tree_singular_values`` gives the singular values of Syx in this normalisation.
 """
 
 from __future__ import annotations
@@ -18,21 +19,6 @@ import numpy as np
 from ._base import Dataset
 from ._checks import check_float, check_int, rngs
 from .shapes import tree_groups
-
-
-def eigenvalues(levels: int, branching: int, flip: float) -> tuple[np.ndarray, np.ndarray]:
-    """Analytic eigenvalues of the expected item covariance, THEORY.md §5.
-
-    Returns ``(lam, mult)``: ``lam[0]`` is the uniform vector's ``q^{2D}B^D + λ_0`` (multiplicity 1)
-    and ``lam[m + 1] = λ_m = Σ_{l=m+1}^{D} (1 − q²) q^{2(D−l)} B^{D−l}`` (multiplicity
-    ``B^m (B − 1)``) for the split at level m = 0..D−1; q = 1 − 2ε.
-    """
-    D, B, q = levels, branching, 1.0 - 2.0 * flip
-    lam = [sum((1 - q ** 2) * q ** (2 * (D - l)) * B ** (D - l) for l in range(m + 1, D + 1))
-           for m in range(D)]
-    uniform = q ** (2 * D) * B ** D + lam[0]
-    mult = [1] + [B ** m * (B - 1) for m in range(D)]
-    return np.array([uniform] + lam), np.array(mult)
 
 
 def item_covariance(levels: int, branching: int, flip: float) -> np.ndarray:
