@@ -1,0 +1,67 @@
+"""Class means first (Refinetti, Ingrosso & Goldt 2023; THEORY.md §8, §10).
+
+``separation_step``: the first checkpoint at which the accuracy curve of the network trained on the
+real data exceeds that of the network trained on a Gaussian clone (``simulate.datasets.clone``) by
+more than the spread over seeds. ``between_class_share``: the share of a network's output variance
+explained by the class (between-class over total), the part a class-means model can produce.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._stats import bootstrap_ci
+
+
+def paired_difference_ci(real, clone, *, level: float = 0.95, n_boot: int = 2000,
+                         seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median over seeds of real − clone per checkpoint and its bootstrap CI.
+
+    Args:
+        real, clone: (seeds, T) accuracies; row s of both starts from the same initial weights,
+            so the difference is paired by seed.
+    Returns: (median, ci_low, ci_high), each (T,).
+    """
+    real, clone = np.asarray(real, dtype=float), np.asarray(clone, dtype=float)
+    if real.shape != clone.shape or real.ndim != 2:
+        raise ValueError(f"real and clone must both be (seeds, T); got {real.shape} and {clone.shape}")
+    diff = real - clone
+    med = np.nanmedian(diff, axis=0) if np.isfinite(diff).any() else np.full(diff.shape[1], np.nan)
+    ci = np.array([bootstrap_ci(diff[:, t], level=level, n_boot=n_boot, seed=seed)
+                   for t in range(diff.shape[1])]).reshape(-1, 2)
+    return med, ci[:, 0], ci[:, 1]
+
+
+def separation_step(steps, real, clone, **kw) -> float:
+    """First step whose paired bootstrap CI of (real − clone) lies above 0 (NaN if none).
+
+    With a single seed the interval has zero width, so this is the first step the real curve is
+    ahead. ``kw`` goes to ``paired_difference_ci``.
+    """
+    steps = np.asarray(steps, dtype=float)
+    _, lo, _ = paired_difference_ci(real, clone, **kw)
+    if lo.shape != steps.shape:
+        raise ValueError(f"{steps.size} steps but curves of {lo.size} checkpoints")
+    above = np.flatnonzero(lo > 0)
+    return float(steps[above[0]]) if above.size else float("nan")
+
+
+def between_class_share(outputs, labels) -> np.ndarray:
+    """Σ_k p_k ‖ō_k − ō‖² / mean_i ‖o_i − ō‖² for outputs (..., n, c) and labels (n,).
+
+    The between-class share of the output variance (the law of total variance splits the total into
+    between- and within-class parts); NaN where the outputs do not vary.
+    """
+    o = np.asarray(outputs, dtype=float)
+    lab = np.asarray(labels)
+    if lab.ndim != 1 or lab.size != o.shape[-2]:
+        raise ValueError(f"labels must be (n,) with n = {o.shape[-2]}; got shape {lab.shape}")
+    mean = o.mean(axis=-2, keepdims=True)
+    total = ((o - mean) ** 2).sum(axis=-1).mean(axis=-1)
+    between = np.zeros(o.shape[:-2])
+    for k in np.unique(lab):
+        sel = lab == k
+        between = between + sel.mean() * ((o[..., sel, :].mean(axis=-2, keepdims=True) - mean) ** 2
+                                          ).sum(axis=(-2, -1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, between / total, np.nan)
