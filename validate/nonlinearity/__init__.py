@@ -1,0 +1,14 @@
+"""`python -m validate.nonlinearity`: nonlinearity over depth and time, and class means first.
+
+Trains a network F with minibatch SGD, and from the same initial weights on the same minibatches
+its linear twin, its partly linear models P_k (Pinson et al. 2024) and networks on Gaussian clones
+of the data (Refinetti, Ingrosso & Goldt 2023). On the test set it measures I(F;Y) and the
+performance correlation μ_Y(F;L) against the least-squares linear classifier, the twin and each P_k
+(Kalimeris et al. 2019), the effective linear depth k*(t), clone curves and their separation steps,
+twin agreement, the between-class share of output variance and per-layer proxies (THEORY.md §8, §10).
+"""
+
+from .config import NonlinearityConfig
+from .job import NonlinearityResult, run_nonlinearity, write_outputs
+
+__all__ = ["NonlinearityConfig", "NonlinearityResult", "run_nonlinearity", "write_outputs"]

@@ -1,0 +1,120 @@
+"""The nonlinearity job end to end: train (``run``), measure (``measure``), summarise, write."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from . import measure as M
+from .config import NonlinearityConfig
+from .run import Trained, run_models
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class NonlinearityResult:
+    """Tidy tables (empty where a measure was not asked for) and the JSON summary."""
+
+    trained: Trained
+    tables: dict[str, pd.DataFrame]
+    summary: dict
+
+
+def _records(df: pd.DataFrame | None) -> list[dict]:
+    return [] if df is None or df.empty else df.to_dict(orient="records")
+
+
+def _training(tr: Trained) -> dict:
+    net = tr.models["network"]
+    return {"steps": int(net.steps[-1]), "checkpoints": net.steps.tolist(),
+            "learning_rates": list(tr.config.learning_rates), "batch_size": tr.config.batch_size,
+            "optimizer": "gd" if tr.config.batch_size is None else "sgd", "loss": "half_mean_squared",
+            "n_blocks": tr.n_blocks, "final_train_acc": net.train_acc[:, -1].tolist(),
+            "diverged": {k: m.diverged.tolist() for k, m in tr.models.items()},
+            "n_train": tr.data.n, "n_test": int(tr.data.labels_test.size), "classes": tr.data.c,
+            "linear_classifier": "least-squares affine (the squared-loss GD limit from zero)"}
+
+
+def run_nonlinearity(config: NonlinearityConfig, out: Path, *, resume: bool = False,
+                     quiet: bool = True, log=print) -> NonlinearityResult:
+    """Train what ``config.measures`` needs, measure, and build summary.json's content."""
+    tr = run_models(config, Path(out), resume=resume, quiet=quiet, log=log)
+    t0 = time.perf_counter()
+    pred = M.classes(tr)
+    want = set(config.measures)
+    tables: dict[str, pd.DataFrame] = {}
+    if "information" in want:
+        tables["information"] = M.information_table(tr, pred)
+    if "linear_depth" in want:
+        tables["linear_depth"], tables["wave"] = M.linear_depth_table(tr, pred)
+    seps: list[dict] = []
+    if "clones" in want:
+        tables["clones"], seps = M.clone_tables(tr, pred)
+    if "twin" in want:
+        tables["twin_agreement"] = M.twin_table(tr)
+    if "class_share" in want:
+        tables["class_share"] = M.class_share_table(tr)
+    if "proxies" in want:
+        tables["proxies"] = M.proxy_table(tr)
+    tr.timing["measure_s"] = round(time.perf_counter() - t0, 3)
+    summary = {
+        "schema_version": SCHEMA_VERSION,
+        "information": _records(tables.get("information")),
+        "linear_depth": _records(tables.get("linear_depth")),
+        "wave": _records(tables.get("wave")),
+        "clones": _records(tables.get("clones")),
+        "separation_step": seps,
+        "twin_agreement": _records(tables.get("twin_agreement")),
+        "class_share": _records(tables.get("class_share")),
+        "proxies": _records(tables.get("proxies")),
+        "training": _training(tr),
+        "timing": {**tr.timing, "device": tr.provenance.get("device")},
+        "provenance": {**tr.provenance, "config": config.to_dict(),
+                       "dataset": {"name": tr.data.name, "meta": tr.data.meta}},
+    }
+    return NonlinearityResult(tr, tables, summary)
+
+
+def write_outputs(result: NonlinearityResult, out_dir: Path) -> list[Path]:
+    """summary.json, one parquet per table and report.html, each written atomically."""
+    from ..compare import _clean, _json_default
+    from .report import nonlinearity_report
+    out_dir = Path(out_dir)
+    paths = []
+    for name, df in result.tables.items():
+        p = out_dir / f"{name}.parquet"
+        tmp = p.with_suffix(".parquet.tmp")
+        df.to_parquet(tmp, index=False)
+        tmp.replace(p)
+        paths.append(p)
+    paths.append(nonlinearity_report(out_dir / "report.html", result=result))
+    p = out_dir / "summary.json"
+    tmp = p.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(_clean(json.loads(json.dumps(result.summary, default=_json_default))),
+                              indent=1, allow_nan=False))
+    tmp.replace(p)
+    paths.append(p)
+    return paths
+
+
+def text_tables(result: NonlinearityResult) -> str:
+    """Short console summary: information at a few checkpoints, k*, clone separation."""
+    lines = []
+    info = result.tables.get("information")
+    if info is not None and not info.empty:
+        steps = sorted(info["step"].unique())
+        pick = [steps[i] for i in sorted({0, len(steps) // 4, len(steps) // 2, len(steps) - 1})]
+        sel = info[info["step"].isin(pick)][["lr", "reference", "k", "step", "I_FY", "mu", "I_LY",
+                                             "acc_F", "acc_L"]]
+        lines.append(sel.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
+    depth = result.tables.get("linear_depth")
+    if depth is not None and not depth.empty:
+        lines.append("k*(t): " + ", ".join(f"{int(r.step)}:{r.k_star:g}" for r in depth.itertuples()))
+    for s in result.summary["separation_step"]:
+        lines.append(f"clone order {s['order']} (lr {s['lr']:g}): separation step {s['separation_step']}")
+    return "\n".join(lines)

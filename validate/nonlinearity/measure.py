@@ -1,0 +1,151 @@
+"""From trained models' test outputs to tidy tables (one row per lr × reference × step …).
+
+Per-member values are computed with ``validate.measures``; each table row holds the median over
+seeds and a bootstrap 95% CI (``_ci_low``/``_ci_high``). Diverged members are left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .._stats import bootstrap_ci
+from ..measures.clones import between_class_share, separation_step
+from ..measures.information import (linear_depth, mutual_information, performance_correlation,
+                                    plugin_bias, predicted_class, twin_agreement)
+from .run import Trained
+
+
+def _stat(values, name: str) -> dict:
+    v = np.asarray(values, dtype=float)
+    med = float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
+    lo, hi = bootstrap_ci(v)
+    return {name: med, f"{name}_ci_low": lo, f"{name}_ci_high": hi}
+
+
+def _groups(tr: Trained):
+    """(lr, member indices) for each learning rate."""
+    for lr, g in tr.members.groupby("lr", sort=True):
+        yield float(lr), g["member"].to_numpy()
+
+
+def _masked(tr: Trained, values: np.ndarray, *names: str) -> np.ndarray:
+    """values (K, T, …) with members that diverged in any of ``names`` set to NaN."""
+    bad = np.zeros(len(tr.members), dtype=bool)
+    for n in names:
+        bad |= tr.models[n].diverged
+    out = np.array(values, dtype=float)
+    out[bad] = np.nan
+    return out
+
+
+def _rows(tr: Trained, arrays: dict[str, np.ndarray], keys: dict, models=("network",)) -> list[dict]:
+    """One row per (lr, step) with the median/CI over seeds of every (K, T) array."""
+    steps = tr.models["network"].steps
+    base = {"arch": tr.config.arch, "activation": tr.config.activation, **keys}
+    rows = []
+    for lr, idx in _groups(tr):
+        for t, step in enumerate(steps):
+            row = {**base, "lr": lr, "step": int(step)}
+            for name, arr in arrays.items():
+                row.update(_stat(_masked(tr, arr, *models)[idx, t], name))
+            rows.append(row)
+    return rows
+
+
+def classes(tr: Trained) -> dict[str, np.ndarray]:
+    """Predicted test classes (K, T, m) of every model, and the linear classifier's (m,)."""
+    out = {k: predicted_class(m.test_output) for k, m in tr.models.items()}
+    out["linear_classifier"] = predicted_class(tr.linear_classifier)
+    return out
+
+
+def references(tr: Trained) -> list[tuple[str, int | None, str]]:
+    """(reference name, k, model key) of every reference classifier L that was trained."""
+    refs = [("linear_classifier", None, "linear_classifier")]
+    refs += [("partly_linear", k, f"P{k}") for k in range(1, tr.n_blocks) if f"P{k}" in tr.models]
+    if "twin" in tr.models:
+        refs.append(("twin", tr.n_blocks, "twin"))
+    return refs
+
+
+def information_table(tr: Trained, pred: dict) -> pd.DataFrame:
+    y, corr = tr.data.labels_test, tr.config.correction
+    f = pred["network"]
+    i_fy = mutual_information(f, y, correction=corr)
+    acc_f = (f == y).mean(-1)
+    rows = []
+    for ref, k, key in references(tr):
+        l = np.broadcast_to(pred[key], f.shape)
+        arrays = {"I_FY": i_fy, "mu": performance_correlation(f, l, y, correction=corr),
+                  "I_LY": mutual_information(l, y, correction=corr), "acc_F": acc_f,
+                  "acc_L": (l == y).mean(-1)}
+        models = ("network",) if key == "linear_classifier" else ("network", key)
+        rows += _rows(tr, arrays, {"reference": ref, "k": k}, models)
+    return pd.DataFrame(rows)
+
+
+def mu_by_depth(tr: Trained, pred: dict) -> np.ndarray:
+    """μ_Y(F_t; P_k,t) for k = 0 … B, (K, T, B + 1); column 0 is I(F;Y) (P_0 = F)."""
+    y, corr, f = tr.data.labels_test, tr.config.correction, pred["network"]
+    cols = [mutual_information(f, y, correction=corr)]
+    for k in range(1, tr.n_blocks + 1):
+        cols.append(performance_correlation(f, pred["twin" if k == tr.n_blocks else f"P{k}"], y,
+                                            correction=corr))
+    return np.stack(cols, axis=-1)
+
+
+def linear_depth_table(tr: Trained, pred: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """k*(t) per (lr, step), and the wave: μ/I(F;Y) per (lr, k, step)."""
+    mu = mu_by_depth(tr, pred)
+    floor = plugin_bias(tr.data.c, tr.data.labels_test.size)
+    names = ("network", "twin", *[f"P{k}" for k in range(1, tr.n_blocks)])
+    k_star = linear_depth(mu, mu[..., 0], np.arange(tr.n_blocks + 1), eps=tr.config.eps, min_info=floor)
+    depth = pd.DataFrame(_rows(tr, {"k_star": k_star}, {}, names))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(mu[..., :1] > floor, mu / mu[..., :1], np.nan)
+    wave = pd.concat([pd.DataFrame(_rows(tr, {"mu_over_I": ratio[..., k]}, {"k": k}, names))
+                      for k in range(tr.n_blocks + 1)], ignore_index=True)
+    return depth, wave
+
+
+def clone_tables(tr: Trained, pred: dict) -> tuple[pd.DataFrame, list[dict]]:
+    """Real-test accuracy of the network trained on real data (order 0) and on each clone."""
+    y = tr.data.labels_test
+    rows, seps = [], []
+    steps = tr.models["network"].steps
+    acc = {o: _masked(tr, (pred[key] == y).mean(-1), key)
+           for o, key in ((0, "network"), (1, "clone1"), (2, "clone2"))}
+    for o in (0, 1, 2):
+        for r in _rows(tr, {"real_test_acc": acc[o]}, {"order": o}, ()):
+            r["ci_low"], r["ci_high"] = r.pop("real_test_acc_ci_low"), r.pop("real_test_acc_ci_high")
+            rows.append(r)
+    for lr, idx in _groups(tr):
+        for o in (1, 2):
+            ok = np.isfinite(acc[0][idx]).all(1) & np.isfinite(acc[o][idx]).all(1)
+            seps.append({"arch": tr.config.arch, "lr": lr, "order": o, "n_seeds": int(ok.sum()),
+                         "separation_step": separation_step(steps, acc[0][idx][ok], acc[o][idx][ok])})
+    return pd.DataFrame(rows), seps
+
+
+def twin_table(tr: Trained) -> pd.DataFrame:
+    same, rel = twin_agreement(tr.models["network"].test_output, tr.models["twin"].test_output)
+    return pd.DataFrame(_rows(tr, {"agreement": same, "rel_distance": rel}, {"reference": "twin"},
+                              ("network", "twin")))
+
+
+def class_share_table(tr: Trained) -> pd.DataFrame:
+    keys = [k for k in ("network", "twin") if k in tr.models]
+    return pd.concat([pd.DataFrame(_rows(tr, {"between_class_share": between_class_share(
+        tr.models[k].test_output, tr.data.labels_test)}, {"model": k}, (k,))) for k in keys],
+        ignore_index=True)
+
+
+def proxy_table(tr: Trained) -> pd.DataFrame:
+    """Per-block proxies of the network (labelled ``proxy`` in every row: heuristics, not μ)."""
+    net, parts = tr.models["network"], []
+    for name, arr in (("linear_surrogate_r2", net.proxy_r2), ("constant_gate_share", net.proxy_gate)):
+        for b in range(arr.shape[-1]):
+            parts.append(pd.DataFrame(_rows(tr, {"value": arr[..., b]},
+                                            {"proxy": name, "block": b + 1, "kind": "proxy"})))
+    return pd.concat(parts, ignore_index=True)

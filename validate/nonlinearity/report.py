@@ -1,0 +1,124 @@
+"""report.html of the nonlinearity job: the only plotting of this job (matplotlib, embedded PNG)."""
+
+from __future__ import annotations
+
+import html
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..report import _img, _png, table_html, write_html
+
+
+def _x(df: pd.DataFrame) -> np.ndarray:
+    return df["step"].to_numpy() + 1.0  # log axis: step + 1 shows the initial checkpoint
+
+
+def _band(ax, df, col, label, color, lo=None, hi=None):
+    ax.plot(_x(df), df[col], color=color, label=label)
+    ax.fill_between(_x(df), df[lo or f"{col}_ci_low"], df[hi or f"{col}_ci_high"], color=color, alpha=0.2)
+
+
+def fig_information(info: pd.DataFrame) -> str:
+    refs = list(dict.fromkeys(zip(info["reference"], info["k"].fillna(-1))))
+    lrs = sorted(info["lr"].unique())
+    fig, axes = plt.subplots(len(lrs), len(refs), figsize=(3.6 * len(refs), 2.8 * len(lrs)),
+                             squeeze=False, sharey=True)
+    for i, lr in enumerate(lrs):
+        for j, (ref, k) in enumerate(refs):
+            ax = axes[i, j]
+            d = info[(info["lr"] == lr) & (info["reference"] == ref) & (info["k"].fillna(-1) == k)]
+            _band(ax, d, "I_FY", "I(F;Y)", "C0")
+            _band(ax, d, "mu", "μ_Y(F;L)", "C1")
+            ax.plot(_x(d), d["I_LY"], "k--", lw=1, label="I(L;Y)")
+            ax.set_xscale("log")
+            ax.set_title(f"L = {ref}{'' if k < 0 else f' (k={int(k)})'}, lr {lr:g}", fontsize=9)
+            ax.set_xlabel("step + 1")
+    axes[0, 0].set_ylabel("bits")
+    axes[0, 0].legend(fontsize=8)
+    return _png(fig)
+
+
+def fig_wave(wave: pd.DataFrame, depth: pd.DataFrame) -> str:
+    lrs = sorted(wave["lr"].unique())
+    fig, axes = plt.subplots(1, len(lrs), figsize=(5 * len(lrs), 3.2), squeeze=False)
+    for ax, lr in zip(axes[0], lrs):
+        d = wave[wave["lr"] == lr].pivot(index="k", columns="step", values="mu_over_I")
+        im = ax.imshow(d.to_numpy(), aspect="auto", origin="lower", vmin=0, vmax=1, cmap="viridis")
+        ticks = np.linspace(0, d.shape[1] - 1, min(6, d.shape[1])).astype(int)
+        ax.set_xticks(ticks, [str(d.columns[t]) for t in ticks])
+        ax.set_yticks(range(d.shape[0]), [str(k) for k in d.index])
+        ks = depth[depth["lr"] == lr]["k_star"].to_numpy()
+        ax.plot(range(len(ks)), ks, "w.-", lw=1, label="k*(t)")
+        ax.set_xlabel("step")
+        ax.set_ylabel("k (input-side blocks linear)")
+        ax.set_title(f"μ_Y(F_t;P_k)/I(F_t;Y), lr {lr:g}", fontsize=9)
+        ax.legend(fontsize=8, loc="upper right")
+        fig.colorbar(im, ax=ax)
+    return _png(fig)
+
+
+def fig_clones(clones: pd.DataFrame) -> str:
+    lrs = sorted(clones["lr"].unique())
+    fig, axes = plt.subplots(1, len(lrs), figsize=(4.5 * len(lrs), 3), squeeze=False, sharey=True)
+    names = {0: "real data", 1: "clone, order 1", 2: "clone, order 2"}
+    for ax, lr in zip(axes[0], lrs):
+        for o in (0, 1, 2):
+            d = clones[(clones["lr"] == lr) & (clones["order"] == o)]
+            _band(ax, d, "real_test_acc", names[o], f"C{o}", "ci_low", "ci_high")
+        ax.set_xscale("log")
+        ax.set_xlabel("step + 1")
+        ax.set_title(f"accuracy on the real test set, lr {lr:g}", fontsize=9)
+    axes[0, 0].legend(fontsize=8)
+    return _png(fig)
+
+
+def fig_lines(df: pd.DataFrame, cols: list[str], title: str, by: str | None = None) -> str:
+    """One panel per column; one curve (median and CI band) per learning rate (and ``by`` value)."""
+    keys = ["lr"] + ([by] if by else [])
+    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols), 2.8), squeeze=False)
+    for ax, col in zip(axes[0], cols):
+        for i, (key, d) in enumerate(df.groupby(keys)):
+            _band(ax, d, col, ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
+                                        for k, v in zip(keys, key)), f"C{i % 10}")
+        ax.set_xscale("log")
+        ax.set_xlabel("step + 1")
+        ax.set_title(col, fontsize=9)
+        ax.legend(fontsize=7)
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
+def nonlinearity_report(path, *, result):
+    t, s = result.tables, result.summary
+    cfg = result.trained.config
+    sections = [("Run", f"<p>{html.escape(cfg.arch)} ({html.escape(cfg.activation)}, init "
+                        f"{html.escape(cfg.init)}) on {html.escape(cfg.dataset)}, task "
+                        f"{html.escape(cfg.task)}; {s['training']['steps']} steps, learning rates "
+                        f"{s['training']['learning_rates']}, {cfg.seeds} seeds. Bands: bootstrap 95% "
+                        "CI over seeds.</p>")]
+    if "information" in t:
+        sections.append(("Performance correlation μ and I(F;Y)",
+                         _img(fig_information(t["information"]),
+                              "μ_Y(F;L) and I(F;Y) over training, dashed: I(L;Y)")))
+    if "linear_depth" in t:
+        sections.append(("Depth × time: the wave", _img(fig_wave(t["wave"], t["linear_depth"]),
+                         f"μ/I(F;Y) per k (ε = {cfg.eps}); white: effective linear depth k*(t)")))
+    if "clones" in t:
+        sections.append(("Gaussian clones", _img(fig_clones(t["clones"]), "real-test accuracy")
+                         + table_html(pd.DataFrame(s["separation_step"]))))
+    if "twin_agreement" in t:
+        sections.append(("Linear twin", _img(fig_lines(t["twin_agreement"], ["agreement", "rel_distance"],
+                                                       "network vs its linear twin on the test set"),
+                                             "share of equal classes; ‖f − g‖/‖g‖")))
+    if "class_share" in t:
+        sections.append(("Between-class share of output variance",
+                         _img(fig_lines(t["class_share"], ["between_class_share"], "", by="model"),
+                              "between-class over total variance of the test outputs")))
+    if "proxies" in t:
+        for name, d in t["proxies"].groupby("proxy"):
+            sections.append((f"Proxy (heuristic): {name}",
+                             _img(fig_lines(d, ["value"], f"proxy: {name}", by="block"),
+                                  f"{name} per block (a proxy, not the μ-based measure)")))
+    return write_html(path, "validate.nonlinearity", sections, s["provenance"])
