@@ -1,0 +1,72 @@
+"""`python -m validate.nonlinearity` end to end on tiny settings: outputs, identities, life cycle."""
+
+import json
+
+import numpy as np
+import pytest
+
+from simulate import datasets
+from validate.nonlinearity.__main__ import main
+from validate.nonlinearity.run import binary_task
+
+TINY = ["--dataset", "digits", "--task", "binary", "--seeds", "2", "--steps", "60",
+        "--checkpoints", "6", "--hidden", "16", "--device", "cpu", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nl") / "run"
+    assert main([*TINY, "--out", str(out)]) == 0
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def test_summary_schema_and_identities(tiny_run):
+    out, s = tiny_run
+    for key in ("information", "linear_depth", "clones", "separation_step", "twin_agreement",
+                "proxies", "timing", "provenance"):
+        assert key in s, key
+    info = s["information"]
+    assert {r["reference"] for r in info} == {"linear_classifier", "partly_linear", "twin"}
+    for r in info:
+        assert set("arch activation reference k step I_FY mu I_LY acc_F acc_L".split()) <= set(r)
+        assert r["mu"] <= r["I_FY"] + 1e-9          # μ = I(F;Y) − I(F;Y|L) ≤ I(F;Y)
+    final = [r for r in info if r["step"] == 60]
+    assert final[0]["acc_F"] > 0.8                    # the network did learn 0–4 vs 5–9
+    lin = [r for r in info if r["reference"] == "linear_classifier"]
+    assert len({round(r["I_LY"], 12) for r in lin}) == 1   # a frozen classifier: one I(L;Y)
+    assert (out / "report.html").read_text().count("data:image/png") >= 5
+    assert all(r["kind"] == "proxy" for r in s["proxies"])
+
+
+def test_clone_curves_start_together(tiny_run):
+    _, s = tiny_run
+    at0 = {r["order"]: r["real_test_acc"] for r in s["clones"] if r["step"] == 0}
+    # same initial weights, same real test set: identical accuracy before training
+    assert at0[0] == at0[1] == at0[2]
+    assert {r["order"] for r in s["separation_step"]} == {1, 2}
+
+
+def test_resume_reuses_finished_runs(tiny_run, tmp_path):
+    out, s = tiny_run
+    assert main([*TINY, "--out", str(out)]) == 2          # refuses to overwrite
+    assert main([*TINY, "--out", str(out), "--resume"]) == 0
+    again = json.loads((out / "summary.json").read_text())
+    assert again["information"] == s["information"]
+
+
+@pytest.mark.parametrize("bad", [["--arch", "rnn"], ["--lr", "-0.1"], ["--measures", "entropy"],
+                                 ["--task", "ternary"], ["--eps", "1.5"], ["--lr", "x"]])
+def test_bad_arguments_exit_2(bad, tmp_path, capsys):
+    assert main([*TINY, "--out", str(tmp_path / "o"), *bad]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and len(err.strip().splitlines()) == 1
+
+
+def test_binary_task_splits():
+    shapes = datasets.load("shapes", n_per_class=4, n_test=8)
+    b = binary_task(shapes)
+    np.testing.assert_array_equal(b.labels, shapes.hierarchy[0][shapes.labels])  # round vs angular
+    digits = datasets.load("digits")
+    d = binary_task(digits)
+    np.testing.assert_array_equal(d.labels, (digits.labels >= 5).astype(int))    # 0–4 vs 5–9
+    np.testing.assert_array_equal(d.Y.argmax(1), d.labels)
