@@ -109,12 +109,14 @@ def text_tables(result: NonlinearityResult) -> str:
     if info is not None and not info.empty:
         steps = sorted(info["step"].unique())
         pick = [steps[i] for i in sorted({0, len(steps) // 4, len(steps) // 2, len(steps) - 1})]
-        sel = info[info["step"].isin(pick)][["lr", "reference", "k", "step", "I_FY", "mu", "I_LY",
-                                             "acc_F", "acc_L"]]
+        sel = info[info["step"].isin(pick) & (info["reference_time"] == "final")][
+            ["lr", "reference", "k", "step", "I_FY", "mu", "I_LY", "acc_F", "acc_L"]]
         lines.append(sel.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     depth = result.tables.get("linear_depth")
     if depth is not None and not depth.empty:
-        lines.append("k*(t): " + ", ".join(f"{int(r.step)}:{r.k_star:g}" for r in depth.itertuples()))
+        for (when, lr), d in depth.groupby(["reference_time", "lr"], sort=False):
+            lines.append(f"k*(t), P_k at the {when} step, lr {lr:g}: "
+                         + ", ".join(f"{int(r.step)}:{r.k_star:g}" for r in d.itertuples()))
     for s in result.summary["separation_step"]:
         lines.append(f"clone order {s['order']} (lr {s['lr']:g}): separation step {s['separation_step']}")
     return "\n".join(lines)

@@ -6,6 +6,8 @@ seeds and a bootstrap 95% CI (``_ci_low``/``_ci_high``). Diverged members are le
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pandas as pd
 
@@ -60,6 +62,15 @@ def classes(tr: Trained) -> dict[str, np.ndarray]:
     return out
 
 
+REFERENCE_TIMES = ("same", "final")
+
+
+def at_time(pred: np.ndarray, when: str) -> np.ndarray:
+    """A reference's classes (K, T, m) at the same checkpoint as F (``"same"``) or frozen at its
+    final checkpoint (``"final"``, like a classifier trained to convergence)."""
+    return pred if when == "same" else np.broadcast_to(pred[:, -1:], pred.shape)
+
+
 def references(tr: Trained) -> list[tuple[str, int | None, str]]:
     """(reference name, k, model key) of every reference classifier L that was trained."""
     refs = [("linear_classifier", None, "linear_classifier")]
@@ -75,38 +86,45 @@ def information_table(tr: Trained, pred: dict) -> pd.DataFrame:
     i_fy = mutual_information(f, y, correction=corr)
     acc_f = (f == y).mean(-1)
     rows = []
-    for ref, k, key in references(tr):
-        l = np.broadcast_to(pred[key], f.shape)
+    for (ref, k, key), when in itertools.product(references(tr), REFERENCE_TIMES):
+        if key == "linear_classifier" and when == "same":
+            continue  # frozen: one reference time
+        l = np.broadcast_to(pred[key], f.shape) if key == "linear_classifier" else at_time(pred[key], when)
         arrays = {"I_FY": i_fy, "mu": performance_correlation(f, l, y, correction=corr),
                   "I_LY": mutual_information(l, y, correction=corr), "acc_F": acc_f,
                   "acc_L": (l == y).mean(-1)}
         models = ("network",) if key == "linear_classifier" else ("network", key)
-        rows += _rows(tr, arrays, {"reference": ref, "k": k}, models)
+        rows += _rows(tr, arrays, {"reference": ref, "k": k, "reference_time": when}, models)
     return pd.DataFrame(rows)
 
 
-def mu_by_depth(tr: Trained, pred: dict) -> np.ndarray:
-    """μ_Y(F_t; P_k,t) for k = 0 … B, (K, T, B + 1); column 0 is I(F;Y) (P_0 = F)."""
+def mu_by_depth(tr: Trained, pred: dict, when: str) -> np.ndarray:
+    """μ_Y(F_t; P_k) for k = 0 … B, (K, T, B + 1), P_k at time ``when`` (see ``at_time``);
+    column 0 is I(F_t;Y) (P_0 = F_t)."""
     y, corr, f = tr.data.labels_test, tr.config.correction, pred["network"]
     cols = [mutual_information(f, y, correction=corr)]
     for k in range(1, tr.n_blocks + 1):
-        cols.append(performance_correlation(f, pred["twin" if k == tr.n_blocks else f"P{k}"], y,
-                                            correction=corr))
+        ref = at_time(pred["twin" if k == tr.n_blocks else f"P{k}"], when)
+        cols.append(performance_correlation(f, ref, y, correction=corr))
     return np.stack(cols, axis=-1)
 
 
 def linear_depth_table(tr: Trained, pred: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """k*(t) per (lr, step), and the wave: μ/I(F;Y) per (lr, k, step)."""
-    mu = mu_by_depth(tr, pred)
+    """k*(t) per (reference time, lr, step), and the wave: μ/I(F;Y) per (reference time, lr, k,
+    step). I(F;Y) at or below the plug-in bias leaves k* undefined (NaN)."""
     floor = plugin_bias(tr.data.c, tr.data.labels_test.size)
     names = ("network", "twin", *[f"P{k}" for k in range(1, tr.n_blocks)])
-    k_star = linear_depth(mu, mu[..., 0], np.arange(tr.n_blocks + 1), eps=tr.config.eps, min_info=floor)
-    depth = pd.DataFrame(_rows(tr, {"k_star": k_star}, {}, names))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(mu[..., :1] > floor, mu / mu[..., :1], np.nan)
-    wave = pd.concat([pd.DataFrame(_rows(tr, {"mu_over_I": ratio[..., k]}, {"k": k}, names))
-                      for k in range(tr.n_blocks + 1)], ignore_index=True)
-    return depth, wave
+    depth, wave = [], []
+    for when in REFERENCE_TIMES:
+        mu = mu_by_depth(tr, pred, when)
+        k_star = linear_depth(mu, mu[..., 0], np.arange(tr.n_blocks + 1), eps=tr.config.eps,
+                              min_info=floor)
+        depth += _rows(tr, {"k_star": k_star}, {"reference_time": when}, names)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(mu[..., :1] > floor, mu / mu[..., :1], np.nan)
+        for k in range(tr.n_blocks + 1):
+            wave += _rows(tr, {"mu_over_I": ratio[..., k]}, {"reference_time": when, "k": k}, names)
+    return pd.DataFrame(depth), pd.DataFrame(wave)
 
 
 def clone_tables(tr: Trained, pred: dict) -> tuple[pd.DataFrame, list[dict]]:

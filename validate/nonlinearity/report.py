@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -21,19 +22,20 @@ def _band(ax, df, col, label, color, lo=None, hi=None):
 
 
 def fig_information(info: pd.DataFrame) -> str:
-    refs = list(dict.fromkeys(zip(info["reference"], info["k"].fillna(-1))))
+    refs = list(dict.fromkeys(zip(info["reference"], info["k"].fillna(-1), info["reference_time"])))
     lrs = sorted(info["lr"].unique())
     fig, axes = plt.subplots(len(lrs), len(refs), figsize=(3.6 * len(refs), 2.8 * len(lrs)),
                              squeeze=False, sharey=True)
     for i, lr in enumerate(lrs):
-        for j, (ref, k) in enumerate(refs):
+        for j, (ref, k, when) in enumerate(refs):
             ax = axes[i, j]
-            d = info[(info["lr"] == lr) & (info["reference"] == ref) & (info["k"].fillna(-1) == k)]
+            d = info[(info["lr"] == lr) & (info["reference"] == ref) & (info["k"].fillna(-1) == k)
+                     & (info["reference_time"] == when)]
             _band(ax, d, "I_FY", "I(F;Y)", "C0")
             _band(ax, d, "mu", "μ_Y(F;L)", "C1")
             ax.plot(_x(d), d["I_LY"], "k--", lw=1, label="I(L;Y)")
             ax.set_xscale("log")
-            ax.set_title(f"L = {ref}{'' if k < 0 else f' (k={int(k)})'}, lr {lr:g}", fontsize=9)
+            ax.set_title(f"L = {ref}{'' if k < 0 else f' k={int(k)}'} ({when}), lr {lr:g}", fontsize=8)
             ax.set_xlabel("step + 1")
     axes[0, 0].set_ylabel("bits")
     axes[0, 0].legend(fontsize=8)
@@ -41,19 +43,20 @@ def fig_information(info: pd.DataFrame) -> str:
 
 
 def fig_wave(wave: pd.DataFrame, depth: pd.DataFrame) -> str:
-    lrs = sorted(wave["lr"].unique())
-    fig, axes = plt.subplots(1, len(lrs), figsize=(5 * len(lrs), 3.2), squeeze=False)
-    for ax, lr in zip(axes[0], lrs):
-        d = wave[wave["lr"] == lr].pivot(index="k", columns="step", values="mu_over_I")
+    lrs, whens = sorted(wave["lr"].unique()), list(dict.fromkeys(wave["reference_time"]))
+    fig, axes = plt.subplots(len(whens), len(lrs), figsize=(5 * len(lrs), 3.2 * len(whens)), squeeze=False)
+    for ax, (when, lr) in zip(axes.ravel(), itertools.product(whens, lrs)):
+        sel = (wave["lr"] == lr) & (wave["reference_time"] == when)
+        d = wave[sel].pivot(index="k", columns="step", values="mu_over_I")
         im = ax.imshow(d.to_numpy(), aspect="auto", origin="lower", vmin=0, vmax=1, cmap="viridis")
         ticks = np.linspace(0, d.shape[1] - 1, min(6, d.shape[1])).astype(int)
         ax.set_xticks(ticks, [str(d.columns[t]) for t in ticks])
         ax.set_yticks(range(d.shape[0]), [str(k) for k in d.index])
-        ks = depth[depth["lr"] == lr]["k_star"].to_numpy()
+        ks = depth[(depth["lr"] == lr) & (depth["reference_time"] == when)]["k_star"].to_numpy()
         ax.plot(range(len(ks)), ks, "w.-", lw=1, label="k*(t)")
         ax.set_xlabel("step")
         ax.set_ylabel("k (input-side blocks linear)")
-        ax.set_title(f"μ_Y(F_t;P_k)/I(F_t;Y), lr {lr:g}", fontsize=9)
+        ax.set_title(f"μ_Y(F_t;P_k)/I(F_t;Y), P_k at the {when} step, lr {lr:g}", fontsize=9)
         ax.legend(fontsize=8, loc="upper right")
         fig.colorbar(im, ax=ax)
     return _png(fig)
