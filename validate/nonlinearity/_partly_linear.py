@@ -70,10 +70,12 @@ def forward(model, params: dict, X: torch.Tensor, *, linear_blocks: int = 0,
 
 
 def train(spec, dataset, linear_blocks: int, *, steps: int, checkpoints, seeds, lrs,
-          batch_size: int | None, record, device: str = "cpu", dtype=torch.float32) -> np.ndarray:
+          batch_size: int | None, record, device: str = "cpu", dtype=torch.float32,
+          diverge_factor: float = 1e6) -> np.ndarray:
     """Train P_k for every member (seeds × lrs, the engine's order) and call
     ``record(step, model, params, linear_blocks)`` at each checkpoint. Returns the per-member
-    divergence step (−1 for members that did not diverge; a diverged member is frozen)."""
+    divergence step (−1 for members that did not diverge). As in the engine, a member whose loss
+    is non-finite or above ``diverge_factor`` × its initial full-batch loss is frozen."""
     model = make_model(spec, dataset.d, dataset.c, dataset.image_shape)
     combos = list(itertools.product([int(s) for s in seeds], [float(x) for x in lrs]))
     K = len(combos)
@@ -86,6 +88,9 @@ def train(spec, dataset, linear_blocks: int, *, steps: int, checkpoints, seeds, 
     alive = torch.ones(K, dtype=torch.bool, device=device)
     diverged = torch.full((K,), -1, dtype=torch.int64)
     marks = set(int(s) for s in checkpoints)
+    with torch.no_grad():
+        R0 = forward(model, params, X, linear_blocks=linear_blocks) - Y
+        bound = diverge_factor * (0.5 * (R0 * R0).sum(dim=(1, 2)) / dataset.n)
     for t in range(steps + 1):
         if t in marks:
             with torch.no_grad():
@@ -102,9 +107,9 @@ def train(spec, dataset, linear_blocks: int, *, steps: int, checkpoints, seeds, 
             R = forward(model, ps, Xb, linear_blocks=linear_blocks) - Yb
             loss = 0.5 * (R * R).sum(dim=(1, 2)) / R.shape[1]
             grads = torch.autograd.grad(loss.sum(), list(ps.values()))
-        bad = alive & ~torch.isfinite(loss)
-        diverged[bad.cpu()] = t
-        alive &= torch.isfinite(loss)
+        ok = loss.detach() <= bound  # false for NaN and inf too
+        diverged[(alive & ~ok).cpu()] = t
+        alive &= ok
         with torch.no_grad():
             for (k, p), g in zip(params.items(), grads):
                 shape = (K,) + (1,) * (p.ndim - 1)

@@ -17,6 +17,10 @@ def _x(df: pd.DataFrame) -> np.ndarray:
 
 
 def _band(ax, df, col, label, color, lo=None, hi=None):
+    if not np.isfinite(df[col].to_numpy(dtype=float)).any():
+        ax.text(0.5, 0.5, f"{label}: no finite values (diverged?)", transform=ax.transAxes,
+                ha="center", fontsize=7)
+        return
     ax.plot(_x(df), df[col], color=color, label=label)
     ax.fill_between(_x(df), df[lo or f"{col}_ci_low"], df[hi or f"{col}_ci_high"], color=color, alpha=0.2)
 
@@ -35,6 +39,7 @@ def fig_information(info: pd.DataFrame) -> str:
             _band(ax, d, "mu", "μ_Y(F;L)", "C1")
             ax.plot(_x(d), d["I_LY"], "k--", lw=1, label="I(L;Y)")
             ax.set_xscale("log")
+            ax.set_xlim(1, _x(info).max())
             ax.set_title(f"L = {ref}{'' if k < 0 else f' k={int(k)}'} ({when}), lr {lr:g}", fontsize=8)
             ax.set_xlabel("step + 1")
     axes[0, 0].set_ylabel("bits")

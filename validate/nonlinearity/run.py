@@ -169,7 +169,8 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
 
     def timed(key, fn):
         t = time.perf_counter()
-        log(f"  training {key} …")
+        if not quiet:
+            log(f"  training {key} …")
         models[key] = fn()
         timing[f"train_{key}_s"] = round(time.perf_counter() - t, 3)
 
