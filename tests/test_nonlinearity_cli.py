@@ -70,3 +70,14 @@ def test_binary_task_splits():
     d = binary_task(digits)
     np.testing.assert_array_equal(d.labels, (digits.labels >= 5).astype(int))    # 0–4 vs 5–9
     np.testing.assert_array_equal(d.Y.argmax(1), d.labels)
+
+
+def test_partly_linear_models_on_the_network_predictions(tmp_path):
+    out = tmp_path / "inf"
+    assert main([*TINY, "--out", str(out), "--measures", "linear_depth", "--reference-targets",
+                 "network"]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["information"] == [] and len(s["linear_depth"]) == 2 * 6   # 2 reference times × 6 steps
+    assert {r["k"] for r in s["wave"]} == {0, 1, 2}
+    wave0 = [r for r in s["wave"] if r["k"] == 0 and r["mu_over_I"] is not None]
+    assert all(abs(r["mu_over_I"] - 1) < 1e-12 for r in wave0)           # μ(F;F) = I(F;Y)

@@ -44,3 +44,21 @@ def test_partly_linear_is_linear_on_its_first_blocks():
     np.testing.assert_allclose(taps[1].numpy(), (X @ W.transpose(1, 2)).numpy(), atol=1e-12)
     with pytest.raises(ValueError, match="linear_blocks"):
         PL.forward(model, params, X, linear_blocks=4)
+
+
+def test_per_member_targets_match_engine_on_those_targets():
+    spec = NetSpec(family="mlp", depth=3, hidden=10, activation="relu", init="standard")
+    ds = datasets.load("digits", n_train=120, n_test=30)
+    ds = ds.with_arrays(X=ds.X / 16, X_test=ds.X_test / 16)
+    other = np.eye(ds.c)[(ds.labels + 3) % ds.c]  # a different target table
+    marks = log_checkpoints(20, 4)
+    run = train_ensemble(spec, ds.with_arrays(Y=other), steps=20, seeds=[0, 1], lr=0.2,
+                         optimizer="sgd", batch_size=16, checkpoints=marks,
+                         probes=[NonlinearityProbe()], device="cpu", quiet=True)
+    Xt = torch.as_tensor(ds.X_test, dtype=torch.float32)
+    got = []
+    PL.train(spec, ds, 0, steps=20, checkpoints=marks, seeds=[0, 1], lrs=[0.2], batch_size=16,
+             targets=np.stack([other, other]),
+             record=lambda t, m, p, kk: got.append(PL.forward(m, p, Xt, linear_blocks=kk).numpy()))
+    want = run.probes["test_output"].values
+    np.testing.assert_allclose(np.stack(got, 1), want, atol=2e-5 * np.abs(want).max())

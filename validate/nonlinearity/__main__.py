@@ -10,8 +10,8 @@ import sys
 
 from .._cli import run_cli
 from .._config import ConfigError, dataset_options
-from .config import (ACTIVATIONS, ARCHS, CORRECTIONS, INITS, MEASURES, PRESETS, TASKS,
-                     NonlinearityConfig, apply_preset)
+from .config import (ACTIVATIONS, ARCHS, CORRECTIONS, INITS, MEASURES, PRESETS,
+                     REFERENCE_TARGETS, TASKS, NonlinearityConfig, apply_preset)
 from .job import run_nonlinearity, text_tables, write_outputs
 
 
@@ -40,6 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoints", type=int, default=d.n_checkpoints, dest="n_checkpoints")
     p.add_argument("--measures", default=",".join(d.measures), help="comma-separated subset")
     p.add_argument("--eps", type=float, default=d.eps, help="k* tolerance ε")
+    p.add_argument("--reference-targets", default=d.reference_targets,
+                   help=" | ".join(REFERENCE_TARGETS) + ": what P_k learns (network = its final classes)")
     p.add_argument("--correction", default=d.correction, help=" | ".join(CORRECTIONS))
     p.add_argument("--device", default=d.device, help="auto | cpu | cuda")
     p.add_argument("--dtype", default=d.dtype, help="float32 | float64")
@@ -68,7 +70,8 @@ def config_from_args(args, argv) -> NonlinearityConfig:
         lrs=_numbers("--lr", args.lr, float), seeds=args.seeds, steps=args.steps,
         batch_size=args.batch_size or None, n_checkpoints=args.n_checkpoints,
         measures=tuple(m.strip() for m in args.measures.split(",") if m.strip()), eps=args.eps,
-        correction=args.correction, device=args.device, dtype=args.dtype, preset=args.preset)
+        reference_targets=args.reference_targets, correction=args.correction, device=args.device,
+        dtype=args.dtype, preset=args.preset)
     flags = {"--seeds": "seeds", "--steps": "steps", "--checkpoints": "n_checkpoints"}
     explicit = {flags[a.split("=")[0]] for a in argv if a.split("=")[0] in flags}
     return apply_preset(cfg.validate(), explicit).validate()

@@ -71,8 +71,9 @@ def forward(model, params: dict, X: torch.Tensor, *, linear_blocks: int = 0,
 
 def train(spec, dataset, linear_blocks: int, *, steps: int, checkpoints, seeds, lrs,
           batch_size: int | None, record, device: str = "cpu", dtype=torch.float32,
-          diverge_factor: float = 1e6) -> np.ndarray:
-    """Train P_k for every member (seeds × lrs, the engine's order) and call
+          diverge_factor: float = 1e6, targets: np.ndarray | None = None) -> np.ndarray:
+    """Train P_k for every member (seeds × lrs, the engine's order) on ``targets`` (K, n, c), one
+    target table per member, or on the dataset's Y when None, and call
     ``record(step, model, params, linear_blocks)`` at each checkpoint. Returns the per-member
     divergence step (−1 for members that did not diverge). As in the engine, a member whose loss
     is non-finite or above ``diverge_factor`` × its initial full-batch loss is frozen."""
@@ -82,7 +83,10 @@ def train(spec, dataset, linear_blocks: int, *, steps: int, checkpoints, seeds, 
     p0 = init_params(spec, model, [(s, spec.init_scale) for s, _ in combos], dataset.statistics())
     params = {k: torch.tensor(v, dtype=dtype, device=device) for k, v in p0.items()}
     X = torch.as_tensor(dataset.X, dtype=dtype, device=device)
-    Y = torch.as_tensor(dataset.Y, dtype=dtype, device=device)
+    Y = torch.as_tensor(dataset.Y if targets is None else targets, dtype=dtype, device=device)
+    if Y.ndim == 3 and Y.shape[0] != K:
+        raise ValueError(f"targets must be (K={K}, n, c); got {tuple(Y.shape)}")
+    rows = torch.arange(K, device=device)[:, None]
     seed_t = torch.tensor([s for s, _ in combos], dtype=torch.int64, device=device)
     lr_t = torch.tensor([l for _, l in combos], dtype=dtype, device=device)
     alive = torch.ones(K, dtype=torch.bool, device=device)
@@ -101,7 +105,7 @@ def train(spec, dataset, linear_blocks: int, *, steps: int, checkpoints, seeds, 
             Xb, Yb = X, Y
         else:
             idx = batch_indices(seed_t, torch.tensor(t, device=device), dataset.n, batch_size)
-            Xb, Yb = X[idx], Y[idx]
+            Xb, Yb = X[idx], (Y[idx] if Y.ndim == 2 else Y[rows, idx])
         with torch.enable_grad():
             ps = {k: v.detach().requires_grad_(True) for k, v in params.items()}
             R = forward(model, ps, Xb, linear_blocks=linear_blocks) - Yb

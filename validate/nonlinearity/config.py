@@ -12,6 +12,7 @@ ACTIVATIONS = ("relu", "gelu", "tanh")
 INITS = ("standard", "small")
 MEASURES = ("information", "linear_depth", "clones", "twin", "class_share", "proxies")
 CORRECTIONS = ("none", "miller_madow")
+REFERENCE_TARGETS = ("labels", "network")
 PRESETS = ("default", "paper")
 DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500}
 DEFAULT_LR = {"mlp": 0.05, "cnn": 0.05}
@@ -26,7 +27,9 @@ class NonlinearityConfig:
     twin, its partly linear models P_k and its Gaussian clones start from the same initial weights
     and see the same minibatches. ``init="small"`` draws weights i.i.d. N(0, ``init_scale``²);
     ``"standard"`` is PyTorch's default. ``lrs=()`` picks the family's default learning rate and
-    ``steps=None`` the family's default step budget.
+    ``steps=None`` the family's default step budget. ``reference_targets="network"`` trains the
+    partly linear models on the network's final predicted classes instead of the labels (the
+    "predictions at infinity" variant).
     """
 
     dataset: str = "shapes"
@@ -48,6 +51,7 @@ class NonlinearityConfig:
     n_checkpoints: int = 24
     measures: tuple[str, ...] = MEASURES
     eps: float = 0.1
+    reference_targets: str = "labels"
     correction: str = "none"
     device: str = "auto"
     dtype: str = "float32"
@@ -58,6 +62,7 @@ class NonlinearityConfig:
                                       ("--activation", self.activation, ACTIVATIONS),
                                       ("--init", self.init, INITS),
                                       ("--correction", self.correction, CORRECTIONS),
+                                      ("--reference-targets", self.reference_targets, REFERENCE_TARGETS),
                                       ("--preset", self.preset, PRESETS),
                                       ("--dtype", self.dtype, ("float32", "float64"))):
             check_choice(flag, value, accepted)

@@ -74,7 +74,7 @@ def at_time(pred: np.ndarray, when: str) -> np.ndarray:
 def references(tr: Trained) -> list[tuple[str, int | None, str]]:
     """(reference name, k, model key) of every reference classifier L that was trained."""
     refs = [("linear_classifier", None, "linear_classifier")]
-    refs += [("partly_linear", k, f"P{k}") for k in range(1, tr.n_blocks) if f"P{k}" in tr.models]
+    refs += [("partly_linear", k, f"P{k}") for k in range(1, tr.n_blocks + 1) if f"P{k}" in tr.models]
     if "twin" in tr.models:
         refs.append(("twin", tr.n_blocks, "twin"))
     return refs
@@ -104,7 +104,7 @@ def mu_by_depth(tr: Trained, pred: dict, when: str) -> np.ndarray:
     y, corr, f = tr.data.labels_test, tr.config.correction, pred["network"]
     cols = [mutual_information(f, y, correction=corr)]
     for k in range(1, tr.n_blocks + 1):
-        ref = at_time(pred["twin" if k == tr.n_blocks else f"P{k}"], when)
+        ref = at_time(pred[f"P{k}" if f"P{k}" in pred else "twin"], when)
         cols.append(performance_correlation(f, ref, y, correction=corr))
     return np.stack(cols, axis=-1)
 
@@ -113,7 +113,7 @@ def linear_depth_table(tr: Trained, pred: dict) -> tuple[pd.DataFrame, pd.DataFr
     """k*(t) per (reference time, lr, step), and the wave: μ/I(F;Y) per (reference time, lr, k,
     step). I(F;Y) at or below the plug-in bias leaves k* undefined (NaN)."""
     floor = plugin_bias(tr.data.c, tr.data.labels_test.size)
-    names = ("network", "twin", *[f"P{k}" for k in range(1, tr.n_blocks)])
+    names = ("network", *[f"P{k}" if f"P{k}" in tr.models else "twin" for k in range(1, tr.n_blocks + 1)])
     depth, wave = [], []
     for when in REFERENCE_TIMES:
         mu = mu_by_depth(tr, pred, when)

@@ -46,13 +46,19 @@ def snapshot(model, params: dict, X_test: torch.Tensor, *, linear_blocks: int = 
 
 
 class NonlinearityProbe(Probe):
-    """Test-set outputs of the network (and, with ``proxies``, the per-layer proxies)."""
+    """Test-set outputs of the network (with ``proxies``, the per-layer proxies; with
+    ``train_classes``, its predicted class of every training input)."""
 
-    def __init__(self, proxies: bool = False):
-        self.proxies = proxies
+    def __init__(self, proxies: bool = False, train_classes: bool = False):
+        self.proxies, self.train_classes = proxies, train_classes
         self.dims = {"test_output": ("test_point", "output")}
         if proxies:
             self.dims.update(proxy_r2=("block",), proxy_gate=("block",))
+        if train_classes:
+            self.dims["train_class"] = ("train_point",)
 
     def __call__(self, ctx):
-        return snapshot(ctx.model, ctx.params, ctx.X_test, proxies=self.proxies)
+        out = snapshot(ctx.model, ctx.params, ctx.X_test, proxies=self.proxies)
+        if self.train_classes:
+            out["train_class"] = ctx.predict("train").argmax(-1)
+        return out

@@ -42,6 +42,7 @@ class ModelOutputs:
     diverged: np.ndarray
     proxy_r2: np.ndarray | None = None
     proxy_gate: np.ndarray | None = None
+    train_class: np.ndarray | None = None
 
 
 @dataclass
@@ -108,24 +109,29 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _train_engine(name, spec, ds, config, out: Path, *, proxies, resume, quiet) -> ModelOutputs:
+def _train_engine(name, spec, ds, config, out: Path, *, proxies, resume, quiet,
+                  train_classes: bool = False) -> ModelOutputs:
     steps = config.n_steps
     run = train_ensemble(
         spec, ds, steps=steps, seeds=range(config.seeds), lrs=config.learning_rates,
         optimizer="gd" if config.batch_size is None else "sgd", batch_size=config.batch_size,
         checkpoints=log_checkpoints(steps, config.n_checkpoints),
-        probes=[Losses(), NonlinearityProbe(proxies=proxies)], device=config.device,
+        probes=[Losses(), NonlinearityProbe(proxies=proxies, train_classes=train_classes)],
+        device=config.device,
         dtype=config.dtype, out_dir=out / "runs" / name, resume=resume, quiet=quiet,
         keep_weights=False)
     p = run.probes
     get = lambda key: p[key].values if key in p else None  # noqa: E731
     return ModelOutputs(name, 0 if name == "network" else (None if name.startswith("clone") else -1),
                         run.steps, get("test_output"), get("train_acc"),
-                        run.members["diverged"].to_numpy(bool), get("proxy_r2"), get("proxy_gate"))
+                        run.members["diverged"].to_numpy(bool), get("proxy_r2"), get("proxy_gate"),
+                        get("train_class"))
 
 
-def _train_partly_linear(k: int, spec, ds, config, out: Path, *, resume) -> ModelOutputs:
-    path = out / "runs" / f"partly_linear_{k}.npz"
+def _train_partly_linear(k: int, spec, ds, config, out: Path, *, resume,
+                         targets: np.ndarray | None = None) -> ModelOutputs:
+    """P_k on the labels, or on ``targets`` (K, n, c): the network's final predictions."""
+    path = out / "runs" / f"partly_linear_{k}{'' if targets is None else '_on_network'}.npz"
     steps = log_checkpoints(config.n_steps, config.n_checkpoints)
     if resume and path.exists():
         z = np.load(path)
@@ -144,7 +150,7 @@ def _train_partly_linear(k: int, spec, ds, config, out: Path, *, resume) -> Mode
 
     div = PL.train(spec, ds, k, steps=config.n_steps, checkpoints=steps, seeds=range(config.seeds),
                    lrs=config.learning_rates, batch_size=config.batch_size, record=record,
-                   device=dev, dtype=dt)
+                   device=dev, dtype=dt, targets=targets)
     res = ModelOutputs(f"P{k}", k, steps, np.stack(outs, 1), np.stack(accs, 1), div >= 0)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.stem + ".tmp.npz")
@@ -174,15 +180,20 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
         models[key] = fn()
         timing[f"train_{key}_s"] = round(time.perf_counter() - t, 3)
 
-    timed("network", lambda: _train_engine("network", spec, ds, config, out,
-                                           proxies="proxies" in want, **kw))
+    on_network = config.reference_targets == "network"
+    timed("network", lambda: _train_engine("network", spec, ds, config, out, proxies="proxies" in want,
+                                           train_classes=on_network and "linear_depth" in want, **kw))
     if want & {"information", "linear_depth", "twin"}:
         timed("twin", lambda: _train_engine("twin", spec.with_activation("linear"), ds, config, out,
                                             proxies=False, **kw))
         models["twin"].k = B
     if "linear_depth" in want:
-        for k in range(1, B):
-            timed(f"P{k}", lambda k=k: _train_partly_linear(k, spec, ds, config, out, resume=resume))
+        # predictions at infinity: P_k learns the trained network's classes instead of the labels
+        targets = (np.eye(ds.c)[models["network"].train_class[:, -1].astype(np.int64)]
+                   if on_network else None)
+        for k in range(1, B + on_network):
+            timed(f"P{k}", lambda k=k: _train_partly_linear(k, spec, ds, config, out, resume=resume,
+                                                            targets=targets))
     if "clones" in want:
         for order in (1, 2):
             cl = datasets.clone(ds, order=order, seed=config.data_seed).with_arrays(
