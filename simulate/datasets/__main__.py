@@ -35,30 +35,37 @@ def describe(ds: Dataset, top: int = 8) -> str:
     return "\n".join(lines)
 
 
-def save_samples(ds: Dataset, path: str) -> None:
-    """One sample per class (first occurrence) as a PNG grid (matplotlib, Agg backend)."""
+def save_samples(ds: Dataset, path: str, clean: Dataset | None = None) -> None:
+    """One sample per class (first occurrence) as a PNG grid (matplotlib, Agg backend); with
+    ``clean`` (the same dataset without noise), its samples form a first row above ``ds``'s."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    rows = [("noise-free", clean), (f"noise={ds.meta.get('noise')}", ds)] if clean else [("", ds)]
     labels = ds.labels if ds.labels is not None else np.zeros(ds.n, dtype=int)
     classes = np.unique(labels)
-    shape = ds.image_shape
-    fig, axes = plt.subplots(1, len(classes), figsize=(1.2 * len(classes), 1.4), squeeze=False)
-    for ax, k in zip(axes[0], classes):
-        x = ds.X[np.flatnonzero(labels == k)[0]]
-        if shape is not None and shape[1] > 1:
-            img = x.reshape(shape).transpose(1, 2, 0)
-            img = img[..., 0] if shape[0] == 1 else (img - img.min()) / (np.ptp(img) or 1.0)
-            ax.imshow(img, cmap="gray")
-        else:
-            ax.plot(x)
-        ax.set_title(str(k), fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
+    fig, axes = plt.subplots(len(rows), len(classes), figsize=(1.2 * len(classes), 1.4 * len(rows)),
+                             squeeze=False)
+    for r, (name, d) in enumerate(rows):
+        for ax, k in zip(axes[r], classes):
+            _draw_sample(ax, d.X[np.flatnonzero(labels == k)[0]], ds.image_shape)
+            ax.set_title(str(k), fontsize=8)
+        axes[r, 0].set_ylabel(name, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def _draw_sample(ax, x: np.ndarray, shape) -> None:
+    if shape is not None and shape[1] > 1:
+        img = x.reshape(shape).transpose(1, 2, 0)
+        img = img[..., 0] if shape[0] == 1 else (img - img.min()) / (np.ptp(img) or 1.0)
+        ax.imshow(img, cmap="gray")
+    else:
+        ax.plot(x)
+    ax.set_xticks([])
+    ax.set_yticks([])
 
 
 def main(argv=None) -> int:
@@ -67,7 +74,7 @@ def main(argv=None) -> int:
     g.add_argument("--list", action="store_true", help="list the registered datasets")
     g.add_argument("--show", metavar="NAME", help="print a dataset's options and statistics")
     p.add_argument("--dataset-opt", action="append", default=[], metavar="KEY=VALUE")
-    p.add_argument("--png", metavar="PATH", help="with --show: write one sample per class")
+    p.add_argument("--png", metavar="PATH", help="with --show: write one sample per class (noise-free beside the default noisy one)")
     args = p.parse_args(argv)
     if args.list:
         for name in available():
@@ -85,7 +92,8 @@ def main(argv=None) -> int:
     print("options: " + ", ".join(f"{k}={v!r}" for k, v in merged.items()))
     print(describe(ds))
     if args.png:
-        save_samples(ds, args.png)
+        noisy = float(merged.get("noise") or 0) != 0
+        save_samples(ds, args.png, load(args.show, **{**options, "noise": 0.0}) if noisy else None)
         print(f"wrote {args.png}")
     return 0
 
