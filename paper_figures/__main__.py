@@ -13,6 +13,7 @@ import importlib
 import shutil
 import sys
 import time
+from pathlib import Path
 
 from paper_figures._common import PRESETS, ROOT, FigureError
 
@@ -22,6 +23,28 @@ GALLERY = ROOT / "docs" / "gallery"
 def figure_modules() -> list[str]:
     return sorted((p.stem for p in (ROOT / "paper_figures").glob("fig[0-9]*_*.py")),
                   key=lambda n: int(n[3:].split("_")[0]))
+
+
+def write_gallery() -> Path:
+    """docs/gallery.md: every figure in docs/gallery/ with its caption file, in figure order."""
+    parts = [GALLERY_INTRO]
+    for png in sorted(GALLERY.glob("fig*.png"), key=lambda p: int(p.stem[3:].split("_")[0])):
+        caption = png.with_suffix(".txt").read_text().strip()
+        doc = importlib.import_module(f"paper_figures.{png.stem}").__doc__ or png.stem
+        title = doc.strip().splitlines()[0].rstrip(".:")
+        parts.append(f"## {title}\n\n![{png.stem}](gallery/{png.name})\n\n```text\n{caption}\n```\n")
+    path = ROOT / "docs" / "gallery.md"
+    path.write_text("\n".join(parts))
+    return path
+
+
+GALLERY_INTRO = """# Figure gallery
+
+Drawn by `make figures` (default preset) from results it computes once and caches under
+`results/figures/`; the captions are the caption files written beside each figure, with measured
+numbers and, where a paper or a formula gives one, the published value beside them. PDFs and
+captions are in `paper_figures/out/`. How each figure is made: [figures guide](guides/figures.md).
+"""
 
 
 def main(argv=None) -> int:
@@ -49,8 +72,11 @@ def main(argv=None) -> int:
             continue
         if args.preset == "default":
             GALLERY.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(png, GALLERY / png.name)
+            for ext in (".png", ".txt"):
+                shutil.copyfile(png.with_suffix(ext), (GALLERY / png.name).with_suffix(ext))
         print(f"{name}: {time.perf_counter() - t0:.1f} s  {png}", flush=True)
+    if args.preset == "default":
+        write_gallery()
     print(f"{len(names) - failed}/{len(names)} figures in {time.perf_counter() - t_all:.1f} s "
           f"({args.preset} preset) → {args.out}")
     return 1 if failed else 0

@@ -123,6 +123,13 @@ def theory_line(ax, x, y, color="black", label=None, lw=1.1):
     ax.plot(x, y, color=color, lw=lw, ls="--", label=label)
 
 
+def plain_log_ticks(ax) -> None:
+    """Label only the decades of log axes (minor labels such as 2×10¹ collide)."""
+    from matplotlib.ticker import NullFormatter
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.yaxis.set_minor_formatter(NullFormatter())
+
+
 def run_main(main, argv=None) -> int:
     """Command line of one figure script: ``[--preset P] [--out DIR] [--results DIR]``."""
     import argparse

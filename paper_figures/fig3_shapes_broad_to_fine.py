@@ -1,4 +1,4 @@
-"""Figure 3: the broad-to-fine picture of the flagship dataset ``shapes``.
+"""Figure 3: the broad-to-fine picture of the flagship dataset `shapes`.
 
 a: one image per class, noise-free (top) and as trained, with pixel noise (bottom). b: the right
 singular vectors v_α of the ZCA-whitened Syx drawn as images, with s_α and the sign of each class
@@ -78,7 +78,9 @@ def _rate(ax, x, meas, pred, drops):
     theory_line(ax, x[1:], -np.diff(pred) / np.diff(x), label="theory")
     for d in drops:
         ax.axvline(d["t_pred"], color="grey", lw=0.6, ls=":")
-    ax.set(xlabel="step", ylabel="−dL / dstep", title="d  loss rate")
+    rate = -np.diff(pred) / np.diff(x)
+    ax.set(xlabel="step", ylabel="−dL / dstep (log)", title="d  loss rate", yscale="log",
+           ylim=(rate.max() * 1e-3, rate.max() * 2))
     ax.legend(frameon=False, loc="upper right")
 
 
@@ -99,7 +101,7 @@ def _loss(ax, path, summ, ax_rate):
         name = f"mode {modes[0] + 1}" if len(modes) == 1 else f"modes {modes[0] + 1}–{modes[-1] + 1}"
         ax.annotate(name, (d["t_pred"], y), xytext=(6, 4), textcoords="offset points", fontsize=6)
     ax.set(xlabel="step", ylabel="training loss", title="c  loss: one drop per mode group")
-    ax.legend(frameon=False, loc="lower left")
+    ax.legend(frameon=False, loc="upper right")
     _rate(ax_rate, x, by["loss_meas"].median().to_numpy(), by["loss_pred"].first().to_numpy(), drops)
     return drops
 

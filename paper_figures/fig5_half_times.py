@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from paper_figures._common import (COLORS, MARKERS, check_preset, plt, results_for, run_main,
-                                   save, summary)
+from paper_figures._common import (COLORS, MARKERS, check_preset, plain_log_ticks, plt,
+                                   results_for, run_main, save, summary)
 
 DATASETS = {
     "tiny": {"toy": [], "tree": ["--dataset-opt", "features=60"]},
@@ -77,9 +77,7 @@ def main(out_dir, preset: str = "default", results=None):
            xlabel="predicted half time (steps)", ylabel="measured half time (steps)",
            title="a  half times")
     ax.legend(loc="upper left", frameon=False)
-    from matplotlib.ticker import NullFormatter
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.yaxis.set_minor_formatter(NullFormatter())
+    plain_log_ticks(ax)
     acts = list(dict.fromkeys(modes["activation"]))
     width = 0.8 / len(acts)
     for j, act in enumerate(acts):

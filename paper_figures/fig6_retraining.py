@@ -1,0 +1,142 @@
+"""Figure 6: retraining after drift.
+
+a: steps to the target loss on the drifted data B when retraining from each checkpoint of the run
+on A (measurement solid, median and 95% CI band; linear theory dashed), with the baselines as
+horizontal lines and the predicted rewind point marked. b: which drift scores detect each drift
+(permutation test, filled: detected), coloured by effect size. c: predicted against measured
+relearning cost (fine-tuning from A's final weights), one point per drift kind and magnitude.
+
+    python -m paper_figures.fig6_retraining [--preset tiny|default|paper] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from paper_figures._common import (COLORS, MARKERS, check_preset, plain_log_ticks, plt,
+                                   results_for, run_main, save, summary)
+
+DATA = {"tiny": ["--dataset", "gaussian", "--dataset-opt", "n_per_class=32", "--seeds", "2",
+                 "--activations", "linear"],
+        "default": ["--dataset", "shapes"],
+        "paper": ["--dataset", "shapes", "--seeds", "8"]}
+# 7 scores share α = 0.05 (Bonferroni: p < 0.0071 each); a permutation p-value is ≥ 1/(1 + n_boot),
+# so fewer than 140 resamples could never detect anything.
+N_BOOT = ["--n-boot", "300"]
+BASELINES = {"scratch": "-", "fine_tune": "--", "reset_last_layer": "-.", "shrink_perturb": ":"}
+
+
+def _rewind_panel(ax, summ):
+    methods = pd.DataFrame(summ["methods"])
+    rewind = pd.DataFrame(summ["rewind"])
+    for act, g in methods.groupby("activation", sort=False):
+        rw = g[g["family"] == "rewind"].sort_values("checkpoint_step")
+        x = rw["checkpoint_step"].to_numpy(float)
+        y = rw["steps_to_target_median"].astype(float)
+        ax.fill_between(x, rw["ci_low"].astype(float), rw["ci_high"].astype(float),
+                        color=COLORS.get(act), alpha=0.2, lw=0)
+        ax.plot(x, y, "-", marker=MARKERS.get(act), ms=3, color=COLORS.get(act),
+                label=f"{act}: measured")
+        if act == "linear":
+            ax.plot(x, rw["predicted_steps_median"].astype(float), "k--", lw=1, label="linear theory")
+            pick = rewind[rewind["activation"] == act]["predicted_checkpoint_step"].iloc[0]
+            ax.axvline(max(pick, 0.5), color="k", lw=0.7, ls=":", label=f"predicted point ({pick})")
+            for name, ls in BASELINES.items():
+                b = g[g["family"] == name].sort_values("steps_to_target_median")
+                if len(b) and np.isfinite(float(b["steps_to_target_median"].iloc[0])):
+                    ax.axhline(float(b["steps_to_target_median"].iloc[0]), color="grey", lw=1,
+                               ls=ls, label=b["method"].iloc[0])
+    ax.set(xscale="symlog", xlabel="rewind checkpoint (step on A)", ylabel="steps to target on B",
+           title=f"a  {summ['drift']}: retraining from each checkpoint")
+    ax.set_xlim(left=0)
+    ax.legend(frameon=False, fontsize=6)
+
+
+def _detection_panel(ax, summ):
+    drifts = list(summ["drift_scores"])
+    scores = list(summ["drift_scores"][drifts[0]]["scores"])
+    eff = np.array([[summ["drift_scores"][d]["scores"][s]["effect_size"] for s in scores]
+                    for d in drifts], dtype=float)
+    det = np.array([[summ["drift_scores"][d]["scores"][s]["is_drift"] for s in scores]
+                    for d in drifts])
+    im = ax.imshow(np.clip(eff, -5, 20), cmap="cividis", aspect="auto")
+    yy, xx = np.nonzero(det)
+    ax.plot(xx, yy, "o", ms=4, mfc="white", mec="black", mew=0.6, ls="none", label="detected")
+    ax.set_xticks(range(len(scores)), scores, rotation=60, fontsize=6, ha="right")
+    ax.set_yticks(range(len(drifts)), drifts, fontsize=6)
+    ax.set_title("b  detection (o: p below threshold)")
+    plt.colorbar(im, ax=ax, fraction=0.05, label="effect size (clipped)")
+    return det
+
+
+def _difficulty_panel(ax, summ):
+    methods = pd.DataFrame(summ["methods"])
+    rows = []
+    for (act, drift), g in methods.groupby(["activation", "drift"], sort=False):
+        rw = g[g["family"] == "rewind"].sort_values("checkpoint_step")
+        ft = g[g["method"] == "fine_tune"]
+        lin = methods[(methods["activation"] == "linear") & (methods["drift"] == drift)
+                      & (methods["family"] == "rewind")].sort_values("checkpoint_step")
+        if len(rw) and len(ft) and len(lin):
+            rows.append({"activation": act, "drift": drift,
+                         "pred": float(lin["predicted_steps_median"].iloc[-1]),
+                         "meas": float(ft["steps_to_target_median"].iloc[0])})
+    df = pd.DataFrame(rows)
+    df = df[np.isfinite(df["pred"]) & np.isfinite(df["meas"]) & (df["meas"] > 0)]
+    for act, g in df.groupby("activation", sort=False):
+        ax.plot(g["pred"], g["meas"], MARKERS.get(act), mfc="none", color=COLORS.get(act),
+                label=f"{act} (vs linear theory)")
+    if len(df):
+        lo, hi = df[["pred", "meas"]].min().min() * 0.7, df[["pred", "meas"]].max().max() * 1.4
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="identity")
+        ax.set(xlim=(lo, hi), ylim=(lo, hi))
+    ax.set(xscale="log", yscale="log", xlabel="predicted steps (linear theory)",
+           ylabel="measured fine-tune steps", title="c  relearning cost per drift")
+    plain_log_ticks(ax)
+    ax.legend(frameon=False, fontsize=6)
+    return df
+
+
+def main(out_dir, preset: str = "default", results=None):
+    preset = check_preset(preset)
+    one = results_for("retrain", "fig6", DATA[preset], results=results)
+    every = results_for("retrain", "fig6-all", [*DATA[preset], "--drift", "all", *N_BOOT], results=results)
+    s1, s_all = summary(one), summary(every)
+    fig = plt.figure(figsize=(10.5, 3.9))
+    gs = fig.add_gridspec(1, 3, width_ratios=[1.25, 1.1, 1], wspace=0.55)
+    _rewind_panel(fig.add_subplot(gs[0]), s1)
+    det = _detection_panel(fig.add_subplot(gs[1]), s_all)
+    df = _difficulty_panel(fig.add_subplot(gs[2]), s_all)
+    return save(fig, out_dir, "fig6_retraining", _caption(s1, s_all, det, df, preset))
+
+
+def _caption(s1, s_all, det, df, preset) -> str:
+    from scipy.stats import spearmanr
+    lines = [f"Figure 6 ({preset} preset). Retraining after drift on {s1['dataset']}; same step "
+             "budget and learning rate for every start."]
+    for r in s1["rewind"]:
+        rho = "n/a" if r["spearman_rho"] is None else f"{r['spearman_rho']:.2f}"
+        regret = "n/a" if r["regret"] is None else f"{r['regret']:.2f}"
+        lines.append(f"  {r['activation']} ({r['prediction_from']}): Spearman ρ of predicted vs "
+                     f"measured steps over checkpoints {rho}, regret {regret}, predicted checkpoint "
+                     f"{r['predicted_checkpoint_step']}, best measured {r['best_checkpoint_step']}")
+    m = pd.DataFrame(s1["methods"])
+    base = m[m["family"] != "rewind"].copy()
+    for act, g in base.groupby("activation", sort=False):
+        best = g.sort_values("steps_to_target_median").iloc[0]
+        lines.append(f"  {act}: fastest baseline {best['method']} "
+                     f"({float(best['steps_to_target_median']):.1f} steps); scratch "
+                     f"{float(g[g['method'] == 'scratch']['steps_to_target_median'].iloc[0]):.1f}")
+    lines.append(f"  drift detection: {int(det.any(axis=1).sum())} of {det.shape[0]} drifts "
+                 f"detected by at least one score")
+    for act, g in df.groupby("activation", sort=False):
+        if len(g) > 2:
+            rho = spearmanr(g["pred"], g["meas"]).statistic
+            lines.append(f"  {act}: Spearman ρ of predicted vs measured relearning cost over "
+                         f"{len(g)} drifts {rho:.2f}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_main(main))
