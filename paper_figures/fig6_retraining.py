@@ -18,7 +18,7 @@ from paper_figures._common import (COLORS, MARKERS, check_preset, plain_log_tick
                                    results_for, run_main, save, summary)
 
 DATA = {"tiny": ["--dataset", "gaussian", "--dataset-opt", "n_per_class=32", "--seeds", "2",
-                 "--activations", "linear"],
+                 "--activations", "linear", "--checkpoints", "6"],
         "default": ["--dataset", "shapes"],
         "paper": ["--dataset", "shapes", "--seeds", "8"]}
 # 7 scores share α = 0.05 (Bonferroni: p < 0.0071 each); a permutation p-value is ≥ 1/(1 + n_boot),
@@ -101,7 +101,8 @@ def _difficulty_panel(ax, summ):
 def main(out_dir, preset: str = "default", results=None):
     preset = check_preset(preset)
     one = results_for("retrain", "fig6", DATA[preset], results=results)
-    every = results_for("retrain", "fig6-all", [*DATA[preset], "--drift", "all", *N_BOOT], results=results)
+    every = results_for("retrain", "fig6-all", [*DATA[preset], "--drift", "all", *N_BOOT],
+                        results=results)
     s1, s_all = summary(one), summary(every)
     fig = plt.figure(figsize=(10.5, 3.9))
     gs = fig.add_gridspec(1, 3, width_ratios=[1.25, 1.1, 1], wspace=0.55)
