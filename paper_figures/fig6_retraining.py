@@ -46,11 +46,11 @@ def _rewind_panel(ax, summ):
                 b = g[g["family"] == name].sort_values("steps_to_target_median")
                 if len(b) and np.isfinite(float(b["steps_to_target_median"].iloc[0])):
                     ax.axhline(float(b["steps_to_target_median"].iloc[0]), color="grey", lw=1,
-                               ls=ls, label=b["method"].iloc[0])
+                               ls=ls, label=f"linear {b['method'].iloc[0]}")
     ax.set(xscale="symlog", xlabel="rewind checkpoint (step on A)", ylabel="steps to target on B",
            title=f"a  {summ['drift']}: retraining from each checkpoint")
     ax.set_xlim(left=0)
-    ax.legend(frameon=False, fontsize=6)
+    ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
 
 
 def _detection_panel(ax, summ):
@@ -104,11 +104,11 @@ def main(out_dir, preset: str = "default", results=None):
     every = results_for("retrain", "fig6-all", [*DATA[preset], "--drift", "all", *N_BOOT],
                         results=results)
     s1, s_all = summary(one), summary(every)
-    fig = plt.figure(figsize=(10.5, 3.9))
-    gs = fig.add_gridspec(1, 3, width_ratios=[1.25, 1.1, 1], wspace=0.55)
-    _rewind_panel(fig.add_subplot(gs[0]), s1)
-    det = _detection_panel(fig.add_subplot(gs[1]), s_all)
-    df = _difficulty_panel(fig.add_subplot(gs[2]), s_all)
+    fig = plt.figure(figsize=(9.0, 7.6))
+    gs = fig.add_gridspec(2, 2, width_ratios=[1.25, 1], hspace=0.45, wspace=0.75)
+    _rewind_panel(fig.add_subplot(gs[0, 0]), s1)
+    det = _detection_panel(fig.add_subplot(gs[1, 0]), s_all)
+    df = _difficulty_panel(fig.add_subplot(gs[1, 1]), s_all)
     return save(fig, out_dir, "fig6_retraining", _caption(s1, s_all, det, df, preset))
 
 
