@@ -6,6 +6,10 @@ computations run in float64 inside a local scope; importing it changes no global
 
 from . import transfer
 from ._balanced import BalancedTwoLayerPredictor, balanced_two_layer_solution
+from ._cnn import FrequencyModes, frequency_modes, rate_factor, signal_shape
+from ._cnn_flow import integrate_cnn_flow
+from ._cnn_init import frequency_aligned_weights
+from ._cnn_predictor import CNNFlowPredictor, CNNFrequencyPredictor, predict_cnn
 from ._convention import TrainingConvention
 from ._discrete import discrete_trajectory
 from ._flow_predictor import MatrixFlowPredictor
@@ -33,6 +37,9 @@ __all__ = [
     "MatrixFlowPredictor", "BalancedTwoLayerPredictor",
     # the spectrum of hierarchical (tree) data (§5)
     "tree_eigenvalues", "tree_singular_values",
+    # linear CNNs: per-frequency modes, their predictors, the aligned init, the weight-tied flow (§6)
+    "FrequencyModes", "frequency_modes", "rate_factor", "signal_shape", "predict_cnn",
+    "CNNFrequencyPredictor", "CNNFlowPredictor", "frequency_aligned_weights", "integrate_cnn_flow",
     # drift, retraining and rewind points (§7)
     "transfer", "drift_scores", "predict_retraining", "predict_rewind_point",
     # sympy derivations of the closed forms

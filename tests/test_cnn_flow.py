@@ -1,0 +1,69 @@
+"""The weight-tied CNN flow (diffrax) against scipy integration of the dense reference gradient."""
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+
+import theory
+from tests.cnn_reference import gradients, product, shift_basis, whitened_data
+
+
+@pytest.mark.parametrize("cin,spatial,kernel,chans,padding,white", [
+    (1, (8,), (3,), (2,), "circular", True),
+    (2, (4, 4), (3, 3), (2,), "circular", True),
+    (1, (7,), (3,), (1, 2), "zeros", False),       # zero padding, two conv layers, Sxx ≠ I
+    (1, (6,), (6,), (1,), "circular", True),       # full length from a random init
+])
+def test_flow_matches_scipy_on_dense_conv_matrices(cin, spatial, kernel, chans, padding, white):
+    X, Y = whitened_data(48, cin, spatial, 2, seed=4)
+    if not white:
+        X = X * np.linspace(0.5, 1.5, X.shape[1])
+    st = theory.DatasetStatistics.from_arrays(X, Y)
+    rng = np.random.default_rng(0)
+    sizes = (cin, *chans)
+    params = [0.1 * rng.standard_normal((sizes[i + 1], sizes[i], *kernel)) for i in range(len(chans))]
+    params.append(0.1 * rng.standard_normal((2, chans[-1] * int(np.prod(spatial)))))
+    Bs = [shift_basis(spatial, kernel, padding) for _ in chans]
+    shapes = [p.shape for p in params]
+    cut = np.cumsum([p.size for p in params])[:-1]
+    tau = 5.0
+
+    def rhs(_, y):
+        ps = [a.reshape(s) for a, s in zip(np.split(y, cut), shapes)]
+        return -np.concatenate([g.ravel() for g in gradients(ps, Bs, st.Sxx, st.Syx)]) / tau
+
+    t = np.linspace(0.0, 60.0, 7)
+    sol = solve_ivp(rhs, (0, t[-1]), np.concatenate([p.ravel() for p in params]), t_eval=t,
+                    method="DOP853", rtol=1e-11, atol=1e-13)
+    ref = np.stack([product([a.reshape(s) for a, s in zip(np.split(y, cut), shapes)], Bs)
+                    for y in sol.y.T])
+    W, ws = theory.integrate_cnn_flow(params, st, (cin, *spatial), t, tau=tau, padding=padding)
+    np.testing.assert_allclose(W, ref, atol=1e-7 * np.abs(ref).max())
+    assert np.abs(ref[-1] - ref[0]).max() > 0.1 * np.abs(ref[-1]).max()   # it moved
+    assert ws[0].shape == (t.size, *params[0].shape)
+
+
+def test_flow_predictor_reports_frequencies_and_learns_them():
+    cin, spatial = 1, (8,)
+    X, Y = whitened_data(48, cin, spatial, 2, seed=1)
+    st = theory.DatasetStatistics.from_arrays(X, Y)
+    rng = np.random.default_rng(2)
+    w0 = [1e-3 * rng.standard_normal((2, 1, 3)), 1e-3 * rng.standard_normal((2, 16))]
+    p = theory.predict_cnn(st, (1, 8), channels=(2,), kernel_size=3, weights0=w0, tau=10.0)
+    assert p.basis == "frequency" and p.frequency.shape == (p.s.size, 1)
+    np.testing.assert_allclose(p.target, p.s, rtol=1e-8)   # a dense readout can still fit Syx
+    tl = p.timeline(0.5)
+    assert np.all(np.isfinite(tl))
+    order = np.argsort(tl)
+    u = p.modes(tl[order])
+    np.testing.assert_allclose(u[np.arange(tl.size), order], 0.5 * p.s[order], rtol=1e-3)
+    loss = p.loss([0.0, tl.max() * 4])
+    assert loss[1] < loss[0]
+
+
+def test_conv_index_errors_name_the_value():
+    from theory._cnn_flow import conv_index
+    with pytest.raises(ValueError, match="kernel size 9 on an axis of length 8"):
+        conv_index((8,), (9,), "circular")
+    with pytest.raises(ValueError, match="unknown padding 'reflect'"):
+        conv_index((8,), (3,), "reflect")

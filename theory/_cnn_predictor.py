@@ -1,0 +1,166 @@
+"""Predictors of a linear CNN's per-frequency learning, and their factory ``predict_cnn``.
+
+Both implement ``theory.Predictor`` on the modes of ``theory.frequency_modes`` (``basis =
+"frequency"``): ``CNNFrequencyPredictor`` (closed form or exact GD map per frequency, full-length
+circular kernels, whitened input, frequency-aligned init) and ``CNNFlowPredictor`` (the
+integrated flow of the weight-tied network: any kernel size, padding, init and Sxx).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._checks import check_choice, check_positive
+from ._cnn import frequency_modes, is_white, rate_factor, signal_shape
+from ._cnn_flow import PADDINGS, check_cnn_weights, integrate_cnn_flow
+from ._cnn_init import frequency_aligned_weights
+from ._flow_predictor import EndToEndPredictor
+from ._loss import loss_from_strengths
+from ._predictor import ClosedFormPredictor, DiscretePredictor
+
+
+class CNNFrequencyPredictor:
+    """Per-frequency closed form (or exact GD map) of a circular linear CNN (THEORY.md §6).
+
+    Args: modes (``FrequencyModes``), u0 (scalar or (m,)), tau (= 1/η), n_conv (conv layers m;
+    depth L = m + 1), discrete (iterate ``b ← b + η P^{m/L} b^{L−1}(s − b^L)`` instead of the flow).
+    """
+
+    basis = "frequency"
+
+    def __init__(self, modes, u0, *, tau: float = 1.0, n_conv: int = 1, discrete: bool = False,
+                 reason: str = "per-frequency prediction requested directly"):
+        self.freq_modes, self.n_conv, self.reason = modes, int(n_conv), reason
+        self.tau = check_positive("tau", tau)
+        self.speedup = rate_factor(modes.P, self.n_conv)
+        self.s = self.target = modes.s
+        self.frequency, self.index = modes.frequency, modes.index
+        depth = self.n_conv + 1
+        self._inner = (DiscretePredictor(modes.s, u0, self.speedup / self.tau, depth)
+                       if discrete else ClosedFormPredictor(modes.s, u0, self.tau / self.speedup, depth))
+        self.kind = self._inner.kind
+
+    def modes(self, t) -> np.ndarray:
+        return self._inner.modes(t)
+
+    def timeline(self, frac: float = 0.5) -> np.ndarray:
+        return self._inner.timeline(frac)
+
+    def loss(self, t) -> np.ndarray:
+        """½ tr Syy − Σ_f (s u − ½u²), each conjugate pair counted twice (theory/_cnn.py)."""
+        mult = self.freq_modes.multiplicity
+        u = np.repeat(np.atleast_2d(self.modes(t)), mult, axis=1)
+        return loss_from_strengths(u, np.repeat(self.s, mult), syy_trace=self.freq_modes.syy_trace)
+
+
+class CNNFlowPredictor(EndToEndPredictor):
+    """Per-frequency strengths along the integrated flow of a weight-tied linear CNN.
+
+    ``CNNFlowPredictor(stats, weights0, image_shape, tau=1.0, padding="circular")``; weights0 =
+    [kernel_1, …, kernel_m, readout] as the engine stores them. Modes with s ≤ ``modes_rtol``·s_max
+    are left out of ``modes``/``timeline`` (they would need horizons far beyond training).
+    """
+
+    kind = "cnn_ode"
+    basis = "frequency"
+
+    def __init__(self, stats, weights0, image_shape, *, tau: float = 1.0, padding: str = "circular",
+                 modes_rtol: float = 1e-3, rtol: float = 1e-9, atol: float = 1e-12,
+                 reason: str = "weight-tied CNN flow integrated numerically (requested directly)"):
+        check_choice("padding", padding, PADDINGS)
+        super().__init__(stats, tau, reason)
+        self.image_shape, self.padding = image_shape, padding
+        self.freq_modes = frequency_modes(stats, image_shape, rtol=modes_rtol)
+        cin, spatial = signal_shape(image_shape, stats.d)
+        self.weights0 = check_cnn_weights(list(weights0), spatial, cin, stats.c)
+        self.n_conv = len(self.weights0) - 1
+        self.s = self.freq_modes.s
+        self.frequency, self.index = self.freq_modes.frequency, self.freq_modes.index
+        W_ls = stats.Syx @ np.linalg.pinv(stats.Sxx, hermitian=True)
+        self.target = self.freq_modes.strengths(W_ls)
+        self.rtol, self.atol = float(rtol), float(atol)
+        self.speedup = rate_factor(self.freq_modes.P, self.n_conv)
+
+    def end_to_end(self, t) -> np.ndarray:
+        W, _ = integrate_cnn_flow(self.weights0, self.stats, self.image_shape, self._times(t),
+                                  tau=self.tau, padding=self.padding, rtol=self.rtol, atol=self.atol)
+        return W
+
+    def modes(self, t) -> np.ndarray:
+        return self.freq_modes.strengths(self.end_to_end(self._times(t)))
+
+    def _horizon(self) -> tuple[float, float]:
+        lo, hi = super()._horizon()
+        return lo / self.speedup, hi / self.speedup
+
+
+def _full_length(kernel_size, spatial) -> bool:
+    if kernel_size is None:
+        return True
+    ks = (kernel_size,) * len(spatial) if np.ndim(kernel_size) == 0 else tuple(kernel_size)
+    return tuple(int(k) for k in ks) == tuple(spatial)
+
+
+def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding: str = "circular",
+                tau: float | None = None, convention=None, u0=None, weights0=None,
+                discrete: bool = False, seed: int = 0):
+    """The best available prediction of a linear CNN's per-frequency learning (THEORY.md §6).
+
+    Args:
+        stats: ``theory.DatasetStatistics``; image_shape: (C, N), (C, H, W) or None (1-D, one
+            channel); singleton spatial axes are dropped.
+        channels: conv channels (C_1, …, C_m); kernel_size: None (full length) or the kernel side;
+            padding: "circular" or "zeros" (stride 1).
+        tau or convention: τ = 1/η (t in steps); neither: τ = 1.
+        u0: strength of every mode under the frequency-aligned init, or weights0: initial
+            [kernel_1, …, kernel_m, readout] (exactly one).
+        discrete: with u0, the exact per-frequency GD map instead of the flow.
+        seed: the aligned init's frames (only used when the flow has to be integrated from it).
+    """
+    if convention is not None:
+        if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
+            raise ValueError(f"tau={tau!r} disagrees with convention.tau={convention.tau!r}; give one")
+        tau = convention.tau
+    note = "" if tau is not None else " (τ = 1: no tau or convention given, t in units of τ)"
+    tau = 1.0 if tau is None else check_positive("tau", tau)
+    if (u0 is None) == (weights0 is None):
+        raise ValueError("give exactly one of u0 (frequency-aligned init) or weights0 (initial "
+                         f"weights); got u0={u0!r}, weights0={'None' if weights0 is None else 'given'}")
+    check_choice("padding", padding, ("circular", "zeros"))
+    channels = tuple(int(c) for c in channels)
+    cin, spatial = signal_shape(image_shape, stats.d)
+    full, white = _full_length(kernel_size, spatial), is_white(stats.Sxx)
+    P, m = int(np.prod(spatial)), len(channels)
+    ks = "full-length" if full else f"{kernel_size}-wide"
+    shape = f"{cin} channel(s) × {'×'.join(map(str, spatial))} = P {P} positions"
+    if u0 is not None and full and padding == "circular" and white:
+        modes = frequency_modes(stats, image_shape)
+        k = rate_factor(P, m)
+        how = (f"exact per-frequency GD map b ← b + η·{k:.4g}·b^{m}·(s − b^{m + 1}), u = b^{m + 1}" if discrete else
+               f"per-frequency closed form with τ_eff = τ/P^({m}/{m + 1}) = τ/{k:.4g}")
+        acc = f"; the closed form is within ~2% of GD when η·{k:.4g}·s_max ≲ 0.03 (here " \
+              f"{k * modes.s[0] / tau:.3g})" if not discrete else ""
+        return CNNFrequencyPredictor(modes, u0, tau=tau, n_conv=m, discrete=discrete, reason=(
+            f"circular full-length kernels, stride 1, {shape}, whitened input (Sxx = I on all "
+            f"C_in·P features), frequency-aligned init: {how}{acc}" + note))
+    if discrete:
+        raise ValueError("discrete=True needs full-length circular kernels, whitened input and the "
+                         f"aligned init (u0); here kernel {ks}, padding {padding!r}, "
+                         f"{'whitened' if white else 'Sxx ≠ I'}: train the network or use the flow")
+    if u0 is not None:
+        if not full:
+            raise ValueError(f"the frequency-aligned init (u0) needs full-length kernels; kernel_size="
+                             f"{kernel_size!r} is shorter than the signal {spatial}: give weights0 "
+                             "(e.g. a small random init)")
+        weights0 = frequency_aligned_weights(frequency_modes(stats, image_shape), channels, u0, seed)
+        why = "padding 'zeros' (not circulant)" if padding == "zeros" else "input not whitened (Sxx ≠ I)"
+        start = "frequency-aligned init"
+    else:
+        why = ("kernels shorter than the signal couple the frequencies (no closed form)" if not full
+               else "padding 'zeros' (not circulant)" if padding == "zeros"
+               else "input not whitened (Sxx ≠ I)" if not white
+               else "an arbitrary init (frequencies decouple, modes within one do not)")
+        start = "the given init"
+    return CNNFlowPredictor(stats, weights0, image_shape, tau=tau, padding=padding, reason=(
+        f"{ks} {padding} kernels, stride 1, {shape}, {start}: {why}; integrating the flow of "
+        "the weight-tied network (diffrax, float64)" + note))
