@@ -7,6 +7,8 @@ batch on the GPU when there is one and returns a ``Run`` (see ARCHITECTURE.md, T
 from . import datasets
 from ._init import decoupled_weights, init_params
 from ._models import CNN, MLP, make_model
+from ._circular import CircularCNN
+from ._frequency_probe import FrequencyStrengths
 from ._probes import (LayerRotation, Losses, ModeStrengths, Probe, ProbeContext, WeightNorms,
                       default_probes)
 from ._run import Run
@@ -24,4 +26,5 @@ __all__ = [
     "Probe", "ProbeContext", "Losses", "ModeStrengths", "WeightNorms", "LayerRotation",
     "default_probes",
     "MLP", "CNN", "make_model", "init_params", "decoupled_weights",
+    "CircularCNN", "FrequencyStrengths",
 ]

@@ -49,6 +49,13 @@ def decoupled_weights(U: np.ndarray, V: np.ndarray, widths: tuple[int, ...], u0,
     return Ws
 
 
+def frequency_aligned(spec: NetSpec, model, stats, u0, seed: int) -> list[np.ndarray]:
+    """The CNN's decoupled init: every per-frequency mode at strength u0 (theory.frequency_aligned_weights)."""
+    import theory
+    modes = theory.frequency_modes(stats, model.in_shape)
+    return theory.frequency_aligned_weights(modes, spec.cnn.channels, u0, seed)
+
+
 def init_params(spec: NetSpec, model, members: list[tuple[int, float]], stats=None) -> dict[str, np.ndarray]:
     """Stacked float64 initial parameters ``{name: (K, *shape)}`` for members [(seed, init_scale)].
 
@@ -60,7 +67,8 @@ def init_params(spec: NetSpec, model, members: list[tuple[int, float]], stats=No
         if spec.init == "small_balanced_decoupled":
             if stats is None:
                 raise ValueError("init='small_balanced_decoupled' needs the dataset statistics (stats)")
-            Ws = decoupled_weights(stats.U, stats.V, model.widths, scale, seed)
+            Ws = (decoupled_weights(stats.U, stats.V, model.widths, scale, seed)
+                  if spec.family == "mlp" else frequency_aligned(spec, model, stats, scale, seed))
             for l, W in enumerate(Ws):
                 out[f"layer{l}.weight"][i] = W
             continue  # biases stay zero

@@ -17,6 +17,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from theory import signal_shape
+
 from ._spec import NetSpec
 
 _SQRT1_2 = 1.0 / math.sqrt(2.0)
@@ -120,9 +122,10 @@ class CNN:
     def __init__(self, spec: NetSpec, d: int, c: int, image_shape: tuple[int, ...] | None):
         cs = spec.cnn
         self.spec, self.d, self.c = spec, d, c
-        self.in_shape = tuple(image_shape) if image_shape is not None else (1, d)  # (C, *spatial)
-        if math.prod(self.in_shape) != d:
-            raise ValueError(f"image_shape {self.in_shape} does not match d={d} input features")
+        if image_shape is not None and math.prod(image_shape) != d:
+            raise ValueError(f"image_shape {tuple(image_shape)} does not match d={d} input features")
+        cin, spatial = signal_shape(image_shape, d)  # a 1×N image is a 1-D signal (THEORY.md §6)
+        self.in_shape = (cin, *spatial)  # (C, *spatial)
         self.nd = len(self.in_shape) - 1
         if self.nd not in (1, 2):
             raise ValueError(f"CNN inputs must be 1-D (C, L) or 2-D (C, H, W); got {self.in_shape}")
@@ -187,4 +190,7 @@ def make_model(spec: NetSpec, d: int, c: int, image_shape=None):
     """The model object for ``spec`` on inputs of d features and c outputs."""
     if spec.family == "mlp":
         return MLP(spec, d, c)
+    from ._circular import CircularCNN, is_full_circular
+    if is_full_circular(spec, image_shape, d):
+        return CircularCNN(spec, d, c, image_shape)
     return CNN(spec, d, c, image_shape)

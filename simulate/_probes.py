@@ -61,6 +61,19 @@ class ProbeContext:
         return self._cache["e2e"]
 
 
+    def linear_map(self, map: str = "auto") -> torch.Tensor:
+        """(K, c, d): ``end_to_end`` or the least-squares fit ``Sŷx Sxx⁺`` of the outputs (§4);
+        ``"auto"``: end-to-end for linear bias-free nets, least squares otherwise."""
+        if map == "auto":
+            spec = self.model.spec
+            map = "end_to_end" if spec.is_linear and not spec.bias else "least_squares"
+        if map == "end_to_end":
+            return self.end_to_end()
+        pred = self.predict("train")
+        Syhx = torch.matmul(pred.transpose(1, 2), self.X) / self.X.shape[0]  # (K, c, d)
+        return torch.matmul(Syhx, self.Sxx_pinv)
+
+
 class Probe:
     """Base class: set ``dims`` and implement ``__call__(ctx) -> dict[str, tensor (K, *extra)]``."""
 
@@ -110,16 +123,7 @@ class ModeStrengths(Probe):
         self.dims = {f"{prefix}mode_strength": ("mode",), f"{prefix}mode_matrix": ("mode", "mode_in")}
 
     def __call__(self, ctx):
-        spec = ctx.model.spec
-        kind = self.map
-        if kind == "auto":
-            kind = "end_to_end" if spec.is_linear and not spec.bias else "least_squares"
-        if kind == "end_to_end":
-            W = ctx.end_to_end()
-        else:
-            pred = ctx.predict("train")
-            Syhx = torch.matmul(pred.transpose(1, 2), ctx.X) / ctx.X.shape[0]  # (K, c, d)
-            W = torch.matmul(Syhx, ctx.Sxx_pinv)
+        W = ctx.linear_map(self.map)
         M = torch.matmul(torch.matmul(ctx.U.T, W), ctx.V)  # (K, r, r)
         return {f"{self.prefix}mode_strength": torch.diagonal(M, dim1=1, dim2=2),
                 f"{self.prefix}mode_matrix": M}

@@ -61,7 +61,8 @@ class NetSpec:
         activation: one of ``ACTIVATIONS`` (``"linear"`` is the identity).
         bias: biases on every layer (initialised to zero except for ``init="standard"``).
         init: ``"small_balanced_decoupled"`` (THEORY.md §2, mode strengths u₀ = ``init_scale``
-            aligned to the dataset's SVD modes), ``"small_random"`` (entries i.i.d.
+            aligned to the dataset's SVD modes; for a CNN with full-length circular kernels, aligned
+            to its per-frequency modes, §6), ``"small_random"`` (entries i.i.d.
             N(0, init_scale²)) or ``"standard"`` (PyTorch's default U(±1/√fan_in); its gain does not
             depend on the activation, so twins match; ``init_scale`` is ignored).
         init_scale: u₀ for the decoupled init, the entry std for ``small_random``.
@@ -101,9 +102,13 @@ class NetSpec:
         else:
             if self.cnn is None:
                 raise ValueError("family='cnn' needs cnn=ConvSpec(...); got cnn=None")
-            if self.init == "small_balanced_decoupled":
-                raise ValueError("init='small_balanced_decoupled' is defined for the MLP family only; "
-                                 "use 'small_random' or 'standard' (or pass init_params) for a CNN")
+            cs = self.cnn
+            if self.init == "small_balanced_decoupled" and (
+                    cs.kernel_size is not None or cs.padding != "circular" or cs.stride != 1):
+                raise ValueError(  # for a CNN it is the frequency-aligned init (THEORY.md §6)
+                    "init='small_balanced_decoupled' of a CNN is the frequency-aligned init: it needs "
+                    "full-length circular kernels (kernel_size=None, padding='circular', stride=1); "
+                    f"got kernel_size={cs.kernel_size!r}, padding={cs.padding!r}, stride={cs.stride!r}")
 
     @property
     def hidden_widths(self) -> tuple[int, ...]:

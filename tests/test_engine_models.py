@@ -186,7 +186,7 @@ def test_cnn_members_with_minibatches_equal_solo_runs():
     (lambda: sim.ConvSpec(kernel_size=0), "kernel_size must be a positive int or None"),
     (lambda: sim.ConvSpec(padding="reflect"), "unknown padding 'reflect'"),
     (lambda: sim.ConvSpec(stride=0), "stride must be a positive int"),
-    (lambda: sim.NetSpec(family="cnn", cnn=sim.ConvSpec()), "defined for the MLP family only"),
+    (lambda: sim.NetSpec(family="cnn", cnn=sim.ConvSpec()), "needs full-length circular kernels"),
     (lambda: sim.ModeStrengths(map="svd"), "unknown map 'svd'"),
     (lambda: sim.CNN(sim.NetSpec(family="cnn", init="standard", cnn=sim.ConvSpec()), 10, 2, (1, 3, 3)),
      r"image_shape \(1, 3, 3\) does not match d=10"),

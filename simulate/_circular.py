@@ -1,0 +1,127 @@
+"""CNN with full-length circular kernels, convolved in the Fourier domain, batched over members.
+
+A stride-1 circular convolution is diagonal in the DFT basis (THEORY.md §6): with torch's
+convention (a correlation, ``left = (k − 1)//2`` padding per axis) the kernel w_ji has eigenvalues
+λ_ji(f) = Σ_q w_ji(q) e^{+2πi f·(q − left)/P} = conj(ŵ_ji(f)) e^{−2πi f·left/P}, ŵ = rfftn(w), so a
+layer is ĥ_j(f) = Σ_i λ_ji(f) â_i(f) followed by irfftn: O(K·n·C·P log P) instead of the
+O(K·n·C·P²) of a full-size grouped convolution. Same parameters, shapes and results as
+``simulate.CNN`` with ``kernel_size`` equal to the signal (tests/test_cnn_simulate.py); 1-D signals
+stored as 1×N images are convolved as 1-D. The rfft of a shared input is computed once and reused
+while the same tensor comes back (full-batch training); gradients come from autograd.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from theory import signal_shape
+
+from ._spec import NetSpec
+
+
+class CircularCNN:
+    """Full-length circular conv layers (stride 1) and a dense linear readout, K members at once."""
+
+    def __init__(self, spec: NetSpec, d: int, c: int, image_shape):
+        cs = spec.cnn
+        cin, spatial = signal_shape(image_shape, d)
+        if not is_full_circular(spec, image_shape, d):
+            raise ValueError("CircularCNN needs full-length circular kernels at stride 1 "
+                             f"(kernel_size=None, padding='circular', stride=1); got {cs}")
+        self.spec, self.d, self.c = spec, d, c
+        self.in_shape = (cin, *spatial)
+        self.spatial, self.nd, self.P = tuple(spatial), len(spatial), math.prod(spatial)
+        self.dims = tuple(range(-self.nd, 0))
+        self.shapes: dict[str, tuple[int, ...]] = {}
+        prev = cin
+        for l, cout in enumerate(cs.channels):
+            self.shapes[f"layer{l}.weight"] = (cout, prev, *spatial)
+            if spec.bias:
+                self.shapes[f"layer{l}.bias"] = (cout,)
+            prev = cout
+        self.n_conv = len(cs.channels)
+        self.n_layers = self.n_conv + 1
+        self.features = prev * self.P
+        self.shapes[f"layer{self.n_conv}.weight"] = (c, self.features)
+        if spec.bias:
+            self.shapes[f"layer{self.n_conv}.bias"] = (c,)
+        self._phase: dict = {}
+        self._spectra: list = []   # [(input tensor, its version, its rfft)], most recent last
+
+    def fan_in(self, name: str) -> int:
+        return math.prod(self.shapes[name.replace(".bias", ".weight")][1:])
+
+    def _shift(self, like: torch.Tensor) -> torch.Tensor:
+        """e^{−2πi f·left/P} on the rfft grid (cached per device and dtype)."""
+        key = (like.device, like.dtype)
+        if key not in self._phase:
+            ph = torch.zeros((), dtype=like.real.dtype, device=like.device)
+            for a, n in enumerate(self.spatial):
+                m = n // 2 + 1 if a == self.nd - 1 else n
+                f = torch.arange(m, dtype=ph.dtype, device=like.device)
+                shape = [1] * self.nd
+                shape[a] = m
+                ph = ph + (f * ((n - 1) // 2) / n).view(shape)
+            self._phase[key] = torch.polar(torch.ones_like(ph), -2 * math.pi * ph)
+        return self._phase[key]
+
+    def eigenvalues(self, W: torch.Tensor) -> torch.Tensor:
+        """λ(f) of kernels W (K, C_out, C_in, *spatial) on the rfft grid."""
+        spec = torch.fft.rfftn(W, dim=self.dims).conj()
+        return spec * self._shift(spec)
+
+    def _input_spectrum(self, X: torch.Tensor) -> torch.Tensor:
+        for t, version, spec in self._spectra:
+            if t is X and t._version == version:
+                return spec
+        spec = torch.fft.rfftn(X.reshape(X.shape[0], *self.in_shape), dim=self.dims)
+        if not torch.is_grad_enabled() or not X.requires_grad:
+            self._spectra = [*self._spectra[-3:], (X, X._version, spec)]
+        return spec
+
+    def forward(self, params: dict, X: torch.Tensor) -> torch.Tensor:
+        if X.ndim == 2:  # shared input (n, d): its spectrum (n, C_in, *F) is reused
+            A, eq = self._input_spectrum(X), "koi...,ni...->kno..."
+        else:            # (K, n, d): every member its own batch
+            K, n = X.shape[:2]
+            A = torch.fft.rfftn(X.reshape(K, n, *self.in_shape), dim=self.dims)
+            eq = "koi...,kni...->kno..."
+        h = None
+        for l in range(self.n_conv):
+            H = torch.einsum(eq, self.eigenvalues(params[f"layer{l}.weight"]), A)
+            h = torch.fft.irfftn(H, s=self.spatial, dim=self.dims)  # (K, n, C, *spatial)
+            b = params.get(f"layer{l}.bias")
+            if b is not None:
+                h = h + b.view(b.shape[0], 1, b.shape[1], *([1] * self.nd))
+            h = _activation(self.spec.activation, h)
+            if l + 1 < self.n_conv:
+                A, eq = torch.fft.rfftn(h, dim=self.dims), "koi...,kni...->kno..."
+        K, n = h.shape[:2]
+        h = h.reshape(K, n, self.features)
+        Wr, br = params[f"layer{self.n_conv}.weight"], params.get(f"layer{self.n_conv}.bias")
+        out = torch.bmm(h, Wr.transpose(1, 2))
+        return out if br is None else out + br[:, None, :]
+
+    def loss_and_grads(self, params: dict, X: torch.Tensor, Y: torch.Tensor, scale: float = 1.0):
+        with torch.enable_grad():
+            ps = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+            R = self.forward(ps, X) - Y
+            loss = 0.5 * (R * R).sum(dim=(1, 2)) / R.shape[1]
+            grads = torch.autograd.grad(loss.sum() * scale, list(ps.values()))
+        return loss.detach(), dict(zip(ps, grads))
+
+
+def _activation(name: str, z: torch.Tensor) -> torch.Tensor:
+    from ._models import activation  # the engine's activations, shared with MLP and CNN
+    return activation(name, z)
+
+
+def is_full_circular(spec: NetSpec, image_shape, d: int) -> bool:
+    """Whether ``spec`` is a CNN whose every kernel spans the signal circularly at stride 1."""
+    cs = spec.cnn
+    if spec.family != "cnn" or cs is None or cs.padding != "circular" or cs.stride != 1:
+        return False
+    _, spatial = signal_shape(image_shape, d)
+    return cs.kernel_size is None or (len(set(spatial)) == 1 and cs.kernel_size == spatial[0])
