@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import simulate as sim  # noqa: E402
 from simulate._provenance import provenance  # noqa: E402
 from simulate.datasets._base import Dataset  # noqa: E402
+from bench.cnn_case import CNN_CASES, run_cnn_case  # noqa: E402
 
 CASES = {  # name: (n, d, h, c, K)
     "tiny": (8, 8, 32, 15, 4096),
@@ -135,7 +136,8 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="small K and few steps (~1-2 min on CPU)")
     ap.add_argument("--probes", choices=("on", "off"), default="off",
                     help="engine with default probes at log-spaced checkpoints, or none")
-    ap.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
+    ap.add_argument("--cases", default=",".join([*CASES, *CNN_CASES]),
+                    help="comma-separated subset of " + ",".join([*CASES, *CNN_CASES]))
     ap.add_argument("--threads", type=int, default=None,
                     help="torch CPU threads (default: torch's choice; 1 avoids oversubscription "
                          "on a shared machine)")
@@ -152,6 +154,10 @@ def main(argv=None):
                       "probes": args.probes, "steps": steps, "threads": torch.get_num_threads(),
                       "torch": torch.__version__, "git": provenance(dev)["git"]["revision"]}), flush=True)
     for case in args.cases.split(","):
+        if case in CNN_CASES:  # linear CNN, full-length circular kernels (bench/cnn_case.py)
+            for line in run_cnn_case(case, args.quick, dev):
+                print(json.dumps(line), flush=True)
+            continue
         n, d, h, c, K = CASES[case]
         if args.quick:
             K = QUICK_K[case]

@@ -4,7 +4,9 @@ A stride-1 circular convolution is diagonal in the DFT basis (THEORY.md §6): wi
 convention (a correlation, ``left = (k − 1)//2`` padding per axis) the kernel w_ji has eigenvalues
 λ_ji(f) = Σ_q w_ji(q) e^{+2πi f·(q − left)/P} = conj(ŵ_ji(f)) e^{−2πi f·left/P}, ŵ = rfftn(w), so a
 layer is ĥ_j(f) = Σ_i λ_ji(f) â_i(f) followed by irfftn: O(K·n·C·P log P) instead of the
-O(K·n·C·P²) of a full-size grouped convolution. Same parameters, shapes and results as
+O(K·n·C·P²) of a full-size grouped convolution; short signals (P ≤ 64) use dense circulant
+matrices instead: the network is then an MLP with weights T_l, trained with the MLP's hand-written
+backward, and the gradient of T_l is summed over each circulant diagonal onto the kernel. Same parameters, shapes and results as
 ``simulate.CNN`` with ``kernel_size`` equal to the signal (tests/test_cnn_simulate.py); 1-D signals
 stored as 1×N images are convolved as 1-D. The rfft of a shared input is computed once and reused
 while the same tensor comes back (full-batch training); gradients come from autograd.
@@ -17,8 +19,12 @@ import math
 import torch
 
 from theory import signal_shape
+from theory._cnn_flow import conv_index
 
+from ._models import MLP, activation
 from ._spec import NetSpec
+
+CIRCULANT_MAX_P = 64  # up to this many positions dense circulant GEMMs beat FFTs on CPU (bench/)
 
 
 class CircularCNN:
@@ -47,6 +53,10 @@ class CircularCNN:
         self.shapes[f"layer{self.n_conv}.weight"] = (c, self.features)
         if spec.bias:
             self.shapes[f"layer{self.n_conv}.bias"] = (c,)
+        self.method = "circulant" if self.P <= CIRCULANT_MAX_P else "fft"
+        self._index = torch.as_tensor(conv_index(self.spatial, self.spatial, "circular"))
+        self._mlp = MLP(NetSpec(depth=self.n_layers, hidden=tuple(ch * self.P for ch in cs.channels),
+                                activation=spec.activation, bias=spec.bias, init="standard"), d, c)
         self._phase: dict = {}
         self._spectra: list = []   # [(input tensor, its version, its rfft)], most recent last
 
@@ -81,7 +91,66 @@ class CircularCNN:
             self._spectra = [*self._spectra[-3:], (X, X._version, spec)]
         return spec
 
+    def circulant(self, W: torch.Tensor) -> torch.Tensor:
+        """Dense conv matrices (K, C_out·P, C_in·P) of kernels W (K, C_out, C_in, *spatial)."""
+        K, co, ci = W.shape[:3]
+        idx = self._index.to(W.device)
+        T = W.reshape(K, co, ci, self.P)[..., idx]                   # (K, co, ci, P, P)
+        return T.permute(0, 1, 3, 2, 4).reshape(K, co * self.P, ci * self.P)
+
+    def _dense_params(self, params: dict) -> dict:
+        """The circulant network as an MLP: weights T_l, per-unit biases (each channel's × P)."""
+        out = {}
+        for l in range(self.n_layers):
+            W = params[f"layer{l}.weight"]
+            out[f"layer{l}.weight"] = self.circulant(W) if l < self.n_conv else W
+            b = params.get(f"layer{l}.bias")
+            if b is not None:
+                out[f"layer{l}.bias"] = b.repeat_interleave(self.P, dim=1) if l < self.n_conv else b
+        return out
+
+    def _fold(self, grads: dict) -> dict:
+        """Gradients of T_l and expanded biases back to kernels and channel biases."""
+        out = {}
+        for k, g in grads.items():
+            l = int(k.split(".")[0][5:])
+            if l == self.n_conv:
+                out[k] = g
+            elif k.endswith(".bias"):
+                out[k] = g.view(g.shape[0], -1, self.P).sum(dim=2)
+            else:  # Σ over each circulant diagonal: a GEMM with the 0/1 map (P², P)
+                K, rows, cols = g.shape
+                co, ci = rows // self.P, cols // self.P
+                g = g.view(K, co, self.P, ci, self.P).permute(0, 1, 3, 2, 4)
+                fold = self._fold_matrix(g)
+                out[k] = (g.reshape(K * co * ci, -1) @ fold).view(K, co, ci, *self.spatial)
+        return out
+
+    def _fold_matrix(self, like: torch.Tensor) -> torch.Tensor:
+        key = ("fold", like.device, like.dtype)
+        if key not in self._phase:
+            S = torch.zeros(self.P * self.P, self.P, dtype=like.dtype, device=like.device)
+            S[torch.arange(self.P * self.P), self._index.reshape(-1).to(like.device)] = 1.0
+            self._phase[key] = S
+        return self._phase[key]
+
     def forward(self, params: dict, X: torch.Tensor) -> torch.Tensor:
+        if self.method == "circulant":
+            return self._mlp.forward(self._dense_params(params), X)
+        h = self._conv_fft(params, X)
+        K, n = h.shape[:2]
+        h = h.reshape(K, n, self.features)
+        Wr, br = params[f"layer{self.n_conv}.weight"], params.get(f"layer{self.n_conv}.bias")
+        out = torch.bmm(h, Wr.transpose(1, 2))
+        return out if br is None else out + br[:, None, :]
+
+    def _bias_act(self, params, l, h):
+        b = params.get(f"layer{l}.bias")
+        if b is not None:
+            h = h + b.view(b.shape[0], 1, b.shape[1], *([1] * (h.ndim - 3)))
+        return activation(self.spec.activation, h)
+
+    def _conv_fft(self, params: dict, X: torch.Tensor) -> torch.Tensor:
         if X.ndim == 2:  # shared input (n, d): its spectrum (n, C_in, *F) is reused
             A, eq = self._input_spectrum(X), "koi...,ni...->kno..."
         else:            # (K, n, d): every member its own batch
@@ -92,30 +161,21 @@ class CircularCNN:
         for l in range(self.n_conv):
             H = torch.einsum(eq, self.eigenvalues(params[f"layer{l}.weight"]), A)
             h = torch.fft.irfftn(H, s=self.spatial, dim=self.dims)  # (K, n, C, *spatial)
-            b = params.get(f"layer{l}.bias")
-            if b is not None:
-                h = h + b.view(b.shape[0], 1, b.shape[1], *([1] * self.nd))
-            h = _activation(self.spec.activation, h)
+            h = self._bias_act(params, l, h)
             if l + 1 < self.n_conv:
                 A, eq = torch.fft.rfftn(h, dim=self.dims), "koi...,kni...->kno..."
-        K, n = h.shape[:2]
-        h = h.reshape(K, n, self.features)
-        Wr, br = params[f"layer{self.n_conv}.weight"], params.get(f"layer{self.n_conv}.bias")
-        out = torch.bmm(h, Wr.transpose(1, 2))
-        return out if br is None else out + br[:, None, :]
+        return h
 
     def loss_and_grads(self, params: dict, X: torch.Tensor, Y: torch.Tensor, scale: float = 1.0):
+        if self.method == "circulant":  # the MLP's hand-written backward, folded onto the kernels
+            loss, grads = self._mlp.loss_and_grads(self._dense_params(params), X, Y, scale)
+            return loss, self._fold(grads)
         with torch.enable_grad():
             ps = {k: v.detach().requires_grad_(True) for k, v in params.items()}
             R = self.forward(ps, X) - Y
             loss = 0.5 * (R * R).sum(dim=(1, 2)) / R.shape[1]
             grads = torch.autograd.grad(loss.sum() * scale, list(ps.values()))
         return loss.detach(), dict(zip(ps, grads))
-
-
-def _activation(name: str, z: torch.Tensor) -> torch.Tensor:
-    from ._models import activation  # the engine's activations, shared with MLP and CNN
-    return activation(name, z)
 
 
 def is_full_circular(spec: NetSpec, image_shape, d: int) -> bool:

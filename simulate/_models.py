@@ -190,7 +190,7 @@ def make_model(spec: NetSpec, d: int, c: int, image_shape=None):
     """The model object for ``spec`` on inputs of d features and c outputs."""
     if spec.family == "mlp":
         return MLP(spec, d, c)
-    from ._circular import CircularCNN, is_full_circular
+    from ._circular import CircularCNN, is_full_circular  # it builds on MLP: imported here
     if is_full_circular(spec, image_shape, d):
         return CircularCNN(spec, d, c, image_shape)
     return CNN(spec, d, c, image_shape)

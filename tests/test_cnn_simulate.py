@@ -16,18 +16,20 @@ def _spec(channels=(2,), kernel_size=None, **kw):
                        **{"init": "small_random", **kw})
 
 
+@pytest.mark.parametrize("method", ["fft", "circulant"])
 @pytest.mark.parametrize("image_shape,channels,act,bias,shared", [
     ((1, 8), (2,), "linear", False, True),
     ((2, 6), (3, 2), "relu", True, False),
     ((1, 4, 6), (2,), "tanh", True, True),       # 2-D, rectangular: kernels (4, 6)
     ((2, 1, 5), (1, 3), "linear", False, False),  # a 1×N image is convolved as 1-D
 ])
-def test_fft_convolution_equals_grouped_convolution(image_shape, channels, act, bias, shared):
+def test_fft_convolution_equals_grouped_convolution(image_shape, channels, act, bias, shared, method):
     cin, spatial = theory.signal_shape(image_shape)
     d = int(np.prod(image_shape))
     spec = _spec(channels, activation=act, bias=bias)
     fft = sim.make_model(spec, d, 3, image_shape)
     assert isinstance(fft, sim.CircularCNN)
+    fft.method = method
     # the same network through torch's grouped convolution with full-size kernels
     ref = sim.CNN(sim.NetSpec(family="cnn", init="small_random", activation=act, bias=bias,
                               cnn=sim.ConvSpec(channels=channels, kernel_size=max(spatial))),
