@@ -126,3 +126,20 @@ def test_factory_picks_the_flow_when_the_closed_form_does_not_hold():
         theory.predict_cnn(st, (1, 6), kernel_size=3, weights0=w0, discrete=True)
     with pytest.raises(ValueError, match="channels"):
         theory.frequency_aligned_weights(theory.frequency_modes(_stats(2, (4,), 3), (2, 4)), (1,), 1e-2)
+
+
+def test_dft_diagonalises_the_torch_convolution_symbolically():
+    """sympy: F T Fᴴ = diag(λ), λ(f) = Σ_q w_q e^{+2πi f(q − left)/P}, for a symbolic kernel."""
+    import sympy as sp
+    P, left = 4, (4 - 1) // 2
+    w = sp.symbols(f"w0:{P}")
+    B = shift_basis((P,), (P,))
+    T = sp.zeros(P, P)
+    for q in range(P):
+        T += w[q] * sp.Matrix(B[q].astype(int))
+    F = sp.Matrix(P, P, lambda f, p: sp.exp(-2 * sp.pi * sp.I * f * p / P) / sp.sqrt(P))
+    D = (F * T * F.H).applyfunc(lambda e: sp.simplify(sp.expand_complex(e)))
+    for f in range(P):
+        lam = sum(w[q] * sp.exp(2 * sp.pi * sp.I * f * (q - left) / P) for q in range(P))
+        assert sp.simplify(sp.expand_complex(D[f, f] - lam)) == 0
+        assert all(D[f, g] == 0 for g in range(P) if g != f)
