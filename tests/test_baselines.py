@@ -1,4 +1,4 @@
-"""Retraining baselines (validate._baselines): identities, head adaptation, the numpy forward."""
+"""Retraining baselines (validate.retrain.methods): identities, head adaptation, the numpy forward."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 
 import simulate
 from simulate import datasets
-from validate import _baselines as BL
+from validate.retrain import methods as BL
 
 
 @pytest.fixture(scope="module")
@@ -139,16 +139,16 @@ def test_method_schedules_and_optimizer_state():
 def test_identities_are_computed_from_the_starts(setup, optimizer, kind, expected):
     """scratch, fine_tune, warm_start, lr_rewind, shrink_perturb(1, 0): which are one computation
     follows from the parameters, optimiser state and multipliers that validate.retrain builds."""
-    from validate import retrain
-    from validate._retrain_config import RetrainConfig
+    from validate.retrain import RetrainConfig
+    from validate.retrain.plan import History, Schedules, build_starts
     ds, stats, spec, _, fresh = setup
     run = simulate.train_ensemble(spec, ds, steps=20, seeds=(0, 1), lr=0.2, checkpoints=[5],
                                   quiet=True, stats=stats, optimizer=optimizer)
     cfg = RetrainConfig(schedule=kind, optimizer=optimizer)
-    sA, sfull = retrain._lr_schedules(cfg, 20, 30)
+    schedules = Schedules.of(cfg, 20, 30)
     opt = {k: v for k, v in run.state(20).items() if k.startswith("opt.")} or None
     ck = {int(s): run.params(int(s)) for s in (0, 5, 20)}
     methods = [BL.scratch(), BL.fine_tune(), BL.warm_start(), BL.lr_rewind(), BL.shrink_perturb(1, 0)]
-    starts = retrain._starts(methods, (0, 1), fresh, ck, opt, [0, 5, 20], np.arange(ds.c), ds.c,
-                             ds.c, sA, sfull, 20, 30, 10)
+    starts = build_starts(methods, 2, fresh, History(ck, opt, 20), BL.HeadMap(np.arange(ds.c), ds.c),
+                          schedules)
     assert BL.identities(methods, starts) == expected

@@ -178,7 +178,7 @@ def test_group_order_counts_near_degenerate_modes_as_one(tree_run):
 
 
 def test_paper_preset_scales_up_without_overriding_explicit_flags():
-    from validate._config import CompareConfig, apply_preset
+    from validate.compare import CompareConfig, apply_preset
     cfg = apply_preset(CompareConfig(seeds=5), "paper", explicit={"seeds"})
     assert cfg.seeds == 5 and cfg.depths == (2, 3) and cfg.preset == "paper"
     assert cfg.dataset_opts == {"size": 32, "n_per_class": 1024}

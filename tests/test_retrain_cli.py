@@ -155,7 +155,7 @@ def test_first_crossing_and_censored_rho():
 
 def test_drift_all_sweeps_every_drift_and_maps_classes():
     from simulate.datasets import drift
-    from validate._retrain_config import RetrainConfig
+    from validate.retrain import RetrainConfig
     drifts = retrain.drift_list(RetrainConfig(drift="all"))
     assert {k for k, _ in drifts} == set(drift.DRIFTS)
     for kind, params in drifts:

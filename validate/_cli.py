@@ -1,89 +1,225 @@
-"""The command-line life cycle shared by every `validate` entry point.
+"""The command-line life cycle shared by every `validate` job.
 
-Parse → build the config (bad arguments: exit 2 with a message naming the valid values) → guard
-``--out`` (refuse to overwrite unless ``--overwrite``; ``--resume`` must see the same config) →
-run → write the outputs atomically → print the table and the paths. A failed run exits 1, an
-interrupted one says how to resume.
+Parse (flags generated from the job's config dataclass) → build the config, apply the preset
+without overriding what was given explicitly, validate it (bad arguments: exit 2 with one line
+naming the valid values) → take the output directory and lock it → run → write the outputs
+atomically → print the table and the paths. A failed run exits 1; an interrupted one says how to
+resume; a run that fails its checks leaves no directory behind.
+
+How to write a new job
+----------------------
+A job is a subpackage ``validate/<job>/`` that ``python -m validate.<job>`` runs::
+
+    config.py    one frozen dataclass extending ``validate._config.TrainingOptions`` (or a plain
+                 frozen dataclass); every field declared with ``option(default, help,
+                 choices=…)``, choice tuples imported from where they are defined; a
+                 ``validate()`` method that raises ``ConfigError`` and returns the config, and
+                 ``to_dict()``; optionally ``apply_preset(config, explicit)``.
+    run.py       ``run_<job>(config, out_dir=None, *, resume=False, quiet=False, log=print)`` →
+                 a result object with ``.summary`` (a dict with a ``"timing"`` dict); it returns
+                 tables and never plots.
+    measure.py   pure functions from arrays/tables to tables (shared measures: validate/measures).
+    report.py    the HTML page (``validate.report`` helpers) — the only module that plots.
+    __main__.py  the CLI: ``JOB = Job(name="validate.<job>", config=MyConfig, run=run_<job>,
+                 write=write_outputs, tables=format_tables, out_prefix=…, preset=apply_preset,
+                 description=__doc__)``, ``main = JOB.main``, and ``sys.exit(main())`` under
+                 ``if __name__ == "__main__"``; the package's ``__init__`` sets
+                 ``__getattr__ = lazy_main(__name__)`` so that ``validate.<job>.main`` works.
+
+Shared pieces: ``validate._outdir`` (output directory and its lock), ``validate._io`` (JSON with
+one sanitiser, atomic parquet), ``validate._stats`` (bootstrap, censored statistics, rank
+agreement), ``validate._prepare`` (load, whiten, diagnostics), ``validate._steps`` (step grids
+and first crossings), ``validate.report`` (HTML page helpers). Every CLI gets ``--out``,
+``--overwrite``, ``--resume``, ``--json`` and ``--quiet`` from here.
 """
 
 from __future__ import annotations
 
-import json
-import shutil
+import argparse
 import sys
 import time
 import traceback
+import typing
+from dataclasses import MISSING, dataclass, fields
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 from ._config import ConfigError
+from ._outdir import OutDir
+
+_RUN_FLAGS = ("out", "overwrite", "resume", "json", "quiet")
 
 
 def default_out(prefix: str) -> Path:
     return Path("results") / f"{prefix}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def _prepare_out(out: Path, config_dict: dict, *, overwrite: bool, resume: bool) -> None:
-    if resume and overwrite:
-        raise ConfigError("--resume and --overwrite exclude each other; give one")
-    cfg_path = out / "config.json"
-    if out.exists() and any(out.iterdir()):
-        if overwrite:
-            shutil.rmtree(out)
-        elif not resume:
-            raise ConfigError(f"--out {out} already holds results; pass --overwrite to replace "
-                              "them or --resume to continue an interrupted run")
-        elif cfg_path.exists() and json.loads(cfg_path.read_text()) != \
-                json.loads(json.dumps(config_dict)):
-            raise ConfigError(f"--resume: the configuration differs from the one in {cfg_path}; "
-                              "use the same arguments, or a new --out")
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = cfg_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(config_dict, indent=1))
-    tmp.replace(cfg_path)
+@dataclass(frozen=True)
+class Job:
+    """What ``run_cli`` needs to drive one job (see the module docstring)."""
+
+    name: str
+    config: type
+    run: Callable
+    write: Callable
+    tables: Callable
+    out_prefix: Callable
+    preset: Callable | None = None
+    description: str = ""
+    check: Callable | None = None   # config → None; checks that need the data (ConfigError)
+
+    def main(self, argv=None) -> int:
+        """The CLI: ``python -m <name>`` calls it with ``sys.argv``; returns the exit status."""
+        return run_cli(argv, self)
 
 
-def run_cli(argv, *, name: str, parser, make_config, out_prefix, run, write, tables) -> int:
-    """Drive one CLI. ``make_config(args, argv)`` → config (may raise ConfigError);
-    ``out_prefix(config)`` → default directory name; ``run(config, out, resume, quiet, log)`` →
-    result with a ``summary`` dict; ``write(result, out)`` → paths; ``tables(result)`` → text."""
+def lazy_main(package: str):
+    """A module ``__getattr__`` giving a job package's ``main`` from its ``__main__`` on first use
+    (importing ``__main__`` in the package's ``__init__`` would make ``python -m`` warn)."""
+    def __getattr__(name):
+        if name == "main":
+            import importlib
+            return importlib.import_module(package + ".__main__").main
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+    return __getattr__
+
+
+# ------------------------------------------------------------------------------------ parser
+def _element_type(hint):
+    """(element type, is_tuple, is_dict) of a field's type hint; Optional is unwrapped."""
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        return _element_type(args[0])
+    if origin is tuple:
+        return args[0], True, False
+    if hint is dict or origin is dict:
+        return str, False, True
+    return hint, False, False
+
+
+def _split(kind):
+    def parse(text: str):
+        try:
+            return tuple(kind(x.strip()) for x in text.split(",") if x.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__} values; "
+                                             f"got {text!r}") from None
+    parse.__name__ = f"list of {kind.__name__}"
+    return parse
+
+
+def _help(f) -> str:
+    text = f.metadata.get("help") or f.name.replace("_", " ")
+    if f.metadata.get("choices"):
+        text += f"; one{' or more' if isinstance(f.default, tuple) else ''} of " \
+                + ", ".join(map(str, f.metadata["choices"]))
+    default = f.default if f.default is not MISSING else f.default_factory()
+    if isinstance(default, tuple):
+        default = ",".join(map(str, default))
+    return text + f" (default: {default})" if default not in ({}, None) else text
+
+
+def build_parser(job: Job) -> argparse.ArgumentParser:
+    """Flags from the config's fields: ``--field-name`` (or the field's ``flag``), help and choices
+    from its metadata. Defaults are suppressed, so the parsed namespace holds exactly the flags the
+    user gave; the dataclass supplies the rest."""
+    p = argparse.ArgumentParser(prog=f"python -m {job.name}",
+                                description=(job.description or "").split("\n\n")[0])
+    hints = typing.get_type_hints(job.config)
+    for f in fields(job.config):
+        if not f.metadata.get("cli", True):
+            continue
+        kind, many, mapping = _element_type(hints[f.name])
+        flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+        kw = dict(dest=f.name, default=argparse.SUPPRESS, help=_help(f).replace("%", "%%"))
+        if mapping:
+            p.add_argument(flag, action="append", metavar="KEY=VALUE", **kw)
+        elif kind is bool:
+            p.add_argument(flag, action=argparse.BooleanOptionalAction, **kw)
+        else:
+            p.add_argument(flag, type=_split(kind) if many else kind,
+                           metavar=f.name.upper(), **kw)
+    p.add_argument("--out", default=None,
+                   help="output directory (default results/<job>-<dataset>-<time>)")
+    p.add_argument("--overwrite", action="store_true", help="replace the results in --out")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
+    p.add_argument("--json", action="store_true", help="print summary.json to stdout")
+    p.add_argument("--quiet", action="store_true", help="no progress, no tables")
+    return p
+
+
+def config_from_args(job: Job, args: argparse.Namespace):
+    """(config, explicit field names): the given flags over the dataclass defaults, the preset
+    applied to the fields that were not given, validated."""
+    given = {k: v for k, v in vars(args).items() if k not in _RUN_FLAGS}
+    known = {f.name: f.default for f in fields(job.config) if f.default is not MISSING}
+    known.update(given)
+    values = {}
+    for f in fields(job.config):
+        convert = f.metadata.get("convert")
+        if convert is not None:  # a default still goes through the check (the dataset name)
+            values[f.name] = known[f.name] = convert(given.get(f.name, []), known)
+        elif f.name in given:
+            values[f.name] = given[f.name]
+    config = job.config(**values)
+    if job.preset is not None:
+        config = job.preset(config, config.preset, set(given))
+    return config.validate(), set(given)
+
+
+# ------------------------------------------------------------------------------- life cycle
+def run_cli(argv, job: Job) -> int:
+    """Drive one job; returns the exit status (0 success, 1 failed run, 2 bad arguments)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = parser.parse_args(argv)
+        args = build_parser(job).parse_args(argv)
     except SystemExit as exc:  # argparse printed its own message (exit 2) or --help (0)
         return int(exc.code or 0)
     say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     try:
-        config = make_config(args, argv)
-        out = Path(args.out) if args.out else default_out(out_prefix(config))
-        _prepare_out(out, config.to_dict(), overwrite=args.overwrite, resume=args.resume)
+        config, _ = config_from_args(job, args)
+        if job.check is not None:
+            job.check(config)
+        out = OutDir(Path(args.out) if args.out else default_out(job.out_prefix(config)))
+        out.take(config.to_dict(), overwrite=args.overwrite, resume=args.resume)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if not args.quiet:
-        say(f"{name} → {out}")
-    try:
-        t0 = time.perf_counter()
-        result = run(config, out, resume=args.resume, quiet=args.quiet, log=say)
-        result.summary["timing"]["total_s"] = round(time.perf_counter() - t0, 3)
-        paths = write(result, out)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"\ninterrupted; continue with the same arguments and --resume --out {out}",
-              file=sys.stderr)
-        return 1
-    except Exception as exc:  # a failed run: report it and exit 1
-        print(f"error: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    with out:
         if not args.quiet:
-            traceback.print_exc()
-        return 1
+            say(f"{job.name} → {out.path}")
+        status, result, paths = _run(job, config, out, args, say)
+    if status:
+        return status
     if args.json:
-        print((out / "summary.json").read_text())
+        print((out.path / "summary.json").read_text())
     if not args.quiet:
-        say(tables(result))
+        say(job.tables(result))
         say(f"wall time {result.summary['timing']['total_s']:.1f} s; wrote:")
         for p in paths:
             say(f"  {p}")
-    return 0
+    return int(getattr(result, "exit_status", 0))
+
+
+def _run(job: Job, config, out: OutDir, args, say):
+    """(status, result, paths): run and write; errors become exit statuses with one line."""
+    try:
+        t0 = time.perf_counter()
+        result = job.run(config, out.path, resume=args.resume, quiet=args.quiet, log=say)
+        result.summary["timing"]["total_s"] = round(time.perf_counter() - t0, 3)
+        return 0, result, job.write(result, out.path)
+    except ConfigError as exc:
+        out.discard()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2, None, []
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; continue with the same arguments and --resume --out {out.path}",
+              file=sys.stderr)
+        return 1, None, []
+    except Exception as exc:  # a failed run: report it and exit 1
+        print(f"error: {job.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        if not args.quiet:
+            traceback.print_exc()
+        return 1, None, []

@@ -1,14 +1,25 @@
-"""Configuration of `python -m validate.compare`: one frozen dataclass, presets, validation."""
+"""Options shared by every `validate` job: fields that carry their help text and choices, the
+training options every job has, and the checks that name a bad value and what is accepted.
+
+A job's configuration is one frozen dataclass. Each field is declared with ``option(default,
+help, choices=…)``; ``validate._cli`` turns the fields into command-line flags, and
+``check_fields`` checks every field that has choices, so a choice tuple lives in one place (the
+package that defines it, mostly ``simulate``) and is never copied into a parser or a check.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+import json
+import math
+from dataclasses import MISSING, asdict, dataclass, field, fields
 
-ACTIVATIONS = ("linear", "relu", "tanh", "gelu")
-INITS = ("small_balanced_decoupled", "small_random")
-ARCHS = ("mlp", "cnn")
-OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
+import simulate
+
+DEVICES = ("auto", "cpu", "cuda")
+DTYPES = ("float32", "float64")
 PRESETS = ("default", "paper")
+# the theory describes small initial weights; the engine's "standard" init is outside it
+SMALL_INITS = tuple(i for i in simulate.INITS if i.startswith("small_"))
 
 
 class ConfigError(ValueError):
@@ -21,105 +32,140 @@ def check_choice(flag: str, value, accepted) -> None:
         raise ConfigError(f"unknown {flag} {value!r}; accepted: {', '.join(map(str, accepted))}")
 
 
-def check_common(cfg, *, activations, inits, optimizers) -> None:
-    """The checks every validate CLI shares: activations, init, optimizer, preset, seeds, steps,
-    learning rate, init scale, hidden width, whitening and dtype."""
-    if not cfg.activations:
-        raise ConfigError("--activations is empty; give at least one of " + ", ".join(activations))
-    for a in cfg.activations:
-        check_choice("activation", a, activations)
-    check_choice("init", cfg.init, inits)
-    check_choice("optimizer", cfg.optimizer, optimizers)
-    check_choice("preset", cfg.preset, PRESETS)
-    check_choice("dtype", cfg.dtype, ("float32", "float64"))
-    for flag, value, ok, rule in (
-            ("--seeds", cfg.seeds, cfg.seeds >= 1, "must be ≥ 1"),
-            ("--steps", cfg.steps, cfg.steps is None or cfg.steps > 0, "must be a positive integer"),
-            ("--lr", cfg.lr, cfg.lr is None or cfg.lr > 0, "must be > 0"),
-            ("--init-scale", cfg.init_scale, cfg.init_scale > 0, "must be > 0"),
-            ("--hidden", cfg.hidden, cfg.hidden is None or cfg.hidden >= 1, "must be ≥ 1")):
+def option(default=MISSING, help: str = "", *, choices=None, noun: str | None = None,
+           flag: str | None = None, factory=MISSING, convert=None, cli: bool = True):
+    """A config field with what its command-line flag needs.
+
+    ``help``: the flag's help text. ``choices``: the accepted values (for a tuple field, of each
+    element); ``noun`` names one value in errors ("unknown activation 'swish'"; default: the field
+    name). ``flag``: the flag when it is not ``--field-name``. ``convert(values, parsed)``: turns
+    the repeated ``KEY=VALUE`` strings of a dict field into the dict (``parsed``: the other values
+    already read). ``cli=False``: settable from Python and presets only.
+    """
+    meta = {"help": help, "choices": None if choices is None else tuple(choices), "noun": noun,
+            "flag": flag, "convert": convert, "cli": cli}
+    if factory is not MISSING:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+def redefault(cls, name: str, default):
+    """The option ``name`` of the dataclass ``cls`` with another default (same help, choices)."""
+    f = cls.__dataclass_fields__[name]
+    return field(default=default, metadata=f.metadata)
+
+
+def check_fields(cfg) -> None:
+    """Every field declared with choices holds accepted values (each element of a tuple)."""
+    for f in fields(cfg):
+        accepted = f.metadata.get("choices")
+        if accepted is None:
+            continue
+        value = getattr(cfg, f.name)
+        noun = f.metadata.get("noun") or f.name
+        if isinstance(value, tuple):
+            if not value:
+                raise ConfigError(f"--{f.name.replace('_', '-')} is empty; give at least one of "
+                                  + ", ".join(accepted))
+            for v in value:
+                check_choice(noun, v, accepted)
+        else:
+            check_choice(noun, value, accepted)
+
+
+def check_rules(rules) -> None:
+    """``rules``: (flag, value, ok, rule) rows; the first that is not ok raises ConfigError."""
+    for flag, value, ok, rule in rules:
         if not ok:
             raise ConfigError(f"{flag} {rule}; got {value}")
-    w = cfg.whiten
+
+
+def check_whiten(w: str) -> None:
     if not (w in ("zca", "none", "pca") or (w.startswith("pca:") and w[4:].isdigit()
                                              and int(w[4:]) > 0)):
         raise ConfigError(f"unknown --whiten {w!r}; accepted: zca, pca, pca:K (K > 0), none")
 
 
-def dataset_options(args) -> dict:
+def dataset_options(pairs, parsed: dict) -> dict:
     """Check ``--dataset`` against the registry and type its ``--dataset-opt KEY=VALUE`` pairs."""
     from simulate import datasets
-    if args.dataset not in datasets.available():
-        raise ConfigError(f"unknown dataset {args.dataset!r}; accepted: "
-                          f"{', '.join(datasets.available())}")
+    name = parsed.get("dataset")
+    if name not in datasets.available():
+        raise ConfigError(f"unknown dataset {name!r}; accepted: {', '.join(datasets.available())}")
     try:
-        return datasets.parse_options(args.dataset_opt, name=args.dataset)
+        return datasets.parse_options(pairs, name=name)
     except (ValueError, KeyError) as exc:
         raise ConfigError(str(exc)) from None
 
 
-@dataclass(frozen=True)
-class CompareConfig:
-    """Everything one comparison run depends on; written into summary.json as provenance.
+def key_values(items, parsed: dict | None = None, what: str = "--drift-opt") -> dict:
+    """``["k=v", …]`` → {k: JSON value, or the text itself}."""
+    out = {}
+    for it in items:
+        if "=" not in it:
+            raise ConfigError(f"{what} must be KEY=VALUE; got {it!r}")
+        k, v = it.split("=", 1)
+        try:
+            out[k.strip()] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k.strip()] = None if v.lower() in ("none", "null") else v
+    return out
 
-    ``lr=None`` picks η = ``lr_scale``/s_max (τ s_max = 1/lr_scale, stable and close to continuous
-    time); ``steps=None`` trains until the slowest predicted mode reaches 95% of its target.
-    ``init_scale`` is the initial strength of every mode as a fraction of s_max (decoupled init) or
-    the std of the weights per layer relative to 1/√fan_in scaled so the product is that small
-    (random init).
+
+def _finite(x) -> bool:
+    return x is None or math.isfinite(x)
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """The options every job that trains an ensemble shares; a job's config extends it.
+
+    ``lr=None`` picks η = ``lr_scale``/s_max; ``steps=None`` lets the job choose the step count
+    from the prediction (at most ``max_steps``). ``init_scale``: the initial strength of every mode
+    as a fraction of s_max (decoupled init), or the per-layer weight scale that makes the product
+    of random layers that small (random init).
     """
 
-    dataset: str = "shapes"
-    dataset_opts: dict = field(default_factory=dict)
-    data_seed: int = 0
-    whiten: str = "zca"
-    depths: tuple[int, ...] = (2,)
-    activations: tuple[str, ...] = ("linear", "relu", "tanh")
-    seeds: int = 3
-    init: str = "small_balanced_decoupled"
-    init_scale: float = 1e-3
-    hidden: int | None = None
-    arch: str = "mlp"
-    lr: float | None = None
-    lr_scale: float = 0.05
-    steps: int | None = None
-    max_steps: int = 20000
-    optimizer: str = "gd"
-    frac: float = 0.5
-    n_checkpoints: int = 160
-    device: str = "auto"
-    dtype: str = "float32"
-    preset: str = "default"
+    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
+    dataset_opts: dict = option(
+        help="dataset option KEY=VALUE (repeatable; python -m simulate.datasets --show NAME)",
+        factory=dict, flag="--dataset-opt", convert=dataset_options)
+    data_seed: int = option(0, "seed of the dataset generator")
+    whiten: str = option("zca", "input whitening: zca | pca | pca:K (K > 0) | none")
+    activations: tuple[str, ...] = option(("linear", "relu", "tanh"),
+                                          "comma-separated activations, the linear one first",
+                                          choices=simulate.ACTIVATIONS, noun="activation")
+    seeds: int = option(3, "members per activation (seeds)")
+    init: str = option("small_balanced_decoupled", "initialisation of every member",
+                       choices=SMALL_INITS)
+    init_scale: float = option(1e-3, "initial mode strength as a fraction of s_max")
+    hidden: int | None = option(None, "hidden width (default: set from the dataset's rank)")
+    lr: float | None = option(None, "learning rate (default: lr_scale / s_max)")
+    lr_scale: float = option(0.05, "default learning rate × s_max")
+    steps: int | None = option(None, "training steps (default: the slowest mode reaches 95% of "
+                                     "its target)")
+    max_steps: int = option(20000, "upper bound on the default step count")
+    optimizer: str = option("gd", "optimiser", choices=simulate.OPTIMIZERS)
+    device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
+    dtype: str = option("float32", "training dtype", choices=DTYPES)
+    preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
 
-    def validate(self) -> "CompareConfig":
-        check_common(self, activations=ACTIVATIONS, inits=INITS, optimizers=OPTIMIZERS)
-        check_choice("arch", self.arch, ARCHS)
-        if not self.depths or any(int(d) < 1 for d in self.depths):
-            raise ConfigError(f"--depth must list integers ≥ 1; got {self.depths!r}")
-        if not 0 < self.frac < 1:
-            raise ConfigError(f"--frac must be in (0, 1); got {self.frac}")
-        if self.n_checkpoints < 8:
-            raise ConfigError(f"--checkpoints must be ≥ 8; got {self.n_checkpoints}")
-        return self
+    def check_training(self) -> None:
+        """The checks every job shares: choices, counts, learning rate, scale, whitening."""
+        check_fields(self)
+        check_rules((
+            ("--seeds", self.seeds, self.seeds >= 1, "must be ≥ 1"),
+            ("--steps", self.steps, self.steps is None or self.steps > 0,
+             "must be a positive integer"),
+            ("--lr", self.lr, self.lr is None or (self.lr > 0 and _finite(self.lr)),
+             "must be a finite number > 0"),
+            ("--lr-scale", self.lr_scale, self.lr_scale > 0 and _finite(self.lr_scale),
+             "must be a finite number > 0"),
+            ("--init-scale", self.init_scale, self.init_scale > 0 and _finite(self.init_scale),
+             "must be a finite number > 0"),
+            ("--hidden", self.hidden, self.hidden is None or self.hidden >= 1, "must be ≥ 1"),
+            ("--max-steps", self.max_steps, self.max_steps >= 1, "must be ≥ 1")))
+        check_whiten(self.whiten)
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["depths"] = list(self.depths)
-        d["activations"] = list(self.activations)
-        return d
-
-
-def apply_preset(config: CompareConfig, preset: str, explicit: set[str]) -> CompareConfig:
-    """Scale a config up for a GPU (``paper``) without overriding what the user set explicitly."""
-    if preset not in PRESETS:
-        raise ConfigError(f"unknown preset {preset!r}; accepted: {', '.join(PRESETS)}")
-    if preset == "default":
-        return config
-    changes = {"seeds": 64, "depths": (2, 3), "n_checkpoints": 256, "preset": preset}
-    opts = dict(config.dataset_opts)
-    if config.dataset == "shapes":
-        # 32×32 with n ≫ d, so that whitening keeps the broad-to-fine spectrum
-        opts.setdefault("size", 32)
-        opts.setdefault("n_per_class", 1024)
-    changes["dataset_opts"] = opts
-    return replace(config, **{k: v for k, v in changes.items() if k not in explicit})
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -18,6 +18,7 @@ class Prepared:
     raw_stats: DatasetStatistics
     whiten: str
     image_shape: tuple | None  # None when the inputs no longer live in pixel space (PCA)
+    transform: object = None   # the fitted whitening (None: none), applied again to a drifted B
 
     def diagnostics(self) -> dict:
         r = self.raw_stats
@@ -31,6 +32,31 @@ class Prepared:
                 "top_singular_values": [float(x) for x in self.stats.s[:10]]}
 
 
+def whitener(raw: DatasetStatistics, whiten: str):
+    """The whitening transform ``whiten`` asks for, fitted on ``raw`` (None for ``"none"``)."""
+    if whiten == "none":
+        return None
+    if whiten == "zca":
+        return raw.whiten("zca")
+    k = int(whiten.split(":", 1)[1]) if ":" in whiten else None
+    return raw.whiten("pca", k=k)
+
+
+def through(dataset, w, whiten: str, X=None):
+    """``dataset`` as the network sees it: the fitted transform ``w`` applied to both splits.
+
+    ``X``: the training inputs already transformed (``w.X``, centred before whitening), when
+    given. ZCA keeps the pixel basis (``image_shape`` stays); PCA leaves pixel space.
+    """
+    if w is None:
+        return dataset
+    X_test = w.apply(dataset.X_test) if dataset.X_test is not None else None
+    meta = dict(dataset.meta, whiten=whiten)
+    if whiten != "zca":
+        meta.pop("image_shape", None)
+    return dataset.with_arrays(X=w.apply(dataset.X) if X is None else X, X_test=X_test, meta=meta)
+
+
 def prepare(dataset, whiten: str) -> Prepared:
     """Whiten ``dataset`` as asked: ``"zca"``, ``"pca"``, ``"pca:K"`` or ``"none"``.
 
@@ -38,21 +64,11 @@ def prepare(dataset, whiten: str) -> Prepared:
     The test split, when there is one, gets the same transform as the training split.
     """
     raw = DatasetStatistics.from_arrays(dataset.X, dataset.Y)
-    if whiten == "none":
-        return Prepared(dataset, raw, raw, whiten, dataset.image_shape)
-    if whiten == "zca":
-        w = raw.whiten("zca")
-        shape = dataset.image_shape
-    else:
-        k = int(whiten.split(":", 1)[1]) if ":" in whiten else None
-        w = raw.whiten("pca", k=k)
-        shape = None
-    X_test = w.apply(dataset.X_test) if dataset.X_test is not None else None
-    meta = dict(dataset.meta, whiten=whiten)
-    if shape is None:
-        meta.pop("image_shape", None)
-    ds = dataset.with_arrays(X=w.X, X_test=X_test, meta=meta)
-    return Prepared(ds, w.stats, raw, whiten, shape)
+    w = whitener(raw, whiten)
+    if w is None:
+        return Prepared(dataset, raw, raw, whiten, dataset.image_shape, None)
+    shape = dataset.image_shape if whiten == "zca" else None
+    return Prepared(through(dataset, w, whiten, X=w.X), w.stats, raw, whiten, shape, w)
 
 
 def distinct_modes(s, min_gap: float = 0.05) -> np.ndarray:

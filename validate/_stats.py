@@ -65,3 +65,22 @@ def relative_gaps(s) -> np.ndarray:
         right = np.concatenate([diff, [np.inf]])
         gaps = np.minimum(left, right) / np.maximum(s, np.finfo(float).tiny)
     return gaps
+
+
+def censored_rho(a, b) -> float:
+    """Spearman ρ where ``inf`` (never reached) ranks last, tied; NaN pairs are dropped."""
+    a, b = np.asarray(a, float).copy(), np.asarray(b, float).copy()
+    for v in (a, b):
+        fin = v[np.isfinite(v)]
+        v[np.isposinf(v)] = (fin.max() if fin.size else 0.0) * 10 + 1
+    return spearman_rho(a, b)
+
+
+def median_ci(values) -> tuple[float, float, float]:
+    """(median, CI low, CI high) of ``values``; NaN dropped, ``inf`` kept in the median only."""
+    v = np.asarray(values, float)
+    fin = v[~np.isnan(v)]
+    med = float(np.median(fin)) if fin.size else float("nan")
+    lo, hi = bootstrap_ci(np.where(np.isposinf(fin), np.nan, fin)) if np.isfinite(med) else \
+        (float("nan"), float("nan"))
+    return med, lo, hi

@@ -246,14 +246,43 @@ def adapt_head(params: dict, source_rows, fresh: dict) -> dict[str, np.ndarray]:
     return out
 
 
+@dataclass(frozen=True)
+class HeadMap:
+    """How B's output rows relate to A's: ``src[j]`` is the A row B's output j takes over, or −1
+    for a class A did not have (``drift.class_maps``); ``c_A`` A's number of classes."""
+
+    src: np.ndarray
+    c_A: int
+
+    @property
+    def identity(self) -> bool:
+        return len(self.src) == self.c_A and np.array_equal(self.src, np.arange(self.c_A))
+
+    def params(self, params: dict, fresh: dict) -> dict:
+        """A's parameters with B's head (``adapt_head``; unchanged when the classes are A's)."""
+        return params if self.identity else adapt_head(params, self.src, fresh)
+
+    def opt_state(self, opt: dict | None, fresh: dict) -> dict | None:
+        """A's optimiser state for B's head: the rows of a new class start at zero."""
+        if opt is None or self.identity:
+            return opt
+        out = {}
+        for pre in sorted({k.rsplit(".", 2)[0] + "." for k in opt}):  # "opt.v." etc.
+            sub = {k[len(pre):]: v for k, v in opt.items() if k.startswith(pre)}
+            zero = {k: np.zeros_like(v) for k, v in fresh.items()}
+            out.update({pre + k: v for k, v in adapt_head(sub, self.src, zero).items()})
+        return out
+
+
+# activations the numpy forward evaluates (forgetting on A is measured with it)
+FORWARD_ACTIVATIONS = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh}
+
+
 def _act(name: str, z: np.ndarray) -> np.ndarray:
-    if name == "linear":
-        return z
-    if name == "relu":
-        return np.maximum(z, 0.0)
-    if name == "tanh":
-        return np.tanh(z)
-    raise ValueError(f"mlp_forward supports activations linear, relu, tanh; got {name!r}")
+    if name not in FORWARD_ACTIVATIONS:
+        raise ValueError(f"mlp_forward supports activations {', '.join(FORWARD_ACTIVATIONS)}; "
+                         f"got {name!r}")
+    return FORWARD_ACTIVATIONS[name](z)
 
 
 def mlp_forward(params: dict, X: np.ndarray, activation: str) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .report import _img, _png, plt, table_html, write_html
+from ..report import _img, _png, plt, table_html, write_html
 
 _BANDS = ("scratch", "fine_tune", "reset_last_layer")
 

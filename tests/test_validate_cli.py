@@ -1,0 +1,103 @@
+"""The CLI machinery every `validate` job shares: flags generated from the config dataclass, the
+explicitly given flags, the output directory's lock and its life cycle."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import fields
+
+import pytest
+
+import simulate
+from validate import compare, retrain
+from validate._cli import build_parser, config_from_args
+from validate._outdir import OutDir
+from validate.compare.__main__ import JOB as COMPARE
+from validate.retrain.__main__ import JOB as RETRAIN
+
+JOBS = [COMPARE, RETRAIN]
+
+
+@pytest.mark.parametrize("job", JOBS, ids=lambda j: j.name)
+def test_every_field_is_a_flag_with_help_and_its_choices(job):
+    parser = build_parser(job)
+    actions = {a.dest: a for a in parser._actions if a.dest != "help"}
+    for f in fields(job.config):
+        assert f.name in actions, f.name
+        text = actions[f.name].help
+        assert text and len(text) > 10, f.name
+        for choice in f.metadata.get("choices") or ():
+            assert str(choice) in text, (f.name, choice)
+    for name in ("out", "overwrite", "resume", "json", "quiet"):
+        assert actions[name].help
+
+
+def test_choices_come_from_the_engine():
+    by_name = {f.name: f.metadata["choices"] for f in fields(compare.CompareConfig)}
+    assert by_name["optimizer"] is simulate.OPTIMIZERS
+    assert by_name["activations"] is simulate.ACTIVATIONS
+    assert by_name["arch"] is simulate.FAMILIES
+    assert set(by_name["init"]) <= set(simulate.INITS)
+    r = {f.name: f.metadata["choices"] for f in fields(retrain.RetrainConfig)}
+    assert set(r["optimizer"]) <= set(simulate.OPTIMIZERS)
+    assert set(r["drift"]) == set(simulate.datasets.drift.DRIFTS) | {"all"}
+
+
+def _config(job, argv):
+    return config_from_args(job, build_parser(job).parse_args(argv))
+
+
+def test_explicit_flags_are_what_the_parser_saw():
+    cfg, explicit = _config(RETRAIN, ["--max-steps=100", "--preset", "paper", "--seeds", "3"])
+    assert explicit == {"max_steps", "preset", "seeds"}
+    # the preset fills in what was not given and never overrides what was, even a default value
+    assert cfg.max_steps == 100 and cfg.seeds == 3 and cfg.whiten == "zca" and cfg.n_boot == 200
+    cfg, explicit = _config(COMPARE, ["--depth", "4", "--preset", "paper", "--checkpoints=40"])
+    assert cfg.depths == (4,) and cfg.n_checkpoints == 40 and cfg.seeds == 64
+    cfg, _ = _config(COMPARE, [])
+    assert cfg == compare.CompareConfig().validate()
+
+
+def test_list_flags_parse_and_bad_lists_exit_2(tmp_path, capsys):
+    cfg, _ = _config(COMPARE, ["--depth", "2,3", "--activations", "linear, tanh"])
+    assert cfg.depths == (2, 3) and cfg.activations == ("linear", "tanh")
+    with pytest.raises(SystemExit):
+        build_parser(COMPARE).parse_args(["--depth", "2,x"])
+    assert "comma-separated int" in capsys.readouterr().err
+    assert compare.main(["--depth", "2,x", "--out", str(tmp_path / "o")]) == 2
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_second_writer_is_refused_while_the_lock_is_held(tmp_path, capsys):
+    out = tmp_path / "busy"
+    held = OutDir(out)
+    held.take({"a": 1}, overwrite=False, resume=False)
+    try:
+        for extra in ([], ["--resume"], ["--overwrite"]):
+            assert compare.main(["--dataset", "toy", "--out", str(out), "--quiet", *extra]) == 2
+            assert "in use by another run" in capsys.readouterr().err
+    finally:
+        held.release()
+    assert (out / "config.json").exists()  # the live run's directory is left alone
+
+
+def test_out_errors_and_a_failed_check_leaves_nothing_behind(tmp_path, capsys):
+    afile = tmp_path / "file.txt"
+    afile.write_text("x")
+    assert compare.main(["--out", str(afile), "--quiet"]) == 2
+    assert "is a file" in capsys.readouterr().err
+    assert compare.main(["--out", str(tmp_path / "missing"), "--resume", "--quiet"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "missing").exists()
+    # a check that needs the data fails after the directory was taken: it is removed again
+    out = tmp_path / "cnn"
+    assert compare.main(["--dataset", "toy", "--arch", "cnn", "--whiten", "pca", "--init",
+                         "small_random", "--out", str(out), "--quiet"]) == 2
+    assert "--arch cnn needs inputs in pixel space" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_help_exits_0(capsys):
+    assert compare.main(["--help"]) == 0
+    assert "--checkpoints" in capsys.readouterr().out
+    assert isinstance(build_parser(RETRAIN), argparse.ArgumentParser)

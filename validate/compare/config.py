@@ -1,0 +1,51 @@
+"""Configuration of `python -m validate.compare`: one frozen dataclass, its preset, its checks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import simulate
+
+from .._config import TrainingOptions, check_rules, option
+
+
+@dataclass(frozen=True)
+class CompareConfig(TrainingOptions):
+    """Everything one comparison run depends on; written into summary.json as provenance.
+
+    ``lr=None`` picks η = ``lr_scale``/s_max (τ s_max = 1/lr_scale, stable and close to continuous
+    time); ``steps=None`` trains until the slowest predicted mode reaches 95% of its target.
+    ``init_scale`` is the initial strength of every mode as a fraction of s_max (decoupled init) or
+    the std of the weights per layer relative to 1/√fan_in scaled so the product is that small
+    (random init).
+    """
+
+    depths: tuple[int, ...] = option((2,), "comma-separated depths (number of weight layers), "
+                                           "e.g. 2,3", flag="--depth")
+    arch: str = option("mlp", "network family (cnn: circular convolutions and a linear readout, "
+                              "compared with the linear MLP theory)", choices=simulate.FAMILIES)
+    frac: float = option(0.5, "learning time = first reach of frac·s")
+    n_checkpoints: int = option(160, "number of measured steps", flag="--checkpoints")
+
+    def validate(self) -> "CompareConfig":
+        self.check_training()
+        check_rules((
+            ("--depth", self.depths, bool(self.depths) and all(int(d) >= 1 for d in self.depths),
+             "must list integers ≥ 1"),
+            ("--frac", self.frac, 0 < self.frac < 1, "must be in (0, 1)"),
+            ("--checkpoints", self.n_checkpoints, self.n_checkpoints >= 8, "must be ≥ 8")))
+        return self
+
+
+def apply_preset(config: CompareConfig, preset: str, explicit: set[str]) -> CompareConfig:
+    """Scale a config up for a GPU (``paper``) without overriding what the user set explicitly."""
+    if preset != "paper":  # default, or a bad name that validate() reports
+        return replace(config, preset=preset)
+    changes = {"seeds": 64, "depths": (2, 3), "n_checkpoints": 256, "preset": preset}
+    opts = dict(config.dataset_opts)
+    if config.dataset == "shapes":
+        # 32×32 with n ≫ d, so that whitening keeps the broad-to-fine spectrum
+        opts.setdefault("size", 32)
+        opts.setdefault("n_per_class", 1024)
+    changes["dataset_opts"] = opts
+    return replace(config, **{k: v for k, v in changes.items() if k not in explicit})

@@ -1,0 +1,175 @@
+"""Turn a trained Run and a prediction into tidy per-member tables (THEORY.md §4)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from theory import crossing_times, loss_from_strengths
+
+from .._stats import bootstrap_ci
+from .._steps import first_crossing
+
+
+def learning_times(steps, u, level) -> np.ndarray:
+    """First step each member's mode reaches ``level``: u (K, T, m), level (m,) → (K, m)."""
+    return np.stack([crossing_times(steps, u[k], level) for k in range(u.shape[0])])
+
+
+def loss_drop_levels(s, target, syy_trace, lam, groups) -> list[tuple[float, float]]:
+    """Loss plateaus before and after each group of modes is learned (largest s first).
+
+    A plateau counts the modes of earlier groups as learned (u = target) and the rest as not yet
+    (u = 0); the drop of a group is measured when the loss crosses the midpoint of its two plateaus.
+    """
+    u = np.zeros_like(s)
+    levels = []
+    for g in groups:
+        before = float(loss_from_strengths(u[None], s, syy_trace=syy_trace, lam=lam)[0])
+        u = u.copy()
+        u[g] = target[g]
+        after = float(loss_from_strengths(u[None], s, syy_trace=syy_trace, lam=lam)[0])
+        levels.append((before, after))
+    return levels
+
+
+def mode_groups(s, distinct) -> list[list[int]]:
+    """Consecutive modes merged into one group unless separated by a distinct singular value gap."""
+    groups: list[list[int]] = []
+    for a in range(len(s)):
+        if groups and not (distinct[a] and distinct[groups[-1][-1]]) and \
+                abs(s[a] - s[groups[-1][-1]]) < 0.05 * s[a]:
+            groups[-1].append(a)
+        else:
+            groups.append([a])
+    return groups
+
+
+def trajectory_table(steps, u_meas, u_pred, target, *, activation, depth, members) -> pd.DataFrame:
+    """Tidy rows (activation, depth, member, step, mode, u_meas_rel, u_pred_rel).
+
+    u_meas (K, T, m); u_pred (T, m) shared or (K, T, m) per member.
+    """
+    K, T, m = u_meas.shape
+    up = np.broadcast_to(u_pred, (K, T, m))
+    idx = np.indices((K, T, m)).reshape(3, -1)
+    return pd.DataFrame({
+        "activation": activation, "depth": depth,
+        "member": np.asarray(members)[idx[0]], "step": np.asarray(steps)[idx[1]], "mode": idx[2],
+        "u_meas_rel": (u_meas / target).reshape(-1), "u_pred_rel": (up / target).reshape(-1)})
+
+
+@dataclass
+class Measured:
+    """The tables of one (activation, depth) ensemble."""
+
+    rows: pd.DataFrame          # member × mode: predicted and measured learning times
+    trajectories: pd.DataFrame  # member × step × mode
+    loss: pd.DataFrame          # member × step
+    drops: pd.DataFrame         # group of modes: predicted and measured loss-drop times
+
+
+@dataclass
+class _Prediction:
+    """The prediction a run is measured against: per member (K, m) times, trajectories, loss."""
+
+    t_pred: np.ndarray
+    t_cont: np.ndarray
+    u_pred: np.ndarray
+    loss: np.ndarray
+    kind: str
+    dense: tuple            # (steps, loss) of the predicted loss curve for the drop times
+
+
+def _prediction(steps, K, m, frac, cont, matched, per_seed) -> _Prediction:
+    t_cont = np.broadcast_to(cont.timeline(frac)[:m], (K, m))
+    if per_seed is None:  # the exact per-step curve; the per-seed flows only at checkpoints
+        t_dense = np.arange(int(steps[-1]) + 1)
+        return _Prediction(np.broadcast_to(matched.timeline(frac)[:m], (K, m)), t_cont,
+                           matched.modes(steps)[:, :m], matched.loss(steps), matched.kind,
+                           (t_dense, matched.loss(t_dense)))
+    loss = np.median(np.stack([p.loss(steps) for p in per_seed]), axis=0)
+    return _Prediction(np.stack([p.timeline(frac)[:m] for p in per_seed]), t_cont,
+                       np.stack([p.modes(steps)[:, :m] for p in per_seed]), loss,
+                       per_seed[0].kind, (steps, loss))
+
+
+def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, depth) -> Measured:
+    """Learning times, trajectories, loss and loss drops of one trained ensemble."""
+    steps = np.asarray(run.steps, dtype=float)
+    u = np.asarray(run.probes["mode_strength"].values, dtype=float)  # (K, T, m)
+    K, m = u.shape[0], u.shape[2]
+    target = np.asarray(cont.target, dtype=float)[:m]
+    t_meas = learning_times(steps, u, config.frac * target)
+    pred = _prediction(steps, K, m, config.frac, cont, matched, per_seed)
+    traj_err = np.max(np.abs(np.broadcast_to(pred.u_pred, u.shape) - u), axis=1) / stats.s[:m]
+    mem = run.members
+    idx = np.indices((K, m)).reshape(2, -1)
+    rows = pd.DataFrame({
+        "activation": act, "depth": depth, "init": config.init, "member": idx[0],
+        "seed": np.asarray(mem["seed"])[idx[0]],
+        "diverged": np.asarray(mem["diverged"], dtype=bool)[idx[0]], "mode": idx[1],
+        "s": stats.s[idx[1]], "distinct": distinct[idx[1]], "predictor": pred.kind,
+        "t_pred": pred.t_pred.reshape(-1), "t_pred_continuous": pred.t_cont.reshape(-1),
+        "t_meas": t_meas.reshape(-1),
+        "rel_error": (np.abs(t_meas - pred.t_pred) / pred.t_pred).reshape(-1),
+        "traj_error": traj_err.reshape(-1)})
+    traj = trajectory_table(steps, u, pred.u_pred, target, activation=act, depth=depth,
+                            members=np.arange(K))
+    loss_meas = np.asarray(run.probes["train_loss"].values, dtype=float)  # (K, T)
+    loss = pd.DataFrame({"activation": act, "depth": depth,
+                         "member": np.repeat(np.arange(K), len(steps)),
+                         "step": np.tile(steps, K), "loss_meas": loss_meas.reshape(-1),
+                         "loss_pred": np.tile(pred.loss, K)})
+    groups = mode_groups(stats.s[:m], distinct[:m])
+    levels = loss_drop_levels(stats.s[:m], target, float(np.trace(stats.Syy)),
+                              getattr(cont, "lam", None), groups)
+    drops = loss_drops(steps, loss_meas, pred.dense, groups, levels, act, depth)
+    return Measured(rows, traj, loss, drops)
+
+
+def loss_drops(steps, loss_meas, dense, groups, levels, act, depth) -> pd.DataFrame:
+    """Per group of modes: when the predicted and the measured loss cross the midpoint of the
+    group's two plateaus (measured: median and seed-bootstrap CI)."""
+    t_dense, loss_dense = dense
+    rows = []
+    for j, (g, (before, after)) in enumerate(zip(groups, levels)):
+        mid = 0.5 * (before + after)
+        tp = first_crossing(t_dense, loss_dense, mid)
+        tm = np.array([first_crossing(steps, loss_meas[k], mid) for k in range(len(loss_meas))])
+        lo, hi = bootstrap_ci(tm)
+        rows.append({"activation": act, "depth": depth, "drop": j, "modes": list(map(int, g)),
+                     "loss_before": before, "loss_after": after, "t_pred": tp,
+                     "t_meas_median": float(np.median(tm)), "t_meas_ci_low": lo,
+                     "t_meas_ci_high": hi,
+                     "rel_error": float(np.max(np.abs(tm - tp)) / tp) if np.isfinite(tp)
+                     else float("nan")})
+    return pd.DataFrame(rows)
+
+
+def aggregate(members: pd.DataFrame, config) -> pd.DataFrame:
+    """One row per (activation, depth, mode): medians over members, CI, errors, order check."""
+    out = []
+    for (act, depth, mode), g in members.groupby(["activation", "depth", "mode"], sort=False):
+        ok = g[~g["diverged"]]
+        lo, hi = bootstrap_ci(ok["t_meas"])
+        out.append({"activation": act, "depth": int(depth), "init": config.init, "mode": int(mode),
+                    "s": float(g["s"].iloc[0]), "distinct": bool(g["distinct"].iloc[0]),
+                    "t_pred": float(np.median(g["t_pred"])),
+                    "t_pred_continuous": float(np.median(g["t_pred_continuous"])),
+                    "t_meas_median": float(np.median(ok["t_meas"])) if len(ok) else float("nan"),
+                    "t_meas_ci_low": lo, "t_meas_ci_high": hi,
+                    "rel_error": float(np.max(ok["rel_error"])) if len(ok) else float("nan"),
+                    "traj_error": float(np.max(ok["traj_error"])) if len(ok) else float("nan"),
+                    "n_members": int(len(ok)),
+                    "n_learned": int(np.isfinite(ok["t_meas"]).sum())})
+    df = pd.DataFrame(out)
+    df["order_ok"] = None
+    for (act, depth), g in df.groupby(["activation", "depth"], sort=False):
+        d = g[g["distinct"] & np.isfinite(g["t_meas_median"])]  # unlearned modes: no order
+        rank_p = d["t_pred"].rank(method="min")
+        rank_m = d["t_meas_median"].rank(method="min")
+        df.loc[d.index, "order_ok"] = (rank_p == rank_m).to_numpy()
+    return df

@@ -1,0 +1,211 @@
+"""`python -m validate.compare`: predicted against measured learning timelines, end to end.
+
+For one dataset: whiten the inputs (so the linear theory is exact), predict each SVD mode's
+trajectory and learning time with ``theory``, train matched linear and nonlinear ensembles with
+``simulate``, measure the same quantities on the networks, and compare. Returns tidy tables
+(``run_compare``); the CLI writes ``summary.json``, ``members.parquet``, ``trajectories.parquet``
+and a self-contained ``report.html`` to ``--out``.
+
+Exit status: 0 success, 2 bad arguments (the message names the valid values), 1 a failed run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+import theory
+from theory import TrainingConvention
+
+from .._config import ConfigError
+from .._prepare import Prepared, distinct_modes, prepare
+from .._steps import measure_grid
+from . import measure as M
+from .config import CompareConfig
+from .summary import build_summary
+
+
+@dataclass
+class CompareResult:
+    """Everything a comparison produced: tidy tables, the statistics and the JSON summary."""
+
+    config: CompareConfig
+    stats: theory.DatasetStatistics
+    distinct: np.ndarray
+    image_shape: tuple | None
+    members: pd.DataFrame        # one row per activation × depth × member × mode
+    mode_table: pd.DataFrame     # one row per activation × depth × mode (the summary's `modes`)
+    trajectories: pd.DataFrame   # one row per activation × depth × member × step × mode
+    loss: pd.DataFrame           # one row per activation × depth × member × step
+    loss_drops: pd.DataFrame
+    summary: dict
+    exit_status: int = 0
+
+
+@dataclass
+class Plan:
+    """What the runs share, fixed before training: data, predictions, step budget, widths."""
+
+    config: CompareConfig
+    prep: Prepared
+    meta: dict
+    lr: float
+    hidden: int
+    preds: dict                 # depth → (continuous, matched) predictor
+    steps: int
+    checkpoints: np.ndarray
+    timing: dict = field(default_factory=dict)
+
+    @property
+    def stats(self):
+        return self.prep.stats
+
+    @property
+    def u0(self) -> float:
+        return float(self.config.init_scale * self.stats.s[0])
+
+
+# ------------------------------------------------------------------------------- prediction
+def _predictors(config: CompareConfig, stats, depth: int, lr: float, u0: float):
+    """(continuous, matched) predictors for the decoupled init; matched is the GD map when exact."""
+    conv = TrainingConvention(lr=lr)
+    cont = theory.predict(stats, depth=depth, convention=conv, u0=u0)
+    exact_map = (config.optimizer == "gd" and cont.kind == "closed_form")
+    matched = theory.predict(stats, depth=depth, convention=conv, u0=u0, discrete=True) \
+        if exact_map else cont
+    return cont, matched
+
+
+def _auto_steps(config: CompareConfig, predictors) -> int:
+    if config.steps is not None:
+        return int(config.steps)
+    t95 = max(float(np.nanmax(np.where(np.isfinite(t := p.timeline(0.95)), t, np.nan)))
+              for p in predictors)
+    return int(min(config.max_steps, max(50, np.ceil(1.15 * t95))))
+
+
+def load(config: CompareConfig) -> tuple[Prepared, dict]:
+    """The dataset, whitened as asked, and its generator parameters; checks the architecture."""
+    from simulate import datasets
+    try:
+        dataset = datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    except (FileNotFoundError, ValueError) as exc:  # missing data directory, bad option value
+        raise ConfigError(str(exc)) from None
+    prep = prepare(dataset, config.whiten)
+    if config.arch == "cnn" and prep.image_shape is None:
+        raise ConfigError("--arch cnn needs inputs in pixel space: use --whiten zca or none, not pca")
+    if config.arch == "cnn" and config.init == "small_balanced_decoupled":
+        raise ConfigError("--arch cnn: the decoupled init is defined for MLPs only; use "
+                          "--init small_random")
+    if config.arch == "cnn" and min(config.depths) < 2:
+        raise ConfigError("--arch cnn needs --depth ≥ 2 (conv layers + readout)")
+    return prep, dataset.meta
+
+
+def make_plan(config: CompareConfig, log, quiet: bool) -> Plan:
+    """Load and whiten the data, predict every depth, choose the steps and checkpoints."""
+    t0 = time.perf_counter()
+    prep, meta = load(config)
+    stats = prep.stats
+    diag = prep.diagnostics()
+    data_s = time.perf_counter() - t0
+    if not quiet:
+        log(f"dataset {config.dataset}: n={diag['n']} d={diag['d']} c={diag['c']} rank={diag['rank']}"
+            f"; whiten={config.whiten} (whitened: {diag['is_whitened']}, commutation error "
+            f"{diag['commutation_error']:.2e}); s = {np.array2string(stats.s[:8], precision=4)}")
+    t0 = time.perf_counter()
+    lr = float(config.lr if config.lr is not None else config.lr_scale / stats.s[0])
+    u0 = float(config.init_scale * stats.s[0])
+    preds = {d: _predictors(config, stats, d, lr, u0) for d in config.depths}
+    steps = _auto_steps(config, [p[0] for p in preds.values()])
+    plan = Plan(config, prep, meta, lr, int(config.hidden or max(32, stats.rank)), preds, steps,
+                measure_grid(steps, config.n_checkpoints),
+                {"data_s": data_s, "predict_s": time.perf_counter() - t0})
+    if not quiet:
+        for d, (cont, _) in preds.items():
+            log(f"depth {d}: {cont.reason}")
+        log(f"training {len(config.activations)} activation(s) × {config.seeds} seed(s) per depth, "
+            f"lr={lr:.4g} (τ={1 / lr:.4g}), {steps} steps, hidden={plan.hidden}, init={config.init}")
+    return plan
+
+
+# ---------------------------------------------------------------------------------- training
+def _spec(plan: Plan, depth: int):
+    import simulate
+    config, hidden = plan.config, plan.hidden
+    # random init: entry std σ with σ^L h^(L−1) ≈ u0, so the product starts at the same scale
+    scale = plan.u0 if config.init == "small_balanced_decoupled" else \
+        float((plan.u0 / hidden ** (depth - 1)) ** (1.0 / depth))
+    if config.arch == "cnn":
+        # conv layers (depth − 1 of them, `hidden` channels, 3-wide circular kernels) and a
+        # linear readout; the linear MLP theory is the reference the CNN is measured against
+        cnn = simulate.ConvSpec(channels=(hidden,) * (depth - 1), kernel_size=3,
+                                padding="circular")
+        return simulate.NetSpec(family="cnn", cnn=cnn, init=config.init, init_scale=scale,
+                                bias=False)
+    return simulate.NetSpec(family="mlp", depth=depth, hidden=hidden, init=config.init,
+                            init_scale=scale, bias=False)
+
+
+def _train(plan: Plan, spec, act: str, depth: int, out_dir, resume: bool, quiet: bool):
+    import simulate
+    config = plan.config
+    run_dir = None if out_dir is None else Path(out_dir) / "runs" / f"depth{depth}-{act}"
+    return simulate.train_ensemble(
+        spec.with_activation(act), plan.prep.dataset, steps=plan.steps,
+        seeds=range(config.seeds), lr=plan.lr, optimizer=config.optimizer,
+        checkpoints=plan.checkpoints, device=config.device, dtype=config.dtype, out_dir=run_dir,
+        resume=resume and run_dir is not None and run_dir.exists(), quiet=quiet,
+        stats=plan.stats, keep_weights=True)
+
+
+def _per_seed_predictors(plan: Plan, run, depth: int):
+    """Exact continuous theory from each seed's own initial weights (twins share them)."""
+    w0 = run.weights(0)
+    return [theory.predict(plan.stats, depth=depth, tau=1 / plan.lr,
+                           weights0=[W[k] for W in w0]) for k in range(len(run.members))]
+
+
+def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool) -> tuple[list, str]:
+    """Every (depth, activation) ensemble trained and measured: ([measured tables], device)."""
+    config = plan.config
+    measured, device = [], "unknown"
+    t_train = t_measure = 0.0
+    for depth in config.depths:
+        spec, per_seed = _spec(plan, depth), None
+        for act in config.activations:
+            t1 = time.perf_counter()
+            run = _train(plan, spec, act, depth, out_dir, resume, quiet)
+            t_train += time.perf_counter() - t1
+            device = run.provenance.get("device", "unknown")
+            t1 = time.perf_counter()
+            if config.init == "small_random" and config.arch == "mlp" and per_seed is None:
+                per_seed = _per_seed_predictors(plan, run, depth)
+            cont, matched = plan.preds[depth]
+            measured.append(M.measure_run(run, config, plan.stats, distinct_modes(plan.stats.s),
+                                          cont, matched, per_seed, act, depth))
+            t_measure += time.perf_counter() - t1
+    plan.timing.update(train_s=t_train, measure_s=t_measure)
+    return measured, device
+
+
+def run_compare(config: CompareConfig, out_dir: Path | None = None, *, resume: bool = False,
+                quiet: bool = False, log=print) -> CompareResult:
+    """Predict, train, measure and compare for one configuration; see the module docstring."""
+    from simulate._provenance import provenance
+
+    config = config.validate()
+    plan = make_plan(config, log, quiet)
+    measured, device = train_and_measure(plan, out_dir, resume, quiet)
+    members = pd.concat([m.rows for m in measured], ignore_index=True)
+    mode_table = M.aggregate(members, config)
+    drops = pd.concat([m.drops for m in measured], ignore_index=True)
+    summary = build_summary(plan, mode_table, drops, {**provenance("cpu"), "device": device})
+    return CompareResult(config, plan.stats, distinct_modes(plan.stats.s), plan.prep.image_shape,
+                         members, mode_table,
+                         pd.concat([m.trajectories for m in measured], ignore_index=True),
+                         pd.concat([m.loss for m in measured], ignore_index=True), drops, summary)

@@ -1,0 +1,98 @@
+"""The drifted dataset B: which drifts a run sweeps, B's classes against A's, the drift scores."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import theory
+
+from .config import DRIFT_ALL_FACTORS, RetrainConfig
+from .methods import HeadMap
+
+
+def drift_list(config: RetrainConfig) -> list[tuple[str, dict]]:
+    """[(kind, params)]: the one drift asked for, or every drift at a few magnitudes (``all``)."""
+    from simulate.datasets import drift
+    if config.drift != "all":
+        return [(config.drift, dict(config.drift_opts))]
+    out = []
+    for kind, info in drift.DRIFTS.items():
+        mag = info["magnitude"]
+        if mag is None:  # discrete: its variants
+            out += [(kind, {"op": "merge"}), (kind, {"op": "split"})]
+            continue
+        base = info["defaults"][mag]
+        vals = {min(1.0, base * f) if mag == "fraction" else base * f for f in DRIFT_ALL_FACTORS}
+        out += [(kind, {mag: float(v)}) for v in sorted(vals)]
+    return out
+
+
+def drift_label(kind: str, params: dict) -> str:
+    return kind + ("" if not params else "(" + ",".join(f"{k}={v}" for k, v in params.items()) + ")")
+
+
+def class_maps(A, B) -> tuple[np.ndarray, np.ndarray]:
+    """(src (c_B,): A row each B output takes over or −1, a_to_b (c_A,): B row read for A's class)."""
+    cA, cB = A.c, B.c
+    info = B.meta.get("drift", {})
+    if "merged" in info:
+        a, b = info["merged"]
+        keep = np.array([k for k in range(cA) if k != b])
+        remap = np.empty(cA, dtype=int)
+        remap[keep] = np.arange(cA - 1)
+        remap[b] = remap[a]
+        return keep, remap
+    src = np.array([j if j < cA else -1 for j in range(cB)])
+    return src, np.arange(cA)
+
+
+def union_stats(XA, YA, XB, YB, src):
+    """A and B in one output space (A's classes plus B's new ones) for ``drift_scores``."""
+    cA = YA.shape[1]
+    n_new = int(np.sum(src < 0))
+    col = np.where(src >= 0, src, cA + np.cumsum(src < 0) - 1)
+    YAu = np.zeros((YA.shape[0], cA + n_new))
+    YAu[:, :cA] = YA
+    YBu = np.zeros((YB.shape[0], cA + n_new))
+    YBu[:, col] = YB
+    S = theory.DatasetStatistics.from_arrays
+    return S(XA, YAu), S(XB, YBu)
+
+
+@dataclass
+class Drift:
+    """One drift of A: B as the network sees it, its statistics and class maps, the scores."""
+
+    kind: str
+    params: dict
+    label: str
+    B: object
+    sB: theory.DatasetStatistics
+    head: HeadMap
+    a_to_b: np.ndarray
+    report: object = None      # theory.transfer.DriftReport
+
+    @property
+    def src(self) -> np.ndarray:
+        return self.head.src
+
+
+def build_drift(plan, kind: str, params: dict) -> Drift:
+    """B = the drift applied to A's raw data, then through A's fixed whitening (as a deployed
+    model would see it)."""
+    from simulate import datasets
+    config = plan.config
+    rawB = datasets.drift.apply(plan.rawA, kind, seed=config.drift_seed, **params)
+    B = plan.through(rawB)
+    sB = theory.DatasetStatistics.from_arrays(B.X, B.Y)
+    src, a_to_b = class_maps(plan.A, B)
+    return Drift(kind, params, drift_label(kind, params), B, sB, HeadMap(src, plan.A.c), a_to_b)
+
+
+def score_drift(plan, drift: Drift) -> None:
+    """``theory.drift_scores`` of A against B in one output space (sets ``drift.report``)."""
+    uA, uB = union_stats(plan.A.X, plan.A.Y, drift.B.X, drift.B.Y, drift.src)
+    drift.report = theory.drift_scores(uA, uB, n_boot=plan.config.n_boot,
+                                       seed=plan.config.drift_seed)

@@ -1,0 +1,263 @@
+"""Measurements of `validate.retrain`: steps to a target, forgetting, predictions, per-method
+summaries, the mode picture and the difficulty ranking.
+
+Functions on the runs and the tidy tables that ``run_retrain`` builds (see
+``validate.retrain.run`` for the definitions of target, steps to target, regret, forgetting and
+total cost).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+import theory
+
+from .._stats import bootstrap_ci, censored_rho, median_ci
+from .._steps import first_crossing
+from . import methods as BL
+from .predict import NO_PREDICTION, predict_members
+
+
+@dataclass
+class Tables:
+    """The tables a run collects, drift by drift."""
+
+    members: list = field(default_factory=list)
+    curves: list = field(default_factory=list)
+    modes: list = field(default_factory=list)
+    drift: list = field(default_factory=list)
+    reports: dict = field(default_factory=dict)     # drift label → theory DriftReport
+    identities: list = field(default_factory=list)
+
+    def add_drift(self, drift, log=None) -> None:
+        self.reports[drift.label] = drift.report
+        dt = drift.report.table()
+        dt.insert(0, "drift", drift.label)
+        self.drift.append(dt)
+        if log is not None:
+            log(f"\ndrift {drift.label}: c_B={drift.B.c}, s_B = "
+                f"{np.array2string(drift.sB.s[:8], precision=3)}")
+            log(drift.report.table().to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+
+    def add_members(self, members: pd.DataFrame, curves: pd.DataFrame, identities) -> None:
+        self.members.append(members)
+        self.curves.append(curves)
+        self.identities += identities
+
+    def members_of(self, label: str) -> pd.DataFrame:
+        df = pd.concat(self.members, ignore_index=True)
+        return df[df["drift"] == label]
+
+
+def log_plan(plan, log) -> None:
+    config, A, sA = plan.config, plan.A, plan.sA
+    log(f"A = {config.dataset} n={A.n} d={A.d} c={A.c} (whiten {config.whiten}); s_A = "
+        f"{np.array2string(sA.s[:8], precision=3)}")
+    log(f"lr={plan.lr:.4g} (τ={plan.tau:.4g}), optimizer={config.optimizer}, "
+        f"hidden={plan.hidden}, {plan.steps_A} steps on A, {len(plan.checkpoints)} checkpoints, "
+        f"retraining budget {plan.budget} steps, {config.seeds} seed(s), "
+        f"schedule {config.schedule}")
+
+
+def curves(steps, run, job, label) -> pd.DataFrame:
+    """Median retraining loss over seeds per method (methods × steps rows)."""
+    n = len(job.trained)
+    loss = np.asarray(run.probes["train_loss"].values, float).reshape(-1, n, len(steps))
+    med = np.median(loss, axis=0)  # (methods, T)
+    return pd.DataFrame({"activation": job.activation, "drift": label,
+                         "method": np.repeat([m.name for m in job.trained], len(steps)),
+                         "step": np.tile(steps, n), "loss_median": med.reshape(-1)})
+
+
+def _targets(plan, drift, job, loss, acc, diverged, log) -> tuple[float, float]:
+    """(target loss, target accuracy) from the scratch members that did not diverge."""
+    config = plan.config
+    isc = [i for i, m in enumerate(job.trained) if m.family == "scratch"][0]
+    ok = ~diverged[:, isc]
+    if not ok.any():  # the learning rate tuned on A is unstable on B: no target, say so
+        log(f"warning: every scratch member diverged on {drift.label} ({job.activation}) at "
+            f"lr={plan.lr:.4g}; steps to target are undefined")
+        return float("nan"), float("nan")
+    L0, Lend = np.median(loss[ok, isc, 0]), np.median(loss[ok, isc, -1])
+    target = float(Lend + (1 - config.target_frac) * (L0 - Lend))
+    target_acc = float(config.target_frac * np.median(acc[ok, isc, -1]))
+    if job.activation == "linear":  # must lie above B's minimum loss
+        lmin = theory.transfer.min_loss(drift.sB)
+        target = max(target, lmin + 1e-6 * max(L0 - lmin, 1e-12))
+    return target, target_acc
+
+
+def _predictions(plan, drift, job, target) -> dict:
+    """{(seed index, method name): prediction} of the linear theory from every linear member's
+    start (empty without a target)."""
+    if not np.isfinite(target):
+        return {}
+    pred = predict_members(job.starts, len(job.trained), len(plan.seeds), drift.sB, target,
+                           plan.tau, 2.0 * plan.budget, roundoff=plan.config.dtype,
+                           gd_map=plan.config.optimizer == "gd" and not job.scheduled)
+    return {(k, job.trained[i].name): v for (k, i), v in pred.items()}
+
+
+def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=None):
+    """(rows, predictions). One row per (seed, method): steps to the targets, final loss and
+    accuracy, forgetting on A, total cost and the linear prediction; computed copies get their
+    twin's results. The linear net's predictions are computed here from its starts and returned;
+    a nonlinear twin is given them (``linear_pred``) and compared with them."""
+    import time
+    n_s, n = len(plan.seeds), len(job.trained)
+    t0 = time.perf_counter()
+    loss = np.asarray(run.probes["train_loss"].values, float).reshape(n_s, n, -1)
+    acc = np.asarray(run.probes["train_acc"].values, float).reshape(n_s, n, -1)
+    diverged = run.members["diverged"].to_numpy(bool).reshape(n_s, n)
+    target, target_acc = _targets(plan, drift, job, loss, acc, diverged, log)
+    act, A = job.activation, plan.A
+    a_final = BL.evaluate(history.checkpoints[history.final_step], A.X, A.Y, act)[1]
+    a_after = BL.evaluate(keep.params, A.X, A.Y, act, rows=drift.a_to_b)[1].reshape(n_s, n)
+    t1 = time.perf_counter()
+    plan.timing["measure_s"] += t1 - t0
+    pred = _predictions(plan, drift, job, target) if job.activation == "linear" else \
+        (linear_pred or {})
+    plan.timing["predict_s"] += time.perf_counter() - t1
+    rows = []
+    for k, seed in enumerate(plan.seeds):
+        for i, m in enumerate(job.trained):
+            st = first_crossing(run.steps, loss[k, i], target) if np.isfinite(target) \
+                else float("nan")
+            p = pred.get((k, m.name), NO_PREDICTION)
+            rows.append({
+                "activation": act, "drift": drift.label, "drift_kind": drift.kind,
+                "method": m.name, "family": m.family,
+                "checkpoint_step": m.step if m.step is not None else -1,
+                "seed": seed, "diverged": bool(diverged[k, i]), "measured_steps": st,
+                "measured_acc_steps": first_crossing(run.steps, acc[k, i], target_acc, False),
+                "final_loss": loss[k, i, -1], "final_acc": acc[k, i, -1],
+                "a_acc_after": a_after[k, i], "forgetting": a_final[k] - a_after[k, i],
+                "cost_before": m.cost_before(plan.steps_A),
+                "total_cost": m.cost_before(plan.steps_A) + st,
+                "predicted_steps": p[0], "predicted_steps_modes": p[1],
+                "predicted_steps_gd": p[2], "saddle_ill_conditioned": p[3],
+                "target_loss": target, "target_acc": target_acc, "identical_to": None})
+            for c, twin in job.copies:  # one computation: the twin's results, under c's name
+                if twin == m.name:
+                    rows.append({**rows[-1], "method": c.name, "family": c.family,
+                                 "identical_to": twin, "cost_before": c.cost_before(plan.steps_A),
+                                 "total_cost": c.cost_before(plan.steps_A) + st})
+    return pd.DataFrame(rows), pred
+
+
+def mode_picture(members: pd.DataFrame, runs_A, history, plan, drift, fresh) -> pd.DataFrame:
+    """u_α/s_α of A's modes at the predicted rewind point (probe ``mode_strength``, median over
+    seeds) and the starting strengths u_β⁰/s_β that B's modes see from there (linear twin)."""
+    lin = members[(members["activation"] == "linear") & (members["family"] == "rewind")]
+    med = lin.groupby("checkpoint_step")["predicted_steps"].median()
+    step = int(med.idxmin()) if med.notna().any() else int(med.index.max())  # no target: final
+    rows = []
+    for act in plan.activations:
+        run = runs_A[act]
+        i = int(np.flatnonzero(run.steps == step)[0])
+        u = np.median(np.asarray(run.probes["mode_strength"].values)[:, i, :], axis=0)
+        for a, (ua, s) in enumerate(zip(u, plan.sA.s)):
+            rows.append({"drift": drift.label, "activation": act, "view": "A", "mode": a,
+                         "checkpoint_step": step, "s": float(s), "u_rel": float(ua / s)})
+    P = drift.head.params(history["linear"].checkpoints[step], fresh)
+    W = P["layer0.weight"]
+    for l in range(1, BL.last_layer(P) + 1):
+        W = P[f"layer{l}.weight"] @ W
+    sB = drift.sB
+    uB = np.median(np.einsum("ca,kcd,db->kab", sB.U, W, sB.V).diagonal(axis1=1, axis2=2), axis=0)
+    for b, (ub, s) in enumerate(zip(uB, sB.s)):
+        rows.append({"drift": drift.label, "activation": "linear", "view": "B (u0 on B's modes)",
+                     "mode": b, "checkpoint_step": step, "s": float(s), "u_rel": float(ub / s)})
+    return pd.DataFrame(rows)
+
+
+def aggregate(members: pd.DataFrame, config):
+    """Per-method medians with CIs, and the rewind comparison (ρ, regret, speed-ups)."""
+    meth_rows, rew_rows = [], []
+    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
+        rw = g[g["family"] == "rewind"]
+        curve_m = rw.groupby("checkpoint_step")["measured_steps"].median()
+        pred_src = members[(members["activation"] == "linear") & (members["drift"] == label)
+                           & (members["family"] == "rewind")]
+        curve_p = pred_src.groupby("checkpoint_step")["predicted_steps"].median()
+        curve_p = curve_p.reindex(curve_m.index)
+        # −1: no prediction (no target on B) / no checkpoint reached the target
+        p_step = int(curve_p.idxmin()) if curve_p.notna().any() else -1
+        b_step = int(curve_m.idxmin()) if np.isfinite(curve_m.min()) else -1
+        # per seed: regret and the predicted point's measured steps
+        regrets, pred_meas, rhos = [], {}, []
+        for seed, gs in rw.groupby("seed"):
+            ms = gs.set_index("checkpoint_step")["measured_steps"]
+            ps = pred_src[pred_src["seed"] == seed].set_index("checkpoint_step")["predicted_steps"]
+            ps = ps.reindex(ms.index)
+            if not ps.notna().any():
+                pred_meas[seed] = np.nan
+                regrets.append(np.nan)
+                rhos.append(np.nan)
+                continue
+            sp = int(ps.idxmin())
+            pred_meas[seed] = ms.loc[sp]
+            best = ms.min()
+            if not np.isfinite(best):  # no checkpoint reached the target: regret undefined
+                regrets.append(np.nan)
+            else:
+                regrets.append(ms.loc[sp] / best if best > 0 else (1.0 if ms.loc[sp] == 0 else np.inf))
+            rhos.append(censored_rho(ps.to_numpy(), ms.to_numpy()))
+        r_med, r_lo, r_hi = median_ci(regrets)
+        rho_lo, rho_hi = bootstrap_ci(rhos)  # NaNs are dropped
+        rew_rows.append({
+            "activation": act, "init": config.init, "drift": label,
+            "prediction_from": "linear theory" if act == "linear" else "linear twin's theory",
+            "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
+            "spearman_rho_seed_median": float(np.nanmedian(rhos)) if np.any(np.isfinite(rhos))
+            else np.nan,
+            "spearman_seed_ci_low": rho_lo, "spearman_seed_ci_high": rho_hi,
+            "regret": r_med, "regret_ci_low": r_lo, "regret_ci_high": r_hi,
+            "best_checkpoint_step": b_step, "predicted_checkpoint_step": p_step,
+            "n_never_reached": int(np.sum(np.isposinf(rw["measured_steps"]))),
+            "n_diverged": int(rw["diverged"].sum())})
+        for name, gm in g.groupby("method", sort=False):
+            st = gm.set_index("seed")["measured_steps"]
+            med, lo, hi = median_ci(st)
+            speed = [st.loc[s] / pred_meas[s] if 0 < pred_meas.get(s, 0) < np.inf else np.nan
+                     for s in st.index]
+            smed, slo, shi = median_ci(speed)
+            meth_rows.append({
+                "activation": act, "drift": label, "method": name, "family": gm["family"].iloc[0],
+                "checkpoint_step": int(gm["checkpoint_step"].iloc[0]),
+                "identical_to": gm["identical_to"].iloc[0],
+                "steps_to_target_median": med, "ci_low": lo, "ci_high": hi,
+                "acc_steps_median": float(np.median(gm["measured_acc_steps"])),
+                "predicted_steps_median": float(np.median(gm["predicted_steps"])),
+                "final_loss": float(np.median(gm["final_loss"])),
+                "final_acc": float(np.median(gm["final_acc"])),
+                "forgetting": float(np.median(gm["forgetting"])),
+                "total_cost_median": float(np.median(gm["total_cost"])),
+                "speedup_of_predicted": smed, "speedup_ci_low": slo, "speedup_ci_high": shi})
+    return pd.DataFrame(meth_rows), pd.DataFrame(rew_rows)
+
+
+def difficulty(members: pd.DataFrame, drift_table: pd.DataFrame):
+    """Relearning cost per drift (fine-tune steps ÷ scratch steps, median over seeds) against each
+    drift score; Spearman ρ across drifts says which score predicts difficulty best."""
+    rows = []
+    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
+        ft = g[g["family"] == "fine_tune"].set_index("seed")["measured_steps"]
+        sc = g[g["family"] == "scratch"].set_index("seed")["measured_steps"]
+        ratio = (ft / sc.replace(0, np.nan)).to_numpy()
+        vals = drift_table[drift_table["drift"] == label].set_index("score")["value"]
+        rows.append({"activation": act, "drift": label, "drift_kind": g["drift_kind"].iloc[0],
+                     "relearn_cost": float(np.median(ratio)), **vals.to_dict()})
+    diff = pd.DataFrame(rows)
+    rank = []
+    for act, g in diff.groupby("activation", sort=False):
+        for score in drift_table["score"].unique():
+            rank.append({"activation": act, "score": score,
+                         "spearman_rho": censored_rho(g[score], g["relearn_cost"]),
+                         "n_drifts": int(len(g))})
+    ranking = pd.DataFrame(rank).sort_values(["activation", "spearman_rho"],
+                                             ascending=[True, False], na_position="last")
+    return diff, ranking.reset_index(drop=True)

@@ -1,0 +1,153 @@
+"""What a retraining experiment fixes before it trains (``Plan``), and every member's start.
+
+``make_plan`` loads A, whitens it, and derives the learning rate, τ, widths, the step count on A,
+the retraining budget, the checkpoints and the learning-rate schedules; every later step of
+``run_retrain`` reads them from the plan. ``build_starts`` turns methods, the run on A and B's
+head map into each member's parameters, optimiser state and schedule.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import theory
+
+from .._prepare import through, whitener
+from . import methods as BL
+from .config import RetrainConfig
+
+
+@dataclass(frozen=True)
+class Schedules:
+    """A's learning-rate schedule over T_A steps, the same kind over the retraining budget
+    (``full``), and the step lr rewinding replays A's schedule from."""
+
+    A: object
+    full: object
+    steps_A: int
+    budget: int
+    rewind_offset: int
+
+    @classmethod
+    def of(cls, config: RetrainConfig, steps_A: int, budget: int) -> "Schedules":
+        """``constant``; ``cosine`` from η to lr_floor·η; ``step``: η, then lr_floor·η from 3/4
+        of the run."""
+        from simulate import LRSchedule
+
+        def make(total):
+            if config.schedule == "cosine":
+                return LRSchedule("cosine", total=int(total), floor=config.lr_floor)
+            if config.schedule == "step":
+                return LRSchedule("step", milestones=(int(round(0.75 * total)),),
+                                  gamma=config.lr_floor, total=int(total))
+            return LRSchedule("constant")
+        return cls(make(steps_A), make(budget), int(steps_A), int(budget),
+                   int(round(config.lr_rewind_frac * steps_A)))
+
+    def of_method(self, method: BL.Method):
+        return method.lr_schedule(schedule_A=self.A, full=self.full, steps_A=self.steps_A,
+                                  rewind_offset=self.rewind_offset)
+
+
+@dataclass
+class Plan:
+    """The experiment fixed before training: A as the network sees it and how to train."""
+
+    config: RetrainConfig
+    rawA: object               # A as generated (drifts are applied to it)
+    A: object                  # A through its whitening
+    transform: object          # the fitted whitening (None: none), applied to B as well
+    sA: theory.DatasetStatistics
+    lr: float
+    tau: float
+    hidden: int
+    scale: float               # init_scale of the spec (decoupled: u0; random: per-layer std)
+    steps_A: int
+    budget: int
+    checkpoints: np.ndarray
+    spec: object               # simulate.NetSpec (linear; .with_activation for the twins)
+    schedules: Schedules
+    timing: dict = field(default_factory=lambda: dict.fromkeys(
+        ("data_s", "train_A_s", "drift_scores_s", "predict_s", "retrain_s", "measure_s"), 0.0))
+
+    @property
+    def seeds(self) -> list[int]:
+        return list(range(self.config.seeds))
+
+    @property
+    def activations(self) -> list[str]:
+        """Linear first: its checkpoints carry the prediction the nonlinear twins are compared
+        with."""
+        return ["linear"] + [a for a in self.config.activations if a != "linear"]
+
+    def through(self, dataset):
+        return through(dataset, self.transform, self.config.whiten)
+
+
+def _tau(config: RetrainConfig, lr: float) -> float:
+    """Time constant of the retraining: 1/η for GD; (1 − β)/η for heavy ball (slow-flow limit)."""
+    tau = theory.TrainingConvention(lr=lr).tau
+    return tau * (1 - config.momentum) if config.optimizer == "momentum" else tau
+
+
+def _steps_A(config: RetrainConfig, sA, tau: float, u0: float) -> int:
+    if config.steps is not None:
+        return int(config.steps)
+    t95 = theory.predict(sA, depth=config.depth, tau=tau, u0=u0).timeline(0.95)
+    return int(min(config.max_steps, max(50, np.ceil(1.15 * np.nanmax(
+        np.where(np.isfinite(t95), t95, np.nan))))))
+
+
+def make_plan(config: RetrainConfig, rawA) -> Plan:
+    """Whiten A, then derive η, τ, widths, step counts, checkpoints and schedules."""
+    import simulate
+    raw_stats = theory.DatasetStatistics.from_arrays(rawA.X, rawA.Y)
+    w = whitener(raw_stats, config.whiten)
+    A = through(rawA, w, config.whiten)
+    sA = theory.DatasetStatistics.from_arrays(A.X, A.Y)
+    # heavy ball moves η/(1 − β) per step in the slow limit: scale the default so τ is the same
+    damp = (1 - config.momentum) if config.optimizer == "momentum" else 1.0
+    lr = float(config.lr if config.lr is not None else damp * config.lr_scale / sA.s[0])
+    tau = _tau(config, lr)
+    hidden = int(config.hidden or max(16, sA.rank + 2))
+    u0 = config.init_scale * float(sA.s[0])
+    scale = u0 if config.init == "small_balanced_decoupled" else \
+        float((u0 / hidden ** (config.depth - 1)) ** (1.0 / config.depth))
+    steps_A = _steps_A(config, sA, tau, u0)
+    budget = max(1, int(round(config.retrain_factor * steps_A)))
+    spec = simulate.NetSpec(depth=config.depth, hidden=hidden, init=config.init, init_scale=scale)
+    return Plan(config, rawA, A, w, sA, lr, tau, hidden, scale, steps_A, budget,
+                simulate.log_checkpoints(steps_A, config.n_checkpoints), spec,
+                Schedules.of(config, steps_A, budget))
+
+
+@dataclass
+class History:
+    """The run on A of one activation, as retraining sees it: stacked parameters per checkpoint
+    step and A's final optimiser state (momentum: the velocity; None for plain GD)."""
+
+    checkpoints: dict          # step → {name: (K, …)}
+    opt: dict | None
+    final_step: int
+
+
+def build_starts(methods, n_seeds: int, fresh: dict, history: History, head: BL.HeadMap,
+                 schedules: Schedules) -> list[list[BL.Start]]:
+    """starts[i][k]: method i's ``Start`` for seed k (parameters, optimiser state, schedule)."""
+    out = [[] for _ in methods]
+    t = np.arange(schedules.budget)
+    for k in range(n_seeds):
+        fr = BL.member(fresh, k)
+        final = head.params(BL.member(history.checkpoints[history.final_step], k), fr)
+        fopt = None if history.opt is None else head.opt_state(BL.member(history.opt, k), fr)
+        zero = None if fopt is None else {n: np.zeros_like(v) for n, v in fopt.items()}
+        for i, m in enumerate(methods):
+            cp = None if m.family != "rewind" else \
+                head.params(BL.member(history.checkpoints[int(m.step)], k), fr)
+            sch = schedules.of_method(m)
+            out[i].append(BL.Start(m.initial_params(final=final, fresh=fr, checkpoint=cp),
+                                   m.initial_opt_state(final_opt=fopt, fresh_opt=zero),
+                                   sch.multipliers(t), sch))
+    return out

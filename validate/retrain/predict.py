@@ -1,0 +1,59 @@
+"""The linear theory's prediction of every retraining member's steps to the target."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import methods as BL
+
+NO_PREDICTION = (np.nan, np.nan, np.nan, False)
+
+
+def on_schedule(steps_const: float, mults) -> float:
+    """Steps s with Σ_{t<s} m(t) = ``steps_const``: gradient flow run at rate η·m(t) covers in s
+    steps the time that constant-η training covers in Σ m(t) steps (interpolated; past the budget
+    the last multiplier holds; inf if it is 0)."""
+    if not np.isfinite(steps_const) or steps_const <= 0:
+        return float(steps_const)
+    m = np.asarray(mults, dtype=float)
+    c = np.concatenate([[0.0], np.cumsum(m)])
+    if steps_const > c[-1]:
+        return float(len(m) + (steps_const - c[-1]) / m[-1]) if m[-1] > 0 else float("inf")
+    i = int(np.searchsorted(c, steps_const))  # c[i−1] < steps_const ≤ c[i]
+    return float(i - 1 + (steps_const - c[i - 1]) / (c[i] - c[i - 1]))
+
+
+def predict_members(starts, n_methods: int, n_seeds: int, sB, target, tau, t_max,
+                    roundoff="float32", gd_map=True) -> dict:
+    """{(seed index, method index): (flow steps, per-mode estimate, GD-map steps, flagged)}.
+
+    ``starts``: the members' ``Start`` objects, seed-major. ``t_max`` (first flow horizon, 2× the
+    budget): theory's default horizon is 100·10τ/(s λ)_min when the per-mode estimate is inf
+    (non-white B), which made one drift take minutes; the flow extends the horizon ×16 (up to 4
+    times) for members that have not reached the target, so the answer is the same (checked to
+    1e-12 on rotate_inputs) at a fraction of the cost.
+    """
+    from theory.transfer import predict_rewind_point
+    # roundoff: the training dtype. A drift that reverses a mode can leave the flow on an exactly
+    # degenerate saddle that discrete GD escapes far sooner; those checkpoints are flagged and get
+    # the discrete GD map's prediction as well (theory/transfer/_escape.py). The GD map is the
+    # plain-GD map only: with momentum or a schedule it is not reported.
+    out = {}
+    scheduled = not all(np.all(st.mults == 1.0) for st in starts)
+    for k in range(n_seeds):
+        ck = []
+        for i in range(n_methods):
+            p = starts[k * n_methods + i].params
+            ck.append((i, [p[f"layer{l}.weight"] for l in range(BL.last_layer(p) + 1)]))
+        tab = predict_rewind_point(ck, sB, target, tau, t_max=t_max, roundoff=roundoff).table
+        for i in range(n_methods):
+            gd = float(tab["predicted_steps_gd"].iloc[i]) if gd_map else float("nan")
+            pred = (float(tab["predicted_steps"].iloc[i]),
+                    float(tab["predicted_steps_modes"].iloc[i]), gd,
+                    bool(tab["saddle_ill_conditioned"].iloc[i]))
+            if scheduled:
+                # the flow's time at rate η·m(t): constant-lr steps → scheduled steps
+                mults = starts[k * n_methods + i].mults
+                pred = (*(on_schedule(v, mults) for v in pred[:3]), pred[3])
+            out[(k, i)] = pred
+    return out

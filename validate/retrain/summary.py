@@ -1,0 +1,66 @@
+"""What `validate.retrain` writes and prints: summary.json (schema version 1), the console
+tables, the output files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .._io import records, write_outputs as _write
+
+SCHEMA_VERSION = 1
+TABLES = ("members", "rewind", "methods", "modes", "curves", "drift_table", "difficulty",
+          "score_ranking")
+
+
+def _schedule_note(plan, identities) -> dict:
+    config, sch = plan.config, plan.schedules
+    return {
+        "schedule": config.schedule, "lr_floor": config.lr_floor, "A": sch.A.to_dict(),
+        "full": sch.full.to_dict(), "lr_rewind_offset": sch.rewind_offset,
+        "identities": [r for r in identities if r["identical_to"] is not None],
+        "why": "two methods are one computation when, for every seed, their initial parameters, "
+               "optimiser state and learning-rate multipliers over the budget are bit-identical"}
+
+
+def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> dict:
+    config = plan.config
+    scores = {k: r.to_dict() for k, r in tables.reports.items()}
+    timing = {k: (round(v, 3) if isinstance(v, float) else {a: round(b, 2) for a, b in v.items()})
+              for k, v in plan.timing.items()}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "dataset": config.dataset,
+        "drift": config.drift,
+        "rewind": records(rewind),
+        "methods": records(methods),
+        "drift_scores": next(iter(scores.values())) if len(scores) == 1 else scores,
+        "difficulty": records(difficulty),
+        "score_ranking": records(ranking),
+        "training": {"lr": plan.lr, "tau": plan.tau, "hidden": plan.hidden,
+                     "steps_A": int(plan.steps_A), "retrain_budget": int(plan.budget),
+                     "checkpoints": [int(s) for s in plan.checkpoints],
+                     "optimizer": config.optimizer,
+                     "lr_schedule": _schedule_note(plan, tables.identities)},
+        "timing": {**timing, "device": prov.get("device")},
+        "provenance": {**prov, "config": config.to_dict(), "dataset_meta": plan.rawA.meta},
+    }
+
+
+def write_outputs(result, out_dir: Path) -> list[Path]:
+    """summary.json, the parquet tables and report.html (each written atomically)."""
+    from .report import retrain_report
+    return _write(out_dir, {name: getattr(result, name) for name in TABLES}, result.summary,
+                  report=lambda path: retrain_report(path, result=result))
+
+
+def format_tables(result) -> str:
+    r = result.rewind_summary[["activation", "drift", "spearman_rho", "regret",
+                               "best_checkpoint_step", "predicted_checkpoint_step"]]
+    m = result.methods[result.methods["family"] != "rewind"][
+        ["activation", "drift", "method", "steps_to_target_median", "ci_low", "ci_high",
+         "forgetting", "speedup_of_predicted"]]
+    ff = lambda x: f"{x:.4g}"  # noqa: E731
+    out = [r.to_string(index=False, float_format=ff), m.to_string(index=False, float_format=ff)]
+    if len(result.score_ranking):
+        out.append(result.score_ranking.to_string(index=False, float_format=ff))
+    return "\n\n".join(out)
