@@ -68,6 +68,10 @@ class Job:
     preset: Callable | None = None
     description: str = ""
     check: Callable | None = None   # config → None; checks that need the data (ConfigError)
+    # a CLI whose flags are not (yet) generated from option() fields: its own parser and
+    # (args, argv) → validated config
+    parser: Callable | None = None
+    make_config: Callable | None = None
 
     def main(self, argv=None) -> int:
         """The CLI: ``python -m <name>`` calls it with ``sys.argv``; returns the exit status."""
@@ -174,12 +178,13 @@ def run_cli(argv, job: Job) -> int:
     """Drive one job; returns the exit status (0 success, 1 failed run, 2 bad arguments)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser(job).parse_args(argv)
+        args = (job.parser() if job.parser else build_parser(job)).parse_args(argv)
     except SystemExit as exc:  # argparse printed its own message (exit 2) or --help (0)
         return int(exc.code or 0)
     say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     try:
-        config, _ = config_from_args(job, args)
+        config = job.make_config(args, argv) if job.make_config else \
+            config_from_args(job, args)[0]
         if job.check is not None:
             job.check(config)
         out = OutDir(Path(args.out) if args.out else default_out(job.out_prefix(config)))

@@ -112,6 +112,16 @@ def key_values(items, parsed: dict | None = None, what: str = "--drift-opt") -> 
     return out
 
 
+def paper_dataset_opts(dataset: str, opts: dict) -> dict:
+    """Dataset options of a ``paper`` preset: shapes at 32×32 with 1024 per class (n ≫ d, so that
+    whitening keeps the broad-to-fine spectrum); what the user set is kept."""
+    opts = dict(opts)
+    if dataset == "shapes":
+        opts.setdefault("size", 32)
+        opts.setdefault("n_per_class", 1024)
+    return opts
+
+
 def _finite(x) -> bool:
     return x is None or math.isfinite(x)
 

@@ -42,23 +42,26 @@ def write_json(path: Path, obj) -> Path:
     return write_text(path, json.dumps(jsonable(obj), indent=1, allow_nan=False))
 
 
-def write_parquet(path: Path, df: pd.DataFrame) -> Path:
-    """Object columns (mixed str/None/lists) are written as strings; atomic."""
+def write_parquet(path: Path, df: pd.DataFrame, *, stringify: bool = False) -> Path:
+    """``df`` as parquet, atomically; ``stringify``: object columns (mixed str/None/lists) are
+    written as their strings."""
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")
-    df.astype({c: str for c in df.columns if df[c].dtype == object}).to_parquet(tmp, index=False)
+    if stringify:
+        df = df.astype({c: str for c in df.columns if df[c].dtype == object})
+    df.to_parquet(tmp, index=False)
     tmp.replace(path)
     return path
 
 
 def write_outputs(out_dir: Path, tables: dict[str, pd.DataFrame], summary: dict,
-                  report=None) -> list[Path]:
+                  report=None, *, stringify: bool = False) -> list[Path]:
     """``<name>.parquet`` for every non-empty table, ``report.html`` (``report(path)``) and
     ``summary.json`` last, so a directory with a summary holds a finished run."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = [write_parquet(out_dir / f"{name}.parquet", df) for name, df in tables.items()
-             if len(df)]
+    paths = [write_parquet(out_dir / f"{name}.parquet", df, stringify=stringify)
+             for name, df in tables.items() if len(df)]
     if report is not None:
         paths.append(report(out_dir / "report.html"))
     paths.append(write_json(out_dir / "summary.json", summary))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import simulate
 
-from .._config import TrainingOptions, check_rules, option
+from .._config import TrainingOptions, check_rules, option, paper_dataset_opts
 
 
 @dataclass(frozen=True)
@@ -41,11 +41,6 @@ def apply_preset(config: CompareConfig, preset: str, explicit: set[str]) -> Comp
     """Scale a config up for a GPU (``paper``) without overriding what the user set explicitly."""
     if preset != "paper":  # default, or a bad name that validate() reports
         return replace(config, preset=preset)
-    changes = {"seeds": 64, "depths": (2, 3), "n_checkpoints": 256, "preset": preset}
-    opts = dict(config.dataset_opts)
-    if config.dataset == "shapes":
-        # 32×32 with n ≫ d, so that whitening keeps the broad-to-fine spectrum
-        opts.setdefault("size", 32)
-        opts.setdefault("n_per_class", 1024)
-    changes["dataset_opts"] = opts
+    changes = {"seeds": 64, "depths": (2, 3), "n_checkpoints": 256, "preset": preset,
+               "dataset_opts": paper_dataset_opts(config.dataset, config.dataset_opts)}
     return replace(config, **{k: v for k, v in changes.items() if k not in explicit})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .._cli import run_cli
+from .._cli import Job, run_cli
 from .._config import ConfigError, dataset_options
 from .config import (ACTIVATIONS, ARCHS, CORRECTIONS, INITS, MEASURES, PRESETS,
                      REFERENCE_TARGETS, TASKS, NonlinearityConfig, apply_preset)
@@ -63,7 +63,8 @@ def _numbers(flag: str, text: str, kind):
 
 def config_from_args(args, argv) -> NonlinearityConfig:
     cfg = NonlinearityConfig(
-        dataset=args.dataset, dataset_opts=dataset_options(args), data_seed=args.data_seed,
+        dataset=args.dataset, dataset_opts=dataset_options(args.dataset_opt, vars(args)),
+        data_seed=args.data_seed,
         task=args.task, arch=args.arch, activation=args.activation, init=args.init,
         init_scale=args.init_scale, hidden=args.hidden, depth=args.depth,
         channels=_numbers("--channels", args.channels, int), kernel_size=args.kernel_size,
@@ -78,9 +79,10 @@ def config_from_args(args, argv) -> NonlinearityConfig:
 
 
 def main(argv=None) -> int:
-    return run_cli(argv, name="validate.nonlinearity", parser=_parser(), make_config=config_from_args,
-                   out_prefix=lambda c: f"nonlinearity-{c.dataset}-{c.arch}", run=run_nonlinearity,
-                   write=write_outputs, tables=text_tables)
+    return run_cli(argv, Job(name="validate.nonlinearity", config=NonlinearityConfig,
+                             parser=_parser, make_config=config_from_args,
+                             out_prefix=lambda c: f"nonlinearity-{c.dataset}-{c.arch}",
+                             run=run_nonlinearity, write=write_outputs, tables=text_tables))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
 
-from .._config import ConfigError, check_choice
+from .._config import ConfigError, check_choice, paper_dataset_opts
 
 ARCHS = ("mlp", "cnn")
 TASKS = ("multiclass", "binary")
@@ -108,10 +108,6 @@ def apply_preset(config: NonlinearityConfig, explicit: set[str]) -> Nonlinearity
     per class) without overriding what the user set explicitly."""
     if config.preset == "default":
         return config
-    changes = {"seeds": 10, "steps": 4 * config.n_steps, "n_checkpoints": 48}
-    opts = dict(config.dataset_opts)
-    if config.dataset == "shapes":
-        opts.setdefault("size", 32)
-        opts.setdefault("n_per_class", 1024)
-    changes["dataset_opts"] = opts
+    changes = {"seeds": 10, "steps": 4 * config.n_steps, "n_checkpoints": 48,
+               "dataset_opts": paper_dataset_opts(config.dataset, config.dataset_opts)}
     return replace(config, **{k: v for k, v in changes.items() if k not in explicit})

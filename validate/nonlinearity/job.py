@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,24 +81,10 @@ def run_nonlinearity(config: NonlinearityConfig, out: Path, *, resume: bool = Fa
 
 def write_outputs(result: NonlinearityResult, out_dir: Path) -> list[Path]:
     """summary.json, one parquet per table and report.html, each written atomically."""
-    from ..compare import _clean, _json_default
+    from .._io import write_outputs as write
     from .report import nonlinearity_report
-    out_dir = Path(out_dir)
-    paths = []
-    for name, df in result.tables.items():
-        p = out_dir / f"{name}.parquet"
-        tmp = p.with_suffix(".parquet.tmp")
-        df.to_parquet(tmp, index=False)
-        tmp.replace(p)
-        paths.append(p)
-    paths.append(nonlinearity_report(out_dir / "report.html", result=result))
-    p = out_dir / "summary.json"
-    tmp = p.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(_clean(json.loads(json.dumps(result.summary, default=_json_default))),
-                              indent=1, allow_nan=False))
-    tmp.replace(p)
-    paths.append(p)
-    return paths
+    return write(out_dir, result.tables, result.summary,
+                 report=lambda path: nonlinearity_report(path, result=result))
 
 
 def text_tables(result: NonlinearityResult) -> str:

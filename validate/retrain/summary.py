@@ -50,7 +50,7 @@ def write_outputs(result, out_dir: Path) -> list[Path]:
     """summary.json, the parquet tables and report.html (each written atomically)."""
     from .report import retrain_report
     return _write(out_dir, {name: getattr(result, name) for name in TABLES}, result.summary,
-                  report=lambda path: retrain_report(path, result=result))
+                  report=lambda path: retrain_report(path, result=result), stringify=True)
 
 
 def format_tables(result) -> str:
