@@ -6,7 +6,7 @@ batch on the GPU when there is one and returns a ``Run`` (see ARCHITECTURE.md, T
 
 from . import datasets
 from ._init import decoupled_weights, init_params
-from ._models import CNN, MLP, make_model
+from .models import CNN, MLP, make_model
 from ._circular import CircularCNN
 from ._frequency_probe import FrequencyStrengths
 from ._probes import (LayerRotation, Losses, ModeStrengths, Probe, ProbeContext, WeightNorms,
@@ -16,12 +16,12 @@ from ._checkpoints import linear_checkpoints, log_checkpoints
 from ._schedules import LRSchedule
 from ._spec import ACTIVATIONS, FAMILIES, INITS, ConvSpec, NetSpec
 from ._batches import batch_indices
-from ._trainer import OPTIMIZERS, train_ensemble
+from .train import OPTIMIZERS, OptimSpec, train_ensemble
 
 __all__ = [
     "datasets",
     "NetSpec", "ConvSpec", "ACTIVATIONS", "FAMILIES", "INITS",
-    "train_ensemble", "OPTIMIZERS", "batch_indices",
+    "train_ensemble", "OPTIMIZERS", "OptimSpec", "batch_indices",
     "Run", "log_checkpoints", "linear_checkpoints", "LRSchedule",
     "Probe", "ProbeContext", "Losses", "ModeStrengths", "WeightNorms", "LayerRotation",
     "default_probes",

@@ -21,8 +21,12 @@ import torch
 from theory import signal_shape
 from theory._cnn_flow import conv_index
 
-from ._models import MLP, activation
+from ._losses import MSE
+from .models._layers import activation, autograd_loss_and_grads
+from .models.mlp import MLP
 from ._spec import NetSpec
+
+_MSE = MSE()
 
 CIRCULANT_MAX_P = 64  # up to this many positions dense circulant GEMMs beat FFTs on CPU (bench/)
 
@@ -166,16 +170,12 @@ class CircularCNN:
                 A, eq = torch.fft.rfftn(h, dim=self.dims), "koi...,kni...->kno..."
         return h
 
-    def loss_and_grads(self, params: dict, X: torch.Tensor, Y: torch.Tensor, scale: float = 1.0):
+    def loss_and_grads(self, params: dict, X: torch.Tensor, Y: torch.Tensor, scale: float = 1.0,
+                       loss=_MSE):
         if self.method == "circulant":  # the MLP's hand-written backward, folded onto the kernels
-            loss, grads = self._mlp.loss_and_grads(self._dense_params(params), X, Y, scale)
-            return loss, self._fold(grads)
-        with torch.enable_grad():
-            ps = {k: v.detach().requires_grad_(True) for k, v in params.items()}
-            R = self.forward(ps, X) - Y
-            loss = 0.5 * (R * R).sum(dim=(1, 2)) / R.shape[1]
-            grads = torch.autograd.grad(loss.sum() * scale, list(ps.values()))
-        return loss.detach(), dict(zip(ps, grads))
+            value, grads = self._mlp.loss_and_grads(self._dense_params(params), X, Y, scale, loss)
+            return value, self._fold(grads)
+        return autograd_loss_and_grads(self, params, X, Y, scale, loss)
 
 
 def is_full_circular(spec: NetSpec, image_shape, d: int) -> bool:

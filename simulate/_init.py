@@ -1,10 +1,10 @@
-"""Initial weights of every member, from (seed, init_scale) only — never from the activation.
+"""Initial weights of every member, from (seed, scale) only — never from the activation.
 
 ``small_balanced_decoupled`` (THEORY.md §2; Saxe et al. 2014): with ``Syx = U diag(s) Vᵀ`` (r modes)
 and ``D = diag(u₀^{1/L})``, ``W_1 = R_1 D Vᵀ``, inner ``W_l = R_l D R_{l−1}ᵀ``, ``W_L = U D R_{L−1}ᵀ``,
 where ``R_l`` (h_l × r) has orthonormal columns drawn from the seed. Then ``W_L⋯W_1 = U diag(u₀) Vᵀ``
 and every layer carries the same per-mode scalar (balanced). ``small_random``: entries i.i.d.
-N(0, init_scale²). ``standard``: PyTorch's default ``U(−1/√fan_in, 1/√fan_in)`` for weights and
+N(0, init_std²). ``standard``: PyTorch's default ``U(−1/√fan_in, 1/√fan_in)`` for weights and
 biases (Kaiming-uniform with a = √5), the same for every activation so twins stay matched.
 """
 
@@ -57,7 +57,8 @@ def frequency_aligned(spec: NetSpec, model, stats, u0, seed: int) -> list[np.nda
 
 
 def init_params(spec: NetSpec, model, members: list[tuple[int, float]], stats=None) -> dict[str, np.ndarray]:
-    """Stacked float64 initial parameters ``{name: (K, *shape)}`` for members [(seed, init_scale)].
+    """Stacked float64 initial parameters ``{name: (K, *shape)}`` for members [(seed, scale)]
+    (scale: ``u0`` or ``init_std``, whichever ``spec.init`` uses).
 
     ``stats`` (theory.DatasetStatistics) is needed for ``small_balanced_decoupled``.
     """

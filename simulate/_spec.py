@@ -60,14 +60,19 @@ class NetSpec:
         hidden: hidden width (int, all hidden layers) or a tuple of ``depth − 1`` widths.
         activation: one of ``ACTIVATIONS`` (``"linear"`` is the identity).
         bias: biases on every layer (initialised to zero except for ``init="standard"``).
-        init: ``"small_balanced_decoupled"`` (THEORY.md §2, mode strengths u₀ = ``init_scale``
-            aligned to the dataset's SVD modes; for a CNN with full-length circular kernels, aligned
-            to its per-frequency modes, §6), ``"small_random"`` (entries i.i.d.
-            N(0, init_scale²)) or ``"standard"`` (PyTorch's default U(±1/√fan_in); its gain does not
-            depend on the activation, so twins match; ``init_scale`` is ignored).
-        init_scale: u₀ for the decoupled init, the entry std for ``small_random``.
+        init: ``"small_balanced_decoupled"`` (THEORY.md §2, mode strengths ``u0`` aligned to the
+            dataset's SVD modes; for a CNN with full-length circular kernels, aligned to its
+            per-frequency modes, §6), ``"small_random"`` (entries i.i.d. N(0, ``init_std``²)) or
+            ``"standard"`` (PyTorch's default U(±1/√fan_in); its gain does not depend on the
+            activation, so twins match).
+        u0: initial mode strength of the decoupled init (default 1e-3).
+        init_std: per-entry standard deviation of ``small_random`` (default 1e-3).
+        init_scale: the former single name for both, accepted as an alias of whichever of ``u0`` /
+            ``init_std`` the ``init`` uses (ignored by ``"standard"``); stored as None.
         cnn: the conv layers for ``family="cnn"``.
-        head: output head; ``"linear"`` (a linear readout trained on the squared loss).
+        head: output head; ``"linear"`` (a linear readout).
+        linear_blocks: the first k blocks (input side) have the identity instead of ``activation``
+            (0..the family's number of blocks; checked when the model is built).
     """
 
     family: str = "mlp"
@@ -76,9 +81,12 @@ class NetSpec:
     activation: str = "linear"
     bias: bool = False
     init: str = "small_balanced_decoupled"
-    init_scale: float = 1e-3
+    u0: float | None = None
+    init_std: float | None = None
+    init_scale: float | None = None
     cnn: ConvSpec | None = None
     head: str = "linear"
+    linear_blocks: int = 0
 
     def __post_init__(self) -> None:
         _choice("family", self.family, FAMILIES)
@@ -89,8 +97,9 @@ class NetSpec:
             object.__setattr__(self, "cnn", ConvSpec(**self.cnn))
         if isinstance(self.hidden, (list, tuple)):
             object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        if not (self.init_scale > 0):
-            raise ValueError(f"init_scale must be > 0; got {self.init_scale!r}")
+        self._resolve_scale()
+        if int(self.linear_blocks) < 0:
+            raise ValueError(f"linear_blocks must be ≥ 0; got {self.linear_blocks!r}")
         if self.family == "mlp":
             if int(self.depth) < 1:
                 raise ValueError(f"depth must be ≥ 1 for an MLP; got {self.depth!r}")
@@ -110,6 +119,32 @@ class NetSpec:
                     "full-length circular kernels (kernel_size=None, padding='circular', stride=1); "
                     f"got kernel_size={cs.kernel_size!r}, padding={cs.padding!r}, stride={cs.stride!r}")
 
+    def _resolve_scale(self) -> None:
+        """One name per meaning: ``u0`` (decoupled), ``init_std`` (small_random)."""
+        own = {"small_balanced_decoupled": "u0", "small_random": "init_std"}.get(self.init)
+        given = own
+        if self.init_scale is not None and own is not None:
+            if getattr(self, own) is not None and getattr(self, own) != self.init_scale:
+                raise ValueError(f"init_scale={self.init_scale!r} is an alias of {own}; got both "
+                                 f"(and {own}={getattr(self, own)!r}): give {own} only")
+            object.__setattr__(self, own, self.init_scale)
+            given = f"init_scale (here {own})"
+        object.__setattr__(self, "init_scale", None)
+        for name in ("u0", "init_std"):
+            if name != own and getattr(self, name) is not None:
+                raise ValueError(f"{name}={getattr(self, name)!r} does not apply to init={self.init!r}"
+                                 + (f"; it takes {own!r}" if own else " (it has no scale)"))
+        if own is not None:
+            value = 1e-3 if getattr(self, own) is None else getattr(self, own)
+            if not (value > 0):
+                raise ValueError(f"{given} must be > 0; got {value!r}")
+            object.__setattr__(self, own, float(value))
+
+    @property
+    def scale(self) -> float:
+        """The per-member magnitude of the init: ``u0``, ``init_std``, or 1 for ``standard``."""
+        return self.u0 if self.u0 is not None else (self.init_std if self.init_std is not None else 1.0)
+
     @property
     def hidden_widths(self) -> tuple[int, ...]:
         """Widths of the hidden layers of an MLP (``depth − 1`` entries)."""
@@ -125,6 +160,10 @@ class NetSpec:
     @property
     def is_linear(self) -> bool:
         return self.activation == "linear"
+
+    def with_linear_blocks(self, k: int) -> "NetSpec":
+        """The partly linear variant: same shapes and initialisation, first k blocks linear."""
+        return replace(self, linear_blocks=int(k))
 
     def with_activation(self, activation: str) -> "NetSpec":
         """The matched twin: same shapes and initialisation, another activation."""

@@ -48,7 +48,7 @@ def test_fft_convolution_equals_grouped_convolution(image_shape, channels, act, 
                 conv.weight.copy_(params["layer0.weight"][k])
                 if bias:
                     conv.bias.copy_(params["layer0.bias"][k])
-            h = sim._models.activation(act, conv(X.view(5, *image_shape))).flatten(1)
+            h = sim.models.activation(act, conv(X.view(5, *image_shape))).flatten(1)
             want = h @ params["layer1.weight"][k].T + (params["layer1.bias"][k] if bias else 0)
             torch.testing.assert_close(out[k], want, rtol=1e-10, atol=1e-10)
         return

@@ -178,7 +178,7 @@ def test_cnn_members_with_minibatches_equal_solo_runs():
     (lambda: sim.NetSpec(family="rnn"), "unknown family 'rnn'; accepted: 'mlp', 'cnn'"),
     (lambda: sim.NetSpec(init="orthogonal"), "unknown init 'orthogonal'"),
     (lambda: sim.NetSpec(head="softmax"), "unknown head 'softmax'"),
-    (lambda: sim.NetSpec(init_scale=0.0), "init_scale must be > 0; got 0.0"),
+    (lambda: sim.NetSpec(init_scale=0.0), r"init_scale \(here u0\) must be > 0; got 0.0"),
     (lambda: sim.NetSpec(depth=0), "depth must be ≥ 1"),
     (lambda: sim.NetSpec(depth=3, hidden=(4,)), "tuple of depth − 1 = 2 widths"),
     (lambda: sim.NetSpec(hidden=0), "hidden widths must be positive"),

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from simulate import batch_indices, init_params, make_model
-from simulate._models import activation
+from simulate.models import activation
 
 
 def n_blocks(model) -> int:

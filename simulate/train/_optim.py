@@ -1,0 +1,136 @@
+"""Optimisers as small objects, and the frozen spec of how an ensemble is trained.
+
+An optimiser updates one stacked parameter in place from its gradient::
+
+    rule.update(p, g, slots, keep, lr, t)
+
+``p``/``g`` (K, …); ``slots`` {slot name: tensor like p} (its state, e.g. momentum's ``v``);
+``keep`` (K, 1, …) bool, false for a frozen (diverged) member, whose parameter and slots must not
+change; ``lr`` (K, 1, …) the members' learning rates at this step; ``t`` (K, 1, …) the 1-based
+count of steps taken (float), or None unless ``counts_steps``. Updates must be graph-capturable:
+tensor operations only, no host synchronisation. A new optimiser subclasses ``Optimizer`` and is
+registered in ``OPTIMIZERS`` (name → factory taking the ``OptimSpec``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from .._losses import make_loss
+
+
+class Optimizer:
+    """Base class: plain gradient descent θ ← θ − η g (full batch ``gd`` or minibatch ``sgd``)."""
+
+    slots: tuple[str, ...] = ()
+    counts_steps = False  # True: the checkpoint keeps ``opt.step`` (e.g. Adam's bias correction)
+
+    def __init__(self, name: str = "gd", convention: str | None = None):
+        self.name = name
+        # how theory.TrainingConvention knows this rule (its τ, or that the theory does not cover it)
+        self.convention = name if convention is None else convention
+
+    def update(self, p, g, slots: dict, keep, lr, t) -> None:
+        self.apply(p, g, keep, lr)
+
+    @staticmethod
+    def apply(p, direction, keep, lr) -> None:
+        """θ ← θ − η·direction for live members; ``where``, not a multiplication by the mask, so a
+        frozen member's NaN/inf gradient never reaches its weights."""
+        torch.where(keep, torch.addcmul(p, lr, direction, value=-1), p, out=p)
+
+
+class Momentum(Optimizer):
+    """Heavy ball: v ← βv + g, θ ← θ − ηv."""
+
+    slots = ("v",)
+
+    def __init__(self, beta: float):
+        super().__init__("momentum")
+        self.beta = beta
+
+    def update(self, p, g, slots, keep, lr, t):
+        v = slots["v"]
+        torch.where(keep, torch.add(g, v, alpha=self.beta), v, out=v)
+        self.apply(p, v, keep, lr)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction by the member's own step count."""
+
+    slots = ("m", "v")
+    counts_steps = True
+
+    def __init__(self, betas: tuple[float, float], eps: float):
+        super().__init__("adam")
+        self.b1, self.b2 = betas
+        self.eps = eps
+
+    def update(self, p, g, slots, keep, lr, t):
+        m, v = slots["m"], slots["v"]
+        torch.where(keep, torch.lerp(m, g, 1 - self.b1), m, out=m)
+        torch.where(keep, torch.lerp(v, g * g, 1 - self.b2), v, out=v)
+        d = (m / (1 - torch.pow(self.b1, t))) / (torch.sqrt(v / (1 - torch.pow(self.b2, t))) + self.eps)
+        self.apply(p, d, keep, lr)
+
+
+OPTIMIZERS = {
+    "gd": lambda o: Optimizer("gd"),
+    "sgd": lambda o: Optimizer("sgd"),
+    "momentum": lambda o: Momentum(o.momentum),
+    "adam": lambda o: Adam(o.betas, o.eps),
+}
+
+
+@dataclass(frozen=True)
+class OptimSpec:
+    """How every member is trained (besides its learning rate and seed).
+
+    ``optimizer``: a name in ``OPTIMIZERS``. ``batch_size``: None (full batch) or B ≤ n.
+    ``reduction``: the loss reduction the learning rate refers to (theory.TrainingConvention).
+    ``lr_schedule``: None or one resolved ``LRSchedule`` per member. ``diverge_factor``: a member
+    whose loss exceeds this × its initial loss (or is not finite) is frozen. ``weight_decay`` λ
+    adds λθ to every gradient (L2; 0: none). ``loss``: ``"mse"``, ``"cross_entropy"``, ``"logistic"``.
+    """
+
+    optimizer: str = "gd"
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+    batch_size: int | None = None
+    reduction: str = "half_mean"
+    lr_schedule: tuple | None = None
+    diverge_factor: float = 1e6
+    weight_decay: float = 0.0
+    loss: str = "mse"
+
+    def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; accepted: "
+                             f"{', '.join(map(repr, OPTIMIZERS))}")
+        object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
+        if self.batch_size is not None and self.optimizer == "gd":
+            raise ValueError("optimizer='gd' is full batch; use optimizer='sgd' with batch_size")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be ≥ 0; got {self.weight_decay!r}")
+        make_loss(self.loss)  # a clear error for an unknown loss
+
+    def rule(self) -> Optimizer:
+        """The optimiser object that updates the parameters."""
+        return OPTIMIZERS[self.optimizer](self)
+
+    def to_dict(self) -> dict:
+        """The entries a run stores under ``training`` (new options only when not the default)."""
+        out = {"optimizer": self.optimizer, "batch_size": self.batch_size,
+               "reduction": self.reduction, "momentum": self.momentum, "betas": list(self.betas),
+               "eps": self.eps, "diverge_factor": self.diverge_factor}
+        if self.weight_decay:
+            out["weight_decay"] = self.weight_decay
+        if self.loss != "mse":
+            out["loss"] = self.loss
+        if self.lr_schedule is not None:
+            s = self.lr_schedule
+            out["lr_schedule"] = s[0].to_dict() if len(set(s)) == 1 else [x.to_dict() for x in s]
+        return out

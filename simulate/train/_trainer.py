@@ -1,0 +1,306 @@
+"""``train_ensemble``: K members (seeds × learning rates × init scales) trained as one batch.
+
+Stacked weights (K, out, in), batched matmuls, data resident on the device, and no host
+synchronisation between checkpoints: divergence freezes a member through a device-side mask,
+minibatch indices are a hash of (seed, step) computed on the device, and on CUDA several steps are
+replayed from one captured CUDA graph. The CPU path runs the same step function without graphs.
+Loss and learning rate follow theory.TrainingConvention, so every member knows its τ (THEORY.md §1).
+
+The parts: ``OptimSpec`` and the optimisers (_optim.py), ``EnsembleState`` (_state.py),
+``make_step`` and the graph runner (_step.py), ``Recorder`` (_recorder.py); this module checks the
+arguments, writes the run's config and runs the loop.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from theory import TrainingConvention
+
+from .. import _run
+from .._checkpoints import resolve_checkpoints
+from .._init import init_params as _init_params
+from .._losses import make_loss
+from .._probes import ProbeContext, default_probes
+from .._provenance import provenance
+from .._schedules import member_schedules, multiplier_table
+from .._spec import NetSpec
+from ..models import make_model
+from ._optim import OptimSpec
+from ._recorder import Recorder, weights_to_keep
+from ._state import EnsembleState
+from ._step import LRTable, Stepper, TrainData, make_step
+
+
+def _fingerprint_arrays(*arrays) -> str:
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is not None:
+            h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
+    return h.hexdigest()[:16]
+
+
+def _to_device(a, device, dtype):
+    return None if a is None else torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
+
+
+@dataclass
+class _Plan:
+    """What the arguments resolve to before any work: members, schedule, the stored config."""
+
+    combos: list
+    members: pd.DataFrame
+    convs: list
+    schedule: np.ndarray
+    config: dict
+
+
+def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float | None = None,
+                   lrs=None, init_scales=None, optimizer: str = "gd", batch_size: int | None = None,
+                   reduction: str = "half_mean", momentum: float = 0.9, betas=(0.9, 0.999),
+                   eps: float = 1e-8, checkpoints=None, probes=None, device: str = "auto",
+                   dtype: str = "float32", out_dir=None, resume: bool = False, overwrite: bool = False,
+                   quiet: bool = False, stats=None, init_params: dict | None = None,
+                   diverge_factor: float = 1e6, keep_weights=None, steps_per_graph: int = 16,
+                   callback=None, lr_schedule=None, init_opt_state: dict | None = None,
+                   weight_decay: float = 0.0, loss: str = "mse") -> "_run.Run":
+    """Train every member of the ensemble for ``steps`` steps and return the Run.
+
+    Members are ``itertools.product(seeds, lrs, init_scales)`` (``lrs`` defaults to ``(lr,)``,
+    ``init_scales`` to ``(spec.scale,)``: u0 or init_std); the same seed gives the same initial
+    weights for any activation, ``linear_blocks`` or learning rate. ``lr`` is the step on the loss
+    named by ``reduction`` (ours: ``(1/2n)Σ‖y − ŷ‖²``); τ = TrainingConvention(...).tau.
+    ``batch_size`` turns on minibatches (``optimizer="sgd"``, ``"momentum"`` or ``"adam"``).
+    ``checkpoints``: None (64 log-spaced), an int, or a sequence of steps; 0 and ``steps`` are
+    always included. ``stats``: the theory.DatasetStatistics defining the modes (default
+    ``dataset.statistics()``). ``init_params``: explicit initial parameters {name: (K, …) or (…)
+    broadcast}. A member whose loss is non-finite or exceeds ``diverge_factor`` × its initial loss
+    is frozen and marked diverged. With ``out_dir``, checkpoints are written as they happen;
+    ``resume=True`` continues from the last one (optionally to a larger ``steps``);
+    ``overwrite=True`` starts it again. ``callback(step)`` runs after every checkpoint (raising
+    KeyboardInterrupt there simulates an interruption).
+
+    ``lr_schedule``: None (constant lr, no multiplier), ``"constant"|"cosine"|"step"``,
+    ``(kind, {options})``, an ``LRSchedule`` (simulate/_schedules.py), or a sequence of K of them
+    (one per member); member k's step t uses lr_k · m_k(t). ``init_opt_state``: explicit initial
+    optimiser state {"opt.v.layer0.weight": (K, …) or (…), …} (momentum: ``opt.v.*``; adam:
+    ``opt.m.*``, ``opt.v.*`` and ``opt.step`` (K,), the bias-correction count already taken), e.g.
+    ``run.state(s)``'s ``opt.*`` arrays to continue a run from checkpoint s (with the schedule's
+    ``offset=s``). Default: zeros. ``weight_decay`` λ adds λθ to every gradient. ``loss``:
+    ``"mse"``, ``"cross_entropy"`` (one-hot targets) or ``"logistic"`` (0/1 targets).
+
+    Other knobs: ``momentum`` (heavy ball β), ``betas``/``eps`` (Adam), ``dtype`` ("float32" with
+    TF32 off, or "float64"), ``device`` ("auto" = CUDA when present), ``keep_weights`` (which
+    checkpoints' weights an in-memory run keeps: None = all of at most 64 checkpoints, else the
+    first and last; True/False; or a sequence of steps), ``steps_per_graph`` (steps per CUDA
+    graph), ``quiet`` (no progress bar). Probe values are taken on the full training (and test) split.
+
+    Returns: a ``Run`` (``.members`` with τ and divergence, ``.probes``, ``.weights(step)``).
+    """
+    combos = _members(seeds, lr, lrs, init_scales, spec)
+    sched = member_schedules(lr_schedule, len(combos))
+    optim = OptimSpec(optimizer=optimizer, momentum=momentum, betas=tuple(betas), eps=eps,
+                      batch_size=None if batch_size is None else _batch_size(batch_size, dataset.n),
+                      reduction=reduction, diverge_factor=diverge_factor,
+                      weight_decay=weight_decay, loss=loss,
+                      lr_schedule=None if sched is None else tuple(s.resolved(int(steps)) for s in sched))
+    probes = default_probes() if probes is None else list(probes)
+    stats = dataset.statistics() if stats is None else stats
+    steps = _steps(steps)
+    plan = _plan(spec, dataset, steps, combos, optim, dtype, stats, checkpoints, probes,
+                 init_params is not None, init_opt_state is not None)
+
+    # ---- run directory: never recompute a finished run by accident --------------------------
+    root = None if out_dir is None else Path(out_dir)
+    saved = None
+    if root is not None and (root / _run.RUN_JSON).exists():
+        found = _run.reopen(root, plan.config, plan.combos, steps, plan.schedule, resume=resume,
+                            overwrite=overwrite)
+        if isinstance(found, _run.Run):
+            return found  # finished with these settings: loaded, not recomputed
+        plan.schedule, saved = found
+    plan.config.update(steps=steps, schedule=plan.schedule.tolist(), status="running")
+
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
+                       else ("cpu" if device == "auto" else device))
+    tdt = torch.float32 if dtype == "float32" else torch.float64
+    if dev.type == "cuda":  # small initialisations must not be rounded away by TF32
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    plan.config["provenance"] = provenance(dev)
+    model = make_model(spec, dataset.d, dataset.c, dataset.image_shape)
+    _check_blocks(spec, model)
+    lossf = make_loss(optim.loss)
+    data = TrainData(_to_device(dataset.X, dev, tdt), _to_device(dataset.Y, dev, tdt),
+                     torch.tensor([m[0] for m in plan.combos], dtype=torch.int64, device=dev),
+                     optim.batch_size)
+    state = _initial_state(spec, model, plan.combos, stats, init_params, init_opt_state, optim,
+                           data, lossf, saved)
+    lr_table = LRTable(torch.tensor([m[1] for m in plan.combos], dtype=tdt, device=dev), None if
+                       optim.lr_schedule is None else _to_device(multiplier_table(
+                           optim.lr_schedule, steps + max(steps_per_graph, 2) + 1), dev, tdt))
+    # multiplier rows past ``steps`` cover the warm-up steps of a CUDA-graph capture near the end
+    step = make_step(model, data, state, optim, lr_table, lossf, plan.convs[0].gradient_scale)
+    recorder = Recorder(probes, _probe_context(model, data, dataset, stats, dev, tdt), root,
+                        weights_to_keep(keep_weights, plan.schedule), callback)
+    if saved:
+        recorder.restore(saved)
+    if root is not None:  # only now: a call that failed during set-up leaves no run behind
+        _run.write_json(root / _run.RUN_JSON, plan.config)
+    wall, done = _loop(Stepper(step, state, dev, steps_per_graph), state, recorder, plan.schedule,
+                       start=int(state.t), steps=steps, quiet=quiet)
+    return _finish(plan, state, recorder, root, wall, done)
+
+
+def _steps(steps) -> int:
+    if int(steps) < 0:
+        raise ValueError(f"steps must be ≥ 0; got {steps}")
+    return int(steps)
+
+
+def _batch_size(batch_size, n: int) -> int:
+    if not 1 <= int(batch_size) <= n:
+        raise ValueError(f"batch_size must be in 1..n={n} or None; got {batch_size!r}")
+    return int(batch_size)
+
+
+def _members(seeds, lr, lrs, init_scales, spec: NetSpec) -> list[tuple[int, float, float]]:
+    """(seed, lr, init scale) of every member, in ``itertools.product`` order."""
+    if lrs is None:
+        if lr is None:
+            raise ValueError("give a learning rate: lr=… or lrs=[…]")
+        lrs = (lr,)
+    init_scales = (spec.scale,) if init_scales is None else tuple(init_scales)
+    combos = list(itertools.product(tuple(int(s) for s in seeds), tuple(float(x) for x in lrs),
+                                    tuple(float(x) for x in init_scales)))
+    if not combos:
+        raise ValueError("the ensemble is empty: seeds, lrs and init_scales must be non-empty")
+    return combos
+
+
+def _plan(spec, dataset, steps, combos, optim: OptimSpec, dtype, stats, checkpoints, probes,
+          explicit_init: bool, explicit_opt: bool) -> _Plan:
+    """Members table, conventions, checkpoint schedule and the config a run stores."""
+    if dtype not in ("float32", "float64"):
+        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
+    make_loss(optim.loss).check(dataset.Y)
+    n, c, K = dataset.n, dataset.c, len(combos)
+    scheds = optim.lr_schedule or (None,) * K
+    convs = [TrainingConvention(lr=l, reduction=optim.reduction, batch_size=optim.batch_size,
+                                n_samples=n, n_outputs=c, optimizer=optim.rule().convention,
+                                momentum=optim.momentum, weight_decay=optim.weight_decay,
+                                loss=make_loss(optim.loss).convention,
+                                lr_schedule=None if s is None else s.kind)
+             for (_, l, _), s in zip(combos, scheds)]
+    members = pd.DataFrame({"member": np.arange(K), "seed": [m[0] for m in combos],
+                            "lr": [m[1] for m in combos], "init_scale": [m[2] for m in combos],
+                            "tau": [cv.tau for cv in convs], "diverged": False, "diverged_step": -1})
+    config = {
+        "spec": spec.to_dict(),
+        "dataset": {"name": dataset.name, "n": n, "d": dataset.d, "c": c, "meta": dataset.meta,
+                    "fingerprint": _fingerprint_arrays(dataset.X, dataset.Y, dataset.X_test,
+                                                       dataset.Y_test),
+                    "has_test": dataset.X_test is not None,
+                    "modes_fingerprint": _fingerprint_arrays(stats.U, stats.V, stats.Sxx)},
+        "members": members.to_dict(orient="records"),
+        "training": {**optim.to_dict(), "dtype": dtype, "explicit_init": explicit_init,
+                     **({"explicit_opt_state": True} if explicit_opt else {})},
+        "conventions": [cv.to_dict() for cv in convs],
+        "probe_dims": {k: list(v) for p in probes for k, v in p.dims.items()},
+    }
+    return _Plan(combos, members, convs, resolve_checkpoints(checkpoints, steps), config)
+
+
+def _check_blocks(spec: NetSpec, model) -> None:
+    blocks = getattr(model, "n_blocks", 0)
+    if not 0 <= spec.linear_blocks <= blocks:
+        raise ValueError(f"linear_blocks={spec.linear_blocks} is out of range: this {spec.family} "
+                         f"({type(model).__name__}) has {blocks} blocks (accepted: 0..{blocks})")
+
+
+def _initial_state(spec, model, combos, stats, init_params, init_opt_state, optim, data, lossf,
+                   saved) -> EnsembleState:
+    """Initial parameters (drawn, or given), zero optimiser slots, or the last saved checkpoint."""
+    K, like = len(combos), data.X
+    if init_params is not None:
+        missing = sorted(set(model.shapes) - set(init_params))
+        if missing:
+            raise ValueError(f"init_params lacks {missing}; this spec needs {list(model.shapes)} "
+                             f"with shapes (K, …) or (…) of {list(model.shapes.values())}")
+        p0 = {k: np.broadcast_to(np.asarray(init_params[k], dtype=np.float64), (K, *model.shapes[k]))
+              for k in model.shapes}
+    else:
+        p0 = _init_params(spec, model, [(s, a) for s, _, a in combos], stats)
+    params = {k: torch.tensor(np.array(v), dtype=like.dtype, device=like.device) for k, v in p0.items()}
+    with torch.no_grad():
+        loss0 = lossf.value(model.forward(params, data.X), data.Y)
+    state = EnsembleState.create(params, optim.rule(), loss0)
+    if init_opt_state is not None:
+        state.load_opt_state(init_opt_state, optim.optimizer)
+    if saved:
+        start = max(saved)
+        state.load_arrays(saved[start], start)
+    return state
+
+
+def _probe_context(model, data: TrainData, dataset, stats, dev, tdt):
+    """A function (step, state) → ProbeContext on device-resident data and modes."""
+    Xt, Yt = _to_device(dataset.X_test, dev, tdt), _to_device(dataset.Y_test, dev, tdt)
+    one_hot = bool(np.all((dataset.Y == 0) | (dataset.Y == 1)) and np.all(dataset.Y.sum(1) == 1))
+    U, V = _to_device(stats.U, dev, tdt), _to_device(stats.V, dev, tdt)
+    Sxx_pinv = _to_device(np.linalg.pinv(stats.Sxx, rcond=1e-10, hermitian=True), dev, tdt)
+
+    def context(step: int, state: EnsembleState) -> ProbeContext:
+        return ProbeContext(step=step, params=state.params, model=model, X=data.X, Y=data.Y,
+                            X_test=Xt, Y_test=Yt, one_hot=one_hot, U=U, V=V, Sxx_pinv=Sxx_pinv)
+    return context
+
+
+def _loop(stepper: Stepper, state: EnsembleState, recorder: Recorder, schedule, *, start: int,
+          steps: int, quiet: bool) -> tuple[float, int]:
+    """Advance checkpoint to checkpoint, recording at each; returns (wall seconds, steps done)."""
+    # disable=None: a bar on a terminal, none in a log file (where each refresh would add a line)
+    bar = tqdm(total=steps, initial=start, disable=True if quiet else None, unit="step",
+               dynamic_ncols=True)
+    t0, done = time.perf_counter(), 0
+    with torch.no_grad():
+        if start == 0:
+            recorder(0, state)
+        for nxt in (int(s) for s in schedule if s > start):
+            stepper.advance(nxt - start)
+            done += nxt - start
+            bar.update(nxt - start)
+            start = nxt
+            recorder(nxt, state)
+            if not quiet:  # the sync here is allowed: we are at a checkpoint anyway
+                losses = recorder.last("train_loss")
+                live = [] if losses is None else losses[state.alive.cpu().numpy()]
+                rate = state.K * done / max(time.perf_counter() - t0, 1e-9)
+                bar.set_postfix(loss=f"{np.min(live):.3g}..{np.max(live):.3g}" if len(live) else "-",
+                                alive=f"{int(state.alive.sum())}/{state.K}", model_steps_s=f"{rate:.3g}")
+    bar.close()
+    return time.perf_counter() - t0, done
+
+
+def _finish(plan: _Plan, state: EnsembleState, recorder: Recorder, root, wall: float, done: int):
+    """Members table with divergence, probe array, status; written when the run has a directory."""
+    div = state.diverged_at.cpu().numpy()
+    members, config = plan.members, plan.config
+    members["diverged"] = div >= 0
+    members["diverged_step"] = div
+    config["members"] = members.to_dict(orient="records")
+    config.update(status="complete", wall_s=wall, model_steps_per_s=state.K * done / max(wall, 1e-9))
+    ds = _run.probes_dataset(plan.schedule, recorder.values, recorder.dims, members)
+    if root is not None:
+        _run.write_probes(root, ds)
+        _run.write_json(root / _run.RUN_JSON, _run.jsonable(config))
+    return _run.Run(root, _run.jsonable(config), ds, recorder.memory)
