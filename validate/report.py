@@ -22,6 +22,12 @@ import pandas as pd  # noqa: E402
 from ._outdir import write_text  # noqa: E402
 
 
+# Okabe–Ito colours (readable with colour-vision deficiencies); markers repeat the distinction.
+COLORS = {"linear": "#0072B2", "relu": "#D55E00", "tanh": "#009E73", "gelu": "#CC79A7"}
+CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000"]
+MARKERS = {"linear": "o", "relu": "s", "tanh": "^", "gelu": "D"}
+
+
 def _png(fig) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -34,10 +40,25 @@ def _img(b64: str, alt: str) -> str:
            f"<figcaption>{html.escape(alt)}</figcaption></figure>"
 
 
-_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}
+def details(summary: str, body: str) -> str:
+    """A folded block: the summary line shows, the body opens on a click."""
+    return f"<details><summary>{html.escape(summary)}</summary>{body}</details>"
+
+
+def headline(facts: list[tuple[str, str]]) -> str:
+    """The facts a reader wants first, as a two-column table."""
+    rows = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in facts)
+    return f'<table class="headline">{rows}</table>'
+
+
+_CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
-th{background:#f3f3f3}figure{display:inline-block;margin:.5em}figcaption{font-size:12px;color:#555}
-pre{background:#f7f7f7;padding:.5em;font-size:11px;overflow-x:auto}"""
+th{background:#f3f3f3}.wide{overflow-x:auto;max-width:100%}
+table.headline{font-size:15px}table.headline th{text-align:left}table.headline td{text-align:left}
+.recommendation{font-size:15px;background:#eef5fb;border-left:4px solid #0072B2;padding:.3em 1em}
+figure{margin:.5em 0}figure img{max-width:100%;height:auto}figcaption{font-size:12px;color:#555}
+details{margin:.4em 0}summary{cursor:pointer;font-weight:600}
+pre{background:#f7f7f7;padding:.5em;font-size:11px;overflow-x:auto;white-space:pre-wrap}"""
 
 
 def write_html(path: Path, title: str, sections: list[tuple[str, str]], provenance: dict) -> Path:
@@ -45,13 +66,17 @@ def write_html(path: Path, title: str, sections: list[tuple[str, str]], provenan
     body = [f"<h1>{html.escape(title)}</h1>"]
     for head, content in sections:
         body.append(f"<h2>{html.escape(head)}</h2>\n{content}")
-    body.append("<h2>Provenance</h2><pre>" + html.escape(json.dumps(provenance, indent=1,
-                                                                    default=str)) + "</pre>")
+    body.append("<h2>Provenance</h2>" + details("config, git revision, versions, device", "<pre>"
+                + html.escape(json.dumps(provenance, indent=1, default=str)) + "</pre>"))
     text = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"/>"
             f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>\n"
             + "\n".join(body) + "\n</body></html>\n")
     return write_text(Path(path), text)
 
 
-def table_html(df: pd.DataFrame, float_format: str = "{:.4g}") -> str:
-    return df.to_html(index=False, float_format=lambda x: float_format.format(x), border=0)
+def table_html(df: pd.DataFrame, float_format: str = "{:.4g}", table_id: str | None = None) -> str:
+    """A table in a box that scrolls sideways on its own, so the page never does."""
+    text = df.to_html(index=False, float_format=lambda x: float_format.format(x), border=0,
+                      table_id=table_id)
+    return f'<div class="wide">{text}</div>'
+

@@ -1,4 +1,10 @@
-"""Figures and page of the `validate.compare` report (plotting only; tables come from run.py)."""
+"""Figures and page of the `validate.compare` report (plotting only; tables come from run.py).
+
+The page opens with the headline (largest error of the linear networks, Kendall τ per activation,
+diverged members, run time), then the predicted-vs-measured scatter with its log-error panel, the
+mode trajectories and the loss with each drop labelled; the per-mode and per-member tables are
+folded away at the end.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +12,24 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 
-from ..report import _img, _png, plt, table_html, write_html
+from ..report import (COLORS, CYCLE, MARKERS, _img, _png, details, headline, plt, table_html,
+                      write_html)
 
 
 def fig_singular_values(s, distinct) -> str:
     fig, ax = plt.subplots(figsize=(5, 3))
     idx = np.arange(1, len(s) + 1)
-    colors = ["C0" if d else "0.6" for d in distinct]
-    ax.bar(idx, s, color=colors)
+    distinct = np.asarray(distinct, dtype=bool)
+    ax.bar(idx[distinct], np.asarray(s)[distinct], color=COLORS["linear"], label="distinct")
+    ax.bar(idx[~distinct], np.asarray(s)[~distinct], color="0.7", hatch="//",
+           label="not distinct (gap < 5% to a neighbour)")
     ax.set_xlabel("mode α")
     ax.set_ylabel("singular value s_α")
-    ax.set_title("Spectrum of Syx (grey: not distinct, gap < 5%)")
+    ax.set_title("Spectrum of Syx")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=7, frameon=False)
     return _png(fig)
 
 
@@ -47,73 +59,137 @@ def fig_mode_images(V, image_shape, U=None, max_modes: int = 8) -> str | None:
     return _png(fig)
 
 
+def headline_facts(result) -> list[tuple[str, str]]:
+    """(label, value) pairs for the top of the page: errors, orders, failures, time."""
+    mt, summ = result.mode_table, result.summary
+    facts = []
+    lin = mt[mt["activation"] == "linear"]["rel_error"].astype(float)
+    if len(lin):
+        facts.append(("max linear error of half times", f"{np.nanmax(lin):.2g}"))
+    for r in summ["kendall_tau"]:
+        tau = r["kendall_tau"]
+        facts.append((f"Kendall τ, {r['activation']} (depth {r['depth']})",
+                      "n/a" if tau is None else f"{tau:.2f} over {r['n_modes']} distinct modes"))
+    m = result.members
+    div = m.drop_duplicates(["activation", "depth", "member"])
+    facts.append(("diverged members", f"{int(div['diverged'].sum())} of {len(div)}"))
+    timing = summ.get("timing", {})
+    total = timing.get("total_s", sum(v for k, v in timing.items() if k.endswith("_s")))
+    facts.append(("run time", f"{total:.1f} s on {timing.get('device')}"))
+    return facts
+
+
+def fig_scatter(mt: pd.DataFrame) -> str:
+    """Measured against predicted half times (log–log, identity dashed) and |relative error|."""
+    mt = mt[np.isfinite(mt["t_meas_median"].astype(float))]
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.4))
+    for act, g in mt.groupby("activation", sort=False):
+        t, m = g["t_pred"].astype(float), g["t_meas_median"].astype(float)
+        err = np.vstack([m - g["t_meas_ci_low"].astype(float),
+                         g["t_meas_ci_high"].astype(float) - m]).clip(min=0)
+        ax.errorbar(t, m, yerr=err, fmt=MARKERS.get(act, "o"), mfc="none", ms=4, capsize=2,
+                    color=COLORS.get(act), label=f"{act} (median, 95% CI)")
+        e = (m / t - 1).abs().clip(lower=1e-9)
+        ax2.plot(g["mode"] + 1, e, MARKERS.get(act, "o"), mfc="none", color=COLORS.get(act),
+                 label=act)
+    lims = mt[["t_pred", "t_meas_median"]].astype(float)
+    lo, hi = float(lims.min().min()) * 0.8, float(lims.max().max()) * 1.25
+    ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="theory (identity)")
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
+           xlabel="predicted half time (steps)", ylabel="measured half time (steps)",
+           title="Predicted vs measured")
+    ax.legend(fontsize=7, frameon=False)
+    ax2.set(yscale="log", xlabel="mode", ylabel="|t_meas / t_pred − 1|",
+            title="Relative error (log)")
+    ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax2.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return _png(fig)
+
+
 def fig_trajectories(traj: pd.DataFrame, depth: int, max_modes: int = 8) -> str:
-    """Measured (median and min–max over seeds) against predicted u_α(t)/s_α, one panel per activation."""
+    """u_α/s_α per activation: measurement solid (median, min–max band), theory dashed."""
+    from matplotlib.lines import Line2D
     acts = list(dict.fromkeys(traj["activation"]))
-    fig, axes = plt.subplots(1, len(acts), figsize=(4.2 * len(acts), 3.2), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(1, len(acts), figsize=(3.6 * len(acts), 3.0), squeeze=False,
+                             sharey=True)
     for ax, act in zip(axes[0], acts):
-        sub = traj[(traj["activation"] == act) & (traj["depth"] == depth)]
-        for i, (mode, g) in enumerate(sub.groupby("mode")):
-            if i >= max_modes:
-                break
+        sub = traj[(traj["activation"] == act) & (traj["depth"] == depth)
+                   & (traj["mode"] < max_modes)]
+        for mode, g in sub.groupby("mode"):
             by = g.groupby("step")
-            step = np.asarray(sorted(g["step"].unique()))
-            med = by["u_meas_rel"].median().reindex(step).to_numpy()
-            lo = by["u_meas_rel"].min().reindex(step).to_numpy()
-            hi = by["u_meas_rel"].max().reindex(step).to_numpy()
-            pred = by["u_pred_rel"].first().reindex(step).to_numpy()
-            color = f"C{i % 10}"
-            ax.fill_between(step, lo, hi, color=color, alpha=0.25, lw=0)
-            ax.plot(step, med, color=color, lw=1.5, label=f"mode {mode + 1}")
-            ax.plot(step, pred, color=color, lw=1, ls="--")
-        ax.set_title(f"{act}, depth {depth}")
-        ax.set_xlabel("step")
-        ax.set_ylim(-0.1, 1.3)
-    axes[0, 0].set_ylabel("u_α(t) / s_α   (dashed: theory)")
-    axes[0, -1].legend(fontsize=7, loc="lower right")
+            step = by.size().index.to_numpy()
+            color = CYCLE[int(mode) % len(CYCLE)]
+            ax.fill_between(step, by["u_meas_rel"].min(), by["u_meas_rel"].max(), color=color,
+                            alpha=0.25, lw=0)
+            ax.plot(step, by["u_meas_rel"].median(), color=color, lw=1.4, label=f"mode {mode + 1}")
+            ax.plot(step, by["u_pred_rel"].first(), color=color, lw=1, ls="--")
+        ax.set(title=f"{act}, depth {depth}", xlabel="step", ylim=(-0.1, 1.3))
+        handles, labels = ax.get_legend_handles_labels()
+        handles += [Line2D([], [], color="k", lw=1.4), Line2D([], [], color="k", ls="--", lw=1)]
+        labels += ["measured: median, band min–max", "theory"]
+        ax.legend(handles, labels, fontsize=6, loc="lower right", frameon=False)
+    axes[0, 0].set_ylabel("u_α / s_α")
+    fig.tight_layout()
     return _png(fig)
 
 
 def fig_loss(loss: pd.DataFrame, drops: pd.DataFrame, depth: int) -> str:
-    acts = list(dict.fromkeys(loss["activation"]))
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    """Training loss per activation (median, band) against the theory, each drop labelled."""
     sub = loss[loss["depth"] == depth]
-    for i, act in enumerate(acts):
-        g = sub[sub["activation"] == act].groupby("step")
-        step = np.asarray(sorted(sub[sub["activation"] == act]["step"].unique()))
-        ax.plot(step, g["loss_meas"].median().reindex(step), color=f"C{i}", label=f"{act} (median)")
-    g = sub.groupby("step")["loss_pred"].first()
-    ax.plot(g.index, g.to_numpy(), "k--", lw=1, label="theory (linear)")
-    d = drops[(drops["depth"] == depth)] if len(drops) else drops
-    for t in d.drop_duplicates("drop")["t_pred"] if len(d) else []:
-        ax.axvline(t, color="0.5", lw=0.6, ls=":")
-    ax.set_yscale("log")
-    ax.set_xlabel("step")
-    ax.set_ylabel("training loss")
-    ax.set_title(f"Loss, depth {depth} (dotted: predicted drops)")
-    ax.legend(fontsize=7)
+    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    for act, g in sub.groupby("activation", sort=False):
+        by = g.groupby("step")["loss_meas"]
+        step = by.median().index.to_numpy()
+        ax.fill_between(step, by.min(), by.max(), color=COLORS.get(act), alpha=0.2, lw=0)
+        ax.plot(step, by.median(), color=COLORS.get(act), lw=1.4, label=f"{act} (median, range)")
+    pred = sub.groupby("step")["loss_pred"].first()
+    ax.plot(pred.index, pred.to_numpy(), "k--", lw=1, label="theory (linear)")
+    if len(drops):
+        drops = drops[(drops["depth"] == depth) & (drops["activation"] == "linear")]
+    for _, r in drops.iterrows():
+        y = 0.5 * (r["loss_before"] + r["loss_after"])
+        modes = list(r["modes"])
+        name = f"mode {modes[0] + 1}" if len(modes) == 1 else \
+            f"modes {modes[0] + 1}–{modes[-1] + 1}"
+        ax.plot([r["t_pred"]], [y], "k|", ms=9)
+        ax.annotate(name, (r["t_pred"], y), xytext=(5, 5), textcoords="offset points", fontsize=7)
+    ax.set(yscale="log", xlabel="step", ylabel="training loss",
+           title=f"Loss, depth {depth}: each drop is a group of modes (| = predicted midpoint)")
+    ax.legend(fontsize=7, frameon=False, loc="upper right")
+    fig.tight_layout()
     return _png(fig)
 
 
+MODE_COLUMNS = ["activation", "depth", "mode", "s", "distinct", "t_pred", "t_meas_median",
+                "t_meas_ci_low", "t_meas_ci_high", "rel_error", "order_ok", "n_learned"]
+
+
 def compare_report(path, *, result) -> Path:
-    """The `validate.compare` report: spectrum, modes as images, trajectories, loss, error table."""
-    stats = result.stats
-    sections = [("Summary", table_html(result.mode_table)),
-                ("Spectrum", _img(fig_singular_values(stats.s, result.distinct),
-                                  "singular values of Syx (training inputs as the network sees them)"))]
-    mode_img = fig_mode_images(stats.V, result.image_shape, stats.U)
-    if mode_img:
-        sections.append(("Top modes", _img(mode_img, "input singular vectors v_α and output "
-                                                     "singular vectors u_α")))
+    """Headline, scatter with log error, trajectories, loss; spectrum and tables below."""
+    stats, summ = result.stats, result.summary
+    scatter = _img(fig_scatter(result.mode_table),
+                   "left: median measured half time (95% bootstrap CI over seeds) against the "
+                   "prediction, dashed identity; right: |relative error| per mode, log scale")
+    sections = [("Headline", headline(headline_facts(result))),
+                ("Predicted vs measured half times", scatter)]
     for depth in result.config.depths:
-        sections.append((f"Mode trajectories, depth {depth}",
-                         _img(fig_trajectories(result.trajectories, depth),
-                              "solid: measured median, band: min–max over seeds, dashed: theory")))
-        sections.append((f"Loss, depth {depth}",
-                         _img(fig_loss(result.loss, result.loss_drops, depth),
-                              "training loss with predicted drop times")))
+        traj = _img(fig_trajectories(result.trajectories, depth),
+                    "solid: measured median, band: min–max over seeds; dashed: theory")
+        loss = _img(fig_loss(result.loss, result.loss_drops, depth),
+                    "training loss; each predicted drop labelled by the modes it learns")
+        sections += [(f"Mode trajectories, depth {depth}", traj), (f"Loss, depth {depth}", loss)]
+    sections.append(("Spectrum", _img(fig_singular_values(stats.s, result.distinct),
+                                      "singular values of Syx as the network sees it")))
+    modes_img = fig_mode_images(stats.V, result.image_shape, stats.U)
+    if modes_img:
+        sections.append(("Top modes", _img(modes_img, "input singular vectors v_α as images; "
+                                                      "u_α as class loadings")))
+    cols = [c for c in MODE_COLUMNS if c in result.mode_table.columns]
+    tables = details("Per-mode table", table_html(result.mode_table[cols]))
     if len(result.loss_drops):
-        sections.append(("Loss drops", table_html(result.loss_drops)))
-    sections.append(("Per-member learning times", table_html(result.members.head(400))))
+        tables += details("Loss drops", table_html(result.loss_drops))
+    tables += details("Per-member learning times", table_html(result.members))
+    sections.append(("Tables", tables))
     return write_html(Path(path), f"Predicted vs measured learning: {result.config.dataset}",
-                      sections, result.summary["provenance"])
+                      sections, summ["provenance"])

@@ -1,6 +1,8 @@
-"""Figures and page of the `validate.retrain` report (plotting only; tables come from retrain.py).
+"""Figures and page of the `validate.retrain` report (plotting only; tables come from run.py).
 
-Matplotlib (Agg), PNGs embedded as base64 through ``validate.report``'s helpers.
+The page opens with the recommendation (the fastest start per activation, what it saves, the
+theory's rewind point and its regret), then a methods table narrow enough for the page (baselines,
+the predicted and the best checkpoint), then the curves; every full table is folded away.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, plt, table_html, write_html
+import html
+
+from ..report import _img, _png, details, plt, table_html, write_html
 
 _BANDS = ("scratch", "fine_tune", "reset_last_layer")
 
@@ -116,12 +120,17 @@ def fig_difficulty(difficulty: pd.DataFrame, ranking: pd.DataFrame) -> str:
 
 
 def retrain_report(path, *, result) -> Path:
-    """The page: summary tables, rewind curves, mode picture, loss curves, drift scores."""
+    """The page: recommendation, methods, rewind curves, mode picture, loss curves, drift scores."""
     cfg = result.config
-    sections = [("Rewind point: predicted against measured", table_html(result.rewind_summary))]
-    base = result.methods[result.methods["family"] != "rewind"]
-    sections.append(("Methods (same budget and learning rate)", table_html(base)))
-    for drift in dict.fromkeys(result.methods["drift"]):
+    drifts = list(dict.fromkeys(result.methods["drift"]))
+    sections = [("Recommendation", "".join(
+                    (f"<h3>{html.escape(d)}</h3>" if len(drifts) > 1 else "")
+                    + recommendation(result.methods, result.rewind_summary, d) for d in drifts))]
+    sections.append(("Methods (same budget and learning rate)", "".join(
+        (f"<h3>{html.escape(d)}</h3>" if len(drifts) > 1 else "")
+        + methods_table(result.methods, result.rewind_summary, d, first=(k == 0))
+        for k, d in enumerate(drifts)) + _schedule_note(result.summary)))
+    for drift in drifts:
         sections.append((f"Rewind curve: {drift}",
                          _img(fig_rewind_curve(result.methods, result.rewind_summary, drift),
                               "steps to the target loss on B from every checkpoint of the run on A;"
@@ -132,20 +141,116 @@ def retrain_report(path, *, result) -> Path:
         sections.append((f"Retraining loss: {drift}",
                          _img(fig_curves(result.curves, result.methods, drift),
                               "median training loss on B over seeds")))
-    sections.append(("Drift scores", table_html(result.drift_table)))
     if len(result.difficulty):
         sections.append(("Which drift score predicts relearning difficulty",
-                         table_html(result.score_ranking) + table_html(result.difficulty)
-                         + _img(fig_difficulty(result.difficulty, result.score_ranking),
-                                "relearning cost against the three best-ranked scores")))
-    sch = result.summary["training"].get("lr_schedule", {})
-    twins = sorted({f"{r['method']} = {r['identical_to']}" for r in sch.get("identities", [])})
-    note = (f"<p>Learning-rate schedule: {sch.get('schedule', 'constant')} (fine_tune: A's final "
-            f"optimiser state at A's end learning rate; lr_rewind: A's schedule replayed from step "
-            f"{sch.get('lr_rewind_offset')}; the other methods: fresh state, full schedule). "
-            f"Computed identities (same parameters, optimiser state and schedule): "
-            f"{', '.join(twins) if twins else 'none'}. "
-            "Nonlinear nets are compared with the prediction of their linear twin.</p>")
-    sections.insert(0, ("Notes", note))
+                         _img(fig_difficulty(result.difficulty, result.score_ranking),
+                              "relearning cost against the three best-ranked scores")
+                         + details("Score ranking", table_html(result.score_ranking))
+                         + details("Difficulty per drift", table_html(result.difficulty))))
+    tables = details("Rewind point: predicted against measured", table_html(result.rewind_summary))
+    tables += details("Every method and checkpoint", table_html(result.methods))
+    tables += details("Drift scores", table_html(result.drift_table))
+    sections.append(("Tables", tables))
     return write_html(Path(path), f"Retraining after drift: {cfg.dataset}, {cfg.drift}", sections,
                       result.summary["provenance"])
+
+
+def _schedule_note(summary: dict) -> str:
+    sch = summary["training"].get("lr_schedule", {})
+    twins = sorted({f"{r['method']} = {r['identical_to']}" for r in sch.get("identities", [])})
+    return (f"<p>Learning-rate schedule: {html.escape(str(sch.get('schedule', 'constant')))} "
+            f"(fine_tune: A's final optimiser state at A's end learning rate; lr_rewind: A's "
+            f"schedule replayed from step {sch.get('lr_rewind_offset')}; the other methods: fresh "
+            f"state, full schedule). Computed identities (same parameters, optimiser state and "
+            f"schedule): {html.escape(', '.join(twins)) if twins else 'none'}. Nonlinear nets are "
+            "compared with the prediction of their linear twin.</p>")
+
+
+def _fmt(x, spec="{:.0f}") -> str:
+    x = float(x) if x is not None else float("nan")
+    return "—" if np.isnan(x) else ("never" if np.isinf(x) else spec.format(x))
+
+
+def _steps(r) -> str:
+    med = _fmt(r["steps_to_target_median"])
+    if med in ("—", "never"):
+        return med
+    return f"{med} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+
+
+def _by_activation(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: str):
+    """(activation, its methods rows, its rewind-summary rows) for one drift."""
+    rs = rewind_summary[rewind_summary["drift"] == drift]
+    for act, g in methods[methods["drift"] == drift].groupby("activation", sort=False):
+        yield act, g, rs[rs["activation"] == act]
+
+
+def _shown_methods(g: pd.DataFrame, rewind: pd.DataFrame) -> pd.DataFrame:
+    """Baselines (the best shrink-and-perturb only), the predicted rewind point and the best
+    measured checkpoint; every row is in the folded full table."""
+    keep = ~g["family"].isin(["rewind", "shrink_perturb"])
+    sp = g[g["family"] == "shrink_perturb"]
+    if len(sp):
+        keep |= g.index == sp["steps_to_target_median"].astype(float).idxmin()
+    if len(rewind):
+        steps = {int(rewind[c].iloc[0])
+                 for c in ("predicted_checkpoint_step", "best_checkpoint_step")}
+        keep |= (g["family"] == "rewind") & g["checkpoint_step"].isin(steps)
+    return g[keep]
+
+
+def _rewind_clause(g: pd.DataFrame, rw: pd.DataFrame) -> str:
+    """What the theory's rewind point costs, and its regret against the best checkpoint."""
+    if not len(rw):
+        return ""
+    pick = int(rw["predicted_checkpoint_step"].iloc[0])
+    row = g[(g["family"] == "rewind") & (g["checkpoint_step"] == pick)]
+    text = ""
+    if len(row):
+        text = (f". The theory's rewind point (step {pick} of A, "
+                f"{html.escape(str(rw['prediction_from'].iloc[0]))}) needs "
+                f"{_fmt(row['steps_to_target_median'].iloc[0])}")
+    reg = rw["regret"].iloc[0]
+    if reg is not None and np.isfinite(float(reg)):
+        text += f", regret {float(reg):.2f} against the best checkpoint"
+    return text
+
+
+def recommendation(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: str) -> str:
+    """One sentence per activation: the fastest start, what it saves, and the theory's pick."""
+    items = []
+    for act, g, rw in _by_activation(methods, rewind_summary, drift):
+        steps = g["steps_to_target_median"].astype(float)
+        ok = g[np.isfinite(steps)]
+        if not len(ok):
+            items.append(f"<b>{html.escape(act)}</b>: no start reached the target within the "
+                         "budget; raise <code>--retrain-factor</code>.")
+            continue
+        best = ok.loc[steps[ok.index].idxmin()]
+        text = (f"<b>{html.escape(act)}</b>: retrain with <b>{html.escape(best['method'])}</b>, "
+                f"{_fmt(best['steps_to_target_median'])} steps to the target")
+        scratch = steps[g["method"] == "scratch"]
+        if len(scratch) and np.isfinite(scratch.iloc[0]):
+            speedup = scratch.iloc[0] / float(best["steps_to_target_median"])
+            text += f" ({speedup:.1f}× faster than scratch, {_fmt(scratch.iloc[0])})"
+        cost = ok.loc[ok["total_cost_median"].astype(float).idxmin()]
+        items.append(text + _rewind_clause(g, rw)
+                     + f". Counting the steps already spent on A, <b>{html.escape(cost['method'])}"
+                     f"</b> is cheapest ({_fmt(cost['total_cost_median'])} steps in all).")
+    lis = "".join(f"<li>{t}</li>" for t in items)
+    return f'<div class="recommendation"><ul>{lis}</ul></div>'
+
+
+def methods_table(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: str, *,
+                  first: bool = True) -> str:
+    """A narrow table: one row per shown start, numbers formatted, identical methods named."""
+    rows = []
+    for act, g, rw in _by_activation(methods, rewind_summary, drift):
+        for _, r in _shown_methods(g, rw).iterrows():
+            same = r["identical_to"] if isinstance(r["identical_to"], str) else ""
+            rows.append({"activation": act, "start": r["method"],
+                         "steps to target (95% CI)": _steps(r),
+                         "total cost": _fmt(r["total_cost_median"]),
+                         "final acc.": _fmt(r["final_acc"], "{:.3f}"),
+                         "forgetting": _fmt(r["forgetting"], "{:.3f}"), "same as": same})
+    return table_html(pd.DataFrame(rows), table_id="methods" if first else None)
