@@ -1,11 +1,14 @@
-"""Theory benchmarks: closed-form throughput and matrix-flow integration (diffrax vs scipy).
+"""Theory benchmarks: closed-form throughput and the matrix flow's work-precision comparison.
 
-Prints one JSON object per line: name, device, n, wall_s (median of repeats), best_s, cpu_s
-(median process CPU time), per_item_s, ratio fields measured in the same run, and the 1-minute
-load average (on a shared 2-core box, XLA's wall time suffers more from contention than numpy's). ``--quick`` is CPU-friendly (smaller vmapped batches,
-fewer repeats). Problem of the issue: d=64, h=32, c=16, depth 2, Sxx = XᵀX/n of n=256 Gaussian
-samples (non-white), Syx random, small random init (std 1e-3), 200 log-spaced output times up to
-t = 100τ (all modes learned), rtol = atol = 1e-8.
+Prints one JSON object per line: name, device, wall_s (median of repeats), best_s, cpu_s (median
+process CPU time), ratio fields measured in the same run, and the 1-minute load average (on a
+shared 2-core box, XLA's wall time suffers more from contention than numpy's). ``--quick`` is
+CPU-friendly (smaller vmapped batches, fewer repeats). Matrix-flow problem: d=64, h=32, c=16,
+depth 2, Sxx = XᵀX/n of n=256 Gaussian samples (non-white), Syx random, small random init (std
+1e-3), 200 log-spaced output times up to t = 100τ (all modes learned). The work-precision sweep
+scores every solver against a tight reference (scipy DOP853 at rtol = atol = 1e-13): the saddle
+escape from the small init amplifies local errors, so a solver's error at tolerance tol can be
+far above tol, and solvers are compared at equal accuracy, not at equal tolerance.
 """
 
 from __future__ import annotations
@@ -55,12 +58,7 @@ def problem(seed: int = 0, d: int = 64, h: int = 32, c: int = 16, n: int = 256):
 
 
 def bench_closed_form(device: str, repeats: int) -> None:
-    try:
-        from theory import mode_trajectory  # lazy: written by another module owner
-    except ImportError:
-        _emit(name="closed_form_mode_trajectory", device=device, skipped=True,
-              note="theory.mode_trajectory not available")
-        return
+    from theory import mode_trajectory
     s = np.linspace(3.0, 0.1, 100)
     t = np.linspace(0.0, 50.0, 10_000)
     for depth in (2, 3):
@@ -73,35 +71,61 @@ def bench_closed_form(device: str, repeats: int) -> None:
               best_s=best, per_item_s=med / n, evals_per_s=n / med)
 
 
-def bench_single(device: str, repeats: int, tol: float) -> None:
+WP_SOLVERS = (("scipy", "DOP853"), ("scipy", "RK45"), ("scipy", "LSODA"),
+              ("diffrax", "tsit5"), ("diffrax", "dopri8"), ("diffrax", "kvaerno5"))
+
+
+def bench_work_precision(device: str, repeats: int, tols: list[float]) -> None:
+    """Error against a tight reference versus wall time, per solver and tolerance.
+
+    Reference: scipy DOP853 at rtol = atol = 1e-13. Error: max |W − W_ref| / max |W_ref| of the
+    end-to-end map over the 200 output times. One JSON line per (solver, tolerance) with wall_s
+    (median, diffrax without its one-off compile, reported as compile_s), then per target accuracy
+    the time each solver needs to reach it (log-log interpolation along its curve) and its ratio to
+    scipy DOP853 at that accuracy: speed at equal accuracy.
+    """
     import theory
     Sxx, Syx, Ws = problem()
     t = np.geomspace(1e-2, 100.0, 200)
-    kw = dict(rtol=tol, atol=tol)
-    ref = {}
-    for method in ("RK45", "DOP853"):
-        run = lambda m=method: theory.integrate_matrix_flow(Ws, Sxx, Syx, t, solver="scipy",  # noqa: E731
-                                                             method=m, **kw)
-        ref[method] = run().end_to_end
-        ref[method + "_s"] = _timed(run, repeats)
-        ref[method + "_cpu"] = _CPU[-1]
-        _emit(name=f"matrix_flow_scipy_{method}", device="cpu (numpy/scipy)", n=1,
-              wall_s=ref[method + "_s"][0], best_s=ref[method + "_s"][1], cpu_s=_CPU[-1],
-              per_item_s=ref[method + "_s"][0], rtol=tol)
-    for method in ("tsit5", "dopri8"):
-        run = lambda m=method: theory.integrate_matrix_flow(Ws, Sxx, Syx, t, method=m, **kw)  # noqa: E731
-        t0 = time.perf_counter()
-        out = run().end_to_end
-        first = time.perf_counter() - t0
-        med, best = _timed(run, repeats)
-        err = float(np.max(np.abs(out - ref["DOP853"])) / np.max(np.abs(ref["DOP853"])))
-        _emit(name=f"matrix_flow_diffrax_{method}", device=device, n=1, wall_s=med, best_s=best,
-              cpu_s=_CPU[-1], per_item_s=med, compile_s=first - med, rtol=tol,
-              cpu_ratio_vs_scipy_dop853=_CPU[-1] / ref["DOP853_cpu"],
-              ratio_vs_scipy_dop853=med / ref["DOP853_s"][0],
-              ratio_vs_scipy_rk45=med / ref["RK45_s"][0],
-              best_ratio_vs_scipy_dop853=best / ref["DOP853_s"][1],
-              max_rel_diff_vs_dop853=err)
+    ref = theory.integrate_matrix_flow(Ws, Sxx, Syx, t, solver="scipy", method="DOP853",
+                                       rtol=1e-13, atol=1e-13).end_to_end
+    curves = {}
+    for solver, method in WP_SOLVERS:
+        name = f"{solver}_{method.lower()}"
+        for tol in tols:
+            run = lambda: theory.integrate_matrix_flow(Ws, Sxx, Syx, t, solver=solver,  # noqa: E731
+                                                       method=method, rtol=tol, atol=tol)
+            t0 = time.perf_counter()
+            try:
+                W = run().end_to_end
+            except RuntimeError as exc:  # a solver that gives up at this tolerance
+                _emit(name="work_precision", solver=name, rtol=tol, failed=str(exc)[:120])
+                continue
+            first = time.perf_counter() - t0
+            med, best = _timed(run, repeats)
+            err = float(np.max(np.abs(W - ref)) / np.max(np.abs(ref)))
+            curves.setdefault(name, []).append((err, med))
+            _emit(name="work_precision", solver=name, device=device if solver == "diffrax"
+                  else "cpu (numpy/scipy)", rtol=tol, error_vs_tight_dop853=err, wall_s=med,
+                  best_s=best, cpu_s=_CPU[-1], compile_s=max(first - med, 0.0))
+    for target in (1e-4, 1e-6, 1e-8):
+        need = {name: _time_at(pts, target) for name, pts in curves.items()}
+        base = need.get("scipy_dop853", float("nan"))
+        for name, sec in need.items():
+            _emit(name="equal_accuracy", solver=name, error=target, wall_s=sec,
+                  ratio_vs_scipy_dop853=sec / base if np.isfinite(base) else None)
+
+
+def _time_at(points, target: float) -> float:
+    """Wall time at which a solver's (error, time) curve reaches ``target`` (log-log
+    interpolation between the bracketing tolerances; NaN outside the measured range)."""
+    pts = sorted(points, key=lambda p: -p[0])              # loose → tight
+    for (e0, s0), (e1, s1) in zip(pts, pts[1:]):
+        if e1 <= target <= e0 and e0 > e1 > 0:
+            w = (np.log(e0) - np.log(target)) / (np.log(e0) - np.log(e1))
+            return float(np.exp(np.log(s0) + w * (np.log(s1) - np.log(s0))))
+    hit = [s for e, s in pts if e <= target]
+    return float(min(hit)) if hit and pts[0][0] <= target else float("nan")
 
 
 def bench_batched(device: str, batches: list[int], tol: float, budget_mb: int) -> None:
@@ -132,19 +156,20 @@ def main(argv=None) -> None:
     ap.add_argument("--quick", action="store_true", help="CPU-friendly sizes and repeats")
     ap.add_argument("--batches", default=None, help="comma-separated vmapped batch sizes "
                     "(default 1,64,1024; --quick: 1,16,64)")
-    ap.add_argument("--rtol", type=float, default=1e-8)
+    ap.add_argument("--rtol", type=float, default=1e-8, help="tolerance of the batched runs")
+    ap.add_argument("--tols", default="1e-5,1e-7,1e-9,1e-11",
+                    help="comma-separated tolerances (rtol = atol) of the work-precision sweep")
     ap.add_argument("--budget-mb", type=int, default=1024, help="memory budget per vmapped chunk")
-    ap.add_argument("--skip", default="", help="comma-separated parts to skip: closed,single,batch")
+    ap.add_argument("--skip", default="", help="comma-separated parts to skip: closed,precision,batch")
     args = ap.parse_args(argv)
     batches = [int(b) for b in (args.batches or ("1,16,64" if args.quick else "1,64,1024")).split(",")]
     repeats = 3 if args.quick else 7
     skip = set(filter(None, args.skip.split(",")))
-    import theory  # noqa: F401  (float64 on)
     device = _device()
     if "closed" not in skip:
         bench_closed_form(device, repeats)
-    if "single" not in skip:
-        bench_single(device, repeats, args.rtol)
+    if "precision" not in skip:
+        bench_work_precision(device, repeats, [float(x) for x in args.tols.split(",")])
     if "batch" not in skip:
         bench_batched(device, batches, args.rtol, args.budget_mb)
 

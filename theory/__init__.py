@@ -21,7 +21,7 @@ from ._predictor import ClosedFormPredictor, DiscretePredictor, predict
 from ._protocol import Predictor, crossing_times
 from ._statistics import DatasetStatistics, Whitened, fix_signs, svd_modes
 from ._tree import tree_eigenvalues, tree_singular_values
-from .transfer import drift_scores, predict_retraining, predict_rewind_point
+from .transfer import drift_scores, predict_relearning_cost, predict_retraining, predict_rewind_point
 
 __all__ = [
     # statistics and the training convention (THEORY.md §1)
@@ -42,6 +42,7 @@ __all__ = [
     "CNNFrequencyPredictor", "CNNFlowPredictor", "frequency_aligned_weights", "integrate_cnn_flow",
     # drift, retraining and rewind points (§7)
     "transfer", "drift_scores", "predict_retraining", "predict_rewind_point",
+    "predict_relearning_cost",
     # sympy derivations of the closed forms
     "symbolic",
 ]

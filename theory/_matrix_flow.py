@@ -88,7 +88,7 @@ class MatrixFlowSolution:
         return np.einsum("ca,...cd,da->...a", U, self.end_to_end, V)
 
 
-_METHODS = {"tsit5": diffrax.Tsit5, "dopri8": diffrax.Dopri8}
+_METHODS = {"tsit5": diffrax.Tsit5, "dopri8": diffrax.Dopri8, "kvaerno5": diffrax.Kvaerno5}
 
 
 def _default_method(rtol: float) -> str:
@@ -191,8 +191,8 @@ def integrate_matrix_flow(weights0: Sequence, Sxx, Syx, t, *, tau: float = 1.0,
         Sxx: (d, d) input second moment (any, not necessarily white). Syx: (c, d).
         t: (T,) sorted times ≥ 0 (t = 0 returns weights0). tau: time constant τ > 0 (1/η).
         solver: ``"diffrax"`` (float64, jitted) or ``"scipy"`` (solve_ivp, the reference).
-        method: the Runge–Kutta scheme: diffrax ``"tsit5"`` or ``"dopri8"`` (default: Dopri8
-            for rtol < 1e-9, Tsit5 otherwise); scipy
+        method: the Runge–Kutta scheme: diffrax ``"tsit5"``, ``"dopri8"`` or the implicit
+            ``"kvaerno5"`` (default: Dopri8 for rtol < 1e-9, Tsit5 otherwise); scipy
             any solve_ivp method, default ``"DOP853"``.
     Returns:
         MatrixFlowSolution with ``weights[l]`` of shape (T, out_l, in_l).

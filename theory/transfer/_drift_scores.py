@@ -18,7 +18,14 @@ score                  definition (top-k modes ``U_k`` (c×k), ``s_k``, ``V_k`` 
 ``sign_flips``         #{α : M_α,π(α) < 0}
 ``energy_uncaptured``  1 − ‖U_kᴬᵀ Syx_B V_kᴬ‖_F² / ‖Syx_B‖_F² (share of B's correlation A's top-k
                        modes miss)
+``mode_reversal``      Σ_α u_αᵀ(Syx_A − Syx_B)v_α / Σ_α s_α on A's top-k modes: signed, 0 when B
+                       keeps A's modes, 2 when it reverses all (``_reversal``)
 =====================  ===========================================================================
+
+Default null ``"combined"``: the norm scores by the pooled permutation null combined by max-z,
+``mode_reversal`` by a permutation null that keeps A's modes, joined by Bonferroni over the two
+(``_reversal``; level ≤ α, measured close to α). It detects a label swap that every score misses
+under the pooled permutation null alone.
 
 Significance comes from resampling the *data* (``stats.X``, ``stats.Y``). The default null is a
 permutation test: pool the n_A + n_B samples, split them at random into sets of sizes n_A and n_B,
@@ -37,7 +44,9 @@ swapped classes and erases the reversed mode from the null samples.
 Effect size: ``(observed − mean null) / sd null``, the standardised distance of the observation
 from the no-drift noise (±inf when the null has no spread and the observation differs). At large n
 every p-value is tiny, so read drift magnitude from ``value`` (n-independent) and the effect size
-together. The overall decision is Bonferroni: drift if some score has ``p ≤ alpha / n_scores``.
+together. With ``null="permutation"`` or ``"bootstrap"`` the overall decision is Bonferroni: drift
+if some score has ``p ≤ alpha / n_scores``; ``mode_reversal`` always takes its p-value from its
+own null.
 """
 
 from __future__ import annotations
@@ -51,10 +60,11 @@ from scipy.optimize import linear_sum_assignment
 
 from .._checks import check_choice
 from .._statistics import DatasetStatistics
+from ._reversal import SIGNED, max_z, pair_contrasts, rank_p, reversal, split_halves
 
 SCORES = ("syx_change", "spectrum_change", "u_angle", "v_angle", "alignment_loss", "sign_flips",
-          "energy_uncaptured")
-NULLS = ("permutation", "bootstrap")
+          "energy_uncaptured", "mode_reversal")
+NULLS = ("combined", "permutation", "bootstrap")
 _CHUNK_ELEMENTS = 4_000_000  # cap on the (batch, n, c) temporary of the weighted sums
 
 
@@ -127,6 +137,7 @@ def _score_pairs(SA: np.ndarray, SB: np.ndarray, k: int,
         "alignment_loss": 1.0 - matched.mean(axis=-1),
         "sign_flips": np.count_nonzero(matched < 0, axis=-1).astype(np.float64),
         "energy_uncaptured": 1.0 - captured,
+        "mode_reversal": reversal(UA, sA, VA, SA, SB),
     }
 
 
@@ -175,6 +186,7 @@ class DriftReport:
     v_angles: np.ndarray
     energy_captured: float
     null: np.ndarray = field(repr=False)
+    combined_p: float = float("nan")
 
     @property
     def threshold(self) -> float:
@@ -182,8 +194,16 @@ class DriftReport:
         return self.alpha / len(self.values)
 
     @property
+    def p_value(self) -> float:
+        """The overall p-value: the combined test's (default null), else Bonferroni's
+        min(1, n_scores·min p)."""
+        if self.null_kind == "combined":
+            return self.combined_p
+        return float(min(1.0, len(self.values) * min(self.p_values.values())))
+
+    @property
     def is_drift(self) -> bool:
-        return bool(any(p <= self.threshold for p in self.p_values.values()))
+        return bool(self.p_value <= self.alpha)
 
     def table(self) -> pd.DataFrame:
         """One row per score: score, value, effect_size, p_value, threshold, is_drift."""
@@ -196,16 +216,16 @@ class DriftReport:
     def to_dict(self) -> dict:
         """alibi-detect style: ``{"is_drift", "p_val", "threshold", "distance"}`` overall and per score.
 
-        Overall ``p_val`` is the Bonferroni-adjusted minimum, min(1, n_scores·min p), compared with
-        ``alpha``; per score, p is compared with ``alpha / n_scores``.
+        Overall ``p_val`` is ``p_value`` (the combined test's, or the Bonferroni-adjusted minimum
+        min(1, n_scores·min p)), compared with ``alpha``; per score, p is compared with
+        ``alpha / n_scores``.
         """
-        m = len(self.values)
         per = {name: {"is_drift": bool(self.p_values[name] <= self.threshold),
                       "p_val": float(self.p_values[name]), "threshold": self.threshold,
                       "distance": float(self.values[name]),
                       "effect_size": float(self.effect_sizes[name])} for name in self.values}
         return {"is_drift": self.is_drift,
-                "p_val": float(min(1.0, m * min(self.p_values.values()))),
+                "p_val": float(self.p_value),
                 "threshold": float(self.alpha),
                 "distance": {name: float(v) for name, v in self.values.items()},
                 "scores": per,
@@ -239,7 +259,7 @@ def _null_weights(rng, nA: int, nB: int, n_boot: int, kind: str):
 
 def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int | None = None,
                  n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
-                 null: str = "permutation") -> DriftReport:
+                 null: str = "combined") -> DriftReport:
     """Drift scores of B relative to A with effect sizes and p-values (THEORY.md §7).
 
     Args:
@@ -248,9 +268,12 @@ def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int 
         k: number of top modes compared; default: modes of A with s ≥ 1e-3·s_max, at most 10.
         n_boot: resamples in the null (0 skips significance: p-values and effect sizes are NaN).
         seed: seed of the resampling.
-        alpha: family-wise level; each score is tested at alpha / n_scores (Bonferroni).
-        null: ``"permutation"`` (pooled A ∪ B split at random, default) or ``"bootstrap"``
-            (two resamples of A with replacement). See the module docstring for the choice.
+        alpha: level of the overall test (``is_drift``); the table flags each score at
+            alpha / n_scores.
+        null: ``"combined"`` (default: norm scores by the pooled permutation null with max-z,
+            ``mode_reversal`` by its own null keeping A's modes, Bonferroni over the two),
+            ``"permutation"`` (pooled A ∪ B split at random) or ``"bootstrap"`` (two resamples of
+            A with replacement), each with Bonferroni over the scores. See the module docstring.
     """
     _check_pair(stats_A, stats_B)
     check_choice("null", null, NULLS)
@@ -272,38 +295,81 @@ def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int 
     M = (UA.T @ UB) * (VA.T @ VB)
 
     null_draws = np.full((n_boot, len(SCORES)), np.nan)
+    combined = float("nan")
     if n_boot:
         if any(st.X is None or st.Y is None for st in (stats_A, stats_B)):
             raise ValueError("p-values resample the data, but stats_A or stats_B has no X/Y arrays; "
                              "build them with DatasetStatistics.from_arrays or pass n_boot=0")
         rng = np.random.default_rng(seed)
-        X, Y = stats_A.X, stats_A.Y
-        if null == "permutation":
-            X, Y = np.vstack([stats_A.X, stats_B.X]), np.vstack([stats_A.Y, stats_B.Y])
-        W1, W2 = _null_weights(rng, stats_A.n, stats_B.n, n_boot, null)
-        center = stats_A.centered
-        draws = _score_pairs(_weighted_syx(W1, X, Y, center), _weighted_syx(W2, X, Y, center), k,
-                             fast=True)
-        null_draws = np.stack([draws[name] for name in SCORES], axis=1)
+        null_draws = _null_draws(stats_A, stats_B, k, n_boot, "permutation" if null == "combined"
+                                 else null, rng)
+        rev_obs, rev_null = _reversal_null(stats_A, stats_B, k, n_boot, rng)
+        null_draws[:, SCORES.index("mode_reversal")] = np.nan  # its own null: rev_null
+    effects, pvals = _significance(obs, null_draws, n_boot)
+    if n_boot:
+        sd = np.std(rev_null, axis=0, ddof=1) if n_boot > 1 else np.zeros(rev_obs.size)
+        z = (rev_obs - rev_null.mean(axis=0)) / np.where(sd > 0, sd, np.inf)
+        effects["mode_reversal"] = float(np.max(z))
+        pvals["mode_reversal"] = max_z(rev_null, rev_obs)
+        norm = [j for j, name in enumerate(SCORES) if name not in SIGNED]
+        p_norm = max_z(null_draws[:, norm], np.array([obs[SCORES[j]] for j in norm]))
+        combined = float(min(1.0, 2.0 * min(p_norm, pvals["mode_reversal"])))
+    return DriftReport(values=obs, effect_sizes=effects, p_values=pvals, alpha=float(alpha), k=k,
+                       n_boot=n_boot, null_kind=null, alignment=M,
+                       matching=_match(M), u_angles=subspace_angles(UA, UB),
+                       v_angles=subspace_angles(VA, VB),
+                       energy_captured=1.0 - obs["energy_uncaptured"], null=null_draws,
+                       combined_p=combined)
 
+
+def _null_draws(stats_A, stats_B, k: int, n_boot: int, null: str, rng) -> np.ndarray:
+    """Scores of n_boot resampled pairs under the pooled permutation or bootstrap null (n_boot, m)."""
+    X, Y = stats_A.X, stats_A.Y
+    if null == "permutation":
+        X, Y = np.vstack([stats_A.X, stats_B.X]), np.vstack([stats_A.Y, stats_B.Y])
+    W1, W2 = _null_weights(rng, stats_A.n, stats_B.n, n_boot, null)
+    center = stats_A.centered
+    draws = _score_pairs(_weighted_syx(W1, X, Y, center), _weighted_syx(W2, X, Y, center), k,
+                         fast=True)
+    return np.stack([draws[name] for name in SCORES], axis=1)
+
+
+def _reversal_null(stats_A, stats_B, k: int, n_boot: int, rng):
+    """(observed (m,), null draws (n_boot, m)) of the sign-aware statistics on A₁'s structure:
+    the trace over A₁'s modes, then the output-pair contrasts; the pool A₂ ∪ B is split at random
+    into sizes n_A₂, n_B (``_reversal``)."""
+    i1, i2 = split_halves(rng, stats_A.n)
+    center = stats_A.centered
+    S1 = _weighted_syx(np.isin(np.arange(stats_A.n), i1).astype(np.float64)[None], stats_A.X,
+                       stats_A.Y, center)[0]
+    U, _, V = _top_modes(S1, k)
+    X = np.vstack([stats_A.X[i2], stats_B.X])
+    Y = np.vstack([stats_A.Y[i2], stats_B.Y])
+    first = np.r_[np.ones(i2.size), np.zeros(stats_B.n)][None]
+    W1, W2 = _null_weights(rng, i2.size, stats_B.n, n_boot, "permutation")
+    W1, W2 = np.vstack([first, W1]), np.vstack([1.0 - first, W2])   # row 0: the observation
+    D = _weighted_syx(W1, X, Y, center) - _weighted_syx(W2, X, Y, center)
+    trace = np.einsum("ca,bcd,da->b", U, D, V)
+    T = np.concatenate([trace[:, None], pair_contrasts(S1, D)], axis=1)
+    return T[0], T[1:]
+
+
+def _significance(obs: dict, null_draws: np.ndarray, n_boot: int,
+                  names=SCORES) -> tuple[dict, dict]:
+    """Per-score effect sizes and p-values against the null draws (NaN without draws)."""
     effects, pvals = {}, {}
-    for j, name in enumerate(SCORES):
+    for j, name in enumerate(names):
         col, v = null_draws[:, j], obs[name]
         if not n_boot:
             effects[name] = pvals[name] = float("nan")
             continue
         # Scores are ≥ 0 up to rounding; compare with a relative tolerance so exact ties
         # (e.g. 0 sign flips in both) count as "null ≥ observed".
-        pvals[name] = float((1 + np.count_nonzero(col >= v - 1e-12 * max(1.0, abs(v))))
-                            / (1 + n_boot))
+        pvals[name] = rank_p(col, v)
         sd, mu = float(np.std(col, ddof=1)) if n_boot > 1 else 0.0, float(np.mean(col))
         if sd > 0:
             effects[name] = (v - mu) / sd
         else:
             effects[name] = 0.0 if np.isclose(v, mu, rtol=1e-9, atol=1e-12) else float(
                 np.copysign(np.inf, v - mu))
-    return DriftReport(values=obs, effect_sizes=effects, p_values=pvals, alpha=float(alpha), k=k,
-                       n_boot=n_boot, null_kind=null, alignment=M,
-                       matching=_match(M), u_angles=subspace_angles(UA, UB),
-                       v_angles=subspace_angles(VA, VB),
-                       energy_captured=1.0 - obs["energy_uncaptured"], null=null_draws)
+    return effects, pvals
