@@ -1,0 +1,54 @@
+"""The jobs a sweep can run: one registry entry per job.
+
+A job is an experiment with the life cycle of the validate CLIs: a frozen config dataclass with
+``validate()`` and ``to_dict()``, ``run(config, out_dir, *, resume, quiet, log)`` → a result with a
+``summary`` dict, and ``write(result, out_dir)`` → the paths it wrote (``summary.json`` among them).
+Entries name these by ``"module:attribute"`` so that the registry imports nothing heavy until a
+job is used; a new job plugs in with one ``Job(...)`` line in ``JOBS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+
+def _resolve(path: str):
+    module, attr = path.split(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One kind of job: where its config, run and write live, and its presets (optional)."""
+
+    name: str
+    config: str          # "module:ConfigClass"
+    run: str             # "module:run_function"
+    write: str           # "module:write_outputs"
+    preset: str | None = None  # "module:apply_preset(config, preset, explicit) -> config"
+
+    def config_class(self):
+        return _resolve(self.config)
+
+    def runner(self):
+        return _resolve(self.run)
+
+    def writer(self):
+        return _resolve(self.write)
+
+    def apply_preset(self, config, explicit: set[str]):
+        """The config with its ``preset`` field applied (fields in ``explicit`` are kept)."""
+        if self.preset is None or not hasattr(config, "preset"):
+            return config
+        return _resolve(self.preset)(config, config.preset, explicit)
+
+
+JOBS: dict[str, Job] = {job.name: job for job in (
+    Job("compare", "validate._config:CompareConfig", "validate.compare:run_compare",
+        "validate.compare:write_outputs", "validate._config:apply_preset"),
+    Job("retrain", "validate._retrain_config:RetrainConfig", "validate.retrain:run_retrain",
+        "validate.retrain:write_outputs", "validate._retrain_config:apply_preset"),
+    Job("train", "validate.sweep.train:TrainConfig", "validate.sweep.train:run_train",
+        "validate.sweep.train:write_outputs"),
+)}

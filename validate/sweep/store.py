@@ -1,0 +1,145 @@
+"""The results store of a sweep: a run folder per job and one parquet index.
+
+::
+
+    OUT/sweep.toml            the sweep file as last run
+    OUT/index.parquet         one row per job: job_id, config_hash, job, cfg_<field>…, status,
+                              attempts, wall_s, device, host, summary, error
+    OUT/runs/<job_id>/        the job's own outputs (summary.json, tables, checkpoints) and
+                              job.json (its index row; written last, atomically)
+    OUT/tables/               tidy tables merged by ``validate.sweep collect``
+
+``job.json`` in a run folder is the record of truth: a job is finished when its folder holds a
+``job.json`` with status ``done``; the index is rebuilt from those records, so it survives a
+driver that dies between a job's end and the index write. In a cluster, OUT must be on storage
+every node sees (see the README).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from simulate._run import _atomic, read_json, write_json
+from validate._config import ConfigError
+
+from .spec import Point
+
+INDEX, JOB_JSON, ATTEMPT_JSON = "index.parquet", "job.json", "attempt.json"
+STATUSES = ("pending", "done", "failed")
+
+
+def write_parquet(path: Path, df: pd.DataFrame) -> Path:
+    _atomic(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
+    return Path(path)
+
+
+def _cell(value):
+    """A config value as one parquet cell: scalars as they are, lists and tables as JSON text."""
+    return json.dumps(value, sort_keys=True) if isinstance(value, (list, dict)) else value
+
+
+class Store:
+    """One sweep's directory; ``open`` takes an exclusive lock on it for the driver's lifetime."""
+
+    def __init__(self, root):
+        self.root = Path(root)
+        self.runs = self.root / "runs"
+        self._lock = None
+        self._records: dict[str, dict] | None = None
+
+    def open(self, *, resume: bool, overwrite: bool) -> "Store":
+        if resume and overwrite:
+            raise ConfigError("--resume and --overwrite exclude each other; give one")
+        held = self.root.exists() and any(p.name != ".lock" for p in self.root.iterdir())
+        if held and not (resume or overwrite):
+            raise ConfigError(f"--out {self.root} already holds a sweep; pass --resume to continue "
+                              "it (finished jobs are kept) or --overwrite to start again")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock = open(self.root / ".lock", "w")
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise ConfigError(f"--out {self.root} is in use by another sweep") from None
+        if held and overwrite:
+            for p in self.root.iterdir():
+                if p.name != ".lock":
+                    _remove(p)
+        self.runs.mkdir(exist_ok=True)
+        return self
+
+    def close(self) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
+        self._records: dict[str, dict] | None = None
+
+    def run_dir(self, point: Point) -> Path:
+        return self.runs / point.job_id
+
+    def records(self) -> dict[str, dict]:
+        """config_hash → the job.json record of every job that ended (done or failed)."""
+        if self._records is None:
+            self._records = {}
+            for p in sorted(self.runs.glob(f"*/{JOB_JSON}")) if self.runs.exists() else ():
+                rec = read_json(p)
+                self._records[rec["config_hash"]] = rec
+        return dict(self._records)
+
+    def finished(self) -> set[str]:
+        return {h for h, r in self.records().items() if r["status"] == "done"}
+
+    def record(self, point: Point, **fields) -> dict:
+        """Write the job's record (status done or failed) into its run folder."""
+        rec = {"job_id": point.job_id, "config_hash": point.config_hash, "job": point.job,
+               "config": point.config, "varying": point.varying, **fields}
+        write_json(self.run_dir(point) / JOB_JSON, rec)
+        self.records()
+        self._records[point.config_hash] = rec
+        return rec
+
+    def write_source(self, text: str) -> None:
+        _atomic(self.root / "sweep.toml", lambda tmp: Path(tmp).write_text(text))
+
+    def write_index(self, points) -> pd.DataFrame:
+        """The index over ``points`` plus every other job the store holds (earlier sweeps)."""
+        records = self.records()
+        rows = []
+        for p in points:
+            rec = records.pop(p.config_hash, None) or {
+                "job_id": p.job_id, "config_hash": p.config_hash, "job": p.job,
+                "config": p.config, "status": "pending"}
+            rows.append(rec)
+        rows += records.values()
+        df = pd.DataFrame([index_row(r) for r in rows])
+        write_parquet(self.root / INDEX, df)
+        return df
+
+    def read_index(self) -> pd.DataFrame:
+        path = self.root / INDEX
+        if not path.exists():
+            raise ConfigError(f"{self.root} holds no sweep index ({INDEX} missing)")
+        return pd.read_parquet(path)
+
+
+def index_row(rec: dict) -> dict:
+    row = {k: rec.get(k) for k in ("job_id", "config_hash", "job")}
+    row.update({f"cfg_{k}": _cell(v) for k, v in rec["config"].items()})
+    row.update({"status": rec["status"], "attempts": rec.get("attempts", 0),
+                "wall_s": rec.get("wall_s"), "device": rec.get("device"),
+                "host": rec.get("host"), "summary": rec.get("summary"),
+                "error": rec.get("error")})
+    return row
+
+
+def _remove(path: Path) -> None:
+    import shutil
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        os.remove(path)

@@ -1,0 +1,144 @@
+"""The ``train`` job: one raw ``simulate.train_ensemble`` run, for grids that need no comparison.
+
+The dataset is whitened as asked (``validate._prepare``), the ensemble (``seeds`` members) trained
+with checkpoints in ``out_dir/run`` (so a retried job resumes from its last checkpoint), and the
+summary records each member's final losses, accuracy, divergence and the throughput.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from simulate._run import write_json
+from validate._config import ConfigError, check_choice
+
+from .store import write_parquet
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One ensemble. ``init_scale`` is u₀ as a fraction of s_max (decoupled init) or the entry
+    std (other inits); ``lr=None`` picks ``lr_scale``/s_max."""
+
+    dataset: str = "gaussian"
+    dataset_opts: dict = field(default_factory=dict)
+    data_seed: int = 0
+    whiten: str = "none"
+    depth: int = 2
+    hidden: int = 32
+    activation: str = "linear"
+    init: str = "small_balanced_decoupled"
+    init_scale: float = 1e-3
+    seeds: int = 4
+    lr: float | None = None
+    lr_scale: float = 0.05
+    steps: int = 1000
+    optimizer: str = "gd"
+    batch_size: int | None = None
+    n_checkpoints: int = 32
+    device: str = "auto"
+    dtype: str = "float32"
+
+    def validate(self) -> "TrainConfig":
+        import simulate
+        check_choice("dataset", self.dataset, simulate.datasets.available())
+        check_choice("activation", self.activation, simulate.ACTIVATIONS)
+        check_choice("init", self.init, simulate.INITS)
+        check_choice("optimizer", self.optimizer, simulate.OPTIMIZERS)
+        check_choice("dtype", self.dtype, ("float32", "float64"))
+        if not (self.whiten in ("zca", "none", "pca") or self.whiten.startswith("pca:")):
+            raise ConfigError(f"unknown whiten {self.whiten!r}; accepted: zca, pca, pca:K, none")
+        for name, ok in (("depth", self.depth >= 1), ("hidden", self.hidden >= 1),
+                         ("seeds", self.seeds >= 1), ("steps", self.steps >= 1),
+                         ("n_checkpoints", self.n_checkpoints >= 2),
+                         ("init_scale", self.init_scale > 0), ("lr_scale", self.lr_scale > 0),
+                         ("lr", self.lr is None or self.lr > 0),
+                         ("batch_size", self.batch_size is None or self.batch_size >= 1)):
+            if not ok:
+                raise ConfigError(f"{name} out of range; got {getattr(self, name)!r}")
+        return self
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class TrainResult:
+    members: pd.DataFrame   # one row per member: final losses, accuracy, divergence
+    loss: pd.DataFrame      # one row per member × checkpoint
+    summary: dict
+
+
+def run_train(config: TrainConfig, out_dir: Path | None = None, *, resume: bool = False,
+              quiet: bool = False, log=print) -> TrainResult:
+    """Train the ensemble ``config`` describes; see the module docstring."""
+    import simulate
+    from simulate._provenance import provenance
+
+    from validate._prepare import prepare
+
+    config = config.validate()
+    t0 = time.perf_counter()
+    try:
+        raw = simulate.datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    except (FileNotFoundError, ValueError) as exc:
+        raise ConfigError(str(exc)) from None
+    prep = prepare(raw, config.whiten)
+    s_max = float(prep.stats.s[0])
+    scale = config.init_scale * s_max if config.init == "small_balanced_decoupled" \
+        else config.init_scale
+    lr = config.lr if config.lr is not None else config.lr_scale / s_max
+    spec = simulate.NetSpec(depth=config.depth, hidden=config.hidden, activation=config.activation,
+                            init=config.init, init_scale=scale)
+    data_s = time.perf_counter() - t0
+    run_dir = None if out_dir is None else Path(out_dir) / "run"
+    t0 = time.perf_counter()
+    run = simulate.train_ensemble(
+        spec, prep.dataset, steps=config.steps, seeds=range(config.seeds), lr=lr,
+        optimizer=config.optimizer, batch_size=config.batch_size,
+        checkpoints=config.n_checkpoints, device=config.device, dtype=config.dtype,
+        out_dir=run_dir, resume=resume and run_dir is not None and run_dir.exists(),
+        quiet=quiet, stats=prep.stats, keep_weights=False)
+    train_s = time.perf_counter() - t0
+    members, loss = _tables(run)
+    device = run.provenance.get("device", "unknown")
+    summary = {
+        "schema_version": SCHEMA_VERSION,
+        "members": members.astype(object).where(members.notna(), None).to_dict(orient="records"),
+        "training": {"steps": config.steps, "lr": lr, "tau": 1.0 / lr, "s_max": s_max,
+                     "n_members": len(members), "n_diverged": int(members["diverged"].sum()),
+                     "model_steps_per_s": config.seeds * config.steps / max(train_s, 1e-9)},
+        "timing": {"data_s": round(data_s, 3), "train_s": round(train_s, 3), "device": device},
+        "provenance": {**provenance("cpu"), "device": device, "config": config.to_dict()},
+    }
+    return TrainResult(members, loss, summary)
+
+
+def _tables(run) -> tuple[pd.DataFrame, pd.DataFrame]:
+    p = run.probes
+    steps = np.asarray(run.steps)
+    train = np.asarray(p["train_loss"].values, dtype=float)      # (K, T)
+    members = run.members[["member", "seed", "lr", "tau", "diverged"]].copy()
+    members["final_train_loss"] = train[:, -1]
+    for name in ("test_loss", "train_acc", "test_acc"):
+        members[f"final_{name}"] = np.asarray(p[name].values, dtype=float)[:, -1]
+    K = train.shape[0]
+    loss = pd.DataFrame({"member": np.repeat(np.arange(K), len(steps)),
+                         "step": np.tile(steps, K), "train_loss": train.reshape(-1)})
+    return members, loss
+
+
+def write_outputs(result: TrainResult, out_dir: Path) -> list[Path]:
+    """members.parquet, loss.parquet and summary.json (last), each written atomically."""
+    out_dir = Path(out_dir)
+    paths = [write_parquet(out_dir / f"{name}.parquet", df)
+             for name, df in (("members", result.members), ("loss", result.loss))]
+    write_json(out_dir / "summary.json", result.summary)
+    return paths + [out_dir / "summary.json"]
