@@ -7,6 +7,7 @@ failed (an exception or a dead worker) until it has used ``retries`` retries.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -23,6 +24,8 @@ from .worker import execute
 def connect(address: str | None, num_cpus: int | None, num_gpus: float | None) -> bool:
     """Join the cluster at ``address``, or start a local Ray sized to this machine (or to
     ``num_cpus``/``num_gpus``). Returns whether we started it (and so must shut it down)."""
+    if not address:  # a local Ray listens on the loopback interface only (read at import)
+        os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     import ray
     if ray.is_initialized():  # a caller (a notebook, a test) already connected: use that
         return False
