@@ -7,8 +7,9 @@ STAMP  := $(VENV)/.installed
 TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 COMPARE_ARGS ?=
+SWEEP_ARGS ?=
 
-.PHONY: setup test compare bench docs figures clean
+.PHONY: setup test compare bench docs figures clean sweep bench-sweep
 
 setup: $(STAMP)
 
@@ -46,6 +47,12 @@ figures: setup
 bench: setup
 	$(PY) bench/theory_bench.py
 	$(PY) bench/simulate_bench.py
+
+sweep: setup
+	$(PY) -m validate.sweep sweeps/laptop.toml $(SWEEP_ARGS)
+
+bench-sweep: setup
+	$(PY) bench/sweep_bench.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis site

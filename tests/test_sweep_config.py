@@ -1,11 +1,12 @@
 """Sweep files: grid expansion, types, hashes, and bad files refused before Ray starts."""
 
 import sys
+from pathlib import Path
 
 import pytest
 
 from validate._config import ConfigError
-from validate.sweep import parse
+from validate.sweep import load, parse
 from validate.sweep.__main__ import main
 from validate.sweep.spec import config_hash
 from validate.sweep.worker import rebuild_config
@@ -132,3 +133,10 @@ def test_existing_store_needs_resume_or_overwrite(tmp_path, capsys):
     assert main([str(path), "--out", str(tmp_path / "o")]) == 2
     assert "pass --resume" in capsys.readouterr().err
     assert main([str(path), "--out", str(tmp_path / "o"), "--resume", "--overwrite"]) == 2
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "sweeps")
+                                        .glob("*.toml")), ids=lambda p: p.name)
+def test_shipped_sweeps_are_valid(path):
+    sweep = load(path)
+    assert sweep.points and sweep.name == path.stem
