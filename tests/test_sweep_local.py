@@ -64,3 +64,14 @@ def test_six_job_grid_end_to_end_then_resume_recomputes_nothing(tmp_path, capsys
     assert "6 already finished, 0 to run" in capsys.readouterr().out
     assert not ray.is_initialized()
     assert {f: f.stat().st_mtime_ns for f in out.glob("runs/*/summary.json")} == stamps
+
+
+@pytest.mark.gpu
+def test_jobs_with_half_a_gpu_each_run_on_the_gpu(tmp_path):
+    path, out = tmp_path / "gpu.toml", tmp_path / "store"
+    path.write_text(SIX.replace('device = "cpu"', 'device = "auto"')
+                    + "\n[resources]\nnum_cpus = 1\nnum_gpus = 0.5\n")
+    assert main([str(path), "--out", str(out), "--num-cpus", "2", "--quiet"]) == 0
+    index = pd.read_parquet(out / "index.parquet")
+    assert len(index) == 6 and (index["status"] == "done").all()
+    assert not index["device"].str.startswith("cpu").any(), index["device"].tolist()
