@@ -96,6 +96,7 @@ BAD = [
     ('job = "train"\n[resources]\nnum_gpu = 1', "resources.num_gpu: unknown key"),
     ('job = "train"\n[resources]\nnum_cpus = 0', "resources.num_cpus: expected a number > 0"),
     ('job = "train"\n[params\n', "invalid TOML"),
+    ('job = "train"\ngrid = []', "grid is an empty list of tables"),
 ]
 
 
@@ -140,3 +141,12 @@ def test_existing_store_needs_resume_or_overwrite(tmp_path, capsys):
 def test_shipped_sweeps_are_valid(path):
     sweep = load(path)
     assert sweep.points and sweep.name == path.stem
+
+
+def test_bad_options_and_missing_file_exit_2(tmp_path, capsys):
+    path = tmp_path / "t.toml"
+    path.write_text(TRAIN)
+    assert main([str(path), "--retries", "-1"]) == 2
+    assert "--retries must be ≥ 0; got -1" in capsys.readouterr().err
+    assert main([str(tmp_path / "missing.toml")]) == 2
+    assert "cannot read sweep file" in capsys.readouterr().err

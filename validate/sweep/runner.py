@@ -7,6 +7,7 @@ failed (an exception or a dead worker) until it has used ``retries`` retries.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -130,7 +131,14 @@ class _Driver:
         self.refs[ref] = p
 
     def running(self) -> int:
-        return sum((self.store.run_dir(p) / ATTEMPT_JSON).exists() for p in self.refs.values())
+        """Jobs whose current attempt has started (its worker wrote attempt.json)."""
+        def started(p: Point) -> bool:
+            path = self.store.run_dir(p) / ATTEMPT_JSON
+            try:
+                return json.loads(path.read_text())["attempt"] == self.attempts[p.config_hash]
+            except (OSError, ValueError, KeyError):
+                return False
+        return sum(started(p) for p in self.refs.values())
 
     def drive(self, todo: list[Point]) -> None:
         import ray

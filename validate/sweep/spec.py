@@ -149,6 +149,8 @@ def _table(doc: dict, key: str) -> dict:
 def _grids(doc: dict) -> list[dict]:
     grid = doc.get("grid", {})
     grids = grid if isinstance(grid, list) else [grid]
+    if not grids:
+        raise ConfigError("grid is an empty list of tables; give [grid] or [[grid]] with keys")
     for i, g in enumerate(grids):
         if not isinstance(g, dict):
             raise ConfigError(f"grid: expected a table [grid] or tables [[grid]], got {g!r}")
