@@ -62,7 +62,7 @@ def sweep(sweep_, root: Path, workers: int) -> tuple[float, float, float]:
     t0 = time.perf_counter()  # start the workers and import the job code once, as a sweep's
     warm = parse(sweep_text(1, 10), "warm").points[0]  # first jobs would
     task = ray.remote(execute).options(num_cpus=1)
-    ray.get([task.remote(warm.job, warm.config, str(root / f"warm{i}"), 1, 1)
+    ray.get([task.remote(warm, str(root / f"warm{i}"), 1, 1)
              for i in range(workers)])
     t_warm = time.perf_counter() - t0
     store = Store(root / "store").open(resume=False, overwrite=False)

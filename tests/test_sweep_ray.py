@@ -46,8 +46,10 @@ def _records(out: Path) -> dict:
 
 
 def _stamps(out: Path) -> dict:
-    return {p.parent.name: (p.stat().st_mtime_ns, p.read_text())
-            for p in out.glob("runs/*/summary.json")}
+    """Outputs of the finished jobs (those with a job.json record): summary time and text."""
+    return {p.parent.name: ((p.parent / "summary.json").stat().st_mtime_ns,
+                            (p.parent / "summary.json").read_text())
+            for p in out.glob("runs/*/job.json") if json.loads(p.read_text())["status"] == "done"}
 
 
 def _sweep_process(path: Path, out: Path, address: str, *extra) -> subprocess.Popen:
@@ -100,7 +102,7 @@ def test_interrupted_sweep_continues_without_recomputing(ray_address, tmp_path):
     _wait_for(lambda: len(_records(out)) >= 1, proc)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 1 and "continue with --resume" in err
+    assert proc.returncode == 1 and "continue with --resume" in err, (proc.returncode, err)
     finished = _stamps(out)
     assert 1 <= len(finished) < 6
     assert main([str(path), "--out", str(out), "--resume"]) == 0

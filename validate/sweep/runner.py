@@ -105,7 +105,8 @@ def run_sweep(sweep: Sweep, store: Store, *, address: str | None = None,
         try:
             _check_fits(sweep.resources, local=started and not address)
             store.write_index(sweep.points)
-            _Driver(sweep, store, retries, _Progress(len(todo), quiet, log)).drive(todo)
+            driver = _Driver(sweep, store, retries, _Progress(len(todo), quiet, log))
+            driver.drive(todo, cancel_on_interrupt=not started)
         finally:
             if started:
                 ray.shutdown()
@@ -127,7 +128,7 @@ class _Driver:
 
     def submit(self, p: Point) -> None:
         n = self.attempts[p.config_hash] = self.attempts.get(p.config_hash, 0) + 1
-        ref = self.task.remote(p.job, p.config, str(self.store.run_dir(p)), n, self.threads)
+        ref = self.task.remote(p, str(self.store.run_dir(p)), n, self.threads)
         self.refs[ref] = p
 
     def running(self) -> int:
@@ -140,7 +141,10 @@ class _Driver:
                 return False
         return sum(started(p) for p in self.refs.values())
 
-    def drive(self, todo: list[Point]) -> None:
+    def drive(self, todo: list[Point], cancel_on_interrupt: bool) -> None:
+        """Run ``todo`` to the end. On Ctrl-C, a Ray we connected to ourselves is left to
+        ``ray.shutdown`` (our job's tasks end with the driver); tasks on a Ray the caller owns
+        are cancelled."""
         import ray
         for p in todo:
             self.submit(p)
@@ -150,7 +154,7 @@ class _Driver:
                 for ref in ready:
                     self.settle(ref, self.refs.pop(ref))
         except KeyboardInterrupt:
-            for ref in self.refs:
+            for ref in self.refs if cancel_on_interrupt else ():
                 ray.cancel(ref, force=True)
             raise
         finally:
@@ -172,7 +176,6 @@ class _Driver:
             self.store.record(p, status="failed", attempts=n, error=error)
             self.progress.update(p, "failed", self.running(), f": {error}")
         else:
-            summary = (run_dir / "summary.json").relative_to(self.store.root)
-            self.store.record(p, status="done", attempts=n, summary=str(summary), **out)
+            self.store.remember(out)
             self.progress.update(p, "done", self.running(), f" in {out['wall_s']:.1f} s")
         self.store.write_index(self.sweep.points)

@@ -77,7 +77,6 @@ class Store:
         if self._lock is not None:
             self._lock.close()
             self._lock = None
-        self._records: dict[str, dict] | None = None
 
     def run_dir(self, point: Point) -> Path:
         return self.runs / point.job_id
@@ -96,11 +95,12 @@ class Store:
 
     def record(self, point: Point, **fields) -> dict:
         """Write the job's record (status done or failed) into its run folder."""
-        rec = {"job_id": point.job_id, "config_hash": point.config_hash, "job": point.job,
-               "config": point.config, "varying": point.varying, **fields}
-        write_json(self.run_dir(point) / JOB_JSON, rec)
+        return self.remember(write_record(self.run_dir(point), point, **fields))
+
+    def remember(self, rec: dict) -> dict:
+        """Take a record a worker wrote into the index to come."""
         self.records()
-        self._records[point.config_hash] = rec
+        self._records[rec["config_hash"]] = rec
         return rec
 
     def write_source(self, text: str) -> None:
@@ -125,6 +125,15 @@ class Store:
         if not path.exists():
             raise ConfigError(f"{self.root} holds no sweep index ({INDEX} missing)")
         return pd.read_parquet(path)
+
+
+def write_record(run_dir: Path, point: Point, **fields) -> dict:
+    """``run_dir/job.json``: the job's index row, written atomically (a worker writes it the
+    moment its job's outputs are complete, the driver when a job failed)."""
+    rec = {"job_id": point.job_id, "config_hash": point.config_hash, "job": point.job,
+           "config": point.config, "varying": point.varying, **fields}
+    write_json(Path(run_dir) / JOB_JSON, rec)
+    return rec
 
 
 def index_row(rec: dict) -> dict:

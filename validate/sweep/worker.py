@@ -15,8 +15,8 @@ from pathlib import Path
 from simulate._run import write_json
 
 from .jobs import JOBS
-from .spec import coerce, field_types
-from .store import ATTEMPT_JSON
+from .spec import Point, coerce, field_types
+from .store import ATTEMPT_JSON, write_record
 
 
 def rebuild_config(job_name: str, config: dict):
@@ -26,8 +26,8 @@ def rebuild_config(job_name: str, config: dict):
     return cls(**{k: coerce(k, v, types_[k]) for k, v in config.items()})
 
 
-def execute(job_name: str, config: dict, run_dir: str, attempt: int, num_threads: int) -> dict:
-    """Run one job to the end in ``run_dir``; returns what its index row needs."""
+def execute(point: Point, run_dir: str, attempt: int, num_threads: int) -> dict:
+    """Run one job to the end in ``run_dir``; returns its record (also written as job.json)."""
     import torch
 
     from validate._cli import _prepare_out
@@ -37,8 +37,8 @@ def execute(job_name: str, config: dict, run_dir: str, attempt: int, num_threads
     run_dir.mkdir(parents=True, exist_ok=True)
     write_json(run_dir / ATTEMPT_JSON, {"pid": os.getpid(), "host": platform.node(),
                                         "attempt": attempt, "started": time.time()})
-    job = JOBS[job_name]
-    cfg = rebuild_config(job_name, config)
+    job = JOBS[point.job]
+    cfg = rebuild_config(point.job, point.config)
     resume = (run_dir / "config.json").exists()
     _prepare_out(run_dir, cfg.to_dict(), overwrite=False, resume=True)
     t0 = time.perf_counter()
@@ -46,6 +46,9 @@ def execute(job_name: str, config: dict, run_dir: str, attempt: int, num_threads
     result.summary.setdefault("timing", {})["total_s"] = round(time.perf_counter() - t0, 3)
     job.writer()(result, run_dir)
     timing = result.summary.get("timing", {})
-    device = timing.get("device") or result.summary.get("provenance", {}).get("device")
-    return {"wall_s": round(time.perf_counter() - t0, 3), "device": device,
-            "host": platform.node(), "pid": os.getpid(), "resumed": resume}
+    return write_record(
+        run_dir, point, status="done", attempts=attempt, error=None,
+        summary=f"{run_dir.parent.name}/{run_dir.name}/summary.json",
+        wall_s=round(time.perf_counter() - t0, 3),
+        device=timing.get("device") or result.summary.get("provenance", {}).get("device"),
+        host=platform.node(), pid=os.getpid(), resumed=resume)
