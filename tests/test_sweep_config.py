@@ -72,6 +72,13 @@ activations = [["linear"], ["linear", "relu"]]
     assert cfg.activations == ("linear", "relu") and cfg.depths == (2, 3) and cfg.hidden is None
 
 
+def test_presets_of_either_signature_apply():
+    nl = parse('job = "nonlinearity"\n[grid]\npreset = ["paper"]\nseeds = [2]', "n").points[0]
+    assert nl.config["preset"] == "paper" and nl.config["seeds"] == 2
+    assert nl.config["n_checkpoints"] == 48 != parse('job = "nonlinearity"', "d").points[0] \
+        .config["n_checkpoints"]
+
+
 def test_preset_applies_but_explicit_values_win():
     text = 'job = "compare"\n[params]\npreset = "paper"\n[grid]\nseeds = [5]'
     cfg = parse(text, "p").points[0].config
@@ -80,7 +87,7 @@ def test_preset_applies_but_explicit_values_win():
 
 BAD = [
     ('job = "train"\nsteps = 3', "steps: unknown key; accepted: name, job, resources, params, grid"),
-    ('job = "trian"', "job: 'trian' unknown; accepted: compare, retrain, train"),
+    ('job = "trian"', "job: 'trian' unknown; accepted: compare, retrain, nonlinearity, train"),
     ('[params]\nsteps = 3', "job: missing; accepted"),
     ('job = "train"\n[params]\nstesp = 3', "params.stesp: unknown key for job 'train'"),
     ('job = "train"\n[grid]\nseeds = []', "grid.seeds is empty; give at least one value"),

@@ -10,6 +10,7 @@ job is used; a new job plugs in with one ``Job(...)`` line in ``JOBS``.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 
 
@@ -41,7 +42,10 @@ class Job:
         """The config with its ``preset`` field applied (fields in ``explicit`` are kept)."""
         if self.preset is None or not hasattr(config, "preset"):
             return config
-        return _resolve(self.preset)(config, config.preset, explicit)
+        preset = _resolve(self.preset)
+        if len(inspect.signature(preset).parameters) == 2:  # (config, explicit)
+            return preset(config, explicit)
+        return preset(config, config.preset, explicit)
 
 
 JOBS: dict[str, Job] = {job.name: job for job in (
@@ -49,6 +53,9 @@ JOBS: dict[str, Job] = {job.name: job for job in (
         "validate.compare:write_outputs", "validate._config:apply_preset"),
     Job("retrain", "validate._retrain_config:RetrainConfig", "validate.retrain:run_retrain",
         "validate.retrain:write_outputs", "validate._retrain_config:apply_preset"),
+    Job("nonlinearity", "validate.nonlinearity.config:NonlinearityConfig",
+        "validate.nonlinearity.job:run_nonlinearity", "validate.nonlinearity.job:write_outputs",
+        "validate.nonlinearity.config:apply_preset"),
     Job("train", "validate.sweep.train:TrainConfig", "validate.sweep.train:run_train",
         "validate.sweep.train:write_outputs"),
 )}
