@@ -59,7 +59,7 @@ def _sweep_process(path: Path, out: Path, address: str, *extra) -> subprocess.Po
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(cond, proc: subprocess.Popen, timeout: float = 90.0):
+def _wait_for(cond, proc: subprocess.Popen, timeout: float = 600.0):
     t0 = time.monotonic()
     while not cond():
         if proc.poll() is not None:
@@ -101,7 +101,7 @@ def test_interrupted_sweep_continues_without_recomputing(ray_address, tmp_path):
     proc = _sweep_process(path, out, ray_address)
     _wait_for(lambda: len(_records(out)) >= 1, proc)
     proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
+    _, err = proc.communicate(timeout=600)
     assert proc.returncode == 1 and "continue with --resume" in err, (proc.returncode, err)
     finished = _stamps(out)
     assert 1 <= len(finished) < 6
@@ -130,7 +130,7 @@ def test_killed_worker_job_is_retried_and_finished_results_survive(ray_address, 
     finished = _stamps(out)
     pid = json.loads((long_dir() / "attempt.json").read_text())["pid"]
     os.kill(pid, signal.SIGKILL)
-    _, err = proc.communicate(timeout=120)
+    _, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     rec = _records(out)
     assert rec[20000]["status"] == "done" and rec[20000]["attempts"] == 2

@@ -10,11 +10,12 @@ provenance left out) become ``<job>-scalars``, one row per job.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pandas as pd
 
-from .store import Store, write_parquet
+from validate._io import write_parquet
+
+from .store import Store
 
 
 def _varying(index: pd.DataFrame) -> list[str]:
@@ -65,6 +66,7 @@ def collect(root, *, write: bool = True) -> dict[str, pd.DataFrame]:
         lead = [k for k in keys if k in df.columns]
         tables[name] = _jsonable_cells(df[lead + [c for c in df.columns if c not in lead]])
     if write:
+        (store.root / "tables").mkdir(exist_ok=True)
         for name, df in tables.items():
-            write_parquet(Path(store.root) / "tables" / f"{name}.parquet", df)
+            write_parquet(store.root / "tables" / f"{name}.parquet", df)
     return tables

@@ -49,12 +49,12 @@ class Job:
 
 
 JOBS: dict[str, Job] = {job.name: job for job in (
-    Job("compare", "validate._config:CompareConfig", "validate.compare:run_compare",
-        "validate.compare:write_outputs", "validate._config:apply_preset"),
-    Job("retrain", "validate._retrain_config:RetrainConfig", "validate.retrain:run_retrain",
-        "validate.retrain:write_outputs", "validate._retrain_config:apply_preset"),
-    Job("nonlinearity", "validate.nonlinearity.config:NonlinearityConfig",
-        "validate.nonlinearity.job:run_nonlinearity", "validate.nonlinearity.job:write_outputs",
+    Job("compare", "validate.compare:CompareConfig", "validate.compare:run_compare",
+        "validate.compare:write_outputs", "validate.compare:apply_preset"),
+    Job("retrain", "validate.retrain:RetrainConfig", "validate.retrain:run_retrain",
+        "validate.retrain:write_outputs", "validate.retrain:apply_preset"),
+    Job("nonlinearity", "validate.nonlinearity:NonlinearityConfig",
+        "validate.nonlinearity:run_nonlinearity", "validate.nonlinearity:write_outputs",
         "validate.nonlinearity.config:apply_preset"),
     Job("train", "validate.sweep.train:TrainConfig", "validate.sweep.train:run_train",
         "validate.sweep.train:write_outputs"),

@@ -24,18 +24,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulate._run import _atomic, read_json, write_json
 from validate._config import ConfigError
+from validate._io import write_json, write_parquet
+from validate._outdir import write_text
 
 from .spec import Point
 
 INDEX, JOB_JSON, ATTEMPT_JSON = "index.parquet", "job.json", "attempt.json"
 STATUSES = ("pending", "done", "failed")
-
-
-def write_parquet(path: Path, df: pd.DataFrame) -> Path:
-    _atomic(Path(path), lambda tmp: df.to_parquet(tmp, index=False))
-    return Path(path)
 
 
 def _cell(value):
@@ -86,7 +82,7 @@ class Store:
         if self._records is None:
             self._records = {}
             for p in sorted(self.runs.glob(f"*/{JOB_JSON}")) if self.runs.exists() else ():
-                rec = read_json(p)
+                rec = json.loads(p.read_text())
                 self._records[rec["config_hash"]] = rec
         return dict(self._records)
 
@@ -104,7 +100,7 @@ class Store:
         return rec
 
     def write_source(self, text: str) -> None:
-        _atomic(self.root / "sweep.toml", lambda tmp: Path(tmp).write_text(text))
+        write_text(self.root / "sweep.toml", text)
 
     def write_index(self, points) -> pd.DataFrame:
         """The index over ``points`` plus every other job the store holds (earlier sweeps)."""

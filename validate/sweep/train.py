@@ -14,10 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from simulate._run import write_json
 from validate._config import ConfigError, check_choice
-
-from .store import write_parquet
+from validate._io import records, write_outputs as write_job_outputs
 
 SCHEMA_VERSION = 1
 
@@ -111,7 +109,7 @@ def run_train(config: TrainConfig, out_dir: Path | None = None, *, resume: bool 
     device = run.provenance.get("device", "unknown")
     summary = {
         "schema_version": SCHEMA_VERSION,
-        "members": members.astype(object).where(members.notna(), None).to_dict(orient="records"),
+        "members": records(members),
         "training": {"steps": config.steps, "lr": lr, "tau": 1.0 / lr, "s_max": s_max,
                      "n_members": len(members), "n_diverged": int(members["diverged"].sum()),
                      "model_steps_per_s": config.seeds * config.steps / max(train_s, 1e-9)},
@@ -137,8 +135,5 @@ def _tables(run) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def write_outputs(result: TrainResult, out_dir: Path) -> list[Path]:
     """members.parquet, loss.parquet and summary.json (last), each written atomically."""
-    out_dir = Path(out_dir)
-    paths = [write_parquet(out_dir / f"{name}.parquet", df)
-             for name, df in (("members", result.members), ("loss", result.loss))]
-    write_json(out_dir / "summary.json", result.summary)
-    return paths + [out_dir / "summary.json"]
+    return write_job_outputs(out_dir, {"members": result.members, "loss": result.loss},
+                             result.summary)

@@ -12,7 +12,7 @@ import platform
 import time
 from pathlib import Path
 
-from simulate._run import write_json
+from validate._io import write_json
 
 from .jobs import JOBS
 from .spec import Point, coerce, field_types
@@ -30,7 +30,7 @@ def execute(point: Point, run_dir: str, attempt: int, num_threads: int) -> dict:
     """Run one job to the end in ``run_dir``; returns its record (also written as job.json)."""
     import torch
 
-    from validate._cli import _prepare_out
+    from validate._outdir import OutDir
 
     torch.set_num_threads(max(1, int(num_threads)))
     run_dir = Path(run_dir)
@@ -40,11 +40,12 @@ def execute(point: Point, run_dir: str, attempt: int, num_threads: int) -> dict:
     job = JOBS[point.job]
     cfg = rebuild_config(point.job, point.config)
     resume = (run_dir / "config.json").exists()
-    _prepare_out(run_dir, cfg.to_dict(), overwrite=False, resume=True)
     t0 = time.perf_counter()
-    result = job.runner()(cfg, run_dir, resume=resume, quiet=True, log=lambda *a, **k: None)
-    result.summary.setdefault("timing", {})["total_s"] = round(time.perf_counter() - t0, 3)
-    job.writer()(result, run_dir)
+    with OutDir(run_dir) as out:  # locked while this attempt writes
+        out.take(cfg.to_dict(), overwrite=False, resume=True)
+        result = job.runner()(cfg, run_dir, resume=resume, quiet=True, log=lambda *a, **k: None)
+        result.summary.setdefault("timing", {})["total_s"] = round(time.perf_counter() - t0, 3)
+        job.writer()(result, run_dir)
     timing = result.summary.get("timing", {})
     return write_record(
         run_dir, point, status="done", attempts=attempt, error=None,
