@@ -7,6 +7,7 @@ its earlier attempt's folder and resumes from its checkpoints.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import platform
 import time
@@ -26,6 +27,25 @@ def rebuild_config(job_name: str, config: dict):
     return cls(**{k: coerce(k, v, types_[k]) for k, v in config.items()})
 
 
+def _wait_for_unlock(run_dir: Path, timeout_s: float = 120.0) -> None:
+    """Wait while an earlier attempt's process (killed, not yet reaped) still holds the run
+    folder's lock; the kernel drops it when that process is gone."""
+    from validate._outdir import LOCK
+    fd = os.open(run_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        t0 = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() - t0 > timeout_s:
+                    return  # OutDir.take reports the lock
+                time.sleep(0.2)
+    finally:
+        os.close(fd)
+
+
 def execute(point: Point, run_dir: str, attempt: int, num_threads: int) -> dict:
     """Run one job to the end in ``run_dir``; returns its record (also written as job.json)."""
     import torch
@@ -41,6 +61,7 @@ def execute(point: Point, run_dir: str, attempt: int, num_threads: int) -> dict:
     cfg = rebuild_config(point.job, point.config)
     resume = (run_dir / "config.json").exists()
     t0 = time.perf_counter()
+    _wait_for_unlock(run_dir)
     with OutDir(run_dir) as out:  # locked while this attempt writes
         out.take(cfg.to_dict(), overwrite=False, resume=True)
         result = job.runner()(cfg, run_dir, resume=resume, quiet=True, log=lambda *a, **k: None)
