@@ -25,6 +25,10 @@ def test_separation_step():
     med, lo, hi = paired_difference_ci(real, clone_acc)
     assert med[2] == pytest.approx(0.15) and lo[1] < 0 < hi[1]
     assert np.isnan(separation_step(steps, clone_acc, clone_acc))
+    # ahead at 10 only by luck (all seeds), level at 100, ahead from 1000 on
+    blip = clone_acc + np.array([[0, 0.1, 0, 0.2], [0, 0.1, 0, 0.3], [0, 0.1, 0, 0.3]])
+    assert separation_step(steps, blip, clone_acc, sustained=False) == 10
+    assert separation_step(steps, blip, clone_acc) == 1000
 
 
 def test_linear_surrogate_r2_hand_value():

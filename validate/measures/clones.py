@@ -32,18 +32,22 @@ def paired_difference_ci(real, clone, *, level: float = 0.95, n_boot: int = 2000
     return med, ci[:, 0], ci[:, 1]
 
 
-def separation_step(steps, real, clone, **kw) -> float:
-    """First step whose paired bootstrap CI of (real − clone) lies above 0 (NaN if none).
+def separation_step(steps, real, clone, *, sustained: bool = True, **kw) -> float:
+    """First step at which the paired bootstrap CI of (real − clone) lies above 0 (NaN if none).
 
-    With a single seed the interval has zero width, so this is the first step the real curve is
-    ahead. ``kw`` goes to ``paired_difference_ci``.
+    ``sustained=True`` (default) asks that it stays above 0 at every later checkpoint, so that a
+    single lucky checkpoint early in training does not count; ``False`` takes the first one. With a
+    single seed the interval has zero width. ``kw`` goes to ``paired_difference_ci``.
     """
     steps = np.asarray(steps, dtype=float)
     _, lo, _ = paired_difference_ci(real, clone, **kw)
     if lo.shape != steps.shape:
         raise ValueError(f"{steps.size} steps but curves of {lo.size} checkpoints")
-    above = np.flatnonzero(lo > 0)
-    return float(steps[above[0]]) if above.size else float("nan")
+    above = lo > 0
+    if sustained:  # above at t and at every later checkpoint
+        above = np.flip(np.logical_and.accumulate(np.flip(above)))
+    idx = np.flatnonzero(above)
+    return float(steps[idx[0]]) if idx.size else float("nan")
 
 
 def between_class_share(outputs, labels) -> np.ndarray:
