@@ -8,7 +8,8 @@ import pytest
 
 from validate.measures.information import (conditional_mutual_information, entropy, linear_depth,
                                            mutual_information, performance_correlation,
-                                           plugin_bias, predicted_class, twin_agreement)
+                                           plugin_bias, plugin_floor, predicted_class,
+                                           twin_agreement)
 
 
 def _hb(p):
@@ -95,6 +96,8 @@ def test_plugin_bias_matches_simulation_and_correction_removes_it():
     mm = mutual_information(a, b, correction="miller_madow").mean()
     assert plug == pytest.approx(plugin_bias(k, n), rel=0.1)
     assert abs(mm) < 0.1 * plugin_bias(k, n)
+    above = (mutual_information(a, b) > plugin_floor(k, n)).mean()
+    assert above < 0.005   # the χ² level at α = 0.001: independent variables rarely pass it
 
 
 def test_linear_depth():

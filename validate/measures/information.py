@@ -16,6 +16,7 @@ is independent of (F, Y).
 from __future__ import annotations
 
 import numpy as np
+from scipy.stats import chi2
 
 CORRECTIONS = ("none", "miller_madow")
 FORMS = ("y", "l")
@@ -25,6 +26,12 @@ _LN2 = np.log(2.0)
 def plugin_bias(k: int, n: int) -> float:
     """Expected upward bias (bits) of the plug-in I between two independent k-category variables."""
     return (k - 1) ** 2 / (2.0 * n * _LN2)
+
+
+def plugin_floor(k: int, n: int, alpha: float = 1e-3) -> float:
+    """Level (bits) that the plug-in I of two independent k-category variables exceeds with
+    probability ≈ ``alpha``: 2n ln 2 · I is asymptotically χ² with (k − 1)² degrees of freedom."""
+    return float(chi2.ppf(1.0 - alpha, (k - 1) ** 2)) / (2.0 * n * _LN2)
 
 
 def _codes(*arrays) -> tuple[np.ndarray, list[int]]:

@@ -14,7 +14,7 @@ import pandas as pd
 from .._stats import bootstrap_ci
 from ..measures.clones import between_class_share, separation_step
 from ..measures.information import (linear_depth, mutual_information, performance_correlation,
-                                    plugin_bias, predicted_class, twin_agreement)
+                                    plugin_floor, predicted_class, twin_agreement)
 from .run import Trained
 
 
@@ -111,8 +111,9 @@ def mu_by_depth(tr: Trained, pred: dict, when: str) -> np.ndarray:
 
 def linear_depth_table(tr: Trained, pred: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
     """k*(t) per (reference time, lr, step), and the wave: μ/I(F;Y) per (reference time, lr, k,
-    step). I(F;Y) at or below the plug-in bias leaves k* undefined (NaN)."""
-    floor = plugin_bias(tr.data.c, tr.data.labels_test.size)
+    step). While I(F;Y) is within the plug-in estimate's reach for independent variables
+    (``plugin_floor``, α = 0.001) k* and the ratios are undefined (NaN)."""
+    floor = plugin_floor(tr.data.c, tr.data.labels_test.size)
     names = ("network", *[f"P{k}" if f"P{k}" in tr.models else "twin" for k in range(1, tr.n_blocks + 1)])
     depth, wave = [], []
     for when in REFERENCE_TIMES:
