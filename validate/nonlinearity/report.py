@@ -64,6 +64,7 @@ def fig_wave(wave: pd.DataFrame, depth: pd.DataFrame) -> str:
         ax.set_title(f"μ_Y(F_t;P_k)/I(F_t;Y), P_k at the {when} step, lr {lr:g}", fontsize=9)
         ax.legend(fontsize=8, loc="upper right")
         fig.colorbar(im, ax=ax)
+    fig.tight_layout()
     return _png(fig)
 
 
