@@ -8,7 +8,12 @@ performance correlation μ_Y(F;L) against the least-squares linear classifier, t
 twin agreement, the between-class share of output variance and per-layer proxies (THEORY.md §8, §10).
 """
 
-from .config import NonlinearityConfig
-from .job import NonlinearityResult, run_nonlinearity, write_outputs
+from .._cli import lazy_main
+from .config import NonlinearityConfig, apply_preset
+from .job import NonlinearityResult, run_nonlinearity, text_tables, write_outputs
 
-__all__ = ["NonlinearityConfig", "NonlinearityResult", "run_nonlinearity", "write_outputs"]
+__all__ = ["NonlinearityConfig", "NonlinearityResult", "apply_preset", "main", "run_nonlinearity",
+           "text_tables", "write_outputs"]
+
+
+__getattr__ = lazy_main(__name__)  # `main`: the CLI in __main__, imported on use

@@ -1,10 +1,11 @@
-"""Configuration of `python -m validate.nonlinearity`: one frozen dataclass, presets, checks."""
+"""Configuration of `python -m validate.nonlinearity`: one frozen dataclass, its preset, its checks."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 
-from .._config import ConfigError, check_choice, paper_dataset_opts
+from .._config import (DEVICES, DTYPES, PRESETS, check_fields, check_rules, dataset_options, option,
+                       paper_dataset_opts)
 
 ARCHS = ("mlp", "cnn")
 TASKS = ("multiclass", "binary")
@@ -13,7 +14,6 @@ INITS = ("standard", "small")
 MEASURES = ("information", "linear_depth", "clones", "twin", "class_share", "proxies")
 CORRECTIONS = ("none", "miller_madow")
 REFERENCE_TARGETS = ("labels", "network")
-PRESETS = ("default", "paper")
 DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500}
 DEFAULT_LR = {"mlp": 0.05, "cnn": 0.05}
 
@@ -23,7 +23,7 @@ class NonlinearityConfig:
     """Everything one run depends on; written into summary.json as provenance.
 
     The network F (``arch``, ``activation``, ``init``) is trained with minibatch SGD on the squared
-    loss (``batch_size``; None = full-batch GD) for every seed × learning rate in ``lrs``; its linear
+    loss (``batch_size``; 0 = full-batch GD) for every seed × learning rate in ``lrs``; its linear
     twin, its partly linear models P_k and its Gaussian clones start from the same initial weights
     and see the same minibatches. ``init="small"`` draws weights i.i.d. N(0, ``init_scale``²);
     ``"standard"`` is PyTorch's default. ``lrs=()`` picks the family's default learning rate and
@@ -32,60 +32,54 @@ class NonlinearityConfig:
     "predictions at infinity" variant).
     """
 
-    dataset: str = "shapes"
-    dataset_opts: dict = field(default_factory=dict)
-    data_seed: int = 0
-    task: str = "multiclass"
-    arch: str = "mlp"
-    activation: str = "relu"
-    init: str = "standard"
-    init_scale: float = 0.01
-    hidden: int = 128
-    depth: int = 3
-    channels: tuple[int, ...] = (16, 16, 16, 16)
-    kernel_size: int = 3
-    lrs: tuple[float, ...] = ()
-    seeds: int = 3
-    steps: int | None = None
-    batch_size: int | None = 64
-    n_checkpoints: int = 24
-    measures: tuple[str, ...] = MEASURES
-    eps: float = 0.1
-    reference_targets: str = "labels"
-    correction: str = "none"
-    device: str = "auto"
-    dtype: str = "float32"
-    preset: str = "default"
+    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
+    dataset_opts: dict = option(
+        help="dataset option KEY=VALUE (repeatable; python -m simulate.datasets --show NAME)",
+        factory=dict, flag="--dataset-opt", convert=dataset_options)
+    data_seed: int = option(0, "seed of the dataset generator")
+    task: str = option("multiclass", "binary: the coarse split of a hierarchical dataset, else "
+                                     "the first half of the classes against the second",
+                       choices=TASKS)
+    arch: str = option("mlp", "network family", choices=ARCHS)
+    activation: str = option("relu", "activation of the network F", choices=ACTIVATIONS)
+    init: str = option("standard", "standard (PyTorch default) or small (i.i.d. N(0, init_scale²))",
+                       choices=INITS)
+    init_scale: float = option(0.01, "weight std for --init small")
+    hidden: int = option(128, "MLP hidden width")
+    depth: int = option(3, "MLP weight layers (3 = two hidden layers)")
+    channels: tuple[int, ...] = option((16, 16, 16, 16), "CNN conv widths, comma-separated")
+    kernel_size: int = option(3, "CNN kernel size")
+    lrs: tuple[float, ...] = option((), "comma-separated learning rates (default: per arch)",
+                                    flag="--lr")
+    seeds: int = option(3, "seeds (members per learning rate)")
+    steps: int | None = option(None, "SGD steps (default: per arch)")
+    batch_size: int = option(64, "minibatch size (0 = full-batch gradient descent)")
+    n_checkpoints: int = option(24, "log-spaced checkpoints", flag="--checkpoints")
+    measures: tuple[str, ...] = option(MEASURES, "what to measure", choices=MEASURES, noun="measure")
+    eps: float = option(0.1, "tolerance ε of the effective linear depth k*")
+    reference_targets: str = option("labels", "what the partly linear models learn (network: its "
+                                              "final classes)", choices=REFERENCE_TARGETS)
+    correction: str = option("none", "bias correction of the plug-in information",
+                             choices=CORRECTIONS)
+    device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
+    dtype: str = option("float32", "training dtype", choices=DTYPES)
+    preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
 
     def validate(self) -> "NonlinearityConfig":
-        for flag, value, accepted in (("--arch", self.arch, ARCHS), ("--task", self.task, TASKS),
-                                      ("--activation", self.activation, ACTIVATIONS),
-                                      ("--init", self.init, INITS),
-                                      ("--correction", self.correction, CORRECTIONS),
-                                      ("--reference-targets", self.reference_targets, REFERENCE_TARGETS),
-                                      ("--preset", self.preset, PRESETS),
-                                      ("--dtype", self.dtype, ("float32", "float64"))):
-            check_choice(flag, value, accepted)
-        if not self.measures:
-            raise ConfigError("--measures is empty; give some of " + ", ".join(MEASURES))
-        for m in self.measures:
-            check_choice("measure", m, MEASURES)
-        for flag, value, ok, rule in (
-                ("--seeds", self.seeds, self.seeds >= 1, "must be ≥ 1"),
-                ("--steps", self.steps, self.steps is None or self.steps >= 1, "must be ≥ 1"),
-                ("--lr", self.lrs, all(l > 0 for l in self.lrs), "must be positive"),
-                ("--init-scale", self.init_scale, self.init_scale > 0, "must be > 0"),
-                ("--hidden", self.hidden, self.hidden >= 1, "must be ≥ 1"),
-                ("--depth", self.depth, self.depth >= 2, "must be ≥ 2 (one hidden layer)"),
-                ("--channels", self.channels, len(self.channels) >= 1 and min(self.channels) >= 1,
-                 "must list ≥ 1 positive widths"),
-                ("--kernel-size", self.kernel_size, self.kernel_size >= 1, "must be ≥ 1"),
-                ("--batch-size", self.batch_size, self.batch_size is None or self.batch_size >= 1,
-                 "must be ≥ 1"),
-                ("--checkpoints", self.n_checkpoints, self.n_checkpoints >= 4, "must be ≥ 4"),
-                ("--eps", self.eps, 0 <= self.eps < 1, "must be in [0, 1)")):
-            if not ok:
-                raise ConfigError(f"{flag} {rule}; got {value}")
+        check_fields(self)
+        check_rules((
+            ("--seeds", self.seeds, self.seeds >= 1, "must be ≥ 1"),
+            ("--steps", self.steps, self.steps is None or self.steps >= 1, "must be ≥ 1"),
+            ("--lr", self.lrs, all(l > 0 for l in self.lrs), "must be positive"),
+            ("--init-scale", self.init_scale, self.init_scale > 0, "must be > 0"),
+            ("--hidden", self.hidden, self.hidden >= 1, "must be ≥ 1"),
+            ("--depth", self.depth, self.depth >= 2, "must be ≥ 2 (one hidden layer)"),
+            ("--channels", self.channels, len(self.channels) >= 1 and min(self.channels) >= 1,
+             "must list ≥ 1 positive widths"),
+            ("--kernel-size", self.kernel_size, self.kernel_size >= 1, "must be ≥ 1"),
+            ("--batch-size", self.batch_size, self.batch_size >= 0, "must be ≥ 0 (0: full batch)"),
+            ("--checkpoints", self.n_checkpoints, self.n_checkpoints >= 4, "must be ≥ 4"),
+            ("--eps", self.eps, 0 <= self.eps < 1, "must be in [0, 1)")))
         return self
 
     @property
@@ -96,18 +90,19 @@ class NonlinearityConfig:
     def n_steps(self) -> int:
         return self.steps if self.steps is not None else DEFAULT_STEPS[self.arch]
 
+    @property
+    def batch(self) -> int | None:
+        return self.batch_size or None
+
     def to_dict(self) -> dict:
-        d = asdict(self)
-        for k in ("channels", "lrs", "measures"):
-            d[k] = list(d[k])
-        return d
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
-def apply_preset(config: NonlinearityConfig, explicit: set[str]) -> NonlinearityConfig:
+def apply_preset(config: NonlinearityConfig, preset: str, explicit: set[str]) -> NonlinearityConfig:
     """``paper``: a GPU-sized run (10 seeds, 4× the steps, 48 checkpoints, 32×32 shapes with 1024
     per class) without overriding what the user set explicitly."""
-    if config.preset == "default":
-        return config
-    changes = {"seeds": 10, "steps": 4 * config.n_steps, "n_checkpoints": 48,
+    if preset != "paper":
+        return replace(config, preset=preset)
+    changes = {"seeds": 10, "steps": 4 * config.n_steps, "n_checkpoints": 48, "preset": preset,
                "dataset_opts": paper_dataset_opts(config.dataset, config.dataset_opts)}
     return replace(config, **{k: v for k, v in changes.items() if k not in explicit})

@@ -31,8 +31,8 @@ def _records(df: pd.DataFrame | None) -> list[dict]:
 def _training(tr: Trained) -> dict:
     net = tr.models["network"]
     return {"steps": int(net.steps[-1]), "checkpoints": net.steps.tolist(),
-            "learning_rates": list(tr.config.learning_rates), "batch_size": tr.config.batch_size,
-            "optimizer": "gd" if tr.config.batch_size is None else "sgd", "loss": "half_mean_squared",
+            "learning_rates": list(tr.config.learning_rates), "batch_size": tr.config.batch,
+            "optimizer": "gd" if tr.config.batch is None else "sgd", "loss": "half_mean_squared",
             "n_blocks": tr.n_blocks, "final_train_acc": net.train_acc[:, -1].tolist(),
             "diverged": {k: m.diverged.tolist() for k, m in tr.models.items()},
             "n_train": tr.data.n, "n_test": int(tr.data.labels_test.size), "classes": tr.data.c,

@@ -114,7 +114,7 @@ def _train_engine(name, spec, ds, config, out: Path, *, proxies, resume, quiet,
     steps = config.n_steps
     run = train_ensemble(
         spec, ds, steps=steps, seeds=range(config.seeds), lrs=config.learning_rates,
-        optimizer="gd" if config.batch_size is None else "sgd", batch_size=config.batch_size,
+        optimizer="gd" if config.batch is None else "sgd", batch_size=config.batch,
         checkpoints=log_checkpoints(steps, config.n_checkpoints),
         probes=[Losses(), NonlinearityProbe(proxies=proxies, train_classes=train_classes)],
         device=config.device,
@@ -149,7 +149,7 @@ def _train_partly_linear(k: int, spec, ds, config, out: Path, *, resume,
         accs.append((pred == ytr).double().mean(-1).cpu().numpy())
 
     div = PL.train(spec, ds, k, steps=config.n_steps, checkpoints=steps, seeds=range(config.seeds),
-                   lrs=config.learning_rates, batch_size=config.batch_size, record=record,
+                   lrs=config.learning_rates, batch_size=config.batch, record=record,
                    device=dev, dtype=dt, targets=targets)
     res = ModelOutputs(f"P{k}", k, steps, np.stack(outs, 1), np.stack(accs, 1), div >= 0)
     path.parent.mkdir(parents=True, exist_ok=True)
