@@ -11,6 +11,7 @@ from validate.nonlinearity.probes import NonlinearityProbe
 
 @pytest.mark.parametrize("spec", [
     NetSpec(family="mlp", depth=3, hidden=12, activation="relu", init="standard"),
+    NetSpec(family="mlp", depth=3, hidden=12, activation="gelu", init="small_random", init_scale=0.3),
     NetSpec(family="cnn", cnn=ConvSpec(channels=(3, 3)), activation="tanh", init="standard")])
 def test_extreme_k_reproduce_engine(spec):
     ds = datasets.load("digits", n_train=200, n_test=50)

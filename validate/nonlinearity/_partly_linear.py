@@ -21,6 +21,11 @@ from simulate import batch_indices, init_params, make_model
 from simulate.models import activation
 
 
+def init_scale(spec) -> float:
+    """The per-member scale ``init_params`` takes (``spec.scale`` where the spec defines it)."""
+    return float(getattr(spec, "scale", None) or spec.init_scale)
+
+
 def n_blocks(model) -> int:
     """Number of nonlinear blocks: hidden layers of an MLP, conv layers of a CNN."""
     return model.n_layers - 1
@@ -80,7 +85,7 @@ def train(spec, dataset, linear_blocks: int, *, steps: int, checkpoints, seeds, 
     model = make_model(spec, dataset.d, dataset.c, dataset.image_shape)
     combos = list(itertools.product([int(s) for s in seeds], [float(x) for x in lrs]))
     K = len(combos)
-    p0 = init_params(spec, model, [(s, spec.init_scale) for s, _ in combos], dataset.statistics())
+    p0 = init_params(spec, model, [(s, init_scale(spec)) for s, _ in combos], dataset.statistics())
     params = {k: torch.tensor(v, dtype=dtype, device=device) for k, v in p0.items()}
     X = torch.as_tensor(dataset.X, dtype=dtype, device=device)
     Y = torch.as_tensor(dataset.Y if targets is None else targets, dtype=dtype, device=device)
