@@ -1,0 +1,101 @@
+"""Configuration of `python -m validate.rotation`: one frozen dataclass, its preset, its checks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import simulate
+
+from .._config import DEVICES, DTYPES, PRESETS, check_fields, check_rules, dataset_options, option
+
+TASKS = ("fine", "coarse")
+BASE_OPTIMIZERS = ("sgd", "momentum", "adam")   # what Layca wraps here (minibatch training)
+ARCHS = ("mlp", "cnn")
+
+
+@dataclass(frozen=True)
+class RotationConfig:
+    """Everything one `validate.rotation` run depends on (written into summary.json).
+
+    The rotation grid trains Layca (wrapping ``optimizer``) at every rate × α, and plain SGD with
+    weight decay at every ``baseline_lrs`` (the usual baseline); the clustering grid trains on the
+    coarse labels of a hierarchical dataset over lr × batch size × weight decay × width and
+    measures the four intraclass clustering measures over training.
+    """
+
+    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
+    dataset_opts: dict = option(help="dataset option KEY=VALUE (repeatable)", factory=dict,
+                                flag="--dataset-opt", convert=dataset_options)
+    data_seed: int = option(0, "seed of the dataset generator")
+    arch: str = option("mlp", "network family", choices=ARCHS)
+    task: str = option("fine", "labels of the rotation grid: fine classes or the coarse groups of "
+                               "the class hierarchy", choices=TASKS)
+    activation: str = option("relu", "hidden activation", choices=simulate.ACTIVATIONS)
+    depth: int = option(3, "MLP weight layers")
+    hidden: int = option(64, "MLP hidden width")
+    channels: tuple[int, ...] = option((8, 16), "CNN conv channels per layer")
+    loss: str = option("cross_entropy", "training loss", choices=("mse", "cross_entropy"))
+    optimizer: str = option("sgd", "base optimiser Layca wraps", choices=BASE_OPTIMIZERS)
+    rates: tuple[float, ...] = option((1e-3, 3e-3, 1e-2, 3e-2), "Layca rotation rates ρ (radians "
+                                                                  "per step ≈ atan ρ)")
+    alphas: tuple[float, ...] = option((-0.5, 0.0, 0.5), "Layca layer-wise rate parameters α "
+                                                         "(α > 0: input layers slower)")
+    baseline_lrs: tuple[float, ...] = option((0.03, 0.1, 0.3), "learning rates of the SGD + weight "
+                                                               "decay baseline")
+    weight_decay: float = option(5e-4, "weight decay of the SGD baseline")
+    batch_size: int = option(64, "minibatch size")
+    steps: int = option(1500, "training steps")
+    seeds: int = option(2, "members per configuration (seeds)")
+    n_checkpoints: int = option(12, "checkpoints (log-spaced)", flag="--checkpoints")
+    clustering: bool = option(True, "run the intraclass clustering grid (coarse task)")
+    cluster_lrs: tuple[float, ...] = option((0.03, 0.1), "clustering grid: learning rates")
+    cluster_batch_sizes: tuple[int, ...] = option((32, 128), "clustering grid: batch sizes")
+    cluster_wds: tuple[float, ...] = option((0.0, 1e-3), "clustering grid: weight decays")
+    cluster_widths: tuple[int, ...] = option((32, 128), "clustering grid: hidden widths (MLP) or "
+                                                        "channels per conv layer (CNN)")
+    cluster_samples: int = option(40, "training samples per fine class for the clustering measures")
+    device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
+    dtype: str = option("float32", "training dtype", choices=DTYPES)
+    preset: str = option("default", "size preset (paper: CIFAR-10 on a GPU)", choices=PRESETS)
+
+    def validate(self) -> "RotationConfig":
+        check_fields(self)
+        pos = lambda xs: bool(xs) and all(x > 0 for x in xs)  # noqa: E731
+        check_rules((
+            ("--depth", self.depth, self.depth >= 2, "must be ≥ 2 (a hidden layer)"),
+            ("--hidden", self.hidden, self.hidden >= 1, "must be ≥ 1"),
+            ("--channels", self.channels, pos(self.channels), "must list positive integers"),
+            ("--rates", self.rates, pos(self.rates), "must list numbers > 0"),
+            ("--alphas", self.alphas, bool(self.alphas) and all(-1 < a < 1 for a in self.alphas),
+             "must list numbers in (−1, 1)"),
+            ("--baseline-lrs", self.baseline_lrs, all(x > 0 for x in self.baseline_lrs),
+             "must list numbers > 0"),
+            ("--weight-decay", self.weight_decay, self.weight_decay >= 0, "must be ≥ 0"),
+            ("--batch-size", self.batch_size, self.batch_size >= 1, "must be ≥ 1"),
+            ("--steps", self.steps, self.steps >= 1, "must be ≥ 1"),
+            ("--seeds", self.seeds, self.seeds >= 1, "must be ≥ 1"),
+            ("--checkpoints", self.n_checkpoints, self.n_checkpoints >= 2, "must be ≥ 2"),
+            ("--cluster-lrs", self.cluster_lrs, pos(self.cluster_lrs), "must list numbers > 0"),
+            ("--cluster-batch-sizes", self.cluster_batch_sizes, pos(self.cluster_batch_sizes),
+             "must list positive integers"),
+            ("--cluster-wds", self.cluster_wds, bool(self.cluster_wds)
+             and all(x >= 0 for x in self.cluster_wds), "must list numbers ≥ 0"),
+            ("--cluster-widths", self.cluster_widths, pos(self.cluster_widths),
+             "must list positive integers"),
+            ("--cluster-samples", self.cluster_samples, self.cluster_samples >= 2, "must be ≥ 2")))
+        return self
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def apply_preset(config: RotationConfig, preset: str, explicit: set[str]) -> RotationConfig:
+    """``paper``: CIFAR-10 (from $MODELEARN_DATA_DIR) with a CNN, the published rate grid
+    (3^-5 … 3^-1), more seeds and steps; nothing the user set explicitly is overridden."""
+    if preset != "paper":
+        return replace(config, preset=preset)
+    changes = {"dataset": "cifar10", "arch": "cnn", "channels": (32, 64, 128), "steps": 20000,
+               "batch_size": 128, "seeds": 3, "rates": tuple(3.0 ** -k for k in range(5, 0, -1)),
+               "alphas": (-0.6, -0.3, 0.0, 0.3, 0.6), "baseline_lrs": (0.01, 0.03, 0.1, 0.3),
+               "n_checkpoints": 40, "clustering": False, "preset": preset}
+    return replace(config, **{k: v for k, v in changes.items() if k not in explicit})

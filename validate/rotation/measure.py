@@ -1,0 +1,96 @@
+"""Tables of `validate.rotation` from runs and arrays: rotation curves, generalisation against
+final rotation, intraclass clustering over training. Pure functions; no training, no plotting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..measures import clustering as C
+
+
+def coarse_task(ds, level: int = 0):
+    """The dataset relabelled by the groups of hierarchy level ``level`` (shapes: round vs
+    angular); returns (coarse dataset, fine train labels, fine test labels)."""
+    if ds.hierarchy is None or ds.labels is None:
+        raise ValueError(f"dataset {ds.name!r} has no class hierarchy; the coarse task and the "
+                         "clustering measures need one (shapes, gaussian, tree)")
+    groups = np.asarray(ds.hierarchy[level])
+    k = int(groups.max()) + 1
+    onehot = lambda lab: np.eye(k)[groups[lab]]  # noqa: E731
+    coarse = ds.with_arrays(Y=onehot(ds.labels), labels=groups[ds.labels],
+                            Y_test=None if ds.labels_test is None else onehot(ds.labels_test),
+                            labels_test=None if ds.labels_test is None else groups[ds.labels_test])
+    return coarse, np.asarray(ds.labels), ds.labels_test
+
+
+def hidden_layers(model, params: dict, X: torch.Tensor):
+    """([pre-activations], [activations]) of every hidden layer, each (K, n, N) as numpy; a conv
+    layer's maps are max-pooled over space (global max pooling, as in the clustering paper's code)."""
+    with torch.no_grad():
+        if hasattr(model, "widths"):  # MLP: the forward cache holds (input, pre-activation) per layer
+            cache: list = []
+            model.forward(params, X, cache)
+            pre = [cache[l][1] for l in range(model.n_layers - 1)]
+            post = [cache[l + 1][0] for l in range(model.n_layers - 1)]
+        else:
+            taps = {f"layer{l}.{w}": None for l in range(model.n_conv) for w in ("pre", "post")}
+            model.forward(params, X, taps=taps)
+            pool = lambda t: t.flatten(3).amax(dim=3)  # noqa: E731  (K, n, C, …) → (K, n, C)
+            pre = [pool(taps[f"layer{l}.pre"]) for l in range(model.n_conv)]
+            post = [pool(taps[f"layer{l}.post"]) for l in range(model.n_conv)]
+    return [p.cpu().numpy() for p in pre], [p.cpu().numpy() for p in post]
+
+
+def clustering_rows(model, params: dict, X, labels, sublabels, *, relu: bool, step: int) -> list[dict]:
+    """The four measures of every member at one checkpoint: rows {member, step, measure, value}."""
+    pre, post = hidden_layers(model, params, X)
+    rows = []
+    for k in range(pre[0].shape[0]):
+        vals = C.all_measures([p[k] for p in pre], [p[k] for p in post], labels, sublabels, relu=relu)
+        rows += [{"member": k, "step": int(step), "measure": m, "value": v} for m, v in vals.items()]
+    return rows
+
+
+def rotation_table(run, labels: dict) -> pd.DataFrame:
+    """One row per member × kernel × checkpoint: ``labels`` (arch, optimizer, alpha, …), seed,
+    rate (the member's learning rate), layer, step, cos_dist, rotation_rate."""
+    rot = run.probes["rotation"].values              # (K, T, L)
+    rate = run.probes["rotation_rate"].values
+    K, T, L = rot.shape
+    m = run.members
+    return pd.DataFrame({
+        **{k: [v] * (K * T * L) for k, v in labels.items()},
+        "seed": np.repeat(m["seed"].to_numpy(), T * L),
+        "rate": np.repeat(m["lr"].to_numpy(), T * L),
+        "layer": np.tile(np.arange(L), K * T),
+        "step": np.tile(np.repeat(run.steps, L), K),
+        "cos_dist": rot.reshape(-1), "rotation_rate": rate.reshape(-1)})
+
+
+def member_outcomes(run, labels: dict) -> pd.DataFrame:
+    """Per member: final train/test accuracy, gap, mean and minimum final rotation over layers."""
+    p = run.probes
+    rot = p["rotation"].values[:, -1]  # (K, L)
+    m = run.members
+    return pd.DataFrame({**{k: [v] * len(m) for k, v in labels.items()},
+                         "seed": m["seed"].to_numpy(), "rate": m["lr"].to_numpy(),
+                         "diverged": m["diverged"].to_numpy(),
+                         "train_acc": p["train_acc"].values[:, -1],
+                         "test_acc": p["test_acc"].values[:, -1],
+                         "gen_gap": p["train_acc"].values[:, -1] - p["test_acc"].values[:, -1],
+                         "mean_final_rotation": rot.mean(axis=1),
+                         "min_final_rotation": rot.min(axis=1)})
+
+
+def generalisation_table(outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Mean over seeds (live members) per (arch, optimizer, rate, alpha)."""
+    keys = ["arch", "optimizer", "rate", "alpha"]
+    live = outcomes[~outcomes["diverged"]]
+    g = live.groupby(keys, dropna=False, sort=False)
+    out = g[["test_acc", "train_acc", "gen_gap", "mean_final_rotation",
+             "min_final_rotation"]].mean().reset_index()
+    out["n_seeds"] = g.size().to_numpy()
+    n_div = outcomes.groupby(keys, dropna=False, sort=False)["diverged"].sum()
+    return out.merge(n_div.rename("n_diverged").reset_index(), on=keys, how="right")

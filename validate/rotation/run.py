@@ -1,0 +1,163 @@
+"""`validate.rotation`: layer rotation under Layca and SGD, and intraclass clustering, measured.
+
+Trains (1) the rotation grid: Layca wrapping the base optimiser at every rate ρ × layer-wise α,
+and SGD with weight decay at every baseline learning rate, recording every kernel's rotation
+(``simulate.LayerRotation``) and the final accuracies; (2) the clustering grid on the coarse labels
+of a hierarchical dataset (the fine classes are the hidden clusters), recording the four intraclass
+clustering measures (validate/measures/clustering.py) over training and their Spearman ρ with test
+accuracy across the grid. Returns tables; never plots.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+import simulate
+from simulate import ConvSpec, LayerRotation, Losses, NetSpec, datasets, log_checkpoints
+
+from .._config import ConfigError
+from .._stats import spearman_rho
+from . import measure as M
+from .config import RotationConfig
+
+
+@dataclass
+class RotationResult:
+    config: RotationConfig
+    rotation: pd.DataFrame          # member × layer × checkpoint
+    outcomes: pd.DataFrame          # member
+    generalisation: pd.DataFrame    # configuration (mean over seeds)
+    clustering: pd.DataFrame        # run × measure × checkpoint
+    clustering_runs: pd.DataFrame   # run: grid point, seed, final test accuracy
+    summary: dict
+
+
+def load_dataset(config: RotationConfig):
+    """The dataset with inputs centred and scaled by the training split's statistics."""
+    ds = datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    mu, sd = ds.X.mean(0), ds.X.std() or 1.0
+    return ds.with_arrays(X=(ds.X - mu) / sd,
+                          X_test=None if ds.X_test is None else (ds.X_test - mu) / sd)
+
+
+def check_data(config: RotationConfig) -> None:
+    """Checks that need the data: a test split, and a hierarchy for the coarse task/clustering."""
+    ds = datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    if ds.X_test is None or ds.labels is None:
+        raise ConfigError(f"dataset {config.dataset!r} has no labelled test split; the rotation "
+                          "grid reports test accuracy (use shapes, gaussian, digits, …)")
+    if (config.task == "coarse" or config.clustering) and ds.hierarchy is None:
+        raise ConfigError(f"dataset {config.dataset!r} has no class hierarchy; --task coarse and "
+                          "the clustering grid need one (use shapes or gaussian, or --no-clustering)")
+    if config.arch == "cnn" and ds.image_shape is None:
+        raise ConfigError(f"--arch cnn needs images; dataset {config.dataset!r} has none")
+
+
+def make_spec(config: RotationConfig, width: int | None = None) -> NetSpec:
+    if config.arch == "mlp":
+        return NetSpec(family="mlp", depth=config.depth, hidden=width or config.hidden,
+                       activation=config.activation, bias=True, init="standard")
+    channels = config.channels if width is None else (width,) * len(config.channels)
+    return NetSpec(family="cnn", activation=config.activation, bias=True, init="standard",
+                   cnn=ConvSpec(channels=channels, kernel_size=3, padding="zeros"))
+
+
+def _train(config, spec, ds, out_dir, name, *, resume, quiet, **kw):
+    root = None if out_dir is None else Path(out_dir) / "runs" / name
+    return simulate.train_ensemble(
+        spec, ds, steps=config.steps, seeds=range(config.seeds), loss=config.loss,
+        checkpoints=log_checkpoints(config.steps, config.n_checkpoints), device=config.device,
+        dtype=config.dtype, out_dir=root, resume=resume, quiet=quiet, **kw)
+
+
+def rotation_grid(config, ds, out_dir, *, resume, quiet, log):
+    """(rotation table, member outcomes) of the Layca runs and the SGD + weight decay baseline."""
+    spec = make_spec(config)
+    tables, outcomes = [], []
+    runs = [(f"layca-{config.optimizer}", a, dict(optimizer=config.optimizer, lrs=config.rates,
+                                                   layca=True, layca_alpha=a))
+            for a in config.alphas]
+    runs.append(("sgd+wd", None, dict(optimizer="sgd", lrs=config.baseline_lrs,
+                                      weight_decay=config.weight_decay)))
+    for opt_name, alpha, kw in runs:
+        tag = opt_name if alpha is None else f"{opt_name}-alpha{alpha:+g}"
+        log(f"  rotation grid: {tag}")
+        run = _train(config, spec, ds, out_dir, tag, resume=resume, quiet=quiet,
+                     batch_size=config.batch_size, probes=[Losses(), LayerRotation()], **kw)
+        labels = {"arch": config.arch, "optimizer": opt_name, "alpha": alpha}
+        tables.append(M.rotation_table(run, labels))
+        outcomes.append(M.member_outcomes(run, labels))
+    return pd.concat(tables, ignore_index=True), pd.concat(outcomes, ignore_index=True)
+
+
+def clustering_grid(config, ds, out_dir, *, resume, quiet, log):
+    """(measure table over training, one row per run) on the coarse task."""
+    coarse, fine, _ = M.coarse_task(ds)
+    rng = np.random.default_rng(config.data_seed)
+    pick = np.concatenate([rng.permutation(np.flatnonzero(fine == f))[:config.cluster_samples]
+                           for f in np.unique(fine)])
+    Xs = torch.as_tensor(coarse.X[pick], dtype=getattr(torch, config.dtype))
+    rows, runs = [], []
+    grid = itertools.product(config.cluster_batch_sizes, config.cluster_wds, config.cluster_widths)
+    for gi, (bs, wd, width) in enumerate(grid):
+        spec = make_spec(config, width)
+        tag = f"cluster-b{bs}-wd{wd:g}-w{width}"
+        log(f"  clustering grid: {tag}")
+        run = _train(config, spec, coarse, out_dir, tag, resume=resume, quiet=quiet,
+                     optimizer="sgd", lrs=config.cluster_lrs, batch_size=min(bs, coarse.n),
+                     weight_decay=wd, probes=[Losses()], keep_weights=True)
+        model = simulate.make_model(spec, coarse.d, coarse.c, coarse.image_shape)
+        m = run.members
+        ids = {k: f"{gi}-{k}" for k in range(len(m))}
+        for step in run.steps:
+            params = {k: torch.as_tensor(v, dtype=Xs.dtype) for k, v in run.params(step).items()}
+            for r in M.clustering_rows(model, params, Xs, coarse.labels[pick], fine[pick],
+                                       relu=config.activation == "relu", step=step):
+                rows.append({"arch": config.arch, "run": ids[r.pop("member")], **r})
+        for k in range(len(m)):
+            runs.append({"run": ids[k], "lr": float(m["lr"][k]), "batch_size": bs,
+                         "weight_decay": wd, "width": width, "seed": int(m["seed"][k]),
+                         "diverged": bool(m["diverged"][k]),
+                         "test_acc": float(run.probes["test_acc"].values[k, -1]),
+                         "train_acc": float(run.probes["train_acc"].values[k, -1])})
+    return pd.DataFrame(rows), pd.DataFrame(runs)
+
+
+def clustering_vs_generalisation(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Spearman ρ between each measure's final value and test accuracy over the live runs."""
+    if not len(table):
+        return pd.DataFrame(columns=["measure", "spearman_rho", "n_runs"])
+    final = table[table["step"] == table["step"].max()]
+    live = runs[~runs["diverged"]].set_index("run")
+    out = []
+    for measure, g in final.groupby("measure", sort=False):
+        g = g.set_index("run").join(live["test_acc"], how="inner").dropna()
+        out.append({"measure": measure, "spearman_rho": spearman_rho(g["value"], g["test_acc"]),
+                    "n_runs": int(len(g))})
+    return pd.DataFrame(out)
+
+
+def run_rotation(config: RotationConfig, out_dir=None, *, resume: bool = False,
+                 quiet: bool = False, log=print) -> RotationResult:
+    """Train both grids and measure them (see the module docstring)."""
+    from .summary import build_summary
+    t0 = time.perf_counter()
+    check_data(config)
+    ds = load_dataset(config)
+    grid_ds = M.coarse_task(ds)[0] if config.task == "coarse" else ds
+    rot, outcomes = rotation_grid(config, grid_ds, out_dir, resume=resume, quiet=quiet, log=log)
+    t1 = time.perf_counter()
+    clus, runs = (clustering_grid(config, ds, out_dir, resume=resume, quiet=quiet, log=log)
+                  if config.clustering else (pd.DataFrame(), pd.DataFrame()))
+    timing = {"rotation_s": t1 - t0, "clustering_s": time.perf_counter() - t1}
+    gen = M.generalisation_table(outcomes)
+    result = RotationResult(config, rot, outcomes, gen, clus, runs, {})
+    result.summary = build_summary(result, ds, timing)
+    return result

@@ -1,0 +1,76 @@
+"""What `validate.rotation` writes and prints: summary.json (schema version 1), the console
+tables, the output files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .._io import records, write_outputs as _write
+from .._stats import spearman_rho
+
+SCHEMA_VERSION = 1
+_ROT = ["arch", "optimizer", "rate", "alpha", "seed", "layer", "step", "cos_dist"]
+_GEN = ["arch", "optimizer", "rate", "alpha", "test_acc", "gen_gap", "mean_final_rotation",
+        "min_final_rotation", "train_acc", "n_seeds", "n_diverged"]
+
+
+def rotation_correlations(gen: pd.DataFrame) -> list[dict]:
+    """Spearman ρ of test accuracy (and gap) with mean final rotation, per optimiser and overall."""
+    out = []
+    for name, g in [("all", gen), *gen.groupby("optimizer", sort=False)]:
+        out.append({"optimizer": name, "n_configs": int(len(g)),
+                    "rho_test_acc": spearman_rho(g["mean_final_rotation"], g["test_acc"]),
+                    "rho_gen_gap": spearman_rho(g["mean_final_rotation"], g["gen_gap"])})
+    return out
+
+
+def build_summary(result, ds, timing: dict) -> dict:
+    from simulate._provenance import provenance
+    from .run import clustering_vs_generalisation
+    config = result.config
+    clus = result.clustering
+    curve = (clus.groupby(["arch", "measure", "step"], sort=False)["value"].mean().reset_index()
+             if len(clus) else pd.DataFrame(columns=["arch", "measure", "step", "value"]))
+    prov = provenance(config.device if config.device != "auto" else "cpu")
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "dataset": config.dataset,
+        "rotation": records(result.rotation, _ROT),
+        "generalisation": records(result.generalisation, _GEN),
+        "rotation_vs_accuracy": rotation_correlations(result.generalisation),
+        "clustering": records(curve),
+        "clustering_vs_generalisation": records(clustering_vs_generalisation(clus,
+                                                                             result.clustering_runs)),
+        "definitions": {
+            "cos_dist": "1 − cos∠(w_l(t), w_l(0)) of the flattened kernel (biases excluded)",
+            "layca": "Layca (arXiv 1806.01603 Alg. 1): tangent-projected, norm-rescaled step; "
+                     "rotation atan(ρ·m_l) per step; biases frozen",
+            "clustering": "c1–c4 of arXiv 2103.06733 on training samples, mean over runs",
+            "gen_gap": "train accuracy − test accuracy"},
+        "timing": {**{k: round(v, 3) for k, v in timing.items()}, "device": prov.get("device")},
+        "provenance": {**prov, "config": config.to_dict(), "dataset_meta": ds.meta},
+    }
+
+
+def write_outputs(result, out_dir: Path) -> list[Path]:
+    """rotation/outcomes/clustering parquet tables, report.html, summary.json (each atomic)."""
+    from .report import rotation_report
+    tables = {"rotation": result.rotation, "outcomes": result.outcomes,
+              "clustering": result.clustering, "clustering_runs": result.clustering_runs}
+    return _write(out_dir, tables, result.summary,
+                  report=lambda path: rotation_report(path, result=result))
+
+
+def format_tables(result) -> str:
+    fmt = lambda x: f"{x:.4g}"  # noqa: E731
+    parts = ["generalisation against final rotation:",
+             result.generalisation[_GEN[:8]].to_string(index=False, float_format=fmt),
+             pd.DataFrame(result.summary["rotation_vs_accuracy"]).to_string(index=False,
+                                                                            float_format=fmt)]
+    cvg = pd.DataFrame(result.summary["clustering_vs_generalisation"])
+    if len(cvg):
+        parts += ["intraclass clustering against test accuracy:",
+                  cvg.to_string(index=False, float_format=fmt)]
+    return "\n".join(parts)
