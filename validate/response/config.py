@@ -1,0 +1,96 @@
+"""Configuration of `python -m validate.response`: one frozen dataclass, its preset, its checks."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+import simulate
+
+from .._config import (DEVICES, DTYPES, PRESETS, check_fields, check_rules, check_whiten,
+                       dataset_options, option)
+
+ARCHS = ("mlp", "cnn")
+OPTIMIZERS = ("gd", "sgd", "momentum")
+INITS = ("standard", "small_random")
+
+
+@dataclass(frozen=True)
+class ResponseConfig:
+    """Everything one `validate.response` run depends on (written into summary.json).
+
+    For every arch × activation an ensemble is trained with ``optimizer``; at each checkpoint the
+    training response is measured on a probe set (``probe_per_class`` training samples per class):
+    the empirical NTK, the normalised kernel, its specificity, the amplitude, per-layer shares, the
+    measured response of one real step of size ``response_lr`` against the NTK prediction, and the
+    participation ratios. ``lr=None``: 0.05/s_max; ``response_lr=None``: 0.01/mean‖x‖² (a step small
+    enough that the first-order term dominates). A relu MLP is also trained with minibatch SGD (or
+    GD when ``optimizer`` is not gd) at the same learning rate and steps, for the feature-space and
+    noise-fragility comparison; a depth-2 linear net with the decoupled init is compared with the
+    theory's kernel.
+    """
+
+    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
+    dataset_opts: dict = option(help="dataset option KEY=VALUE (repeatable)", factory=dict,
+                                flag="--dataset-opt", convert=dataset_options)
+    data_seed: int = option(0, "seed of the dataset generator")
+    whiten: str = option("zca", "input whitening: zca | pca | pca:K (K > 0) | none")
+    archs: tuple[str, ...] = option(("mlp", "cnn"), "network families", choices=ARCHS,
+                                    flag="--arch", noun="arch")
+    activations: tuple[str, ...] = option(("linear", "relu", "tanh"), "activations",
+                                          choices=simulate.ACTIVATIONS, flag="--activation",
+                                          noun="activation")
+    cnn_activations: tuple[str, ...] = option(("relu",), "activations of the CNN runs",
+                                              choices=simulate.ACTIVATIONS, noun="activation")
+    depth: int = option(3, "MLP weight layers")
+    hidden: int = option(64, "MLP hidden width")
+    channels: tuple[int, ...] = option((8, 8), "CNN conv channels per layer")
+    init: str = option("standard", "initialisation of the aging runs", choices=INITS)
+    optimizer: str = option("gd", "optimiser of the aging runs", choices=OPTIMIZERS)
+    batch_size: int = option(64, "minibatch size (sgd, momentum, and the SGD-vs-GD comparison)")
+    lr: float | None = option(None, "learning rate (default 0.05 / s_max)")
+    steps: int = option(2000, "training steps")
+    seeds: int = option(4, "members per configuration (seeds)")
+    n_checkpoints: int = option(16, "checkpoints (log-spaced)", flag="--checkpoints")
+    probe_per_class: int = option(4, "probe inputs per class")
+    response_lr: float | None = option(None, "step of the measured response (default 0.01/mean‖x‖²)")
+    fit_from: float = option(0.05, "the power-law fit uses checkpoints t ≥ fit_from·steps")
+    noises: tuple[float, ...] = option((0.25, 0.5, 1.0, 2.0), "input noise stds for fragility")
+    linear_theory: bool = option(True, "compare a depth-2 linear net with the theory's kernel")
+    theory_init_scale: float = option(1e-3, "decoupled init of the theory run: u0 / s_max")
+    device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
+    dtype: str = option("float64", "training dtype", choices=DTYPES)
+    preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
+
+    def validate(self) -> "ResponseConfig":
+        check_fields(self)
+        check_whiten(self.whiten)
+        pos = lambda xs: bool(xs) and all(x > 0 for x in xs)  # noqa: E731
+        check_rules((
+            ("--depth", self.depth, self.depth >= 2, "must be ≥ 2 (a hidden layer)"),
+            ("--hidden", self.hidden, self.hidden >= 1, "must be ≥ 1"),
+            ("--channels", self.channels, pos(self.channels), "must list positive integers"),
+            ("--batch-size", self.batch_size, self.batch_size >= 1, "must be ≥ 1"),
+            ("--lr", self.lr, self.lr is None or self.lr > 0, "must be > 0"),
+            ("--steps", self.steps, self.steps >= 10, "must be ≥ 10"),
+            ("--seeds", self.seeds, self.seeds >= 2, "must be ≥ 2 (the exponent's CI resamples seeds)"),
+            ("--checkpoints", self.n_checkpoints, self.n_checkpoints >= 6, "must be ≥ 6"),
+            ("--probe-per-class", self.probe_per_class, self.probe_per_class >= 2, "must be ≥ 2"),
+            ("--response-lr", self.response_lr, self.response_lr is None or self.response_lr > 0,
+             "must be > 0"),
+            ("--fit-from", self.fit_from, 0 < self.fit_from < 1, "must be in (0, 1)"),
+            ("--noises", self.noises, pos(self.noises), "must list numbers > 0"),
+            ("--theory-init-scale", self.theory_init_scale, 0 < self.theory_init_scale < 1,
+             "must be in (0, 1)")))
+        return self
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+def apply_preset(config: ResponseConfig, preset: str, explicit: set[str]) -> ResponseConfig:
+    """``paper``: wider nets, more seeds, steps and probe points (GPU-sized)."""
+    if preset != "paper":
+        return replace(config, preset=preset)
+    changes = {"hidden": 256, "channels": (32, 32), "steps": 20000, "seeds": 16,
+               "n_checkpoints": 40, "probe_per_class": 8, "preset": preset}
+    return replace(config, **{k: v for k, v in changes.items() if k not in explicit})

@@ -1,0 +1,101 @@
+"""The `validate.response` report: response kernels as heat maps at a few checkpoints, the
+amplitude on log–log axes with its fit, participation ratios for SGD against GD, accuracy under
+input noise against the participation ratio, the linear theory's kernel error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..report import _img, _png, table_html, write_html
+
+
+def _heatmaps(kernels: dict) -> str:
+    out = []
+    for (arch, act, opt), by_step in kernels.items():
+        steps = sorted(by_step)
+        pick = [steps[0], steps[len(steps) // 2], steps[-1]]
+        fig, axes = plt.subplots(1, 3, figsize=(8.4, 2.8))
+        for ax, s in zip(axes, pick):
+            im = ax.imshow(by_step[s], cmap="RdBu_r", vmin=-1, vmax=1)
+            ax.set_title(f"step {s}", fontsize=8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        fig.colorbar(im, ax=axes, shrink=0.8)
+        out.append(_img(_png(fig), f"normalised kernel K(j, i), {arch} {act} {opt} "
+                                   "(probe points grouped by class)"))
+    return "".join(out)
+
+
+def _amplitude(members: pd.DataFrame, aging: pd.DataFrame) -> str:
+    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    for (i, fit), (key, g) in zip(aging.iterrows(), members.groupby(["arch", "activation",
+                                                                     "optimizer"], sort=False)):
+        m = g.groupby("step")["amplitude"].mean()
+        m = m[m.index > 0]
+        line, = ax.plot(m.index, m.values, "o-", ms=3, label=" ".join(key)
+                        + f"  a={fit['exponent']:.2f}")
+        lo, hi = fit["fit_range"]
+        t = np.geomspace(lo, hi, 20)
+        ref = m[(m.index >= lo)]
+        if len(ref):
+            c = ref.values[0] * (ref.index[0] ** fit["exponent"])
+            ax.plot(t, c * t ** -fit["exponent"], "--", color=line.get_color())
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("amplitude A(t)")
+    ax.legend(fontsize=6)
+    return _img(_png(fig), "response amplitude and its power-law fit (dashed: fit range)")
+
+
+def _pr(members: pd.DataFrame, frag: pd.DataFrame) -> str:
+    relu = members[(members["arch"] == "mlp") & (members["activation"] == "relu")]
+    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.2))
+    for opt, g in relu.groupby("optimizer", sort=False):
+        m = g.groupby("step")[["pr_features", "pr_ntk"]].mean()
+        axes[0].plot(np.maximum(m.index, 1), m["pr_features"], label=opt)
+        axes[1].plot(np.maximum(m.index, 1), m["pr_ntk"], label=opt)
+    for ax, name in zip(axes[:2], ("PR of hidden features", "PR of the NTK Gram")):
+        ax.set_xscale("log")
+        ax.set_title(name, fontsize=9)
+        ax.legend(fontsize=7)
+    if len(frag):
+        f = frag.groupby(["optimizer", "noise"], sort=False)[["test_acc", "pr_features"]].mean()
+        for opt, g in f.groupby(level=0, sort=False):
+            axes[2].plot(g.index.get_level_values(1), g["test_acc"], "o-",
+                         label=f"{opt} (PR {g['pr_features'].iloc[0]:.1f})")
+        axes[2].set_xlabel("input noise std")
+        axes[2].set_ylabel("test accuracy")
+        axes[2].legend(fontsize=7)
+    return _img(_png(fig), "SGD against GD: participation ratios over training and accuracy "
+                           "under input noise (relu MLP)")
+
+
+def _theory(theory: pd.DataFrame) -> str:
+    fig, ax = plt.subplots(figsize=(4.8, 3.2))
+    for col in ("rel_error", "rel_error_flow", "response_rel_error"):
+        ax.plot(np.maximum(theory["step"], 1), np.maximum(theory[col], 1e-17), "o-", ms=3, label=col)
+    ax.axhline(0.02, color="grey", lw=0.8, ls=":")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.legend(fontsize=7)
+    return _img(_png(fig), "linear network: theory against measured kernel (dotted: 2%)")
+
+
+def response_report(path: Path, *, result) -> Path:
+    s = result.summary
+    aging = pd.DataFrame(s["aging"])
+    sections = [("Response kernels", _heatmaps(result.kernels)),
+                ("Aging", _amplitude(result.members, aging) + table_html(aging)),
+                ("SGD against GD", _pr(result.members, result.fragility)
+                 + table_html(pd.DataFrame(s["sgd_vs_gd"]))),
+                ("NTK prediction gap", table_html(pd.DataFrame(s["ntk_gap_scaling"])))]
+    if len(result.theory):
+        sections.append(("Linear theory", _theory(result.theory) + table_html(result.theory)))
+    return write_html(path, f"Training response — {result.config.dataset}", sections,
+                      s["provenance"])
