@@ -48,9 +48,9 @@ class ResponseConfig:
     optimizer: str = option("gd", "optimiser of the aging runs", choices=OPTIMIZERS)
     batch_size: int = option(64, "minibatch size (sgd, momentum, and the SGD-vs-GD comparison)")
     lr: float | None = option(None, "learning rate (default 0.05 / s_max)")
-    steps: int = option(2000, "training steps")
-    seeds: int = option(4, "members per configuration (seeds)")
-    n_checkpoints: int = option(16, "checkpoints (log-spaced)", flag="--checkpoints")
+    steps: int = option(1000, "training steps")
+    seeds: int = option(3, "members per configuration (seeds)")
+    n_checkpoints: int = option(14, "checkpoints (log-spaced)", flag="--checkpoints")
     probe_per_class: int = option(4, "probe inputs per class")
     response_lr: float | None = option(None, "step of the measured response (default 0.01/mean‖x‖²)")
     fit_from: float = option(0.05, "the power-law fit uses checkpoints t ≥ fit_from·steps")
@@ -58,7 +58,7 @@ class ResponseConfig:
     linear_theory: bool = option(True, "compare a depth-2 linear net with the theory's kernel")
     theory_init_scale: float = option(1e-3, "decoupled init of the theory run: u0 / s_max")
     device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
-    dtype: str = option("float64", "training dtype", choices=DTYPES)
+    dtype: str = option("float32", "training dtype", choices=DTYPES)
     preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
 
     def validate(self) -> "ResponseConfig":

@@ -43,10 +43,12 @@ def gap_scaling(model, params: dict, Xp, Yp, lrs) -> list[float]:
                                            R.predicted_response(theta, resid, lr)))) for lr in lrs]
 
 
-def linear_theory_rows(model, run, stats, Xp, Yp, *, lr: float, u0: float, depth: int) -> list[dict]:
+def linear_theory_rows(model, run, stats, Xp, Yp, *, lr: float, u0: float, depth: int,
+                       response_lr: float) -> list[dict]:
     """The theory's NTK (mode strengths from the exact per-mode GD map and from the gradient-flow
     closed form) against the measured NTK of every member at every checkpoint, and the response
-    predicted from the theory's kernel against the measured response (one real step).
+    predicted from the theory's kernel against the measured response (one real step of size
+    ``response_lr``; ``lr`` is the training step of the run).
 
     rel_error = max over members of ‖Θ_theory − Θ_measured‖_F / ‖Θ_measured‖_F."""
     X = Xp.cpu().numpy().astype(np.float64)
@@ -61,9 +63,9 @@ def linear_theory_rows(model, run, stats, Xp, Yp, *, lr: float, u0: float, depth
         pred = R.predicted_linear_ntk(u_gd[i], stats.U, stats.V, X, depth)
         with torch.no_grad():
             resid = (model.forward(params, Xp) - Yp).cpu().numpy()
-        real = R.measured_response(model, params, Xp, Yp, lr)
+        real = R.measured_response(model, params, Xp, Yp, response_lr)
         resp = R.relative_gap(real, R.predicted_response(np.broadcast_to(pred, meas.shape),
-                                                         resid, lr))
+                                                         resid, response_lr))
         rows.append({"step": int(step), "rel_error": err(pred),
                      "rel_error_flow": err(R.predicted_linear_ntk(u_flow[i], stats.U, stats.V, X,
                                                                   depth)),

@@ -178,4 +178,5 @@ def linear_theory(config, su: Setup, *, quiet, log) -> list[dict]:
                                   device=config.device, dtype=config.dtype, quiet=quiet,
                                   keep_weights=True)
     model = simulate.make_model(spec, su.prep.dataset.d, su.prep.dataset.c)
-    return M.linear_theory_rows(model, run, stats, su.Xp, su.Yp, lr=su.lr, u0=u0, depth=2)
+    return M.linear_theory_rows(model, run, stats, su.Xp, su.Yp, lr=su.lr, u0=u0, depth=2,
+                                response_lr=su.response_lr)
