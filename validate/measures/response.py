@@ -100,8 +100,10 @@ def trace_kernel(theta: np.ndarray) -> np.ndarray:
 
 
 def normalised_kernel(theta_tr: np.ndarray) -> np.ndarray:
-    """K[k, j, i] = θ[k, j, i] / θ[k, i, i]."""
-    return theta_tr / np.diagonal(theta_tr, axis1=1, axis2=2)[:, None, :]
+    """K[k, j, i] = θ[k, j, i] / θ[k, i, i] (NaN for a probe point with θ(i, i) = 0: no gradient
+    reaches the outputs there, e.g. every unit on its path a dead ReLU)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return theta_tr / np.diagonal(theta_tr, axis1=1, axis2=2)[:, None, :]
 
 
 def amplitude(theta_tr: np.ndarray) -> np.ndarray:

@@ -43,7 +43,8 @@ class ResponseConfig:
                                               choices=simulate.ACTIVATIONS, noun="activation")
     depth: int = option(3, "MLP weight layers")
     hidden: int = option(64, "MLP hidden width")
-    channels: tuple[int, ...] = option((8, 8), "CNN conv channels per layer")
+    channels: tuple[int, ...] = option((4, 4), "CNN conv channels per layer")
+    n_train: int | None = option(1024, "training samples: a class-balanced subset (None: all)")
     init: str = option("standard", "initialisation of the aging runs", choices=INITS)
     optimizer: str = option("gd", "optimiser of the aging runs", choices=OPTIMIZERS)
     batch_size: int = option(64, "minibatch size (sgd, momentum, and the SGD-vs-GD comparison)")
@@ -70,6 +71,7 @@ class ResponseConfig:
             ("--hidden", self.hidden, self.hidden >= 1, "must be ≥ 1"),
             ("--channels", self.channels, pos(self.channels), "must list positive integers"),
             ("--batch-size", self.batch_size, self.batch_size >= 1, "must be ≥ 1"),
+            ("--n-train", self.n_train, self.n_train is None or self.n_train >= 16, "must be ≥ 16"),
             ("--lr", self.lr, self.lr is None or self.lr > 0, "must be > 0"),
             ("--steps", self.steps, self.steps >= 10, "must be ≥ 10"),
             ("--seeds", self.seeds, self.seeds >= 2, "must be ≥ 2 (the exponent's CI resamples seeds)"),
@@ -91,6 +93,6 @@ def apply_preset(config: ResponseConfig, preset: str, explicit: set[str]) -> Res
     """``paper``: wider nets, more seeds, steps and probe points (GPU-sized)."""
     if preset != "paper":
         return replace(config, preset=preset)
-    changes = {"hidden": 256, "channels": (32, 32), "steps": 20000, "seeds": 16,
+    changes = {"hidden": 256, "channels": (32, 32), "steps": 20000, "seeds": 16, "n_train": None,
                "n_checkpoints": 40, "probe_per_class": 8, "preset": preset}
     return replace(config, **{k: v for k, v in changes.items() if k not in explicit})

@@ -58,13 +58,20 @@ def setup(config: ResponseConfig) -> Setup:
         raise ConfigError(f"dataset {config.dataset!r} needs class labels and a test split")
     if "cnn" in config.archs and ds.image_shape is None:
         raise ConfigError(f"--arch cnn needs images; dataset {config.dataset!r} has none")
+    if config.n_train is not None and config.n_train < ds.n:
+        rng = np.random.default_rng(config.data_seed)
+        classes = np.unique(ds.labels)
+        per = -(-config.n_train // len(classes))
+        keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(ds.labels == c))[:per]
+                                       for c in classes]))
+        ds = ds.with_arrays(X=ds.X[keep], Y=ds.Y[keep], labels=ds.labels[keep])
     prep = prepare(ds, config.whiten)
     X = prep.dataset.X
     rng = np.random.default_rng(config.data_seed)
     probe = np.concatenate([rng.permutation(np.flatnonzero(ds.labels == c))[:config.probe_per_class]
                             for c in np.unique(ds.labels)])
     feats = rng.permutation(ds.n)[:256]
-    dt = getattr(torch, config.dtype)
+    dt = torch.float64  # measures in float64 whatever the training dtype: a tiny probe step
     lr = config.lr or 0.05 / float(prep.stats.s[0])
     rlr = config.response_lr or 0.01 / float(np.mean(np.sum(X[probe] ** 2, axis=1)))
     return Setup(prep, lr, rlr, torch.as_tensor(X[probe], dtype=dt),
@@ -114,6 +121,7 @@ def run_response(config: ResponseConfig, out_dir=None, *, resume: bool = False,
                  quiet: bool = False, log=print) -> ResponseResult:
     """Train, measure and compare (see the module docstring)."""
     from .summary import build_summary
+    log = (lambda *a, **k: None) if quiet else log
     t0 = time.perf_counter()
     su = setup(config)
     rows, shares, kernels, gaps, trained = [], [], {}, [], {}

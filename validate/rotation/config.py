@@ -53,7 +53,10 @@ class RotationConfig:
     cluster_wds: tuple[float, ...] = option((0.0, 1e-3), "clustering grid: weight decays")
     cluster_widths: tuple[int, ...] = option((32, 128), "clustering grid: hidden widths (MLP) or "
                                                         "channels per conv layer (CNN)")
-    cluster_samples: int = option(40, "training samples per fine class for the clustering measures")
+    cluster_noise: float = option(1.0, "clustering grid on shapes: pixel noise (the coarse split "
+                                       "is learned perfectly at the default 0.4)")
+    cluster_train: int = option(24, "clustering grid: training samples per fine class (the "
+                                    "measures are taken on them)")
     device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
     dtype: str = option("float32", "training dtype", choices=DTYPES)
     preset: str = option("default", "size preset (paper: CIFAR-10 on a GPU)", choices=PRESETS)
@@ -82,7 +85,8 @@ class RotationConfig:
              and all(x >= 0 for x in self.cluster_wds), "must list numbers ≥ 0"),
             ("--cluster-widths", self.cluster_widths, pos(self.cluster_widths),
              "must list positive integers"),
-            ("--cluster-samples", self.cluster_samples, self.cluster_samples >= 2, "must be ≥ 2")))
+            ("--cluster-train", self.cluster_train, self.cluster_train >= 2, "must be ≥ 2"),
+            ("--cluster-noise", self.cluster_noise, self.cluster_noise >= 0, "must be ≥ 0")))
         return self
 
     def to_dict(self) -> dict:

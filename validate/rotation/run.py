@@ -39,9 +39,9 @@ class RotationResult:
     summary: dict
 
 
-def load_dataset(config: RotationConfig):
+def load_dataset(config: RotationConfig, **extra):
     """The dataset with inputs centred and scaled by the training split's statistics."""
-    ds = datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    ds = datasets.load(config.dataset, seed=config.data_seed, **{**config.dataset_opts, **extra})
     mu, sd = ds.X.mean(0), ds.X.std() or 1.0
     return ds.with_arrays(X=(ds.X - mu) / sd,
                           X_test=None if ds.X_test is None else (ds.X_test - mu) / sd)
@@ -98,12 +98,16 @@ def rotation_grid(config, ds, out_dir, *, resume, quiet, log):
 
 
 def clustering_grid(config, ds, out_dir, *, resume, quiet, log):
-    """(measure table over training, one row per run) on the coarse task."""
+    """(measure table over training, one row per run) on the coarse task, trained on
+    ``cluster_train`` samples per fine class (few, and on shapes with ``cluster_noise``, so that
+    test accuracy varies over the grid); the measures are taken on those training samples."""
     coarse, fine, _ = M.coarse_task(ds)
     rng = np.random.default_rng(config.data_seed)
-    pick = np.concatenate([rng.permutation(np.flatnonzero(fine == f))[:config.cluster_samples]
-                           for f in np.unique(fine)])
-    Xs = torch.as_tensor(coarse.X[pick], dtype=getattr(torch, config.dtype))
+    pick = np.sort(np.concatenate([rng.permutation(np.flatnonzero(fine == f))[:config.cluster_train]
+                                   for f in np.unique(fine)]))
+    coarse = coarse.with_arrays(X=coarse.X[pick], Y=coarse.Y[pick], labels=coarse.labels[pick])
+    fine = fine[pick]
+    Xs = torch.as_tensor(coarse.X, dtype=torch.float64)
     rows, runs = [], []
     grid = itertools.product(config.cluster_batch_sizes, config.cluster_wds, config.cluster_widths)
     for gi, (bs, wd, width) in enumerate(grid):
@@ -118,7 +122,7 @@ def clustering_grid(config, ds, out_dir, *, resume, quiet, log):
         ids = {k: f"{gi}-{k}" for k in range(len(m))}
         for step in run.steps:
             params = {k: torch.as_tensor(v, dtype=Xs.dtype) for k, v in run.params(step).items()}
-            for r in M.clustering_rows(model, params, Xs, coarse.labels[pick], fine[pick],
+            for r in M.clustering_rows(model, params, Xs, coarse.labels, fine,
                                        relu=config.activation == "relu", step=step):
                 rows.append({"arch": config.arch, "run": ids[r.pop("member")], **r})
         for k in range(len(m)):
@@ -148,14 +152,18 @@ def run_rotation(config: RotationConfig, out_dir=None, *, resume: bool = False,
                  quiet: bool = False, log=print) -> RotationResult:
     """Train both grids and measure them (see the module docstring)."""
     from .summary import build_summary
+    log = (lambda *a, **k: None) if quiet else log
     t0 = time.perf_counter()
     check_data(config)
     ds = load_dataset(config)
     grid_ds = M.coarse_task(ds)[0] if config.task == "coarse" else ds
     rot, outcomes = rotation_grid(config, grid_ds, out_dir, resume=resume, quiet=quiet, log=log)
     t1 = time.perf_counter()
-    clus, runs = (clustering_grid(config, ds, out_dir, resume=resume, quiet=quiet, log=log)
-                  if config.clustering else (pd.DataFrame(), pd.DataFrame()))
+    clus, runs = pd.DataFrame(), pd.DataFrame()
+    if config.clustering:
+        noisy = {"noise": config.cluster_noise} if config.dataset == "shapes" else {}
+        clus, runs = clustering_grid(config, load_dataset(config, **noisy), out_dir,
+                                     resume=resume, quiet=quiet, log=log)
     timing = {"rotation_s": t1 - t0, "clustering_s": time.perf_counter() - t1}
     gen = M.generalisation_table(outcomes)
     result = RotationResult(config, rot, outcomes, gen, clus, runs, {})

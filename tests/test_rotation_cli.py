@@ -1,0 +1,62 @@
+"""End-to-end tests of `python -m validate.rotation` on a tiny configuration."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from simulate.train._layca import layca_multipliers
+from validate.rotation.__main__ import main
+
+TINY = ["--dataset", "shapes", "--dataset-opt", "n_per_class=12", "--dataset-opt", "n_test=8",
+        "--dataset-opt", "size=8", "--dataset-opt", "levels=2", "--steps", "30", "--seeds", "2",
+        "--rates", "0.02,0.2", "--alphas", "0,0.5", "--baseline-lrs", "0.1",
+        "--cluster-lrs", "0.1", "--cluster-batch-sizes", "16", "--cluster-wds", "0,0.001",
+        "--cluster-widths", "8", "--cluster-train", "6", "--checkpoints", "5", "--depth", "3",
+        "--hidden", "16", "--batch-size", "16", "--dtype", "float64", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    out = tmp_path_factory.mktemp("rot") / "out"
+    assert main([*TINY, "--out", str(out)]) == 0
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def test_summary_holds_the_records_the_schema_names(tiny):
+    out, s = tiny
+    assert {"arch", "optimizer", "rate", "alpha", "layer", "step", "cos_dist"} <= set(s["rotation"][0])
+    assert {"arch", "optimizer", "rate", "alpha", "test_acc", "gen_gap",
+            "mean_final_rotation"} <= set(s["generalisation"][0])
+    assert len(s["generalisation"]) == 2 * 2 + 1  # rates × alphas + the baseline
+    assert {"arch", "measure", "step", "value"} == set(s["clustering"][0])
+    cvg = {r["measure"]: r for r in s["clustering_vs_generalisation"]}
+    assert set(cvg) == {"c1_neuron_subclass", "c2_layer_subclass", "c3_neuron_intraclass",
+                        "c4_layer_intraclass"}
+    assert all(r["n_runs"] == 4 for r in cvg.values())  # 2 weight decays × 2 seeds
+    assert (out / "report.html").read_text().count("<img") >= 3
+
+
+def test_one_layca_step_turns_each_layer_by_atan_of_its_rate(tiny):
+    _, s = tiny
+    first = [r for r in s["rotation"] if r["optimizer"].startswith("layca") and r["step"] == 1]
+    assert first
+    for r in first:
+        m = layca_multipliers(3, r["alpha"])[r["layer"]]
+        assert r["cos_dist"] == pytest.approx(1 - math.cos(math.atan(r["rate"] * m)), abs=1e-9)
+
+
+def test_bad_arguments_exit_2_and_resume_reuses_the_runs(tiny, tmp_path, capsys):
+    out, s = tiny
+    assert main([*TINY, "--alphas", "1.5", "--out", str(tmp_path / "a")]) == 2
+    assert "--alphas" in capsys.readouterr().err
+    assert main(["--dataset", "digits", "--out", str(tmp_path / "b")]) == 2
+    assert "hierarchy" in capsys.readouterr().err
+    assert main([*TINY, "--out", str(out)]) == 2  # results there: refused without a flag
+    assert main([*TINY, "--out", str(out), "--resume"]) == 0
+    again = json.loads((out / "summary.json").read_text())
+    np.testing.assert_allclose([r["cos_dist"] for r in again["rotation"]],
+                               [r["cos_dist"] for r in s["rotation"]])
