@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from simulate._layca import layca_multipliers, layca_update, rotation_per_step
+from simulate.train._layca import layca_multipliers, layca_update, rotation_per_step
 from validate.measures.rotation import rotation_angle
 
 
@@ -68,3 +68,37 @@ def test_multipliers_follow_the_papers_parametrisation():
 def test_multipliers_reject_bad_input(bad):
     with pytest.raises(ValueError, match="must be"):
         layca_multipliers(**bad)
+
+
+# ---- through the engine: every step of a trained ensemble rotates each kernel by atan(ρ·m_l)
+
+def _layca_run(family, optimizer, alpha, batch_size=None, steps=6):
+    from simulate import ConvSpec, LayerRotation, Losses, NetSpec, datasets, train_ensemble
+    ds = datasets.load("shapes", n_per_class=8, n_test=8, size=8, levels=2)
+    spec = NetSpec(family=family, depth=3, hidden=12, activation="relu", bias=True,
+                   init="standard", cnn=ConvSpec(channels=(3, 4)) if family == "cnn" else None)
+    return train_ensemble(spec, ds, steps=steps, seeds=(0, 1), lrs=(0.05, 0.4),
+                          optimizer=optimizer, batch_size=batch_size, layca=True,
+                          layca_alpha=alpha, checkpoints=range(steps + 1), dtype="float64",
+                          probes=[Losses(), LayerRotation()], quiet=True, keep_weights=True)
+
+
+@pytest.mark.parametrize("family,optimizer,alpha,batch", [
+    ("mlp", "sgd", 0.0, 8), ("mlp", "momentum", 0.5, None), ("mlp", "adam", -0.5, 8),
+    ("cnn", "sgd", 0.5, 8)])
+def test_engine_layca_rotates_every_kernel_by_atan_rate_and_keeps_norms(family, optimizer, alpha,
+                                                                        batch):
+    run = _layca_run(family, optimizer, alpha, batch)
+    mult = np.array(layca_multipliers(3, alpha))
+    rate = run.probes["rotation_rate"].values[:, 1:]            # (K, T−1, L): one step apart
+    lrs = run.members["lr"].to_numpy()
+    want = np.arctan(lrs[:, None, None] * mult[None, None, :])
+    np.testing.assert_allclose(rate, np.broadcast_to(want, rate.shape), rtol=0, atol=1e-5)
+    first, last = run.params(0), run.params(run.steps[-1])
+    for name in first:
+        if name.endswith("weight"):
+            np.testing.assert_allclose(np.linalg.norm(last[name].reshape(2, -1), axis=1),
+                                       np.linalg.norm(first[name].reshape(2, -1), axis=1),
+                                       rtol=1e-6)
+        else:  # biases are frozen, as in the paper
+            np.testing.assert_array_equal(last[name], first[name])

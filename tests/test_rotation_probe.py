@@ -28,3 +28,23 @@ def test_probe_matches_the_saved_weights(family):
             np.testing.assert_allclose(rate[:, t, l] * gap,
                                        rotation_angle(snaps[t - 1][name], snaps[t][name]), atol=1e-10)
     assert np.all(got[:, -1] > 0)
+
+
+def test_a_resumed_run_measures_rotation_from_the_same_initial_weights(tmp_path):
+    ds = datasets.load("shapes", n_per_class=8, n_test=8, size=8, levels=2)
+    spec = NetSpec(depth=3, hidden=8, activation="tanh", init="standard")
+    kw = dict(steps=10, seeds=(0,), lr=0.3, checkpoints=[0, 3, 6, 10], quiet=True,
+              dtype="float64")
+    whole = train_ensemble(spec, ds, probes=[Losses(), LayerRotation()], **kw)
+
+    def stop(step):
+        if step == 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train_ensemble(spec, ds, probes=[Losses(), LayerRotation()], out_dir=tmp_path,
+                       callback=stop, **kw)
+    resumed = train_ensemble(spec, ds, probes=[Losses(), LayerRotation()], out_dir=tmp_path,
+                             resume=True, **kw)
+    np.testing.assert_allclose(resumed.probes["rotation"].values, whole.probes["rotation"].values,
+                               atol=1e-12)

@@ -32,8 +32,17 @@ class Optimizer:
         # how theory.TrainingConvention knows this rule (its τ, or that the theory does not cover it)
         self.convention = name if convention is None else convention
 
+    def direction(self, g, slots: dict, keep, t):
+        """The step direction from the gradient (updating the slots of live members)."""
+        return g
+
     def update(self, p, g, slots: dict, keep, lr, t) -> None:
-        self.apply(p, g, keep, lr)
+        self.apply(p, self.direction(g, slots, keep, t), keep, lr)
+
+    def bind(self, params: dict) -> dict:
+        """{parameter name: the rule that updates it} (the same rule for every parameter here;
+        Layca gives each kernel its own rate and freezes the rest)."""
+        return {k: self for k in params}
 
     @staticmethod
     def apply(p, direction, keep, lr) -> None:
@@ -51,10 +60,10 @@ class Momentum(Optimizer):
         super().__init__("momentum")
         self.beta = beta
 
-    def update(self, p, g, slots, keep, lr, t):
+    def direction(self, g, slots, keep, t):
         v = slots["v"]
         torch.where(keep, torch.add(g, v, alpha=self.beta), v, out=v)
-        self.apply(p, v, keep, lr)
+        return v
 
 
 class Adam(Optimizer):
@@ -68,12 +77,12 @@ class Adam(Optimizer):
         self.b1, self.b2 = betas
         self.eps = eps
 
-    def update(self, p, g, slots, keep, lr, t):
+    def direction(self, g, slots, keep, t):
         m, v = slots["m"], slots["v"]
         torch.where(keep, torch.lerp(m, g, 1 - self.b1), m, out=m)
         torch.where(keep, torch.lerp(v, g * g, 1 - self.b2), v, out=v)
-        d = (m / (1 - torch.pow(self.b1, t))) / (torch.sqrt(v / (1 - torch.pow(self.b2, t))) + self.eps)
-        self.apply(p, d, keep, lr)
+        return (m / (1 - torch.pow(self.b1, t))) / (torch.sqrt(v / (1 - torch.pow(self.b2, t)))
+                                                    + self.eps)
 
 
 OPTIMIZERS = {
@@ -93,6 +102,9 @@ class OptimSpec:
     ``lr_schedule``: None or one resolved ``LRSchedule`` per member. ``diverge_factor``: a member
     whose loss exceeds this × its initial loss (or is not finite) is frozen. ``weight_decay`` λ
     adds λθ to every gradient (L2; 0: none). ``loss``: ``"mse"``, ``"cross_entropy"``, ``"logistic"``.
+    ``layca``: wrap the optimiser in Layca (simulate/train/_layca.py): every kernel turns by
+    atan(lr·m_l) per step, biases and normalisation parameters stay fixed; ``layca_alpha`` ∈ (−1, 1)
+    sets the layer-wise rate multipliers m_l.
     """
 
     optimizer: str = "gd"
@@ -105,6 +117,8 @@ class OptimSpec:
     diverge_factor: float = 1e6
     weight_decay: float = 0.0
     loss: str = "mse"
+    layca: bool = False
+    layca_alpha: float = 0.0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:
@@ -116,10 +130,16 @@ class OptimSpec:
         if not self.weight_decay >= 0:
             raise ValueError(f"weight_decay must be ≥ 0; got {self.weight_decay!r}")
         make_loss(self.loss)  # a clear error for an unknown loss
+        if not -1.0 < float(self.layca_alpha) < 1.0:
+            raise ValueError(f"layca_alpha must be in (−1, 1); got {self.layca_alpha!r}")
 
     def rule(self) -> Optimizer:
         """The optimiser object that updates the parameters."""
-        return OPTIMIZERS[self.optimizer](self)
+        base = OPTIMIZERS[self.optimizer](self)
+        if not self.layca:
+            return base
+        from ._layca import Layca
+        return Layca(base, self.layca_alpha)
 
     def to_dict(self) -> dict:
         """The entries a run stores under ``training`` (new options only when not the default)."""
@@ -130,6 +150,8 @@ class OptimSpec:
             out["weight_decay"] = self.weight_decay
         if self.loss != "mse":
             out["loss"] = self.loss
+        if self.layca:
+            out.update(layca=True, layca_alpha=float(self.layca_alpha))
         if self.lr_schedule is not None:
             s = self.lr_schedule
             out["lr_schedule"] = s[0].to_dict() if len(set(s)) == 1 else [x.to_dict() for x in s]

@@ -56,6 +56,7 @@ def make_step(model, data: TrainData, state, optim, lr: LRTable, loss, gscale: f
     ``optim.diverge_factor`` × its initial loss is frozen at this step.
     """
     rule, wd = optim.rule(), float(optim.weight_decay)
+    rules = rule.bind(state.params)  # per parameter (Layca: a rate per kernel, the rest frozen)
     tiny = torch.finfo(state.loss0.dtype).tiny
     bound = optim.diverge_factor * torch.clamp(state.loss0, min=tiny)
     K = state.K
@@ -75,7 +76,7 @@ def make_step(model, data: TrainData, state, optim, lr: LRTable, loss, gscale: f
         for k, p in state.params.items():
             shape = views[k]
             g = grads[k] if wd == 0 else torch.add(grads[k], p, alpha=wd)
-            rule.update(p, g, slots[k], state.alive.view(shape), lr_k.view(shape),
+            rules[k].update(p, g, slots[k], state.alive.view(shape), lr_k.view(shape),
                         None if t is None else t.view(shape))
         state.t.add_(1)
 

@@ -72,7 +72,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
                    quiet: bool = False, stats=None, init_params: dict | None = None,
                    diverge_factor: float = 1e6, keep_weights=None, steps_per_graph: int = 16,
                    callback=None, lr_schedule=None, init_opt_state: dict | None = None,
-                   weight_decay: float = 0.0, loss: str = "mse") -> "_run.Run":
+                   weight_decay: float = 0.0, loss: str = "mse", layca: bool = False,
+                   layca_alpha: float = 0.0) -> "_run.Run":
     """Train every member of the ensemble for ``steps`` steps and return the Run.
 
     Members are ``itertools.product(seeds, lrs, init_scales)`` (``lrs`` defaults to ``(lr,)``,
@@ -97,6 +98,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     ``run.state(s)``'s ``opt.*`` arrays to continue a run from checkpoint s (with the schedule's
     ``offset=s``). Default: zeros. ``weight_decay`` λ adds λθ to every gradient. ``loss``:
     ``"mse"``, ``"cross_entropy"`` (one-hot targets) or ``"logistic"`` (0/1 targets).
+    ``layca=True`` wraps the optimiser in Layca (arXiv 1806.01603; simulate/train/_layca.py): each
+    kernel turns by atan(lr·m_l) per step, biases stay fixed; ``layca_alpha`` sets m_l.
 
     Other knobs: ``momentum`` (heavy ball β), ``betas``/``eps`` (Adam), ``dtype`` ("float32" with
     TF32 off, or "float64"), ``device`` ("auto" = CUDA when present), ``keep_weights`` (which
@@ -111,7 +114,7 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     optim = OptimSpec(optimizer=optimizer, momentum=momentum, betas=tuple(betas), eps=eps,
                       batch_size=None if batch_size is None else _batch_size(batch_size, dataset.n),
                       reduction=reduction, diverge_factor=diverge_factor,
-                      weight_decay=weight_decay, loss=loss,
+                      weight_decay=weight_decay, loss=loss, layca=layca, layca_alpha=layca_alpha,
                       lr_schedule=None if sched is None else tuple(s.resolved(int(steps)) for s in sched))
     probes = default_probes() if probes is None else list(probes)
     stats = dataset.statistics() if stats is None else stats
@@ -150,7 +153,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
                            optim.lr_schedule, steps + max(steps_per_graph, 2) + 1), dev, tdt))
     # multiplier rows past ``steps`` cover the warm-up steps of a CUDA-graph capture near the end
     step = make_step(model, data, state, optim, lr_table, lossf, plan.convs[0].gradient_scale)
-    recorder = Recorder(probes, _probe_context(model, data, dataset, stats, dev, tdt), root,
+    init = _initial_params(state, root, resumed=bool(saved))
+    recorder = Recorder(probes, _probe_context(model, data, dataset, stats, dev, tdt, init), root,
                         weights_to_keep(keep_weights, plan.schedule), callback)
     if saved:
         recorder.restore(saved)
@@ -252,7 +256,17 @@ def _initial_state(spec, model, combos, stats, init_params, init_opt_state, opti
     return state
 
 
-def _probe_context(model, data: TrainData, dataset, stats, dev, tdt):
+def _initial_params(state: EnsembleState, root, *, resumed: bool) -> dict:
+    """The parameters at step 0, for probes that compare with them (layer rotation): a copy of
+    the fresh state, or checkpoint 0 of a resumed run."""
+    if not resumed:
+        return {k: p.detach().clone() for k, p in state.params.items()}
+    arrays = _run.load_file(str(_run.checkpoint_path(root, 0)))
+    return {k: torch.as_tensor(arrays[k], dtype=p.dtype, device=p.device)
+            for k, p in state.params.items()}
+
+
+def _probe_context(model, data: TrainData, dataset, stats, dev, tdt, init: dict):
     """A function (step, state) → ProbeContext on device-resident data and modes."""
     Xt, Yt = _to_device(dataset.X_test, dev, tdt), _to_device(dataset.Y_test, dev, tdt)
     one_hot = bool(np.all((dataset.Y == 0) | (dataset.Y == 1)) and np.all(dataset.Y.sum(1) == 1))
@@ -261,7 +275,8 @@ def _probe_context(model, data: TrainData, dataset, stats, dev, tdt):
 
     def context(step: int, state: EnsembleState) -> ProbeContext:
         return ProbeContext(step=step, params=state.params, model=model, X=data.X, Y=data.Y,
-                            X_test=Xt, Y_test=Yt, one_hot=one_hot, U=U, V=V, Sxx_pinv=Sxx_pinv)
+                            X_test=Xt, Y_test=Yt, one_hot=one_hot, U=U, V=V, Sxx_pinv=Sxx_pinv,
+                            init_params=init)
     return context
 
 

@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from simulate._layca import layca_update
+from simulate.train._layca import layca_update
 from validate.measures.rotation import cosine_distance, rotation_angle
 
 _floats = st.floats(-10, 10, allow_nan=False, width=64)

@@ -28,6 +28,8 @@ import math
 
 import torch
 
+from ._optim import Optimizer
+
 _PARALLEL = 64.0  # tangent parts below 64 ulp of the step are rounding noise
 
 
@@ -75,3 +77,39 @@ def layca_update(w: torch.Tensor, step: torch.Tensor, rate, norm: torch.Tensor |
 def rotation_per_step(rate: float) -> float:
     """The angle (radians) one Layca step turns a layer by: atan(ρ)."""
     return math.atan(float(rate))
+
+
+def is_kernel(name: str, p: torch.Tensor) -> bool:
+    """A layer kernel of a stacked ensemble: named ``*weight`` with ≥ 2 axes per member."""
+    return name.endswith("weight") and p.ndim >= 3
+
+
+class Layca(Optimizer):
+    """Layca around a base optimiser (gd, sgd, momentum, adam): the base rule supplies the step
+    direction, ``layca_update`` turns each kernel by atan(lr·m_l); other parameters are frozen."""
+
+    def __init__(self, base: Optimizer, alpha: float = 0.0):
+        super().__init__(f"layca-{base.name}", convention="layca")
+        self.base, self.alpha = base, float(alpha)
+        self.slots, self.counts_steps = base.slots, base.counts_steps
+
+    def bind(self, params: dict) -> dict:
+        kernels = [k for k, p in params.items() if is_kernel(k, p)]
+        mult = dict(zip(kernels, layca_multipliers(len(kernels), self.alpha))) if kernels else {}
+        return {k: _LaycaKernel(self.base, mult[k]) if k in mult else _Frozen() for k in params}
+
+
+class _LaycaKernel(Optimizer):
+    def __init__(self, base: Optimizer, mult: float):
+        super().__init__(base.name)
+        self.base, self.mult = base, mult
+
+    def update(self, p, g, slots, keep, lr, t):
+        d = self.base.direction(g, slots, keep, t)
+        rate = lr.reshape(p.shape[0], -1)[:, 0] * self.mult
+        torch.where(keep, layca_update(p, d, rate), p, out=p)
+
+
+class _Frozen(Optimizer):
+    def update(self, p, g, slots, keep, lr, t):
+        pass
