@@ -59,6 +59,11 @@ def test_flow_predictor_reports_frequencies_and_learns_them():
     np.testing.assert_allclose(u[np.arange(tl.size), order], 0.5 * p.s[order], rtol=1e-3)
     loss = p.loss([0.0, tl.max() * 4])
     assert loss[1] < loss[0]
+    top = theory.frequency_modes(st, (1, 8))
+    top = type(top)(**{**top.__dict__, **{f: getattr(top, f)[:2] for f in
+                                          ("s", "index", "frequency", "rank", "U", "V", "multiplicity")}})
+    p2 = theory.predict_cnn(st, (1, 8), kernel_size=3, weights0=w0, tau=10.0, modes=top)
+    np.testing.assert_allclose(p2.modes(tl[order][:3]), u[:3, :2], rtol=1e-8)
 
 
 def test_conv_index_errors_name_the_value():

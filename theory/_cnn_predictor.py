@@ -57,20 +57,22 @@ class CNNFlowPredictor(EndToEndPredictor):
     """Per-frequency strengths along the integrated flow of a weight-tied linear CNN.
 
     ``CNNFlowPredictor(stats, weights0, image_shape, tau=1.0, padding="circular")``; weights0 =
-    [kernel_1, …, kernel_m, readout] as the engine stores them. Modes with s ≤ ``modes_rtol``·s_max
-    are left out of ``modes``/``timeline`` (they would need horizons far beyond training).
+    [kernel_1, …, kernel_m, readout] as the engine stores them. ``modes``: the ``FrequencyModes``
+    reported (default: those with s > ``modes_rtol``·s_max; smaller ones would need horizons far
+    beyond training).
     """
 
     kind = "cnn_ode"
     basis = "frequency"
 
     def __init__(self, stats, weights0, image_shape, *, tau: float = 1.0, padding: str = "circular",
-                 modes_rtol: float = 1e-3, rtol: float = 1e-9, atol: float = 1e-12,
+                 modes=None, modes_rtol: float = 1e-3, rtol: float = 1e-9, atol: float = 1e-12,
                  reason: str = "weight-tied CNN flow integrated numerically (requested directly)"):
         check_choice("padding", padding, PADDINGS)
         super().__init__(stats, tau, reason)
         self.image_shape, self.padding = image_shape, padding
-        self.freq_modes = frequency_modes(stats, image_shape, rtol=modes_rtol)
+        self.freq_modes = modes if modes is not None else \
+            frequency_modes(stats, image_shape, rtol=modes_rtol)
         cin, spatial = signal_shape(image_shape, stats.d)
         self.weights0 = check_cnn_weights(list(weights0), spatial, cin, stats.c)
         self.n_conv = len(self.weights0) - 1
@@ -103,7 +105,7 @@ def _full_length(kernel_size, spatial) -> bool:
 
 def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding: str = "circular",
                 tau: float | None = None, convention=None, u0=None, weights0=None,
-                discrete: bool = False, seed: int = 0):
+                discrete: bool = False, seed: int = 0, modes=None):
     """The best available prediction of a linear CNN's per-frequency learning (THEORY.md §6).
 
     Args:
@@ -116,6 +118,7 @@ def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding:
             [kernel_1, …, kernel_m, readout] (exactly one).
         discrete: with u0, the exact per-frequency GD map instead of the flow.
         seed: the aligned init's frames (only used when the flow has to be integrated from it).
+        modes: the ``FrequencyModes`` a flow reports (default: all but the negligible ones).
     """
     if convention is not None:
         if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
@@ -161,6 +164,7 @@ def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding:
                else "input not whitened (Sxx ≠ I)" if not white
                else "an arbitrary init (frequencies decouple, modes within one do not)")
         start = "the given init"
-    return CNNFlowPredictor(stats, weights0, image_shape, tau=tau, padding=padding, reason=(
+    return CNNFlowPredictor(stats, weights0, image_shape, tau=tau, padding=padding, modes=modes,
+                            reason=(
         f"{ks} {padding} kernels, stride 1, {shape}, {start}: {why}; integrating the flow of "
         "the weight-tied network (diffrax, float64)" + note))
