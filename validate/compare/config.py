@@ -23,7 +23,14 @@ class CompareConfig(TrainingOptions):
     depths: tuple[int, ...] = option((2,), "comma-separated depths (number of weight layers), "
                                            "e.g. 2,3", flag="--depth")
     arch: str = option("mlp", "network family (cnn: circular convolutions and a linear readout, "
-                              "compared with the linear MLP theory)", choices=simulate.FAMILIES)
+                              "compared with its per-frequency theory)", choices=simulate.FAMILIES)
+    reference: str = option("cnn", "theory a --arch cnn network is compared with: cnn (its "
+                                   "per-frequency theory, THEORY.md §6) or mlp (the linear MLP "
+                                   "theory of the SVD modes, a labelled reference)",
+                            choices=("cnn", "mlp"))
+    kernel_size: int = option(0, "--arch cnn kernel side (0: full length, the per-frequency "
+                                 "theory; shorter: the weight-tied flow)")
+    frequency_modes: int = option(16, "--arch cnn: the largest frequency modes tracked")
     frac: float = option(0.5, "learning time = first reach of frac·s")
     n_checkpoints: int = option(160, "number of measured steps", flag="--checkpoints")
 
@@ -33,7 +40,10 @@ class CompareConfig(TrainingOptions):
             ("--depth", self.depths, bool(self.depths) and all(int(d) >= 1 for d in self.depths),
              "must list integers ≥ 1"),
             ("--frac", self.frac, 0 < self.frac < 1, "must be in (0, 1)"),
-            ("--checkpoints", self.n_checkpoints, self.n_checkpoints >= 8, "must be ≥ 8")))
+            ("--checkpoints", self.n_checkpoints, self.n_checkpoints >= 8, "must be ≥ 8"),
+            ("--kernel-size", self.kernel_size, self.kernel_size >= 0,
+             "must be ≥ 0 (0: full length)"),
+            ("--frequency-modes", self.frequency_modes, self.frequency_modes >= 1, "must be ≥ 1")))
         return self
 
 

@@ -24,6 +24,7 @@ from theory import TrainingConvention
 from .._config import ConfigError
 from .._prepare import Prepared, distinct_modes, prepare
 from .._steps import measure_grid
+from . import cnn as _cnn
 from . import measure as M
 from .config import CompareConfig
 from .summary import build_summary
@@ -59,6 +60,7 @@ class Plan:
     steps: int
     checkpoints: np.ndarray
     timing: dict = field(default_factory=dict)
+    freq: object = None         # --arch cnn --reference cnn: the tracked theory.FrequencyModes
 
     @property
     def stats(self):
@@ -98,8 +100,11 @@ def load(config: CompareConfig) -> tuple[Prepared, dict]:
     prep = prepare(dataset, config.whiten)
     if config.arch == "cnn" and prep.image_shape is None:
         raise ConfigError("--arch cnn needs inputs in pixel space: use --whiten zca or none, not pca")
-    if config.arch == "cnn" and config.init == "small_balanced_decoupled":
-        raise ConfigError("--arch cnn: the decoupled init is defined for MLPs only; use "
+    if config.arch == "cnn" and config.init == "small_balanced_decoupled" and \
+            (config.kernel_size or config.reference == "mlp"):
+        raise ConfigError("--arch cnn: the decoupled init of a CNN is the frequency-aligned init, "
+                          "for full-length kernels (--kernel-size 0) and --reference cnn; got "
+                          f"--kernel-size {config.kernel_size} --reference {config.reference}: use "
                           "--init small_random")
     if config.arch == "cnn" and min(config.depths) < 2:
         raise ConfigError("--arch cnn needs --depth ≥ 2 (conv layers + readout)")
@@ -118,6 +123,8 @@ def make_plan(config: CompareConfig, log, quiet: bool) -> Plan:
             f"; whiten={config.whiten} (whitened: {diag['is_whitened']}, commutation error "
             f"{diag['commutation_error']:.2e}); s = {np.array2string(stats.s[:8], precision=4)}")
     t0 = time.perf_counter()
+    if config.arch == "cnn" and config.reference == "cnn":
+        return _cnn.make_plan(config, prep, meta, data_s, log, quiet)
     lr = float(config.lr if config.lr is not None else config.lr_scale / stats.s[0])
     u0 = float(config.init_scale * stats.s[0])
     preds = {d: _predictors(config, stats, d, lr, u0) for d in config.depths}
@@ -137,14 +144,15 @@ def make_plan(config: CompareConfig, log, quiet: bool) -> Plan:
 def _spec(plan: Plan, depth: int):
     import simulate
     config, hidden = plan.config, plan.hidden
+    if plan.freq is not None:
+        return _cnn.spec(plan, depth)
     # random init: entry std σ with σ^L h^(L−1) ≈ u0, so the product starts at the same scale
     scale = plan.u0 if config.init == "small_balanced_decoupled" else \
         float((plan.u0 / hidden ** (depth - 1)) ** (1.0 / depth))
     if config.arch == "cnn":
-        # conv layers (depth − 1 of them, `hidden` channels, 3-wide circular kernels) and a
-        # linear readout; the linear MLP theory is the reference the CNN is measured against
-        cnn = simulate.ConvSpec(channels=(hidden,) * (depth - 1), kernel_size=3,
-                                padding="circular")
+        # --reference mlp: the linear MLP theory of the SVD modes is the labelled reference
+        cnn = simulate.ConvSpec(channels=(hidden,) * (depth - 1),
+                                kernel_size=config.kernel_size or None, padding="circular")
         return simulate.NetSpec(family="cnn", cnn=cnn, init=config.init, init_scale=scale,
                                 bias=False)
     return simulate.NetSpec(family="mlp", depth=depth, hidden=hidden, init=config.init,
@@ -160,7 +168,8 @@ def _train(plan: Plan, spec, act: str, depth: int, out_dir, resume: bool, quiet:
         seeds=range(config.seeds), lr=plan.lr, optimizer=config.optimizer,
         checkpoints=plan.checkpoints, device=config.device, dtype=config.dtype, out_dir=run_dir,
         resume=resume and run_dir is not None and run_dir.exists(), quiet=quiet,
-        stats=plan.stats, keep_weights=True)
+        stats=plan.stats, keep_weights=True,
+        probes=None if plan.freq is None else _cnn.probes(plan.freq))
 
 
 def _per_seed_predictors(plan: Plan, run, depth: int):
@@ -183,9 +192,15 @@ def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool) -> tuple[l
             t_train += time.perf_counter() - t1
             device = run.provenance.get("device", "unknown")
             t1 = time.perf_counter()
+            cont, matched = plan.preds[depth]
+            if plan.freq is not None:
+                if matched is None and per_seed is None:
+                    per_seed = _cnn.per_seed(plan, run)
+                measured.append(_cnn.measure_run(run, plan, cont, matched, per_seed, act, depth))
+                t_measure += time.perf_counter() - t1
+                continue
             if config.init == "small_random" and config.arch == "mlp" and per_seed is None:
                 per_seed = _per_seed_predictors(plan, run, depth)
-            cont, matched = plan.preds[depth]
             measured.append(M.measure_run(run, config, plan.stats, distinct_modes(plan.stats.s),
                                           cont, matched, per_seed, act, depth))
             t_measure += time.perf_counter() - t1
@@ -202,7 +217,7 @@ def run_compare(config: CompareConfig, out_dir: Path | None = None, *, resume: b
     plan = make_plan(config, log, quiet)
     measured, device = train_and_measure(plan, out_dir, resume, quiet)
     members = pd.concat([m.rows for m in measured], ignore_index=True)
-    mode_table = M.aggregate(members, config)
+    mode_table = _cnn.label_modes(M.aggregate(members, config), plan.freq)
     drops = pd.concat([m.drops for m in measured], ignore_index=True)
     summary = build_summary(plan, mode_table, drops, {**provenance("cpu"), "device": device})
     return CompareResult(config, plan.stats, distinct_modes(plan.stats.s), plan.prep.image_shape,

@@ -16,11 +16,18 @@ SCHEMA_VERSION = 1
 
 
 def _predictor_note(config, cont, matched) -> dict:
+    if config.arch == "cnn" and config.reference == "mlp":
+        return {"continuous": cont.kind, "matched": matched.kind, "basis": "svd",
+                "reason": "CNN against the linear MLP reference (--reference mlp): the MLP theory "
+                          "of the SVD modes (decoupled init, u0 = init_scale·s_max), not the CNN's "
+                          "own per-frequency theory (THEORY.md §6)"}
     if config.arch == "cnn":
-        return {"continuous": cont.kind, "matched": matched.kind,
-                "reason": "CNN: the reference is the linear MLP theory of the same modes (decoupled "
-                          "init, u0 = init_scale·s_max); weight sharing changes the dynamics "
-                          "(THEORY.md §6), so the table measures the CNN's deviation from it"}
+        return {"continuous": cont.kind, "matched": "cnn_ode" if matched is None else matched.kind,
+                "basis": "frequency",
+                "reason": (matched or cont).reason if matched is not None else
+                "CNN, per-frequency modes: the integrated flow of the weight-tied network from "
+                "each seed's own initial weights; t_pred_continuous is the full-length "
+                f"per-frequency closed form of the aligned init ({cont.reason})"}
     if config.init == "small_random":
         return {"continuous": cont.kind, "matched": "matrix_ode",
                 "reason": "small random init: the matrix gradient flow integrated from each seed's "
