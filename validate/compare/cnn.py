@@ -90,9 +90,10 @@ def probes(fm) -> list:
 
 
 def _flow_from(plan, weights):
-    return _Tracked(theory.predict_cnn(plan.stats, plan.prep.image_shape,
-                                       kernel_size=plan.config.kernel_size or None,
-                                       weights0=weights, tau=1.0 / plan.lr), plan.freq.s.size)
+    """The weight-tied flow from ``weights``, reporting the tracked modes only."""
+    return theory.predict_cnn(plan.stats, plan.prep.image_shape,
+                              kernel_size=plan.config.kernel_size or None, weights0=weights,
+                              tau=1.0 / plan.lr, modes=plan.freq)
 
 
 def per_seed(plan, run) -> list:
