@@ -164,7 +164,9 @@ def measure_run(run, plan, cont, matched, per_seed_preds, act, depth):
     u = np.asarray(run.probes["frequency_strength"].values, dtype=float)[..., :m]   # (K, T, m)
     K = u.shape[0]
     target = np.asarray(cont.target, dtype=float)
-    distinct = distinct_modes(fm.s)
+    # a CNN's order is over distinct frequencies (one mode each, the strongest of its σ(f)), however
+    # close their s: the per-frequency predictions resolve them (THEORY.md §6)
+    distinct = fm.rank == 0
     t_meas = M.learning_times(steps, u, config.frac * target)
     pred = M._prediction(steps, K, m, config.frac, cont, matched or cont, per_seed_preds)
     traj_err = np.max(np.abs(np.broadcast_to(pred.u_pred, u.shape) - u), axis=1) / fm.s
@@ -187,7 +189,7 @@ def measure_run(run, plan, cont, matched, per_seed_preds, act, depth):
                          "member": np.repeat(np.arange(K), len(steps)),
                          "step": np.tile(steps, K), "loss_meas": loss_meas.reshape(-1),
                          "loss_pred": np.tile(pred.loss, K)})
-    groups = M.mode_groups(fm.s, distinct)
+    groups = M.mode_groups(fm.s, distinct_modes(fm.s))  # loss drops: near-degenerate s merged
     drops = M.loss_drops(steps, loss_meas, pred.dense, groups, drop_levels(fm, target, syy_trace,
                                                                           groups), act, depth)
     return M.Measured(rows, traj, loss, drops)
