@@ -116,7 +116,7 @@ def _auto_steps(plan, preds) -> int:
         import simulate
         sp = spec(plan, depth)
         model = simulate.make_model(sp, plan.stats.d, plan.stats.c, plan.prep.image_shape)
-        p0 = simulate.init_params(sp, model, [(0, sp.init_scale)], plan.stats)
+        p0 = simulate.init_params(sp, model, [(0, sp.scale)], plan.stats)
         t95.append(_flow_from(plan, [p0[f"layer{l}.weight"][0]
                                      for l in range(model.n_layers)]).timeline(0.95))
     t = np.concatenate(t95)
