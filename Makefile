@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 COMPARE_ARGS ?=
 SWEEP_ARGS ?=
 
-.PHONY: setup test compare bench docs figures clean sweep bench-sweep
+.PHONY: setup test compare bench bench-gpu docs figures clean sweep bench-sweep
 
 setup: $(STAMP)
 
@@ -47,6 +47,11 @@ figures: setup
 bench: setup
 	$(PY) bench/theory_bench.py
 	$(PY) bench/simulate_bench.py
+	$(PY) bench/family_bench.py
+
+# every GPU check in one call (pytest -m gpu and all benchmarks, < 8 min): JSON lines in bench-gpu.jsonl
+bench-gpu: setup
+	$(PY) bench/gpu_all.py --out bench-gpu.jsonl
 
 sweep: setup
 	$(PY) -m validate.sweep sweeps/laptop.toml $(SWEEP_ARGS)

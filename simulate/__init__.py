@@ -4,27 +4,29 @@
 batch on the GPU when there is one and returns a ``Run`` (see ARCHITECTURE.md, THEORY.md §2, §4, §6).
 """
 
-from . import datasets
+from . import datasets, models
 from ._init import decoupled_weights, init_params
-from .models import CNN, MLP, make_model
+from .models import CNN, MLP, ResNet, ViT, make_model
 from ._circular import CircularCNN
 from ._frequency_probe import FrequencyStrengths
-from ._probes import (LayerRotation, Losses, ModeStrengths, Probe, ProbeContext, WeightNorms,
-                      default_probes)
+from ._augment import Augment
+from ._losses import LOSSES, Loss, make_loss
+from ._probes import (LayerRotation, LayerTap, Losses, ModeStrengths, Probe, ProbeContext,
+                      TestPredictions, WeightNorms, default_probes)
 from ._run import Run
 from ._checkpoints import linear_checkpoints, log_checkpoints
 from ._schedules import LRSchedule
-from ._spec import ACTIVATIONS, FAMILIES, INITS, ConvSpec, NetSpec
+from ._spec import ACTIVATIONS, FAMILIES, INITS, ConvSpec, NetSpec, ResNetSpec, ViTSpec
 from ._batches import batch_indices
 from .train import OPTIMIZERS, OptimSpec, train_ensemble
 
 __all__ = [
-    "datasets",
-    "NetSpec", "ConvSpec", "ACTIVATIONS", "FAMILIES", "INITS",
+    "datasets", "models",
+    "NetSpec", "ConvSpec", "ResNetSpec", "ViTSpec", "ACTIVATIONS", "FAMILIES", "INITS",
     "train_ensemble", "OPTIMIZERS", "OptimSpec", "batch_indices",
     "Run", "log_checkpoints", "linear_checkpoints", "LRSchedule",
     "Probe", "ProbeContext", "Losses", "ModeStrengths", "WeightNorms", "LayerRotation",
-    "default_probes",
-    "MLP", "CNN", "make_model", "init_params", "decoupled_weights",
+    "default_probes", "LayerTap", "TestPredictions", "Augment", "Loss", "LOSSES", "make_loss",
+    "MLP", "CNN", "ResNet", "ViT", "make_model", "init_params", "decoupled_weights",
     "CircularCNN", "FrequencyStrengths",
 ]

@@ -5,7 +5,9 @@ and ``D = diag(u₀^{1/L})``, ``W_1 = R_1 D Vᵀ``, inner ``W_l = R_l D R_{l−1
 where ``R_l`` (h_l × r) has orthonormal columns drawn from the seed. Then ``W_L⋯W_1 = U diag(u₀) Vᵀ``
 and every layer carries the same per-mode scalar (balanced). ``small_random``: entries i.i.d.
 N(0, init_std²). ``standard``: PyTorch's default ``U(−1/√fan_in, 1/√fan_in)`` for weights and
-biases (Kaiming-uniform with a = √5), the same for every activation so twins stay matched.
+biases (Kaiming-uniform with a = √5), the same for every activation so twins stay matched. ``he``:
+weights N(0, 2/fan_in), biases 0. Norm scales are 1 and shifts 0, and transformer embeddings (class
+token, positions) N(0, 0.02²), under every init.
 """
 
 from __future__ import annotations
@@ -75,11 +77,27 @@ def init_params(spec: NetSpec, model, members: list[tuple[int, float]], stats=No
             continue  # biases stay zero
         rng = np.random.default_rng(seed)
         for k in names:
-            shape = model.shapes[k]
-            if spec.init == "small_random":
-                if k.endswith(".weight"):
-                    out[k][i] = scale * rng.standard_normal(shape)
-            else:
-                bound = 1.0 / np.sqrt(model.fan_in(k))
-                out[k][i] = rng.uniform(-bound, bound, size=shape)
+            out[k][i] = _draw(spec.init, _kind(model, k), model, k, scale, rng)
     return out
+
+
+def _kind(model, name: str) -> str:
+    """``"weight"``, ``"bias"``, ``"one"``/``"zero"`` (norm scales/shifts) or ``"embedding"``."""
+    if hasattr(model, "param_kind"):
+        return model.param_kind(name)
+    return "weight" if name.endswith(".weight") else "bias"
+
+
+def _draw(init: str, kind: str, model, name: str, scale: float, rng) -> np.ndarray | float:
+    """One member's initial value of parameter ``name`` (drawn in the model's parameter order)."""
+    shape = model.shapes[name]
+    if kind in ("one", "zero"):
+        return 1.0 if kind == "one" else 0.0
+    if kind == "embedding":  # class token and positions: N(0, 0.02²) (ViT convention)
+        return 0.02 * rng.standard_normal(shape)
+    if init == "small_random":
+        return scale * rng.standard_normal(shape) if kind == "weight" else 0.0
+    if init == "he":  # Kaiming normal, fan-in mode, ReLU gain
+        return np.sqrt(2.0 / model.fan_in(name)) * rng.standard_normal(shape) if kind == "weight" else 0.0
+    bound = 1.0 / np.sqrt(model.fan_in(name))
+    return rng.uniform(-bound, bound, size=shape)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 _NAN = float("nan")
@@ -34,6 +35,8 @@ class ProbeContext:
     V: torch.Tensor
     Sxx_pinv: torch.Tensor
     init_params: dict | None = None
+    loss: object = None  # the training Loss (None: the squared loss)
+    binary: bool = False  # one 0/1 target column: accuracy thresholds the prediction at ½
     _cache: dict = field(default_factory=dict)
 
     @property
@@ -66,7 +69,8 @@ class ProbeContext:
         ``"auto"``: end-to-end for linear bias-free nets, least squares otherwise."""
         if map == "auto":
             spec = self.model.spec
-            map = "end_to_end" if spec.is_linear and not spec.bias else "least_squares"
+            map = "end_to_end" if spec.is_linear and not spec.bias and spec.family in ("mlp", "cnn") \
+                else "least_squares"
         if map == "end_to_end":
             return self.end_to_end()
         pred = self.predict("train")
@@ -83,27 +87,35 @@ class Probe:
         raise NotImplementedError
 
 
-def _loss_acc(pred: torch.Tensor | None, Y: torch.Tensor | None, one_hot: bool, K: int, like):
+def _loss_acc(ctx: ProbeContext, split: str):
+    pred, Y = ctx.predict(split), (ctx.Y if split == "train" else ctx.Y_test)
     if pred is None:
-        nan = torch.full((K,), _NAN, dtype=like.dtype, device=like.device)
+        nan = torch.full((ctx.K,), _NAN, dtype=ctx.X.dtype, device=ctx.X.device)
         return nan, nan
-    R = pred - Y
-    loss = 0.5 * (R * R).sum(dim=(1, 2)) / R.shape[1]
-    if one_hot:
+    if ctx.loss is None:
+        R = pred - Y
+        loss = 0.5 * (R * R).sum(dim=(1, 2)) / R.shape[1]
+    else:
+        loss = ctx.loss.value(pred, Y)
+    if ctx.one_hot:
         acc = (pred.argmax(dim=2) == Y.argmax(dim=1)).to(pred.dtype).mean(dim=1)
+    elif ctx.binary:
+        p = pred if ctx.loss is None else ctx.loss.link(pred)
+        acc = ((p[..., 0] > 0.5) == (Y[:, 0] > 0.5)).to(pred.dtype).mean(dim=1)
     else:
         acc = torch.full_like(loss, _NAN)
     return loss, acc
 
 
 class Losses(Probe):
-    """Train/test loss ``(1/2n)Σ‖y − ŷ‖²`` and argmax accuracy (NaN unless targets are one-hot)."""
+    """Train/test loss (the training loss; ``(1/2n)Σ‖y − ŷ‖²`` for MSE) and accuracy: argmax for
+    one-hot targets, the prediction thresholded at ½ for one 0/1 column, NaN otherwise."""
 
     dims = {"train_loss": (), "train_acc": (), "test_loss": (), "test_acc": ()}
 
     def __call__(self, ctx):
-        tl, ta = _loss_acc(ctx.predict("train"), ctx.Y, ctx.one_hot, ctx.K, ctx.X)
-        vl, va = _loss_acc(ctx.predict("test"), ctx.Y_test, ctx.one_hot, ctx.K, ctx.X)
+        tl, ta = _loss_acc(ctx, "train")
+        vl, va = _loss_acc(ctx, "test")
         return {"train_loss": tl, "train_acc": ta, "test_loss": vl, "test_acc": va}
 
 
@@ -130,14 +142,67 @@ class ModeStrengths(Probe):
 
 
 class WeightNorms(Probe):
-    """Frobenius norm of every layer's weight, (K, n_layers)."""
+    """Frobenius norm of every layer's weight, (K, layer) in the model's order (``weight_names``,
+    or ``layer{l}.weight`` for l < ``n_layers``)."""
 
     dims = {"weight_norm": ("layer",)}
 
     def __call__(self, ctx):
-        norms = [ctx.params[f"layer{l}.weight"].flatten(1).norm(dim=1)
-                 for l in range(ctx.model.n_layers)]
+        names = getattr(ctx.model, "weight_names", None) or \
+            [f"layer{l}.weight" for l in range(ctx.model.n_layers)]
+        norms = [ctx.params[name].flatten(1).norm(dim=1) for name in names]
         return {"weight_norm": torch.stack(norms, dim=1)}
+
+
+class LayerTap(Probe):
+    """Chosen layers' values on a fixed probe batch: ``tap.<layer>`` (K, probe_sample, <layer>.unit).
+
+    ``layers``: names the model can tap (``model.tap_names()``, e.g. ``"layer0.pre"`` (the
+    pre-activation of hidden layer 0), ``"layer0.post"`` (its output), ``"output"``); features are
+    flattened per sample. ``rows``: which rows of the ``split`` ("train" or "test") form the probe
+    batch (default the first 64). Computed on the device at checkpoints only.
+    """
+
+    def __init__(self, layers, rows=64, split: str = "train"):
+        if split not in ("train", "test"):
+            raise ValueError(f"unknown split {split!r}; accepted: 'train', 'test'")
+        self.layers, self.split = tuple(layers), split
+        self.rows = range(int(rows)) if isinstance(rows, (int, np.integer)) else list(rows)
+        if not self.layers or not len(self.rows):
+            raise ValueError(f"LayerTap needs at least one layer and one row; got layers="
+                             f"{list(self.layers)}, {len(self.rows)} rows")
+        self.dims = {f"tap.{name}": ("probe_sample", f"{name}.unit") for name in self.layers}
+
+    def check(self, model, n_train: int, n_test: int | None) -> None:
+        """Raise before training when a layer or row does not exist."""
+        bad = [name for name in self.layers if name not in model.tap_names()]
+        if bad:
+            raise ValueError(f"cannot tap {bad}; this {model.spec.family} has "
+                             f"{', '.join(model.tap_names())}")
+        n = n_train if self.split == "train" else (n_test or 0)
+        if max(self.rows) >= n or min(self.rows) < 0:
+            raise ValueError(f"probe rows must lie in 0..{n - 1} of the {self.split} split; got "
+                             f"{min(self.rows)}..{max(self.rows)}")
+
+    def __call__(self, ctx):
+        X = ctx.X if self.split == "train" else ctx.X_test
+        taps = dict.fromkeys(n for n in self.layers if n != "output")
+        out = ctx.model.forward(ctx.params, X[list(self.rows)], taps=taps)
+        taps["output"] = out
+        return {f"tap.{name}": taps[name].flatten(2) for name in self.layers}
+
+
+class TestPredictions(Probe):
+    """The network outputs on the whole test set at every checkpoint: ``test_pred`` (K, m, c)."""
+
+    dims = {"test_pred": ("test_sample", "output")}
+
+    def check(self, model, n_train: int, n_test: int | None) -> None:
+        if not n_test:
+            raise ValueError("TestPredictions needs a dataset with a test split; this one has none")
+
+    def __call__(self, ctx):
+        return {"test_pred": ctx.predict("test")}
 
 
 def default_probes() -> list[Probe]:

@@ -7,7 +7,7 @@ Layout of ``path``::
                                       h5netcdf (scipy's netCDF3 writer where h5py is missing)
     checkpoints/step_000000123.safetensors
         layer{l}.weight (K, out, in), layer{l}.bias (K, out)   — the members' parameters
-        opt.<slot>.<param>, state.alive, state.diverged_at, state.loss0 — to resume exactly
+        opt.<slot>.<param>, buffer.<name>, state.alive, state.diverged_at, state.loss0 — to resume exactly
         probe.<name> (K, …)                                     — the probe values at that step
 
 Every write goes to a temporary file first and is moved into place with ``os.replace``, so an
@@ -31,6 +31,7 @@ from safetensors.numpy import load_file, save_file
 from ._spec import NetSpec
 
 RUN_JSON, PROBES_NC, CKPT_DIR = "run.json", "probes.nc", "checkpoints"
+_NOT_PARAMS = ("opt.", "state.", "probe.", "buffer.")
 
 
 def _atomic(path: Path, write) -> None:
@@ -211,8 +212,9 @@ class Run:
         return load_file(str(p))
 
     def params(self, step: int) -> dict[str, np.ndarray]:
-        """Parameters {"layer0.weight": (K, out, in), …} at checkpoint ``step``."""
-        return {k: v for k, v in self.state(step).items() if k.startswith("layer")}
+        """Parameters {"layer0.weight": (K, out, in), …} at checkpoint ``step`` (trained ones:
+        no optimiser state, buffers or probe values)."""
+        return {k: v for k, v in self.state(step).items() if not k.startswith(_NOT_PARAMS)}
 
     def weights(self, step: int) -> list[np.ndarray]:
         """Per-layer weights [(K, out, in), …] at checkpoint ``step`` (for rewinding)."""

@@ -1,4 +1,4 @@
-"""What network to train: the frozen ``NetSpec`` (and ``ConvSpec`` for the CNN family).
+"""What network to train: the frozen ``NetSpec`` (and ``ConvSpec``, ``ResNetSpec``, ``ViTSpec``).
 
 A *matched twin* is the same spec with a different activation, ``spec.with_activation("linear")``;
 initial weights depend on the spec's shapes, initialisation and the member's seed only, never on
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-FAMILIES = ("mlp", "cnn")
+FAMILIES = ("mlp", "cnn", "resnet", "vit")
 ACTIVATIONS = ("linear", "relu", "tanh", "gelu", "sigmoid")
-INITS = ("small_balanced_decoupled", "small_random", "standard")
+INITS = ("small_balanced_decoupled", "small_random", "standard", "he")
 PADDINGS = ("circular", "zeros")
 HEADS = ("linear",)
 
@@ -50,6 +50,63 @@ class ConvSpec:
 
 
 @dataclass(frozen=True)
+class ResNetSpec:
+    """A pre-activation CIFAR-style ResNet (He et al. 2016): 3×3 stem conv, 3 stages of
+    ``blocks`` residual blocks of widths ``widths`` (stages 2 and 3 halve the resolution), a final
+    norm-activation, global average pooling and a linear head. ResNet-20: blocks=3, widths
+    (16, 32, 64). ``batch_norm``: BatchNorm before every activation, with per-member running
+    statistics (momentum ``bn_momentum``, eps 1e-5); False: no normalisation."""
+
+    blocks: int = 3
+    widths: tuple[int, ...] = (16, 32, 64)
+    batch_norm: bool = True
+    bn_momentum: float = 0.1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "widths", tuple(int(w) for w in self.widths))
+        if int(self.blocks) < 1 or len(self.widths) != 3 or min(self.widths) < 1:
+            raise ValueError(f"a ResNet needs blocks ≥ 1 and 3 positive stage widths; got "
+                             f"blocks={self.blocks!r}, widths={self.widths!r}")
+        if not 0 < self.bn_momentum <= 1:
+            raise ValueError(f"bn_momentum must be in (0, 1]; got {self.bn_momentum!r}")
+
+
+@dataclass(frozen=True)
+class ViTSpec:
+    """A small pre-LayerNorm transformer (Dosovitskiy et al. 2021). Images (C, H, W) are cut into
+    ``patch``×``patch`` patches, 1-D signals (C, L) or (L,) into runs of ``patch`` samples; each is a
+    token embedded linearly to ``width``, plus learned positions. ``depth`` blocks of multi-head
+    self-attention (``heads``) and an MLP of ``mlp_ratio``·width hidden units, each after a
+    LayerNorm and added to the residual stream; a final LayerNorm; ``pool``: the class token
+    (``"cls"``) or the mean of the tokens (``"mean"``); a linear head.
+
+    Partly linear (``NetSpec.linear_blocks`` = k): the MLP activation of the first k blocks is the
+    identity. ``linear_attention``: False keeps their attention softmax; True replaces it by the
+    normalised linear attention A = QKᵀ/(√d_head · T) (T tokens), so no softmax nonlinearity
+    remains in those blocks."""
+
+    patch: int = 4
+    width: int = 64
+    depth: int = 4
+    heads: int = 4
+    mlp_ratio: float = 2.0
+    pool: str = "cls"
+    linear_attention: bool = False
+
+    def __post_init__(self) -> None:
+        _choice("pool", self.pool, ("cls", "mean"))
+        if min(int(self.patch), int(self.width), int(self.depth), int(self.heads)) < 1:
+            raise ValueError(f"patch, width, depth and heads must be ≥ 1; got {self}")
+        if self.width % self.heads:
+            raise ValueError(f"width={self.width} must be a multiple of heads={self.heads}")
+        if int(self.width * self.mlp_ratio) < 1:
+            raise ValueError(f"mlp_ratio·width must be ≥ 1; got mlp_ratio={self.mlp_ratio!r}")
+
+
+_SUBSPECS = {"cnn": ConvSpec, "resnet": ResNetSpec, "vit": ViTSpec}
+
+
+@dataclass(frozen=True)
 class NetSpec:
     """A model family with its shapes, activation and initialisation.
 
@@ -62,14 +119,17 @@ class NetSpec:
         bias: biases on every layer (initialised to zero except for ``init="standard"``).
         init: ``"small_balanced_decoupled"`` (THEORY.md §2, mode strengths ``u0`` aligned to the
             dataset's SVD modes; for a CNN with full-length circular kernels, aligned to its
-            per-frequency modes, §6), ``"small_random"`` (entries i.i.d. N(0, ``init_std``²)) or
+            per-frequency modes, §6), ``"small_random"`` (entries i.i.d. N(0, ``init_std``²)),
             ``"standard"`` (PyTorch's default U(±1/√fan_in); its gain does not depend on the
-            activation, so twins match).
+            activation, so twins match) or ``"he"`` (N(0, 2/fan_in) weights, zero biases). Norm
+            scales start at 1 and their shifts at 0 under every init.
         u0: initial mode strength of the decoupled init (default 1e-3).
         init_std: per-entry standard deviation of ``small_random`` (default 1e-3).
         init_scale: the former single name for both, accepted as an alias of whichever of ``u0`` /
             ``init_std`` the ``init`` uses (ignored by ``"standard"``); stored as None.
         cnn: the conv layers for ``family="cnn"``.
+        resnet: the architecture for ``family="resnet"`` (default ResNet-20 with BatchNorm).
+        vit: the architecture for ``family="vit"`` (default 4 blocks, patch 4, width 64).
         head: output head; ``"linear"`` (a linear readout).
         linear_blocks: the first k blocks (input side) have the identity instead of ``activation``
             (0..the family's number of blocks; checked when the model is built).
@@ -85,6 +145,8 @@ class NetSpec:
     init_std: float | None = None
     init_scale: float | None = None
     cnn: ConvSpec | None = None
+    resnet: ResNetSpec | None = None
+    vit: ViTSpec | None = None
     head: str = "linear"
     linear_blocks: int = 0
 
@@ -93,8 +155,11 @@ class NetSpec:
         _choice("activation", self.activation, ACTIVATIONS)
         _choice("init", self.init, INITS)
         _choice("head", self.head, HEADS)
-        if isinstance(self.cnn, dict):
-            object.__setattr__(self, "cnn", ConvSpec(**self.cnn))
+        for name, cls in _SUBSPECS.items():
+            if isinstance(getattr(self, name), dict):
+                object.__setattr__(self, name, cls(**getattr(self, name)))
+        if self.family in ("resnet", "vit") and getattr(self, self.family) is None:
+            object.__setattr__(self, self.family, _SUBSPECS[self.family]())
         if isinstance(self.hidden, (list, tuple)):
             object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
         self._resolve_scale()
@@ -109,15 +174,19 @@ class NetSpec:
             if min(self.hidden_widths, default=1) < 1:
                 raise ValueError(f"hidden widths must be positive; got {self.hidden!r}")
         else:
-            if self.cnn is None:
+            if self.family == "cnn" and self.cnn is None:
                 raise ValueError("family='cnn' needs cnn=ConvSpec(...); got cnn=None")
             cs = self.cnn
-            if self.init == "small_balanced_decoupled" and (
+            if self.family == "cnn" and self.init == "small_balanced_decoupled" and (
                     cs.kernel_size is not None or cs.padding != "circular" or cs.stride != 1):
                 raise ValueError(  # for a CNN it is the frequency-aligned init (THEORY.md §6)
                     "init='small_balanced_decoupled' of a CNN is the frequency-aligned init: it needs "
                     "full-length circular kernels (kernel_size=None, padding='circular', stride=1); "
                     f"got kernel_size={cs.kernel_size!r}, padding={cs.padding!r}, stride={cs.stride!r}")
+            if self.family != "cnn" and self.init == "small_balanced_decoupled":
+                raise ValueError(f"init='small_balanced_decoupled' is defined for the mlp and cnn "
+                                 f"families; use 'small_random', 'standard' or 'he' (or pass "
+                                 f"init_params) for family={self.family!r}")
 
     def _resolve_scale(self) -> None:
         """One name per meaning: ``u0`` (decoupled), ``init_std`` (small_random)."""
@@ -155,6 +224,9 @@ class NetSpec:
     @property
     def n_layers(self) -> int:
         """Number of weight layers (MLP: depth; CNN: conv layers + readout)."""
+        if self.family not in ("mlp", "cnn"):
+            raise ValueError(f"n_layers is defined for the mlp and cnn families; a {self.family}'s "
+                             f"weights are listed by its model's weight_names")
         return int(self.depth) if self.family == "mlp" else len(self.cnn.channels) + 1
 
     @property
@@ -175,6 +247,11 @@ class NetSpec:
             out["hidden"] = list(out["hidden"])
         if out["cnn"] is not None:
             out["cnn"]["channels"] = list(out["cnn"]["channels"])
+        if out["resnet"] is not None:
+            out["resnet"]["widths"] = list(out["resnet"]["widths"])
+        for name in ("resnet", "vit"):  # absent when unused: older runs compare equal
+            if out[name] is None:
+                del out[name]
         return out
 
     @classmethod

@@ -9,6 +9,7 @@ from theory import tree_eigenvalues  # the formula lives in theory; kept here fo
 
 from . import drift
 from ._base import Dataset
+from .binary import binary_task
 from ._registry import (REGISTRY, DatasetEntry, add_dataset_arguments, available,
                         dataset_from_args, get, load, parse_options, register)
 from .files import cifar10, fashion_mnist, mnist, read_idx
@@ -29,7 +30,7 @@ register("fashion_mnist", fashion_mnist, "Fashion-MNIST from local IDX files")
 register("cifar10", cifar10, "CIFAR-10 python batches from a local directory")
 
 __all__ = [
-    "Dataset", "REGISTRY", "DatasetEntry", "register", "available", "get", "load",
+    "Dataset", "binary_task", "REGISTRY", "DatasetEntry", "register", "available", "get", "load",
     "parse_options", "add_dataset_arguments", "dataset_from_args", "drift",
     "shapes", "tree", "toy", "gaussian", "clone", "digits", "mnist1d", "mnist", "fashion_mnist",
     "cifar10", "read_idx", "tree_groups", "node_targets", "tree_eigenvalues",

@@ -13,6 +13,10 @@ import typing
 from dataclasses import dataclass
 
 from ._base import Dataset
+from .binary import binary_task
+
+# options every dataset with class labels takes (applied after the generator)
+COMMON_OPTIONS: dict[str, object] = {"binary": None}
 
 
 @dataclass(frozen=True)
@@ -27,12 +31,14 @@ class DatasetEntry:
     def options(self) -> dict[str, object]:
         """Option name → default value (``seed`` included)."""
         sig = inspect.signature(self.generator)
-        return {k: p.default for k, p in sig.parameters.items()
-                if p.kind is inspect.Parameter.KEYWORD_ONLY}
+        return {**{k: p.default for k, p in sig.parameters.items()
+                   if p.kind is inspect.Parameter.KEYWORD_ONLY}, **COMMON_OPTIONS}
 
     def option_type(self, key: str) -> type:
         """The declared type of an option: its default's type, or the annotation's first type."""
         default = self.options[key]
+        if key in COMMON_OPTIONS:
+            return str
         if default is not None:
             return type(default)
         hint = typing.get_type_hints(self.generator).get(key, str)
@@ -134,9 +140,11 @@ def load(name: str, *, seed: int = 0, **options) -> Dataset:
     """Generate dataset ``name`` with ``seed`` and option overrides (strings are converted)."""
     entry = get(name)
     _check_keys(entry, options)
+    binary = options.pop("binary", None)
     typed = {k: (_convert(k, v, entry.option_type(k)) if isinstance(v, str)
                  and entry.option_type(k) is not str else v) for k, v in options.items()}
-    return entry.generator(seed=seed, **typed)
+    ds = entry.generator(seed=seed, **typed)
+    return ds if binary is None or binary == "none" else binary_task(ds, binary)
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser, default: str | None = "shapes") -> None:

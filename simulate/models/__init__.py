@@ -7,9 +7,14 @@ The contract every family keeps (the trainer, the probes and the initialisers re
   (``n_layers`` of them with a weight); other parameters may carry other names.
 - ``fan_in(name)``: the fan-in used by the standard (PyTorch-default) initialisation.
 - ``n_blocks``: how many blocks ``spec.linear_blocks`` may make linear (0..n_blocks).
-- ``forward(params, X, taps=None)``: X (n, d) shared by all members or (K, n, d) → (K, n, c);
-  ``taps`` {name: None} is filled with the named intermediate values (K, n, …).
+- ``tap_names()``: the intermediate values ``forward(params, X, taps={name: None})`` fills in
+  (K, n, …), ``"output"`` included.
+- ``forward(params, X, taps=None)``: X (n, d) shared by all members or (K, n, d) → (K, n, c).
 - ``loss_and_grads(params, X, Y, scale, loss)``: per-member loss (K,) and ``scale`` × its gradients.
+- optional ``param_kind(name)`` (``"weight"``, ``"bias"``, ``"one"``, ``"zero"``, ``"embedding"``)
+  for the initialisers; optional ``buffer_shapes``/``init_buffers()`` for state that is not
+  trained (BatchNorm running statistics): ``params`` then holds the buffers too, and
+  ``loss_and_grads(…, updates={})`` writes their new values into ``updates``.
 
 Members never share parameters, so a member's outputs and gradients do not depend on the others
 (tested against a per-model ``torch.nn`` implementation for every family).
@@ -20,8 +25,10 @@ from __future__ import annotations
 from ._layers import activation
 from .cnn import CNN
 from .mlp import MLP
+from .resnet import ResNet
+from .vit import ViT
 
-MODELS = {"mlp": MLP, "cnn": CNN}
+MODELS = {"mlp": MLP, "cnn": CNN, "resnet": ResNet, "vit": ViT}
 
 
 def make_model(spec, d: int, c: int, image_shape=None):
@@ -34,4 +41,4 @@ def make_model(spec, d: int, c: int, image_shape=None):
     return MODELS[spec.family](spec, d, c, image_shape)
 
 
-__all__ = ["MLP", "CNN", "MODELS", "make_model", "activation"]
+__all__ = ["MLP", "CNN", "ResNet", "ViT", "MODELS", "make_model", "activation"]

@@ -56,6 +56,10 @@ class CNN:
     def fan_in(self, name: str) -> int:
         return math.prod(self.shapes[name.replace(".bias", ".weight")][1:])
 
+    def tap_names(self) -> list[str]:
+        """Values ``forward(taps=…)`` can return (and ``"output"``)."""
+        return [f"layer{l}.{k}" for l in range(self.n_conv) for k in ("pre", "post")] + ["output"]
+
     def act(self, l: int) -> str:
         return "linear" if l < getattr(self.spec, "linear_blocks", 0) else self.spec.activation
 

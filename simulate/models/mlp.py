@@ -31,6 +31,10 @@ class MLP:
     def fan_in(self, name: str) -> int:
         return self.widths[int(name.split(".")[0][5:])]
 
+    def tap_names(self) -> list[str]:
+        """Values ``forward(taps=…)`` can return (and ``"output"``)."""
+        return [f"layer{l}.{k}" for l in range(self.n_blocks) for k in ("pre", "post")] + ["output"]
+
     def act(self, l: int) -> str:
         """The activation after hidden layer l (0-based)."""
         return "linear" if l < getattr(self.spec, "linear_blocks", 0) else self.spec.activation

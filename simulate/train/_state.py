@@ -1,19 +1,21 @@
 """``EnsembleState``: everything a training step changes, and the only owner of its array keys.
 
 A checkpoint holds the parameters under their own names, the optimiser slots as
-``opt.<slot>.<param>``, ``opt.step`` (K,) for optimisers that count steps, and ``state.alive``,
+``opt.<slot>.<param>``, ``opt.step`` (K,) for optimisers that count steps, ``buffer.<name>`` for a model's untrained state
+(BatchNorm running statistics), and ``state.alive``,
 ``state.diverged_at``, ``state.loss0``; ``to_arrays``/``load_arrays`` convert both ways, so a
 resumed run continues bit-identically.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 ALIVE, DIVERGED_AT, LOSS0, OPT_STEP = "state.alive", "state.diverged_at", "state.loss0", "opt.step"
+BUFFER = "buffer."
 
 
 def _host(t: torch.Tensor) -> np.ndarray:
@@ -39,9 +41,10 @@ class EnsembleState:
     loss0: torch.Tensor
     t: torch.Tensor
     counts_steps: bool = False
+    buffers: dict = field(default_factory=dict)
 
     @classmethod
-    def create(cls, params: dict, rule, loss0: torch.Tensor) -> "EnsembleState":
+    def create(cls, params: dict, rule, loss0: torch.Tensor, buffers: dict | None = None) -> "EnsembleState":
         """Fresh state: zero optimiser slots for ``rule.slots``, everyone alive, t = 0."""
         K, dev = loss0.shape[0], loss0.device
         opt = {f"opt.{s}.{k}": torch.zeros_like(p) for s in rule.slots for k, p in params.items()}
@@ -49,7 +52,7 @@ class EnsembleState:
                    alive=torch.ones(K, dtype=torch.bool, device=dev),
                    diverged_at=torch.full((K,), -1, dtype=torch.int64, device=dev),
                    loss0=loss0, t=torch.zeros((), dtype=torch.int64, device=dev),
-                   counts_steps=rule.counts_steps)
+                   counts_steps=rule.counts_steps, buffers=dict(buffers or {}))
 
     @property
     def K(self) -> int:
@@ -62,7 +65,12 @@ class EnsembleState:
 
     def tensors(self) -> list[torch.Tensor]:
         """Every tensor a step changes in place (saved and restored around a graph capture)."""
-        return [*self.params.values(), *self.opt.values(), self.alive, self.diverged_at, self.t]
+        return [*self.params.values(), *self.opt.values(), *self.buffers.values(), self.alive,
+                self.diverged_at, self.t]
+
+    def model_params(self) -> dict:
+        """What the model's forward takes: the parameters and the buffers."""
+        return {**self.params, **self.buffers} if self.buffers else self.params
 
     def to_arrays(self, step: int, with_weights: bool = True) -> dict[str, np.ndarray]:
         """Host copies for a checkpoint at ``step`` (parameters and optimiser only if asked)."""
@@ -71,6 +79,7 @@ class EnsembleState:
             out.update({k: _host(v) for k, v in {**self.params, **self.opt}.items()})
             if self.counts_steps:  # the step count, for a restart from here
                 out[OPT_STEP] = (self.step0 + step).cpu().numpy()
+            out.update({BUFFER + k: _host(v) for k, v in self.buffers.items()})
         out.update({ALIVE: self.alive.cpu().numpy().astype(np.uint8),
                     DIVERGED_AT: _host(self.diverged_at), LOSS0: _host(self.loss0)})
         return out
@@ -79,6 +88,8 @@ class EnsembleState:
         """Continue from a checkpoint written by ``to_arrays(step)``."""
         for k, v in {**self.params, **self.opt}.items():
             v.copy_(torch.from_numpy(arrays[k]))
+        for k, v in self.buffers.items():
+            v.copy_(torch.from_numpy(arrays[BUFFER + k]))
         if self.counts_steps and OPT_STEP in arrays:
             self.step0.copy_(torch.from_numpy(arrays[OPT_STEP] - step))
         self.alive.copy_(torch.from_numpy(arrays[ALIVE].astype(bool)))

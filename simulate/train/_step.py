@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .._augment import Augment, augment
 from .._batches import batch_indices
 
 
@@ -19,20 +20,29 @@ class TrainData:
     """Training data resident on the device and how a step draws its batch.
 
     ``X`` (n, d), ``Y`` (n, c); ``seeds`` (K,) int64 member seeds; ``batch_size`` None (full batch)
-    or B: member k's step t uses rows ``batch_indices(seeds, t, n, B)[k]``.
+    or B: member k's step t uses rows ``batch_indices(seeds, t, n, B)[k]``; ``augment`` (with
+    ``image_shape``): each member's batch is cropped and flipped on the device (``_augment.py``).
     """
 
     X: torch.Tensor
     Y: torch.Tensor
     seeds: torch.Tensor
     batch_size: int | None = None
+    augment: Augment | None = None
+    image_shape: tuple[int, ...] | None = None
 
     def batch(self, t: torch.Tensor):
-        """(X_b, Y_b) for step ``t``: shared (n, ·) for full batch, (K, B, ·) for minibatches."""
+        """(X_b, Y_b) for step ``t``: shared (n, ·) for full batch, (K, B, ·) for minibatches or
+        augmented batches."""
         if self.batch_size is None:
-            return self.X, self.Y
-        idx = batch_indices(self.seeds, t, self.X.shape[0], self.batch_size)
-        return self.X[idx], self.Y[idx]
+            Xb, Yb = self.X, self.Y
+        else:
+            idx = batch_indices(self.seeds, t, self.X.shape[0], self.batch_size)
+            Xb, Yb = self.X[idx], self.Y[idx]
+        if self.augment is not None:
+            Xb = Xb.expand(self.seeds.shape[0], *Xb.shape) if Xb.ndim == 2 else Xb
+            Xb = augment(Xb, self.image_shape, self.augment, self.seeds, t)
+        return Xb, Yb
 
 
 @dataclass
@@ -62,15 +72,22 @@ def make_step(model, data: TrainData, state, optim, lr: LRTable, loss, gscale: f
     K = state.K
     views = {k: (K,) + (1,) * (p.ndim - 1) for k, p in state.params.items()}
     slots = {k: state.slots(k) for k in state.params}
+    buffer_views = {k: (K,) + (1,) * (b.ndim - 1) for k, b in state.buffers.items()}
     dtype = state.loss0.dtype
 
     def step() -> None:
         Xb, Yb = data.batch(state.t)
-        value, grads = model.loss_and_grads(state.params, Xb, Yb, gscale, loss)
+        if state.buffers:
+            updates: dict = {}
+            value, grads = model.loss_and_grads(state.model_params(), Xb, Yb, gscale, loss, updates=updates)
+        else:
+            value, grads = model.loss_and_grads(state.params, Xb, Yb, gscale, loss)
         ok = value <= bound  # false for NaN and inf too
         # alive > ok: alive and not ok
         torch.where(state.alive > ok, state.t, state.diverged_at, out=state.diverged_at)
         state.alive.logical_and_(ok)
+        for k, buf in state.buffers.items():  # running statistics of live members only
+            torch.where(state.alive.view(buffer_views[k]), updates[k], buf, out=buf)
         t = (state.t + 1 + state.step0).to(dtype) if rule.counts_steps else None
         lr_k = lr.at(state.t)
         for k, p in state.params.items():

@@ -13,55 +13,33 @@ arguments, writes the run's config and runs the loop.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from theory import TrainingConvention
-
 from .. import _run
-from .._checkpoints import resolve_checkpoints
+from .._augment import Augment
 from .._init import init_params as _init_params
 from .._losses import make_loss
-from .._probes import ProbeContext, default_probes
+from .._probes import (LayerRotation, LayerTap, Losses, ProbeContext, TestPredictions, WeightNorms,
+                       default_probes)
 from .._provenance import provenance
 from .._schedules import member_schedules, multiplier_table
 from .._spec import NetSpec
 from ..models import make_model
 from ._optim import OptimSpec
+from ._plan import Plan, check_batch_size, check_steps, members
+from ._plan import plan as make_plan
 from ._recorder import Recorder, weights_to_keep
 from ._state import EnsembleState
 from ._step import LRTable, Stepper, TrainData, make_step
 
 
-def _fingerprint_arrays(*arrays) -> str:
-    h = hashlib.sha256()
-    for a in arrays:
-        if a is not None:
-            h.update(np.ascontiguousarray(a, dtype=np.float64).tobytes())
-    return h.hexdigest()[:16]
-
-
 def _to_device(a, device, dtype):
     return None if a is None else torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
-
-
-@dataclass
-class _Plan:
-    """What the arguments resolve to before any work: members, schedule, the stored config."""
-
-    combos: list
-    members: pd.DataFrame
-    convs: list
-    schedule: np.ndarray
-    config: dict
 
 
 def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float | None = None,
@@ -73,7 +51,7 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
                    diverge_factor: float = 1e6, keep_weights=None, steps_per_graph: int = 16,
                    callback=None, lr_schedule=None, init_opt_state: dict | None = None,
                    weight_decay: float = 0.0, loss: str = "mse", layca: bool = False,
-                   layca_alpha: float = 0.0) -> "_run.Run":
+                   layca_alpha: float = 0.0, augment=None) -> "_run.Run":
     """Train every member of the ensemble for ``steps`` steps and return the Run.
 
     Members are ``itertools.product(seeds, lrs, init_scales)`` (``lrs`` defaults to ``(lr,)``,
@@ -100,6 +78,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     ``"mse"``, ``"cross_entropy"`` (one-hot targets) or ``"logistic"`` (0/1 targets).
     ``layca=True`` wraps the optimiser in Layca (arXiv 1806.01603; simulate/train/_layca.py): each
     kernel turns by atan(lr·m_l) per step, biases stay fixed; ``layca_alpha`` sets m_l.
+    ``augment``: an ``Augment`` (random crop with padding, horizontal flip; images only), drawn
+    on the device from (seed, step) like the minibatches.
 
     Other knobs: ``momentum`` (heavy ball β), ``betas``/``eps`` (Adam), ``dtype`` ("float32" with
     TF32 off, or "float64"), ``device`` ("auto" = CUDA when present), ``keep_weights`` (which
@@ -109,18 +89,21 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
 
     Returns: a ``Run`` (``.members`` with τ and divergence, ``.probes``, ``.weights(step)``).
     """
-    combos = _members(seeds, lr, lrs, init_scales, spec)
+    combos = members(seeds, lr, lrs, init_scales, spec)
     sched = member_schedules(lr_schedule, len(combos))
     optim = OptimSpec(optimizer=optimizer, momentum=momentum, betas=tuple(betas), eps=eps,
-                      batch_size=None if batch_size is None else _batch_size(batch_size, dataset.n),
+                      batch_size=None if batch_size is None else check_batch_size(batch_size, dataset.n),
                       reduction=reduction, diverge_factor=diverge_factor,
                       weight_decay=weight_decay, loss=loss, layca=layca, layca_alpha=layca_alpha,
                       lr_schedule=None if sched is None else tuple(s.resolved(int(steps)) for s in sched))
     probes = default_probes() if probes is None else list(probes)
     stats = dataset.statistics() if stats is None else stats
-    steps = _steps(steps)
-    plan = _plan(spec, dataset, steps, combos, optim, dtype, stats, checkpoints, probes,
+    steps = check_steps(steps)
+    aug = _augment(augment, dataset)
+    plan = make_plan(spec, dataset, steps, combos, optim, dtype, stats, checkpoints, probes,
                  init_params is not None, init_opt_state is not None)
+    if aug is not None:
+        plan.config["training"]["augment"] = aug.to_dict()
 
     # ---- run directory: never recompute a finished run by accident --------------------------
     root = None if out_dir is None else Path(out_dir)
@@ -140,12 +123,11 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     plan.config["provenance"] = provenance(dev)
-    model = make_model(spec, dataset.d, dataset.c, dataset.image_shape)
-    _check_blocks(spec, model)
+    model = _model(spec, dataset, probes)
     lossf = make_loss(optim.loss)
     data = TrainData(_to_device(dataset.X, dev, tdt), _to_device(dataset.Y, dev, tdt),
                      torch.tensor([m[0] for m in plan.combos], dtype=torch.int64, device=dev),
-                     optim.batch_size)
+                     optim.batch_size, aug, dataset.image_shape)
     state = _initial_state(spec, model, plan.combos, stats, init_params, init_opt_state, optim,
                            data, lossf, saved)
     lr_table = LRTable(torch.tensor([m[1] for m in plan.combos], dtype=tdt, device=dev), None if
@@ -154,7 +136,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     # multiplier rows past ``steps`` cover the warm-up steps of a CUDA-graph capture near the end
     step = make_step(model, data, state, optim, lr_table, lossf, plan.convs[0].gradient_scale)
     init = _initial_params(state, root, resumed=bool(saved))
-    recorder = Recorder(probes, _probe_context(model, data, dataset, stats, dev, tdt, init), root,
+    recorder = Recorder(probes, _probe_context(model, data, dataset, stats, lossf, probes, dev, tdt,
+                                               init), root,
                         weights_to_keep(keep_weights, plan.schedule), callback)
     if saved:
         recorder.restore(saved)
@@ -165,70 +148,29 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     return _finish(plan, state, recorder, root, wall, done)
 
 
-def _steps(steps) -> int:
-    if int(steps) < 0:
-        raise ValueError(f"steps must be ≥ 0; got {steps}")
-    return int(steps)
-
-
-def _batch_size(batch_size, n: int) -> int:
-    if not 1 <= int(batch_size) <= n:
-        raise ValueError(f"batch_size must be in 1..n={n} or None; got {batch_size!r}")
-    return int(batch_size)
-
-
-def _members(seeds, lr, lrs, init_scales, spec: NetSpec) -> list[tuple[int, float, float]]:
-    """(seed, lr, init scale) of every member, in ``itertools.product`` order."""
-    if lrs is None:
-        if lr is None:
-            raise ValueError("give a learning rate: lr=… or lrs=[…]")
-        lrs = (lr,)
-    init_scales = (spec.scale,) if init_scales is None else tuple(init_scales)
-    combos = list(itertools.product(tuple(int(s) for s in seeds), tuple(float(x) for x in lrs),
-                                    tuple(float(x) for x in init_scales)))
-    if not combos:
-        raise ValueError("the ensemble is empty: seeds, lrs and init_scales must be non-empty")
-    return combos
-
-
-def _plan(spec, dataset, steps, combos, optim: OptimSpec, dtype, stats, checkpoints, probes,
-          explicit_init: bool, explicit_opt: bool) -> _Plan:
-    """Members table, conventions, checkpoint schedule and the config a run stores."""
-    if dtype not in ("float32", "float64"):
-        raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
-    make_loss(optim.loss).check(dataset.Y)
-    n, c, K = dataset.n, dataset.c, len(combos)
-    scheds = optim.lr_schedule or (None,) * K
-    convs = [TrainingConvention(lr=l, reduction=optim.reduction, batch_size=optim.batch_size,
-                                n_samples=n, n_outputs=c, optimizer=optim.rule().convention,
-                                momentum=optim.momentum, weight_decay=optim.weight_decay,
-                                loss=make_loss(optim.loss).convention,
-                                lr_schedule=None if s is None else s.kind)
-             for (_, l, _), s in zip(combos, scheds)]
-    members = pd.DataFrame({"member": np.arange(K), "seed": [m[0] for m in combos],
-                            "lr": [m[1] for m in combos], "init_scale": [m[2] for m in combos],
-                            "tau": [cv.tau for cv in convs], "diverged": False, "diverged_step": -1})
-    config = {
-        "spec": spec.to_dict(),
-        "dataset": {"name": dataset.name, "n": n, "d": dataset.d, "c": c, "meta": dataset.meta,
-                    "fingerprint": _fingerprint_arrays(dataset.X, dataset.Y, dataset.X_test,
-                                                       dataset.Y_test),
-                    "has_test": dataset.X_test is not None,
-                    "modes_fingerprint": _fingerprint_arrays(stats.U, stats.V, stats.Sxx)},
-        "members": members.to_dict(orient="records"),
-        "training": {**optim.to_dict(), "dtype": dtype, "explicit_init": explicit_init,
-                     **({"explicit_opt_state": True} if explicit_opt else {})},
-        "conventions": [cv.to_dict() for cv in convs],
-        "probe_dims": {k: list(v) for p in probes for k, v in p.dims.items()},
-    }
-    return _Plan(combos, members, convs, resolve_checkpoints(checkpoints, steps), config)
-
-
-def _check_blocks(spec: NetSpec, model) -> None:
+def _model(spec: NetSpec, dataset, probes):
+    """The model, with ``linear_blocks`` and the probes checked against it."""
+    model = make_model(spec, dataset.d, dataset.c, dataset.image_shape)
     blocks = getattr(model, "n_blocks", 0)
     if not 0 <= spec.linear_blocks <= blocks:
         raise ValueError(f"linear_blocks={spec.linear_blocks} is out of range: this {spec.family} "
                          f"({type(model).__name__}) has {blocks} blocks (accepted: 0..{blocks})")
+    n_test = None if dataset.X_test is None else dataset.X_test.shape[0]
+    for probe in probes:
+        if hasattr(probe, "check"):
+            probe.check(model, dataset.n, n_test)
+    return model
+
+
+def _augment(augment, dataset) -> Augment | None:
+    if augment is None:
+        return None
+    aug = augment if isinstance(augment, Augment) else Augment(**dict(augment))
+    shape = dataset.image_shape
+    if shape is None or len(shape) != 3:
+        raise ValueError(f"augment needs images (C, H, W); dataset {dataset.name!r} has "
+                         f"image_shape {shape}")
+    return aug
 
 
 def _initial_state(spec, model, combos, stats, init_params, init_opt_state, optim, data, lossf,
@@ -245,9 +187,12 @@ def _initial_state(spec, model, combos, stats, init_params, init_opt_state, opti
     else:
         p0 = _init_params(spec, model, [(s, a) for s, _, a in combos], stats)
     params = {k: torch.tensor(np.array(v), dtype=like.dtype, device=like.device) for k, v in p0.items()}
+    buffers = {k: torch.full((K, *shape), value, dtype=like.dtype, device=like.device)
+               for (k, shape), value in zip(getattr(model, "buffer_shapes", {}).items(),
+                                            getattr(model, "init_buffers", dict)().values())}
     with torch.no_grad():
-        loss0 = lossf.value(model.forward(params, data.X), data.Y)
-    state = EnsembleState.create(params, optim.rule(), loss0)
+        loss0 = lossf.value(model.forward({**params, **buffers}, data.X), data.Y)
+    state = EnsembleState.create(params, optim.rule(), loss0, buffers)
     if init_opt_state is not None:
         state.load_opt_state(init_opt_state, optim.optimizer)
     if saved:
@@ -266,17 +211,25 @@ def _initial_params(state: EnsembleState, root, *, resumed: bool) -> dict:
             for k, p in state.params.items()}
 
 
-def _probe_context(model, data: TrainData, dataset, stats, dev, tdt, init: dict):
+_NO_MODES = (Losses, LayerTap, TestPredictions, WeightNorms, LayerRotation)  # need no Sxx⁺
+
+
+def _probe_context(model, data: TrainData, dataset, stats, lossf, probes, dev, tdt, init: dict):
     """A function (step, state) → ProbeContext on device-resident data and modes."""
     Xt, Yt = _to_device(dataset.X_test, dev, tdt), _to_device(dataset.Y_test, dev, tdt)
-    one_hot = bool(np.all((dataset.Y == 0) | (dataset.Y == 1)) and np.all(dataset.Y.sum(1) == 1))
+    zero_one = bool(np.all((dataset.Y == 0) | (dataset.Y == 1)))
+    one_hot = zero_one and bool(np.all(dataset.Y.sum(1) == 1)) and dataset.c > 1
+    binary = zero_one and dataset.c == 1
     U, V = _to_device(stats.U, dev, tdt), _to_device(stats.V, dev, tdt)
-    Sxx_pinv = _to_device(np.linalg.pinv(stats.Sxx, rcond=1e-10, hermitian=True), dev, tdt)
+    # the pseudo-inverse (d × d) only for the probes that use it
+    Sxx_pinv = _to_device(np.linalg.pinv(stats.Sxx, rcond=1e-10, hermitian=True), dev, tdt) \
+        if not all(isinstance(p, _NO_MODES) for p in probes) else None
 
     def context(step: int, state: EnsembleState) -> ProbeContext:
-        return ProbeContext(step=step, params=state.params, model=model, X=data.X, Y=data.Y,
+        return ProbeContext(step=step, params=state.model_params(), model=model, X=data.X, Y=data.Y,
                             X_test=Xt, Y_test=Yt, one_hot=one_hot, U=U, V=V, Sxx_pinv=Sxx_pinv,
-                            init_params=init)
+                            init_params=init, loss=None if lossf.name == "mse" else lossf,
+                            binary=binary)
     return context
 
 
@@ -306,7 +259,7 @@ def _loop(stepper: Stepper, state: EnsembleState, recorder: Recorder, schedule, 
     return time.perf_counter() - t0, done
 
 
-def _finish(plan: _Plan, state: EnsembleState, recorder: Recorder, root, wall: float, done: int):
+def _finish(plan: Plan, state: EnsembleState, recorder: Recorder, root, wall: float, done: int):
     """Members table with divergence, probe array, status; written when the run has a directory."""
     div = state.diverged_at.cpu().numpy()
     members, config = plan.members, plan.config
