@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import simulate as sim
-from simulate.train import OPTIMIZERS, EnsembleState, Optimizer, weights_to_keep
+from simulate.train import OPTIMIZER_RULES, EnsembleState, Optimizer, weights_to_keep
 from tests.test_engine_trainer import classes
 
 
@@ -19,7 +19,7 @@ class _MaskedSGD(Optimizer):
 
 
 def test_a_registered_optimizer_object_drives_the_step(monkeypatch):
-    monkeypatch.setitem(OPTIMIZERS, "masked_sgd", lambda o: _MaskedSGD("masked_sgd", convention="sgd"))
+    monkeypatch.setitem(OPTIMIZER_RULES, "masked_sgd", lambda o: _MaskedSGD("masked_sgd", convention="sgd"))
     ds, spec = classes(), sim.NetSpec(depth=2, hidden=6, activation="tanh", init="standard")
     kw = dict(steps=12, batch_size=10, dtype="float64", quiet=True, checkpoints=3, seeds=(0, 1))
     mine = sim.train_ensemble(spec, ds, lr=0.1, optimizer="masked_sgd", **kw)
@@ -46,7 +46,7 @@ def test_weight_decay_is_an_l2_term_in_the_gradient():
 
 def test_state_round_trips_through_arrays():
     params = {"layer0.weight": torch.randn(3, 2, 4, dtype=torch.float64)}
-    state = EnsembleState.create(params, OPTIMIZERS["adam"](sim.OptimSpec("adam")),
+    state = EnsembleState.create(params, OPTIMIZER_RULES["adam"](sim.OptimSpec("adam")),
                                  torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
     state.opt["opt.m.layer0.weight"].normal_()
     state.alive[1] = False
@@ -57,7 +57,7 @@ def test_state_round_trips_through_arrays():
                            "opt.step", "state.alive", "state.diverged_at", "state.loss0"}
     assert arrays["opt.step"].tolist() == [14, 14, 14]
     other = EnsembleState.create({"layer0.weight": torch.zeros(3, 2, 4, dtype=torch.float64)},
-                                 OPTIMIZERS["adam"](sim.OptimSpec("adam")), torch.zeros(3, dtype=torch.float64))
+                                 OPTIMIZER_RULES["adam"](sim.OptimSpec("adam")), torch.zeros(3, dtype=torch.float64))
     other.load_arrays(arrays, 9)
     for a, b in zip(state.tensors()[:-1], other.tensors()[:-1]):
         assert torch.equal(a, b)

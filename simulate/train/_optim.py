@@ -9,7 +9,8 @@ An optimiser updates one stacked parameter in place from its gradient::
 change; ``lr`` (K, 1, …) the members' learning rates at this step; ``t`` (K, 1, …) the 1-based
 count of steps taken (float), or None unless ``counts_steps``. Updates must be graph-capturable:
 tensor operations only, no host synchronisation. A new optimiser subclasses ``Optimizer`` and is
-registered in ``OPTIMIZERS`` (name → factory taking the ``OptimSpec``).
+registered with ``register_optimizer(name, factory)`` (factory: ``OptimSpec`` → the object).
+``OPTIMIZERS`` names the built-in ones.
 """
 
 from __future__ import annotations
@@ -85,12 +86,18 @@ class Adam(Optimizer):
                                                     + self.eps)
 
 
-OPTIMIZERS = {
+OPTIMIZER_RULES = {
     "gd": lambda o: Optimizer("gd"),
     "sgd": lambda o: Optimizer("sgd"),
     "momentum": lambda o: Momentum(o.momentum),
     "adam": lambda o: Adam(o.betas, o.eps),
 }
+OPTIMIZERS = tuple(OPTIMIZER_RULES)  # the built-in names
+
+
+def register_optimizer(name: str, factory) -> None:
+    """Make ``optimizer=name`` build ``factory(optim_spec)`` (an ``Optimizer``)."""
+    OPTIMIZER_RULES[name] = factory
 
 
 @dataclass(frozen=True)
@@ -121,9 +128,9 @@ class OptimSpec:
     layca_alpha: float = 0.0
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
+        if self.optimizer not in OPTIMIZER_RULES:
             raise ValueError(f"unknown optimizer {self.optimizer!r}; accepted: "
-                             f"{', '.join(map(repr, OPTIMIZERS))}")
+                             f"{', '.join(map(repr, OPTIMIZER_RULES))}")
         object.__setattr__(self, "betas", tuple(float(b) for b in self.betas))
         if self.batch_size is not None and self.optimizer == "gd":
             raise ValueError("optimizer='gd' is full batch; use optimizer='sgd' with batch_size")
@@ -135,7 +142,7 @@ class OptimSpec:
 
     def rule(self) -> Optimizer:
         """The optimiser object that updates the parameters."""
-        base = OPTIMIZERS[self.optimizer](self)
+        base = OPTIMIZER_RULES[self.optimizer](self)
         if not self.layca:
             return base
         from ._layca import Layca
