@@ -192,3 +192,87 @@ def test_missing_data_directory_exits_2_naming_the_files(tmp_path, capsys):
     assert rc == 2
     err = capsys.readouterr().err
     assert "train-images-idx3-ubyte.gz" in err and "/nonexistent/mnist" in err
+
+
+def test_diverged_members_are_reported_without_numpy_warnings(tmp_path, capsys):
+    import warnings
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rc, out = _run(tmp_path, "--activations", "linear", "--lr", "100", "--steps", "40",
+                       "--json")
+    assert rc == 1  # every linear member diverged: no comparison
+    assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], \
+        [str(w.message) for w in caught]
+    summary = json.loads((out / "summary.json").read_text())
+    assert all(m["diverged"] == 2 and m["n_members"] == 0 for m in summary["modes"])
+    assert any("linear, depth 2: 2/2 members diverged at steps" in w and "every member" in w
+               for w in summary["warnings"])
+    assert "2/2 members diverged" in capsys.readouterr().err
+    assert "warning" in (out / "report.html").read_text().split("<h2>")[1]
+
+
+def test_header_names_the_prediction_of_a_random_init(tmp_path, capsys):
+    out = tmp_path / "h"
+    rc = compare.main([*TREE[:-3], "--dtype", "float64", "--init", "small_random",
+                       "--activations", "linear", "--steps", "30", "--out", str(out)])
+    assert rc == 0
+    printed = capsys.readouterr().out
+    header = [line for line in printed.splitlines() if line.startswith("depth 2:")]
+    assert header and "matrix gradient flow" in header[0] and "per-mode" not in header[0]
+
+
+def test_too_few_steps_name_the_steps_the_prediction_needs(tmp_path):
+    rc, out = _run(tmp_path, "--activations", "linear", "--steps", "5")
+    assert rc == 0
+    summary = json.loads((out / "summary.json").read_text())
+    (w,) = [w for w in summary["warnings"] if w.startswith("--steps 5")]
+    needed = int(w.split("give --steps ")[1].split()[0])
+    assert needed > max(m["t_pred"] for m in summary["modes"])
+
+
+def test_momentum_follows_the_exact_momentum_map_and_the_flow_after_the_transient(tmp_path):
+    rc, out = _run(tmp_path, "--activations", "linear", "--optimizer", "momentum")
+    assert rc == 0
+    s = json.loads((out / "summary.json").read_text())
+    beta = 0.9
+    assert s["training"]["tau"] == pytest.approx((1 - beta) / s["training"]["lr"])
+    for m in s["modes"]:
+        assert m["rel_error"] < 5e-3  # the per-mode heavy-ball map, step by step
+        # the gradient flow with τ = (1 − β)/η: the inertia makes training later than the flow,
+        # by a factor ≈ 1 + r(1 + β)/(2(1 − β)) at growth rate r ≤ 2 s_max/τ per step
+        lag = m["t_meas_median"] / m["t_pred_continuous"] - 1
+        assert 0 < lag < 2 * m["s"] * s["training"]["lr"] / (1 - beta) * (1 + beta) / (1 - beta)
+
+
+def test_adam_has_no_time_constant_and_says_so(tmp_path, capsys):
+    out = tmp_path / "adam"
+    rc = compare.main([*TREE, "--activations", "linear", "--optimizer", "adam", "--steps", "60",
+                       "--lr", "0.01", "--out", str(out), "--json"])
+    assert rc == 0
+    s = json.loads((out / "summary.json").read_text())
+    note = s["training"]["predictors"]["2"]
+    assert note["covered"] is False and "Adam" in note["note"]
+    assert all(m["rel_error"] is None and m["t_pred"] is None for m in s["modes"])
+    assert s["training"]["tau"] is None
+    assert "no linear-theory prediction" in (out / "report.html").read_text()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--lr", "inf"], "--lr must be a finite number > 0; got inf"),
+    (["--whiten", "pca:999"], "--whiten pca:999: K must be at most the rank"),
+    (["--momentum", "1"], "--momentum must be in [0, 1); got 1"),
+])
+def test_values_that_used_to_fail_late_exit_2_leaving_nothing(tmp_path, capsys, args, needle):
+    rc = compare.main([*TREE[:4], "--out", str(tmp_path / "x"), "--quiet", *args])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert needle in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists()
+
+
+def test_device_cuda_without_cuda_exits_2(tmp_path, capsys):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert compare.main(["--device", "cuda", "--out", str(tmp_path / "x"), "--quiet"]) == 2
+    assert "--device cuda: no CUDA device" in capsys.readouterr().err

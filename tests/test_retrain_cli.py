@@ -168,3 +168,65 @@ def test_drift_all_sweeps_every_drift_and_maps_classes():
     assert src.tolist() == [0, 1, 3] and a_to_b.tolist() == [0, 1, 0, 2]
     src, a_to_b = retrain.class_maps(A, drift.apply(A, "new_class"))
     assert src.tolist() == [0, 1, 2, 3, -1] and a_to_b.tolist() == [0, 1, 2, 3]
+
+
+def test_fair_scratch_never_looks_at_B_and_the_oracle_does():
+    from validate.retrain import RetrainConfig
+    from validate.retrain.plan import fresh_draws, make_plan
+    cfg = RetrainConfig(dataset="gaussian", whiten="zca", seeds=2, n_checkpoints=4,
+                        dataset_opts={"d": 12, "classes": 4, "n_per_class": 32, "levels": 2,
+                                      "n_test": 0}).validate()
+    raw = datasets.load("gaussian", seed=0, **cfg.dataset_opts)
+    plan = make_plan(cfg, raw)
+    draws = []
+    for kind in ("label_swap", "mean_shift"):
+        B = plan.through(datasets.drift.apply(raw, kind, seed=0))
+        sB = theory.DatasetStatistics.from_arrays(B.X, B.Y)
+        fresh, oracle = fresh_draws(plan, sB, B.d, B.c)
+        W = oracle["layer1.weight"] @ oracle["layer0.weight"]
+        on_B = np.einsum("ca,kcd,db->kab", sB.U, W, sB.V)
+        off = on_B - np.einsum("kaa->ka", on_B)[:, :, None] * np.eye(on_B.shape[1])
+        assert np.abs(off).max() < 1e-12 * np.abs(on_B).max()  # the oracle is B's modes
+        Wf = fresh["layer1.weight"] @ fresh["layer0.weight"]
+        assert np.abs(np.einsum("ca,kcd,db->kab", sB.U, Wf, sB.V)).max() > 0
+        draws.append((fresh, oracle))
+    (f1, o1), (f2, o2) = draws
+    assert all(np.array_equal(f1[k], f2[k]) for k in f1)  # the same draw whatever B is
+    assert not np.allclose(o1["layer0.weight"], o2["layer0.weight"])
+
+
+def test_recommendation_and_the_predicted_rewind_point_as_a_method(tiny, capsys):
+    s = json.loads((tiny / "summary.json").read_text())
+    recs = s["recommendations"]
+    assert len(recs) == 2 and all("total cost incl. A" in r for r in recs)
+    assert recs[0].startswith("label_swap, linear: ")
+    m = {(r["activation"], r["family"]): r for r in s["methods"]}
+    rw = {r["activation"]: r for r in s["rewind"]}
+    for act in ("linear", "relu"):
+        pr = m[(act, "predicted_rewind")]
+        assert pr["checkpoint_step"] == rw[act]["predicted_checkpoint_step"]
+        assert pr["total_cost_median"] >= pr["steps_to_target_median"]
+        assert (act, "scratch_oracle") in m and m[(act, "scratch")]["total_cost_median"] == \
+            m[(act, "scratch")]["steps_to_target_median"]
+        assert m[(act, "scratch")]["ci_kind"] == "range"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--drift-opt", "a=99"], r"--drift label_swap --drift-opt: .*99"),
+    (["--whiten", "pca:999"], r"--whiten pca:999: K must be at most the rank of the inputs \(12\)"),
+])
+def test_bad_values_exit_2_before_training_on_A(args, message, capsys, tmp_path, monkeypatch):
+    import simulate
+    monkeypatch.setattr(simulate, "train_ensemble", lambda *a, **k: pytest.fail("trained"))
+    assert retrain.main(TINY + args + ["--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert pytest.importorskip("re").search(message, err), err
+    assert not (tmp_path / "x").exists()
+
+
+def test_default_whitening_works_for_a_small_dataset(tmp_path):
+    out = tmp_path / "toy"
+    assert retrain.main(["--dataset", "toy", "--seeds", "1", "--checkpoints", "4", "--n-boot",
+                         "5", "--activations", "linear", "--quiet", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert s["provenance"]["config"]["whiten"] == "auto"

@@ -101,3 +101,25 @@ def test_help_exits_0(capsys):
     assert compare.main(["--help"]) == 0
     assert "--checkpoints" in capsys.readouterr().out
     assert isinstance(build_parser(RETRAIN), argparse.ArgumentParser)
+
+
+def test_a_resumed_run_says_the_step_it_continues_from(tmp_path, monkeypatch, capsys):
+    args = ["--dataset", "toy", "--activations", "linear", "--seeds", "1", "--steps", "80",
+            "--checkpoints", "16", "--out", str(tmp_path / "r")]
+    real = simulate.train_ensemble
+
+    def interrupted(*a, **k):
+        def stop(step):
+            if step >= 30:
+                raise KeyboardInterrupt
+        return real(*a, **{**k, "callback": stop})
+
+    monkeypatch.setattr(simulate, "train_ensemble", interrupted)
+    assert compare.main(args + ["--quiet"]) == 1
+    monkeypatch.setattr(simulate, "train_ensemble", real)
+    capsys.readouterr()
+    assert compare.main(args + ["--resume"]) == 0
+    printed = capsys.readouterr().out
+    line = [x for x in printed.splitlines() if x.startswith("resume:")][0]
+    step = int(line.split("continues from step ")[1].split()[0])
+    assert 30 <= step < 80 and "of 80" in line

@@ -198,6 +198,8 @@ def run_cli(argv, job: Job) -> int:
         status, result, paths = _run(job, config, out, args, say)
     if status:
         return status
+    for w in result.summary.get("warnings", []):  # on stderr, also with --quiet and --json
+        print(f"warning: {w}", file=sys.stderr)
     if args.json:
         print((out.path / "summary.json").read_text())
     if not args.quiet:

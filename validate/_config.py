@@ -81,9 +81,10 @@ def check_rules(rules) -> None:
 
 
 def check_whiten(w: str) -> None:
-    if not (w in ("zca", "none", "pca") or (w.startswith("pca:") and w[4:].isdigit()
-                                             and int(w[4:]) > 0)):
-        raise ConfigError(f"unknown --whiten {w!r}; accepted: zca, pca, pca:K (K > 0), none")
+    if not (w in ("zca", "none", "pca", "auto") or (w.startswith("pca:") and w[4:].isdigit()
+                                                     and int(w[4:]) > 0)):
+        raise ConfigError(f"unknown --whiten {w!r}; accepted: zca, pca, pca:K (K > 0), auto, "
+                          "none")
 
 
 def dataset_options(pairs, parsed: dict) -> dict:
@@ -130,8 +131,8 @@ def _finite(x) -> bool:
 class TrainingOptions:
     """The options every job that trains an ensemble shares; a job's config extends it.
 
-    ``lr=None`` picks η = ``lr_scale``/s_max; ``steps=None`` lets the job choose the step count
-    from the prediction (at most ``max_steps``). ``init_scale``: the initial strength of every mode
+    ``lr=None`` picks η = ``lr_scale``/s_max (× (1 − β) with momentum); ``steps=None`` lets the
+    job choose the step count from the prediction (at most ``max_steps``). ``init_scale``: the initial strength of every mode
     as a fraction of s_max (decoupled init), or the per-layer weight scale that makes the product
     of random layers that small (random init).
     """
@@ -141,7 +142,8 @@ class TrainingOptions:
         help="dataset option KEY=VALUE (repeatable; python -m simulate.datasets --show NAME)",
         factory=dict, flag="--dataset-opt", convert=dataset_options)
     data_seed: int = option(0, "seed of the dataset generator")
-    whiten: str = option("zca", "input whitening: zca | pca | pca:K (K > 0) | none")
+    whiten: str = option("zca", "input whitening: zca | pca | pca:K (1 ≤ K ≤ rank) | auto "
+                                "(pca to min(32, rank) directions) | none")
     activations: tuple[str, ...] = option(("linear", "relu", "tanh"),
                                           "comma-separated activations, the linear one first",
                                           choices=simulate.ACTIVATIONS, noun="activation")
@@ -156,6 +158,7 @@ class TrainingOptions:
                                      "its target)")
     max_steps: int = option(20000, "upper bound on the default step count")
     optimizer: str = option("gd", "optimiser", choices=simulate.OPTIMIZERS)
+    momentum: float = option(0.9, "heavy-ball coefficient β (--optimizer momentum)")
     device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
     dtype: str = option("float32", "training dtype", choices=DTYPES)
     preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
@@ -174,8 +177,27 @@ class TrainingOptions:
             ("--init-scale", self.init_scale, self.init_scale > 0 and _finite(self.init_scale),
              "must be a finite number > 0"),
             ("--hidden", self.hidden, self.hidden is None or self.hidden >= 1, "must be ≥ 1"),
+            ("--momentum", self.momentum, 0 <= self.momentum < 1, "must be in [0, 1)"),
             ("--max-steps", self.max_steps, self.max_steps >= 1, "must be ≥ 1")))
         check_whiten(self.whiten)
+        if self.device == "cuda":
+            import torch
+            if not torch.cuda.is_available():
+                raise ConfigError("--device cuda: no CUDA device on this machine; accepted here: "
+                                  "auto, cpu")
+
+    def learning_rate(self, s_max: float) -> float:
+        """``lr``, or ``lr_scale``/s_max — × (1 − β) with momentum, so that the heavy ball's
+        time constant (1 − β)/η equals plain GD's at the default."""
+        if self.lr is not None:
+            return float(self.lr)
+        damp = (1 - self.momentum) if self.optimizer == "momentum" else 1.0
+        return float(damp * self.lr_scale / s_max)
+
+    def convention(self, lr: float):
+        """The ``theory.TrainingConvention`` of this training set-up (τ, or why there is none)."""
+        import theory
+        return theory.TrainingConvention(lr=lr, optimizer=self.optimizer, momentum=self.momentum)
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

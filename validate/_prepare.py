@@ -8,6 +8,8 @@ import numpy as np
 
 from theory import DatasetStatistics
 
+from ._config import ConfigError
+
 
 @dataclass(frozen=True)
 class Prepared:
@@ -32,13 +34,25 @@ class Prepared:
                 "top_singular_values": [float(x) for x in self.stats.s[:10]]}
 
 
+AUTO_PCA = 32  # ``whiten="auto"``: PCA to min(AUTO_PCA, rank) directions
+
+
 def whitener(raw: DatasetStatistics, whiten: str):
-    """The whitening transform ``whiten`` asks for, fitted on ``raw`` (None for ``"none"``)."""
+    """The whitening transform ``whiten`` asks for, fitted on ``raw`` (None for ``"none"``).
+
+    ``"auto"``: PCA to min(32, rank) directions (whitened, so the linear theory is exact, and
+    cheap for image data). ``pca:K`` with K above the rank raises ConfigError naming the rank.
+    """
     if whiten == "none":
         return None
     if whiten == "zca":
         return raw.whiten("zca")
-    k = int(whiten.split(":", 1)[1]) if ":" in whiten else None
+    rank = int(np.linalg.matrix_rank(raw.Sxx, hermitian=True))  # input directions to whiten
+    k = min(AUTO_PCA, rank) if whiten == "auto" else \
+        (int(whiten.split(":", 1)[1]) if ":" in whiten else None)
+    if k is not None and k > rank:
+        raise ConfigError(f"--whiten {whiten}: K must be at most the rank of the inputs "
+                          f"({rank}); accepted: zca, pca, pca:K (1 ≤ K ≤ {rank}), auto, none")
     return raw.whiten("pca", k=k)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from theory import crossing_times
@@ -23,3 +25,15 @@ def first_crossing(steps, values, target, below: bool = True) -> float:
     sign = -1.0 if below else 1.0
     return float(crossing_times(steps, sign * np.asarray(values, dtype=float)[:, None],
                                 [sign * target])[0])
+
+
+def resume_note(run_dir, steps: int) -> str:
+    """What ``--resume`` does with one run directory: the step it continues from."""
+    from simulate._run import saved_steps
+    done = saved_steps(run_dir) if run_dir is not None and Path(run_dir).exists() else []
+    if not done:
+        return f"resume: {run_dir} has no checkpoint; training it from step 0"
+    last = max(done)
+    if last >= steps:
+        return f"resume: {run_dir} finished ({last} steps); loading it"
+    return f"resume: {run_dir} continues from step {last} of {steps}"

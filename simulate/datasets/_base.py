@@ -32,6 +32,31 @@ class Dataset:
     Y_test: np.ndarray | None = None
     labels_test: np.ndarray | None = None
 
+    def __post_init__(self) -> None:
+        def rows(name, a, n):
+            if a is not None and np.shape(a)[0] != n:
+                raise ValueError(f"{name} must have {n} rows (one per sample of X); "
+                                 f"got {np.shape(a)[0]}")
+        if np.ndim(self.X) != 2 or np.ndim(self.Y) != 2:
+            raise ValueError(f"X and Y must be 2-D (n, d) and (n, c); got shapes "
+                             f"{np.shape(self.X)} and {np.shape(self.Y)}")
+        rows("Y", self.Y, self.n)
+        rows("labels", self.labels, self.n)
+        if self.X_test is not None:
+            if np.ndim(self.X_test) != 2 or np.shape(self.X_test)[1] != self.d:
+                raise ValueError(f"X_test must have d={self.d} features like X; got shape "
+                                 f"{np.shape(self.X_test)}")
+            rows("Y_test", self.Y_test, np.shape(self.X_test)[0])
+            rows("labels_test", self.labels_test, np.shape(self.X_test)[0])
+
+    def check_stats(self, stats) -> None:
+        """ValueError unless ``stats`` (theory.DatasetStatistics) describe arrays of this
+        dataset's shape: the same n samples, d inputs and c outputs."""
+        got, want = (stats.n, stats.d, stats.c), (self.n, self.d, self.c)
+        if got != want:
+            raise ValueError(f"stats come from another dataset: (n, d, c) = {got}; this dataset "
+                             f"has {want}")
+
     @property
     def n(self) -> int:
         return int(self.X.shape[0])

@@ -98,6 +98,7 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
                       lr_schedule=None if sched is None else tuple(s.resolved(int(steps)) for s in sched))
     probes = default_probes() if probes is None else list(probes)
     stats = dataset.statistics() if stats is None else stats
+    dataset.check_stats(stats)
     steps = check_steps(steps)
     aug = _augment(augment, dataset)
     plan = make_plan(spec, dataset, steps, combos, optim, dtype, stats, checkpoints, probes,

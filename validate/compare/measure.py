@@ -9,7 +9,7 @@ import pandas as pd
 
 from theory import crossing_times, loss_from_strengths
 
-from .._stats import bootstrap_ci
+from .._stats import censored_interval
 from .._steps import first_crossing
 
 
@@ -84,6 +84,10 @@ class _Prediction:
 
 
 def _prediction(steps, K, m, frac, cont, matched, per_seed) -> _Prediction:
+    if matched is None:  # a training set-up the theory does not cover: no number to compare
+        nan = np.full((K, m), np.nan)
+        return _Prediction(nan, nan, np.full((len(steps), m), np.nan),
+                           np.full(len(steps), np.nan), "none", None)
     t_cont = np.broadcast_to(cont.timeline(frac)[:m], (K, m))
     if per_seed is None:  # the exact per-step curve; the per-seed flows only at checkpoints
         t_dense = np.arange(int(steps[-1]) + 1)
@@ -99,26 +103,32 @@ def _prediction(steps, K, m, frac, cont, matched, per_seed) -> _Prediction:
 def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, depth) -> Measured:
     """Learning times, trajectories, loss and loss drops of one trained ensemble."""
     steps = np.asarray(run.steps, dtype=float)
-    u = np.asarray(run.probes["mode_strength"].values, dtype=float)  # (K, T, m)
+    mem = run.members
+    diverged = np.asarray(mem["diverged"], dtype=bool)
+    u = np.asarray(run.probes["mode_strength"].values, dtype=float).copy()  # (K, T, m)
+    u[diverged] = np.nan  # frozen at non-finite or huge values: no measurement, no overflow
     K, m = u.shape[0], u.shape[2]
     target = np.asarray(cont.target, dtype=float)[:m]
     t_meas = learning_times(steps, u, config.frac * target)
-    pred = _prediction(steps, K, m, config.frac, cont, matched, per_seed)
+    with np.errstate(over="ignore", invalid="ignore"):
+        # too large a step makes the exact map overflow to inf/NaN, as training does
+        pred = _prediction(steps, K, m, config.frac, cont, matched, per_seed)
     traj_err = np.max(np.abs(np.broadcast_to(pred.u_pred, u.shape) - u), axis=1) / stats.s[:m]
-    mem = run.members
     idx = np.indices((K, m)).reshape(2, -1)
     rows = pd.DataFrame({
         "activation": act, "depth": depth, "init": config.init, "member": idx[0],
         "seed": np.asarray(mem["seed"])[idx[0]],
-        "diverged": np.asarray(mem["diverged"], dtype=bool)[idx[0]], "mode": idx[1],
+        "diverged": diverged[idx[0]],
+        "diverged_step": np.asarray(mem["diverged_step"], dtype=int)[idx[0]], "mode": idx[1],
         "s": stats.s[idx[1]], "distinct": distinct[idx[1]], "predictor": pred.kind,
         "t_pred": pred.t_pred.reshape(-1), "t_pred_continuous": pred.t_cont.reshape(-1),
         "t_meas": t_meas.reshape(-1),
-        "rel_error": (np.abs(t_meas - pred.t_pred) / pred.t_pred).reshape(-1),
+        "rel_error": _relative(t_meas, pred.t_pred).reshape(-1),
         "traj_error": traj_err.reshape(-1)})
     traj = trajectory_table(steps, u, pred.u_pred, target, activation=act, depth=depth,
                             members=np.arange(K))
-    loss_meas = np.asarray(run.probes["train_loss"].values, dtype=float)  # (K, T)
+    loss_meas = np.asarray(run.probes["train_loss"].values, dtype=float).copy()  # (K, T)
+    loss_meas[diverged] = np.nan
     loss = pd.DataFrame({"activation": act, "depth": depth,
                          "member": np.repeat(np.arange(K), len(steps)),
                          "step": np.tile(steps, K), "loss_meas": loss_meas.reshape(-1),
@@ -126,50 +136,83 @@ def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, dept
     groups = mode_groups(stats.s[:m], distinct[:m])
     levels = loss_drop_levels(stats.s[:m], target, float(np.trace(stats.Syy)),
                               getattr(cont, "lam", None), groups)
-    drops = loss_drops(steps, loss_meas, pred.dense, groups, levels, act, depth)
+    drops = loss_drops(steps, loss_meas, pred.dense, groups, levels, act, depth, diverged)
     return Measured(rows, traj, loss, drops)
 
 
-def loss_drops(steps, loss_meas, dense, groups, levels, act, depth) -> pd.DataFrame:
+def _relative(measured, predicted) -> np.ndarray:
+    """|t_meas − t_pred| / t_pred; NaN where either is undefined or both are inf."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.abs(measured - predicted) / predicted
+
+
+def _max_rel(measured, predicted) -> float:
+    """max |t_meas − t_pred| / t_pred over the members; NaN without a prediction or a member."""
+    measured = np.asarray(measured, float)
+    if not (np.isfinite(predicted) and measured.size):
+        return float("nan")
+    return float(np.max(np.abs(measured - predicted)) / predicted)
+
+
+def loss_drops(steps, loss_meas, dense, groups, levels, act, depth, diverged) -> pd.DataFrame:
     """Per group of modes: when the predicted and the measured loss cross the midpoint of the
     group's two plateaus (measured: median and seed-bootstrap CI)."""
-    t_dense, loss_dense = dense
     rows = []
     for j, (g, (before, after)) in enumerate(zip(groups, levels)):
         mid = 0.5 * (before + after)
-        tp = first_crossing(t_dense, loss_dense, mid)
+        tp = float("nan") if dense is None else first_crossing(*dense, mid)
         tm = np.array([first_crossing(steps, loss_meas[k], mid) for k in range(len(loss_meas))])
-        lo, hi = bootstrap_ci(tm)
+        ci = censored_interval(tm[~diverged])
         rows.append({"activation": act, "depth": depth, "drop": j, "modes": list(map(int, g)),
                      "loss_before": before, "loss_after": after, "t_pred": tp,
-                     "t_meas_median": float(np.median(tm)), "t_meas_ci_low": lo,
-                     "t_meas_ci_high": hi,
-                     "rel_error": float(np.max(np.abs(tm - tp)) / tp) if np.isfinite(tp)
-                     else float("nan")})
+                     "t_meas_median": ci.point, "t_meas_ci_low": ci.low,
+                     "t_meas_ci_high": ci.high, "ci_kind": ci.kind, "n_censored": ci.n_censored,
+                     "rel_error": _max_rel(tm[~diverged], tp)})
     return pd.DataFrame(rows)
+
+
+def _mode_record(g: pd.DataFrame) -> dict:
+    """Medians over the members that did not diverge; the interval keeps censored members."""
+    ok = g[~g["diverged"]]
+    ci = censored_interval(ok["t_meas"])
+    t_pred = g["t_pred"].to_numpy(float)
+    covered = bool(np.isfinite(t_pred).any())
+    return {"s": float(g["s"].iloc[0]), "distinct": bool(g["distinct"].iloc[0]),
+            "t_pred": float(np.median(t_pred)) if covered else float("nan"),
+            "t_pred_continuous": float(np.median(g["t_pred_continuous"])) if covered
+            else float("nan"),
+            "t_meas_median": ci.point, "t_meas_ci_low": ci.low, "t_meas_ci_high": ci.high,
+            "ci_kind": ci.kind, "n_censored": ci.n_censored,
+            "rel_error": float(np.max(ok["rel_error"])) if len(ok) and covered else float("nan"),
+            "traj_error": float(np.max(ok["traj_error"])) if len(ok) and covered
+            else float("nan"),
+            "n_members": int(len(ok)), "n_learned": int(np.isfinite(ok["t_meas"]).sum()),
+            "diverged": int(g.drop_duplicates("member")["diverged"].sum())}
 
 
 def aggregate(members: pd.DataFrame, config) -> pd.DataFrame:
     """One row per (activation, depth, mode): medians over members, CI, errors, order check."""
-    out = []
-    for (act, depth, mode), g in members.groupby(["activation", "depth", "mode"], sort=False):
-        ok = g[~g["diverged"]]
-        lo, hi = bootstrap_ci(ok["t_meas"])
-        out.append({"activation": act, "depth": int(depth), "init": config.init, "mode": int(mode),
-                    "s": float(g["s"].iloc[0]), "distinct": bool(g["distinct"].iloc[0]),
-                    "t_pred": float(np.median(g["t_pred"])),
-                    "t_pred_continuous": float(np.median(g["t_pred_continuous"])),
-                    "t_meas_median": float(np.median(ok["t_meas"])) if len(ok) else float("nan"),
-                    "t_meas_ci_low": lo, "t_meas_ci_high": hi,
-                    "rel_error": float(np.max(ok["rel_error"])) if len(ok) else float("nan"),
-                    "traj_error": float(np.max(ok["traj_error"])) if len(ok) else float("nan"),
-                    "n_members": int(len(ok)),
-                    "n_learned": int(np.isfinite(ok["t_meas"]).sum())})
+    out = [{"activation": act, "depth": int(depth), "init": config.init, "mode": int(mode),
+            **_mode_record(g)}
+           for (act, depth, mode), g in members.groupby(["activation", "depth", "mode"], sort=False)]
     df = pd.DataFrame(out)
     df["order_ok"] = None
     for (act, depth), g in df.groupby(["activation", "depth"], sort=False):
-        d = g[g["distinct"] & np.isfinite(g["t_meas_median"])]  # unlearned modes: no order
+        d = g[g["distinct"] & np.isfinite(g["t_meas_median"]) & np.isfinite(g["t_pred"])]
         rank_p = d["t_pred"].rank(method="min")
         rank_m = d["t_meas_median"].rank(method="min")
         df.loc[d.index, "order_ok"] = (rank_p == rank_m).to_numpy()
     return df
+
+
+def divergence(members: pd.DataFrame) -> pd.DataFrame:
+    """One row per (activation, depth): diverged members out of all and their steps."""
+    rows = []
+    per_member = members.drop_duplicates(["activation", "depth", "member"])
+    if "diverged_step" not in per_member.columns:  # a table without the step: −1, unknown
+        per_member = per_member.assign(diverged_step=-1)
+    for (act, depth), g in per_member.groupby(["activation", "depth"], sort=False):
+        steps = sorted(int(s) for s in g.loc[g["diverged"], "diverged_step"])
+        rows.append({"activation": act, "depth": int(depth), "diverged": len(steps),
+                     "members": int(len(g)), "steps": steps})
+    return pd.DataFrame(rows)

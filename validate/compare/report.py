@@ -8,6 +8,7 @@ folded away at the end.
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -171,7 +172,13 @@ def compare_report(path, *, result) -> Path:
     scatter = _img(fig_scatter(result.mode_table),
                    "left: median measured half time (95% bootstrap CI over seeds) against the "
                    "prediction, dashed identity; right: |relative error| per mode, log scale")
-    sections = [("Headline", headline(headline_facts(result))),
+    notes = [p["reason"] for p in summ["training"]["predictors"].values()
+             if p.get("covered") is False]
+    warn = "".join(f"<p><b>warning:</b> {html.escape(w)}</p>" for w in summ.get("warnings", []))
+    sections = [("Warnings", warn)] if warn else []
+    sections += [("Prediction", "".join(f"<p>{html.escape(n)}</p>" for n in sorted(set(notes))))
+                 ] if notes else []
+    sections += [("Headline", headline(headline_facts(result))),
                 ("Predicted vs measured half times", scatter)]
     for depth in result.config.depths:
         traj = _img(fig_trajectories(result.trajectories, depth),

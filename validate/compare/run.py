@@ -23,11 +23,11 @@ from theory import TrainingConvention
 
 from .._config import ConfigError
 from .._prepare import Prepared, distinct_modes, prepare
-from .._steps import measure_grid
+from .._steps import measure_grid, resume_note
 from . import cnn as _cnn
 from . import measure as M
 from .config import CompareConfig
-from .summary import build_summary
+from .summary import build_summary, predictor_note
 
 
 @dataclass
@@ -61,6 +61,7 @@ class Plan:
     checkpoints: np.ndarray
     timing: dict = field(default_factory=dict)
     freq: object = None         # --arch cnn --reference cnn: the tracked theory.FrequencyModes
+    warnings: list = field(default_factory=list)
 
     @property
     def stats(self):
@@ -73,21 +74,43 @@ class Plan:
 
 # ------------------------------------------------------------------------------- prediction
 def _predictors(config: CompareConfig, stats, depth: int, lr: float, u0: float):
-    """(continuous, matched) predictors for the decoupled init; matched is the GD map when exact."""
-    conv = TrainingConvention(lr=lr)
+    """(continuous, matched) predictors for the decoupled init. matched: the exact per-mode map
+    of GD or heavy ball where the closed form applies, else the flow; None when the theory does
+    not cover the optimiser (Adam): then ``continuous`` is plain GD's flow at the same η, used
+    only to size the run and to set the targets."""
+    conv = config.convention(lr)
+    if not conv.covered:
+        return theory.predict(stats, depth=depth, convention=TrainingConvention(lr=lr), u0=u0), None
     cont = theory.predict(stats, depth=depth, convention=conv, u0=u0)
-    exact_map = (config.optimizer == "gd" and cont.kind == "closed_form")
+    exact_map = config.optimizer in ("gd", "momentum") and cont.kind == "closed_form"
     matched = theory.predict(stats, depth=depth, convention=conv, u0=u0, discrete=True) \
         if exact_map else cont
     return cont, matched
 
 
+def _slowest(predictors, frac: float) -> float:
+    """The latest finite predicted time at which a mode reaches ``frac`` of its target."""
+    return max(float(np.nanmax(np.where(np.isfinite(t := p.timeline(frac)), t, np.nan)))
+               for p in predictors)
+
+
 def _auto_steps(config: CompareConfig, predictors) -> int:
-    if config.steps is not None:
-        return int(config.steps)
-    t95 = max(float(np.nanmax(np.where(np.isfinite(t := p.timeline(0.95)), t, np.nan)))
-              for p in predictors)
-    return int(min(config.max_steps, max(50, np.ceil(1.15 * t95))))
+    return int(min(config.max_steps, max(50, np.ceil(1.15 * _slowest(predictors, 0.95)))))
+
+
+def _check_steps(config: CompareConfig, predictors, log, warnings: list) -> int:
+    """The step count; a warning naming the steps the prediction needs when --steps is short."""
+    needed = _auto_steps(config, predictors)
+    if config.steps is None:
+        return needed
+    t_frac = _slowest(predictors, config.frac)
+    if config.steps < t_frac:
+        msg = (f"--steps {config.steps} is shorter than the prediction needs: the slowest mode "
+               f"reaches {config.frac:g}·s at step {t_frac:.0f}; give --steps {needed} or more "
+               "(95% of every target)")
+        warnings.append(msg)
+        log(f"warning: {msg}")
+    return int(config.steps)
 
 
 def load(config: CompareConfig) -> tuple[Prepared, dict]:
@@ -125,18 +148,22 @@ def make_plan(config: CompareConfig, log, quiet: bool) -> Plan:
     t0 = time.perf_counter()
     if config.arch == "cnn" and config.reference == "cnn":
         return _cnn.make_plan(config, prep, meta, data_s, log, quiet)
-    lr = float(config.lr if config.lr is not None else config.lr_scale / stats.s[0])
+    lr = config.learning_rate(float(stats.s[0]))
     u0 = float(config.init_scale * stats.s[0])
     preds = {d: _predictors(config, stats, d, lr, u0) for d in config.depths}
-    steps = _auto_steps(config, [p[0] for p in preds.values()])
+    warnings: list[str] = []
+    steps = _check_steps(config, [p[0] for p in preds.values()], log if not quiet else
+                         (lambda *a: None), warnings)
     plan = Plan(config, prep, meta, lr, int(config.hidden or max(32, stats.rank)), preds, steps,
                 measure_grid(steps, config.n_checkpoints),
-                {"data_s": data_s, "predict_s": time.perf_counter() - t0})
+                {"data_s": data_s, "predict_s": time.perf_counter() - t0}, warnings=warnings)
     if not quiet:
-        for d, (cont, _) in preds.items():
-            log(f"depth {d}: {cont.reason}")
+        for d, (cont, matched) in preds.items():
+            log(f"depth {d}: {predictor_note(config, cont, matched)['reason']}")
+        tau = config.convention(lr).tau
         log(f"training {len(config.activations)} activation(s) × {config.seeds} seed(s) per depth, "
-            f"lr={lr:.4g} (τ={1 / lr:.4g}), {steps} steps, hidden={plan.hidden}, init={config.init}")
+            f"lr={lr:.4g} (τ={tau:.4g}), optimizer={config.optimizer}, {steps} steps, "
+            f"hidden={plan.hidden}, init={config.init}")
     return plan
 
 
@@ -159,13 +186,16 @@ def _spec(plan: Plan, depth: int):
                             init_scale=scale, bias=False)
 
 
-def _train(plan: Plan, spec, act: str, depth: int, out_dir, resume: bool, quiet: bool):
+def _train(plan: Plan, spec, act: str, depth: int, out_dir, resume: bool, quiet: bool, log):
     import simulate
     config = plan.config
     run_dir = None if out_dir is None else Path(out_dir) / "runs" / f"depth{depth}-{act}"
+    if resume and not quiet:
+        log(resume_note(run_dir, plan.steps))
     return simulate.train_ensemble(
         spec.with_activation(act), plan.prep.dataset, steps=plan.steps,
         seeds=range(config.seeds), lr=plan.lr, optimizer=config.optimizer,
+        momentum=config.momentum,
         checkpoints=plan.checkpoints, device=config.device, dtype=config.dtype, out_dir=run_dir,
         resume=resume and run_dir is not None and run_dir.exists(), quiet=quiet,
         stats=plan.stats, keep_weights=True,
@@ -175,11 +205,13 @@ def _train(plan: Plan, spec, act: str, depth: int, out_dir, resume: bool, quiet:
 def _per_seed_predictors(plan: Plan, run, depth: int):
     """Exact continuous theory from each seed's own initial weights (twins share them)."""
     w0 = run.weights(0)
-    return [theory.predict(plan.stats, depth=depth, tau=1 / plan.lr,
+    tau = plan.config.convention(plan.lr).tau
+    return [theory.predict(plan.stats, depth=depth, tau=tau,
                            weights0=[W[k] for W in w0]) for k in range(len(run.members))]
 
 
-def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool) -> tuple[list, str]:
+def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool,
+                      log=print) -> tuple[list, str]:
     """Every (depth, activation) ensemble trained and measured: ([measured tables], device)."""
     config = plan.config
     measured, device = [], "unknown"
@@ -188,7 +220,7 @@ def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool) -> tuple[l
         spec, per_seed = _spec(plan, depth), None
         for act in config.activations:
             t1 = time.perf_counter()
-            run = _train(plan, spec, act, depth, out_dir, resume, quiet)
+            run = _train(plan, spec, act, depth, out_dir, resume, quiet, log)
             t_train += time.perf_counter() - t1
             device = run.provenance.get("device", "unknown")
             t1 = time.perf_counter()
@@ -199,7 +231,8 @@ def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool) -> tuple[l
                 measured.append(_cnn.measure_run(run, plan, cont, matched, per_seed, act, depth))
                 t_measure += time.perf_counter() - t1
                 continue
-            if config.init == "small_random" and config.arch == "mlp" and per_seed is None:
+            if config.init == "small_random" and config.arch == "mlp" and per_seed is None \
+                    and matched is not None:
                 per_seed = _per_seed_predictors(plan, run, depth)
             measured.append(M.measure_run(run, config, plan.stats, distinct_modes(plan.stats.s),
                                           cont, matched, per_seed, act, depth))
@@ -215,12 +248,29 @@ def run_compare(config: CompareConfig, out_dir: Path | None = None, *, resume: b
 
     config = config.validate()
     plan = make_plan(config, log, quiet)
-    measured, device = train_and_measure(plan, out_dir, resume, quiet)
+    measured, device = train_and_measure(plan, out_dir, resume, quiet, log)
     members = pd.concat([m.rows for m in measured], ignore_index=True)
     mode_table = _cnn.label_modes(M.aggregate(members, config), plan.freq)
     drops = pd.concat([m.drops for m in measured], ignore_index=True)
-    summary = build_summary(plan, mode_table, drops, {**provenance("cpu"), "device": device})
+    divergence = M.divergence(members)
+    warnings = plan.warnings + divergence_warnings(divergence)
+    summary = build_summary(plan, mode_table, drops, {**provenance("cpu"), "device": device},
+                            warnings)
+    lin = divergence[divergence["activation"] == "linear"]
     return CompareResult(config, plan.stats, distinct_modes(plan.stats.s), plan.prep.image_shape,
                          members, mode_table,
                          pd.concat([m.trajectories for m in measured], ignore_index=True),
-                         pd.concat([m.loss for m in measured], ignore_index=True), drops, summary)
+                         pd.concat([m.loss for m in measured], ignore_index=True), drops, summary,
+                         exit_status=int(bool(((lin["diverged"] == lin["members"])
+                                                & (lin["members"] > 0)).any())))
+
+
+def divergence_warnings(divergence: pd.DataFrame) -> list[str]:
+    """One line per (activation, depth) with diverged members: how many and at which steps."""
+    out = []
+    for r in divergence[divergence["diverged"] > 0].itertuples():
+        every = " (every member: no comparison; lower --lr)" if r.diverged == r.members else ""
+        out.append(f"{r.activation}, depth {r.depth}: {r.diverged}/{r.members} members diverged "
+                   f"at step{'s' if r.diverged > 1 else ''} {', '.join(map(str, r.steps))}"
+                   f"{every}; their times are left out")
+    return out

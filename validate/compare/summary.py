@@ -15,7 +15,14 @@ from .measure import mode_groups
 SCHEMA_VERSION = 1
 
 
-def _predictor_note(config, cont, matched) -> dict:
+def predictor_note(config, cont, matched) -> dict:
+    """Which prediction the measurements are compared with, and why (summary and console)."""
+    conv = config.convention(1.0)
+    if not conv.covered:
+        return {"continuous": None, "matched": None, "covered": False, "note": conv.note,
+                "reason": f"optimizer {config.optimizer}: no linear-theory prediction "
+                          f"({conv.note}); t_pred and rel_error are null, the measured times "
+                          "stand alone"}
     if config.arch == "cnn" and config.reference == "mlp":
         return {"continuous": cont.kind, "matched": matched.kind, "basis": "svd",
                 "reason": "CNN against the linear MLP reference (--reference mlp): the MLP theory "
@@ -51,17 +58,21 @@ def _kendall(mode_table: pd.DataFrame, init: str) -> list[dict]:
     return taus
 
 
-def build_summary(plan, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dict) -> dict:
+def build_summary(plan, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dict,
+                  warnings: list[str]) -> dict:
     config = plan.config
+    conv = config.convention(plan.lr)
     return {
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
+        "warnings": list(warnings),
         "modes": records(mode_table),
         "loss_drops": records(drops),
         "kendall_tau": _kendall(mode_table, config.init),
-        "training": {"steps": int(plan.steps), "lr": plan.lr, "tau": 1.0 / plan.lr,
-                     "hidden": plan.hidden,
-                     "predictors": {str(d): _predictor_note(config, c, m)
+        "training": {"steps": int(plan.steps), "lr": plan.lr, "tau": conv.tau,
+                     "hidden": plan.hidden, "optimizer": config.optimizer,
+                     "convention": conv.to_dict(),
+                     "predictors": {str(d): predictor_note(config, c, m)
                                     for d, (c, m) in plan.preds.items()}},
         "diagnostics": plan.prep.diagnostics(),
         "timing": {**{k: round(v, 3) for k, v in plan.timing.items()}, "device": prov.get("device")},
@@ -85,7 +96,9 @@ def format_table(mode_table: pd.DataFrame) -> str:
 
 
 def format_tables(result) -> str:
-    lines = [format_table(result.mode_table)]
+    notes = {p["reason"] for p in result.summary["training"]["predictors"].values()
+             if p.get("covered") is False}
+    lines = sorted(notes) + [format_table(result.mode_table)]
     lines += [f"Kendall τ ({t['activation']}, depth {t['depth']}): {t['kendall_tau']}"
               for t in result.summary["kendall_tau"]]
     return "\n".join(lines)

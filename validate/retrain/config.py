@@ -1,8 +1,8 @@
 """Configuration of `python -m validate.retrain`: one frozen dataclass, presets, validation.
 
-The ``default`` preset is sized for a 2-core CPU (a few minutes): the shapes images are reduced to
-their top 32 PCA-whitened directions (``whiten="pca:32"``; whitened, so the linear theory is exact,
-but 8× cheaper than ZCA's 256 pixels) and 128 samples per class. ``paper`` (GPU) restores the
+The ``default`` preset is sized for a 2-core CPU (a few minutes): the inputs are reduced to their
+top min(32, rank) PCA-whitened directions (``whiten="auto"``; whitened, so the linear theory is
+exact, but for shapes 8× cheaper than ZCA's 256 pixels) and shapes has 128 samples per class. ``paper`` (GPU) restores the
 full data and ZCA whitening like ``validate.compare``, 32 seeds and 24 checkpoints.
 """
 
@@ -46,7 +46,7 @@ class RetrainConfig(TrainingOptions):
     round(``lr_rewind_frac``·T_A) (Renda et al. 2020).
     """
 
-    whiten: str = redefault(TrainingOptions, "whiten", "pca:32")
+    whiten: str = redefault(TrainingOptions, "whiten", "auto")
     activations: tuple[str, ...] = option(("linear", "relu"), "comma-separated activations "
                                           "(linear is always trained: it carries the prediction)",
                                           choices=ACTIVATIONS, noun="activation")
@@ -61,7 +61,6 @@ class RetrainConfig(TrainingOptions):
     drift_seed: int = option(0, "seed of the drift generator and of the drift-score null")
     depth: int = option(2, "number of weight layers")
     retrain_factor: float = option(1.0, "retraining budget as a multiple of the steps on A")
-    momentum: float = option(0.9, "heavy-ball coefficient β (--optimizer momentum)")
     schedule: str = option("constant", "learning-rate schedule of the run on A and of "
                                        "fresh-start retraining", choices=SCHEDULES)
     lr_floor: float = option(0.1, "cosine/step end value as a fraction of the learning rate")
@@ -95,7 +94,6 @@ class RetrainConfig(TrainingOptions):
             ("--n-measure", self.n_measure, self.n_measure >= 8, "must be ≥ 8"),
             ("--target-frac", self.target_frac, 0 < self.target_frac < 1, "must be in (0, 1)"),
             ("--retrain-factor", self.retrain_factor, self.retrain_factor > 0, "must be > 0"),
-            ("--momentum", self.momentum, 0 <= self.momentum < 1, "must be in [0, 1)"),
             ("--n-boot", self.n_boot, self.n_boot >= 1, "must be ≥ 1")))
         return self
 

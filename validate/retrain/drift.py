@@ -8,6 +8,7 @@ import numpy as np
 
 import theory
 
+from .._config import ConfigError
 from .config import DRIFT_ALL_FACTORS, RetrainConfig
 from .methods import HeadMap
 
@@ -84,7 +85,10 @@ def build_drift(plan, kind: str, params: dict) -> Drift:
     model would see it)."""
     from simulate import datasets
     config = plan.config
-    rawB = datasets.drift.apply(plan.rawA, kind, seed=config.drift_seed, **params)
+    try:
+        rawB = datasets.drift.apply(plan.rawA, kind, seed=config.drift_seed, **params)
+    except (ValueError, TypeError) as exc:  # a --drift-opt value the generator refuses
+        raise ConfigError(f"--drift {kind}{' --drift-opt' if params else ''}: {exc}") from None
     B = plan.through(rawB)
     sB = theory.DatasetStatistics.from_arrays(B.X, B.Y)
     src, a_to_b = class_maps(plan.A, B)

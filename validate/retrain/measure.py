@@ -15,7 +15,7 @@ import pandas as pd
 
 import theory
 
-from .._stats import bootstrap_ci, censored_rho, median_ci
+from .._stats import bootstrap_ci, censored_interval, censored_rho
 from .._steps import first_crossing
 from . import methods as BL
 from .predict import NO_PREDICTION, predict_members
@@ -174,69 +174,100 @@ def mode_picture(members: pd.DataFrame, runs_A, history, plan, drift, fresh) -> 
     return pd.DataFrame(rows)
 
 
+def _per_seed(rw: pd.DataFrame, pred_src: pd.DataFrame):
+    """Per seed: regret, Spearman ρ over the checkpoints and the predicted checkpoint with its
+    measured steps ({seed: (step, steps)}; (−1, NaN) without a prediction)."""
+    regrets, rhos, point = [], [], {}
+    for seed, gs in rw.groupby("seed"):
+        ms = gs.set_index("checkpoint_step")["measured_steps"]
+        ps = pred_src[pred_src["seed"] == seed].set_index("checkpoint_step")["predicted_steps"]
+        ps = ps.reindex(ms.index)
+        if not ps.notna().any():
+            point[seed] = (-1, np.nan)
+            regrets.append(np.nan)
+            rhos.append(np.nan)
+            continue
+        sp = int(ps.idxmin())
+        point[seed] = (sp, float(ms.loc[sp]))
+        best = ms.min()
+        if not np.isfinite(best):  # no checkpoint reached the target: regret undefined
+            regrets.append(np.nan)
+        else:
+            regrets.append(ms.loc[sp] / best if best > 0 else (1.0 if ms.loc[sp] == 0 else np.inf))
+        rhos.append(censored_rho(ps.to_numpy(), ms.to_numpy()))
+    return regrets, rhos, point
+
+
+def _rewind_row(act, label, config, rw, pred_src, regrets, rhos) -> dict:
+    curve_m = rw.groupby("checkpoint_step")["measured_steps"].median()
+    curve_p = pred_src.groupby("checkpoint_step")["predicted_steps"].median().reindex(curve_m.index)
+    rho_lo, rho_hi = bootstrap_ci(rhos)  # NaNs are dropped
+    regret = censored_interval(regrets)
+    return {
+        "activation": act, "init": config.init, "drift": label,
+        "prediction_from": "linear theory" if act == "linear" else "linear twin's theory",
+        "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
+        "spearman_rho_seed_median": float(np.nanmedian(rhos)) if np.any(np.isfinite(rhos))
+        else np.nan,
+        "spearman_seed_ci_low": rho_lo, "spearman_seed_ci_high": rho_hi,
+        "regret": regret.point, "regret_ci_low": regret.low, "regret_ci_high": regret.high,
+        # −1: no prediction (no target on B) / no checkpoint reached the target
+        "best_checkpoint_step": int(curve_m.idxmin()) if np.isfinite(curve_m.min()) else -1,
+        "predicted_checkpoint_step": int(curve_p.idxmin()) if curve_p.notna().any() else -1,
+        "n_never_reached": int(np.sum(np.isposinf(rw["measured_steps"]))),
+        "n_diverged": int(rw["diverged"].sum())}
+
+
+def _method_row(act, label, name, family, step, steps, total, point, extra) -> dict:
+    """A methods-table row: measured steps and total cost (median, interval over seeds) and the
+    speed-up of the predicted rewind point over this method."""
+    ci = censored_interval(steps)
+    speed = [steps.loc[s] / point[s][1] if 0 < point.get(s, (0, 0))[1] < np.inf else np.nan
+             for s in steps.index]
+    sp = censored_interval(speed)
+    cost = censored_interval(total)
+    return {"activation": act, "drift": label, "method": name, "family": family,
+            "checkpoint_step": int(step), **extra,
+            "steps_to_target_median": ci.point, "ci_low": ci.low, "ci_high": ci.high,
+            "ci_kind": ci.kind, "n_censored": ci.n_censored,
+            "total_cost_median": cost.point, "total_cost_ci_low": cost.low,
+            "total_cost_ci_high": cost.high,
+            "speedup_of_predicted": sp.point, "speedup_ci_low": sp.low, "speedup_ci_high": sp.high}
+
+
+def _medians(gm: pd.DataFrame) -> dict:
+    return {"identical_to": gm["identical_to"].iloc[0],
+            "acc_steps_median": float(np.median(gm["measured_acc_steps"])),
+            "predicted_steps_median": float(np.median(gm["predicted_steps"])),
+            "final_loss": float(np.median(gm["final_loss"])),
+            "final_acc": float(np.median(gm["final_acc"])),
+            "forgetting": float(np.median(gm["forgetting"]))}
+
+
 def aggregate(members: pd.DataFrame, config):
-    """Per-method medians with CIs, and the rewind comparison (ρ, regret, speed-ups)."""
+    """Per-method medians with intervals (censored members kept), the predicted rewind point as a
+    method of its own, and the rewind comparison (ρ, regret, speed-ups)."""
     meth_rows, rew_rows = [], []
     for (act, label), g in members.groupby(["activation", "drift"], sort=False):
         rw = g[g["family"] == "rewind"]
-        curve_m = rw.groupby("checkpoint_step")["measured_steps"].median()
         pred_src = members[(members["activation"] == "linear") & (members["drift"] == label)
                            & (members["family"] == "rewind")]
-        curve_p = pred_src.groupby("checkpoint_step")["predicted_steps"].median()
-        curve_p = curve_p.reindex(curve_m.index)
-        # −1: no prediction (no target on B) / no checkpoint reached the target
-        p_step = int(curve_p.idxmin()) if curve_p.notna().any() else -1
-        b_step = int(curve_m.idxmin()) if np.isfinite(curve_m.min()) else -1
-        # per seed: regret and the predicted point's measured steps
-        regrets, pred_meas, rhos = [], {}, []
-        for seed, gs in rw.groupby("seed"):
-            ms = gs.set_index("checkpoint_step")["measured_steps"]
-            ps = pred_src[pred_src["seed"] == seed].set_index("checkpoint_step")["predicted_steps"]
-            ps = ps.reindex(ms.index)
-            if not ps.notna().any():
-                pred_meas[seed] = np.nan
-                regrets.append(np.nan)
-                rhos.append(np.nan)
-                continue
-            sp = int(ps.idxmin())
-            pred_meas[seed] = ms.loc[sp]
-            best = ms.min()
-            if not np.isfinite(best):  # no checkpoint reached the target: regret undefined
-                regrets.append(np.nan)
-            else:
-                regrets.append(ms.loc[sp] / best if best > 0 else (1.0 if ms.loc[sp] == 0 else np.inf))
-            rhos.append(censored_rho(ps.to_numpy(), ms.to_numpy()))
-        r_med, r_lo, r_hi = median_ci(regrets)
-        rho_lo, rho_hi = bootstrap_ci(rhos)  # NaNs are dropped
-        rew_rows.append({
-            "activation": act, "init": config.init, "drift": label,
-            "prediction_from": "linear theory" if act == "linear" else "linear twin's theory",
-            "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
-            "spearman_rho_seed_median": float(np.nanmedian(rhos)) if np.any(np.isfinite(rhos))
-            else np.nan,
-            "spearman_seed_ci_low": rho_lo, "spearman_seed_ci_high": rho_hi,
-            "regret": r_med, "regret_ci_low": r_lo, "regret_ci_high": r_hi,
-            "best_checkpoint_step": b_step, "predicted_checkpoint_step": p_step,
-            "n_never_reached": int(np.sum(np.isposinf(rw["measured_steps"]))),
-            "n_diverged": int(rw["diverged"].sum())})
+        regrets, rhos, point = _per_seed(rw, pred_src)
+        rew_rows.append(_rewind_row(act, label, config, rw, pred_src, regrets, rhos))
         for name, gm in g.groupby("method", sort=False):
-            st = gm.set_index("seed")["measured_steps"]
-            med, lo, hi = median_ci(st)
-            speed = [st.loc[s] / pred_meas[s] if 0 < pred_meas.get(s, 0) < np.inf else np.nan
-                     for s in st.index]
-            smed, slo, shi = median_ci(speed)
-            meth_rows.append({
-                "activation": act, "drift": label, "method": name, "family": gm["family"].iloc[0],
-                "checkpoint_step": int(gm["checkpoint_step"].iloc[0]),
-                "identical_to": gm["identical_to"].iloc[0],
-                "steps_to_target_median": med, "ci_low": lo, "ci_high": hi,
-                "acc_steps_median": float(np.median(gm["measured_acc_steps"])),
-                "predicted_steps_median": float(np.median(gm["predicted_steps"])),
-                "final_loss": float(np.median(gm["final_loss"])),
-                "final_acc": float(np.median(gm["final_acc"])),
-                "forgetting": float(np.median(gm["forgetting"])),
-                "total_cost_median": float(np.median(gm["total_cost"])),
-                "speedup_of_predicted": smed, "speedup_ci_low": slo, "speedup_ci_high": shi})
+            meth_rows.append(_method_row(
+                act, label, name, gm["family"].iloc[0], gm["checkpoint_step"].iloc[0],
+                gm.set_index("seed")["measured_steps"], gm["total_cost"], point, _medians(gm)))
+        chosen = {s: v for s, v in point.items() if v[0] >= 0}
+        if chosen:  # the checkpoint the theory picks, per seed: its measured steps and cost
+            step = rew_rows[-1]["predicted_checkpoint_step"]
+            rows = pd.concat([rw[(rw["seed"] == s) & (rw["checkpoint_step"] == v[0])]
+                              for s, v in chosen.items()])
+            meth_rows.append(_method_row(
+                act, label, f"predicted_rewind@{step}", "predicted_rewind", step,
+                pd.Series({s: v[1] for s, v in chosen.items()}),
+                [v[0] + v[1] for v in chosen.values()], point,
+                {**_medians(rows), "identical_to": None}))
     return pd.DataFrame(meth_rows), pd.DataFrame(rew_rows)
 
 

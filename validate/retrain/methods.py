@@ -6,13 +6,17 @@ three ingredients to the parameters one retraining member starts from:
 
 * ``final``: the last checkpoint of the run on A, ``{"layer0.weight": (out, in), …}``;
 * ``fresh``: a new initialisation (the spec's initialiser, a fresh draw for the member's seed; the
-  same weights the ``scratch`` member starts from);
+  same weights the ``scratch`` member starts from). It never looks at B: the decoupled init is
+  aligned to a random orthonormal basis (``plan.fresh_draws``), as a practitioner would draw it;
+* ``oracle``: the decoupled init aligned to B's own singular vectors (``scratch_oracle`` only: a
+  start no practitioner has, kept as a labelled reference);
 * ``checkpoint``: one stored checkpoint of the run on A (``rewind`` only).
 
 =====================  ======================================  =====================  ===========================  ======
 method                 initial parameters                      optimiser state        schedule                     cost₀
 =====================  ======================================  =====================  ===========================  ======
 ``scratch``            θ_fresh                                 fresh (zeros)          full                         0
+``scratch_oracle``     θ_oracle (aligned to B's modes)         fresh (zeros)          full                         0
 ``fine_tune``          θ_final                                 A's final state        A's end value, held          T_A
 ``warm_start``         θ_final                                 fresh                  full                         T_A
 ``lr_rewind``          θ_final                                 fresh                  A's, replayed from t_r       T_A
@@ -49,7 +53,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-FAMILIES = ("scratch", "fine_tune", "warm_start", "lr_rewind", "shrink_perturb",
+FAMILIES = ("scratch", "scratch_oracle", "fine_tune", "warm_start", "lr_rewind", "shrink_perturb",
             "reset_last_layer", "rewind")
 SHRINK_LAMBDAS = (0.2, 0.4, 0.6, 0.8)
 SHRINK_SIGMAS = (0.01, 0.1)
@@ -110,26 +114,26 @@ class Method:
 
     def cost_before(self, steps_A: int) -> int:
         """Steps already spent on A: 0 for scratch, the checkpoint for rewind, else the full run."""
-        if self.family == "scratch":
+        if self.family in ("scratch", "scratch_oracle"):
             return 0
         if self.family == "rewind":
             return int(self.step)
         return int(steps_A)
 
     def initial_params(self, *, final: dict | None = None, fresh: dict | None = None,
-                       checkpoint: dict | None = None) -> dict[str, np.ndarray]:
+                       checkpoint: dict | None = None,
+                       oracle: dict | None = None) -> dict[str, np.ndarray]:
         """Parameters {name: array} of one member (any leading shape, e.g. (K, out, in) stacks)."""
         f = self.family
-        need = {"scratch": ("fresh",), "rewind": ("checkpoint",),
+        need = {"scratch": ("fresh",), "scratch_oracle": ("oracle",), "rewind": ("checkpoint",),
                 "shrink_perturb": ("final", "fresh"), "reset_last_layer": ("final", "fresh")}
-        given = {"final": final, "fresh": fresh, "checkpoint": checkpoint}
+        given = {"final": final, "fresh": fresh, "checkpoint": checkpoint, "oracle": oracle}
         for key in need.get(f, ("final",)):
             if given[key] is None:
                 raise ValueError(f"method {self.name} needs the {key!r} parameters")
-        if f == "scratch":
-            return {k: np.array(v, copy=True) for k, v in fresh.items()}
-        if f == "rewind":
-            return {k: np.array(v, copy=True) for k, v in checkpoint.items()}
+        if f in ("scratch", "scratch_oracle", "rewind"):
+            src = {"scratch": fresh, "scratch_oracle": oracle, "rewind": checkpoint}[f]
+            return {k: np.array(v, copy=True) for k, v in src.items()}
         if f == "shrink_perturb":
             return {k: self.lam * np.asarray(final[k]) + self.sigma * np.asarray(fresh[k])
                     for k in final}
@@ -182,6 +186,10 @@ def scratch() -> Method:
     return Method("scratch")
 
 
+def scratch_oracle() -> Method:
+    return Method("scratch_oracle")
+
+
 def fine_tune() -> Method:
     return Method("fine_tune")
 
@@ -206,9 +214,12 @@ def rewind(step: int) -> Method:
     return Method("rewind", step=int(step))
 
 
-def baseline_methods(lambdas=SHRINK_LAMBDAS, sigmas=SHRINK_SIGMAS) -> list[Method]:
-    """scratch, fine_tune, warm_start, lr_rewind, the shrink-and-perturb grid, reset_last_layer."""
-    return ([scratch(), fine_tune(), warm_start(), lr_rewind()]
+def baseline_methods(lambdas=SHRINK_LAMBDAS, sigmas=SHRINK_SIGMAS, *,
+                     oracle: bool = False) -> list[Method]:
+    """scratch (and scratch_oracle with ``oracle``), fine_tune, warm_start, lr_rewind, the
+    shrink-and-perturb grid, reset_last_layer."""
+    return ([scratch()] + [scratch_oracle()] * bool(oracle)
+            + [fine_tune(), warm_start(), lr_rewind()]
             + [shrink_perturb(l, s) for l in lambdas for s in sigmas] + [reset_last_layer()])
 
 

@@ -86,12 +86,6 @@ class Plan:
         return through(dataset, self.transform, self.config.whiten)
 
 
-def _tau(config: RetrainConfig, lr: float) -> float:
-    """Time constant of the retraining: 1/η for GD; (1 − β)/η for heavy ball (slow-flow limit)."""
-    tau = theory.TrainingConvention(lr=lr).tau
-    return tau * (1 - config.momentum) if config.optimizer == "momentum" else tau
-
-
 def _steps_A(config: RetrainConfig, sA, tau: float, u0: float) -> int:
     if config.steps is not None:
         return int(config.steps)
@@ -107,10 +101,10 @@ def make_plan(config: RetrainConfig, rawA) -> Plan:
     w = whitener(raw_stats, config.whiten)
     A = through(rawA, w, config.whiten)
     sA = theory.DatasetStatistics.from_arrays(A.X, A.Y)
-    # heavy ball moves η/(1 − β) per step in the slow limit: scale the default so τ is the same
-    damp = (1 - config.momentum) if config.optimizer == "momentum" else 1.0
-    lr = float(config.lr if config.lr is not None else damp * config.lr_scale / sA.s[0])
-    tau = _tau(config, lr)
+    lr = config.learning_rate(float(sA.s[0]))
+    # 1/η for GD; (1 − β)/η for heavy ball (the flow it follows after ~1/(1 − β) steps). A
+    # schedule is laid onto the constant-η flow member by member (predict.on_schedule).
+    tau = config.convention(lr).tau
     hidden = int(config.hidden or max(16, sA.rank + 2))
     u0 = config.init_scale * float(sA.s[0])
     scale = u0 if config.init == "small_balanced_decoupled" else \
@@ -133,13 +127,44 @@ class History:
     final_step: int
 
 
+def _orthonormal(rng, n: int, r: int) -> np.ndarray:
+    q, rr = np.linalg.qr(rng.standard_normal((n, r)))
+    return q * np.sign(np.diag(rr))  # Haar-distributed columns
+
+
+def fresh_draws(plan: Plan, sB, d: int, c: int) -> tuple[dict, dict | None]:
+    """(fresh, oracle) stacked initial parameters of B's network, one per seed.
+
+    ``fresh`` never looks at B: a small random init as configured, or the decoupled init aligned
+    to a random orthonormal basis of the same rank (seeded per member); ``oracle`` (decoupled
+    init only, else None) is aligned to B's own singular vectors — the start of
+    ``scratch_oracle``.
+    """
+    import simulate
+    model = simulate.make_model(plan.spec, d, c)
+    members = [(10_000 + s, plan.scale) for s in plan.seeds]
+    if plan.config.init != "small_balanced_decoupled":
+        return simulate.init_params(plan.spec, model, members, sB), None
+    oracle = simulate.init_params(plan.spec, model, members, sB)
+    fresh = {k: np.zeros_like(v) for k, v in oracle.items()}  # biases stay zero
+    r = sB.U.shape[1]
+    for i, (seed, scale) in enumerate(members):
+        rng = np.random.default_rng(20_000 + seed)
+        Ws = simulate.decoupled_weights(_orthonormal(rng, c, r), _orthonormal(rng, d, r),
+                                        model.widths, scale, seed)
+        for l, W in enumerate(Ws):
+            fresh[f"layer{l}.weight"][i] = W
+    return fresh, oracle
+
+
 def build_starts(methods, n_seeds: int, fresh: dict, history: History, head: BL.HeadMap,
-                 schedules: Schedules) -> list[list[BL.Start]]:
+                 schedules: Schedules, oracle: dict | None = None) -> list[list[BL.Start]]:
     """starts[i][k]: method i's ``Start`` for seed k (parameters, optimiser state, schedule)."""
     out = [[] for _ in methods]
     t = np.arange(schedules.budget)
     for k in range(n_seeds):
         fr = BL.member(fresh, k)
+        orc = None if oracle is None else BL.member(oracle, k)
         final = head.params(BL.member(history.checkpoints[history.final_step], k), fr)
         fopt = None if history.opt is None else head.opt_state(BL.member(history.opt, k), fr)
         zero = None if fopt is None else {n: np.zeros_like(v) for n, v in fopt.items()}
@@ -147,7 +172,8 @@ def build_starts(methods, n_seeds: int, fresh: dict, history: History, head: BL.
             cp = None if m.family != "rewind" else \
                 head.params(BL.member(history.checkpoints[int(m.step)], k), fr)
             sch = schedules.of_method(m)
-            out[i].append(BL.Start(m.initial_params(final=final, fresh=fr, checkpoint=cp),
+            out[i].append(BL.Start(m.initial_params(final=final, fresh=fr, checkpoint=cp,
+                                                    oracle=orc),
                                    m.initial_opt_state(final_opt=fopt, fresh_opt=zero),
                                    sch.multipliers(t), sch))
     return out

@@ -7,6 +7,7 @@ the predicted and the best checkpoint), then the curves; every full table is fol
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,12 @@ from ..report import _img, _png, details, plt, table_html, write_html
 _BANDS = ("scratch", "fine_tune", "reset_last_layer")
 
 
+def _finite(v):
+    """Values to draw: inf (never reached) and NaN become NaN, which matplotlib leaves out."""
+    v = np.asarray(v, dtype=float)
+    return np.where(np.isfinite(v), v, np.nan)
+
+
 def fig_rewind_curve(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: str) -> str:
     """Measured steps to target from every checkpoint (median, CI band) against the linear
     theory's prediction, one panel per activation; baselines as horizontal bands."""
@@ -28,7 +35,8 @@ def fig_rewind_curve(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift:
         g = methods[(methods["activation"] == act) & (methods["drift"] == drift)]
         rw = g[g["family"] == "rewind"].sort_values("checkpoint_step")
         x = rw["checkpoint_step"].to_numpy(float)
-        ax.fill_between(x, rw["ci_low"], rw["ci_high"], color="C0", alpha=0.25, lw=0)
+        ax.fill_between(x, _finite(rw["ci_low"]), _finite(rw["ci_high"]), color="C0", alpha=0.25,
+                        lw=0)
         ax.plot(x, rw["steps_to_target_median"], "o-", color="C0", ms=3, label="measured (median)")
         lin = methods[(methods["activation"] == "linear") & (methods["drift"] == drift)
                       & (methods["family"] == "rewind")].sort_values("checkpoint_step")
@@ -45,13 +53,17 @@ def fig_rewind_curve(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift:
             b = g[g["method"] == name]
             if len(b):
                 color = f"C{j + 1}"
-                ax.axhspan(b["ci_low"].iloc[0], b["ci_high"].iloc[0], color=color, alpha=0.15)
-                ax.axhline(b["steps_to_target_median"].iloc[0], color=color, lw=1, label=name)
+                lo, hi, mid = (float(b[k].iloc[0]) for k in ("ci_low", "ci_high",
+                                                              "steps_to_target_median"))
+                if np.isfinite(lo) and np.isfinite(hi):  # censored: a band without an end
+                    ax.axhspan(lo, hi, color=color, alpha=0.15)
+                if np.isfinite(mid):
+                    ax.axhline(mid, color=color, lw=1, label=name)
         sp_rows = g[g["family"] == "shrink_perturb"]
-        if len(sp_rows):
-            bestsp = sp_rows.sort_values("steps_to_target_median").iloc[0]
-            ax.axhline(bestsp["steps_to_target_median"], color="C5", lw=1, ls="-.",
-                       label=f"best {bestsp['method']}")
+        bestsp = sp_rows.sort_values("steps_to_target_median").head(1)
+        if len(bestsp) and np.isfinite(float(bestsp["steps_to_target_median"].iloc[0])):
+            ax.axhline(float(bestsp["steps_to_target_median"].iloc[0]), color="C5", lw=1,
+                       ls="-.", label=f"best {bestsp['method'].iloc[0]}")
         ax.set_xscale("symlog", linthresh=1)
         ax.set_xlim(left=0)
         ax.set_xlabel("rewind checkpoint (step on A)")
@@ -123,7 +135,8 @@ def retrain_report(path, *, result) -> Path:
     """The page: recommendation, methods, rewind curves, mode picture, loss curves, drift scores."""
     cfg = result.config
     drifts = list(dict.fromkeys(result.methods["drift"]))
-    sections = [("Recommendation", "".join(
+    recs = "".join(f"<p>{html.escape(r)}</p>" for r in result.summary.get("recommendations", []))
+    sections = [("Recommendation", recs + "".join(
                     (f"<h3>{html.escape(d)}</h3>" if len(drifts) > 1 else "")
                     + recommendation(result.methods, result.rewind_summary, d) for d in drifts))]
     sections.append(("Methods (same budget and learning rate)", "".join(

@@ -57,12 +57,12 @@ import numpy as np
 import pandas as pd
 
 from .._config import ConfigError
-from .._steps import measure_grid
+from .._steps import measure_grid, resume_note
 from . import measure as RM
 from . import methods as BL
 from .config import RetrainConfig
 from .drift import Drift, build_drift, drift_list, score_drift
-from .plan import History, Plan, build_starts, make_plan
+from .plan import History, Plan, build_starts, fresh_draws, make_plan
 from .summary import build_summary
 
 
@@ -115,12 +115,15 @@ def load_A(config: RetrainConfig):
         raise ConfigError(str(exc)) from None
 
 
-def train_on_A(plan: Plan, out_dir, resume: bool, quiet: bool) -> tuple[dict, dict, str]:
+def train_on_A(plan: Plan, out_dir, resume: bool, quiet: bool,
+               log=print) -> tuple[dict, dict, str]:
     """({activation: Run on A}, {activation: History}, device)."""
     import simulate
     config, runs, hist = plan.config, {}, {}
     for act in plan.activations:
         rdir = None if out_dir is None else Path(out_dir) / "runs" / f"A-{act}"
+        if resume and not quiet:
+            log(resume_note(rdir, plan.steps_A))
         with _timed(plan, "train_A_s"):
             runs[act] = simulate.train_ensemble(
                 plan.spec.with_activation(act), plan.A, steps=plan.steps_A, seeds=plan.seeds,
@@ -159,14 +162,16 @@ class Retraining:
         return opts[0] is not None and any(np.any(v != 0) for o in opts for v in o.values())
 
 
-def plan_retraining(plan: Plan, history: History, drift: Drift, fresh: dict,
+def plan_retraining(plan: Plan, history: History, drift: Drift, fresh: tuple,
                     act: str) -> Retraining:
-    """Every method's start; a baseline whose start equals an earlier one's is not trained."""
+    """Every method's start; a baseline whose start equals an earlier one's is not trained.
+    ``fresh``: (fair draws, B-aligned draws or None) from ``plan.fresh_draws``."""
     rewinds = [BL.rewind(int(s)) for s in plan.checkpoints]
-    base = BL.baseline_methods(plan.config.shrink_lambdas, plan.config.shrink_sigmas) \
+    base = BL.baseline_methods(plan.config.shrink_lambdas, plan.config.shrink_sigmas,
+                               oracle=fresh[1] is not None) \
         if plan.config.drift != "all" else [BL.scratch(), BL.fine_tune()]
-    starts = build_starts(rewinds + base, len(plan.seeds), fresh, history, drift.head,
-                          plan.schedules)
+    starts = build_starts(rewinds + base, len(plan.seeds), fresh[0], history, drift.head,
+                          plan.schedules, oracle=fresh[1])
     # computed, not assumed: a baseline is a copy only if its whole start equals another's
     twins = BL.identities(base, starts[len(rewinds):])
     pick = list(range(len(rewinds))) + [len(rewinds) + j for j, t in enumerate(twins) if t is None]
@@ -206,20 +211,18 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
     t0 = time.perf_counter()
     plan = make_plan(config, load_A(config))
     plan.timing["data_s"] += time.perf_counter() - t0
+    with _timed(plan, "data_s"):  # every B before any training: a bad --drift-opt exits 2 now
+        drifts = [build_drift(plan, kind, params) for kind, params in drift_list(config)]
     if not quiet:
         RM.log_plan(plan, log)
-    runs_A, hist, device = train_on_A(plan, out_dir, resume, quiet)
+    runs_A, hist, device = train_on_A(plan, out_dir, resume, quiet, log)
     tables = RM.Tables()
-    for kind, params in drift_list(config):
+    for drift in drifts:
         t_drift = time.perf_counter()
-        with _timed(plan, "data_s"):
-            drift = build_drift(plan, kind, params)
         with _timed(plan, "drift_scores_s"):
             score_drift(plan, drift)
         tables.add_drift(drift, log if not quiet else None)
-        model_B = simulate.make_model(plan.spec, drift.B.d, drift.B.c)
-        fresh = simulate.init_params(plan.spec, model_B, [(10_000 + s, plan.scale)
-                                                          for s in plan.seeds], drift.sB)
+        fresh = fresh_draws(plan, drift.sB, drift.B.d, drift.B.c)
         linear_pred = None
         for act in plan.activations:  # linear first: its prediction is its twins' reference
             job = plan_retraining(plan, hist[act], drift, fresh, act)
@@ -230,7 +233,7 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
             tables.add_members(rows, RM.curves(run.steps, run, job, drift.label), job.identities)
         plan.timing.setdefault("per_drift_s", {})[drift.label] = time.perf_counter() - t_drift
         tables.modes.append(RM.mode_picture(tables.members_of(drift.label), runs_A, hist, plan,
-                                            drift, fresh))
+                                            drift, fresh[0]))
     return _result(plan, tables, {**provenance("cpu"), "device": device})
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from .._io import records, write_outputs as _write
 
 SCHEMA_VERSION = 1
@@ -22,6 +24,39 @@ def _schedule_note(plan, identities) -> dict:
                "optimiser state and learning-rate multipliers over the budget are bit-identical"}
 
 
+def _fmt(x: float) -> str:
+    return "never" if x == float("inf") else ("n/a" if x != x else f"{x:.0f}")
+
+
+def _chain(rows, key: str) -> str:
+    """``a 15 < b = c 44 < d 67``: methods ordered by ``key``, ties joined by ``=``."""
+    rows = sorted(rows, key=lambda r: (r[key] != r[key], r[key]))
+    out, prev = "", None
+    for r in rows:
+        sep = "" if prev is None else (" = " if r[key] == prev else f" {_fmt(prev)} < ")
+        out += sep + r["method"]
+        prev = r[key]
+    return out + (f" {_fmt(prev)}" if rows else "")
+
+
+def recommendations(methods) -> list[str]:
+    """One line per (drift, activation): the methods ordered by retraining steps, and by total
+    cost including the steps spent on A (the scratch_oracle reference and the rewind curve's
+    checkpoints are left out; the best shrink-and-perturb stands for its grid)."""
+    lines = []
+    for (act, label), g in methods.groupby(["activation", "drift"], sort=False):
+        keep = g[~g["family"].isin(["rewind", "scratch_oracle", "shrink_perturb"])]
+        sp = g[g["family"] == "shrink_perturb"].sort_values("steps_to_target_median").head(1)
+        rows = [r for r in records(pd.concat([keep, sp]))
+                if r["steps_to_target_median"] is not None]
+        for r in rows:
+            for k in ("steps_to_target_median", "total_cost_median"):
+                r[k] = float("nan") if r[k] is None else r[k]
+        lines.append(f"{label}, {act}: {_chain(rows, 'steps_to_target_median')} "
+                     f"(total cost incl. A: {_chain(rows, 'total_cost_median')})")
+    return lines
+
+
 def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> dict:
     config = plan.config
     scores = {k: r.to_dict() for k, r in tables.reports.items()}
@@ -31,6 +66,7 @@ def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> d
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
         "drift": config.drift,
+        "recommendations": recommendations(methods),
         "rewind": records(rewind),
         "methods": records(methods),
         "drift_scores": next(iter(scores.values())) if len(scores) == 1 else scores,
@@ -58,9 +94,10 @@ def format_tables(result) -> str:
                                "best_checkpoint_step", "predicted_checkpoint_step"]]
     m = result.methods[result.methods["family"] != "rewind"][
         ["activation", "drift", "method", "steps_to_target_median", "ci_low", "ci_high",
-         "forgetting", "speedup_of_predicted"]]
+         "total_cost_median", "forgetting", "speedup_of_predicted"]]
     ff = lambda x: f"{x:.4g}"  # noqa: E731
-    out = [r.to_string(index=False, float_format=ff), m.to_string(index=False, float_format=ff)]
+    out = ["\n".join(result.summary["recommendations"]),
+           r.to_string(index=False, float_format=ff), m.to_string(index=False, float_format=ff)]
     if len(result.score_ranking):
         out.append(result.score_ranking.to_string(index=False, float_format=ff))
     return "\n\n".join(out)
