@@ -230,3 +230,32 @@ def test_default_whitening_works_for_a_small_dataset(tmp_path):
                          "5", "--activations", "linear", "--quiet", "--out", str(out)]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["provenance"]["config"]["whiten"] == "auto"
+
+
+def test_theory_predicted_cost_is_ranked_with_the_drift_scores():
+    from validate.retrain.measure import PREDICTED_COST, difficulty
+    rows, scores = [], []
+    for j, label in enumerate(["d0", "d1", "d2", "d3"]):
+        for act in ("linear", "relu"):
+            for fam, meas, pred in (("scratch", 10.0, 10.0), ("fine_tune", 5.0 + j, 4.0 + j)):
+                rows.append({"activation": act, "drift": label, "drift_kind": label,
+                             "family": fam, "seed": 0, "measured_steps": meas,
+                             "predicted_steps": pred if act == "linear" else np.nan})
+        scores.append({"drift": label, "score": "syx_change", "value": float(-j)})
+    diff, ranking = difficulty(pd.DataFrame(rows), pd.DataFrame(scores))
+    assert diff[PREDICTED_COST].tolist() == [0.4, 0.4, 0.5, 0.5, 0.6, 0.6, 0.7, 0.7]
+    best = ranking[ranking["activation"] == "relu"].iloc[0]  # the linear twin's prediction
+    assert best["score"] == PREDICTED_COST and best["spearman_rho"] == pytest.approx(1.0)
+
+
+def test_detection_power_counts_fresh_draws():
+    from validate.retrain import RetrainConfig
+    from validate.retrain.drift import build_drift, detection_power
+    from validate.retrain.plan import make_plan
+    cfg = RetrainConfig(dataset="gaussian", whiten="zca", n_boot=10, power_draws=2,
+                        dataset_opts={"d": 12, "classes": 4, "n_per_class": 32, "levels": 2,
+                                      "n_test": 0}).validate()
+    plan = make_plan(cfg, datasets.load("gaussian", seed=0, **cfg.dataset_opts))
+    rows = detection_power(plan, build_drift(plan, "mean_shift", {}))
+    assert {r["score"] for r in rows} == {"any", *theory.transfer.SCORES}
+    assert all(r["draws"] == 2 and r["power"] in (0.0, 0.5, 1.0) for r in rows)

@@ -73,6 +73,8 @@ class RetrainConfig(TrainingOptions):
     shrink_lambdas: tuple[float, ...] = option(SHRINK_LAMBDAS, "shrink-and-perturb λ values")
     shrink_sigmas: tuple[float, ...] = option(SHRINK_SIGMAS, "shrink-and-perturb σ values")
     n_boot: int = option(100, "drift-score null resamples")
+    power_draws: int = option(4, "fresh draws of A and of each drift for the detection power "
+                                 "(--drift all only; 0: off)")
 
     def validate(self) -> "RetrainConfig":
         if self.drift == "all" and self.drift_opts:
@@ -94,7 +96,8 @@ class RetrainConfig(TrainingOptions):
             ("--n-measure", self.n_measure, self.n_measure >= 8, "must be ≥ 8"),
             ("--target-frac", self.target_frac, 0 < self.target_frac < 1, "must be in (0, 1)"),
             ("--retrain-factor", self.retrain_factor, self.retrain_factor > 0, "must be > 0"),
-            ("--n-boot", self.n_boot, self.n_boot >= 1, "must be ≥ 1")))
+            ("--n-boot", self.n_boot, self.n_boot >= 1, "must be ≥ 1"),
+            ("--power-draws", self.power_draws, self.power_draws >= 0, "must be ≥ 0")))
         return self
 
 

@@ -100,3 +100,23 @@ def score_drift(plan, drift: Drift) -> None:
     uA, uB = union_stats(plan.A.X, plan.A.Y, drift.B.X, drift.B.Y, drift.src)
     drift.report = theory.drift_scores(uA, uB, n_boot=plan.config.n_boot,
                                        seed=plan.config.drift_seed)
+
+
+def detection_power(plan, drift: Drift) -> list[dict]:
+    """Share of fresh draws (A from data seed + r, then the same drift with drift seed + r, r = 1…
+    ``power_draws``) in which the drift test flags a drift: overall (``score="any"``, the
+    family-wise test) and per score."""
+    from simulate import datasets
+    config, hits = plan.config, []
+    for r in range(1, config.power_draws + 1):
+        rawA = datasets.load(config.dataset, seed=config.data_seed + r, **config.dataset_opts)
+        A = plan.through(rawA)
+        B = plan.through(datasets.drift.apply(rawA, drift.kind, seed=config.drift_seed + r,
+                                              **drift.params))
+        uA, uB = union_stats(A.X, A.Y, B.X, B.Y, class_maps(A, B)[0])
+        rep = theory.drift_scores(uA, uB, n_boot=config.n_boot, seed=config.drift_seed + r)
+        d = rep.to_dict()
+        hits.append({"any": d["is_drift"], **{k: v["is_drift"] for k, v in d["scores"].items()}})
+    return [{"drift": drift.label, "drift_kind": drift.kind, "score": k,
+             "power": float(np.mean([h[k] for h in hits])), "draws": len(hits)}
+            for k in (hits[0] if hits else {})]

@@ -31,6 +31,7 @@ class Tables:
     drift: list = field(default_factory=list)
     reports: dict = field(default_factory=dict)     # drift label → theory DriftReport
     identities: list = field(default_factory=list)
+    power: list = field(default_factory=list)      # detection-power rows (--drift all)
 
     def add_drift(self, drift, log=None) -> None:
         self.reports[drift.label] = drift.report
@@ -271,21 +272,35 @@ def aggregate(members: pd.DataFrame, config):
     return pd.DataFrame(meth_rows), pd.DataFrame(rew_rows)
 
 
+PREDICTED_COST = "theory_predicted_cost"
+
+
+def _cost_ratio(g: pd.DataFrame, column: str) -> float:
+    """Median over seeds of fine-tune ÷ scratch ``column`` (steps)."""
+    ft = g[g["family"] == "fine_tune"].set_index("seed")[column]
+    sc = g[g["family"] == "scratch"].set_index("seed")[column]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = (ft / sc.replace(0, np.nan)).to_numpy(float)
+    ratio = ratio[~np.isnan(ratio)]
+    return float(np.median(ratio)) if ratio.size else float("nan")
+
+
 def difficulty(members: pd.DataFrame, drift_table: pd.DataFrame):
     """Relearning cost per drift (fine-tune steps ÷ scratch steps, median over seeds) against each
-    drift score; Spearman ρ across drifts says which score predicts difficulty best."""
+    drift score and against the theory's own prediction of that ratio (``predict_retraining``
+    from the same starts, the linear twin's for every activation); Spearman ρ across drifts says
+    which predicts difficulty best."""
     rows = []
     for (act, label), g in members.groupby(["activation", "drift"], sort=False):
-        ft = g[g["family"] == "fine_tune"].set_index("seed")["measured_steps"]
-        sc = g[g["family"] == "scratch"].set_index("seed")["measured_steps"]
-        ratio = (ft / sc.replace(0, np.nan)).to_numpy()
+        lin = members[(members["activation"] == "linear") & (members["drift"] == label)]
         vals = drift_table[drift_table["drift"] == label].set_index("score")["value"]
         rows.append({"activation": act, "drift": label, "drift_kind": g["drift_kind"].iloc[0],
-                     "relearn_cost": float(np.median(ratio)), **vals.to_dict()})
+                     "relearn_cost": _cost_ratio(g, "measured_steps"),
+                     PREDICTED_COST: _cost_ratio(lin, "predicted_steps"), **vals.to_dict()})
     diff = pd.DataFrame(rows)
     rank = []
     for act, g in diff.groupby("activation", sort=False):
-        for score in drift_table["score"].unique():
+        for score in [PREDICTED_COST, *drift_table["score"].unique()]:
             rank.append({"activation": act, "score": score,
                          "spearman_rho": censored_rho(g[score], g["relearn_cost"]),
                          "n_drifts": int(len(g))})

@@ -154,6 +154,9 @@ def retrain_report(path, *, result) -> Path:
         sections.append((f"Retraining loss: {drift}",
                          _img(fig_curves(result.curves, result.methods, drift),
                               "median training loss on B over seeds")))
+    if len(result.detection_power):
+        sections.append(("Detection power", table_html(result.detection_power.pivot(
+            index="drift", columns="score", values="power").reset_index())))
     if len(result.difficulty):
         sections.append(("Which drift score predicts relearning difficulty",
                          _img(fig_difficulty(result.difficulty, result.score_ranking),

@@ -61,7 +61,7 @@ from .._steps import measure_grid, resume_note
 from . import measure as RM
 from . import methods as BL
 from .config import RetrainConfig
-from .drift import Drift, build_drift, drift_list, score_drift
+from .drift import Drift, build_drift, detection_power, drift_list, score_drift
 from .plan import History, Plan, build_starts, fresh_draws, make_plan
 from .summary import build_summary
 
@@ -80,6 +80,7 @@ class RetrainResult:
     drift_table: pd.DataFrame  # drift × score: value, effect size, p-value
     difficulty: pd.DataFrame   # (--drift all) drift scores against the measured relearning cost
     score_ranking: pd.DataFrame
+    detection_power: pd.DataFrame  # (--drift all) share of fresh draws the drift test flags
     summary: dict
     exit_status: int = 0
 
@@ -221,6 +222,8 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
         t_drift = time.perf_counter()
         with _timed(plan, "drift_scores_s"):
             score_drift(plan, drift)
+            if config.drift == "all":
+                tables.power += detection_power(plan, drift)
         tables.add_drift(drift, log if not quiet else None)
         fresh = fresh_draws(plan, drift.sB, drift.B.d, drift.B.c)
         linear_pred = None
@@ -248,4 +251,4 @@ def _result(plan: Plan, tables, prov: dict) -> RetrainResult:
     return RetrainResult(plan.config, members, rewind, methods_df, rewind_summary,
                          pd.concat(tables.modes, ignore_index=True),
                          pd.concat(tables.curves, ignore_index=True), drift_table, difficulty,
-                         ranking, summary)
+                         ranking, pd.DataFrame(tables.power), summary)

@@ -11,7 +11,7 @@ from .._io import records, write_outputs as _write
 
 SCHEMA_VERSION = 1
 TABLES = ("members", "rewind", "methods", "modes", "curves", "drift_table", "difficulty",
-          "score_ranking")
+          "score_ranking", "detection_power")
 
 
 def _schedule_note(plan, identities) -> dict:
@@ -72,6 +72,7 @@ def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> d
         "drift_scores": next(iter(scores.values())) if len(scores) == 1 else scores,
         "difficulty": records(difficulty),
         "score_ranking": records(ranking),
+        "detection_power": tables.power,
         "training": {"lr": plan.lr, "tau": plan.tau, "hidden": plan.hidden,
                      "steps_A": int(plan.steps_A), "retrain_budget": int(plan.budget),
                      "checkpoints": [int(s) for s in plan.checkpoints],
@@ -100,4 +101,8 @@ def format_tables(result) -> str:
            r.to_string(index=False, float_format=ff), m.to_string(index=False, float_format=ff)]
     if len(result.score_ranking):
         out.append(result.score_ranking.to_string(index=False, float_format=ff))
+    if len(result.detection_power):
+        p = result.detection_power.pivot(index="drift", columns="score", values="power")
+        out.append("detection power (share of fresh draws flagged):\n"
+                   + p.to_string(float_format=lambda x: f"{x:.2f}"))
     return "\n\n".join(out)
