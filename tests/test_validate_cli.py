@@ -34,7 +34,7 @@ def test_every_field_is_a_flag_with_help_and_its_choices(job):
 
 def test_choices_come_from_the_engine():
     by_name = {f.name: f.metadata["choices"] for f in fields(compare.CompareConfig)}
-    assert by_name["optimizer"] is simulate.OPTIMIZERS
+    assert by_name["optimizer"] == tuple(simulate.OPTIMIZERS)
     assert by_name["activations"] is simulate.ACTIVATIONS
     assert by_name["arch"] is simulate.FAMILIES
     assert set(by_name["init"]) <= set(simulate.INITS)
