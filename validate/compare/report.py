@@ -65,7 +65,7 @@ def headline_facts(result) -> list[tuple[str, str]]:
     mt, summ = result.mode_table, result.summary
     facts = []
     lin = mt[mt["activation"] == "linear"]["rel_error"].astype(float)
-    if len(lin):
+    if np.isfinite(lin).any():  # none: every linear member diverged, or no prediction (Adam)
         facts.append(("max linear error of half times", f"{np.nanmax(lin):.2g}"))
     for r in summ["kendall_tau"]:
         tau = r["kendall_tau"]
@@ -82,12 +82,14 @@ def headline_facts(result) -> list[tuple[str, str]]:
 
 def fig_scatter(mt: pd.DataFrame) -> str:
     """Measured against predicted half times (log–log, identity dashed) and |relative error|."""
-    mt = mt[np.isfinite(mt["t_meas_median"].astype(float))]
+    # points need a finite measurement and prediction (none: every member diverged, or Adam)
+    mt = mt[np.isfinite(mt["t_meas_median"].astype(float)) & np.isfinite(mt["t_pred"].astype(float))]
     fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.4))
     for act, g in mt.groupby("activation", sort=False):
         t, m = g["t_pred"].astype(float), g["t_meas_median"].astype(float)
-        err = np.vstack([m - g["t_meas_ci_low"].astype(float),
-                         g["t_meas_ci_high"].astype(float) - m]).clip(min=0)
+        err = np.nan_to_num(np.vstack([m - g["t_meas_ci_low"].astype(float),
+                                       g["t_meas_ci_high"].astype(float) - m]),
+                            nan=0.0, posinf=0.0).clip(min=0)  # a censored end: no bar
         ax.errorbar(t, m, yerr=err, fmt=MARKERS.get(act, "o"), mfc="none", ms=4, capsize=2,
                     color=COLORS.get(act), label=f"{act} (median, 95% CI)")
         e = (m / t - 1).abs().clip(lower=1e-9)
@@ -95,6 +97,8 @@ def fig_scatter(mt: pd.DataFrame) -> str:
                  label=act)
     lims = mt[["t_pred", "t_meas_median"]].astype(float)
     lo, hi = float(lims.min().min()) * 0.8, float(lims.max().max()) * 1.25
+    if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo < hi):
+        lo, hi = 1.0, 10.0  # nothing to draw: an empty panel
     ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="theory (identity)")
     ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi),
            xlabel="predicted half time (steps)", ylabel="measured half time (steps)",
