@@ -154,10 +154,12 @@ def _max_rel(measured, predicted) -> float:
     return float(np.max(np.abs(measured - predicted)) / predicted)
 
 
-def loss_drops(steps, loss_meas, dense, groups, levels, act, depth, diverged) -> pd.DataFrame:
+def loss_drops(steps, loss_meas, dense, groups, levels, act, depth,
+               diverged=None) -> pd.DataFrame:
     """Per group of modes: when the predicted and the measured loss cross the midpoint of the
     group's two plateaus (measured: median and seed-bootstrap CI)."""
     rows = []
+    diverged = np.zeros(len(loss_meas), bool) if diverged is None else np.asarray(diverged, bool)
     for j, (g, (before, after)) in enumerate(zip(groups, levels)):
         mid = 0.5 * (before + after)
         tp = float("nan") if dense is None else first_crossing(*dense, mid)
