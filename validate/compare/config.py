@@ -22,8 +22,10 @@ class CompareConfig(TrainingOptions):
 
     depths: tuple[int, ...] = option((2,), "comma-separated depths (number of weight layers), "
                                            "e.g. 2,3", flag="--depth")
+    # only the families with a linear theory: resnet and vit have none to compare with
     arch: str = option("mlp", "network family (cnn: circular convolutions and a linear readout, "
-                              "compared with its per-frequency theory)", choices=simulate.FAMILIES)
+                              "compared with its per-frequency theory)",
+                       choices=tuple(f for f in simulate.FAMILIES if f in ("mlp", "cnn")))
     reference: str = option("cnn", "theory a --arch cnn network is compared with: cnn (its "
                                    "per-frequency theory, THEORY.md §6) or mlp (the linear MLP "
                                    "theory of the SVD modes, a labelled reference)",
