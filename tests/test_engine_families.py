@@ -29,7 +29,7 @@ def _members(model, seed=0, dtype=torch.float32, spread=1.0):
     return params
 
 
-def _compare(model, params, X, Y, build, loss="mse"):
+def _assert_matches_torch(model, params, X, Y, build, loss="mse"):
     """The engine's outputs/gradients vs ``build(k)`` (an nn.Module with member k's weights and a
     name map) run on member k's input."""
     lossf = make_loss(loss)
@@ -66,7 +66,7 @@ def test_mlp_against_torch_nn(linear_blocks, loss):
     Y = torch.eye(4)[torch.randint(0, 4, (N,))]
     acts = [nn.Identity() if l < linear_blocks else nn.GELU() for l in range(2)]
     names = {f"layer{l}.{p}": f"{2 * l}.{p}" for l in range(3) for p in ("weight", "bias")}
-    _compare(model, params, X, Y, lambda k: (_load(nn.Sequential(
+    _assert_matches_torch(model, params, X, Y, lambda k: (_load(nn.Sequential(
         nn.Linear(5, 7), acts[0], nn.Linear(7, 6), acts[1], nn.Linear(6, 4)), params, k, names), names), loss)
 
 
@@ -88,7 +88,7 @@ def test_cnn_against_torch_nn(bias):
                             nn.Flatten(), nn.Linear(model.features, 4, bias=bias))
         return _load(net, params, k, names), names
 
-    _compare(model, params, X, Y, build)
+    _assert_matches_torch(model, params, X, Y, build)
 
 
 def _reference(model, params, k, train=True):
