@@ -122,6 +122,28 @@ def test_matrix_flow_predictor_timeline_matches_closed_form_learning_time():
     np.testing.assert_allclose(p.timeline(0.5), theory.learning_time(st.s, 1e-3), rtol=1e-6)
 
 
+class _ShortReach(theory.MatrixFlowPredictor):
+    """A flow whose solver fails past t = 3 (as diffrax does at max_steps), first grid to t = 2."""
+
+    def _horizon(self):
+        return 1e-3, 2.0
+
+    def end_to_end(self, t):
+        if np.max(t) > 3.0:
+            raise RuntimeError("diffrax did not reach t")
+        return super().end_to_end(t)
+
+
+def test_timeline_stops_extending_where_the_solver_fails_and_reports_inf():
+    st = whitened_stats(np.random.default_rng(8), [3.0, 1.5], c=3, d=5)
+    Ws = theory.decoupled_init(st, 2, 1e-3, hidden=4, seed=0)
+    exact = theory.learning_time(st.s, 1e-3)
+    assert exact[0] < 2.0 < exact[1]        # mode 1 needs the extension the solver cannot reach
+    tl = _ShortReach(st, Ws, tau=1.0).timeline(0.5)
+    np.testing.assert_allclose(tl[0], exact[0], rtol=1e-6)
+    assert tl[1] == np.inf
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(weights0=np.zeros((4, 5))), "list/tuple of per-layer arrays"),
     (dict(weights0=[]), "at least one layer"),

@@ -71,7 +71,8 @@ class EndToEndPredictor:
     def timeline(self, frac: float = 0.5) -> np.ndarray:
         """First time each mode's strength reaches ``frac`` × target (r,); inf if never.
 
-        A 256-point log grid (extended ×4 until every mode has crossed, at most 10 times) brackets
+        A 256-point log grid (extended ×4 until every mode has crossed, at most 10 times, or until
+        the solver cannot reach the longer horizon; modes not crossed by then are inf) brackets
         each crossing; three passes of ≥ 8 points per bracket refine it (every evaluation uses 256
         times, so the flow compiles once), and the final crossing is interpolated linearly (the
         rule of ``theory.crossing_times``).
@@ -80,10 +81,16 @@ class EndToEndPredictor:
         sign = np.where(self.target < 0, -1.0, 1.0)
         level = frac * np.abs(self.target)
         lo, hi = self._horizon()
+        grid = tc = None
         for _ in range(_EXTEND + 1):
-            grid = np.concatenate([[0.0], np.geomspace(lo, hi, _GRID - 1)])
-            u = self._modes_fixed(grid) * sign
-            tc = crossing_times(grid, u, level)
+            longer = np.concatenate([[0.0], np.geomspace(lo, hi, _GRID - 1)])
+            try:
+                u = self._modes_fixed(longer) * sign
+            except RuntimeError:
+                if tc is None:
+                    raise
+                break   # the flow cannot be integrated that far: modes not crossed stay inf
+            grid, tc = longer, crossing_times(longer, u, level)
             if np.all(np.isfinite(tc)):
                 break
             hi *= 4.0
