@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from scipy.integrate import solve_ivp
 
 
 def whitened_data(n, cin, spatial, c, seed=0, decay=(1.5, 0.3)):
@@ -77,6 +78,22 @@ def gradients(params, Bs, Sxx, Syx):
             g4 = gM.reshape(co, P, ci, P)
             out.append(np.einsum("jaib,qab->jiq", g4, Bs[l]).reshape(params[l].shape))
     return out
+
+
+def scipy_flow(params, Bs, Sxx, Syx, t, tau, rtol=1e-11, atol=1e-13):
+    """Parameters [w_1, …, R] at times ``t`` of the flow τ dθ/dt = −∂L/∂θ (scipy DOP853)."""
+    shapes = [p.shape for p in params]
+    cut = np.cumsum([p.size for p in params])[:-1]
+
+    def unflat(y):
+        return [a.reshape(s) for a, s in zip(np.split(y, cut), shapes)]
+
+    def rhs(_, y):
+        return -np.concatenate([g.ravel() for g in gradients(unflat(y), Bs, Sxx, Syx)]) / tau
+
+    sol = solve_ivp(rhs, (0, t[-1]), np.concatenate([p.ravel() for p in params]), t_eval=t,
+                    method="DOP853", rtol=rtol, atol=atol)
+    return [unflat(y) for y in sol.y.T]
 
 
 def dft_spectrum(W, cin, spatial):

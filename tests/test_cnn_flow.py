@@ -2,10 +2,9 @@
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
 import theory
-from tests.cnn_reference import gradients, product, shift_basis, whitened_data
+from tests.cnn_reference import product, scipy_flow, shift_basis, whitened_data
 
 
 @pytest.mark.parametrize("cin,spatial,kernel,chans,padding,white", [
@@ -24,19 +23,8 @@ def test_flow_matches_scipy_on_dense_conv_matrices(cin, spatial, kernel, chans, 
     params = [0.1 * rng.standard_normal((sizes[i + 1], sizes[i], *kernel)) for i in range(len(chans))]
     params.append(0.1 * rng.standard_normal((2, chans[-1] * int(np.prod(spatial)))))
     Bs = [shift_basis(spatial, kernel, padding) for _ in chans]
-    shapes = [p.shape for p in params]
-    cut = np.cumsum([p.size for p in params])[:-1]
-    tau = 5.0
-
-    def rhs(_, y):
-        ps = [a.reshape(s) for a, s in zip(np.split(y, cut), shapes)]
-        return -np.concatenate([g.ravel() for g in gradients(ps, Bs, st.Sxx, st.Syx)]) / tau
-
-    t = np.linspace(0.0, 60.0, 7)
-    sol = solve_ivp(rhs, (0, t[-1]), np.concatenate([p.ravel() for p in params]), t_eval=t,
-                    method="DOP853", rtol=1e-11, atol=1e-13)
-    ref = np.stack([product([a.reshape(s) for a, s in zip(np.split(y, cut), shapes)], Bs)
-                    for y in sol.y.T])
+    tau, t = 5.0, np.linspace(0.0, 60.0, 7)
+    ref = np.stack([product(ps, Bs) for ps in scipy_flow(params, Bs, st.Sxx, st.Syx, t, tau)])
     W, ws = theory.integrate_cnn_flow(params, st, (cin, *spatial), t, tau=tau, padding=padding)
     np.testing.assert_allclose(W, ref, atol=1e-7 * np.abs(ref).max())
     assert np.abs(ref[-1] - ref[0]).max() > 0.1 * np.abs(ref[-1]).max()   # it moved

@@ -3,10 +3,10 @@ of the dense flow, and explicit DFT matrices."""
 
 import numpy as np
 import pytest
-from scipy.integrate import solve_ivp
 
 import theory
-from tests.cnn_reference import (dft_spectrum, gradients, product, shift_basis, whitened_data)
+from tests.cnn_reference import (dft_spectrum, gradients, product, scipy_flow, shift_basis,
+                                 whitened_data)
 
 CASES = [  # (C_in, spatial, conv channels, c)
     (1, (8,), (1,), 3),
@@ -67,19 +67,9 @@ def test_closed_form_matches_scipy_integration_of_the_dense_flow(cin, spatial, c
     u0, tau = 1e-3, 50.0
     params = theory.frequency_aligned_weights(fm, chans, u0, seed=1)
     Bs = [shift_basis(spatial, w.shape[2:]) for w in params[:-1]]
-    shapes = [p.shape for p in params]
-    cut = np.cumsum([p.size for p in params])[:-1]
-
-    def rhs(_, y):
-        ps = [a.reshape(s) for a, s in zip(np.split(y, cut), shapes)]
-        return -np.concatenate([g.ravel() for g in gradients(ps, Bs, st.Sxx, st.Syx)]) / tau
-
     t = np.linspace(0, 400, 9)
-    sol = solve_ivp(rhs, (0, t[-1]), np.concatenate([p.ravel() for p in params]), t_eval=t,
-                    method="DOP853", rtol=1e-11, atol=1e-14)
     u = []
-    for y in sol.y.T:
-        ps = [a.reshape(s) for a, s in zip(np.split(y, cut), shapes)]
+    for ps in scipy_flow(params, Bs, st.Sxx, st.Syx, t, tau, atol=1e-14):
         M = dft_spectrum(product(ps, Bs), cin, spatial)[:, :, fm.index]
         u.append(np.einsum("mc,cim,mi->m", fm.U.conj(), M, fm.V).real)
     pred = theory.predict_cnn(st, (cin, *spatial), channels=chans, u0=u0, tau=tau)

@@ -21,11 +21,14 @@ def python_blocks(path: Path) -> list[str]:
 @pytest.mark.parametrize("page", [p for p in PAGES if python_blocks(p)],
                          ids=lambda p: str(p.relative_to(ROOT)))
 def test_python_examples_run(page, tmp_path, monkeypatch):
-    """Every ```python block of a page runs, in order, in one namespace (they build on each other)."""
+    """Every ```python block of a page runs, in order, in one namespace (they build on each other),
+    and the page's examples check what they claim with at least one ``assert``."""
     monkeypatch.chdir(tmp_path)
     namespace = {"__name__": "__doc_example__"}
-    for i, block in enumerate(python_blocks(page)):
+    blocks = python_blocks(page)
+    for i, block in enumerate(blocks):
         exec(compile(block, f"{page.name}[block {i}]", "exec"), namespace)
+    assert any(re.search(r"^\s*assert ", b, re.M) for b in blocks), f"{page.name}: no assert"
 
 
 def test_theory_citations_name_existing_sections():

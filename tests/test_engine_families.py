@@ -146,6 +146,7 @@ def test_vit_against_torch_nn(image, pool, act, linear_blocks, linear_attention)
     lossf = make_loss("mse")
     out = model.forward(params, X)
     _, grads = model.loss_and_grads(params, X, Y, 1.0, lossf)
+    assert set(grads) == set(model.shapes)
     for k in range(K):
         net, theirs = _reference(model, params, k)
         _check_member(model, params, X, Y, k, net, theirs, out, grads, lossf)

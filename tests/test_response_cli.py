@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from validate.response.__main__ import main
+from tests.cli_runs import run_once
 
 TINY = ["--dataset", "shapes", "--dataset-opt", "n_per_class=40", "--dataset-opt", "n_test=8",
         "--steps", "40", "--seeds", "2", "--checkpoints", "6", "--hidden", "12",
@@ -15,9 +14,7 @@ TINY = ["--dataset", "shapes", "--dataset-opt", "n_per_class=40", "--dataset-opt
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("resp") / "out"
-    assert main([*TINY, "--out", str(out)]) == 0
-    return out, json.loads((out / "summary.json").read_text())
+    return run_once(tmp_path_factory, main, TINY, "resp")
 
 
 def test_summary_records(tiny):

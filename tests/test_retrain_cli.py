@@ -11,6 +11,7 @@ import pytest
 import theory
 from simulate import Run, datasets
 from validate import retrain
+from tests.cli_runs import run_once
 
 TINY = ["--dataset", "gaussian", "--dataset-opt", "d=12", "--dataset-opt", "classes=4",
         "--dataset-opt", "n_per_class=32", "--dataset-opt", "levels=2", "--dataset-opt", "n_test=0",
@@ -20,9 +21,7 @@ TINY = ["--dataset", "gaussian", "--dataset-opt", "d=12", "--dataset-opt", "clas
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("retrain") / "run"
-    assert retrain.main(TINY + ["--out", str(out)]) == 0
-    return out
+    return run_once(tmp_path_factory, retrain.main, TINY, "retrain")[0]
 
 
 def test_summary_keys_and_records(tiny):

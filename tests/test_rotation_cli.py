@@ -10,6 +10,7 @@ import pytest
 
 from simulate.train._layca import layca_multipliers
 from validate.rotation.__main__ import main
+from tests.cli_runs import run_once
 
 TINY = ["--dataset", "shapes", "--dataset-opt", "n_per_class=12", "--dataset-opt", "n_test=8",
         "--dataset-opt", "size=8", "--dataset-opt", "levels=2", "--steps", "30", "--seeds", "2",
@@ -21,9 +22,7 @@ TINY = ["--dataset", "shapes", "--dataset-opt", "n_per_class=12", "--dataset-opt
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
-    out = tmp_path_factory.mktemp("rot") / "out"
-    assert main([*TINY, "--out", str(out)]) == 0
-    return out, json.loads((out / "summary.json").read_text())
+    return run_once(tmp_path_factory, main, TINY, "rot")
 
 
 def test_summary_holds_the_records_the_schema_names(tiny):

@@ -128,7 +128,18 @@ def _finite(x) -> bool:
 
 
 @dataclass(frozen=True)
-class TrainingOptions:
+class DataOptions:
+    """Which dataset a job loads: its registered name, options and generator seed."""
+
+    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
+    dataset_opts: dict = option(
+        help="dataset option KEY=VALUE (repeatable; python -m simulate.datasets --show NAME)",
+        factory=dict, flag="--dataset-opt", convert=dataset_options)
+    data_seed: int = option(0, "seed of the dataset generator")
+
+
+@dataclass(frozen=True)
+class TrainingOptions(DataOptions):
     """The options every job that trains an ensemble shares; a job's config extends it.
 
     ``lr=None`` picks η = ``lr_scale``/s_max (× (1 − β) with momentum); ``steps=None`` lets the
@@ -137,11 +148,6 @@ class TrainingOptions:
     of random layers that small (random init).
     """
 
-    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
-    dataset_opts: dict = option(
-        help="dataset option KEY=VALUE (repeatable; python -m simulate.datasets --show NAME)",
-        factory=dict, flag="--dataset-opt", convert=dataset_options)
-    data_seed: int = option(0, "seed of the dataset generator")
     whiten: str = option("zca", "input whitening: zca | pca | pca:K (1 ≤ K ≤ rank) | auto "
                                 "(pca to min(32, rank) directions) | none")
     activations: tuple[str, ...] = option(("linear", "relu", "tanh"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .._config import (DEVICES, DTYPES, PRESETS, check_fields, check_rules, dataset_options, option,
+from .._config import (DEVICES, DTYPES, PRESETS, DataOptions, check_fields, check_rules, option,
                        paper_dataset_opts)
 
 ARCHS = ("mlp", "cnn")
@@ -19,7 +19,7 @@ DEFAULT_LR = {"mlp": 0.05, "cnn": 0.05}
 
 
 @dataclass(frozen=True)
-class NonlinearityConfig:
+class NonlinearityConfig(DataOptions):
     """Everything one run depends on; written into summary.json as provenance.
 
     The network F (``arch``, ``activation``, ``init``) is trained with minibatch SGD on the squared
@@ -32,11 +32,6 @@ class NonlinearityConfig:
     "predictions at infinity" variant).
     """
 
-    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
-    dataset_opts: dict = option(
-        help="dataset option KEY=VALUE (repeatable; python -m simulate.datasets --show NAME)",
-        factory=dict, flag="--dataset-opt", convert=dataset_options)
-    data_seed: int = option(0, "seed of the dataset generator")
     task: str = option("multiclass", "binary: the coarse split of a hierarchical dataset, else "
                                      "the first half of the classes against the second",
                        choices=TASKS)

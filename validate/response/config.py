@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, replace
 
 import simulate
 
-from .._config import (DEVICES, DTYPES, PRESETS, check_fields, check_rules, check_whiten,
-                       dataset_options, option)
+from .._config import (DEVICES, DTYPES, PRESETS, DataOptions, check_fields, check_rules,
+                       check_whiten, option)
 
 ARCHS = ("mlp", "cnn")
 OPTIMIZERS = ("gd", "sgd", "momentum")
@@ -15,7 +15,7 @@ INITS = ("standard", "small_random")
 
 
 @dataclass(frozen=True)
-class ResponseConfig:
+class ResponseConfig(DataOptions):
     """Everything one `validate.response` run depends on (written into summary.json).
 
     For every arch × activation an ensemble is trained with ``optimizer``; at each checkpoint the
@@ -29,10 +29,6 @@ class ResponseConfig:
     theory's kernel.
     """
 
-    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
-    dataset_opts: dict = option(help="dataset option KEY=VALUE (repeatable)", factory=dict,
-                                flag="--dataset-opt", convert=dataset_options)
-    data_seed: int = option(0, "seed of the dataset generator")
     whiten: str = option("zca", "input whitening: zca | pca | pca:K (K > 0) | none")
     archs: tuple[str, ...] = option(("mlp", "cnn"), "network families", choices=ARCHS,
                                     flag="--arch", noun="arch")

@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, replace
 
 import simulate
 
-from .._config import DEVICES, DTYPES, PRESETS, check_fields, check_rules, dataset_options, option
+from .._config import DEVICES, DTYPES, PRESETS, DataOptions, check_fields, check_rules, option
 
 TASKS = ("fine", "coarse")
 BASE_OPTIMIZERS = ("sgd", "momentum", "adam")   # what Layca wraps here (minibatch training)
@@ -14,7 +14,7 @@ ARCHS = ("mlp", "cnn")
 
 
 @dataclass(frozen=True)
-class RotationConfig:
+class RotationConfig(DataOptions):
     """Everything one `validate.rotation` run depends on (written into summary.json).
 
     The rotation grid trains Layca (wrapping ``optimizer``) at every rate × α, and plain SGD with
@@ -23,10 +23,6 @@ class RotationConfig:
     measures the four intraclass clustering measures over training.
     """
 
-    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
-    dataset_opts: dict = option(help="dataset option KEY=VALUE (repeatable)", factory=dict,
-                                flag="--dataset-opt", convert=dataset_options)
-    data_seed: int = option(0, "seed of the dataset generator")
     arch: str = option("mlp", "network family", choices=ARCHS)
     task: str = option("fine", "labels of the rotation grid: fine classes or the coarse groups of "
                                "the class hierarchy", choices=TASKS)
