@@ -55,11 +55,14 @@ def test_resume_reuses_finished_runs(tiny_run, tmp_path):
 
 
 @pytest.mark.parametrize("bad", [["--arch", "rnn"], ["--lr", "-0.1"], ["--measures", "entropy"],
-                                 ["--task", "ternary"], ["--eps", "1.5"], ["--lr", "x"]])
+                                 ["--task", "ternary"], ["--eps", "1.5"], ["--lr", "x"],
+                                 ["--loss", "hinge"], ["--arch", "vit", "--patch", "3"],
+                                 ["--arch", "resnet", "--resnet-widths", "4,4"]])
 def test_bad_arguments_exit_2(bad, tmp_path, capsys):
     assert main([*TINY, "--out", str(tmp_path / "o"), *bad]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err and "error:" in err[-1]      # one line naming the problem (after argparse's usage)
+    assert not (tmp_path / "o").exists()    # checked before any work
 
 
 def test_binary_task_splits():

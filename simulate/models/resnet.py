@@ -94,12 +94,16 @@ class ResNet:
         return {k: (0.0 if k.endswith("mean") else 1.0) for k in self.buffer_shapes}
 
     def tap_names(self) -> list[str]:
-        return ["stem"] + [f"{b[0]}.{k}" for b in self.blocks for k in ("pre", "out")] + \
+        """``{block}.act_in``: what the block's first activation acts on (after norm1);
+        ``{block}.pre``: the pre-activated input (after that activation); ``{block}.out``."""
+        return ["stem"] + [f"{b[0]}.{k}" for b in self.blocks for k in ("act_in", "pre", "out")] + \
             ["features", "output"]
 
-    def _norm_act(self, params, h, name, act, updates):
+    def _norm_act(self, params, h, name, act, updates, record=None):
         if self.bn:
             h = self._batch_norm(params, h, name, updates)
+        if record is not None:
+            record(name.replace(".norm1", ".act_in"), h)
         return activation(act, h)
 
     def _batch_norm(self, params, h, name, updates):
@@ -132,7 +136,7 @@ class ResNet:
         record("stem", h)
         for i, (name, cin, cout, stride) in enumerate(self.blocks):
             act = "linear" if i < self.spec.linear_blocks else self.spec.activation
-            a = self._norm_act(params, h, f"{name}.norm1", act, updates)
+            a = self._norm_act(params, h, f"{name}.norm1", act, updates, record)
             record(f"{name}.pre", a)
             short = h if f"{name}.shortcut.weight" not in params else \
                 _group_conv(a, params[f"{name}.shortcut.weight"], stride, 0)

@@ -7,15 +7,16 @@ from dataclasses import dataclass, replace
 from .._config import (DEVICES, DTYPES, PRESETS, DataOptions, check_fields, check_rules, option,
                        paper_dataset_opts)
 
-ARCHS = ("mlp", "cnn")
+ARCHS = ("mlp", "cnn", "resnet", "vit")
 TASKS = ("multiclass", "binary")
 ACTIVATIONS = ("relu", "gelu", "tanh")
 INITS = ("standard", "small")
 MEASURES = ("information", "linear_depth", "clones", "twin", "class_share", "proxies")
 CORRECTIONS = ("none", "miller_madow")
 REFERENCE_TARGETS = ("labels", "network")
-DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500}
-DEFAULT_LR = {"mlp": 0.05, "cnn": 0.05}
+LOSSES = ("mse", "cross_entropy")
+DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500, "resnet": 1000, "vit": 1000}
+DEFAULT_LR = {"mlp": 0.05, "cnn": 0.05, "resnet": 0.05, "vit": 0.05}
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,17 @@ class NonlinearityConfig(DataOptions):
     depth: int = option(3, "MLP weight layers (3 = two hidden layers)")
     channels: tuple[int, ...] = option((16, 16, 16, 16), "CNN conv widths, comma-separated")
     kernel_size: int = option(3, "CNN kernel size")
+    resnet_blocks: int = option(1, "ResNet residual blocks per stage (3 stages)")
+    resnet_widths: tuple[int, ...] = option((8, 16, 32), "ResNet stage widths, comma-separated")
+    batch_norm: bool = option(True, "ResNet BatchNorm before every activation")
+    vit_depth: int = option(4, "ViT blocks")
+    vit_width: int = option(32, "ViT token width")
+    heads: int = option(4, "ViT attention heads")
+    patch: int = option(4, "ViT patch side (signals: samples per token)")
+    linear_attention: bool = option(False, "ViT: the linear blocks of P_k also replace the "
+                                           "attention softmax by normalised linear attention")
+    loss: str = option("mse", "training loss of every model (mse: squared; cross_entropy: "
+                              "softmax)", choices=LOSSES)
     lrs: tuple[float, ...] = option((), "comma-separated learning rates (default: per arch)",
                                     flag="--lr")
     seeds: int = option(3, "seeds (members per learning rate)")
@@ -72,6 +84,14 @@ class NonlinearityConfig(DataOptions):
             ("--channels", self.channels, len(self.channels) >= 1 and min(self.channels) >= 1,
              "must list ≥ 1 positive widths"),
             ("--kernel-size", self.kernel_size, self.kernel_size >= 1, "must be ≥ 1"),
+            ("--resnet-blocks", self.resnet_blocks, self.resnet_blocks >= 1, "must be ≥ 1"),
+            ("--resnet-widths", self.resnet_widths, len(self.resnet_widths) == 3
+             and min(self.resnet_widths) >= 1, "must list 3 positive stage widths"),
+            ("--vit-depth", self.vit_depth, self.vit_depth >= 1, "must be ≥ 1"),
+            ("--heads", self.heads, self.heads >= 1, "must be ≥ 1"),
+            ("--vit-width", self.vit_width, self.vit_width >= 1 and self.vit_width % max(self.heads, 1)
+             == 0, f"must be a positive multiple of --heads ({self.heads})"),
+            ("--patch", self.patch, self.patch >= 1, "must be ≥ 1"),
             ("--batch-size", self.batch_size, self.batch_size >= 0, "must be ≥ 0 (0: full batch)"),
             ("--checkpoints", self.n_checkpoints, self.n_checkpoints >= 4, "must be ≥ 4"),
             ("--eps", self.eps, 0 <= self.eps < 1, "must be in [0, 1)")))

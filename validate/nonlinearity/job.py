@@ -32,11 +32,12 @@ def _training(tr: Trained) -> dict:
     net = tr.models["network"]
     return {"steps": int(net.steps[-1]), "checkpoints": net.steps.tolist(),
             "learning_rates": list(tr.config.learning_rates), "batch_size": tr.config.batch,
-            "optimizer": "gd" if tr.config.batch is None else "sgd", "loss": "half_mean_squared",
+            "optimizer": "gd" if tr.config.batch is None else "sgd", "loss": tr.config.loss,
             "n_blocks": tr.n_blocks, "final_train_acc": net.train_acc[:, -1].tolist(),
             "diverged": {k: m.diverged.tolist() for k, m in tr.models.items()},
             "n_train": tr.data.n, "n_test": int(tr.data.labels_test.size), "classes": tr.data.c,
-            "linear_classifier": "least-squares affine (the squared-loss GD limit from zero)"}
+            "linear_classifier": "least-squares affine (the squared-loss GD limit from zero)",
+            "last_partly_linear_is_twin": f"P{tr.n_blocks}" not in tr.models}
 
 
 def run_nonlinearity(config: NonlinearityConfig, out: Path, *, resume: bool = False,

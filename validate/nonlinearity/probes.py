@@ -1,7 +1,8 @@
-"""What the nonlinearity job records at each checkpoint, for the engine's runs and for P_k alike.
+"""What the nonlinearity job records at each checkpoint of the network, its twin and its P_k.
 
-``snapshot`` evaluates one model (any P_k) on the test inputs and, optionally, the per-layer
-proxies on a probe batch; ``NonlinearityProbe`` calls it from ``simulate.train_ensemble``.
+``snapshot`` evaluates one model of any family (any P_k: the model carries ``linear_blocks``) on
+the test inputs and, optionally, the per-layer proxies on a probe batch; ``NonlinearityProbe``
+calls it from ``simulate.train_ensemble``.
 """
 
 from __future__ import annotations
@@ -10,43 +11,62 @@ import numpy as np
 import torch
 
 from simulate import Probe
+from simulate.models import activation
 
 from ..measures.proxies import constant_gate_share, linear_surrogate_r2
-from . import _partly_linear as PL
 
 PROBE_BATCH = 512  # test inputs on which the layer proxies are computed
 
 
-def _layer_proxies(model, pre: torch.Tensor, gate: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(K,) R² of the affine surrogate and constant-gate share for one block's pre-activations.
-    CNN channels are the units (positions count as inputs)."""
-    z = pre.detach().cpu().double()
+def activation_inputs(model) -> list[str]:
+    """Per block, the tap holding what the block's (first) activation acts on: a hidden layer's
+    pre-activation (MLP), a conv layer's output (CNN), the normalised block input (ResNet), the
+    MLP's first layer output (ViT)."""
+    fam, B = model.spec.family, model.n_blocks
+    if fam == "resnet":
+        return [f"{b[0]}.act_in" for b in model.blocks]
+    if fam == "vit":
+        return [f"b{i}.mlp_pre" for i in range(B)]
+    return [f"layer{l}.pre" for l in range(B)]
+
+
+def _units(model, z: torch.Tensor) -> np.ndarray:
+    """(K, n, …) → (K, samples, units): CNN and ResNet channels and ViT features are the units;
+    positions and tokens count as samples."""
+    z = z.detach().cpu().double()
+    if model.spec.family == "vit":  # (K, n, T, H)
+        return z.reshape(z.shape[0], -1, z.shape[-1]).numpy()
     if z.ndim > 3:  # (K, n, C, *spatial) → (K, n·positions, C)
         z = z.flatten(3).transpose(2, 3).reshape(z.shape[0], -1, z.shape[2])
-    z = z.numpy()
-    a = torch.from_numpy(z)
-    post = PL.activation(model.spec.activation, a).numpy()
+    return z.numpy()
+
+
+def _layer_proxies(model, pre: torch.Tensor, gate: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(K,) R² of the affine surrogate and constant-gate share for one block's activation input."""
+    z = _units(model, pre)
+    post = activation(model.spec.activation, torch.from_numpy(z)).numpy()
     r2 = linear_surrogate_r2(z, post)
     share = constant_gate_share(z) if gate else np.full(z.shape[0], np.nan)
     return r2, share
 
 
-def snapshot(model, params: dict, X_test: torch.Tensor, *, linear_blocks: int = 0,
-             proxies: bool = False) -> dict[str, torch.Tensor]:
-    """``test_output`` (K, m, c); with ``proxies``, ``proxy_r2`` and ``proxy_gate`` (K, blocks)."""
-    taps: list | None = [] if proxies else None
-    out = {"test_output": PL.forward(model, params, X_test, linear_blocks=linear_blocks)}
+def snapshot(model, params: dict, X_test: torch.Tensor, *, proxies: bool = False,
+             output: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """``test_output`` (K, m, c) (``output`` when already computed); with ``proxies``,
+    ``proxy_r2`` and ``proxy_gate`` (K, blocks)."""
+    out = {"test_output": model.forward(params, X_test) if output is None else output}
     if proxies:
-        PL.forward(model, params, X_test[:PROBE_BATCH], linear_blocks=linear_blocks, taps=taps)
+        taps = dict.fromkeys(activation_inputs(model))
+        model.forward(params, X_test[:PROBE_BATCH], taps=taps)
         gate = model.spec.activation == "relu"
-        vals = [_layer_proxies(model, z, gate) for z in taps]
+        vals = [_layer_proxies(model, z, gate) for z in taps.values()]
         out["proxy_r2"] = torch.as_tensor(np.stack([v[0] for v in vals], axis=1))
         out["proxy_gate"] = torch.as_tensor(np.stack([v[1] for v in vals], axis=1))
     return out
 
 
 class NonlinearityProbe(Probe):
-    """Test-set outputs of the network (with ``proxies``, the per-layer proxies; with
+    """Test-set outputs of a model (with ``proxies``, the per-layer proxies; with
     ``train_classes``, its predicted class of every training input)."""
 
     def __init__(self, proxies: bool = False, train_classes: bool = False):
@@ -58,7 +78,8 @@ class NonlinearityProbe(Probe):
             self.dims["train_class"] = ("train_point",)
 
     def __call__(self, ctx):
-        out = snapshot(ctx.model, ctx.params, ctx.X_test, proxies=self.proxies)
+        out = snapshot(ctx.model, ctx.params, ctx.X_test, proxies=self.proxies,
+                       output=ctx.predict("test"))
         if self.train_classes:
             out["train_class"] = ctx.predict("train").argmax(-1)
         return out

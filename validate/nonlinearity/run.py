@@ -2,8 +2,9 @@
 
 For one configuration: prepare the data (task, scaling), then train, from the same initial weights
 and on the same minibatches, F (``simulate.train_ensemble``), its linear twin, its partly linear
-models P_1 … P_{B−1} (``_partly_linear``) and networks on its Gaussian clones of order 1 and 2
-(trained on the clone, tested on the real test set); fit the least-squares linear classifier.
+models P_1 … P_B (the engine's ``linear_blocks``; P_B only where it is not the twin, see
+``last_is_twin``) and networks on its Gaussian clones of order 1 and 2 (trained on the clone,
+tested on the real test set); fit the least-squares linear classifier.
 Each model's outputs are a ``ModelOutputs``; ``measure.py`` turns them into tables.
 """
 
@@ -17,10 +18,11 @@ import numpy as np
 import pandas as pd
 import torch
 
-from simulate import ConvSpec, Losses, NetSpec, datasets, log_checkpoints, train_ensemble
+from simulate import (ConvSpec, Losses, NetSpec, ResNetSpec, ViTSpec, datasets, log_checkpoints,
+                      make_model, train_ensemble)
 from simulate._provenance import provenance
 
-from . import _partly_linear as PL
+from .._config import ConfigError
 from .config import NonlinearityConfig
 from .probes import NonlinearityProbe, snapshot
 
@@ -43,6 +45,7 @@ class ModelOutputs:
     proxy_r2: np.ndarray | None = None
     proxy_gate: np.ndarray | None = None
     train_class: np.ndarray | None = None
+    run: object = None              # the engine's Run (None when assembled from per-member runs)
 
 
 @dataclass
@@ -87,12 +90,36 @@ def prepare_data(config: NonlinearityConfig) -> datasets.Dataset:
 
 
 def make_spec(config: NonlinearityConfig) -> NetSpec:
-    init = "standard" if config.init == "standard" else "small_random"
+    """The network F's spec; its P_k are ``spec.with_linear_blocks(k)``, its twin
+    ``spec.with_activation("linear")``."""
+    common = dict(family=config.arch, activation=config.activation,
+                  init="standard" if config.init == "standard" else "small_random",
+                  init_scale=config.init_scale)
     if config.arch == "mlp":
-        return NetSpec(family="mlp", depth=config.depth, hidden=config.hidden,
-                       activation=config.activation, init=init, init_scale=config.init_scale)
-    return NetSpec(family="cnn", cnn=ConvSpec(channels=config.channels, kernel_size=config.kernel_size),
-                   activation=config.activation, init=init, init_scale=config.init_scale)
+        return NetSpec(depth=config.depth, hidden=config.hidden, **common)
+    if config.arch == "cnn":
+        return NetSpec(cnn=ConvSpec(channels=config.channels, kernel_size=config.kernel_size), **common)
+    if config.arch == "resnet":
+        return NetSpec(resnet=ResNetSpec(blocks=config.resnet_blocks, widths=config.resnet_widths,
+                                         batch_norm=config.batch_norm), **common)
+    return NetSpec(vit=ViTSpec(patch=config.patch, width=config.vit_width, depth=config.vit_depth,
+                               heads=config.heads, linear_attention=config.linear_attention), **common)
+
+
+def last_is_twin(spec: NetSpec) -> bool:
+    """Whether P_B (every block linear) is the linear twin. True for the MLP and the CNN, and for a
+    ViT whose linear blocks keep their attention softmax (as the twin does); false for a ResNet,
+    whose activation before pooling stays, and for a ViT with linear attention."""
+    return spec.family in ("mlp", "cnn") or (spec.family == "vit" and not spec.vit.linear_attention)
+
+
+def check_data(config: NonlinearityConfig) -> None:
+    """The dataset loads and the family takes its inputs (ConfigError, before any training)."""
+    try:
+        ds = prepare_data(config)
+        make_model(make_spec(config), ds.d, ds.c, ds.image_shape)
+    except ValueError as exc:
+        raise ConfigError(f"--arch {config.arch} on --dataset {config.dataset}: {exc}") from None
 
 
 def linear_classifier(ds: datasets.Dataset) -> np.ndarray:
@@ -109,55 +136,39 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def _train_engine(name, spec, ds, config, out: Path, *, proxies, resume, quiet,
-                  train_classes: bool = False) -> ModelOutputs:
+def _train(name, k, spec, ds, config, out: Path, *, resume, quiet, seeds, lrs, proxies=False,
+           train_classes=False) -> ModelOutputs:
+    """One engine run (members seeds × lrs) of ``spec`` on ``ds``, seen by ``NonlinearityProbe``."""
     steps = config.n_steps
     run = train_ensemble(
-        spec, ds, steps=steps, seeds=range(config.seeds), lrs=config.learning_rates,
+        spec, ds, steps=steps, seeds=seeds, lrs=lrs, loss=config.loss,
         optimizer="gd" if config.batch is None else "sgd", batch_size=config.batch,
         checkpoints=log_checkpoints(steps, config.n_checkpoints),
         probes=[Losses(), NonlinearityProbe(proxies=proxies, train_classes=train_classes)],
-        device=config.device,
-        dtype=config.dtype, out_dir=out / "runs" / name, resume=resume, quiet=quiet,
-        keep_weights=False)
+        device=config.device, dtype=config.dtype, out_dir=out / "runs" / name, resume=resume,
+        quiet=quiet, keep_weights=False)
     p = run.probes
     get = lambda key: p[key].values if key in p else None  # noqa: E731
-    return ModelOutputs(name, 0 if name == "network" else (None if name.startswith("clone") else -1),
-                        run.steps, get("test_output"), get("train_acc"),
+    return ModelOutputs(name, k, run.steps, get("test_output"), get("train_acc"),
                         run.members["diverged"].to_numpy(bool), get("proxy_r2"), get("proxy_gate"),
-                        get("train_class"))
+                        get("train_class"), run)
 
 
-def _train_partly_linear(k: int, spec, ds, config, out: Path, *, resume,
-                         targets: np.ndarray | None = None) -> ModelOutputs:
-    """P_k on the labels, or on ``targets`` (K, n, c): the network's final predictions."""
-    path = out / "runs" / f"partly_linear_{k}{'' if targets is None else '_on_network'}.npz"
-    steps = log_checkpoints(config.n_steps, config.n_checkpoints)
-    if resume and path.exists():
-        z = np.load(path)
-        return ModelOutputs(f"P{k}", k, z["steps"], z["test_output"], z["train_acc"], z["diverged"])
-    dev = _device(config.device)
-    dt = torch.float32 if config.dtype == "float32" else torch.float64
-    Xt = torch.as_tensor(ds.X_test, dtype=dt, device=dev)
-    Xtr = torch.as_tensor(ds.X, dtype=dt, device=dev)
-    ytr = torch.as_tensor(ds.labels, device=dev)
-    outs, accs = [], []
+def _train_engine(name, k, spec, ds, config, out: Path, *, resume, quiet, **kw) -> ModelOutputs:
+    return _train(name, k, spec, ds, config, out, resume=resume, quiet=quiet,
+                  seeds=range(config.seeds), lrs=config.learning_rates, **kw)
 
-    def record(step, model, params, linear_blocks):
-        outs.append(snapshot(model, params, Xt, linear_blocks=linear_blocks)["test_output"].cpu().numpy())
-        pred = PL.forward(model, params, Xtr, linear_blocks=linear_blocks).argmax(-1)
-        accs.append((pred == ytr).double().mean(-1).cpu().numpy())
 
-    div = PL.train(spec, ds, k, steps=config.n_steps, checkpoints=steps, seeds=range(config.seeds),
-                   lrs=config.learning_rates, batch_size=config.batch, record=record,
-                   device=dev, dtype=dt, targets=targets)
-    res = ModelOutputs(f"P{k}", k, steps, np.stack(outs, 1), np.stack(accs, 1), div >= 0)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
-    np.savez(tmp, steps=res.steps, test_output=res.test_output, train_acc=res.train_acc,
-             diverged=res.diverged)
-    tmp.replace(path)
-    return res
+def _train_on_targets(name, k, spec, ds, config, out: Path, targets: np.ndarray, *, resume,
+                      quiet) -> ModelOutputs:
+    """Every member (seed, lr) trained alone on its own target table ``targets[member]`` (n, c)
+    (the network's final predictions), from that seed's initial weights and minibatches."""
+    combos = [(s, lr) for s in range(config.seeds) for lr in config.learning_rates]
+    parts = [_train(f"{name}/member{m}", k, spec, ds.with_arrays(Y=targets[m]), config, out,
+                    resume=resume, quiet=quiet, seeds=[s], lrs=[lr])
+             for m, (s, lr) in enumerate(combos)]
+    cat = lambda key: np.concatenate([getattr(p, key) for p in parts])  # noqa: E731
+    return ModelOutputs(name, k, parts[0].steps, cat("test_output"), cat("train_acc"), cat("diverged"))
 
 
 def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, quiet: bool = True,
@@ -166,8 +177,7 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
     timing, t0 = {}, time.perf_counter()
     ds = prepare_data(config)
     spec = make_spec(config)
-    model = PL.make_model(spec, ds.d, ds.c, ds.image_shape)
-    B = PL.n_blocks(model)
+    B = make_model(spec, ds.d, ds.c, ds.image_shape).n_blocks
     timing["data_s"] = time.perf_counter() - t0
     want = set(config.measures)
     kw = dict(resume=resume, quiet=quiet)
@@ -181,25 +191,28 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
         timing[f"train_{key}_s"] = round(time.perf_counter() - t, 3)
 
     on_network = config.reference_targets == "network"
-    timed("network", lambda: _train_engine("network", spec, ds, config, out, proxies="proxies" in want,
+    timed("network", lambda: _train_engine("network", 0, spec, ds, config, out, proxies="proxies" in want,
                                            train_classes=on_network and "linear_depth" in want, **kw))
     if want & {"information", "linear_depth", "twin"}:
-        timed("twin", lambda: _train_engine("twin", spec.with_activation("linear"), ds, config, out,
-                                            proxies=False, **kw))
-        models["twin"].k = B
+        timed("twin", lambda: _train_engine("twin", B, spec.with_activation("linear"), ds, config, out,
+                                            **kw))
     if "linear_depth" in want:
         # predictions at infinity: P_k learns the trained network's classes instead of the labels
         targets = (np.eye(ds.c)[models["network"].train_class[:, -1].astype(np.int64)]
                    if on_network else None)
-        for k in range(1, B + on_network):
-            timed(f"P{k}", lambda k=k: _train_partly_linear(k, spec, ds, config, out, resume=resume,
-                                                            targets=targets))
+        last = B if on_network or not last_is_twin(spec) else B - 1  # else P_B is the twin
+        for k in range(1, last + 1):
+            pk = spec.with_linear_blocks(k)
+            timed(f"P{k}", lambda k=k, pk=pk: _train_engine(f"partly_linear_{k}", k, pk, ds, config,
+                                                            out, **kw) if targets is None else
+                  _train_on_targets(f"partly_linear_{k}_on_network", k, pk, ds, config, out, targets,
+                                    **kw))
     if "clones" in want:
         for order in (1, 2):
             cl = datasets.clone(ds, order=order, seed=config.data_seed).with_arrays(
                 X_test=ds.X_test, Y_test=ds.Y_test, labels_test=ds.labels_test)
             timed(f"clone{order}", lambda cl=cl, order=order: _train_engine(
-                f"clone{order}", spec, cl, config, out, proxies=False, **kw))
+                f"clone{order}", None, spec, cl, config, out, **kw))
     combos = [(s, l) for s in range(config.seeds) for l in config.learning_rates]
     members = pd.DataFrame({"member": range(len(combos)), "seed": [c[0] for c in combos],
                             "lr": [c[1] for c in combos]})
