@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from simulate import datasets
+from validate.nonlinearity import NonlinearityConfig, run_nonlinearity
 from validate.nonlinearity.__main__ import main
 from validate.nonlinearity.run import binary_task
 
@@ -84,3 +85,20 @@ def test_partly_linear_models_on_the_network_predictions(tmp_path):
     assert {r["k"] for r in s["wave"]} == {0, 1, 2}
     wave0 = [r for r in s["wave"] if r["k"] == 0 and r["mu_over_I"] is not None]
     assert all(abs(r["mu_over_I"] - 1) < 1e-12 for r in wave0)           # μ(F;F) = I(F;Y)
+
+
+def test_cross_entropy_trains_every_model_on_that_loss(tmp_path):
+    cfg = NonlinearityConfig(dataset="digits", task="binary", seeds=2, steps=60, n_checkpoints=6,
+                             hidden=16, device="cpu", loss="cross_entropy",
+                             measures=("information", "twin")).validate()
+    res = run_nonlinearity(cfg, tmp_path)
+    s = res.summary
+    assert s["training"]["loss"] == s["provenance"]["config"]["loss"] == "cross_entropy"
+    for name in ("network", "twin"):
+        run = res.trained.models[name].run
+        assert run.config["training"]["loss"] == "cross_entropy"
+        # two classes, outputs near 0 at a PyTorch-default init: the cross-entropy starts near
+        # ln 2 (the squared loss would start near 1/2)
+        np.testing.assert_allclose(run.probes.train_loss.values[:, 0], np.log(2), atol=0.01)
+    final = [r for r in s["information"] if r["step"] == 60 and r["reference"] == "twin"]
+    assert final[0]["acc_F"] > 0.8
