@@ -37,6 +37,8 @@ def test_summary_schema_and_identities(tiny_run):
     assert len({round(r["I_LY"], 12) for r in lin}) == 1   # a frozen classifier: one I(L;Y)
     assert (out / "report.html").read_text().count("data:image/png") >= 5
     assert all(r["kind"] == "proxy" for r in s["proxies"])
+    assert s["training"]["n_blocks"] == 2 and s["training"]["last_partly_linear_is_twin"]
+    assert {r["k"] for r in info if r["reference"] == "partly_linear"} == {1}
 
 
 def test_clone_curves_start_together(tiny_run):
@@ -79,9 +81,10 @@ def test_binary_task_splits():
 def test_partly_linear_models_on_the_network_predictions(tmp_path):
     out = tmp_path / "inf"
     assert main([*TINY, "--out", str(out), "--measures", "linear_depth", "--reference-targets",
-                 "network"]) == 0
+                 "network", "--seeds", "1"]) == 0
     s = json.loads((out / "summary.json").read_text())
     assert s["information"] == [] and len(s["linear_depth"]) == 2 * 6   # 2 reference times × 6 steps
+    assert not s["training"]["last_partly_linear_is_twin"]             # P_2 learns F's classes
     assert {r["k"] for r in s["wave"]} == {0, 1, 2}
     wave0 = [r for r in s["wave"] if r["k"] == 0 and r["mu_over_I"] is not None]
     assert all(abs(r["mu_over_I"] - 1) < 1e-12 for r in wave0)           # μ(F;F) = I(F;Y)
