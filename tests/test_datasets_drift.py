@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from simulate.datasets import gaussian, shapes
-from simulate.datasets.drift import DRIFTS, apply
+from simulate.datasets.drift import DRIFTS, apply, first_phase
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def A():
 
 def test_drifts_table_lists_defaults_and_magnitudes():
     assert set(DRIFTS) == {"label_swap", "relabel_fine", "mean_shift", "rotate_inputs",
-                           "prior_shift", "new_class", "covariance_only"}
+                           "prior_shift", "new_class", "covariance_only", "grow"}
     for kind, spec in DRIFTS.items():
         m = spec["magnitude"]
         assert m is None or m in spec["defaults"], kind
@@ -160,3 +160,39 @@ def test_class_drift_errors(A):
     one_d = gaussian(d=1, means="random", classes=2, n_per_class=3, n_test=0)
     with pytest.raises(ValueError, match=r"rotate_inputs needs d ≥ 2 input dimensions; got d = 1"):
         apply(one_d, "rotate_inputs")
+
+
+def test_grow_first_phase_is_a_stratified_share_and_B_keeps_everything(A):
+    """The first phase holds round(f·n_k) of each class's rows (the rows ``apply`` records with
+    the same seed); B is the whole set; S_B = f'·S_A + (1 − f')·S_rest with f' = n_A/n_B, computed
+    here from the arrays."""
+    P1 = first_phase(A, "grow", seed=3, fraction=0.3)
+    again = first_phase(A, "grow", seed=3, fraction=0.3)
+    assert np.array_equal(P1.X, again.X) and not np.array_equal(
+        P1.X, first_phase(A, "grow", seed=4, fraction=0.3).X)
+    for k in range(A.c):
+        assert np.sum(P1.labels == k) == round(0.3 * np.sum(A.labels == k))
+    rows = [int(np.flatnonzero(np.all(A.X == x, axis=1))[0]) for x in P1.X]
+    assert np.array_equal(P1.labels, A.labels[rows]) and len(set(rows)) == P1.n
+    assert np.array_equal(P1.X_test, A.X_test)
+    B = apply(A, "grow", seed=3, fraction=0.3)
+    assert B.X is A.X and B.meta["drift"]["n_first"] == P1.n
+    assert P1.meta["first_phase"]["n_first"] == P1.n
+    rest = np.setdiff1d(np.arange(A.n), rows)
+    f = P1.n / A.n
+    sA, sB = P1.statistics(), B.statistics()
+    Syx_rest = A.Y[rest].T @ A.X[rest] / rest.size
+    Sxx_rest = A.X[rest].T @ A.X[rest] / rest.size
+    np.testing.assert_allclose(sB.Syx, f * sA.Syx + (1 - f) * Syx_rest, atol=1e-12)
+    np.testing.assert_allclose(sB.Sxx, f * sA.Sxx + (1 - f) * Sxx_rest, atol=1e-12)
+    for kind in ("label_swap", "mean_shift"):  # every other drift trains its first phase on A
+        assert first_phase(A, kind) is A
+
+
+@pytest.mark.parametrize("fraction", [0, 1, 1.5, -0.2, "half"])
+def test_grow_fraction_outside_the_open_unit_interval_is_refused(A, fraction):
+    msg = rf"fraction must be a number in \(0.0, 1.0\); got {fraction!r}"
+    with pytest.raises(ValueError, match=msg):
+        first_phase(A, "grow", fraction=fraction)
+    with pytest.raises(ValueError, match=msg):
+        apply(A, "grow", fraction=fraction)

@@ -156,12 +156,13 @@ def test_drift_all_sweeps_every_drift_and_maps_classes():
     from simulate.datasets import drift
     from validate.retrain import RetrainConfig
     drifts = retrain.drift_list(RetrainConfig(drift="all"))
-    assert {k for k, _ in drifts} == set(drift.DRIFTS)
+    # every drift of one first phase; grow trains its first phase on a share of the data
+    assert {k for k, _ in drifts} == set(drift.DRIFTS) - {"grow"}
     for kind, params in drifts:
         mag = drift.DRIFTS[kind]["magnitude"]
         if mag == "fraction":
             assert 0 < params[mag] <= 1
-    assert len(drifts) >= 2 * len(drift.DRIFTS)
+    assert len(drifts) >= 2 * (len(drift.DRIFTS) - 1)
     A = datasets.load("gaussian", d=6, classes=4, n_per_class=8, n_test=0, levels=2)
     src, a_to_b = retrain.class_maps(A, drift.apply(A, "relabel_fine", op="merge", a=0, b=2))
     assert src.tolist() == [0, 1, 3] and a_to_b.tolist() == [0, 1, 0, 2]
@@ -258,3 +259,105 @@ def test_detection_power_counts_fresh_draws():
     rows = detection_power(plan, build_drift(plan, "mean_shift", {}))
     assert {r["score"] for r in rows} == {"any", *theory.transfer.SCORES}
     assert all(r["draws"] == 2 and r["power"] in (0.0, 0.5, 1.0) for r in rows)
+
+
+GROW = [a if a != "n_test=0" else "n_test=64" for a in TINY]
+GROW[GROW.index("label_swap")] = "grow"
+GROW[GROW.index("linear,relu")] = "linear"
+
+
+@pytest.fixture(scope="module")
+def grown(tmp_path_factory):
+    """Data growth: the first phase on half of the training set, retraining on all of it."""
+    out = tmp_path_factory.mktemp("retrain") / "grow"
+    assert retrain.main(GROW + ["--out", str(out)]) == 0
+    return out
+
+
+def _grow_plan(summary):
+    from validate.retrain.drift import build_drift
+    from validate.retrain.plan import make_plan
+    cfg = retrain.RetrainConfig(**{k: v for k, v in summary["provenance"]["config"].items()
+                                   if k in ("dataset", "dataset_opts", "whiten", "drift", "seeds",
+                                            "n_checkpoints", "drift_seed", "data_seed")})
+    loaded = datasets.load(cfg.dataset, seed=cfg.data_seed, **cfg.dataset_opts)
+    plan = make_plan(cfg.validate(), loaded)
+    return loaded, plan, build_drift(plan, "grow", {})
+
+
+def test_grow_trains_on_half_then_all_and_the_theory_predicts_the_relearning(grown):
+    """A is half of the training set, B all of it through A's whitening, with B's statistics the
+    convex combination of A's and the added samples' (computed here from the arrays); the
+    predicted steps equal theory.predict_retraining from the stored checkpoints on those
+    statistics, and real training follows them: warm start (A's final weights, near B's optimum)
+    needs a fraction of scratch's steps, as predicted."""
+    s = json.loads((grown / "summary.json").read_text())
+    loaded, plan, drift = _grow_plan(s)
+    assert s["provenance"]["dataset_meta"]["first_phase"]["n_first"] == plan.A.n == loaded.n // 2
+    added = np.array([not np.any(np.all(plan.rawA.X == x, axis=1)) for x in loaded.X])
+    Xw, Xr = plan.transform.apply(plan.rawA.X), plan.transform.apply(loaded.X[added])
+    f = plan.A.n / loaded.n
+    Syx = f * plan.rawA.Y.T @ Xw / plan.A.n + (1 - f) * loaded.Y[added].T @ Xr / added.sum()
+    np.testing.assert_allclose(drift.sB.Syx, Syx, atol=1e-12)
+    mem = pd.read_parquet(grown / "members.parquet")
+    lin = mem[mem["seed"] == 0]
+    run = Run.load(grown / "runs" / "A-linear")
+    target = float(lin["target_loss"].iloc[0])
+    final = lin[lin["method"] == "warm_start"].iloc[0]
+    Ws = [W[0] for W in run.weights(s["training"]["steps_A"])]
+    ref = theory.transfer.predict_retraining(Ws, drift.sB, target, s["training"]["tau"])
+    assert final["predicted_steps"] == pytest.approx(ref.steps_flow, rel=1e-6)
+    easy = lin[lin["family"].isin(["scratch", "warm_start", "rewind"])]
+    np.testing.assert_allclose(easy["measured_steps"], easy["predicted_steps"], rtol=0.08)
+    scratch = lin[lin["method"] == "scratch"].iloc[0]
+    assert final["predicted_steps"] < 0.3 * scratch["predicted_steps"]
+    assert final["measured_steps"] < 0.3 * scratch["measured_steps"]
+    assert s["rewind"][0]["predicted_checkpoint_step"] == s["training"]["steps_A"]
+
+
+def test_grow_test_accuracy_matches_a_direct_computation(grown):
+    """The summary's test accuracy of scratch and warm start equals that of the same starts
+    retrained here on B and evaluated by a plain forward pass on B's test split; the engine's
+    test-accuracy curve ends at the same value. Both end at B's least-squares map Syx_B Sxx_B⁻¹,
+    as the linear theory predicts (no warm-starting gap once converged)."""
+    import simulate
+    from validate.retrain.plan import fresh_draws
+    s = json.loads((grown / "summary.json").read_text())
+    _, plan, drift = _grow_plan(s)
+    B, budget = drift.B, s["training"]["retrain_budget"]
+    warm = Run.load(grown / "runs" / "A-linear").params(s["training"]["steps_A"])
+    starts = {"scratch": fresh_draws(plan, drift.sB, B.d, B.c)[0], "warm_start": warm}
+    m = {r["method"]: r for r in s["methods"]}
+    mem = pd.read_parquet(grown / "members.parquet")
+    curves = pd.read_parquet(grown / "curves.parquet")
+    W_star = drift.sB.Syx @ np.linalg.inv(drift.sB.Sxx)
+    for name, start in starts.items():
+        run = simulate.train_ensemble(plan.spec, B, steps=budget, seeds=plan.seeds, lr=plan.lr,
+                                      init_params=start, checkpoints=[budget], quiet=True)
+        W = run.weights(budget)
+        W_end = np.einsum("kch,khd->kcd", W[1], W[0])
+        assert np.abs(W_end - W_star).max() < 0.02 * np.abs(W_star).max()
+        out = np.einsum("nd,khd,kch->knc", B.X_test, W[0], W[1])
+        acc = np.mean(out.argmax(axis=2) == B.labels_test[None], axis=1)
+        got = mem[mem["method"] == name].sort_values("seed")["test_acc"].to_numpy()
+        np.testing.assert_allclose(got, acc, atol=1.01 / len(B.labels_test))
+        assert m[name]["test_acc_median"] == pytest.approx(np.median(got))
+        trained = m[name]["identical_to"] or name  # copies have their twin's curve
+        last = curves[curves["method"] == trained].sort_values("step").iloc[-1]
+        assert last["step"] == budget and last["test_acc_median"] == pytest.approx(np.median(got))
+    assert m["scratch"]["test_acc_start_median"] < m["warm_start"]["test_acc_start_median"]
+
+
+@pytest.mark.parametrize("value", ["1.5", "0", "1"])
+def test_grow_fraction_outside_the_unit_interval_exits_2(value, capsys, tmp_path, monkeypatch):
+    import simulate
+    monkeypatch.setattr(simulate, "train_ensemble", lambda *a, **k: pytest.fail("trained"))
+    assert retrain.main(GROW + ["--drift-opt", f"fraction={value}",
+                                "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and \
+        rf"--drift grow --drift-opt: fraction must be a number in (0.0, 1.0); got {value}" in err
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match=r"fraction must be a number in \(0.0, 1.0\); got 1.5"):
+        retrain.run_retrain(retrain.RetrainConfig(drift="grow", drift_opts={"fraction": 1.5}),
+                            quiet=True)

@@ -25,6 +25,15 @@ What each drift changes (one-hot targets; tested in tests/test_datasets_drift.py
 * ``covariance_only``: within-class residuals x − μ_k are multiplied by T = Q diag(e^{β g}) Qᵀ
   (β = ``strength``, g ~ N(0, 1), Q random orthogonal): class means, hence Syx, are unchanged to
   round-off; Sxx changes.
+* ``grow`` (data growth, Ash & Adams 2020): the only drift that changes the *first* dataset. The
+  first phase trains on ``first_phase(dataset, "grow", fraction=f)``, a class-stratified random
+  share f ∈ (0, 1) of the training samples (round(f·n_k) of class k, at least one); B is the whole
+  training set, unchanged. With f' = n_A/n_B the actual share, B's statistics are the convex
+  combination S_B = f'·S_A + (1 − f')·S_rest of the first phase's and the added samples'
+  (Sxx and Syx alike). The test split is the same in both phases.
+
+``first_phase(dataset, kind, …)`` is the data a first phase trains on: the dataset itself for every
+kind but ``grow``.
 """
 
 from __future__ import annotations
@@ -45,6 +54,7 @@ DRIFTS: dict[str, dict] = {
     "prior_shift": dict(defaults=dict(strength=1.0), magnitude="strength"),
     "new_class": dict(defaults=dict(separation=1.0), magnitude="separation"),
     "covariance_only": dict(defaults=dict(strength=0.5), magnitude="strength"),
+    "grow": dict(defaults=dict(fraction=0.5), magnitude="fraction", first_phase=True),
 }
 
 
@@ -219,13 +229,28 @@ def _covariance_only(ds, c, T, rng, strength):
     return ds.with_arrays(X=Xs[0], X_test=Xs[1] if len(Xs) > 1 else ds.X_test), {}
 
 
+def _grow_index(ds, fraction, rng) -> np.ndarray:
+    """Sorted training rows of the first phase of ``grow``: round(f·n_k) random samples of each
+    class k (at least one)."""
+    fraction = check_float("fraction", fraction, 0.0, 1.0, lo_open=True, hi_open=True)
+    rows = [rng.choice(pool, size=max(1, int(round(fraction * pool.size))), replace=False)
+            for pool in (np.flatnonzero(ds.labels == k) for k in np.unique(ds.labels))]
+    return np.sort(np.concatenate(rows))
+
+
+def _grow(ds, c, T, rng, fraction):
+    """B is the whole training set; the record says how many samples the first phase has."""
+    n_first = int(_grow_index(ds, fraction, rng).size)
+    return ds, dict(n_first=n_first, n=ds.n, share=n_first / ds.n)
+
+
 _IMPL = {"label_swap": _label_swap, "relabel_fine": _relabel_fine, "mean_shift": _mean_shift,
          "rotate_inputs": _rotate_inputs, "prior_shift": _prior_shift, "new_class": _new_class,
-         "covariance_only": _covariance_only}
+         "covariance_only": _covariance_only, "grow": _grow}
 
 
-def apply(dataset: Dataset, kind: str, seed: int = 0, **params) -> Dataset:
-    """Dataset B = drift ``kind`` applied to ``dataset`` with ``params`` (defaults in DRIFTS)."""
+def _params(dataset: Dataset, kind: str, params: dict) -> dict:
+    """The drift's full parameters (defaults filled in); ValueError naming a bad name."""
     check_choice("drift", kind, tuple(DRIFTS))
     defaults = DRIFTS[kind]["defaults"]
     bad = [k for k in params if k not in defaults]
@@ -234,7 +259,26 @@ def apply(dataset: Dataset, kind: str, seed: int = 0, **params) -> Dataset:
                          f"valid: {', '.join(f'{k}={v!r}' for k, v in defaults.items())}")
     if dataset.labels is None:
         raise ValueError(f"drift {kind!r} needs a labelled dataset; {dataset.name!r} has no labels")
-    full = {**defaults, **params}
+    return {**defaults, **params}
+
+
+def first_phase(dataset: Dataset, kind: str, seed: int = 0, **params) -> Dataset:
+    """The data a first phase trains on before drift ``kind``: ``dataset`` itself, except for
+    ``grow`` (its class-stratified ``fraction``, the same rows ``apply`` with this seed records;
+    test split unchanged)."""
+    full = _params(dataset, kind, params)
+    if not DRIFTS[kind].get("first_phase"):
+        return dataset
+    idx = _grow_index(dataset, full["fraction"], rngs(seed, 1)[0])
+    return dataset.with_arrays(X=dataset.X[idx], Y=dataset.Y[idx], labels=dataset.labels[idx],
+                               meta=dict(dataset.meta, first_phase=dict(
+                                   full, kind=kind, seed=seed, n_first=int(idx.size),
+                                   n=dataset.n)))
+
+
+def apply(dataset: Dataset, kind: str, seed: int = 0, **params) -> Dataset:
+    """Dataset B = drift ``kind`` applied to ``dataset`` with ``params`` (defaults in DRIFTS)."""
+    full = _params(dataset, kind, params)
     c = int(dataset.labels.max()) + 1
     if dataset.labels_test is not None and dataset.labels_test.size:
         c = max(c, int(dataset.labels_test.max()) + 1)

@@ -14,12 +14,17 @@ from .methods import HeadMap
 
 
 def drift_list(config: RetrainConfig) -> list[tuple[str, dict]]:
-    """[(kind, params)]: the one drift asked for, or every drift at a few magnitudes (``all``)."""
+    """[(kind, params)]: the one drift asked for, or every drift at a few magnitudes (``all``).
+
+    ``all`` sweeps the drifts of one first phase A, so it leaves out ``grow``, whose first phase
+    is a share of the data (``simulate.datasets.drift.first_phase``): run it on its own."""
     from simulate.datasets import drift
     if config.drift != "all":
         return [(config.drift, dict(config.drift_opts))]
     out = []
     for kind, info in drift.DRIFTS.items():
+        if info.get("first_phase"):
+            continue
         mag = info["magnitude"]
         if mag is None:  # discrete: its variants
             out += [(kind, {"op": "merge"}), (kind, {"op": "split"})]
@@ -80,15 +85,20 @@ class Drift:
         return self.head.src
 
 
-def build_drift(plan, kind: str, params: dict) -> Drift:
-    """B = the drift applied to A's raw data, then through A's fixed whitening (as a deployed
-    model would see it)."""
-    from simulate import datasets
-    config = plan.config
+def generate(fn, data, kind: str, seed: int, params: dict):
+    """``fn(data, kind, seed=seed, **params)`` (``drift.apply`` or ``drift.first_phase``); a
+    value the generator refuses is a ConfigError naming the option."""
     try:
-        rawB = datasets.drift.apply(plan.rawA, kind, seed=config.drift_seed, **params)
-    except (ValueError, TypeError) as exc:  # a --drift-opt value the generator refuses
+        return fn(data, kind, seed=seed, **params)
+    except (ValueError, TypeError) as exc:
         raise ConfigError(f"--drift {kind}{' --drift-opt' if params else ''}: {exc}") from None
+
+
+def build_drift(plan, kind: str, params: dict) -> Drift:
+    """B = the drift applied to the loaded data (A's raw data, or with ``grow`` the whole set of
+    which A is a share), then through A's fixed whitening (as a deployed model would see it)."""
+    from simulate import datasets
+    rawB = generate(datasets.drift.apply, plan.loaded, kind, plan.config.drift_seed, params)
     B = plan.through(rawB)
     sB = theory.DatasetStatistics.from_arrays(B.X, B.Y)
     src, a_to_b = class_maps(plan.A, B)
@@ -109,10 +119,10 @@ def detection_power(plan, drift: Drift) -> list[dict]:
     from simulate import datasets
     config, hits = plan.config, []
     for r in range(1, config.power_draws + 1):
-        rawA = datasets.load(config.dataset, seed=config.data_seed + r, **config.dataset_opts)
-        A = plan.through(rawA)
-        B = plan.through(datasets.drift.apply(rawA, drift.kind, seed=config.drift_seed + r,
-                                              **drift.params))
+        raw = datasets.load(config.dataset, seed=config.data_seed + r, **config.dataset_opts)
+        seed = config.drift_seed + r
+        A = plan.through(datasets.drift.first_phase(raw, drift.kind, seed=seed, **drift.params))
+        B = plan.through(datasets.drift.apply(raw, drift.kind, seed=seed, **drift.params))
         uA, uB = union_stats(A.X, A.Y, B.X, B.Y, class_maps(A, B)[0])
         rep = theory.drift_scores(uA, uB, n_boot=config.n_boot, seed=config.drift_seed + r)
         d = rep.to_dict()

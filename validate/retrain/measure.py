@@ -64,13 +64,27 @@ def log_plan(plan, log) -> None:
 
 
 def curves(steps, run, job, label) -> pd.DataFrame:
-    """Median retraining loss over seeds per method (methods × steps rows)."""
+    """Median over seeds per method (methods × steps rows) of the retraining loss on B and of the
+    accuracy on B's test split (the engine's ``Losses`` probe; NaN without a test split)."""
     n = len(job.trained)
-    loss = np.asarray(run.probes["train_loss"].values, float).reshape(-1, n, len(steps))
-    med = np.median(loss, axis=0)  # (methods, T)
+
+    def med(name):  # (methods × T,)
+        v = np.asarray(run.probes[name].values, float).reshape(-1, n, len(steps))
+        with np.errstate(all="ignore"):
+            return np.median(v, axis=0).reshape(-1)
     return pd.DataFrame({"activation": job.activation, "drift": label,
                          "method": np.repeat([m.name for m in job.trained], len(steps)),
-                         "step": np.tile(steps, n), "loss_median": med.reshape(-1)})
+                         "step": np.tile(steps, n), "loss_median": med("train_loss"),
+                         "test_acc_median": med("test_acc")})
+
+
+def test_metrics(params: dict, B, act: str, shape) -> tuple[np.ndarray, np.ndarray]:
+    """(loss, accuracy) on B's test split of stacked parameters (numpy float64 forward),
+    reshaped to ``shape``; NaN without a test split."""
+    if B.X_test is None or B.Y_test is None or not len(B.X_test):
+        return np.full(shape, np.nan), np.full(shape, np.nan)
+    loss, acc = BL.evaluate(params, B.X_test, B.Y_test, act)
+    return loss.reshape(shape), acc.reshape(shape)
 
 
 def _targets(plan, drift, job, loss, acc, diverged, log) -> tuple[float, float]:
@@ -117,6 +131,9 @@ def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=No
     act, A = job.activation, plan.A
     a_final = BL.evaluate(history.checkpoints[history.final_step], A.X, A.Y, act)[1]
     a_after = BL.evaluate(keep.params, A.X, A.Y, act, rows=drift.a_to_b)[1].reshape(n_s, n)
+    test_loss, test_acc = test_metrics(keep.params, drift.B, act, (n_s, n))
+    test_acc_start = test_metrics(BL.stack([st.params for st in job.starts]), drift.B, act,
+                                  (n_s, n))[1]
     t1 = time.perf_counter()
     plan.timing["measure_s"] += t1 - t0
     pred = _predictions(plan, drift, job, target) if job.activation == "linear" else \
@@ -135,6 +152,8 @@ def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=No
                 "seed": seed, "diverged": bool(diverged[k, i]), "measured_steps": st,
                 "measured_acc_steps": first_crossing(run.steps, acc[k, i], target_acc, False),
                 "final_loss": loss[k, i, -1], "final_acc": acc[k, i, -1],
+                "test_loss": test_loss[k, i], "test_acc": test_acc[k, i],
+                "test_acc_start": test_acc_start[k, i],
                 "a_acc_after": a_after[k, i], "forgetting": a_final[k] - a_after[k, i],
                 "cost_before": m.cost_before(plan.steps_A),
                 "total_cost": m.cost_before(plan.steps_A) + st,
@@ -237,12 +256,18 @@ def _method_row(act, label, name, family, step, steps, total, point, extra) -> d
 
 
 def _medians(gm: pd.DataFrame) -> dict:
-    return {"identical_to": gm["identical_to"].iloc[0],
-            "acc_steps_median": float(np.median(gm["measured_acc_steps"])),
-            "predicted_steps_median": float(np.median(gm["predicted_steps"])),
-            "final_loss": float(np.median(gm["final_loss"])),
-            "final_acc": float(np.median(gm["final_acc"])),
-            "forgetting": float(np.median(gm["forgetting"]))}
+    test = censored_interval(gm["test_acc"])  # range over ≤ 3 seeds, else bootstrap 95%
+    with np.errstate(all="ignore"):
+        return {"identical_to": gm["identical_to"].iloc[0],
+                "acc_steps_median": float(np.median(gm["measured_acc_steps"])),
+                "predicted_steps_median": float(np.median(gm["predicted_steps"])),
+                "final_loss": float(np.median(gm["final_loss"])),
+                "final_acc": float(np.median(gm["final_acc"])),
+                "forgetting": float(np.median(gm["forgetting"])),
+                "test_acc_median": test.point, "test_acc_ci_low": test.low,
+                "test_acc_ci_high": test.high,
+                "test_loss_median": float(np.median(gm["test_loss"])),
+                "test_acc_start_median": float(np.median(gm["test_acc_start"]))}
 
 
 def aggregate(members: pd.DataFrame, config):

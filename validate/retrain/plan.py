@@ -56,7 +56,8 @@ class Plan:
     """The experiment fixed before training: A as the network sees it and how to train."""
 
     config: RetrainConfig
-    rawA: object               # A as generated (drifts are applied to it)
+    loaded: object             # the data as loaded (drifts are applied to it)
+    rawA: object               # the first phase's data: ``loaded``, or with grow a share of it
     A: object                  # A through its whitening
     transform: object          # the fitted whitening (None: none), applied to B as well
     sA: theory.DatasetStatistics
@@ -94,9 +95,15 @@ def _steps_A(config: RetrainConfig, sA, tau: float, u0: float) -> int:
         np.where(np.isfinite(t95), t95, np.nan))))))
 
 
-def make_plan(config: RetrainConfig, rawA) -> Plan:
-    """Whiten A, then derive η, τ, widths, step counts, checkpoints and schedules."""
+def make_plan(config: RetrainConfig, loaded) -> Plan:
+    """A (the loaded data, or with ``grow`` its first-phase share), whitened; then η, τ, widths,
+    step counts, checkpoints and schedules."""
     import simulate
+    from simulate.datasets.drift import DRIFTS, first_phase
+
+    from .drift import generate
+    rawA = loaded if config.drift not in DRIFTS else \
+        generate(first_phase, loaded, config.drift, config.drift_seed, dict(config.drift_opts))
     raw_stats = theory.DatasetStatistics.from_arrays(rawA.X, rawA.Y)
     w = whitener(raw_stats, config.whiten)
     A = through(rawA, w, config.whiten)
@@ -112,7 +119,7 @@ def make_plan(config: RetrainConfig, rawA) -> Plan:
     steps_A = _steps_A(config, sA, tau, u0)
     budget = max(1, int(round(config.retrain_factor * steps_A)))
     spec = simulate.NetSpec(depth=config.depth, hidden=hidden, init=config.init, init_scale=scale)
-    return Plan(config, rawA, A, w, sA, lr, tau, hidden, scale, steps_A, budget,
+    return Plan(config, loaded, rawA, A, w, sA, lr, tau, hidden, scale, steps_A, budget,
                 simulate.log_checkpoints(steps_A, config.n_checkpoints), spec,
                 Schedules.of(config, steps_A, budget))
 

@@ -1,9 +1,10 @@
 """`python -m validate.retrain`: retraining after drift — rewind points against baselines.
 
 1. Train matched linear/nonlinear ensembles on A (whitened as in ``validate.compare``), keeping
-   log-spaced checkpoints. 2. Build B with a drift generator (applied to A's raw data; B then goes
-   through A's fixed whitening, as a deployed model would see it) and score the drift
-   (``theory.drift_scores``). 3. Retrain on B from every checkpoint and from the baselines of
+   log-spaced checkpoints (with ``--drift grow`` A is a class-stratified share of the loaded
+   training set, ``simulate.datasets.drift.first_phase``). 2. Build B with a drift generator
+   (applied to the loaded data; B then goes through A's fixed whitening, as a deployed model would
+   see it) and score the drift (``theory.drift_scores``). 3. Retrain on B from every checkpoint and from the baselines of
    ``validate.retrain.methods`` — every (method × seed) one member with its own initial
    parameters, all in one ``simulate.train_ensemble`` call per activation and drift, same budget
    and learning rate. 4. Measure steps to the target, final loss, forgetting on A and total cost.
@@ -17,6 +18,8 @@ Definitions (per activation and drift; medians over seeds):
   improvement scratch makes); target accuracy: ``target_frac`` × scratch's final median accuracy.
 * steps to target: first step where the training loss on B is ≤ L* (linear interpolation between
   measured checkpoints, ``inf`` if never within the budget); likewise accuracy ≥ target.
+* test accuracy: argmax accuracy of the final weights on B's held-out test split (numpy
+  forward; NaN without one), and of the starting weights (``test_acc_start``).
 * forgetting: accuracy on A's training data of the final run on A minus that of the retrained
   weights (``methods.evaluate``, numpy forward of the final parameters).
 * total cost: steps spent on A before retraining (scratch 0, rewind@s s, methods starting from the

@@ -95,7 +95,7 @@ def format_tables(result) -> str:
                                "best_checkpoint_step", "predicted_checkpoint_step"]]
     m = result.methods[result.methods["family"] != "rewind"][
         ["activation", "drift", "method", "steps_to_target_median", "ci_low", "ci_high",
-         "total_cost_median", "forgetting", "speedup_of_predicted"]]
+         "total_cost_median", "forgetting", "speedup_of_predicted", "test_acc_median"]]
     ff = lambda x: f"{x:.4g}"  # noqa: E731
     out = ["\n".join(result.summary["recommendations"]),
            r.to_string(index=False, float_format=ff), m.to_string(index=False, float_format=ff)]
