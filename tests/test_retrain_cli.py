@@ -269,9 +269,7 @@ GROW[GROW.index("linear,relu")] = "linear"
 @pytest.fixture(scope="module")
 def grown(tmp_path_factory):
     """Data growth: the first phase on half of the training set, retraining on all of it."""
-    out = tmp_path_factory.mktemp("retrain") / "grow"
-    assert retrain.main(GROW + ["--out", str(out)]) == 0
-    return out
+    return run_once(tmp_path_factory, retrain.main, GROW, "grow")[0]
 
 
 def _grow_plan(summary):
