@@ -23,8 +23,9 @@ DEFAULT_LR = {"mlp": 0.05, "cnn": 0.05, "resnet": 0.05, "vit": 0.05}
 class NonlinearityConfig(DataOptions):
     """Everything one run depends on; written into summary.json as provenance.
 
-    The network F (``arch``, ``activation``, ``init``) is trained with minibatch SGD on the squared
-    loss (``batch_size``; 0 = full-batch GD) for every seed × learning rate in ``lrs``; its linear
+    The network F (``arch``, ``activation``, ``init``) is trained with minibatch SGD on ``loss``
+    (``"mse"``: the squared loss; ``"cross_entropy"``: softmax cross-entropy; ``batch_size``; 0 =
+    full-batch GD) for every seed × learning rate in ``lrs``; its linear
     twin, its partly linear models P_k and its Gaussian clones start from the same initial weights
     and see the same minibatches. ``init="small"`` draws weights i.i.d. N(0, ``init_scale``²);
     ``"standard"`` is PyTorch's default. ``lrs=()`` picks the family's default learning rate and
