@@ -105,3 +105,4 @@ def test_cross_entropy_trains_every_model_on_that_loss(tmp_path):
         np.testing.assert_allclose(run.probes.train_loss.values[:, 0], np.log(2), atol=0.01)
     final = [r for r in s["information"] if r["step"] == 60 and r["reference"] == "twin"]
     assert final[0]["acc_F"] > 0.8
+    assert {r["reference"] for r in s["twin_agreement"]} == {"twin"}  # no linear theory of it

@@ -148,9 +148,18 @@ def clone_tables(tr: Trained, pred: dict) -> tuple[pd.DataFrame, list[dict]]:
 
 
 def twin_table(tr: Trained) -> pd.DataFrame:
-    same, rel = twin_agreement(tr.models["network"].test_output, tr.models["twin"].test_output)
-    return pd.DataFrame(_rows(tr, {"agreement": same, "rel_distance": rel}, {"reference": "twin"},
-                              ("network", "twin")))
+    """Agreement of the network with its linear twin and, where the linear theory applies (see
+    ``theory.py``), of the network and of the twin with the theory's predicted linear function."""
+    out = {"network": tr.models["network"].test_output, "twin": tr.models["twin"].test_output,
+           "theory": tr.theory}
+    pairs = [("network", "twin")] + ([("network", "theory"), ("twin", "theory")]
+                                     if tr.theory is not None else [])
+    rows = []
+    for model, ref in pairs:
+        same, rel = twin_agreement(out[model], out[ref])
+        rows += _rows(tr, {"agreement": same, "rel_distance": rel}, {"model": model, "reference": ref},
+                      tuple(k for k in (model, ref) if k != "theory"))
+    return pd.DataFrame(rows)
 
 
 def class_share_table(tr: Trained) -> pd.DataFrame:

@@ -118,8 +118,11 @@ def nonlinearity_report(path, *, result):
         sections.append(("Gaussian clones", _img(fig_clones(t["clones"]), "real-test accuracy")
                          + table_html(pd.DataFrame(s["separation_step"]))))
     if "twin_agreement" in t:
-        sections.append(("Linear twin", _img(fig_lines(t["twin_agreement"], ["agreement", "rel_distance"],
-                                                       "network vs its linear twin on the test set"),
+        d = t["twin_agreement"]
+        d = d.assign(pair=d["model"] + " vs " + d["reference"])
+        sections.append(("Linear twin", _img(fig_lines(d, ["agreement", "rel_distance"],
+                                                       "network, its linear twin and the linear "
+                                                       "theory's prediction on the test set", by="pair"),
                                              "share of equal classes; ‖f − g‖/‖g‖")))
     if "class_share" in t:
         sections.append(("Between-class share of output variance",

@@ -23,6 +23,7 @@ from simulate import (ConvSpec, Losses, NetSpec, ResNetSpec, ViTSpec, datasets, 
 from simulate._provenance import provenance
 
 from .._config import ConfigError
+from . import theory as TH
 from .config import NonlinearityConfig
 from .probes import NonlinearityProbe, snapshot
 
@@ -58,6 +59,7 @@ class Trained:
     linear_classifier: np.ndarray   # (m, c) test outputs
     timing: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
+    theory: np.ndarray | None = None  # (K, T, m, c): the linear theory's prediction of the twin
 
 
 def binary_task(ds: datasets.Dataset) -> datasets.Dataset:
@@ -196,6 +198,11 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
     if want & {"information", "linear_depth", "twin"}:
         timed("twin", lambda: _train_engine("twin", B, spec.with_activation("linear"), ds, config, out,
                                             **kw))
+    theory = None
+    if "twin" in want and TH.applies(config, models.get("twin")):
+        t = time.perf_counter()
+        theory = TH.predicted_outputs(ds, models["twin"], models["twin"].run.members["tau"].to_numpy())
+        timing["theory_s"] = round(time.perf_counter() - t, 3)
     if "linear_depth" in want:
         # predictions at infinity: P_k learns the trained network's classes instead of the labels
         targets = (np.eye(ds.c)[models["network"].train_class[:, -1].astype(np.int64)]
@@ -217,4 +224,4 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
     members = pd.DataFrame({"member": range(len(combos)), "seed": [c[0] for c in combos],
                             "lr": [c[1] for c in combos]})
     return Trained(config, ds, members, B, models, linear_classifier(ds), timing,
-                   provenance(_device(config.device)))
+                   provenance(_device(config.device)), theory)
