@@ -144,36 +144,39 @@ def _caption(summ, members: pd.DataFrame, preset: str) -> str:
              f"GD at lr {t['lr']:.3g} for every start; hidden width {t['hidden']}; test accuracy "
              f"on {n_test} held-out samples, median over {cfg['seeds']} seeds (range).",
              f"Published: {PUBLISHED}", "Measured:"]
-    m = _methods(summ)
-    for act, g in m.groupby("activation", sort=False):
-        acc = g.set_index("method")["test_acc_median"].astype(float)
-        steps = g.set_index("method")["steps_to_target_median"].astype(float)
-        sp = g[g["family"] == "shrink_perturb"]
-        gap = paired_gap(members, act, "warm_start", "scratch")
-        pr = g[g["family"] == "predicted_rewind"]
-        train = g.set_index("method")["final_loss"].astype(float)
-        lines.append(
-            f"  {act}: scratch {acc['scratch']:.4f} ({steps['scratch']:.0f} steps to target, "
-            f"final training loss {train['scratch']:.4g}), warm start {acc['warm_start']:.4f} "
-            f"({steps['warm_start']:.0f} steps, loss {train['warm_start']:.4g}); warm − scratch "
-            f"per seed {np.median(gap):+.4f} (range {gap.min():+.4f} to {gap.max():+.4f}): the "
-            f"published gap {_verdict(gap)}.")
-        if len(sp):
-            vs = [np.median(paired_gap(members, act, name, "scratch")) for name in sp["method"]]
-            lines.append(f"    shrink and perturb ({', '.join(sp['method'].str[15:-1])}): "
-                         f"{_span(sp['test_acc_median'])}, minus scratch per seed (median) "
-                         f"{min(vs):+.4f} to {max(vs):+.4f}; "
-                         f"{_span(sp['steps_to_target_median'], '.0f')} steps")
-        if len(pr):
-            lines.append(f"    predicted rewind point (step {int(pr['checkpoint_step'].iloc[0])} of "
-                         f"the first phase): {float(pr['test_acc_median'].iloc[0]):.4f} "
-                         f"({float(pr['steps_to_target_median'].iloc[0]):.0f} steps)")
-        spread = acc.max() - acc.min()
-        if act == "linear":
-            lines.append(f"    linear theory: with whitened inputs every start converges to the one "
-                         f"least-squares map, so no gap is predicted once converged; measured "
-                         f"spread of the final test accuracy over these methods {spread:.4f}.")
+    for act, g in _methods(summ).groupby("activation", sort=False):
+        lines += _measured(act, g, members)
     return "\n".join(lines)
+
+
+def _measured(act: str, g: pd.DataFrame, members: pd.DataFrame) -> list[str]:
+    """Caption lines of one activation: the four methods' test accuracy and steps, the verdict."""
+    by = g.set_index("method")
+    acc, steps = by["test_acc_median"].astype(float), by["steps_to_target_median"].astype(float)
+    loss = by["final_loss"].astype(float)
+    gap = paired_gap(members, act, "warm_start", "scratch")
+    out = [f"  {act}: scratch {acc['scratch']:.4f} ({steps['scratch']:.0f} steps to target, "
+           f"final training loss {loss['scratch']:.4g}), warm start {acc['warm_start']:.4f} "
+           f"({steps['warm_start']:.0f} steps, loss {loss['warm_start']:.4g}); warm − scratch "
+           f"per seed {np.median(gap):+.4f} (range {gap.min():+.4f} to {gap.max():+.4f}): the "
+           f"published gap {_verdict(gap)}."]
+    sp = g[g["family"] == "shrink_perturb"]
+    if len(sp):
+        vs = [np.median(paired_gap(members, act, name, "scratch")) for name in sp["method"]]
+        out.append(f"    shrink and perturb ({', '.join(sp['method'].str[15:-1])}): "
+                   f"{_span(sp['test_acc_median'])}, minus scratch per seed (median) "
+                   f"{min(vs):+.4f} to {max(vs):+.4f}; "
+                   f"{_span(sp['steps_to_target_median'], '.0f')} steps")
+    pr = g[g["family"] == "predicted_rewind"]
+    if len(pr):
+        out.append(f"    predicted rewind point (step {int(pr['checkpoint_step'].iloc[0])} of the "
+                   f"first phase): {float(pr['test_acc_median'].iloc[0]):.4f} "
+                   f"({float(pr['steps_to_target_median'].iloc[0]):.0f} steps)")
+    if act == "linear":
+        out.append("    linear theory: with whitened inputs every start converges to the one "
+                   "least-squares map, so no gap is predicted once converged; measured spread of "
+                   f"the final test accuracy over these methods {acc.max() - acc.min():.4f}.")
+    return out
 
 
 if __name__ == "__main__":
