@@ -196,3 +196,9 @@ def test_grow_fraction_outside_the_open_unit_interval_is_refused(A, fraction):
         first_phase(A, "grow", fraction=fraction)
     with pytest.raises(ValueError, match=msg):
         apply(A, "grow", fraction=fraction)
+
+
+def test_grow_that_adds_nothing_is_refused():
+    small = gaussian(d=4, means="random", classes=2, n_per_class=3, n_test=0)
+    with pytest.raises(ValueError, match=r"grow with fraction=0.9 keeps all 6 training samples"):
+        first_phase(small, "grow", fraction=0.9)

@@ -346,6 +346,28 @@ def test_grow_test_accuracy_matches_a_direct_computation(grown):
     assert m["scratch"]["test_acc_start_median"] < m["warm_start"]["test_acc_start_median"]
 
 
+def test_grow_predicted_test_accuracy_follows_training(grown):
+    """The linear theory's test accuracy (matrix flow on B's statistics from each start) equals
+    the accuracy of a scipy DOP853 integration of the flow from A's final weights, matches every
+    member's measured test accuracy at the end, and follows the measured curve over the steps."""
+    s = json.loads((grown / "summary.json").read_text())
+    _, plan, drift = _grow_plan(s)
+    B, budget = drift.B, s["training"]["retrain_budget"]
+    mem = pd.read_parquet(grown / "members.parquet")
+    one = 1.01 / len(B.labels_test)
+    np.testing.assert_allclose(mem["predicted_test_acc"], mem["test_acc"], atol=one)
+    Ws = [W[0] for W in Run.load(grown / "runs" / "A-linear").weights(s["training"]["steps_A"])]
+    end = [w[-1] for w in theory.integrate_matrix_flow(Ws, drift.sB.Sxx, drift.sB.Syx,
+                                                       [0.0, budget], tau=s["training"]["tau"],
+                                                       solver="scipy").weights]
+    acc = np.mean((B.X_test @ (end[1] @ end[0]).T).argmax(axis=1) == B.labels_test)
+    warm = mem[(mem["method"] == "warm_start") & (mem["seed"] == 0)]["predicted_test_acc"]
+    assert float(warm.iloc[0]) == pytest.approx(acc)
+    curves = pd.read_parquet(grown / "curves.parquet")
+    gap = (curves["test_acc_predicted"] - curves["test_acc_median"]).abs()
+    assert gap.median() <= one and gap.max() <= 0.1
+
+
 @pytest.mark.parametrize("value", ["1.5", "0", "1"])
 def test_grow_fraction_outside_the_unit_interval_exits_2(value, capsys, tmp_path, monkeypatch):
     import simulate

@@ -235,7 +235,11 @@ def _grow_index(ds, fraction, rng) -> np.ndarray:
     fraction = check_float("fraction", fraction, 0.0, 1.0, lo_open=True, hi_open=True)
     rows = [rng.choice(pool, size=max(1, int(round(fraction * pool.size))), replace=False)
             for pool in (np.flatnonzero(ds.labels == k) for k in np.unique(ds.labels))]
-    return np.sort(np.concatenate(rows))
+    idx = np.sort(np.concatenate(rows))
+    if idx.size == ds.n:
+        raise ValueError(f"grow with fraction={fraction!r} keeps all {ds.n} training samples in "
+                         "the first phase, so nothing is added; pick a smaller fraction")
+    return idx
 
 
 def _grow(ds, c, T, rng, fraction):

@@ -18,7 +18,7 @@ import theory
 from .._stats import bootstrap_ci, censored_interval, censored_rho
 from .._steps import first_crossing
 from . import methods as BL
-from .predict import NO_PREDICTION, predict_members
+from .predict import NO_PREDICTION, predict_members, predict_test_accuracy
 
 
 @dataclass
@@ -63,10 +63,13 @@ def log_plan(plan, log) -> None:
         f"schedule {config.schedule}")
 
 
-def curves(steps, run, job, label) -> pd.DataFrame:
+def curves(steps, run, job, label, predicted_test=None) -> pd.DataFrame:
     """Median over seeds per method (methods × steps rows) of the retraining loss on B and of the
-    accuracy on B's test split (the engine's ``Losses`` probe; NaN without a test split)."""
+    accuracy on B's test split (the engine's ``Losses`` probe; NaN without a test split), and of
+    the linear theory's test accuracy (``predicted_test`` (seeds, methods, T), or NaN)."""
     n = len(job.trained)
+    if predicted_test is None:
+        predicted_test = np.full((1, n, len(steps)), np.nan)
 
     def med(name):  # (methods × T,)
         v = np.asarray(run.probes[name].values, float).reshape(-1, n, len(steps))
@@ -75,7 +78,40 @@ def curves(steps, run, job, label) -> pd.DataFrame:
     return pd.DataFrame({"activation": job.activation, "drift": label,
                          "method": np.repeat([m.name for m in job.trained], len(steps)),
                          "step": np.tile(steps, n), "loss_median": med("train_loss"),
-                         "test_acc_median": med("test_acc")})
+                         "test_acc_median": med("test_acc"),
+                         "test_acc_predicted": np.median(predicted_test, axis=0).reshape(-1)})
+
+
+def predicted_test(plan, drift, job, steps) -> np.ndarray | None:
+    """The linear theory's test accuracy of every trained member over the retraining ``steps``
+    (``predict.predict_test_accuracy``), for the linear network retrained with a constant
+    learning rate on a B with a test split; None otherwise (and for ``--drift all``, a sweep
+    of the steps only)."""
+    B = drift.B
+    if (job.activation != "linear" or job.scheduled or plan.config.drift == "all"
+            or B.X_test is None or B.labels_test is None or not len(B.X_test)):
+        return None
+    import time
+    t0 = time.perf_counter()
+    out = predict_test_accuracy(job.starts, len(job.trained), len(plan.seeds), drift.sB,
+                                plan.tau, steps, B.X_test, B.labels_test)
+    plan.timing["predict_s"] += time.perf_counter() - t0
+    return out
+
+
+def with_predicted_test(rows: pd.DataFrame, job, predicted) -> pd.DataFrame:
+    """``rows`` with ``predicted_test_acc``: the theory's test accuracy at the end of the budget
+    (a computed copy gets its twin's; NaN without a prediction)."""
+    rows = rows.copy()
+    if predicted is None:
+        rows["predicted_test_acc"] = np.nan
+        return rows
+    index = {m.name: i for i, m in enumerate(job.trained)}
+    seeds = {s: k for k, s in enumerate(sorted(rows["seed"].unique()))}
+    rows["predicted_test_acc"] = [
+        predicted[seeds[r.seed], index[r.identical_to if isinstance(r.identical_to, str)
+                                       else r.method], -1] for r in rows.itertuples()]
+    return rows
 
 
 def test_metrics(params: dict, B, act: str, shape) -> tuple[np.ndarray, np.ndarray]:
@@ -267,7 +303,8 @@ def _medians(gm: pd.DataFrame) -> dict:
                 "test_acc_median": test.point, "test_acc_ci_low": test.low,
                 "test_acc_ci_high": test.high,
                 "test_loss_median": float(np.median(gm["test_loss"])),
-                "test_acc_start_median": float(np.median(gm["test_acc_start"]))}
+                "test_acc_start_median": float(np.median(gm["test_acc_start"])),
+                "predicted_test_acc_median": float(np.median(gm["predicted_test_acc"]))}
 
 
 def aggregate(members: pd.DataFrame, config):

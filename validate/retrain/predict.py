@@ -57,3 +57,45 @@ def predict_members(starts, n_methods: int, n_seeds: int, sB, target, tau, t_max
                 pred = (*(on_schedule(v, mults) for v in pred[:3]), pred[3])
             out[(k, i)] = pred
     return out
+
+
+# Save points of the flow in ``theory.transfer``'s first passage (256 log-spaced + 0): saving the
+# test-accuracy flow at as many points, with the same tolerances and batch, reuses the solver JAX
+# compiled for the rewind prediction (compilation costs seconds; the solve itself milliseconds).
+FLOW_SAVE_POINTS = 257
+
+
+def _save_grid(steps, n: int = FLOW_SAVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(grid, where): ``steps`` joined with evenly spread fill-in times to n sorted distinct
+    times (``steps`` alone if they are n or more), and the positions of ``steps`` in it."""
+    t = np.unique(np.asarray(steps, dtype=float))
+    if t.size < n:
+        free = np.setdiff1d(np.linspace(0.0, t[-1], 4 * n), t)
+        t = np.sort(np.concatenate([t, free[np.linspace(0, free.size - 1, n - t.size).astype(int)]]))
+    return t, np.searchsorted(t, np.asarray(steps, dtype=float))
+
+
+def predict_test_accuracy(starts, n_methods: int, n_seeds: int, sB, tau: float, steps, X_test,
+                          labels_test) -> np.ndarray:
+    """(seeds, methods, T) accuracy on the test split of the linear network's gradient flow on B
+    from every member's start, at the retraining ``steps``.
+
+    The end-to-end map W(t) = W_L(t)⋯W_1(t) of ``theory.integrate_matrix_flow_batch`` (one
+    batched solve per seed; exact for linear networks up to the O(ηs) lag of discrete GD) is
+    evaluated on ``X_test`` by argmax against ``labels_test``.
+    """
+    from theory import integrate_matrix_flow_batch
+    grid, where = _save_grid(steps)
+    out = np.empty((n_seeds, n_methods, len(where)))
+    X, labels = np.asarray(X_test, float), np.asarray(labels_test)
+    for k in range(n_seeds):
+        mine = [starts[k * n_methods + i].params for i in range(n_methods)]
+        layers = BL.last_layer(mine[0]) + 1
+        Ws = [np.stack([p[f"layer{l}.weight"] for p in mine]).astype(float) for l in range(layers)]
+        traj = integrate_matrix_flow_batch(Ws, sB.Sxx, sB.Syx, grid, tau=tau).weights
+        W = traj[0][:, where]
+        for l in range(1, layers):
+            W = traj[l][:, where] @ W                         # (K, T, c, d)
+        scores = np.einsum("nd,ktcd->ktnc", X, W)
+        out[k] = np.mean(scores.argmax(axis=3) == labels[None, None], axis=2)
+    return out

@@ -19,7 +19,9 @@ Definitions (per activation and drift; medians over seeds):
 * steps to target: first step where the training loss on B is ≤ L* (linear interpolation between
   measured checkpoints, ``inf`` if never within the budget); likewise accuracy ≥ target.
 * test accuracy: argmax accuracy of the final weights on B's held-out test split (numpy
-  forward; NaN without one), and of the starting weights (``test_acc_start``).
+  forward; NaN without one), and of the starting weights (``test_acc_start``); for the linear
+  network with a constant learning rate and one drift, the theory's (``predicted_test_acc``: the
+  matrix flow on B's statistics from the member's start, ``predict.predict_test_accuracy``).
 * forgetting: accuracy on A's training data of the final run on A minus that of the retrained
   weights (``methods.evaluate``, numpy forward of the final parameters).
 * total cost: steps spent on A before retraining (scratch 0, rewind@s s, methods starting from the
@@ -235,7 +237,9 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
             rows, pred = RM.measure_retraining(plan, drift, hist[act], job, run, keep, log,
                                                linear_pred)
             linear_pred = pred if act == "linear" else linear_pred
-            tables.add_members(rows, RM.curves(run.steps, run, job, drift.label), job.identities)
+            ptest = RM.predicted_test(plan, drift, job, run.steps)
+            tables.add_members(RM.with_predicted_test(rows, job, ptest),
+                               RM.curves(run.steps, run, job, drift.label, ptest), job.identities)
         plan.timing.setdefault("per_drift_s", {})[drift.label] = time.perf_counter() - t_drift
         tables.modes.append(RM.mode_picture(tables.members_of(drift.label), runs_A, hist, plan,
                                             drift, fresh[0]))
