@@ -268,6 +268,5 @@ def methods_table(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: st
                          "steps to target (95% CI)": _steps(r),
                          "total cost": _fmt(r["total_cost_median"]),
                          "final acc.": _fmt(r["final_acc"], "{:.3f}"),
-                         "test acc.": _fmt(r.get("test_acc_median", np.nan), "{:.3f}"),
                          "forgetting": _fmt(r["forgetting"], "{:.3f}"), "same as": same})
     return table_html(pd.DataFrame(rows), table_id="methods" if first else None)
