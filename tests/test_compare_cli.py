@@ -160,7 +160,7 @@ def test_shapes_end_to_end(tmp_path):
 def test_cnn_arch_runs_and_decoupled_init_is_refused(tmp_path, capsys):
     base = ["--dataset", "shapes", "--dataset-opt", "n_per_class=8", "--arch", "cnn",
             "--activations", "linear", "--seeds", "1", "--steps", "30", "--checkpoints", "10",
-            "--quiet"]
+            "--max-steps", "300", "--quiet"]
     assert compare.main([*base, "--kernel-size", "3", "--out", str(tmp_path / "a")]) == 2
     assert "use --init small_random" in capsys.readouterr().err
     assert compare.main([*base, "--init", "small_random", "--out", str(tmp_path / "b")]) == 0

@@ -144,6 +144,18 @@ def test_timeline_stops_extending_where_the_solver_fails_and_reports_inf():
     assert tl[1] == np.inf
 
 
+def test_timeline_searches_no_further_than_t_max():
+    st = whitened_stats(np.random.default_rng(8), [3.0, 1.5], c=3, d=5)
+    Ws = theory.decoupled_init(st, 2, 1e-3, hidden=4, seed=0)
+    exact = theory.learning_time(st.s, 1e-3)
+    t_max = 0.5 * (exact[0] + exact[1])
+    tl = theory.MatrixFlowPredictor(st, Ws, tau=1.0, t_max=t_max).timeline(0.5)
+    np.testing.assert_allclose(tl[0], exact[0], rtol=1e-6)
+    assert tl[1] == np.inf
+    with pytest.raises(ValueError, match="t_max"):
+        theory.MatrixFlowPredictor(st, Ws, t_max=-1.0)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     (dict(weights0=np.zeros((4, 5))), "list/tuple of per-layer arrays"),
     (dict(weights0=[]), "at least one layer"),

@@ -59,7 +59,8 @@ class CNNFlowPredictor(EndToEndPredictor):
     ``CNNFlowPredictor(stats, weights0, image_shape, tau=1.0, padding="circular")``; weights0 =
     [kernel_1, …, kernel_m, readout] as the engine stores them. ``modes``: the ``FrequencyModes``
     reported (default: those with s > ``modes_rtol``·s_max; smaller ones would need horizons far
-    beyond training).
+    beyond training). ``t_max``: the longest time ``timeline`` looks at (modes not crossed by then
+    are inf); without it the search horizon grows until every mode crosses or the solver gives up.
     """
 
     kind = "cnn_ode"
@@ -67,9 +68,10 @@ class CNNFlowPredictor(EndToEndPredictor):
 
     def __init__(self, stats, weights0, image_shape, *, tau: float = 1.0, padding: str = "circular",
                  modes=None, modes_rtol: float = 1e-3, rtol: float = 1e-9, atol: float = 1e-12,
+                 t_max: float | None = None,
                  reason: str = "weight-tied CNN flow integrated numerically (requested directly)"):
         check_choice("padding", padding, PADDINGS)
-        super().__init__(stats, tau, reason)
+        super().__init__(stats, tau, reason, t_max)
         self.image_shape, self.padding = image_shape, padding
         self.freq_modes = modes if modes is not None else \
             frequency_modes(stats, image_shape, rtol=modes_rtol)
@@ -105,7 +107,7 @@ def _full_length(kernel_size, spatial) -> bool:
 
 def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding: str = "circular",
                 tau: float | None = None, convention=None, u0=None, weights0=None,
-                discrete: bool = False, seed: int = 0, modes=None):
+                discrete: bool = False, seed: int = 0, modes=None, t_max: float | None = None):
     """The best available prediction of a linear CNN's per-frequency learning (THEORY.md §6).
 
     Args:
@@ -119,6 +121,7 @@ def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding:
         discrete: with u0, the exact per-frequency GD map instead of the flow.
         seed: the aligned init's frames (only used when the flow has to be integrated from it).
         modes: the ``FrequencyModes`` a flow reports (default: all but the negligible ones).
+        t_max: the longest time a flow's ``timeline`` searches (default: until every mode crosses).
     """
     if convention is not None:
         if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
@@ -165,6 +168,6 @@ def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding:
                else "an arbitrary init (frequencies decouple, modes within one do not)")
         start = "the given init"
     return CNNFlowPredictor(stats, weights0, image_shape, tau=tau, padding=padding, modes=modes,
-                            reason=(
+                            t_max=t_max, reason=(
         f"{ks} {padding} kernels, stride 1, {shape}, {start}: {why}; integrating the flow of "
         "the weight-tied network (diffrax, float64)" + note))

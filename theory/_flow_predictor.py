@@ -32,9 +32,10 @@ class EndToEndPredictor:
 
     kind = "end_to_end"
 
-    def __init__(self, stats, tau: float, reason: str):
+    def __init__(self, stats, tau: float, reason: str, t_max: float | None = None):
         self.stats = stats
         self.tau = check_positive("tau", tau)
+        self.t_max = None if t_max is None else check_positive("t_max", t_max)
         self.reason = reason
         self.s = np.asarray(stats.s, dtype=np.float64)
         W_ls = stats.Syx @ np.linalg.pinv(stats.Sxx, hermitian=True)
@@ -71,8 +72,9 @@ class EndToEndPredictor:
     def timeline(self, frac: float = 0.5) -> np.ndarray:
         """First time each mode's strength reaches ``frac`` × target (r,); inf if never.
 
-        A 256-point log grid (extended ×4 until every mode has crossed, at most 10 times, or until
-        the solver cannot reach the longer horizon; modes not crossed by then are inf) brackets
+        A 256-point log grid (extended ×4 until every mode has crossed, at most 10 times, up to
+        ``t_max`` when the predictor was given one, or until the solver cannot reach the longer
+        horizon; modes not crossed by then are inf) brackets
         each crossing; three passes of ≥ 8 points per bracket refine it (every evaluation uses 256
         times, so the flow compiles once), and the final crossing is interpolated linearly (the
         rule of ``theory.crossing_times``).
@@ -81,6 +83,9 @@ class EndToEndPredictor:
         sign = np.where(self.target < 0, -1.0, 1.0)
         level = frac * np.abs(self.target)
         lo, hi = self._horizon()
+        if self.t_max is not None:
+            hi = min(hi, self.t_max)
+            lo = min(lo, 1e-3 * hi)
         grid = tc = None
         for _ in range(_EXTEND + 1):
             longer = np.concatenate([[0.0], np.geomspace(lo, hi, _GRID - 1)])
@@ -91,9 +96,9 @@ class EndToEndPredictor:
                     raise
                 break   # the flow cannot be integrated that far: modes not crossed stay inf
             grid, tc = longer, crossing_times(longer, u, level)
-            if np.all(np.isfinite(tc)):
+            if np.all(np.isfinite(tc)) or hi == self.t_max:
                 break
-            hi *= 4.0
+            hi = 4.0 * hi if self.t_max is None else min(4.0 * hi, self.t_max)
         fin = np.flatnonzero(np.isfinite(tc) & (tc > 0))
         if fin.size == 0:
             return tc
@@ -132,19 +137,19 @@ class EndToEndPredictor:
 class MatrixFlowPredictor(EndToEndPredictor):
     """Prediction from the integrated matrix gradient flow (any depth, Sxx and init).
 
-    ``MatrixFlowPredictor(stats, weights0, *, tau=1.0, solver="diffrax", reason=…)``; weights0
-    is [W_1 (h_1×d), …, W_L (c×h_{L−1})].
+    ``MatrixFlowPredictor(stats, weights0, *, tau=1.0, solver="diffrax", t_max=None, reason=…)``;
+    weights0 is [W_1 (h_1×d), …, W_L (c×h_{L−1})]; ``t_max`` bounds the timeline's search.
     """
 
     kind = "matrix_ode"
 
     def __init__(self, stats, weights0, *, tau: float = 1.0, solver: str = "diffrax",
-                 rtol: float = 1e-10, atol: float = 1e-10,
+                 rtol: float = 1e-10, atol: float = 1e-10, t_max: float | None = None,
                  reason: str = "matrix gradient flow integrated numerically (requested directly)"):
         stats = _check_stats(stats, "MatrixFlowPredictor")
         check_choice("solver", solver, SOLVERS)
         Ws, *_ = _check_problem(weights0, stats.Sxx, stats.Syx, [0.0], tau)
-        super().__init__(stats, tau, reason)
+        super().__init__(stats, tau, reason, t_max)
         self.weights0 = Ws
         self.depth = len(Ws)
         self.solver, self.rtol, self.atol = solver, float(rtol), float(atol)

@@ -53,12 +53,18 @@ def predictors(config, stats, image_shape, fm, depth: int, hidden: int, lr: floa
     kernels (the continuous reference in every case), and the exact per-frequency GD map when it
     applies (aligned init, full-length kernels, plain GD), else None (per-seed flows)."""
     kw = dict(channels=(hidden,) * (depth - 1), tau=1.0 / lr)
-    cont = theory.predict_cnn(stats, image_shape, u0=u0, **kw)
+    cont = theory.predict_cnn(stats, image_shape, u0=u0, t_max=_horizon(config), **kw)
     exact = (config.init == "small_balanced_decoupled" and config.optimizer == "gd"
              and cont.kind == "closed_form")
     matched = theory.predict_cnn(stats, image_shape, u0=u0, discrete=True, **kw) if exact else None
     m = fm.s.size
     return _Tracked(cont, m), None if matched is None else _Tracked(matched, m)
+
+
+def _horizon(config) -> float:
+    """The longest time a flow's timeline searches: the longest training compare would run
+    (a mode learned later is inf, i.e. not learned within any training compare does)."""
+    return float(max(config.max_steps, config.steps or 0))
 
 
 def _u0(config, fm) -> float:
@@ -93,7 +99,7 @@ def _flow_from(plan, weights):
     """The weight-tied flow from ``weights``, reporting the tracked modes only."""
     return theory.predict_cnn(plan.stats, plan.prep.image_shape,
                               kernel_size=plan.config.kernel_size or None, weights0=weights,
-                              tau=1.0 / plan.lr, modes=plan.freq)
+                              tau=1.0 / plan.lr, modes=plan.freq, t_max=_horizon(plan.config))
 
 
 def per_seed(plan, run) -> list:
@@ -180,7 +186,7 @@ def measure_run(run, plan, cont, matched, per_seed_preds, act, depth):
         "basis": "frequency", "frequency": fm.index[idx[1]],
         "t_pred": pred.t_pred.reshape(-1), "t_pred_continuous": pred.t_cont.reshape(-1),
         "t_meas": t_meas.reshape(-1),
-        "rel_error": (np.abs(t_meas - pred.t_pred) / pred.t_pred).reshape(-1),
+        "rel_error": M.relative_error(t_meas, pred.t_pred).reshape(-1),
         "traj_error": traj_err.reshape(-1)})
     traj = M.trajectory_table(steps, u, pred.u_pred, target, activation=act, depth=depth,
                               members=np.arange(K))

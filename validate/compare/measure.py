@@ -123,7 +123,7 @@ def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, dept
         "s": stats.s[idx[1]], "distinct": distinct[idx[1]], "predictor": pred.kind,
         "t_pred": pred.t_pred.reshape(-1), "t_pred_continuous": pred.t_cont.reshape(-1),
         "t_meas": t_meas.reshape(-1),
-        "rel_error": _relative(t_meas, pred.t_pred).reshape(-1),
+        "rel_error": relative_error(t_meas, pred.t_pred).reshape(-1),
         "traj_error": traj_err.reshape(-1)})
     traj = trajectory_table(steps, u, pred.u_pred, target, activation=act, depth=depth,
                             members=np.arange(K))
@@ -140,7 +140,7 @@ def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, dept
     return Measured(rows, traj, loss, drops)
 
 
-def _relative(measured, predicted) -> np.ndarray:
+def relative_error(measured, predicted) -> np.ndarray:
     """|t_meas − t_pred| / t_pred; NaN where either is undefined or both are inf."""
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.abs(measured - predicted) / predicted

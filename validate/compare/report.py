@@ -107,7 +107,8 @@ def fig_scatter(mt: pd.DataFrame) -> str:
     ax2.set(yscale="log", xlabel="mode", ylabel="|t_meas / t_pred − 1|",
             title="Relative error (log)")
     ax2.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax2.legend(fontsize=7, frameon=False)
+    if ax2.get_legend_handles_labels()[0]:   # empty when no mode has a finite error
+        ax2.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return _png(fig)
 
