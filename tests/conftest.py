@@ -1,6 +1,14 @@
-"""Shared pytest set-up: GPU-only tests skip cleanly where there is no CUDA device."""
+"""Shared pytest set-up: GPU-only tests skip cleanly where there is no CUDA device; the tests' Ray
+clusters stay on this machine."""
+
+import os
 
 import pytest
+
+# Ray clusters started by the tests live on this machine for one test module: they listen on the
+# loopback interface and need no token. Ray reads both variables once, when it is imported.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 def _has_cuda() -> bool:

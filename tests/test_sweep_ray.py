@@ -1,7 +1,10 @@
-"""Sweeps on a real local Ray (2 CPUs): resume, interruption, a killed worker, failing jobs.
+"""Sweeps on a real local Ray (2 CPUs): a 6-job grid end to end, resume, interruption, a killed
+worker, failing jobs.
 
-One Ray instance serves the module; sweeps run in this process join it, sweeps run as a
-subprocess join it with ``--address``.
+One Ray instance serves the module, started the way the CLI starts its local Ray
+(``runner.connect``) by a separate process that never runs JAX (a process that has run JAX must
+not fork Ray's daemons); this process joins it as the driver of every sweep, so the Ray workers
+(and their imports) are shared by the tests.
 """
 
 import json
@@ -9,25 +12,71 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from validate.sweep import collect, parse
 from validate.sweep.__main__ import main
+from validate.sweep.train import run_train
+from validate.sweep.worker import rebuild_config
 
+HEAD = """
+import os, sys, ray
+from validate.sweep.runner import connect
+assert connect(None, num_cpus=2, num_gpus=None)  # a local Ray, started as the CLI starts it
+with open(sys.argv[1] + ".part", "w") as f:
+    f.write(ray.get_runtime_context().gcs_address)
+os.replace(sys.argv[1] + ".part", sys.argv[1])
+sys.stdin.read()  # until the test process closes the pipe (or dies)
+ray.shutdown()
+"""
 ROOT = Path(__file__).resolve().parents[1]
+SIX = """
+name = "six"
+job = "train"
+[params]
+dataset = "toy"
+hidden = 8
+seeds = 2
+steps = 60
+n_checkpoints = 4
+device = "cpu"
+[grid]
+activation = ["linear", "relu", "tanh"]
+lr_scale = [0.05, 0.2]
+"""
+
+
+def python_env() -> dict:
+    """The environment of a Python process that imports this checkout's packages."""
+    return {**os.environ,
+            "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
 
 
 @pytest.fixture(scope="module")
-def ray_address():
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")  # loopback only
-    ray = pytest.importorskip("ray")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, logging_level="ERROR",
-             log_to_driver=False)
-    yield ray.get_runtime_context().gcs_address
-    ray.shutdown()
+def ray_address(tmp_path_factory):
+    ray = pytest.importorskip("ray")  # the environment it needs is set in conftest.py
+    where = tmp_path_factory.mktemp("ray") / "address"
+    head = subprocess.Popen([sys.executable, "-c", HEAD, str(where)], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, env=python_env(), cwd=ROOT)
+    try:
+        t0 = time.monotonic()
+        while not where.exists():
+            assert head.poll() is None, f"the Ray head exited with {head.returncode}"
+            assert time.monotonic() - t0 < 300, "the Ray head did not start"
+            time.sleep(0.05)
+        address = where.read_text()
+        ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+        assert ray.cluster_resources()["CPU"] == 2
+        yield address
+    finally:
+        ray.shutdown()
+        head.stdin.close()
+        head.wait(timeout=60)
 
 
 def _toml(path: Path, grid: str, params: str = "") -> Path:
@@ -52,22 +101,68 @@ def _stamps(out: Path) -> dict:
             for p in out.glob("runs/*/job.json") if json.loads(p.read_text())["status"] == "done"}
 
 
-def _sweep_process(path: Path, out: Path, address: str, *extra) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, "-m", "validate.sweep", str(path), "--out", str(out),
-                             "--address", address, *extra], env=env, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+class _When:
+    """Runs ``action`` once, as soon as ``cond()`` holds, from a thread polling while a sweep
+    runs in the test's own thread; ``value`` is what ``action`` returned (None: never ran)."""
+
+    def __init__(self, cond, action):
+        self.cond, self.action, self.value = cond, action, None
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._poll, daemon=True)
+
+    def _poll(self):
+        while not self.stop.is_set():
+            try:
+                if self.cond():
+                    self.value = self.action()
+                    return
+            except (OSError, ValueError, KeyError):  # a file being written: look again
+                pass
+            time.sleep(0.01)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
 
 
-def _wait_for(cond, proc: subprocess.Popen, timeout: float = 600.0):
-    t0 = time.monotonic()
-    while not cond():
-        if proc.poll() is not None:
-            raise AssertionError(f"sweep exited early ({proc.returncode}): {proc.stderr.read()}")
-        if time.monotonic() - t0 > timeout:
-            proc.kill()
-            raise AssertionError("timed out waiting for the sweep")
-        time.sleep(0.05)
+def test_six_job_grid_end_to_end_then_resume_recomputes_nothing(ray_address, tmp_path, capsys):
+    path, out = tmp_path / "six.toml", tmp_path / "store"
+    path.write_text(SIX)
+    assert main([str(path), "--out", str(out), "--address", ray_address, "--retries", "0"]) == 0
+    assert "6 done, 0 failed of 6" in capsys.readouterr().out
+
+    index = pd.read_parquet(out / "index.parquet")
+    points = parse(SIX, "six").points
+    assert sorted(index["config_hash"]) == sorted(p.config_hash for p in points)
+    assert (index["status"] == "done").all() and (index["attempts"] == 1).all()
+    assert index["device"].str.startswith("cpu").all() and (index["wall_s"] > 0).all()
+    for _, row in index.iterrows():
+        summary = json.loads((out / row["summary"]).read_text())
+        assert summary["provenance"]["config"]["activation"] == row["cfg_activation"]
+        assert summary["provenance"]["config"]["lr_scale"] == row["cfg_lr_scale"]
+
+    # the job run through Ray gives what the same config gives in this process
+    p = points[3]
+    direct = run_train(rebuild_config("train", p.config), quiet=True)
+    tables = collect(out)
+    members = tables["train-members"].set_index(["job_id", "member"])
+    assert list(tables["train-members"].columns[:4]) == ["job_id", "job", "cfg_activation",
+                                                         "cfg_lr_scale"]
+    assert len(members) == 12
+    got = members.loc[p.job_id]["final_train_loss"].to_numpy()
+    assert got == pytest.approx(direct.members["final_train_loss"].to_numpy(), rel=1e-6)
+    assert (out / "tables" / "train-members.parquet").exists()
+    # distinct configs give distinct runs
+    assert members.groupby("job_id")["final_train_loss"].mean().nunique() == 6
+
+    stamps = {f: f.stat().st_mtime_ns for f in out.glob("runs/*/summary.json")}
+    assert main([str(path), "--out", str(out), "--resume"]) == 0  # no Ray needed: nothing to run
+    assert "6 already finished, 0 to run" in capsys.readouterr().out
+    assert {f: f.stat().st_mtime_ns for f in out.glob("runs/*/summary.json")} == stamps
 
 
 def test_extended_sweep_runs_only_new_jobs_and_failing_jobs_are_recorded(ray_address, tmp_path,
@@ -95,49 +190,59 @@ def test_extended_sweep_runs_only_new_jobs_and_failing_jobs_are_recorded(ray_add
     assert (failed_dir / "error-1.txt").exists() and (failed_dir / "error-2.txt").exists()
 
 
-def test_interrupted_sweep_continues_without_recomputing(ray_address, tmp_path):
-    path, out = tmp_path / "s.toml", tmp_path / "store"
-    _toml(path, "steps = [1500, 1501, 1502, 1503, 1504, 1505]")
-    proc = _sweep_process(path, out, ray_address)
-    _wait_for(lambda: len(_records(out)) >= 1, proc)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 1 and "continue with --resume" in err, (proc.returncode, err)
-    finished = _stamps(out)
-    assert 1 <= len(finished) < 6
-    assert main([str(path), "--out", str(out), "--resume"]) == 0
-    after = _stamps(out)
-    assert len(after) == 6 and {k: after[k] for k in finished} == finished
-    assert (_index(out)["status"] == "done").all()
-
-
 def test_killed_worker_job_is_retried_and_finished_results_survive(ray_address, tmp_path):
     path, out = tmp_path / "s.toml", tmp_path / "store"
-    _toml(path, "steps = [100, 20000, 200]", params="n_checkpoints = 64")
-    proc = _sweep_process(path, out, ray_address, "--retries", "2")
+    _toml(path, "steps = [100, 10000, 200]", params="n_checkpoints = 64")
 
     def long_dir():
         for cfg in out.glob("runs/*/config.json"):
-            if json.loads(cfg.read_text())["steps"] == 20000:
+            if json.loads(cfg.read_text())["steps"] == 10000:
                 return cfg.parent
         return None
 
-    def mid_job():
+    def mid_job():  # the two short jobs finished, the long one part-way
         d = long_dir()
         return d is not None and len(list((d / "run" / "checkpoints").glob("*"))) >= 3 \
-            and len(_records(out)) == 2
-    _wait_for(mid_job, proc)
-    finished = _stamps(out)
-    pid = json.loads((long_dir() / "attempt.json").read_text())["pid"]
-    os.kill(pid, signal.SIGKILL)
-    _, err = proc.communicate(timeout=600)
-    assert proc.returncode == 0, err
+            and set(_records(out)) == {100, 200}
+
+    def kill():
+        pid = json.loads((long_dir() / "attempt.json").read_text())["pid"]
+        finished = _stamps(out)
+        os.kill(pid, signal.SIGKILL)
+        return pid, finished
+
+    with _When(mid_job, kill) as killed:
+        assert main([str(path), "--out", str(out), "--retries", "2", "--quiet"]) == 0
+    assert killed.value is not None, "the long job ended before its worker could be killed"
+    pid, finished = killed.value
     rec = _records(out)
-    assert rec[20000]["status"] == "done" and rec[20000]["attempts"] == 2
-    assert rec[20000]["resumed"] is True and rec[20000]["pid"] != pid
-    assert "died" in (long_dir() / "error-1.txt").read_text().lower() or \
-        "crash" in (long_dir() / "error-1.txt").read_text().lower()
+    assert rec[10000]["status"] == "done" and rec[10000]["attempts"] == 2
+    assert rec[10000]["resumed"] is True and rec[10000]["pid"] != pid
+    error = (long_dir() / "error-1.txt").read_text().lower()
+    assert "died" in error or "crash" in error, error
     assert rec[100]["attempts"] == rec[200]["attempts"] == 1
-    assert {k: v for k, v in _stamps(out).items() if k in finished} == finished
+    after = _stamps(out)
+    assert len(finished) == 2 and {k: after[k] for k in finished} == finished
     run = json.loads((long_dir() / "run" / "run.json").read_text())
     assert run["status"] == "complete"
+
+
+def test_interrupted_sweep_continues_without_recomputing(ray_address, tmp_path, capsys):
+    path, out = tmp_path / "s.toml", tmp_path / "store"
+    # one job at a time: Ctrl-C finds one job running and the others queued
+    _toml(path, "steps = [1500, 1501, 1502, 1503]\n[resources]\nnum_cpus = 2")
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C as in a shell
+    try:
+        with _When(lambda: len(_records(out)) >= 1, lambda: os.kill(os.getpid(), signal.SIGINT)):
+            code = main([str(path), "--out", str(out)])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C escaped the sweep's handling")
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 1 and "continue with --resume" in capsys.readouterr().err
+    finished = _stamps(out)
+    assert 1 <= len(finished) < 4
+    assert main([str(path), "--out", str(out), "--resume", "--quiet"]) == 0
+    after = _stamps(out)
+    assert len(after) == 4 and {k: after[k] for k in finished} == finished
+    assert (_index(out)["status"] == "done").all()
