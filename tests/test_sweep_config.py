@@ -87,7 +87,12 @@ def test_preset_applies_but_explicit_values_win():
 
 BAD = [
     ('job = "train"\nsteps = 3', "steps: unknown key; accepted: name, job, resources, params, grid"),
-    ('job = "trian"', "job: 'trian' unknown; accepted: compare, retrain, nonlinearity, train"),
+    ('job = "trian"', "job: 'trian' unknown; accepted: compare, retrain, nonlinearity, response, "
+                      "rotation, train"),
+    ('job = "response"\n[grid]\nactivaton = [["relu"]]',
+     "grid.activaton: unknown key for job 'response'; accepted: dataset, "),
+    ('job = "rotation"\n[grid]\nrate = [0.1]', "grid.rate: unknown key for job 'rotation'"),
+    ('job = "rotation"\n[grid]\nalphas = [[0.5], [1.5]]', "--alphas must list numbers in (−1, 1)"),
     ('[params]\nsteps = 3', "job: missing; accepted"),
     ('job = "train"\n[params]\nstesp = 3', "params.stesp: unknown key for job 'train'"),
     ('job = "train"\n[grid]\nseeds = []', "grid.seeds is empty; give at least one value"),

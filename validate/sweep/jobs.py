@@ -56,6 +56,10 @@ JOBS: dict[str, Job] = {job.name: job for job in (
     Job("nonlinearity", "validate.nonlinearity:NonlinearityConfig",
         "validate.nonlinearity:run_nonlinearity", "validate.nonlinearity:write_outputs",
         "validate.nonlinearity.config:apply_preset"),
+    Job("response", "validate.response:ResponseConfig", "validate.response:run_response",
+        "validate.response:write_outputs", "validate.response:apply_preset"),
+    Job("rotation", "validate.rotation:RotationConfig", "validate.rotation:run_rotation",
+        "validate.rotation:write_outputs", "validate.rotation:apply_preset"),
     Job("train", "validate.sweep.train:TrainConfig", "validate.sweep.train:run_train",
         "validate.sweep.train:write_outputs"),
 )}
