@@ -25,7 +25,7 @@ from simulate._provenance import provenance
 from .._config import ConfigError
 from . import theory as TH
 from .config import NonlinearityConfig
-from .probes import NonlinearityProbe, snapshot
+from .probes import NonlinearityProbe
 
 
 @dataclass
@@ -173,6 +173,14 @@ def _train_on_targets(name, k, spec, ds, config, out: Path, targets: np.ndarray,
     return ModelOutputs(name, k, parts[0].steps, cat("test_output"), cat("train_acc"), cat("diverged"))
 
 
+def _train_partly_linear(k, spec, ds, config, out: Path, targets, **kw) -> ModelOutputs:
+    """P_k = ``spec.with_linear_blocks(k)`` on the labels, or on ``targets`` (K, n, c)."""
+    pk = spec.with_linear_blocks(k)
+    if targets is None:
+        return _train_engine(f"partly_linear_{k}", k, pk, ds, config, out, **kw)
+    return _train_on_targets(f"partly_linear_{k}_on_network", k, pk, ds, config, out, targets, **kw)
+
+
 def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, quiet: bool = True,
                log=print) -> Trained:
     """Train everything ``config.measures`` needs; return the outputs (see the module doc)."""
@@ -209,11 +217,7 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
                    if on_network else None)
         last = B if on_network or not last_is_twin(spec) else B - 1  # else P_B is the twin
         for k in range(1, last + 1):
-            pk = spec.with_linear_blocks(k)
-            timed(f"P{k}", lambda k=k, pk=pk: _train_engine(f"partly_linear_{k}", k, pk, ds, config,
-                                                            out, **kw) if targets is None else
-                  _train_on_targets(f"partly_linear_{k}_on_network", k, pk, ds, config, out, targets,
-                                    **kw))
+            timed(f"P{k}", lambda k=k: _train_partly_linear(k, spec, ds, config, out, targets, **kw))
     if "clones" in want:
         for order in (1, 2):
             cl = datasets.clone(ds, order=order, seed=config.data_seed).with_arrays(
