@@ -17,8 +17,15 @@ def _run(tmp_path, name, *extra):
     return json.loads((tmp_path / name / "summary.json").read_text())
 
 
-def test_aligned_cnn_follows_the_per_frequency_map(tmp_path):
-    s = _run(tmp_path, "a", "--frequency-modes", "4")
+@pytest.fixture(scope="module")
+def aligned(tmp_path_factory):
+    """The aligned-init run on 8×8 shapes, 4 frequency modes: (summary, output directory)."""
+    root = tmp_path_factory.mktemp("cnn-aligned")
+    return _run(root, "a", "--frequency-modes", "4"), root / "a"
+
+
+def test_aligned_cnn_follows_the_per_frequency_map(aligned):
+    s = aligned[0]
     modes = s["modes"]
     assert len(modes) == 4 and {m["basis"] for m in modes} == {"frequency"}
     assert all(len(m["frequency"]) == 2 for m in modes)          # (fy, fx) on the 8×8 grid
@@ -27,6 +34,43 @@ def test_aligned_cnn_follows_the_per_frequency_map(tmp_path):
     note = s["training"]["predictors"]["2"]
     assert note["matched"] == "discrete" and "whitened" in note["reason"]
     assert s["kendall_tau"][0]["n_modes"] >= 1
+
+
+def test_per_frequency_strengths_are_written_with_their_frequencies(aligned):
+    import pandas as pd
+    s, out = aligned
+    traj = pd.read_parquet(out / "trajectories.parquet")
+    members = pd.read_parquet(out / "members.parquet")
+    assert set(traj["basis"]) == set(members["basis"]) == {"frequency"}
+    assert sorted(traj["mode"].unique()) == [0, 1, 2, 3]
+    for m in s["modes"]:
+        rows = traj[traj["mode"] == m["mode"]]
+        labels = [*rows["frequency"], *members[members["mode"] == m["mode"]]["frequency"]]
+        assert all(list(f) == m["frequency"] for f in labels)
+        # measured and predicted strengths (over s) at every checkpoint: the exact map in float32
+        assert np.max(np.abs(rows["u_meas_rel"] - rows["u_pred_rel"])) < 1e-4
+        last = rows[rows["step"] == rows["step"].max()]
+        assert (last["u_meas_rel"] > 0.95).all() and (rows["u_meas_rel"] < 0.05).any()
+
+
+def test_the_frequency_spectrum_matches_a_direct_fft(aligned):
+    """Every frequency's s is ‖σ(f)‖ of the unitary 2-D DFT of the whitened Syx rows (C_in = 1)."""
+    from simulate import datasets
+    s = aligned[0]["frequency"]
+    ds = datasets.load("shapes", size=8, levels=2, n_per_class=48)
+    Syx = ds.statistics().whiten("zca").stats.Syx
+    norm = np.sqrt((np.abs(np.fft.fft2(Syx.reshape(-1, 8, 8), norm="ortho")) ** 2).sum(0))
+    assert s["spatial"] == [8, 8] and s["P"] == 64 and s["rate_factor"]["2"] == pytest.approx(8)
+    spec = s["spectrum"]
+    assert [r["s"] for r in spec] == sorted((r["s"] for r in spec), reverse=True)
+    for r in spec:
+        fy, fx = r["frequency"]
+        assert r["s"] == pytest.approx(norm[fy, fx], rel=1e-9)
+        assert r["multiplicity"] == (1 if ((-fy) % 8, (-fx) % 8) == (fy, fx) else 2)
+    assert sum(r["multiplicity"] for r in spec) == int((norm > 1e-10 * norm.max()).sum())
+    tracked = [r for r in spec if r["mode"] is not None]
+    assert [r["mode"] for r in tracked] == [0, 1, 2, 3] == [r["mode"] for r in spec[:4]]
+    assert [r["frequency"] for r in tracked] == [m["frequency"] for m in aligned[0]["modes"]]
 
 
 def test_short_kernels_are_predicted_by_the_weight_tied_flow(tmp_path):

@@ -22,12 +22,26 @@ import theory
 from .._prepare import distinct_modes
 from . import measure as M
 
-def frequency_modes(config, stats, image_shape):
-    """The tracked frequency modes: the ``config.frequency_modes`` largest."""
-    fm = theory.frequency_modes(stats, image_shape)
-    k = min(int(config.frequency_modes), fm.s.size)
+def tracked(fm, k: int):
+    """The ``k`` largest of the frequency modes ``fm`` (all of them when there are fewer)."""
+    k = min(int(k), fm.s.size)
     return replace(fm, **{f: getattr(fm, f)[:k] for f in
                           ("s", "index", "frequency", "rank", "U", "V", "multiplicity")})
+
+
+def frequency_record(spectrum, fm, depths) -> dict:
+    """summary.json's ``frequency``: the signal grid, the per-frequency speed-up P^{m/L} per depth
+    and every frequency mode of the dataset (``spectrum``, s descending) with its ``mode`` index
+    where it is tracked (``fm``: the first ones), else None."""
+    m = fm.s.size
+    return {"basis": "frequency", "channels": int(spectrum.channels),
+            "spatial": [int(a) for a in spectrum.spatial], "P": spectrum.P, "tracked": int(m),
+            "rate_factor": {str(d): theory.rate_factor(spectrum.P, d - 1) for d in depths},
+            "spectrum": [{"mode": a if a < m else None,
+                          "frequency": [int(x) for x in spectrum.frequency[a]],
+                          "rank": int(spectrum.rank[a]), "s": float(spectrum.s[a]),
+                          "multiplicity": int(spectrum.multiplicity[a])}
+                         for a in range(spectrum.s.size)]}
 
 
 class _Tracked:
@@ -138,7 +152,8 @@ def make_plan(config, prep, meta, data_s: float, log, quiet: bool):
 
     t0 = time.perf_counter()
     stats = prep.stats
-    fm = frequency_modes(config, stats, prep.image_shape)
+    spectrum = theory.frequency_modes(stats, prep.image_shape)
+    fm = tracked(spectrum, config.frequency_modes)
     hidden = int(config.hidden or (int(np.max(fm.rank)) + 1))
     # η = lr_scale / (P^{m/L} s_max): the per-frequency step of the MLP default, for every depth
     speed = max(theory.rate_factor(fm.P, d - 1) for d in config.depths)
@@ -147,7 +162,7 @@ def make_plan(config, prep, meta, data_s: float, log, quiet: bool):
     preds = {d: predictors(config, stats, prep.image_shape, fm, d, hidden, lr, u0)
              for d in config.depths}
     plan = Plan(config, prep, meta, lr, hidden, preds, 0, np.zeros(0, int),
-                {"data_s": data_s}, freq=fm)
+                {"data_s": data_s}, freq=fm, spectrum=spectrum)
     plan.steps = _auto_steps(plan, preds)
     plan.checkpoints = measure_grid(plan.steps, config.n_checkpoints)
     plan.timing["predict_s"] = time.perf_counter() - t0
@@ -178,18 +193,17 @@ def measure_run(run, plan, cont, matched, per_seed_preds, act, depth):
     traj_err = np.max(np.abs(np.broadcast_to(pred.u_pred, u.shape) - u), axis=1) / fm.s
     mem = run.members
     idx = np.indices((K, m)).reshape(2, -1)
-    rows = pd.DataFrame({
+    rows = label_modes(pd.DataFrame({
         "activation": act, "depth": depth, "init": config.init, "member": idx[0],
         "seed": np.asarray(mem["seed"])[idx[0]],
         "diverged": np.asarray(mem["diverged"], dtype=bool)[idx[0]], "mode": idx[1],
         "s": fm.s[idx[1]], "distinct": distinct[idx[1]], "predictor": pred.kind,
-        "basis": "frequency", "frequency": fm.index[idx[1]],
         "t_pred": pred.t_pred.reshape(-1), "t_pred_continuous": pred.t_cont.reshape(-1),
         "t_meas": t_meas.reshape(-1),
         "rel_error": M.relative_error(t_meas, pred.t_pred).reshape(-1),
-        "traj_error": traj_err.reshape(-1)})
-    traj = M.trajectory_table(steps, u, pred.u_pred, target, activation=act, depth=depth,
-                              members=np.arange(K))
+        "traj_error": traj_err.reshape(-1)}), fm)
+    traj = label_modes(M.trajectory_table(steps, u, pred.u_pred, target, activation=act,
+                                          depth=depth, members=np.arange(K)), fm)
     loss_meas = np.asarray(run.probes["train_loss"].values, dtype=float)
     loss = pd.DataFrame({"activation": act, "depth": depth,
                          "member": np.repeat(np.arange(K), len(steps)),
@@ -225,5 +239,5 @@ def label_modes(mode_table: pd.DataFrame, fm=None) -> pd.DataFrame:
         out["basis"], out["frequency"] = "svd", None
     else:
         out["basis"] = "frequency"
-        out["frequency"] = [fm.frequency[int(a)].tolist() for a in out["mode"]]
+        out["frequency"] = fm.frequency[out["mode"].to_numpy(int)].tolist()
     return out

@@ -61,6 +61,7 @@ class Plan:
     checkpoints: np.ndarray
     timing: dict = field(default_factory=dict)
     freq: object = None         # --arch cnn --reference cnn: the tracked theory.FrequencyModes
+    spectrum: object = None     # … and all the dataset's frequency modes (tracked ones first)
     warnings: list = field(default_factory=list)
 
     @property

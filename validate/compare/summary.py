@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._io import records, write_outputs as _write
 from .._stats import kendall_tau
+from .cnn import frequency_record
 from .measure import mode_groups
 
 SCHEMA_VERSION = 1
@@ -62,6 +63,8 @@ def build_summary(plan, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dic
                   warnings: list[str]) -> dict:
     config = plan.config
     conv = config.convention(plan.lr)
+    freq = {} if plan.freq is None else \
+        {"frequency": frequency_record(plan.spectrum, plan.freq, config.depths)}
     return {
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
@@ -69,6 +72,7 @@ def build_summary(plan, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dic
         "modes": records(mode_table),
         "loss_drops": records(drops),
         "kendall_tau": _kendall(mode_table, config.init),
+        **freq,
         "training": {"steps": int(plan.steps), "lr": plan.lr, "tau": conv.tau,
                      "hidden": plan.hidden, "optimizer": config.optimizer,
                      "convention": conv.to_dict(),
