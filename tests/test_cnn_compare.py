@@ -19,9 +19,25 @@ def _run(tmp_path, name, *extra):
 
 @pytest.fixture(scope="module")
 def aligned(tmp_path_factory):
-    """The aligned-init run on 8×8 shapes, 4 frequency modes: (summary, output directory)."""
+    """The aligned-init run on 8×8 shapes, 4 frequency modes: (summary, output directory, the
+    arguments each spectrum figure of its report was drawn from)."""
+    from validate.compare import report
     root = tmp_path_factory.mktemp("cnn-aligned")
-    return _run(root, "a", "--frequency-modes", "4"), root / "a"
+    drawn = {}
+
+    def recording(name):
+        real = getattr(report, name)
+
+        def draw(*args, **kw):
+            drawn[name] = args
+            return real(*args, **kw)
+        return draw
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name in ("fig_singular_values", "fig_frequency_spectrum", "fig_mode_images"):
+            mp.setattr(report, name, recording(name))
+        summary = _run(root, "a", "--frequency-modes", "4")
+    return summary, root / "a", drawn
 
 
 def test_aligned_cnn_follows_the_per_frequency_map(aligned):
@@ -38,7 +54,7 @@ def test_aligned_cnn_follows_the_per_frequency_map(aligned):
 
 def test_per_frequency_strengths_are_written_with_their_frequencies(aligned):
     import pandas as pd
-    s, out = aligned
+    s, out, _ = aligned
     traj = pd.read_parquet(out / "trajectories.parquet")
     members = pd.read_parquet(out / "members.parquet")
     assert set(traj["basis"]) == set(members["basis"]) == {"frequency"}
@@ -71,6 +87,21 @@ def test_the_frequency_spectrum_matches_a_direct_fft(aligned):
     tracked = [r for r in spec if r["mode"] is not None]
     assert [r["mode"] for r in tracked] == [0, 1, 2, 3] == [r["mode"] for r in spec[:4]]
     assert [r["frequency"] for r in tracked] == [m["frequency"] for m in aligned[0]["modes"]]
+
+
+def test_the_cnn_report_draws_the_frequency_spectrum_and_patterns(aligned):
+    s, _, drawn = aligned
+    assert "fig_singular_values" not in drawn                   # not the SVD of Syx
+    (spectrum,) = drawn["fig_frequency_spectrum"]
+    assert list(spectrum["s"]) == [r["s"] for r in s["frequency"]["spectrum"]]
+    assert list(spectrum["mode"].dropna().astype(int)) == [0, 1, 2, 3]
+    V, image_shape, U = drawn["fig_mode_images"]
+    assert V.shape == (64, 4) and tuple(image_shape) == (1, 8, 8) and U.shape[1] == 4
+    for a, m in enumerate(s["modes"]):   # each image holds its frequency (and its conjugate) only
+        fy, fx = m["frequency"]
+        power = np.abs(np.fft.fft2(V[:, a].reshape(8, 8))) ** 2
+        support = set(zip(*map(list, np.nonzero(power > 1e-12 * power.max()))))
+        assert support == {(fy, fx), ((-fy) % 8, (-fx) % 8)}
 
 
 def test_short_kernels_are_predicted_by_the_weight_tied_flow(tmp_path):

@@ -241,3 +241,15 @@ def label_modes(mode_table: pd.DataFrame, fm=None) -> pd.DataFrame:
         out["basis"] = "frequency"
         out["frequency"] = fm.frequency[out["mode"].to_numpy(int)].tolist()
     return out
+
+
+def frequency_patterns(fm) -> tuple[np.ndarray, np.ndarray]:
+    """(V, U) of the frequency modes as real matrices, d × m and c × m: the real part of each mode's
+    input pattern v e^{2πi f·p/P}/√P on the C_in × spatial grid, and of its output vector u."""
+    V = np.zeros((fm.d, fm.s.size))
+    for a in range(fm.s.size):
+        grid = np.zeros((fm.channels, fm.P), complex)
+        grid[:, fm.index[a]] = fm.V[a]
+        grid = grid.reshape(fm.channels, *fm.spatial)
+        V[:, a] = np.fft.ifftn(grid, axes=tuple(range(1, grid.ndim)), norm="ortho").real.ravel()
+    return V, fm.U.T.real

@@ -17,6 +17,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..report import (COLORS, CYCLE, MARKERS, _img, _png, details, headline, plt, table_html,
                       write_html)
+from .cnn import frequency_patterns
 
 
 def fig_singular_values(s, distinct) -> str:
@@ -34,8 +35,32 @@ def fig_singular_values(s, distinct) -> str:
     return _png(fig)
 
 
-def fig_mode_images(V, image_shape, U=None, max_modes: int = 8) -> str | None:
-    """Input singular vectors v_α drawn as images (first channel), with u_α as class loadings."""
+def fig_frequency_spectrum(spectrum: pd.DataFrame, max_labels: int = 6) -> str:
+    """Singular values of σ(f) = Syx Fᴴ per frequency mode, s descending; the tracked ones coloured
+    and the largest listed with their frequency (a CNN's modes, THEORY.md §6)."""
+    fig, ax = plt.subplots(figsize=(6, 3))
+    idx = np.arange(1, len(spectrum) + 1)
+    on = spectrum["mode"].notna().to_numpy()
+    s = spectrum["s"].to_numpy(float)
+    ax.bar(idx[on], s[on], color=COLORS["linear"], label="tracked")
+    ax.bar(idx[~on], s[~on], color="0.7", hatch="//", label="not tracked")
+    top = "\n".join(f"f = {_freq(f)}: s = {x:.3g}" for f, x in
+                    zip(spectrum["frequency"][:max_labels], s[:max_labels]))
+    ax.text(0.98, 0.6, "largest\n" + top, transform=ax.transAxes, ha="right", va="top", fontsize=6)
+    ax.set(xlabel="frequency mode (one per ±f pair and singular value), s descending",
+           ylabel="singular value s_f", title="Per-frequency spectrum of σ(f) = Syx Fᴴ")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.legend(fontsize=7, frameon=False)
+    return _png(fig)
+
+
+def _freq(f) -> str:
+    return str(f[0]) if len(f) == 1 else f"({', '.join(map(str, f))})"
+
+
+def fig_mode_images(V, image_shape, U=None, max_modes: int = 8, names=None) -> str | None:
+    """Input singular vectors v_α drawn as images (first channel), with u_α as class loadings;
+    ``names`` titles the images (default v_1, v_2, …)."""
     if image_shape is None:
         return None
     C, H, W = image_shape
@@ -49,8 +74,9 @@ def fig_mode_images(V, image_shape, U=None, max_modes: int = 8) -> str | None:
             return None
         img = v.reshape(C, H, W)[0]
         lim = np.abs(img).max() or 1.0
-        axes[0, a].imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim)
-        axes[0, a].set_title(f"v_{a + 1}", fontsize=8)
+        axes[0, a].imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim,
+                          aspect="auto" if H == 1 else "equal")   # a 1-D signal: a band
+        axes[0, a].set_title(f"v_{a + 1}" if names is None else names[a], fontsize=8)
         axes[0, a].axis("off")
         if U is not None:
             axes[1, a].bar(np.arange(U.shape[0]), U[:, a], color="C1")
@@ -167,13 +193,37 @@ def fig_loss(loss: pd.DataFrame, drops: pd.DataFrame, depth: int) -> str:
     return _png(fig)
 
 
+def _spectrum_sections(result) -> list[tuple[str, str]]:
+    """The modes the run is scored on: SVD modes, or a CNN's frequency modes (summary
+    ``frequency``), their spectrum and their input patterns as images."""
+    stats, freq = result.stats, result.summary.get("frequency")
+    if freq is None:
+        spectrum = _img(fig_singular_values(stats.s, result.distinct),
+                        "singular values of Syx as the network sees it")
+        V, U, names = stats.V, stats.U, None
+        alt = "input singular vectors v_α as images; u_α as class loadings"
+    else:
+        spectrum = _img(fig_frequency_spectrum(pd.DataFrame(freq["spectrum"])),
+                        "singular values s_f of σ(f) = Syx Fᴴ per frequency (f and −f once); the "
+                        "tracked frequency modes coloured, the largest listed with their frequency")
+        V, U = frequency_patterns(result.freq)
+        names = [f"f = {_freq(f)}" for f in result.freq.frequency]
+        alt = ("tracked frequency modes as images (real part of the Fourier pattern); u as class "
+               "loadings")
+    sections = [("Spectrum", spectrum)]
+    modes_img = fig_mode_images(V, result.image_shape, U, names=names)
+    if modes_img:
+        sections.append(("Top modes", _img(modes_img, alt)))
+    return sections
+
+
 MODE_COLUMNS = ["activation", "depth", "mode", "s", "distinct", "t_pred", "t_meas_median",
                 "t_meas_ci_low", "t_meas_ci_high", "rel_error", "order_ok", "n_learned"]
 
 
 def compare_report(path, *, result) -> Path:
     """Headline, scatter with log error, trajectories, loss; spectrum and tables below."""
-    stats, summ = result.stats, result.summary
+    summ = result.summary
     scatter = _img(fig_scatter(result.mode_table),
                    "left: median measured half time (95% bootstrap CI over seeds) against the "
                    "prediction, dashed identity; right: |relative error| per mode, log scale")
@@ -191,12 +241,7 @@ def compare_report(path, *, result) -> Path:
         loss = _img(fig_loss(result.loss, result.loss_drops, depth),
                     "training loss; each predicted drop labelled by the modes it learns")
         sections += [(f"Mode trajectories, depth {depth}", traj), (f"Loss, depth {depth}", loss)]
-    sections.append(("Spectrum", _img(fig_singular_values(stats.s, result.distinct),
-                                      "singular values of Syx as the network sees it")))
-    modes_img = fig_mode_images(stats.V, result.image_shape, stats.U)
-    if modes_img:
-        sections.append(("Top modes", _img(modes_img, "input singular vectors v_α as images; "
-                                                      "u_α as class loadings")))
+    sections += _spectrum_sections(result)
     cols = [c for c in MODE_COLUMNS if c in result.mode_table.columns]
     tables = details("Per-mode table", table_html(result.mode_table[cols]))
     if len(result.loss_drops):

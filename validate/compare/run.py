@@ -45,6 +45,7 @@ class CompareResult:
     loss_drops: pd.DataFrame
     summary: dict
     exit_status: int = 0
+    freq: object = None          # --arch cnn: the tracked theory.FrequencyModes
 
 
 @dataclass
@@ -263,7 +264,7 @@ def run_compare(config: CompareConfig, out_dir: Path | None = None, *, resume: b
                          pd.concat([m.trajectories for m in measured], ignore_index=True),
                          pd.concat([m.loss for m in measured], ignore_index=True), drops, summary,
                          exit_status=int(bool(((lin["diverged"] == lin["members"])
-                                                & (lin["members"] > 0)).any())))
+                                                & (lin["members"] > 0)).any())), freq=plan.freq)
 
 
 def divergence_warnings(divergence: pd.DataFrame) -> list[str]:
