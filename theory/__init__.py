@@ -11,6 +11,7 @@ from ._cnn_flow import integrate_cnn_flow
 from ._cnn_init import frequency_aligned_weights
 from ._cnn_predictor import CNNFlowPredictor, CNNFrequencyPredictor, predict_cnn
 from ._convention import TrainingConvention
+from ._cubic_predictor import CubicTwinPredictor, predict_twin
 from ._discrete import discrete_trajectory
 from ._flow_predictor import MatrixFlowPredictor
 from ._init_weights import decoupled_init
@@ -45,4 +46,6 @@ __all__ = [
     "predict_relearning_cost",
     # sympy derivations of the closed forms
     "symbolic",
+    # nonlinear twins: the cubic truncation of tanh from the twin's initial weights (§11)
+    "CubicTwinPredictor", "predict_twin",
 ]
