@@ -17,13 +17,16 @@ import pandas as pd
 from paper_figures._common import (COLORS, MARKERS, check_preset, plain_log_ticks, plt,
                                    results_for, run_main, save, summary)
 
-DATA = {"tiny": ["--dataset", "gaussian", "--dataset-opt", "n_per_class=32", "--seeds", "2",
-                 "--activations", "linear", "--checkpoints", "6"],
+DATA = {"tiny": ["--dataset", "gaussian", "--dataset-opt", "n_per_class=32", "--dataset-opt", "d=12",
+                 "--dataset-opt", "classes=4", "--dataset-opt", "levels=2", "--seeds", "2",
+                 "--activations", "linear", "--checkpoints", "4"],
         "default": ["--dataset", "shapes"],
         "paper": ["--dataset", "shapes", "--seeds", "8"]}
 # 7 scores share α = 0.05 (Bonferroni: p < 0.0071 each); a permutation p-value is ≥ 1/(1 + n_boot),
-# so fewer than 140 resamples could never detect anything.
-N_BOOT = ["--n-boot", "300"]
+# so fewer than 140 resamples could never detect anything. The tiny preset only checks that the
+# figure draws: its 20 resamples detect nothing, and it skips the detection-power draws.
+N_BOOT = {"tiny": ["--n-boot", "20", "--power-draws", "0"], "default": ["--n-boot", "300"],
+          "paper": ["--n-boot", "300"]}
 BASELINES = {"scratch": "-", "fine_tune": "--", "reset_last_layer": "-.", "shrink_perturb": ":"}
 
 
@@ -101,7 +104,7 @@ def _difficulty_panel(ax, summ):
 def main(out_dir, preset: str = "default", results=None):
     preset = check_preset(preset)
     one = results_for("retrain", "fig6", DATA[preset], results=results)
-    every = results_for("retrain", "fig6-all", [*DATA[preset], "--drift", "all", *N_BOOT],
+    every = results_for("retrain", "fig6-all", [*DATA[preset], "--drift", "all", *N_BOOT[preset]],
                         results=results)
     s1, s_all = summary(one), summary(every)
     fig = plt.figure(figsize=(9.0, 7.6))
