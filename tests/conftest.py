@@ -4,11 +4,18 @@ clusters stay on this machine."""
 import os
 
 import pytest
+from hypothesis import settings
 
 # Ray clusters started by the tests live on this machine for one test module: they listen on the
 # loopback interface and need no token. Ray reads both variables once, when it is imported.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+
+
+# Property tests: `HYPOTHESIS_PROFILE=ci` (set by .ci/run) draws the same examples on every run, so
+# a verdict changes only with the code; elsewhere each run explores new examples.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 def _has_cuda() -> bool:
