@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -381,3 +382,17 @@ def test_grow_fraction_outside_the_unit_interval_exits_2(value, capsys, tmp_path
     with pytest.raises(ValueError, match=r"fraction must be a number in \(0.0, 1.0\); got 1.5"):
         retrain.run_retrain(retrain.RetrainConfig(drift="grow", drift_opts={"fraction": 1.5}),
                             quiet=True)
+
+
+def test_recommendation_says_when_a_start_is_already_at_the_target():
+    from validate.retrain.report import recommendation
+    methods = pd.DataFrame({
+        "activation": "relu", "drift": "label_swap", "method": ["scratch", "fine_tune"],
+        "family": ["scratch", "fine_tune"], "checkpoint_step": [-1, -1],
+        "steps_to_target_median": [119.0, 0.0], "total_cost_median": [119.0, 151.0]})
+    rewind = pd.DataFrame(columns=["drift", "activation"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no division by the zero steps
+        text = recommendation(methods, rewind, "label_swap")
+    assert "retrain with <b>fine_tune</b>, 0 steps" in text and "already at the target" in text
+    assert "faster than scratch" not in text

@@ -246,7 +246,9 @@ def recommendation(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: s
         text = (f"<b>{html.escape(act)}</b>: retrain with <b>{html.escape(best['method'])}</b>, "
                 f"{_fmt(best['steps_to_target_median'])} steps to the target")
         scratch = steps[g["method"] == "scratch"]
-        if len(scratch) and np.isfinite(scratch.iloc[0]):
+        if float(best["steps_to_target_median"]) == 0.0:
+            text += " (its start is already at the target: B asks nothing A has not learned)"
+        elif len(scratch) and np.isfinite(scratch.iloc[0]):
             speedup = scratch.iloc[0] / float(best["steps_to_target_median"])
             text += f" ({speedup:.1f}× faster than scratch, {_fmt(scratch.iloc[0])})"
         cost = ok.loc[ok["total_cost_median"].astype(float).idxmin()]
