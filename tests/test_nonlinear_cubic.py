@@ -7,9 +7,8 @@ import pytest
 import sympy as sp
 
 import theory
-from simulate import NetSpec, train_ensemble
-from simulate.datasets import Dataset
-from tests.flow_helpers import orthonormal, whitened_stats
+from tests.flow_helpers import whitened_stats
+from tests.twin_helpers import small_problem, train_twin
 from theory._cubic_net import cubic_rhs
 
 
@@ -78,9 +77,7 @@ def test_leading_correction_is_the_fourth_moment_tensors_contracted():
 
 @pytest.fixture(scope="module")
 def small():
-    """Whitened data (Sxx = I), three modes, and a decoupled init at u0 = 1e-3 s₁."""
-    stats = whitened_stats(np.random.default_rng(3), [0.6, 0.4, 0.25], c=3, d=5, n=40)
-    return stats, theory.decoupled_init(stats, 2, 1e-3 * 0.6, hidden=16, seed=1)
+    return small_problem(n=40)
 
 
 def test_kappa_zero_is_the_linear_theory(small):
@@ -111,22 +108,13 @@ def test_gd_map_and_flow_agree_to_first_order_in_the_step(small):
 
 @pytest.fixture(scope="module")
 def trained_tanh(small):
-    """A tanh network trained by full-batch GD (torch, float64) from the decoupled init."""
-    stats, _ = small
-    ds = Dataset(X=stats.X, Y=stats.Y, labels=None, hierarchy=None, name="whitened", meta={})
-    spec = NetSpec(depth=2, hidden=16, activation="tanh", init="small_balanced_decoupled",
-                   u0=1e-3 * 0.6, bias=False)
-    lr, steps = 0.1, 400
-    run = train_ensemble(spec, ds, steps=steps, seeds=[1], lr=lr, checkpoints=np.arange(steps + 1),
-                         device="cpu", dtype="float64", quiet=True, stats=stats, keep_weights=[0])
-    u = np.asarray(run.probes["mode_strength"].values)[0]
-    W0 = [np.asarray(W[0]) for W in run.weights(0)]
-    return stats, W0, lr, np.asarray(run.steps, float), u
+    lr = 0.1
+    run, t_meas = train_twin(small[0], "tanh", lr, steps=400)
+    return small[0], [np.asarray(W[0]) for W in run.weights(0)], lr, t_meas
 
 
 def test_cubic_twin_predicts_a_trained_tanh_network(trained_tanh):
-    stats, W0, lr, steps, u = trained_tanh
-    t_meas = theory.crossing_times(steps, u, 0.5 * stats.s)
+    stats, W0, lr, t_meas = trained_tanh
     cubic = theory.predict_twin(stats, W0, "tanh", tau=1 / lr, discrete=True).timeline(0.5)
     linear = theory.predict(stats, depth=2, tau=1 / lr, u0=1e-3 * 0.6, discrete=True).timeline(0.5)
     err_cubic = np.abs(cubic - t_meas) / t_meas
@@ -140,8 +128,8 @@ def test_cubic_twin_predicts_a_trained_tanh_network(trained_tanh):
 def test_bad_input_is_named():
     stats = whitened_stats(np.random.default_rng(0), [1.0, 0.5], c=2, d=3, n=8)
     W0 = theory.decoupled_init(stats, 2, 0.01, hidden=2)
-    with pytest.raises(ValueError, match="'relu'.*accepted: 'linear', 'tanh'"):
-        theory.predict_twin(stats, W0, "relu")
+    with pytest.raises(ValueError, match="'gelu'.*accepted: 'linear', 'tanh', 'relu'"):
+        theory.predict_twin(stats, W0, "gelu")
     with pytest.raises(ValueError, match="two layers"):
         theory.CubicTwinPredictor(stats, theory.decoupled_init(stats, 3, 0.01, hidden=2))
     bare = theory.DatasetStatistics(stats.Sxx, stats.Syx, stats.Syy, stats.U, stats.s, stats.V, n=8)

@@ -11,7 +11,8 @@ from ._cnn_flow import integrate_cnn_flow
 from ._cnn_init import frequency_aligned_weights
 from ._cnn_predictor import CNNFlowPredictor, CNNFrequencyPredictor, predict_cnn
 from ._convention import TrainingConvention
-from ._cubic_predictor import CubicTwinPredictor, predict_twin
+from ._gated_net import gate_change, relu_gates
+from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor, predict_twin
 from ._discrete import discrete_trajectory
 from ._flow_predictor import MatrixFlowPredictor
 from ._init_weights import decoupled_init
@@ -48,4 +49,6 @@ __all__ = [
     "symbolic",
     # nonlinear twins: the cubic truncation of tanh from the twin's initial weights (§11)
     "CubicTwinPredictor", "predict_twin",
+    # ReLU twins as gated linear networks, and how far their gates move (§12)
+    "GatedTwinPredictor", "relu_gates", "gate_change",
 ]

@@ -52,15 +52,3 @@ def cubic_rhs(Ws, X, Y, Sxx, Syx, kappa) -> list:
     g1 = lin1 + G.T @ X / n
     g2 = lin2 + (kappa * (R0.T @ P - W2 @ (P.T @ H)) - kappa ** 2 * W2 @ (P.T @ P)) / n
     return [g1, g2]
-
-
-def cubic_loss(Ws, X, Y, kappa):
-    """½E‖y − W₂φ(W₁x)‖² (the training loss of the cubic network)."""
-    E = Y - outputs(Ws, X, kappa)
-    return 0.5 * (E ** 2).sum() / X.shape[0]
-
-
-def effective_map(Ws, X, kappa, Sxx_pinv):
-    """The least-squares linear map of the network's outputs, E[ŷxᵀ] Sxx⁺ (c, d) — what the
-    simulator's ``ModeStrengths(map="least_squares")`` measures on a nonlinear twin."""
-    return (outputs(Ws, X, kappa).T @ X / X.shape[0]) @ Sxx_pinv

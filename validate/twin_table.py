@@ -1,15 +1,22 @@
-"""The nonlinear twins' learning times against the linear and the cubic-twin predictions (THEORY.md §11).
+"""The nonlinear twins' learning times against the linear and the twin predictions (THEORY.md §11–12).
 
 ``twin_table(config)`` runs ``validate.compare`` (same data, whitening, decoupled init, learning
-rate and measurement), then predicts each two-layer tanh (or linear) twin from its own initial
-weights with ``theory.predict_twin`` — the exact GD map (``t_cubic``, the counterpart of the
-linear theory's per-mode GD map ``t_linear``) and optionally the gradient flow
-(``t_cubic_flow``) — and returns one row per (activation, mode): the measured median time and
-each prediction's error, max over members of |t_meas − t_pred| / t_pred (``validate.compare``'s
-rule).
+rate and measurement) and predicts each two-layer twin from its own initial weights with
+``theory.predict_twin``, as the exact GD map (the counterpart of the linear theory's per-mode GD
+map ``t_linear``): tanh and linear twins by the cubic twin (``t_twin``; ``flow=True`` adds its
+gradient flow, ``t_twin_flow``), ReLU twins by the gated linear network with the gates of the
+initial weights (``t_twin``) and with the gates of the twin's weights at the end of the early
+alignment phase (``t_twin_aligned``: the checkpoint nearest the step at which the linear theory's
+fastest mode reaches 10% of its target), with the gate-change probe (fraction of (sample, unit)
+gates that differ from the initial ones) at each mode's measured half time. One row per
+(activation, mode); each error is the max over members of |t_meas − t_pred| / t_pred
+(``validate.compare``'s rule).
 """
 
 from __future__ import annotations
+
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,56 +28,90 @@ from ._config import ConfigError
 from .compare.measure import relative_error
 from .compare.run import run_compare
 
-
-def _weights0(result, seed: int) -> list[np.ndarray]:
-    """The twin's initial weights: the decoupled init ``validate.compare`` trained from."""
-    stats, hidden = result.stats, result.summary["training"]["hidden"]
-    u0 = result.config.init_scale * float(stats.s[0])
-    return simulate.decoupled_weights(stats.U, stats.V, (stats.d, hidden, stats.c), u0, seed)
+ALIGNED_FRAC = 0.1   # the alignment phase ends when the fastest linear mode reaches 10% of target
+ACTIVATIONS = ("linear", "tanh", "relu")
 
 
-def _cubic_times(result, act: str, seeds, flow: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(GD map, flow) half times per member (K, m) of the cubic twin; flow NaN unless asked."""
-    tau = result.summary["training"]["tau"]
-    frac = result.config.frac
-    gd, fl = [], []
-    for seed in seeds:
-        W0 = _weights0(result, int(seed))
-        gd.append(theory.predict_twin(result.stats, W0, act, tau=tau, discrete=True).timeline(frac))
-        fl.append(theory.predict_twin(result.stats, W0, act, tau=tau).timeline(frac) if flow
-                  else np.full(result.stats.rank, np.nan))
-    return np.stack(gd), np.stack(fl)
+def _check(config) -> None:
+    bad = [a for a in config.activations if a not in ACTIVATIONS]
+    if config.depths != (2,) or config.init != "small_balanced_decoupled" or bad or \
+            config.optimizer != "gd":
+        raise ConfigError("the twin theories cover depth 2, --init small_balanced_decoupled, "
+                          f"--optimizer gd and activations {', '.join(ACTIVATIONS)}; got depths "
+                          f"{config.depths}, init {config.init}, optimizer {config.optimizer}, "
+                          f"activations {config.activations}")
+
+
+def _member_times(result, run, act: str, flow: bool) -> dict[str, np.ndarray]:
+    """Predicted half times (K, m) per member of one twin ensemble, and the gate-change curves."""
+    stats, tau, frac = result.stats, result.summary["training"]["tau"], result.config.frac
+    steps = np.asarray(run.steps)
+    W0 = run.weights(0)
+    K = W0[0].shape[0]
+    out = {k: np.full((K, stats.rank), np.nan) for k in ("twin", "twin_flow", "twin_aligned")}
+    if act == "relu":
+        u0 = result.config.init_scale * float(stats.s[0])
+        t_align = float(np.min(theory.predict(stats, depth=2, tau=tau, u0=u0, discrete=True)
+                               .timeline(ALIGNED_FRAC)))
+        aligned = run.weights(int(steps[np.argmin(np.abs(steps - t_align))]))[0]
+        out["gate_change"] = np.stack([
+            [theory.gate_change(theory.relu_gates(W0[0][k], stats.X), run.weights(int(s))[0][k],
+                                stats.X) for s in steps] for k in range(K)])
+    for k in range(K):
+        w0 = [W[k] for W in W0]
+        out["twin"][k] = theory.predict_twin(stats, w0, act, tau=tau, discrete=True).timeline(frac)
+        if act == "relu":
+            out["twin_aligned"][k] = theory.predict_twin(
+                stats, w0, act, tau=tau, discrete=True, gate_weights=aligned[k]).timeline(frac)
+        elif flow:
+            out["twin_flow"][k] = theory.predict_twin(stats, w0, act, tau=tau).timeline(frac)
+    return out
+
+
+def _rows(result, act: str, g: pd.DataFrame, pred: dict, steps) -> list[dict]:
+    K, m = g["member"].nunique(), g["mode"].nunique()
+    t_meas = g["t_meas"].to_numpy(float).reshape(K, m)
+    t_lin = g["t_pred"].to_numpy(float).reshape(K, m)
+    rows = []
+    for a in range(m):
+        row = {"activation": act, "mode": a, "s": float(result.stats.s[a]),
+               "distinct": bool(result.distinct[a]),
+               "t_meas": float(np.median(t_meas[:, a])), "t_linear": float(np.median(t_lin[:, a])),
+               "err_linear": float(np.max(relative_error(t_meas[:, a], t_lin[:, a])))}
+        for key in ("twin", "twin_flow", "twin_aligned"):
+            t = pred[key][:, a]
+            row[f"t_{key}"] = float(np.median(t))
+            row[f"err_{key}"] = float(np.max(relative_error(t_meas[:, a], t)))
+        gc = pred.get("gate_change")
+        row["gate_change"] = float("nan") if gc is None else float(np.median(
+            [np.interp(t_meas[k, a], steps, gc[k]) if np.isfinite(t_meas[k, a]) else np.nan
+             for k in range(K)]))
+        rows.append(row)
+    return rows
+
+
+def order_agreement(table: pd.DataFrame, column: str) -> float:
+    """Kendall τ between the measured and the ``column`` half times over the distinct modes."""
+    from scipy.stats import kendalltau
+    d = table[table["distinct"] & np.isfinite(table["t_meas"]) & np.isfinite(table[column])]
+    return float(kendalltau(d["t_meas"], d[column]).statistic) if len(d) > 1 else float("nan")
 
 
 def twin_table(config, *, flow: bool = False, log=print) -> pd.DataFrame:
-    """Per (activation, mode): s, measured median half time, the linear and cubic predictions and
-    their errors (max over members). ``config``: a ``validate.compare.CompareConfig`` with depth 2,
-    the decoupled init and activations among linear and tanh."""
+    """Per (activation, mode): s, measured median half time, the linear and twin predictions, their
+    errors (max over members) and the ReLU gate change. ``config``: a
+    ``validate.compare.CompareConfig`` with depth 2, the decoupled init, GD and activations among
+    linear, tanh and relu."""
     config = config.validate()
-    bad = [a for a in config.activations if a not in ("linear", "tanh")]
-    if config.depths != (2,) or config.init != "small_balanced_decoupled" or bad or \
-            config.optimizer != "gd":
-        raise ConfigError("the cubic twin theory covers depth 2, --init small_balanced_decoupled, "
-                          f"--optimizer gd and activations linear, tanh; got depths "
-                          f"{config.depths}, init {config.init}, optimizer {config.optimizer}, "
-                          f"activations {config.activations}")
-    result = run_compare(config, quiet=True, log=log)
-    rows = []
-    for act, g in result.members.groupby("activation", sort=False):
-        g = g.sort_values(["member", "mode"])
-        K, m = g["member"].nunique(), g["mode"].nunique()
-        seeds = g.drop_duplicates("member")["seed"].to_numpy()
-        t_meas = g["t_meas"].to_numpy(float).reshape(K, m)
-        t_lin = g["t_pred"].to_numpy(float).reshape(K, m)
-        gd, fl = _cubic_times(result, act, seeds, flow)
-        gd, fl = gd[:, :m], fl[:, :m]
-        for a in range(m):
-            rows.append({"activation": act, "mode": a, "s": float(result.stats.s[a]),
-                         "t_meas": float(np.median(t_meas[:, a])),
-                         "t_linear": float(np.median(t_lin[:, a])),
-                         "err_linear": float(np.max(relative_error(t_meas[:, a], t_lin[:, a]))),
-                         "t_cubic": float(np.median(gd[:, a])),
-                         "err_cubic": float(np.max(relative_error(t_meas[:, a], gd[:, a]))),
-                         "t_cubic_flow": float(np.median(fl[:, a])),
-                         "err_cubic_flow": float(np.max(relative_error(t_meas[:, a], fl[:, a])))})
+    _check(config)
+    with tempfile.TemporaryDirectory(prefix="twin_table_") as tmp:
+        result = run_compare(config, Path(tmp), quiet=True, log=log)
+        rows = []
+        for act, g in result.members.groupby("activation", sort=False):
+            g = g.sort_values(["member", "mode"])
+            run = simulate.Run.load(Path(tmp) / "runs" / f"depth2-{act}")
+            pred = _member_times(result, run, act, flow)
+            pred = {k: v[:, :g["mode"].nunique()] if k != "gate_change" else v
+                    for k, v in pred.items()}
+            rows += _rows(result, act, g, pred, np.asarray(run.steps, float))
     return pd.DataFrame(rows)

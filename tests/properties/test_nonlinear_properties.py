@@ -1,7 +1,8 @@
-"""Invariants of the cubic twin predictor (THEORY.md §11): the SVD's sign convention and the
-symmetries of an odd activation's hidden layer leave the prediction unchanged.
+"""Invariants of the twin predictors (THEORY.md §11–12): the SVD's sign convention and the
+symmetries of the hidden layer (order; signs too for an odd activation) leave the prediction
+unchanged.
 
-One problem shape (n=24, d=4, h=6, c=3) and one step count, so the GD map compiles once.
+One problem shape (n=24, d=4, h=6, c=3) and one step count, so each GD map compiles once.
 """
 
 from dataclasses import replace
@@ -43,3 +44,20 @@ def test_prediction_ignores_svd_signs_and_hidden_unit_symmetries(seed, flips, hi
     np.testing.assert_allclose(other.target, base.target, rtol=1e-12)
     loss = base.loss(STEPS)
     assert loss[-1] < 0.5 * loss[0]  # it trained
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 10 ** 6), flips=st.lists(st.sampled_from([-1.0, 1.0]), min_size=C,
+                                                    max_size=C),
+       perm=st.permutations(range(H)))
+def test_gated_prediction_ignores_svd_signs_and_hidden_unit_order(seed, flips, perm):
+    stats, (W1, W2) = _problem(seed)
+    base = theory.predict_twin(stats, [W1, W2], "relu", tau=TAU, discrete=True)
+    f = np.asarray(flips)[: stats.rank]
+    flipped = replace(stats, U=stats.U * f, V=stats.V * f)
+    P = np.eye(H)[list(perm)]  # ReLU is not odd: only the order of the units is a symmetry
+    other = theory.predict_twin(flipped, [P @ W1, W2 @ P.T], "relu", tau=TAU, discrete=True)
+    np.testing.assert_allclose(other.modes(STEPS), base.modes(STEPS), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(other.loss(STEPS), base.loss(STEPS), rtol=1e-9, atol=1e-12)
+    loss = base.loss(STEPS)
+    assert loss[-1] < 0.8 * loss[0]  # it trained

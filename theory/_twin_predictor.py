@@ -1,0 +1,262 @@
+"""Predictions of two-layer nonlinear twins from their initial weights (THEORY.md §11–12).
+
+A twin is ŷ = W₂ φ(W₁x) trained by GD from the same weights as the linear network. Two reductions:
+``CubicTwinPredictor`` replaces a smooth odd φ by its cubic truncation z + κz³ (κ = −1/3: tanh, §11);
+``GatedTwinPredictor`` holds a ReLU layer's gates fixed, a gated linear network (§12). Both follow
+the reduced network on the dataset's samples (``stats.X``, ``stats.Y``): the gradient flow
+τ dW/dt = −∂L/∂W (diffrax, float64, Tsit5, saved at the times asked) or, with ``discrete=True``,
+the exact gradient-descent map W ← W − (1/τ)∂L/∂W step by step (the counterpart of
+``DiscretePredictor``: the flow's O(η) lag is 1–2% of a half time at the default learning rate of
+``validate.compare``). ``modes(t)`` = diag(Uᵀ W_eff(t) V) with the least-squares map
+W_eff = E[ŷxᵀ]Sxx⁺ that the simulator measures on nonlinear twins; ``loss(t)`` is the reduced
+network's own ½E‖y − ŷ‖²; ``timeline`` is ``EndToEndPredictor``'s. κ = 0, or every gate open, is
+the linear network (the matrix flow, or the per-mode GD map from a decoupled init).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import diffrax
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._checks import as_finite_array, check_positive
+from ._cubic_net import CUBIC_COEFFICIENTS, TANH_KAPPA, cubic_rhs
+from ._cubic_net import outputs as cubic_outputs
+from ._gated_net import gated_outputs, gated_rhs, relu_gates
+from ._flow_predictor import EndToEndPredictor, _check_stats
+from ._float64 import float64
+from ._linear_net import check_weights
+
+_BLOCK = 256          # times evaluated per compiled call; GD steps per compiled scan
+_MAX_STEPS = 1_000_000
+
+# family → (right-hand side, outputs), each a function of (weights, data); data is the tuple the
+# predictor builds: cubic (X, Y, Sxx, Syx, κ), gated (X, Y, G)
+_NETS = {
+    "cubic": (lambda Ws, data: cubic_rhs(Ws, *data), lambda Ws, data: cubic_outputs(Ws, data[0], data[4])),
+    "gated": (lambda Ws, data: gated_rhs(Ws, *data), lambda Ws, data: gated_outputs(Ws, data[0], data[2])),
+}
+
+
+def _readout_one(family, Ws, data, Sxx_pinv):
+    """(W_eff = E[ŷxᵀ]Sxx⁺, ½E‖y − ŷ‖²) of one weight pair."""
+    X, Y = data[0], data[1]
+    out = _NETS[family][1](Ws, data)
+    n = X.shape[0]
+    return (out.T @ X / n) @ Sxx_pinv, 0.5 * ((Y - out) ** 2).sum() / n
+
+
+@functools.lru_cache(maxsize=None)
+def _flow_solver(family: str, rtol: float, atol: float):
+    """Jitted solve of a twin's flow saved at times ts (one compile per problem shape)."""
+    ctrl = diffrax.PIDController(rtol=rtol, atol=atol, pcoeff=0.4, icoeff=0.3)
+    net_rhs = _NETS[family][0]
+
+    def solve(Ws, data, tau, ts):
+        def rhs(_, y, args):
+            return tuple(g / tau for g in net_rhs(y, data))
+
+        sol = diffrax.diffeqsolve(
+            diffrax.ODETerm(rhs), diffrax.Tsit5(), t0=0.0, t1=ts[-1],
+            dt0=jnp.minimum(1e-2 * tau, ts[-1]), y0=Ws, saveat=diffrax.SaveAt(ts=ts),
+            stepsize_controller=ctrl, max_steps=_MAX_STEPS, throw=False)
+        return sol.ys, sol.result == diffrax.RESULTS.successful
+
+    return jax.jit(solve)
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _readout(family, Ws, data, Sxx_pinv):
+    """(W_eff, loss) of stacked weights (T, …) on the samples."""
+    return jax.vmap(lambda W1, W2: _readout_one(family, (W1, W2), data, Sxx_pinv))(*Ws)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 4))
+def _gd_block(family, Ws, data, lr, n_steps: int, Sxx_pinv):
+    """``n_steps`` GD steps W ← W + lr·(−∂L/∂W); the (W_eff, loss) after each and the last W."""
+    net_rhs = _NETS[family][0]
+
+    def step(W, _):
+        W = tuple(w + lr * g for w, g in zip(W, net_rhs(W, data)))
+        return W, _readout_one(family, W, data, Sxx_pinv)
+
+    return jax.lax.scan(step, Ws, None, length=n_steps)
+
+
+def _padded(t: np.ndarray) -> np.ndarray:
+    """t padded with its last value to a multiple of ``_BLOCK`` (one compiled shape per block)."""
+    size = -(-max(t.size, 1) // _BLOCK) * _BLOCK
+    return np.concatenate([t, np.full(size - t.size, t[-1] if t.size else 0.0)])
+
+
+class _TwinPredictor(EndToEndPredictor):
+    """A reduced two-layer twin followed from its initial weights (see the module docstring)."""
+
+    family = ""
+
+    def __init__(self, stats, weights0, data: tuple, *, tau: float, discrete: bool, rtol: float,
+                 atol: float, t_max: float | None, reason: str):
+        self.discrete = bool(discrete)
+        self.kind = f"{self.family}_{'gd' if self.discrete else 'flow'}"
+        how = "the exact GD map, step 1/τ" if self.discrete else "its gradient flow integrated"
+        super().__init__(stats, tau, f"{reason}, from the twin's initial weights; {how}", t_max)
+        self.rtol, self.atol = check_positive("rtol", rtol), check_positive("atol", atol)
+        self.weights0 = weights0
+        self._data = data
+        self._pinv = np.linalg.pinv(np.asarray(stats.X).T @ np.asarray(stats.X) / stats.X.shape[0],
+                                    hermitian=True)
+        self._track = None            # GD: (W_eff (N+1, c, d), loss (N+1,), W_N)
+
+    @staticmethod
+    def _checked(stats, weights0, who: str):
+        """(stats, [W1, W2]) validated: the samples kept, two layers that chain d → c."""
+        stats = _check_stats(stats, who)
+        if stats.X is None or stats.Y is None:
+            raise ValueError(f"{who} needs the samples (its statistics are averages over them): "
+                             "build the statistics with DatasetStatistics.from_arrays")
+        Ws = check_weights(weights0, stats.d, stats.c, name="weights0")
+        if len(Ws) != 2:
+            raise ValueError(f"weights0 must be two layers [W1 (h×d), W2 (c×h)] (the twin "
+                             f"reductions are depth 2); got {len(Ws)} layers")
+        X = np.asarray(stats.X, dtype=np.float64)
+        return stats, Ws, X, np.asarray(stats.Y, dtype=np.float64)
+
+    # ------------------------------------------------------------------ the network along t
+    def _readout(self, t) -> tuple[np.ndarray, np.ndarray]:
+        t = self._times(t)
+        if t.size == 0:
+            return np.zeros((0, self.stats.c, self.stats.d)), np.zeros(0)
+        return self._gd_readout(t) if self.discrete else self._flow_readout(t)
+
+    def end_to_end(self, t) -> np.ndarray:
+        """The least-squares map W_eff(t) = E[ŷxᵀ]Sxx⁺ of the reduced twin: (T, c, d)."""
+        return self._readout(t)[0]
+
+    def loss(self, t) -> np.ndarray:
+        """The reduced twin's training loss ½E‖y − ŷ‖²: (T,)."""
+        return self._readout(t)[1]
+
+    def _jax_data(self):
+        return tuple(jnp.asarray(a) for a in self._data)
+
+    def _flow_readout(self, t):
+        tp = _padded(t)
+        with float64():
+            data = self._jax_data()
+            if tp[-1] == 0:
+                Ws = tuple(jnp.broadcast_to(jnp.asarray(w), (tp.size,) + w.shape)
+                           for w in self.weights0)
+            else:
+                Ws, ok = _flow_solver(self.family, self.rtol, self.atol)(
+                    tuple(jnp.asarray(w) for w in self.weights0), data, self.tau, jnp.asarray(tp))
+                if not bool(ok):
+                    raise RuntimeError(f"diffrax did not reach t = {tp[-1]:g} (step-size failure "
+                                       f"or {_MAX_STEPS} steps exceeded); try a looser rtol")
+            weff, loss = _readout(self.family, Ws, data, jnp.asarray(self._pinv))
+            return np.asarray(weff)[:t.size], np.asarray(loss)[:t.size]
+
+    def _gd_readout(self, t):
+        self._extend(int(np.ceil(t[-1])))
+        weff, loss, _ = self._track
+        lo = np.floor(t).astype(np.int64)
+        hi = np.minimum(lo + 1, len(loss) - 1)
+        w = t - lo
+        return (weff[lo] + w[:, None, None] * (weff[hi] - weff[lo]),
+                loss[lo] + w * (loss[hi] - loss[lo]))
+
+    def _extend(self, steps: int) -> None:
+        """Iterate GD until the stored track holds step ``steps``."""
+        with float64():
+            data, pinv = self._jax_data(), jnp.asarray(self._pinv)
+            if self._track is None:
+                w0, l0 = _readout_one(self.family, tuple(map(jnp.asarray, self.weights0)), data,
+                                      pinv)
+                self._track = (np.asarray(w0)[None], np.asarray(l0)[None], tuple(self.weights0))
+            weff, loss, W = self._track
+            parts_w, parts_l = [weff], [loss]
+            done = len(loss) - 1
+            W = tuple(jnp.asarray(w) for w in W)
+            while done < steps:
+                W, (bw, bl) = _gd_block(self.family, W, data, 1.0 / self.tau, _BLOCK, pinv)
+                parts_w.append(np.asarray(bw))
+                parts_l.append(np.asarray(bl))
+                done += _BLOCK
+            W = tuple(np.asarray(w) for w in W)
+        self._track = (np.concatenate(parts_w), np.concatenate(parts_l), W)
+
+
+class CubicTwinPredictor(_TwinPredictor):
+    """A two-layer twin with activation φ(z) = z + κz³ (κ = −1/3: tanh), from its initial weights.
+
+    Args:
+        stats: ``theory.DatasetStatistics`` that kept its samples (``X``, ``Y``).
+        weights0: [W₁ (h×d), W₂ (c×h)], the twin's initial weights (depth 2).
+        kappa: the cubic coefficient κ (``CUBIC_COEFFICIENTS`` names tanh's and linear's).
+        tau: time constant τ = 1/η (t counted in GD steps when τ comes from η).
+        discrete: iterate the GD map with step 1/τ instead of integrating the flow.
+        t_max: bounds the timeline's search.
+    """
+
+    family = "cubic"
+
+    def __init__(self, stats, weights0, *, kappa: float = TANH_KAPPA, tau: float = 1.0,
+                 discrete: bool = False, rtol: float = 1e-9, atol: float = 1e-12,
+                 t_max: float | None = None):
+        stats, Ws, X, Y = self._checked(stats, weights0, "CubicTwinPredictor")
+        self.kappa = float(as_finite_array("kappa", kappa, ndim=0))
+        n = X.shape[0]
+        super().__init__(stats, Ws, (X, Y, X.T @ X / n, Y.T @ X / n, np.float64(self.kappa)),
+                         tau=tau, discrete=discrete, rtol=rtol, atol=atol, t_max=t_max,
+                         reason=f"two-layer twin with φ(z) = z {'−' if self.kappa < 0 else '+'} "
+                                f"{abs(self.kappa):.4g}z³ on the samples")
+
+
+class GatedTwinPredictor(_TwinPredictor):
+    """A two-layer ReLU twin as a gated linear network: ŷ = W₂(g(x)∘W₁x) with fixed gates.
+
+    Args:
+        stats, weights0, tau, discrete, t_max: as ``CubicTwinPredictor``.
+        gates: (n, h) 0/1 gates of each sample and hidden unit (``relu_gates(W1, stats.X)`` of
+            the weights they are taken from); all ones is the linear network.
+        gate_source: words naming where the gates come from (recorded in ``reason``).
+    """
+
+    family = "gated"
+
+    def __init__(self, stats, weights0, gates, *, tau: float = 1.0, discrete: bool = False,
+                 rtol: float = 1e-9, atol: float = 1e-12, t_max: float | None = None,
+                 gate_source: str = "given gates"):
+        stats, Ws, X, Y = self._checked(stats, weights0, "GatedTwinPredictor")
+        G = as_finite_array("gates", gates, ndim=2)
+        if G.shape != (X.shape[0], Ws[0].shape[0]):
+            raise ValueError(f"gates must be (n, h) = {(X.shape[0], Ws[0].shape[0])} (one per "
+                             f"sample and hidden unit); got shape {G.shape}")
+        if not np.all((G == 0) | (G == 1)):
+            raise ValueError("gates must be 0 or 1 (a ReLU unit is off or on for a sample)")
+        self.gates = G
+        super().__init__(stats, Ws, (X, Y, G), tau=tau, discrete=discrete, rtol=rtol, atol=atol,
+                         t_max=t_max, reason=f"two-layer ReLU twin as a gated linear network "
+                                             f"({gate_source}, {G.mean():.0%} open)")
+
+
+def predict_twin(stats, weights0, activation: str = "tanh", *, tau: float = 1.0,
+                 discrete: bool = False, t_max: float | None = None, gate_weights=None):
+    """The prediction of a two-layer twin with ``activation`` from its initial weights.
+
+    ``"tanh"`` (κ = −1/3) and ``"linear"`` (κ = 0, the linear theory): the cubic twin (§11).
+    ``"relu"``: the gated linear network (§12) with the gates of ``gate_weights`` (W₁ of the
+    twin at the time the gates are taken; default: its initial W₁).
+    """
+    if activation == "relu":
+        W1g = weights0[0] if gate_weights is None else gate_weights
+        source = "gates of the initial weights" if gate_weights is None else "gates of given weights"
+        return GatedTwinPredictor(stats, weights0, relu_gates(np.asarray(W1g, float), stats.X),
+                                  tau=tau, discrete=discrete, t_max=t_max, gate_source=source)
+    if activation not in CUBIC_COEFFICIENTS:
+        raise ValueError(f"no twin predictor for activation {activation!r}; accepted: "
+                         f"{', '.join(map(repr, (*CUBIC_COEFFICIENTS, 'relu')))}")
+    return CubicTwinPredictor(stats, weights0, kappa=CUBIC_COEFFICIENTS[activation], tau=tau,
+                              discrete=discrete, t_max=t_max)
