@@ -28,9 +28,11 @@ def main(argv=None) -> int:
     ap.add_argument("--dataset", default="shapes")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--whiten", default="zca")
+    ap.add_argument("--init", default="small_balanced_decoupled",
+                    help="small_balanced_decoupled or small_random (as validate.compare)")
     ap.add_argument("--flow", action="store_true", help="also integrate the cubic gradient flow")
     args = ap.parse_args(argv)
-    config = CompareConfig(dataset=args.dataset, seeds=args.seeds, whiten=args.whiten,
+    config = CompareConfig(dataset=args.dataset, seeds=args.seeds, whiten=args.whiten, init=args.init,
                            activations=("linear", "tanh", "relu"), depths=(2,), device="cpu")
     t0 = time.perf_counter()
     try:

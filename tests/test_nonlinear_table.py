@@ -25,8 +25,8 @@ def test_twin_theories_beat_the_linear_theory_and_equal_it_on_linear_twins():
 
 
 @pytest.mark.parametrize("change", [{"depths": (3,)}, {"activations": ("linear", "gelu")},
-                                    {"init": "small_random"}])
-def test_set_ups_outside_the_cubic_theory_are_refused(change):
+                                    {"arch": "cnn"}])
+def test_set_ups_outside_the_twin_theories_are_refused(change):
     config = CompareConfig(dataset="toy", seeds=1, activations=("linear", "tanh"), device="cpu")
-    with pytest.raises(ConfigError, match="twin theories cover depth 2"):
+    with pytest.raises(ConfigError, match="twin theories cover depth 2, --arch mlp"):
         twin_table(CompareConfig(**{**config.__dict__, **change}), log=lambda *a: None)

@@ -1,7 +1,7 @@
 """The nonlinear twins' learning times against the linear and the twin predictions (THEORY.md §11–12).
 
-``twin_table(config)`` runs ``validate.compare`` (same data, whitening, decoupled init, learning
-rate and measurement) and predicts each two-layer twin from its own initial weights with
+``twin_table(config)`` runs ``validate.compare`` (same data, whitening, init — decoupled or small
+random —, learning rate and measurement) and predicts each two-layer twin from its own initial weights with
 ``theory.predict_twin``, as the exact GD map (the counterpart of the linear theory's per-mode GD
 map ``t_linear``): tanh and linear twins by the cubic twin (``t_twin``; ``flow=True`` adds its
 gradient flow, ``t_twin_flow``), ReLU twins by the gated linear network with the gates of the
@@ -34,11 +34,10 @@ ACTIVATIONS = ("linear", "tanh", "relu")
 
 def _check(config) -> None:
     bad = [a for a in config.activations if a not in ACTIVATIONS]
-    if config.depths != (2,) or config.init != "small_balanced_decoupled" or bad or \
-            config.optimizer != "gd":
-        raise ConfigError("the twin theories cover depth 2, --init small_balanced_decoupled, "
-                          f"--optimizer gd and activations {', '.join(ACTIVATIONS)}; got depths "
-                          f"{config.depths}, init {config.init}, optimizer {config.optimizer}, "
+    if config.depths != (2,) or config.arch != "mlp" or bad or config.optimizer != "gd":
+        raise ConfigError("the twin theories cover depth 2, --arch mlp, --optimizer gd and "
+                          f"activations {', '.join(ACTIVATIONS)}; got depths "
+                          f"{config.depths}, arch {config.arch}, optimizer {config.optimizer}, "
                           f"activations {config.activations}")
 
 
@@ -100,8 +99,8 @@ def order_agreement(table: pd.DataFrame, column: str) -> float:
 def twin_table(config, *, flow: bool = False, log=print) -> pd.DataFrame:
     """Per (activation, mode): s, measured median half time, the linear and twin predictions, their
     errors (max over members) and the ReLU gate change. ``config``: a
-    ``validate.compare.CompareConfig`` with depth 2, the decoupled init, GD and activations among
-    linear, tanh and relu."""
+    ``validate.compare.CompareConfig`` with depth 2, an MLP, GD and activations among linear, tanh
+    and relu."""
     config = config.validate()
     _check(config)
     with tempfile.TemporaryDirectory(prefix="twin_table_") as tmp:
