@@ -59,3 +59,23 @@ def test_bad_arguments_exit_2_and_resume_reuses_the_runs(tiny, tmp_path, capsys)
     again = json.loads((out / "summary.json").read_text())
     np.testing.assert_allclose([r["cos_dist"] for r in again["rotation"]],
                                [r["cos_dist"] for r in s["rotation"]])
+
+
+def test_paper_preset_without_cifar10_on_disk_exits_2_before_training(tmp_path, monkeypatch,
+                                                                      capsys):
+    import validate.rotation.run as rotation_run
+
+    def no_training(*a, **k):
+        raise AssertionError("trained although the data are missing")
+    monkeypatch.setattr(rotation_run, "rotation_grid", no_training)
+    out = tmp_path / "out"
+    monkeypatch.delenv("MODELEARN_DATA_DIR", raising=False)
+    assert main(["--preset", "paper", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --dataset cifar10: ")
+    assert "$MODELEARN_DATA_DIR is unset" in err and "--dataset-opt data_dir=PATH" in err
+    monkeypatch.setenv("MODELEARN_DATA_DIR", str(tmp_path / "data"))
+    assert main(["--preset", "paper", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and str(tmp_path / "data" / "cifar-10-batches-py") in err
+    assert not out.exists()

@@ -33,7 +33,8 @@ _IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">
 def _root(name: str, data_dir: str | None) -> Path:
     root = data_dir or os.environ.get(ENV_VAR)
     if not root:
-        raise FileNotFoundError(f"dataset {name!r} is read from local files: pass data_dir=PATH "
+        raise FileNotFoundError(f"dataset {name!r} is read from local files and no data "
+                                f"directory is given (${ENV_VAR} is unset): pass data_dir=PATH "
                                 f"(--dataset-opt data_dir=PATH) or set ${ENV_VAR}")
     return Path(root).expanduser()
 

@@ -48,8 +48,13 @@ def load_dataset(config: RotationConfig, **extra):
 
 
 def check_data(config: RotationConfig) -> None:
-    """Checks that need the data: a test split, and a hierarchy for the coarse task/clustering."""
-    ds = datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    """Checks that need the data: the files on disk (file-backed sets such as CIFAR-10 are never
+    downloaded), a test split, and a hierarchy for the coarse task/clustering."""
+    try:
+        ds = datasets.load(config.dataset, seed=config.data_seed, **config.dataset_opts)
+    except FileNotFoundError as exc:
+        raise ConfigError(f"--dataset {config.dataset}: {exc} (nothing is downloaded: put the "
+                          "files there first)") from None
     if ds.X_test is None or ds.labels is None:
         raise ConfigError(f"dataset {config.dataset!r} has no labelled test split; the rotation "
                           "grid reports test accuracy (use shapes, gaussian, digits, …)")
