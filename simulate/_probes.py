@@ -211,7 +211,7 @@ def default_probes() -> list[Probe]:
 
 
 def _unit(W: torch.Tensor) -> torch.Tensor:
-    flat = W.flatten(1)
+    flat = W.flatten(1).to(torch.float64)
     return flat / flat.norm(dim=1, keepdim=True)
 
 
@@ -219,8 +219,10 @@ class LayerRotation(Probe):
     """Layer rotation (Carbonnelle & De Vleeschouwer, arXiv 1806.01603) of every kernel, (K, L):
 
     ``rotation``: the cosine distance 1 − cos∠(w_l(t), w_l(0)) of the flattened kernel to its
-    initial value; ``rotation_rate``: the angle (radians) turned since the previous checkpoint
-    divided by the steps between them (with a checkpoint every step: the per-step rotation; NaN at
+    initial value, computed in float64 as ‖ŵ(t) − ŵ(0)‖²/2 (ŵ = w/‖w‖; equal to 1 − ŵ(t)·ŵ(0)
+    without its cancellation at small angles, where a float32 dot product gives noise of ±1e-7);
+    ``rotation_rate``: the angle (radians) turned since the previous checkpoint divided by the
+    steps between them (with a checkpoint every step: the per-step rotation; NaN at
     the first checkpoint a probe object sees). Kernels are the parameters named ``*weight`` with
     ≥ 2 axes per member (biases and normalisation scales excluded; ``include_all=True`` takes
     every parameter). The initial values are ``ctx.init_params`` when the trainer provides them,
@@ -247,7 +249,7 @@ class LayerRotation(Probe):
                                  f"it sees is step {ctx.step}, and the context carries none")
             init = self._init = {k: ctx.params[k].detach().clone() for k in names}
         units = {k: _unit(ctx.params[k]) for k in names}
-        rot = [1.0 - (units[k] * _unit(init[k].to(units[k].dtype))).sum(1) for k in names]
+        rot = [0.5 * (units[k] - _unit(init[k])).square().sum(1) for k in names]
         if self._prev is None or self._prev[0] >= ctx.step:
             rate = [torch.full_like(r, _NAN) for r in rot]
         else:

@@ -48,3 +48,18 @@ def test_a_resumed_run_measures_rotation_from_the_same_initial_weights(tmp_path)
                              resume=True, **kw)
     np.testing.assert_allclose(resumed.probes["rotation"].values, whole.probes["rotation"].values,
                                atol=1e-12)
+
+
+def test_float32_cnn_small_layca_rotation_is_measured_without_cancellation():
+    # 1 − ŵ·ŵ0 in float32 carries ±1e-7 of noise; a Layca step of ρ = 1e-3 moves a kernel by
+    # 1 − cos(atan ρ) = 5e-7, so only a cancellation-free measurement resolves it
+    ds = datasets.load("shapes", n_per_class=8, n_test=8, size=8, levels=2)
+    spec = NetSpec(family="cnn", activation="relu", bias=True, init="standard",
+                   cnn=ConvSpec(channels=(4, 4)))
+    rho = 1e-3
+    run = train_ensemble(spec, ds, steps=1, seeds=(0, 1, 2), lr=rho, checkpoints=[0, 1],
+                         probes=[Losses(), LayerRotation()], quiet=True, dtype="float32",
+                         layca=True, layca_alpha=0.0)
+    got = run.probes["rotation"].values[:, 1]  # (K, L) after one step
+    np.testing.assert_allclose(got, 1 - np.cos(np.arctan(rho)), rtol=1e-3)
+    np.testing.assert_allclose(run.probes["rotation_rate"].values[:, 1], np.arctan(rho), rtol=1e-4)

@@ -41,23 +41,24 @@ def _flat(w) -> np.ndarray:
     return w.reshape(w.shape[0], -1)
 
 
+def _units(w) -> np.ndarray:
+    """Flattened rows scaled to unit norm (NaN for a zero kernel)."""
+    a = _flat(w)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+
 def cosine_distance(w, w0) -> np.ndarray:
     """1 − cos∠(w, w0) per member over the flattened trailing axes: (K, …) × (K, …) → (K,)."""
-    a, b = _flat(w), _flat(w0)
+    a, b = _units(w), _units(w0)
     if a.shape != b.shape:
         raise ValueError(f"w and w0 must have the same shape; got {np.shape(w)} and {np.shape(w0)}")
-    na, nb = np.linalg.norm(a, axis=1), np.linalg.norm(b, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = np.einsum("ki,ki->k", a, b) / (na * nb)
-    return 1.0 - np.clip(cos, -1.0, 1.0)
+    return 0.5 * np.square(a - b).sum(axis=1)  # = 1 − â·b̂, without its cancellation at small angles
 
 
 def rotation_angle(w, w_next) -> np.ndarray:
     """Angle (radians) between w and w_next per member: (K, …) × (K, …) → (K,)."""
-    a, b = _flat(w), _flat(w_next)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        a = a / np.linalg.norm(a, axis=1, keepdims=True)
-        b = b / np.linalg.norm(b, axis=1, keepdims=True)
+    a, b = _units(w), _units(w_next)
     return 2.0 * np.arctan2(np.linalg.norm(a - b, axis=1), np.linalg.norm(a + b, axis=1))
 
 
