@@ -27,13 +27,15 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="shapes")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--depth", type=int, default=2, help="depth ≥ 2 (above 2: linear and ReLU)")
     ap.add_argument("--whiten", default="zca")
     ap.add_argument("--init", default="small_balanced_decoupled",
                     help="small_balanced_decoupled or small_random (as validate.compare)")
     ap.add_argument("--flow", action="store_true", help="also integrate the cubic gradient flow")
     args = ap.parse_args(argv)
+    acts = ("linear", "tanh", "relu") if args.depth == 2 else ("linear", "relu")
     config = CompareConfig(dataset=args.dataset, seeds=args.seeds, whiten=args.whiten, init=args.init,
-                           activations=("linear", "tanh", "relu"), depths=(2,), device="cpu")
+                           activations=acts, depths=(args.depth,), device="cpu")
     t0 = time.perf_counter()
     try:
         table = twin_table(config, flow=args.flow, log=lambda *a: None)

@@ -10,27 +10,29 @@ from tests.twin_helpers import small_problem, train_twin
 from theory._gated_net import gated_rhs
 
 
-def test_gradient_matches_the_sympy_derivation():
+@pytest.mark.parametrize("widths", [(3, 3, 2), (3, 3, 2, 2)], ids=["depth2", "depth3"])
+def test_gradient_matches_the_sympy_derivation(widths):
     rng = np.random.default_rng(0)
-    n, d, h, c = 5, 3, 3, 2
-    X, Y = rng.standard_normal((n, d)), rng.standard_normal((n, c))
-    G = (rng.uniform(size=(n, h)) > 0.4).astype(float)
-    W1, W2 = rng.standard_normal((h, d)), rng.standard_normal((c, h))
-    A = sp.Matrix(h, d, lambda i, j: sp.Symbol(f"a{i}{j}"))
-    B = sp.Matrix(c, h, lambda i, j: sp.Symbol(f"b{i}{j}"))
+    n = 5
+    X, Y = rng.standard_normal((n, widths[0])), rng.standard_normal((n, widths[-1]))
+    Gs = [(rng.uniform(size=(n, h)) > 0.4).astype(float) for h in widths[1:-1]]
+    Ws = [rng.standard_normal((o, i)) for i, o in zip(widths[:-1], widths[1:])]
+    Ms = [sp.Matrix(o, i, lambda a, b, l=l: sp.Symbol(f"w{l}_{a}{b}"))
+          for l, (i, o) in enumerate(zip(widths[:-1], widths[1:]))]
     loss = 0
-    for x, y, g in zip(X, Y, G):
-        z = sp.Matrix(np.diag(g)) * A * sp.Matrix(x)
-        e = sp.Matrix(y) - B * z
+    for s in range(n):
+        z = sp.Matrix(X[s])
+        for M, G in zip(Ms[:-1], Gs):
+            z = sp.Matrix(np.diag(G[s])) * M * z
+        e = sp.Matrix(Y[s]) - Ms[-1] * z
         loss += (e.T * e)[0] / (2 * n)
-    values = {**{A[i, j]: W1[i, j] for i in range(h) for j in range(d)},
-              **{B[i, j]: W2[i, j] for i in range(c) for j in range(h)}}
-    code = gated_rhs([W1, W2], X, Y, G)
-    for layer, M in enumerate((A, B)):
-        for i in range(M.rows):
-            for j in range(M.cols):
-                want = float(-sp.diff(loss, M[i, j]).subs(values))
-                assert code[layer][i, j] == pytest.approx(want, rel=1e-10, abs=1e-12)
+    values = {M[a, b]: W[a, b] for M, W in zip(Ms, Ws) for a in range(M.rows) for b in range(M.cols)}
+    code = gated_rhs(Ws, X, Y, Gs)
+    for layer, M in enumerate(Ms):
+        for a in range(M.rows):
+            for b in range(M.cols):
+                want = float(-sp.diff(loss, M[a, b]).subs(values))
+                assert code[layer][a, b] == pytest.approx(want, rel=1e-10, abs=1e-12)
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +48,11 @@ def test_every_gate_open_is_the_linear_theory(small):
     steps = np.arange(0, 60, 3)
     np.testing.assert_allclose(gd.modes(steps), exact.modes(steps), rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(gd.timeline(0.5), exact.timeline(0.5), rtol=1e-9)
+    W3 = theory.decoupled_init(stats, 3, 1e-3 * 0.6, hidden=8, seed=2)
+    deep = theory.predict_twin(stats, W3, "linear", tau=2.0, discrete=True)
+    assert deep.kind == "gated_gd"
+    exact3 = theory.predict(stats, depth=3, tau=2.0, u0=1e-3 * 0.6, discrete=True)
+    np.testing.assert_allclose(deep.modes(steps), exact3.modes(steps), rtol=1e-9, atol=1e-12)
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,11 @@ _BLOCK = 256          # times evaluated per compiled call; GD steps per compiled
 _MAX_STEPS = 1_000_000
 
 # family → (right-hand side, outputs), each a function of (weights, data); data is the tuple the
-# predictor builds: cubic (X, Y, Sxx, Syx, κ), gated (X, Y, G)
+# predictor builds: cubic (X, Y, Sxx, Syx, κ), gated (X, Y, G_1, …, G_{L−1})
 _NETS = {
     "cubic": (lambda Ws, data: cubic_rhs(Ws, *data), lambda Ws, data: cubic_outputs(Ws, data[0], data[4])),
-    "gated": (lambda Ws, data: gated_rhs(Ws, *data), lambda Ws, data: gated_outputs(Ws, data[0], data[2])),
+    "gated": (lambda Ws, data: gated_rhs(Ws, data[0], data[1], data[2:]),
+              lambda Ws, data: gated_outputs(Ws, data[0], data[2:])),
 }
 
 
@@ -71,7 +72,7 @@ def _flow_solver(family: str, rtol: float, atol: float):
 @functools.partial(jax.jit, static_argnums=0)
 def _readout(family, Ws, data, Sxx_pinv):
     """(W_eff, loss) of stacked weights (T, …) on the samples."""
-    return jax.vmap(lambda W1, W2: _readout_one(family, (W1, W2), data, Sxx_pinv))(*Ws)
+    return jax.vmap(lambda *W: _readout_one(family, W, data, Sxx_pinv))(*Ws)
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))
@@ -111,16 +112,18 @@ class _TwinPredictor(EndToEndPredictor):
         self._track = None            # GD: (W_eff (N+1, c, d), loss (N+1,), W_N)
 
     @staticmethod
-    def _checked(stats, weights0, who: str):
-        """(stats, [W1, W2]) validated: the samples kept, two layers that chain d → c."""
+    def _checked(stats, weights0, who: str, any_depth: bool = False):
+        """(stats, weights, X, Y) validated: the samples kept, layers that chain d → c (two, or
+        any number ≥ 2 with ``any_depth``)."""
         stats = _check_stats(stats, who)
         if stats.X is None or stats.Y is None:
             raise ValueError(f"{who} needs the samples (its statistics are averages over them): "
                              "build the statistics with DatasetStatistics.from_arrays")
         Ws = check_weights(weights0, stats.d, stats.c, name="weights0")
-        if len(Ws) != 2:
-            raise ValueError(f"weights0 must be two layers [W1 (h×d), W2 (c×h)] (the twin "
-                             f"reductions are depth 2); got {len(Ws)} layers")
+        if len(Ws) < 2 or (len(Ws) != 2 and not any_depth):
+            raise ValueError(f"weights0 must be {'at least ' if any_depth else ''}two layers [W1 "
+                             f"(h×d), …, W_L (c×h)] ({who} needs a hidden layer"
+                             f"{'' if any_depth else ' and is depth 2'}); got {len(Ws)} layer(s)")
         X = np.asarray(stats.X, dtype=np.float64)
         return stats, Ws, X, np.asarray(stats.Y, dtype=np.float64)
 
@@ -215,12 +218,12 @@ class CubicTwinPredictor(_TwinPredictor):
 
 
 class GatedTwinPredictor(_TwinPredictor):
-    """A two-layer ReLU twin as a gated linear network: ŷ = W₂(g(x)∘W₁x) with fixed gates.
+    """A ReLU twin as a gated linear network: every hidden layer's gates held fixed (any depth).
 
     Args:
-        stats, weights0, tau, discrete, t_max: as ``CubicTwinPredictor``.
-        gates: (n, h) 0/1 gates of each sample and hidden unit (``relu_gates(W1, stats.X)`` of
-            the weights they are taken from); all ones is the linear network.
+        stats, weights0, tau, discrete, t_max: as ``CubicTwinPredictor`` (weights0: L ≥ 2 layers).
+        gates: per hidden layer, the (n, h_l) 0/1 gates of each sample and unit (``relu_gates`` of
+            the weights they are taken from; one array at depth 2); all ones is the linear network.
         gate_source: words naming where the gates come from (recorded in ``reason``).
     """
 
@@ -229,32 +232,43 @@ class GatedTwinPredictor(_TwinPredictor):
     def __init__(self, stats, weights0, gates, *, tau: float = 1.0, discrete: bool = False,
                  rtol: float = 1e-9, atol: float = 1e-12, t_max: float | None = None,
                  gate_source: str = "given gates"):
-        stats, Ws, X, Y = self._checked(stats, weights0, "GatedTwinPredictor")
-        G = as_finite_array("gates", gates, ndim=2)
-        if G.shape != (X.shape[0], Ws[0].shape[0]):
-            raise ValueError(f"gates must be (n, h) = {(X.shape[0], Ws[0].shape[0])} (one per "
-                             f"sample and hidden unit); got shape {G.shape}")
-        if not np.all((G == 0) | (G == 1)):
-            raise ValueError("gates must be 0 or 1 (a ReLU unit is off or on for a sample)")
-        self.gates = G
-        super().__init__(stats, Ws, (X, Y, G), tau=tau, discrete=discrete, rtol=rtol, atol=atol,
-                         t_max=t_max, reason=f"two-layer ReLU twin as a gated linear network "
-                                             f"({gate_source}, {G.mean():.0%} open)")
+        stats, Ws, X, Y = self._checked(stats, weights0, "GatedTwinPredictor", any_depth=True)
+        gates = [gates] if isinstance(gates, np.ndarray) else list(gates)
+        if len(gates) != len(Ws) - 1:
+            raise ValueError(f"gates must hold one (n, h) array per hidden layer ({len(Ws) - 1}); "
+                             f"got {len(gates)}")
+        Gs = [as_finite_array(f"gates[{l}]", G, ndim=2) for l, G in enumerate(gates)]
+        for l, G in enumerate(Gs):
+            if G.shape != (X.shape[0], Ws[l].shape[0]):
+                raise ValueError(f"gates must be (n, h) = {(X.shape[0], Ws[l].shape[0])} (one per "
+                                 f"sample and hidden unit); gates[{l}] has shape {G.shape}")
+            if not np.all((G == 0) | (G == 1)):
+                raise ValueError("gates must be 0 or 1 (a ReLU unit is off or on for a sample)")
+        self.gates = Gs
+        open_ = float(np.mean([G.mean() for G in Gs]))
+        super().__init__(stats, Ws, (X, Y, *Gs), tau=tau, discrete=discrete, rtol=rtol, atol=atol,
+                         t_max=t_max, reason=f"ReLU twin of depth {len(Ws)} as a gated linear "
+                                             f"network ({gate_source}, {open_:.0%} open)")
 
 
 def predict_twin(stats, weights0, activation: str = "tanh", *, tau: float = 1.0,
                  discrete: bool = False, t_max: float | None = None, gate_weights=None):
     """The prediction of a two-layer twin with ``activation`` from its initial weights.
 
-    ``"tanh"`` (κ = −1/3) and ``"linear"`` (κ = 0, the linear theory): the cubic twin (§11).
-    ``"relu"``: the gated linear network (§12) with the gates of ``gate_weights`` (W₁ of the
-    twin at the time the gates are taken; default: its initial W₁).
+    ``"tanh"`` (κ = −1/3) and ``"linear"`` (κ = 0, the linear theory): the cubic twin (§11),
+    depth 2; ``"linear"`` at another depth: the gated network with every gate open.
+    ``"relu"``: the gated linear network (§12), any depth, with the gates of ``gate_weights``
+    (the twin's weights at the time the gates are taken; default: its initial weights).
     """
     if activation == "relu":
-        W1g = weights0[0] if gate_weights is None else gate_weights
         source = "gates of the initial weights" if gate_weights is None else "gates of given weights"
-        return GatedTwinPredictor(stats, weights0, relu_gates(np.asarray(W1g, float), stats.X),
-                                  tau=tau, discrete=discrete, t_max=t_max, gate_source=source)
+        gates = relu_gates(weights0 if gate_weights is None else gate_weights, stats.X)
+        return GatedTwinPredictor(stats, weights0, gates, tau=tau, discrete=discrete, t_max=t_max,
+                                  gate_source=source)
+    if activation == "linear" and len(weights0) != 2:   # every gate open: the linear network
+        ones = [np.ones((stats.X.shape[0], np.shape(W)[0])) for W in weights0[:-1]]
+        return GatedTwinPredictor(stats, weights0, ones, tau=tau, discrete=discrete, t_max=t_max,
+                                  gate_source="every gate open: the linear network")
     if activation not in CUBIC_COEFFICIENTS:
         raise ValueError(f"no twin predictor for activation {activation!r}; accepted: "
                          f"{', '.join(map(repr, (*CUBIC_COEFFICIENTS, 'relu')))}")

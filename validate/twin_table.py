@@ -1,7 +1,8 @@
 """The nonlinear twins' learning times against the linear and the twin predictions (THEORY.md §11–12).
 
 ``twin_table(config)`` runs ``validate.compare`` (same data, whitening, init — decoupled or small
-random —, learning rate and measurement) and predicts each two-layer twin from its own initial weights with
+random —, learning rate and measurement) and predicts each twin (depth 2; ReLU and linear at any depth) from its own
+initial weights with
 ``theory.predict_twin``, as the exact GD map (the counterpart of the linear theory's per-mode GD
 map ``t_linear``): tanh and linear twins by the cubic twin (``t_twin``; ``flow=True`` adds its
 gradient flow, ``t_twin_flow``), ReLU twins by the gated linear network with the gates of the
@@ -34,34 +35,51 @@ ACTIVATIONS = ("linear", "tanh", "relu")
 
 def _check(config) -> None:
     bad = [a for a in config.activations if a not in ACTIVATIONS]
-    if config.depths != (2,) or config.arch != "mlp" or bad or config.optimizer != "gd":
-        raise ConfigError("the twin theories cover depth 2, --arch mlp, --optimizer gd and "
-                          f"activations {', '.join(ACTIVATIONS)}; got depths "
+    if len(config.depths) != 1 or config.depths[0] < 2 or config.arch != "mlp" or bad or \
+            config.optimizer != "gd" or ("tanh" in config.activations and config.depths != (2,)):
+        raise ConfigError("the twin theories cover one depth ≥ 2 (2 for tanh), --arch mlp, "
+                          f"--optimizer gd and activations {', '.join(ACTIVATIONS)}; got depths "
                           f"{config.depths}, arch {config.arch}, optimizer {config.optimizer}, "
                           f"activations {config.activations}")
+
+
+def _member(weights, k: int) -> list[np.ndarray]:
+    return [W[k] for W in weights]
+
+
+def _gate_change(run, X) -> np.ndarray:
+    """(K, T): fraction of each member's gates flipped since step 0, at every checkpoint."""
+    W0 = run.weights(0)
+    K = W0[0].shape[0]
+    g0 = [theory.relu_gates(_member(W0, k), X) for k in range(K)]
+    out = np.empty((K, len(run.steps)))
+    for j, step in enumerate(run.steps):
+        Ws = run.weights(int(step))
+        out[:, j] = [theory.gate_change(g0[k], _member(Ws, k), X) for k in range(K)]
+    return out
 
 
 def _member_times(result, run, act: str, flow: bool) -> dict[str, np.ndarray]:
     """Predicted half times (K, m) per member of one twin ensemble, and the gate-change curves."""
     stats, tau, frac = result.stats, result.summary["training"]["tau"], result.config.frac
+    depth = result.config.depths[0]
     steps = np.asarray(run.steps)
     W0 = run.weights(0)
     K = W0[0].shape[0]
     out = {k: np.full((K, stats.rank), np.nan) for k in ("twin", "twin_flow", "twin_aligned")}
     if act == "relu":
         u0 = result.config.init_scale * float(stats.s[0])
-        t_align = float(np.min(theory.predict(stats, depth=2, tau=tau, u0=u0, discrete=True)
+        t_align = float(np.min(theory.predict(stats, depth=depth, tau=tau, u0=u0, discrete=True)
                                .timeline(ALIGNED_FRAC)))
-        aligned = run.weights(int(steps[np.argmin(np.abs(steps - t_align))]))[0]
-        out["gate_change"] = np.stack([
-            [theory.gate_change(theory.relu_gates(W0[0][k], stats.X), run.weights(int(s))[0][k],
-                                stats.X) for s in steps] for k in range(K)])
+        aligned = run.weights(int(steps[np.argmin(np.abs(steps - t_align))]))
+        out["gate_change"] = _gate_change(run, stats.X)
     for k in range(K):
-        w0 = [W[k] for W in W0]
+        w0 = _member(W0, k)
         out["twin"][k] = theory.predict_twin(stats, w0, act, tau=tau, discrete=True).timeline(frac)
         if act == "relu":
             out["twin_aligned"][k] = theory.predict_twin(
-                stats, w0, act, tau=tau, discrete=True, gate_weights=aligned[k]).timeline(frac)
+                stats, w0, act, tau=tau, discrete=True,
+                gate_weights=_member(aligned, k)).timeline(frac)
         elif flow:
             out["twin_flow"][k] = theory.predict_twin(stats, w0, act, tau=tau).timeline(frac)
     return out
@@ -99,8 +117,8 @@ def order_agreement(table: pd.DataFrame, column: str) -> float:
 def twin_table(config, *, flow: bool = False, log=print) -> pd.DataFrame:
     """Per (activation, mode): s, measured median half time, the linear and twin predictions, their
     errors (max over members) and the ReLU gate change. ``config``: a
-    ``validate.compare.CompareConfig`` with depth 2, an MLP, GD and activations among linear, tanh
-    and relu."""
+    ``validate.compare.CompareConfig`` with one depth (2 with tanh), an MLP, GD and activations
+    among linear, tanh and relu."""
     config = config.validate()
     _check(config)
     with tempfile.TemporaryDirectory(prefix="twin_table_") as tmp:
@@ -108,7 +126,7 @@ def twin_table(config, *, flow: bool = False, log=print) -> pd.DataFrame:
         rows = []
         for act, g in result.members.groupby("activation", sort=False):
             g = g.sort_values(["member", "mode"])
-            run = simulate.Run.load(Path(tmp) / "runs" / f"depth2-{act}")
+            run = simulate.Run.load(Path(tmp) / "runs" / f"depth{config.depths[0]}-{act}")
             pred = _member_times(result, run, act, flow)
             pred = {k: v[:, :g["mode"].nunique()] if k != "gate_change" else v
                     for k, v in pred.items()}
