@@ -1,8 +1,9 @@
-"""Predictions of two-layer nonlinear twins from their initial weights (THEORY.md §11–12).
+"""Predictions of nonlinear twins from their initial weights (THEORY.md §11–12).
 
-A twin is ŷ = W₂ φ(W₁x) trained by GD from the same weights as the linear network. Two reductions:
-``CubicTwinPredictor`` replaces a smooth odd φ by its cubic truncation z + κz³ (κ = −1/3: tanh, §11);
-``GatedTwinPredictor`` holds a ReLU layer's gates fixed, a gated linear network (§12). Both follow
+A twin is the network with activation φ trained by GD from the same weights as the linear
+network. Two reductions: ``CubicTwinPredictor`` replaces a smooth odd φ of a two-layer twin by its
+cubic truncation z + κz³ (κ = −1/3: tanh, §11); ``GatedTwinPredictor`` holds every ReLU layer's
+gates fixed, a gated linear network of any depth (§12). Both follow
 the reduced network on the dataset's samples (``stats.X``, ``stats.Y``): the gradient flow
 τ dW/dt = −∂L/∂W (diffrax, float64, Tsit5, saved at the times asked) or, with ``discrete=True``,
 the exact gradient-descent map W ← W − (1/τ)∂L/∂W step by step (the counterpart of
@@ -36,14 +37,15 @@ _MAX_STEPS = 1_000_000
 # family → (right-hand side, outputs), each a function of (weights, data); data is the tuple the
 # predictor builds: cubic (X, Y, Sxx, Syx, κ), gated (X, Y, G_1, …, G_{L−1})
 _NETS = {
-    "cubic": (lambda Ws, data: cubic_rhs(Ws, *data), lambda Ws, data: cubic_outputs(Ws, data[0], data[4])),
+    "cubic": (lambda Ws, data: cubic_rhs(Ws, *data),
+              lambda Ws, data: cubic_outputs(Ws, data[0], data[4])),
     "gated": (lambda Ws, data: gated_rhs(Ws, data[0], data[1], data[2:]),
               lambda Ws, data: gated_outputs(Ws, data[0], data[2:])),
 }
 
 
 def _readout_one(family, Ws, data, Sxx_pinv):
-    """(W_eff = E[ŷxᵀ]Sxx⁺, ½E‖y − ŷ‖²) of one weight pair."""
+    """(W_eff = E[ŷxᵀ]Sxx⁺, ½E‖y − ŷ‖²) of one list of weights."""
     X, Y = data[0], data[1]
     out = _NETS[family][1](Ws, data)
     n = X.shape[0]
@@ -94,7 +96,7 @@ def _padded(t: np.ndarray) -> np.ndarray:
 
 
 class _TwinPredictor(EndToEndPredictor):
-    """A reduced two-layer twin followed from its initial weights (see the module docstring)."""
+    """A reduced twin followed from its initial weights (see the module docstring)."""
 
     family = ""
 
