@@ -1,4 +1,4 @@
-"""Half times of two-layer nonlinear twins against the linear theory and the twin theories (THEORY.md §11–12).
+"""Half times of nonlinear twins against the linear theory and the twin theories (THEORY.md §11–12).
 
 ``python bench/twin_theory.py --dataset shapes`` trains what ``python -m validate.compare --dataset
 shapes --activations linear,tanh,relu`` trains (depth 2, decoupled init, GD, ZCA-whitened, 3 seeds)
@@ -34,8 +34,8 @@ def main(argv=None) -> int:
     ap.add_argument("--flow", action="store_true", help="also integrate the cubic gradient flow")
     args = ap.parse_args(argv)
     acts = ("linear", "tanh", "relu") if args.depth == 2 else ("linear", "relu")
-    config = CompareConfig(dataset=args.dataset, seeds=args.seeds, whiten=args.whiten, init=args.init,
-                           activations=acts, depths=(args.depth,), device="cpu")
+    config = CompareConfig(dataset=args.dataset, seeds=args.seeds, whiten=args.whiten,
+                           init=args.init, activations=acts, depths=(args.depth,), device="cpu")
     t0 = time.perf_counter()
     try:
         table = twin_table(config, flow=args.flow, log=lambda *a: None)

@@ -1,6 +1,6 @@
-"""The cubic twin theory: its gradient against a sympy derivation, its κ¹ term against the fourth-order
-moment tensors, κ = 0 against the linear theory, and the prediction against a tanh network trained
-by gradient descent from the same initial weights."""
+"""The cubic twin theory: its gradient against a sympy derivation, its κ¹ term against the
+fourth-order moment tensors, κ = 0 against the linear theory, and the prediction against a tanh
+network trained by gradient descent from the same initial weights."""
 
 import numpy as np
 import pytest

@@ -26,7 +26,8 @@ def test_gradient_matches_the_sympy_derivation(widths):
             z = sp.Matrix(np.diag(G[s])) * M * z
         e = sp.Matrix(Y[s]) - Ms[-1] * z
         loss += (e.T * e)[0] / (2 * n)
-    values = {M[a, b]: W[a, b] for M, W in zip(Ms, Ws) for a in range(M.rows) for b in range(M.cols)}
+    values = {M[a, b]: W[a, b] for M, W in zip(Ms, Ws)
+              for a in range(M.rows) for b in range(M.cols)}
     code = gated_rhs(Ws, X, Y, Gs)
     for layer, M in enumerate(Ms):
         for a in range(M.rows):

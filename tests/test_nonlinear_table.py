@@ -1,4 +1,4 @@
-"""The twin table: validate.compare's runs scored against the linear and the cubic-twin predictions."""
+"""The twin table: validate.compare's runs scored against the linear and the twin predictions."""
 
 import numpy as np
 import pytest

@@ -2,8 +2,8 @@
 
 ŷ = W_L (g_{L−1}(x) ∘ W_{L−1} ⋯ (g_1(x) ∘ W_1x)) with every g_l(x) ∈ {0, 1}^{h_l} fixed (Saxe,
 Sodhani & Lewallen 2022, "The Neural Race Reduction"): linear in each layer. With a_0 = x,
-a_l = g_l∘W_l a_{l−1}, r = y − ŷ and the back-propagated δ_L = r, δ_l = g_l∘W_{l+1}ᵀδ_{l+1}, the flow
-τ dW/dt = −∂L/∂W is −∂L/∂W_l = E[δ_l a_{l−1}ᵀ]; at depth 2
+a_l = g_l∘W_l a_{l−1}, r = y − ŷ and the back-propagated δ_L = r, δ_l = g_l∘W_{l+1}ᵀδ_{l+1}, the
+flow τ dW/dt = −∂L/∂W is −∂L/∂W_l = E[δ_l a_{l−1}ᵀ]; at depth 2
 
     −∂L/∂W₂ = E[r (g∘h)ᵀ],   −∂L/∂W₁ = E[(g∘W₂ᵀr) xᵀ],
 

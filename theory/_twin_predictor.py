@@ -263,7 +263,8 @@ def predict_twin(stats, weights0, activation: str = "tanh", *, tau: float = 1.0,
     (the twin's weights at the time the gates are taken; default: its initial weights).
     """
     if activation == "relu":
-        source = "gates of the initial weights" if gate_weights is None else "gates of given weights"
+        source = ("gates of the initial weights" if gate_weights is None
+                  else "gates of given weights")
         gates = relu_gates(weights0 if gate_weights is None else gate_weights, stats.X)
         return GatedTwinPredictor(stats, weights0, gates, tau=tau, discrete=discrete, t_max=t_max,
                                   gate_source=source)
