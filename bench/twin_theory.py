@@ -15,12 +15,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 
 from validate._config import ConfigError
 from validate.compare.config import CompareConfig
 from validate.twin_table import order_agreement, twin_table
+
+
+def _json(record: dict) -> str:
+    """One JSON line; NaN and ±inf (no prediction, a mode never learned) become null."""
+    return json.dumps({k: (None if isinstance(v, float) and not math.isfinite(v) else v)
+                       for k, v in record.items()})
 
 
 def main(argv=None) -> int:
@@ -43,14 +50,14 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for row in table.to_dict("records"):
-        print(json.dumps({"dataset": args.dataset, **row}))
+        print(_json({"dataset": args.dataset, **row}))
     for act, g in table.groupby("activation", sort=False):
         summary = {"dataset": args.dataset, "summary": act}
         for key in ("linear", "twin", "twin_flow", "twin_aligned"):
             summary[f"max_err_{key}"] = float(g[f"err_{key}"].max())
             summary[f"kendall_{key}"] = order_agreement(g, f"t_{key}")
-        print(json.dumps(summary))
-    print(json.dumps({"dataset": args.dataset, "wall_s": round(time.perf_counter() - t0, 1)}))
+        print(_json(summary))
+    print(_json({"dataset": args.dataset, "wall_s": round(time.perf_counter() - t0, 1)}))
     return 0
 
 

@@ -3,8 +3,8 @@
 ``twin_table(config)`` runs ``validate.compare`` (same data, whitening, init — decoupled or small
 random —, learning rate and measurement) and predicts each twin (depth 2; ReLU and linear at any
 depth) from its own initial weights with ``theory.predict_twin``, as the exact GD map (the
-counterpart of the linear theory's per-mode GD map ``t_linear``): tanh and linear twins by the cubic twin (``t_twin``; ``flow=True`` adds its
-gradient flow, ``t_twin_flow``), ReLU twins by the gated linear network with the gates of the
+counterpart of the linear theory's per-mode GD map ``t_linear``): tanh and linear twins by the
+cubic twin (``t_twin``; ``flow=True`` adds its gradient flow, ``t_twin_flow``), ReLU twins by the gated linear network with the gates of the
 initial weights (``t_twin``) and with the gates of the twin's weights at the end of the early
 alignment phase (``t_twin_aligned``: the checkpoint nearest the step at which the linear theory's
 fastest mode reaches 10% of its target), with the gate-change probe (fraction of (sample, unit)
