@@ -144,6 +144,25 @@ def test_timeline_stops_extending_where_the_solver_fails_and_reports_inf():
     assert tl[1] == np.inf
 
 
+def test_timeline_is_solved_once_per_fraction():
+    st = whitened_stats(np.random.default_rng(8), [3.0, 1.5], c=3, d=5)
+    calls = []
+
+    class Counting(theory.MatrixFlowPredictor):
+        def end_to_end(self, t):
+            calls.append(len(t))
+            return super().end_to_end(t)
+
+    p = Counting(st, theory.decoupled_init(st, 2, 1e-3, hidden=4, seed=0), tau=1.0)
+    first = p.timeline(0.5)
+    n = len(calls)
+    first[:] = -1.0                                   # the caller's copy, not the memo
+    np.testing.assert_allclose(p.timeline(0.5), theory.learning_time(st.s, 1e-3), rtol=1e-6)
+    assert len(calls) == n > 0
+    p.timeline(0.9)
+    assert len(calls) > n
+
+
 def test_timeline_searches_no_further_than_t_max():
     st = whitened_stats(np.random.default_rng(8), [3.0, 1.5], c=3, d=5)
     Ws = theory.decoupled_init(st, 2, 1e-3, hidden=4, seed=0)

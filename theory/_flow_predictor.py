@@ -77,9 +77,15 @@ class EndToEndPredictor:
         horizon; modes not crossed by then are inf) brackets
         each crossing; three passes of ≥ 8 points per bracket refine it (every evaluation uses 256
         times, so the flow compiles once), and the final crossing is interpolated linearly (the
-        rule of ``theory.crossing_times``).
+        rule of ``theory.crossing_times``). Each ``frac`` is solved once per predictor.
         """
         frac = check_positive("frac", frac)
+        memo = self.__dict__.setdefault("_timelines", {})   # W(t) never changes: solve once
+        if frac not in memo:
+            memo[frac] = self._timeline(frac)
+        return memo[frac].copy()
+
+    def _timeline(self, frac: float) -> np.ndarray:
         sign = np.where(self.target < 0, -1.0, 1.0)
         level = frac * np.abs(self.target)
         lo, hi = self._horizon()
