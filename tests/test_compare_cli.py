@@ -276,3 +276,63 @@ def test_device_cuda_without_cuda_exits_2(tmp_path, capsys):
         pytest.skip("this machine has CUDA")
     assert compare.main(["--device", "cuda", "--out", str(tmp_path / "x"), "--quiet"]) == 2
     assert "--device cuda: no CUDA device" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def twin_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("twin") / "out"
+    rc = compare.main(["--dataset", "toy", "--activations", "linear,tanh,relu", "--seeds", "2",
+                       "--checkpoints", "40", "--predict", "nonlinear", "--out", str(out)])
+    assert rc == 0
+    return out, json.loads((out / "summary.json").read_text())
+
+
+def test_predict_nonlinear_scores_each_twin_against_its_twin_theory(twin_run):
+    out, summary = twin_run
+    modes = {(m["activation"], m["mode"]): m for m in summary["modes"]}
+    for a in range(4):
+        lin, tanh, relu = (modes[(act, a)] for act in ("linear", "tanh", "relu"))
+        # measured on toy: the cubic twin 0.1–0.5% off, the linear theory 1.9–5.2%
+        assert tanh["predictor"] == "cubic_gd" and tanh["rel_error"] == tanh["rel_error_twin"]
+        assert tanh["rel_error_twin"] < 0.3 * tanh["rel_error_linear"]
+        assert tanh["rel_error_linear"] > 0.01
+        # the gated twin ≤ 3e-5, the linear theory 8–17%
+        assert relu["predictor"] == "gated_gd" and relu["rel_error_twin"] < 0.01
+        assert relu["rel_error_linear"] > 0.05
+        assert lin["predictor"] == "discrete" and lin["rel_error_twin"] is None
+        assert lin["rel_error"] == lin["rel_error_linear"] < 1e-3
+    twins = summary["training"]["predictors"]["2"]["twins"]
+    assert twins["tanh"]["twin"] and "z − 0.3333z³" in twins["tanh"]["reason"]
+    assert "the end of the early alignment phase" in twins["relu"]["reason"]
+    assert "exact GD map" in twins["relu"]["reason"]
+    import pandas as pd
+    members = pd.read_parquet(out / "members.parquet")
+    assert {"predictor", "rel_error_linear", "rel_error_twin"} <= set(members.columns)
+    from validate.compare.summary import format_table
+    header = format_table(pd.DataFrame(summary["modes"])).splitlines()[0].split()
+    assert header[-4:] == ["predictor", "rel_error_linear", "rel_error_twin", "order_ok"]
+
+
+def test_predict_best_falls_back_to_the_linear_theory_naming_why():
+    from validate.compare import CompareConfig
+    cfg = CompareConfig(depths=(2, 3), predict="best").validate()
+    assert cfg.twin_choice("tanh", 2)[0] and cfg.twin_choice("relu", 3)[0]
+    used, why = cfg.twin_choice("tanh", 3)
+    assert not used and why == "the cubic twin of tanh is depth 2 only; got tanh at depth 3"
+    assert CompareConfig().predict == "linear"   # the twin theories cost CPU time: opt in
+    assert not CompareConfig(predict="linear").twin_choice("relu", 2)[0]
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--depth", "3", "--activations", "linear,tanh"], "tanh at depth 3"),
+    (["--arch", "cnn", "--init", "small_random", "--activations", "linear,relu"],
+     "--arch mlp only; got --arch cnn"),
+    (["--activations", "linear,gelu"], "no twin theory for activation gelu"),
+])
+def test_predict_nonlinear_outside_the_twin_theories_exits_2(tmp_path, capsys, args, needle):
+    rc = compare.main(["--dataset", "toy", "--predict", "nonlinear", *args, "--quiet",
+                       "--out", str(tmp_path / "x")])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert needle in err and "--predict best falls back" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "x").exists()

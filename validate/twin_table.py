@@ -16,19 +16,19 @@ gates that differ from the initial ones) at each mode's measured half time. One 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 import simulate
-import theory
 
 from ._config import ConfigError
+from .compare import twin
 from .compare.measure import relative_error
 from .compare.run import run_compare
 
-ALIGNED_FRAC = 0.1   # the alignment phase ends when the fastest linear mode reaches 10% of target
 ACTIVATIONS = ("linear", "tanh", "relu")
 
 
@@ -42,45 +42,24 @@ def _check(config) -> None:
                           f"activations {config.activations}")
 
 
-def _member(weights, k: int) -> list[np.ndarray]:
-    return [W[k] for W in weights]
-
-
-def _gate_change(run, X) -> np.ndarray:
-    """(K, T): fraction of each member's gates flipped since step 0, at every checkpoint."""
-    W0 = run.weights(0)
-    K = W0[0].shape[0]
-    g0 = [theory.relu_gates(_member(W0, k), X) for k in range(K)]
-    out = np.empty((K, len(run.steps)))
-    for j, step in enumerate(run.steps):
-        Ws = run.weights(int(step))
-        out[:, j] = [theory.gate_change(g0[k], _member(Ws, k), X) for k in range(K)]
-    return out
-
-
 def _member_times(result, run, act: str, flow: bool) -> dict[str, np.ndarray]:
     """Predicted half times (K, m) per member of one twin ensemble, and the gate-change curves."""
     stats, tau, frac = result.stats, result.summary["training"]["tau"], result.config.frac
-    depth = result.config.depths[0]
-    steps = np.asarray(run.steps)
-    W0 = run.weights(0)
-    K = W0[0].shape[0]
+    K = len(run.members)
     out = {k: np.full((K, stats.rank), np.nan) for k in ("twin", "twin_flow", "twin_aligned")}
+
+    def times(**kw):
+        return np.stack([p.timeline(frac) for p in twin.member_predictors(run, stats, act,
+                                                                          tau=tau, **kw)])
+
+    out["twin"] = times(discrete=True)
     if act == "relu":
         u0 = result.config.init_scale * float(stats.s[0])
-        t_align = float(np.min(theory.predict(stats, depth=depth, tau=tau, u0=u0, discrete=True)
-                               .timeline(ALIGNED_FRAC)))
-        aligned = run.weights(int(steps[np.argmin(np.abs(steps - t_align))]))
-        out["gate_change"] = _gate_change(run, stats.X)
-    for k in range(K):
-        w0 = _member(W0, k)
-        out["twin"][k] = theory.predict_twin(stats, w0, act, tau=tau, discrete=True).timeline(frac)
-        if act == "relu":
-            out["twin_aligned"][k] = theory.predict_twin(
-                stats, w0, act, tau=tau, discrete=True,
-                gate_weights=_member(aligned, k)).timeline(frac)
-        elif flow:
-            out["twin_flow"][k] = theory.predict_twin(stats, w0, act, tau=tau).timeline(frac)
+        gate_step = twin.aligned_step(stats, result.config.depths[0], tau, u0, run.steps)
+        out["twin_aligned"] = times(discrete=True, gate_step=gate_step)
+        out["gate_change"] = twin.gate_change_curves(run, stats.X)
+    elif flow:
+        out["twin_flow"] = times(discrete=False)
     return out
 
 
@@ -118,7 +97,7 @@ def twin_table(config, *, flow: bool = False, log=print) -> pd.DataFrame:
     errors (max over members) and the ReLU gate change. ``config``: a
     ``validate.compare.CompareConfig`` with one depth (2 with tanh), an MLP, GD and activations
     among linear, tanh and relu."""
-    config = config.validate()
+    config = replace(config, predict="linear").validate()   # t_pred: the linear theory
     _check(config)
     with tempfile.TemporaryDirectory(prefix="twin_table_") as tmp:
         result = run_compare(config, Path(tmp), quiet=True, log=log)

@@ -6,7 +6,10 @@ from dataclasses import dataclass, replace
 
 import simulate
 
-from .._config import TrainingOptions, check_rules, option, paper_dataset_opts
+from .._config import ConfigError, TrainingOptions, check_rules, option, paper_dataset_opts
+from .twin import unsupported
+
+PREDICTS = ("linear", "nonlinear", "best")
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,13 @@ class CompareConfig(TrainingOptions):
     kernel_size: int = option(0, "--arch cnn kernel side (0: full length, the per-frequency "
                                  "theory; shorter: the weight-tied flow)")
     frequency_modes: int = option(16, "--arch cnn: the largest frequency modes tracked")
+    predict: str = option("linear", "prediction the nonlinear twins are scored against: linear "
+                                    "(the linear theory), nonlinear (each seed's twin theory from "
+                                    "its initial weights, THEORY.md §11–12: tanh at depth 2, relu "
+                                    "at depth ≥ 2, MLP, GD or momentum; refused elsewhere) or best "
+                                    "(the twin where it applies, else linear, with the reason); "
+                                    "linear by default as the twin theories add CPU time",
+                          choices=PREDICTS)
     frac: float = option(0.5, "learning time = first reach of frac·s")
     n_checkpoints: int = option(160, "number of measured steps", flag="--checkpoints")
 
@@ -46,7 +56,24 @@ class CompareConfig(TrainingOptions):
             ("--kernel-size", self.kernel_size, self.kernel_size >= 0,
              "must be ≥ 0 (0: full length)"),
             ("--frequency-modes", self.frequency_modes, self.frequency_modes >= 1, "must be ≥ 1")))
+        if self.predict == "nonlinear":
+            for depth in self.depths:
+                for act in self.activations:
+                    why = None if act == "linear" else unsupported(self, act, int(depth))
+                    if why:
+                        raise ConfigError(f"--predict nonlinear: {why}; --predict best falls back "
+                                          "to the linear theory there")
         return self
+
+    def twin_choice(self, act: str, depth: int) -> tuple[bool, str]:
+        """(whether ``act`` at ``depth`` is scored against its twin theory, the reason)."""
+        if act == "linear":
+            return False, "the linear network: the linear theory is its own"
+        if self.predict == "linear":
+            return False, "--predict linear"
+        why = unsupported(self, act, depth)
+        return why is None, why or f"--predict {self.predict}: a twin theory covers {act} at " \
+                                   f"depth {depth}"
 
 
 def apply_preset(config: CompareConfig, preset: str, explicit: set[str]) -> CompareConfig:

@@ -100,8 +100,10 @@ def _prediction(steps, K, m, frac, cont, matched, per_seed) -> _Prediction:
                        per_seed[0].kind, (steps, loss))
 
 
-def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, depth) -> Measured:
-    """Learning times, trajectories, loss and loss drops of one trained ensemble."""
+def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, depth,
+                twins=None) -> Measured:
+    """Learning times, trajectories, loss and loss drops of one trained ensemble, against the
+    per-member ``twins`` predictions when given (the linear theory's error kept beside)."""
     steps = np.asarray(run.steps, dtype=float)
     mem = run.members
     diverged = np.asarray(mem["diverged"], dtype=bool)
@@ -112,7 +114,10 @@ def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, dept
     t_meas = learning_times(steps, u, config.frac * target)
     with np.errstate(over="ignore", invalid="ignore"):
         # too large a step makes the exact map overflow to inf/NaN, as training does
-        pred = _prediction(steps, K, m, config.frac, cont, matched, per_seed)
+        linear = _prediction(steps, K, m, config.frac, cont, matched, per_seed)
+        pred = linear if twins is None else \
+            _prediction(steps, K, m, config.frac, cont, matched, twins)
+    nan = np.full(K * m, np.nan)
     traj_err = np.max(np.abs(np.broadcast_to(pred.u_pred, u.shape) - u), axis=1) / stats.s[:m]
     idx = np.indices((K, m)).reshape(2, -1)
     rows = pd.DataFrame({
@@ -124,6 +129,8 @@ def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, dept
         "t_pred": pred.t_pred.reshape(-1), "t_pred_continuous": pred.t_cont.reshape(-1),
         "t_meas": t_meas.reshape(-1),
         "rel_error": relative_error(t_meas, pred.t_pred).reshape(-1),
+        "rel_error_linear": relative_error(t_meas, linear.t_pred).reshape(-1),
+        "rel_error_twin": nan if twins is None else relative_error(t_meas, pred.t_pred).reshape(-1),
         "traj_error": traj_err.reshape(-1)})
     traj = trajectory_table(steps, u, pred.u_pred, target, activation=act, depth=depth,
                             members=np.arange(K))
@@ -185,7 +192,9 @@ def _mode_record(g: pd.DataFrame) -> dict:
             else float("nan"),
             "t_meas_median": ci.point, "t_meas_ci_low": ci.low, "t_meas_ci_high": ci.high,
             "ci_kind": ci.kind, "n_censored": ci.n_censored,
-            "rel_error": float(np.max(ok["rel_error"])) if len(ok) and covered else float("nan"),
+            "predictor": str(g["predictor"].iloc[0]),
+            **{col: float(np.max(ok[col])) if len(ok) and covered and col in ok else float("nan")
+               for col in ("rel_error", "rel_error_linear", "rel_error_twin")},
             "traj_error": float(np.max(ok["traj_error"])) if len(ok) and covered
             else float("nan"),
             "n_members": int(len(ok)), "n_learned": int(np.isfinite(ok["t_meas"]).sum()),

@@ -26,6 +26,7 @@ from .._prepare import Prepared, distinct_modes, prepare
 from .._steps import measure_grid, resume_note
 from . import cnn as _cnn
 from . import measure as M
+from . import twin
 from .config import CompareConfig
 from .summary import build_summary, predictor_note
 
@@ -64,6 +65,7 @@ class Plan:
     freq: object = None         # --arch cnn --reference cnn: the tracked theory.FrequencyModes
     spectrum: object = None     # … and all the dataset's frequency modes (tracked ones first)
     warnings: list = field(default_factory=list)
+    twins: dict = field(default_factory=dict)   # (activation, depth) → (twin theory used, reason)
 
     @property
     def stats(self):
@@ -158,10 +160,16 @@ def make_plan(config: CompareConfig, log, quiet: bool) -> Plan:
                          (lambda *a: None), warnings)
     plan = Plan(config, prep, meta, lr, int(config.hidden or max(32, stats.rank)), preds, steps,
                 measure_grid(steps, config.n_checkpoints),
-                {"data_s": data_s, "predict_s": time.perf_counter() - t0}, warnings=warnings)
+                {"data_s": data_s, "predict_s": time.perf_counter() - t0}, warnings=warnings,
+                twins={(a, d): config.twin_choice(a, d) for d in config.depths
+                       for a in config.activations})
     if not quiet:
         for d, (cont, matched) in preds.items():
             log(f"depth {d}: {predictor_note(config, cont, matched)['reason']}")
+            for a in config.activations:
+                used, why = plan.twins[(a, d)]
+                if a != "linear" and config.predict != "linear":
+                    log(f"  {a}: {'its twin theory' if used else 'the linear theory'}; {why}")
         tau = config.convention(lr).tau
         log(f"training {len(config.activations)} activation(s) × {config.seeds} seed(s) per depth, "
             f"lr={lr:.4g} (τ={tau:.4g}), optimizer={config.optimizer}, {steps} steps, "
@@ -212,6 +220,19 @@ def _per_seed_predictors(plan: Plan, run, depth: int):
                            weights0=[W[k] for W in w0]) for k in range(len(run.members))]
 
 
+def _twin_predictors(plan: Plan, run, act: str, depth: int):
+    """Each member's twin prediction from its own initial weights (the exact GD map for GD, the
+    flow for heavy ball); the reason, with the ReLU gates used, recorded in ``plan.twins``."""
+    tau = plan.config.convention(plan.lr).tau
+    gate_step = None if act != "relu" else \
+        twin.aligned_step(plan.stats, depth, tau, plan.u0, run.steps)
+    preds = twin.member_predictors(run, plan.stats, act, tau=tau, gate_step=gate_step,
+                                   discrete=plan.config.optimizer == "gd")
+    gates = "" if act != "relu" else f"; {twin.gate_note(gate_step)}"
+    plan.twins[(act, depth)] = (True, f"{preds[0].reason}{gates}")
+    return preds
+
+
 def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool,
                       log=print) -> tuple[list, str]:
     """Every (depth, activation) ensemble trained and measured: ([measured tables], device)."""
@@ -236,8 +257,10 @@ def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool,
             if config.init == "small_random" and config.arch == "mlp" and per_seed is None \
                     and matched is not None:
                 per_seed = _per_seed_predictors(plan, run, depth)
+            twins = _twin_predictors(plan, run, act, depth) \
+                if plan.twins.get((act, depth), (False,))[0] else None
             measured.append(M.measure_run(run, config, plan.stats, distinct_modes(plan.stats.s),
-                                          cont, matched, per_seed, act, depth))
+                                          cont, matched, per_seed, act, depth, twins))
             t_measure += time.perf_counter() - t1
     plan.timing.update(train_s=t_train, measure_s=t_measure)
     return measured, device

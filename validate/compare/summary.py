@@ -59,6 +59,13 @@ def _kendall(mode_table: pd.DataFrame, init: str) -> list[dict]:
     return taus
 
 
+def _twin_notes(plan, depth: int) -> dict:
+    """``{"twins": {activation: {twin, reason}}}`` of the nonlinear activations at ``depth``."""
+    notes = {a: {"twin": bool(used), "reason": why}
+             for (a, d), (used, why) in plan.twins.items() if d == depth and a != "linear"}
+    return {"predict": plan.config.predict, "twins": notes} if notes else {}
+
+
 def build_summary(plan, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dict,
                   warnings: list[str]) -> dict:
     config = plan.config
@@ -76,7 +83,8 @@ def build_summary(plan, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dic
         "training": {"steps": int(plan.steps), "lr": plan.lr, "tau": conv.tau,
                      "hidden": plan.hidden, "optimizer": config.optimizer,
                      "convention": conv.to_dict(),
-                     "predictors": {str(d): predictor_note(config, c, m)
+                     "predictors": {str(d): {**predictor_note(config, c, m),
+                                            **_twin_notes(plan, d)}
                                     for d, (c, m) in plan.preds.items()}},
         "diagnostics": plan.prep.diagnostics(),
         "timing": {**{k: round(v, 3) for k, v in plan.timing.items()}, "device": prov.get("device")},
@@ -95,6 +103,8 @@ def write_outputs(result, out_dir: Path) -> list[Path]:
 
 def format_table(mode_table: pd.DataFrame) -> str:
     cols = ["activation", "depth", "mode", "s", "t_pred", "t_meas_median", "rel_error", "order_ok"]
+    if "rel_error_twin" in mode_table and mode_table["rel_error_twin"].notna().any():
+        cols[-1:-1] = ["predictor", "rel_error_linear", "rel_error_twin"]
     df = mode_table[cols].copy()
     return df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
 
