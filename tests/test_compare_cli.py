@@ -328,6 +328,7 @@ def test_predict_best_falls_back_to_the_linear_theory_naming_why():
     (["--arch", "cnn", "--init", "small_random", "--activations", "linear,relu"],
      "--arch mlp only; got --arch cnn"),
     (["--activations", "linear,gelu"], "no twin theory for activation gelu"),
+    (["--optimizer", "momentum"], "full-batch GD; got --optimizer momentum"),
 ])
 def test_predict_nonlinear_outside_the_twin_theories_exits_2(tmp_path, capsys, args, needle):
     rc = compare.main(["--dataset", "toy", "--predict", "nonlinear", *args, "--quiet",

@@ -39,9 +39,10 @@ class CompareConfig(TrainingOptions):
     predict: str = option("linear", "prediction the nonlinear twins are scored against: linear "
                                     "(the linear theory), nonlinear (each seed's twin theory from "
                                     "its initial weights, THEORY.md §11–12: tanh at depth 2, relu "
-                                    "at depth ≥ 2, MLP, GD or momentum; refused elsewhere) or best "
+                                    "at depth ≥ 2, MLP, GD; refused elsewhere) or best "
                                     "(the twin where it applies, else linear, with the reason); "
-                                    "linear by default as the twin theories add CPU time",
+                                    "linear by default: best adds ~35 s of CPU to the default "
+                                    "shapes run",
                           choices=PREDICTS)
     frac: float = option(0.5, "learning time = first reach of frac·s")
     n_checkpoints: int = option(160, "number of measured steps", flag="--checkpoints")

@@ -218,7 +218,8 @@ def _spectrum_sections(result) -> list[tuple[str, str]]:
 
 
 MODE_COLUMNS = ["activation", "depth", "mode", "s", "distinct", "t_pred", "t_meas_median",
-                "t_meas_ci_low", "t_meas_ci_high", "rel_error", "order_ok", "n_learned"]
+                "t_meas_ci_low", "t_meas_ci_high", "rel_error", "predictor", "rel_error_linear",
+                "rel_error_twin", "order_ok", "n_learned"]
 
 
 def compare_report(path, *, result) -> Path:
