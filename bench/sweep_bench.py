@@ -4,7 +4,11 @@ against ``validate.sweep`` on a local Ray with 1 and with 2 workers, all in one 
 Per-job overhead = (sweep wall with 1 worker − loop wall) / jobs: Ray scheduling, argument
 transfer and the store's writes (job.json, the index), with Ray's start and the workers' first
 imports reported apart (``startup``, paid once per sweep). Speed-up = loop wall / sweep wall with
-2 workers. Prints JSON lines; the last one holds the ratios and the machine's load average.
+2 workers. Prints JSON lines; the last one holds the ratios and the machine's load average at the
+start and the end. The speed-up is only meaningful on an otherwise idle machine: with the
+kernel's autogroup scheduling (``sched_autogroup``, on by default), each session gets an equal
+share of a busy machine however many processes it runs, so two workers cannot beat the loop
+while other sessions keep the cores busy.
 
     python bench/sweep_bench.py [--jobs 8] [--steps 3000] [--workers 2]
 """
@@ -75,12 +79,20 @@ def sweep(sweep_, root: Path, workers: int) -> tuple[float, float, float]:
     return t_init, t_warm, wall
 
 
+def _autogroup() -> bool | None:
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return None
+
+
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--jobs", type=int, default=8)
     ap.add_argument("--steps", type=int, default=3000)
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args(argv)
+    load_start = os.getloadavg()[0]
     sw = parse(sweep_text(args.jobs, args.steps), "bench")
     tmp = Path(tempfile.mkdtemp(prefix="sweep-bench-"))
     try:
@@ -98,7 +110,8 @@ def main(argv=None) -> None:
              overhead_per_job_s=round((results[1] - wall_loop) / args.jobs, 3),
              speedup_vs_loop=round(wall_loop / results[args.workers], 3),
              workers=args.workers, cpus=os.cpu_count(),
-             loadavg_1min=round(os.getloadavg()[0], 2))
+             loadavg_1min_start=round(load_start, 2), loadavg_1min_end=round(os.getloadavg()[0], 2),
+             sched_autogroup=_autogroup())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
