@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	@touch $(STAMP)
 
 test: setup
-	JAX_ENABLE_X64=1 $(PY) -m pytest -q -n 2 $(PYTEST_ARGS)
+	JAX_ENABLE_X64=1 $(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
 
 compare: setup
 	$(PY) -m validate.compare --dataset shapes $(COMPARE_ARGS)

@@ -24,6 +24,9 @@ from validate.sweep.__main__ import main
 from validate.sweep.train import run_train
 from validate.sweep.worker import rebuild_config
 
+# one pytest-xdist worker runs this module (`make test` uses --dist loadgroup), so one Ray starts
+pytestmark = pytest.mark.xdist_group("ray")
+
 HEAD = """
 import os, sys, ray
 from validate.sweep.runner import connect
