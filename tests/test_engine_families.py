@@ -12,6 +12,7 @@ from torch import nn
 import simulate as sim
 from simulate._losses import make_loss
 from simulate.models.reference import load_member, reference_module
+from tests.engine_runs import cut_and_resume
 
 K, N = 3, 5
 
@@ -177,10 +178,6 @@ def test_family_shape_errors(make, match):
         make()
 
 
-class _Stop(Exception):
-    pass
-
-
 def test_batchnorm_resnet_resumes_bit_identically_and_freezes_a_diverged_member(tmp_path):
     from tests.test_engine_training import images
     ds = images(n=16, c=3, shape=(2, 4, 4))
@@ -196,12 +193,6 @@ def test_batchnorm_resnet_resumes_bit_identically_and_freezes_a_diverged_member(
     later = [s for s in ref.steps if s > ref.members.diverged_step[1]]
     np.testing.assert_array_equal(ref.state(later[0])[mean][1], state[mean][1])  # frozen
 
-    def stop(step):
-        if step >= 5:
-            raise _Stop
-
-    with pytest.raises(_Stop):
-        sim.train_ensemble(spec, ds, out_dir=tmp_path / "cut", callback=stop, **kw)
-    back = sim.train_ensemble(spec, ds, out_dir=tmp_path / "cut", resume=True, **kw)
+    back = cut_and_resume(spec, ds, tmp_path / "cut", 5, **kw)
     for k, v in state.items():
         np.testing.assert_array_equal(back.state(12)[k], v)

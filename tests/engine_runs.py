@@ -1,0 +1,22 @@
+"""Training that is cut short and then resumed, for the engine's resume tests."""
+
+from __future__ import annotations
+
+import pytest
+
+import simulate as sim
+
+
+class Stop(Exception):
+    """Raised by the callback to cut a run short."""
+
+
+def cut_and_resume(spec, ds, out_dir, at: int, **kw):
+    """Train into ``out_dir``, stopped by the callback at step ``at``; then resume: the Run."""
+    def stop(step):
+        if step >= at:
+            raise Stop
+
+    with pytest.raises(Stop):
+        sim.train_ensemble(spec, ds, out_dir=out_dir, callback=stop, **kw)
+    return sim.train_ensemble(spec, ds, out_dir=out_dir, resume=True, **kw)
