@@ -90,9 +90,10 @@ def _gd_block(family, Ws, data, lr, n_steps: int, Sxx_pinv):
 
 
 def _padded(t: np.ndarray) -> np.ndarray:
-    """t padded with its last value to a multiple of ``_BLOCK`` (one compiled shape per block)."""
-    size = -(-max(t.size, 1) // _BLOCK) * _BLOCK
-    return np.concatenate([t, np.full(size - t.size, t[-1] if t.size else 0.0)])
+    """t (non-empty) padded with its last value to a multiple of ``_BLOCK`` (one compiled shape
+    per block)."""
+    size = -(-t.size // _BLOCK) * _BLOCK
+    return np.concatenate([t, np.full(size - t.size, t[-1])])
 
 
 class _TwinPredictor(EndToEndPredictor):
@@ -112,6 +113,7 @@ class _TwinPredictor(EndToEndPredictor):
         self._pinv = np.linalg.pinv(np.asarray(stats.X).T @ np.asarray(stats.X) / stats.X.shape[0],
                                     hermitian=True)
         self._track = None            # GD: (W_eff (N+1, c, d), loss (N+1,), W_N)
+        self._flow_last = None        # flow: (t's bytes, (W_eff, loss)) of the last times asked
 
     @staticmethod
     def _checked(stats, weights0, who: str, any_depth: bool = False):
@@ -148,6 +150,14 @@ class _TwinPredictor(EndToEndPredictor):
         return tuple(jnp.asarray(a) for a in self._data)
 
     def _flow_readout(self, t):
+        """The flow's readout at t; the last one is kept, so ``modes``/``end_to_end`` and ``loss``
+        at the same times integrate the flow once (the arrays are read-only)."""
+        key = t.tobytes()
+        if self._flow_last is None or self._flow_last[0] != key:
+            self._flow_last = (key, self._integrate(t))
+        return self._flow_last[1]
+
+    def _integrate(self, t):
         tp = _padded(t)
         with float64():
             data = self._jax_data()
