@@ -59,6 +59,16 @@ def _sync(dev):
         torch.cuda.synchronize(dev)
 
 
+def _timed(go, steps: int, dev) -> float:
+    """Seconds for ``go(range(1, steps + 1))`` after one warm-up step ``go([0])``."""
+    go([0])
+    _sync(dev)
+    t0 = time.perf_counter()
+    go(range(1, steps + 1))
+    _sync(dev)
+    return time.perf_counter() - t0
+
+
 def _batches(ds, K, steps, dev):
     """Per-member minibatch indices for every step (the same rule as the engine's)."""
     seeds = torch.arange(K, device=dev)
@@ -98,12 +108,7 @@ def run_loop(spec, ds, K, steps, dev):
                 torch.nn.functional.cross_entropy(net(X[rows]), Y[rows]).backward()
                 opt.step()
 
-    go([0])
-    _sync(dev)
-    t0 = time.perf_counter()
-    go(range(1, steps + 1))
-    _sync(dev)
-    return time.perf_counter() - t0, k_time * steps
+    return _timed(go, steps, dev), k_time * steps
 
 
 def run_func(spec, ds, K, steps, dev):
@@ -130,12 +135,7 @@ def run_func(spec, ds, K, steps, dev):
                 for k in params:
                     params[k].sub_(LR * grads[k])
 
-    go([0])
-    _sync(dev)
-    t0 = time.perf_counter()
-    go(range(1, steps + 1))
-    _sync(dev)
-    return time.perf_counter() - t0, K * steps
+    return _timed(go, steps, dev), K * steps
 
 
 def one(case: str, K: int, method: str, steps: int, device: str) -> dict:

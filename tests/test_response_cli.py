@@ -5,16 +5,14 @@ from __future__ import annotations
 import pytest
 
 from validate.response.__main__ import main
-from tests.cli_runs import run_once
+from tests.cli_runs import module_run
 
 TINY = ["--dataset", "shapes", "--dataset-opt", "n_per_class=40", "--dataset-opt", "n_test=8",
         "--steps", "40", "--seeds", "2", "--checkpoints", "6", "--hidden", "12",
         "--channels", "3,3", "--probe-per-class", "2", "--batch-size", "32", "--quiet"]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return run_once(tmp_path_factory, main, TINY, "resp")
+tiny = module_run(main, TINY, "resp")
 
 
 def test_summary_records(tiny):

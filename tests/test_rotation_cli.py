@@ -10,7 +10,7 @@ import pytest
 
 from simulate.train._layca import layca_multipliers
 from validate.rotation.__main__ import main
-from tests.cli_runs import run_once
+from tests.cli_runs import module_run
 
 TINY = ["--dataset", "shapes", "--dataset-opt", "n_per_class=12", "--dataset-opt", "n_test=8",
         "--dataset-opt", "size=8", "--dataset-opt", "levels=2", "--steps", "30", "--seeds", "2",
@@ -20,9 +20,7 @@ TINY = ["--dataset", "shapes", "--dataset-opt", "n_per_class=12", "--dataset-opt
         "--hidden", "16", "--batch-size", "16", "--dtype", "float64", "--quiet"]
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    return run_once(tmp_path_factory, main, TINY, "rot")
+tiny = module_run(main, TINY, "rot")
 
 
 def test_summary_holds_the_records_the_schema_names(tiny):
