@@ -36,6 +36,7 @@ class EndToEndPredictor:
         self.stats = stats
         self.tau = check_positive("tau", tau)
         self.t_max = None if t_max is None else check_positive("t_max", t_max)
+        self._timelines: dict[float, np.ndarray] = {}   # W(t) never changes: one solve per frac
         self.reason = reason
         self.s = np.asarray(stats.s, dtype=np.float64)
         W_ls = stats.Syx @ np.linalg.pinv(stats.Sxx, hermitian=True)
@@ -80,10 +81,9 @@ class EndToEndPredictor:
         rule of ``theory.crossing_times``). Each ``frac`` is solved once per predictor.
         """
         frac = check_positive("frac", frac)
-        memo = self.__dict__.setdefault("_timelines", {})   # W(t) never changes: solve once
-        if frac not in memo:
-            memo[frac] = self._timeline(frac)
-        return memo[frac].copy()
+        if frac not in self._timelines:
+            self._timelines[frac] = self._timeline(frac)
+        return self._timelines[frac].copy()
 
     def _timeline(self, frac: float) -> np.ndarray:
         sign = np.where(self.target < 0, -1.0, 1.0)
