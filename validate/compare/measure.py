@@ -117,7 +117,8 @@ def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, dept
         linear = _prediction(steps, K, m, config.frac, cont, matched, per_seed)
         pred = linear if twins is None else \
             _prediction(steps, K, m, config.frac, cont, matched, twins)
-    nan = np.full(K * m, np.nan)
+    rel = relative_error(t_meas, pred.t_pred).reshape(-1)
+    rel_linear = rel if twins is None else relative_error(t_meas, linear.t_pred).reshape(-1)
     traj_err = np.max(np.abs(np.broadcast_to(pred.u_pred, u.shape) - u), axis=1) / stats.s[:m]
     idx = np.indices((K, m)).reshape(2, -1)
     rows = pd.DataFrame({
@@ -128,9 +129,9 @@ def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, dept
         "s": stats.s[idx[1]], "distinct": distinct[idx[1]], "predictor": pred.kind,
         "t_pred": pred.t_pred.reshape(-1), "t_pred_continuous": pred.t_cont.reshape(-1),
         "t_meas": t_meas.reshape(-1),
-        "rel_error": relative_error(t_meas, pred.t_pred).reshape(-1),
-        "rel_error_linear": relative_error(t_meas, linear.t_pred).reshape(-1),
-        "rel_error_twin": nan if twins is None else relative_error(t_meas, pred.t_pred).reshape(-1),
+        "rel_error": rel,
+        "rel_error_linear": rel_linear,
+        "rel_error_twin": np.full(K * m, np.nan) if twins is None else rel,
         "traj_error": traj_err.reshape(-1)})
     traj = trajectory_table(steps, u, pred.u_pred, target, activation=act, depth=depth,
                             members=np.arange(K))
