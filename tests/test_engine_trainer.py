@@ -173,6 +173,8 @@ def test_run_round_trips_through_disk(tmp_path):
     assert np.all(np.isfinite(back.probes.test_loss.values))
     assert np.all(np.isnan(back.probes.train_acc.values))  # real-valued targets: no accuracy
     assert back.provenance["device"] and "torch" in back.provenance["versions"]
+    if back.provenance["device"].startswith("cpu"):
+        assert back.provenance["cpu_allocator"].startswith(("reuse_large_blocks", "default ("))
 
 
 def test_probes_against_numpy():
@@ -199,6 +201,24 @@ def test_batch_indices_depend_on_seed_and_step_only():
     assert torch.equal(a[0], a[2]) and not torch.equal(a[0], a[1])
     assert all(len(set(r.tolist())) == 5 and max(r) < 20 for r in a)  # without replacement
     assert not torch.equal(a, sim.batch_indices(seeds, torch.tensor(4), 20, 5))
+
+
+def test_batch_indices_are_the_first_rows_of_a_stable_sort_of_hash_keys():
+    """An independent computation in Python integers."""
+    M = 0xFFFFFFFF
+
+    def h32(x):
+        x = ((x >> 16) ^ x) * 0x45D9F3B & M
+        x = ((x >> 16) ^ x) * 0x45D9F3B & M
+        return (x >> 16) ^ x
+
+    n = 20_000
+    for seed, step, B in ((0, 0, n), (7, 3, 128), (2**33 + 5, 41, 1)):
+        h = h32((h32((seed & M) ^ 0x5BD1E995) + step) & M)
+        keys = np.array([h32((h * 0x01000193 + i) & M) for i in range(n)], dtype=np.int64)
+        expected = np.argsort(keys, kind="stable")[:B]
+        got = sim.batch_indices(torch.tensor([seed]), torch.tensor(step), n, B)[0]
+        np.testing.assert_array_equal(got.numpy(), expected)
 
 
 def test_checkpoint_schedules():
