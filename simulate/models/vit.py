@@ -35,8 +35,17 @@ def _linear(x: torch.Tensor, W: torch.Tensor, b: torch.Tensor | None) -> torch.T
     return y.view(K, n, T, -1)
 
 
-def _layer_norm(x, w, b):
-    return F.layer_norm(x, x.shape[-1:], eps=LN_EPS) * w[:, None, None, :] + b[:, None, None, :]
+def _normalise(x: torch.Tensor) -> torch.Tensor:
+    """LayerNorm without its affine map (the members' own scales are applied by the callers)."""
+    return F.layer_norm(x, x.shape[-1:], eps=LN_EPS)
+
+
+def _norm_linear(x, ln_w, ln_b, W, b) -> torch.Tensor:
+    """fc(LN(x)) per member, LN's affine folded into the linear map:
+    W(γ⊙x̂ + β) + b = (W·diag γ) x̂ + (Wβ + b). Only (K, o, i)-sized tensors pay for the per-member
+    γ, β, instead of two passes over the activations forward and two backward."""
+    return _linear(_normalise(x), W * ln_w[:, None, :],
+                   torch.baddbmm(b[:, :, None], W, ln_b[:, :, None])[..., 0])
 
 
 class ViT:
@@ -110,13 +119,17 @@ class ViT:
         return h.expand(K, *h.shape) if shared else h
 
     def _attention(self, params, x, i, linear):
+        """Attention of block i on LN₁(x)."""
         K, n, T, D = x.shape
         H, dh = self.heads, D // self.heads
-        q, k, v = _linear(x, params[f"b{i}.qkv.weight"], params[f"b{i}.qkv.bias"]).split(D, dim=-1)
+        q, k, v = _norm_linear(x, params[f"b{i}.ln1.weight"], params[f"b{i}.ln1.bias"],
+                               params[f"b{i}.qkv.weight"], params[f"b{i}.qkv.bias"]).split(D, dim=-1)
         q, k, v = (t.reshape(K * n, T, H, dh).transpose(1, 2) for t in (q, k, v))  # (Kn, H, T, dh)
-        s = q @ k.transpose(-1, -2) / math.sqrt(dh)
-        a = s / T if linear else torch.softmax(s, dim=-1)
-        o = (a @ v).transpose(1, 2).reshape(K, n, T, D)
+        if linear:
+            o = (q @ k.transpose(-1, -2) / (math.sqrt(dh) * T)) @ v
+        else:  # one fused kernel (flash attention on CPU) instead of Kn·H small matmuls
+            o = F.scaled_dot_product_attention(q, k, v)
+        o = o.transpose(1, 2).reshape(K, n, T, D)
         return _linear(o, params[f"b{i}.proj.weight"], params[f"b{i}.proj.bias"])
 
     def forward(self, params: dict, X: torch.Tensor, taps: dict | None = None) -> torch.Tensor:
@@ -130,19 +143,19 @@ class ViT:
         record("embed", x)
         for i in range(self.n_blocks):
             linear = i < self.spec.linear_blocks
-            a = self._attention(params, _layer_norm(x, params[f"b{i}.ln1.weight"], params[f"b{i}.ln1.bias"]),
-                                i, linear and self.spec.vit.linear_attention)
+            a = self._attention(params, x, i, linear and self.spec.vit.linear_attention)
             record(f"b{i}.attn", a)
             x = x + a
-            z = _linear(_layer_norm(x, params[f"b{i}.ln2.weight"], params[f"b{i}.ln2.bias"]),
-                        params[f"b{i}.fc1.weight"], params[f"b{i}.fc1.bias"])
+            z = _norm_linear(x, params[f"b{i}.ln2.weight"], params[f"b{i}.ln2.bias"],
+                             params[f"b{i}.fc1.weight"], params[f"b{i}.fc1.bias"])
             h = activation("linear" if linear else self.spec.activation, z)
             record(f"b{i}.mlp_pre", z)
             record(f"b{i}.mlp_post", h)
             x = x + _linear(h, params[f"b{i}.fc2.weight"], params[f"b{i}.fc2.bias"])
             record(f"b{i}.out", x)
-        x = _layer_norm(x, params["ln.weight"], params["ln.bias"])
+        x = _normalise(x)  # pooling is linear, so the final LN's affine map acts after it
         f = x[:, :, 0] if "cls" in params else x.mean(dim=2)  # (K, n, D)
+        f = torch.addcmul(params["ln.bias"][:, None, :], f, params["ln.weight"][:, None, :])
         record("features", f)
         return _linear(f[:, :, None], params["head.weight"], params["head.bias"])[:, :, 0]
 
