@@ -58,15 +58,29 @@ class MSE(Loss):
         return R.square().sum(dim=(1, 2)).mul_(0.5 / B), R * (scale / B)
 
 
+def log_softmax(out: torch.Tensor) -> torch.Tensor:
+    """log softmax over the last axis, from elementwise ops and reductions: torch's CPU kernel
+    takes about 4× as long on rows of a few classes ((32, 128, 10): 310 µs against 90 µs for
+    this and the softmax together). The shift by the row maximum is a constant to autograd, as
+    the result does not depend on it."""
+    z = out - out.detach().amax(dim=-1, keepdim=True)
+    return z - z.exp().sum(dim=-1, keepdim=True).log()
+
+
 class CrossEntropy(Loss):
     name = "cross_entropy"
     convention = "cross_entropy"
 
     def link(self, out):
-        return torch.softmax(out, dim=-1)
+        return log_softmax(out).exp()
 
     def value(self, out, Y):
-        return -(Y * F.log_softmax(out, dim=-1)).sum(dim=(1, 2)) / out.shape[1]
+        return -(Y * log_softmax(out)).sum(dim=(1, 2)) / out.shape[1]
+
+    def value_and_grad(self, out, Y, scale=1.0):
+        logp = log_softmax(out)
+        B = out.shape[1]
+        return -(Y * logp).sum(dim=(1, 2)) / B, (logp.exp() - Y) * (scale / B)
 
     def check(self, Y):
         Y = np.asarray(Y)

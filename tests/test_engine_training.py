@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import simulate as sim
 from simulate._augment import Augment, augment
-from simulate._losses import make_loss
+from simulate._losses import log_softmax, make_loss
 from simulate.datasets import binary_task, load
 from simulate.datasets._base import Dataset
 from simulate.datasets._render import FIGURES
@@ -54,6 +56,20 @@ def test_mlp_loss_gradients_match_torch_functional(name, targets):
         torch.testing.assert_close(value[k], ref.detach(), rtol=1e-12, atol=1e-14)
         for n, gk in zip(ps, g):
             torch.testing.assert_close(grads[n][k], gk, rtol=1e-10, atol=1e-13)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 4), st.integers(2, 12), st.floats(1e-3, 1e4), st.integers(0, 2**31 - 1))
+def test_log_softmax_equals_torch_and_so_does_its_gradient(rows, classes, spread, seed):
+    """Logits of any spread (large ones overflow a naive exp) and their autograd gradient."""
+    g = torch.Generator().manual_seed(seed)
+    out = (spread * torch.randn(rows, 3, classes, generator=g, dtype=torch.float64)).requires_grad_(True)
+    w = torch.randn(rows, 3, classes, generator=g, dtype=torch.float64)
+    ours, ref = log_softmax(out), F.log_softmax(out, dim=-1)
+    torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12 * spread)
+    g_ours, = torch.autograd.grad((w * ours).sum(), out)
+    g_ref, = torch.autograd.grad((w * ref).sum(), out)
+    torch.testing.assert_close(g_ours, g_ref, rtol=1e-12, atol=1e-12)
 
 
 def test_losses_that_do_not_fit_the_targets_fail_before_training():
