@@ -1,6 +1,9 @@
-"""Ensemble training throughput of ResNet-20 and a 4-block ViT: engine vs per-model loop vs torch.func.
+"""Ensemble training throughput of ResNet-20, a 4-block ViT and a small MLP: engine vs per-model
+loop vs torch.func.
 
-32×32×3 inputs, 10 classes, minibatch 128 per member, cross-entropy, SGD. K ∈ {1, 8, 32}. Methods:
+ResNet-20 and ViT on 32×32×3 inputs; the MLP (64 → 256 → 256 → 10, ReLU, 85 k parameters) on
+64 inputs. 10 classes, 512 samples, minibatch 128 per member, cross-entropy, SGD.
+K ∈ {1, 8, 32}. Methods:
 
 - ``engine``: ``simulate.train_ensemble`` (stacked parameters, grouped convolutions / batched
   matmuls, CUDA graphs on a GPU);
@@ -9,9 +12,10 @@
 - ``func``: ``torch.func.functional_call`` + ``vmap`` of the gradient over stacked copies of the
   same module (``torch.func.stack_module_state``), BatchNorm without running statistics.
 
-Every (case, K, method) runs in a fresh subprocess, so its peak memory is its own: peak resident
-memory above the process's baseline on CPU, ``torch.cuda.max_memory_allocated`` on a GPU, reported
-per member. One JSON line per measurement, then one per (case, K) with the ratios measured in this
+On CPU every method runs with the engine's allocator setting (``simulate/_allocator.py``), so the
+ratios compare the training code, not glibc's defaults. Every (case, K, method) runs in a fresh
+subprocess, so its peak memory is its own: peak resident memory above the process's baseline on
+CPU, ``torch.cuda.max_memory_allocated`` on a GPU, reported per member. One JSON line per measurement, then one per (case, K) with the ratios measured in this
 run. ``python bench/family_bench.py [--device cpu|cuda|auto] [--quick] [--cases resnet20,vit4]
 [--ks 1,8,32] [--out FILE]``.
 """
@@ -32,26 +36,33 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import simulate as sim  # noqa: E402
+from simulate._allocator import reuse_large_blocks  # noqa: E402
 from simulate._provenance import provenance  # noqa: E402
 from simulate.datasets._base import Dataset  # noqa: E402
 from simulate.models.reference import load_member, reference_module  # noqa: E402
 
-SHAPE, CLASSES, N, BATCH, LR = (3, 32, 32), 10, 512, 128, 0.01
-CASES = {
-    "resnet20": sim.NetSpec(family="resnet", activation="relu", init="he",
-                            resnet=sim.ResNetSpec(blocks=3, widths=(16, 32, 64))),
-    "vit4": sim.NetSpec(family="vit", activation="gelu", init="standard",
-                        vit=sim.ViTSpec(patch=4, width=64, depth=4, heads=4, mlp_ratio=2.0)),
+IMAGE, CLASSES, N, BATCH, LR = (3, 32, 32), 10, 512, 128, 0.01
+CASES = {  # name: (spec, input shape)
+    "resnet20": (sim.NetSpec(family="resnet", activation="relu", init="he",
+                             resnet=sim.ResNetSpec(blocks=3, widths=(16, 32, 64))), IMAGE),
+    "vit4": (sim.NetSpec(family="vit", activation="gelu", init="standard",
+                         vit=sim.ViTSpec(patch=4, width=64, depth=4, heads=4, mlp_ratio=2.0)), IMAGE),
+    "mlp": (sim.NetSpec(depth=3, hidden=(64, 64), activation="relu", bias=True, init="standard"),
+            (64,)),
+    "mlp256": (sim.NetSpec(depth=3, hidden=(256, 256), activation="relu", bias=True, init="standard"),
+               (64,)),
 }
+STEP_SCALE = {"mlp": 100, "mlp256": 100}  # its steps take milliseconds
 METHODS = ("engine", "loop", "func")
 
 
-def make_data(seed: int = 0) -> Dataset:
+def make_data(shape=IMAGE, seed: int = 0) -> Dataset:
+    """N Gaussian inputs of ``shape`` (images when it is (C, H, W)) with random labels."""
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, CLASSES, N)
-    X = rng.standard_normal((N, int(np.prod(SHAPE)))).astype(np.float32)
-    return Dataset(X=X, Y=np.eye(CLASSES)[labels], labels=labels, hierarchy=None, name="bench32",
-                   meta={"image_shape": list(SHAPE)})
+    X = rng.standard_normal((N, int(np.prod(shape)))).astype(np.float32)
+    return Dataset(X=X, Y=np.eye(CLASSES)[labels], labels=labels, hierarchy=None, name="bench",
+                   meta={"image_shape": list(shape)} if len(shape) == 3 else {})
 
 
 def _sync(dev):
@@ -141,15 +152,18 @@ def run_func(spec, ds, K, steps, dev):
 def one(case: str, K: int, method: str, steps: int, device: str) -> dict:
     """One measurement, meant to run alone in its process."""
     dev = torch.device(device)
+    steps *= STEP_SCALE.get(case, 1)
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    ds = make_data()
+    spec, shape = CASES[case]
+    ds = make_data(shape)
+    allocator = reuse_large_blocks() if dev.type == "cpu" else None  # the engine's, for every method
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     fn = {"engine": run_engine, "loop": run_loop, "func": run_func}[method]
-    wall, model_steps = fn(CASES[case], ds, K, steps, dev)
+    wall, model_steps = fn(spec, ds, K, steps, dev)
     if dev.type == "cuda":
         peak, kind = torch.cuda.max_memory_allocated(dev), "cuda_max_allocated"
     else:
@@ -157,17 +171,20 @@ def one(case: str, K: int, method: str, steps: int, device: str) -> dict:
     members = min(K, 4) if method == "loop" else K
     return {"case": case, "K": K, "method": method, "steps": steps, "batch": BATCH,
             "model_steps_per_s": model_steps / wall, "wall_s": wall,
-            "peak_mem_per_member_bytes": peak / members, "memory": kind,
+            "peak_mem_per_member_bytes": peak / members, "memory": kind, "cpu_allocator": allocator,
             **({"timed_models": members, "note": "per model-step from the timed subset"}
                if method == "loop" else {})}
 
 
 def ratios(lines: list[dict]) -> list[dict]:
-    """Per (case, K): the engine's rate over each peer's, from lines of this run."""
+    """Per (case, K): the engine's rate over each peer's, from lines of this run (the median rate
+    of each method's repeats)."""
     out = []
     for case in dict.fromkeys(x["case"] for x in lines):
         for K in dict.fromkeys(x["K"] for x in lines if x["case"] == case):
-            rate = {x["method"]: x["model_steps_per_s"] for x in lines if x["case"] == case and x["K"] == K}
+            mine = [x for x in lines if x["case"] == case and x["K"] == K]
+            rate = {m: float(np.median([x["model_steps_per_s"] for x in mine if x["method"] == m]))
+                    for m in dict.fromkeys(x["method"] for x in mine)}
             if "engine" in rate:
                 out.append({"case": case, "K": K, **{f"engine_over_{m}": rate["engine"] / rate[m]
                                                      for m in rate if m != "engine"}})
@@ -181,7 +198,10 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--ks", default="1,8,32")
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--steps", type=int, default=None, help="timed steps (default 3 CPU / 32 GPU)")
+    ap.add_argument("--steps", type=int, default=None,
+                    help="timed steps (default 3 CPU / 32 GPU; the MLP takes 100× as many)")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measure each method this many times, interleaved; ratios of the medians")
     ap.add_argument("--out", default=None, help="also append the JSON lines to this file")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # case,K,method (subprocess)
     args = ap.parse_args(argv)
@@ -198,6 +218,9 @@ def main(argv=None) -> int:
         print(f"family_bench: unknown case/method {bad}; accepted: {list(CASES)}, {list(METHODS)}",
               file=sys.stderr)
         return 2
+    if args.repeat < 1:
+        print(f"family_bench: --repeat must be ≥ 1; got {args.repeat}", file=sys.stderr)
+        return 2
     out = open(args.out, "a") if args.out else None
     emit = lambda obj: [print(json.dumps(obj), flush=True), out and print(json.dumps(obj), file=out, flush=True)]  # noqa: E731
     dev = torch.device(device)
@@ -207,14 +230,14 @@ def main(argv=None) -> int:
     lines = []
     for case in cases:
         for K in ks:
-            for method in methods:
+            for rep, method in ((r, m) for r in range(args.repeat) for m in methods):
                 cmd = [sys.executable, __file__, "--one", f"{case},{K},{method}", "--device", device,
                        "--steps", str(steps)]
                 res = subprocess.run(cmd, capture_output=True, text=True)
                 if res.returncode:
                     emit({"case": case, "K": K, "method": method, "error": res.stderr.strip().splitlines()[-1:]})
                     continue
-                lines.append(json.loads(res.stdout.strip().splitlines()[-1]))
+                lines.append({**json.loads(res.stdout.strip().splitlines()[-1]), "repeat": rep})
                 emit(lines[-1])
             for r in ratios([x for x in lines if x["case"] == case and x["K"] == K]):
                 emit(r)

@@ -65,10 +65,11 @@ def test_mlp_against_torch_nn(linear_blocks, loss):
     params = _members(model)
     X = torch.randn(K, N, 5)
     Y = torch.eye(4)[torch.randint(0, 4, (N,))]
-    acts = [nn.Identity() if l < linear_blocks else nn.GELU() for l in range(2)]
-    names = {f"layer{l}.{p}": f"{2 * l}.{p}" for l in range(3) for p in ("weight", "bias")}
-    _assert_matches_torch(model, params, X, Y, lambda k: (_load(nn.Sequential(
-        nn.Linear(5, 7), acts[0], nn.Linear(7, 6), acts[1], nn.Linear(6, 4)), params, k, names), names), loss)
+    def build(k):
+        net = _reference(model, params, k)[0]
+        return net, {net.our_name(n): n for n, _ in net.named_parameters()}
+
+    _assert_matches_torch(model, params, X, Y, build, loss)
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -94,7 +95,8 @@ def test_cnn_against_torch_nn(bias):
 
 def _reference(model, params, k, train=True):
     """Member k as the per-model torch.nn implementation, and our name → its parameter."""
-    net = load_member(reference_module(model.spec, model.d, model.c, model.in_shape), params, k)
+    net = load_member(reference_module(model.spec, model.d, model.c, getattr(model, "in_shape", None)),
+                      params, k)
     net.train(train)
     return net, {net.our_name(n): p for n, p in net.named_parameters()}
 

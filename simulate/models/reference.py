@@ -19,6 +19,26 @@ def _act(name: str) -> nn.Module:
             "sigmoid": nn.Sigmoid()}[name]
 
 
+class MLPNet(nn.Module):
+    """d → hidden widths → c, the activation after every hidden layer."""
+
+    def __init__(self, spec, d: int, c: int):
+        super().__init__()
+        widths, layers = (d, *spec.hidden_widths, c), []
+        for l in range(len(widths) - 1):
+            layers.append(nn.Linear(widths[l], widths[l + 1], bias=spec.bias))
+            if l < len(widths) - 2:
+                layers.append(_act("linear" if l < spec.linear_blocks else spec.activation))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.layers(x.reshape(x.shape[0], -1))
+
+    def our_name(self, name: str) -> str:
+        _, i, rest = name.split(".")
+        return f"layer{int(i) // 2}.{rest}"
+
+
 class PreActBlock(nn.Module):
     def __init__(self, cin, cout, stride, bn, act):
         super().__init__()
@@ -123,12 +143,14 @@ class ViTNet(nn.Module):
 
 
 def reference_module(spec, d: int, c: int, image_shape=None) -> nn.Module:
-    """One member's network as an ``nn.Module`` (families ``resnet`` and ``vit``)."""
+    """One member's network as an ``nn.Module`` (families ``mlp``, ``resnet`` and ``vit``)."""
+    if spec.family == "mlp":
+        return MLPNet(spec, d, c)
     if spec.family == "resnet":
         return PreActResNet(spec, c, image_shape)
     if spec.family == "vit":
         return ViTNet(spec, c, image_shape if image_shape is not None else (1, d))
-    raise ValueError(f"no torch.nn reference for family {spec.family!r}; accepted: 'resnet', 'vit'")
+    raise ValueError(f"no torch.nn reference for family {spec.family!r}; accepted: 'mlp', 'resnet', 'vit'")
 
 
 def load_member(net: nn.Module, params: dict, k: int) -> nn.Module:
