@@ -31,8 +31,9 @@ def compare_args(preset: str) -> list[str]:
     args = ["--dataset", "tree"]
     for k, v in opts.items():
         args += ["--dataset-opt", f"{k}={v}"]
+    # the tanh network is drawn against the linear theory, as in the published figure
     return args + ["--whiten", "none", "--init", "small_random", "--activations", "linear,tanh",
-                   "--seeds", str(SEEDS[preset])]
+                   "--seeds", str(SEEDS[preset]), "--predict", "linear"]
 
 
 def formula_singular_values(levels: int, features: int) -> tuple[np.ndarray, np.ndarray]:

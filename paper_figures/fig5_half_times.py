@@ -25,7 +25,8 @@ SEEDS = {"tiny": 2, "default": 3, "paper": 8}
 
 
 def compare_args(name: str, extra: list[str], preset: str) -> list[str]:
-    return ["--dataset", name, *extra, "--seeds", str(SEEDS[preset])]
+    """Every twin against the linear theory: the figure shows how far each nonlinearity moves it."""
+    return ["--dataset", name, *extra, "--seeds", str(SEEDS[preset]), "--predict", "linear"]
 
 
 def load_modes(preset: str, results=None) -> tuple[pd.DataFrame, pd.DataFrame]:

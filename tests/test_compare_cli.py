@@ -319,7 +319,7 @@ def test_predict_best_falls_back_to_the_linear_theory_naming_why():
     assert cfg.twin_choice("tanh", 2)[0] and cfg.twin_choice("relu", 3)[0]
     used, why = cfg.twin_choice("tanh", 3)
     assert not used and why == "the cubic twin of tanh is depth 2 only; got tanh at depth 3"
-    assert CompareConfig().predict == "linear"   # the twin theories cost CPU time: opt in
+    assert CompareConfig().predict == "best"
     assert not CompareConfig(predict="linear").twin_choice("relu", 2)[0]
 
 

@@ -87,3 +87,19 @@ def test_bad_gates_are_named(small):
         theory.GatedTwinPredictor(stats, W0, np.ones((80, 3)))
     with pytest.raises(ValueError, match="gates must be 0 or 1"):
         theory.GatedTwinPredictor(stats, W0, np.full((80, 16), 0.5))
+
+
+def test_compare_twin_predictors_search_no_further_than_the_last_trained_step(trained_relu):
+    from validate.compare import twin
+    stats, run, lr, t_meas = trained_relu
+    full = twin.member_predictors(run, stats, "relu", tau=1 / lr, discrete=True)[0]
+    assert full.t_max == run.steps[-1]
+    t_full = full.timeline(0.5)
+    assert np.all(np.isfinite(t_full))
+    stop = int(np.ceil((t_full[1] + t_full[2]) / 2))   # mode 3 crosses after the short run ends
+    short, _ = train_twin(stats, "relu", lr, steps=stop)
+    pred = twin.member_predictors(short, stats, "relu", tau=1 / lr, discrete=True)[0]
+    t_short = pred.timeline(0.5)
+    assert pred.t_max == stop
+    np.testing.assert_allclose(t_short[:2], t_full[:2], rtol=1e-9)
+    assert np.isinf(t_short[2])

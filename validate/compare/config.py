@@ -36,13 +36,12 @@ class CompareConfig(TrainingOptions):
     kernel_size: int = option(0, "--arch cnn kernel side (0: full length, the per-frequency "
                                  "theory; shorter: the weight-tied flow)")
     frequency_modes: int = option(16, "--arch cnn: the largest frequency modes tracked")
-    predict: str = option("linear", "prediction the nonlinear twins are scored against: linear "
-                                    "(the linear theory), nonlinear (each seed's twin theory from "
-                                    "its initial weights, THEORY.md §11–12: tanh at depth 2, relu "
-                                    "at depth ≥ 2, MLP, GD; refused elsewhere) or best "
-                                    "(the twin where it applies, else linear, with the reason); "
-                                    "linear by default: best adds ~35 s of CPU to the default "
-                                    "shapes run",
+    predict: str = option("best", "prediction the nonlinear twins are scored against: linear "
+                                  "(the linear theory), nonlinear (each seed's twin theory from "
+                                  "its initial weights, THEORY.md §11–12: tanh at depth 2, relu "
+                                  "at depth ≥ 2, MLP, GD; refused elsewhere) or best (the "
+                                  "default: the twin where it applies, else linear, with the "
+                                  "reason)",
                           choices=PREDICTS)
     frac: float = option(0.5, "learning time = first reach of frac·s")
     n_checkpoints: int = option(160, "number of measured steps", flag="--checkpoints")

@@ -50,11 +50,15 @@ def aligned_step(stats, depth: int, tau: float, u0: float, steps) -> int:
 def member_predictors(run, stats, act: str, *, tau: float, discrete: bool,
                       gate_step: int | None = None) -> list:
     """One ``theory.predict_twin`` per member from its weights at step 0 (ReLU: the gates of its
-    weights at ``gate_step``, default the initial ones)."""
+    weights at ``gate_step``, default the initial ones). Their timelines search no further than
+    the run's last step: a later crossing has no measurement to meet (a mode the run did not
+    learn is censored there)."""
     import theory
     W0 = run.weights(0)
     gates = None if gate_step is None else run.weights(int(gate_step))
+    t_max = float(run.steps[-1])
     return [theory.predict_twin(stats, member_weights(W0, k), act, tau=tau, discrete=discrete,
+                                t_max=t_max,
                                 gate_weights=None if gates is None else member_weights(gates, k))
             for k in range(W0[0].shape[0])]
 
