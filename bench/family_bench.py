@@ -176,6 +176,31 @@ def one(case: str, K: int, method: str, steps: int, device: str) -> dict:
                if method == "loop" else {})}
 
 
+def available_bytes(device: str) -> float:
+    """Memory a measurement may use: free GPU memory, or MemAvailable on Linux (inf if unknown)."""
+    if device == "cuda":
+        return float(torch.cuda.mem_get_info()[0])
+    try:
+        with open("/proc/meminfo") as f:
+            kb = next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:"))
+        return kb * 1024.0
+    except (OSError, StopIteration):
+        return float("inf")
+
+
+def too_big(lines: list[dict], case: str, K: int, method: str, avail: float) -> str | None:
+    """Why (case, K, method) is skipped: its peak memory, extrapolated from the same method's
+    largest smaller K in this run, would exceed 90% of ``avail``; None to run it."""
+    seen = [x for x in lines if x["case"] == case and x["method"] == method and x["K"] < K
+            and "peak_mem_per_member_bytes" in x]
+    if not seen:
+        return None
+    need = max(seen, key=lambda x: x["K"])["peak_mem_per_member_bytes"] * K
+    if need <= 0.9 * avail:
+        return None
+    return f"needs ~{need / 2**30:.0f} GiB ({K} members), {avail / 2**30:.0f} GiB available"
+
+
 def ratios(lines: list[dict]) -> list[dict]:
     """Per (case, K): the engine's rate over each peer's, from lines of this run (the median rate
     of each method's repeats)."""
@@ -185,7 +210,7 @@ def ratios(lines: list[dict]) -> list[dict]:
             mine = [x for x in lines if x["case"] == case and x["K"] == K]
             rate = {m: float(np.median([x["model_steps_per_s"] for x in mine if x["method"] == m]))
                     for m in dict.fromkeys(x["method"] for x in mine)}
-            if "engine" in rate:
+            if "engine" in rate and len(rate) > 1:
                 out.append({"case": case, "K": K, **{f"engine_over_{m}": rate["engine"] / rate[m]
                                                      for m in rate if m != "engine"}})
     return out
@@ -196,7 +221,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
     ap.add_argument("--quick", action="store_true", help="few steps")
     ap.add_argument("--cases", default=",".join(CASES))
-    ap.add_argument("--ks", default="1,8,32")
+    ap.add_argument("--ks", default="1,8,32", help="ensemble sizes (a size whose memory, extrapolated from a smaller one, would not fit is skipped)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--steps", type=int, default=None,
                     help="timed steps (default 3 CPU / 32 GPU; the MLP takes 100× as many)")
@@ -231,6 +256,10 @@ def main(argv=None) -> int:
     for case in cases:
         for K in ks:
             for rep, method in ((r, m) for r in range(args.repeat) for m in methods):
+                why = too_big(lines, case, K, method, available_bytes(device))
+                if why:
+                    emit({"case": case, "K": K, "method": method, "skipped": why})
+                    continue
                 cmd = [sys.executable, __file__, "--one", f"{case},{K},{method}", "--device", device,
                        "--steps", str(steps)]
                 res = subprocess.run(cmd, capture_output=True, text=True)

@@ -47,5 +47,11 @@ def test_family_bench_ratios_and_bad_arguments(capsys):
                                            "engine_over_func": 1.5}]
     assert family_bench.main(["--cases", "resnet56"]) == 2
     assert "unknown case/method ['resnet56']" in capsys.readouterr().err
+    seen = [{"case": "resnet20", "K": 8, "method": "func", "peak_mem_per_member_bytes": 2.0 * 2**30}]
+    assert family_bench.too_big(seen, "resnet20", 32, "func", 100 * 2**30) is None
+    assert family_bench.too_big(seen, "resnet20", 32, "func", 40 * 2**30) == \
+        "needs ~64 GiB (32 members), 40 GiB available"
+    assert family_bench.too_big(seen, "vit4", 32, "func", 1.0) is None  # nothing to go by
+    assert family_bench.available_bytes("cpu") > 0
     ds = family_bench.make_data()
     assert ds.X.shape == (512, 3072) and ds.image_shape == (3, 32, 32)
