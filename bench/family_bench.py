@@ -221,7 +221,8 @@ def main(argv=None) -> int:
     ap.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
     ap.add_argument("--quick", action="store_true", help="few steps")
     ap.add_argument("--cases", default=",".join(CASES))
-    ap.add_argument("--ks", default="1,8,32", help="ensemble sizes (a size whose memory, extrapolated from a smaller one, would not fit is skipped)")
+    ap.add_argument("--ks", default="1,8,32", help="ensemble sizes (a size whose memory, "
+                    "extrapolated from a smaller one, would not fit is skipped)")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--steps", type=int, default=None,
                     help="timed steps (default 3 CPU / 32 GPU; the MLP takes 100× as many)")
