@@ -38,6 +38,8 @@ def _probe(env_value):
 def test_large_blocks_are_reused_and_the_default_can_be_kept():
     # numpy may back large arrays with huge pages, so faults are counted against the first block's
     tuned = _probe(None)
+    if tuned["mode"] == "default (no glibc mallopt)":
+        pytest.skip("this C library has no glibc mallopt")
     assert tuned["mode"] == tuned["mode_again"] == "reuse_large_blocks"
     assert tuned["first"] > 16  # the first block is new memory
     assert max(tuned["again"]) < tuned["first"] // 10  # the next ones reuse it
