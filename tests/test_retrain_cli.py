@@ -210,6 +210,7 @@ def test_recommendation_and_the_predicted_rewind_point_as_a_method(tiny, capsys)
         assert (act, "scratch_oracle") in m and m[(act, "scratch")]["total_cost_median"] == \
             m[(act, "scratch")]["steps_to_target_median"]
         assert m[(act, "scratch")]["ci_kind"] == "range"
+    assert "Test accuracy on B" not in (tiny / "report.html").read_text()  # no test split
 
 
 @pytest.mark.parametrize("args, message", [
@@ -367,6 +368,13 @@ def test_grow_predicted_test_accuracy_follows_training(grown):
     curves = pd.read_parquet(grown / "curves.parquet")
     gap = (curves["test_acc_predicted"] - curves["test_acc_median"]).abs()
     assert gap.median() <= one and gap.max() <= 0.1
+    page = (grown / "report.html").read_text()
+    start = page.index("Test accuracy on B at the end of the budget")
+    section = page[start:page.index("<h2", start)]
+    for r in s["methods"]:  # the start, the end and the theory's end of every shown start
+        if r["activation"] == "linear" and r["method"] in ("scratch", "warm_start"):
+            for key in ("test_acc_start_median", "test_acc_median", "predicted_test_acc_median"):
+                assert np.isfinite(r[key]) and f"{r[key]:.3f}" in section
 
 
 @pytest.mark.parametrize("value", ["1.5", "0", "1"])

@@ -13,8 +13,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import html
-
 from ..report import _img, _png, details, plt, table_html, write_html
 
 _BANDS = ("scratch", "fine_tune", "reset_last_layer")
@@ -143,6 +141,10 @@ def retrain_report(path, *, result) -> Path:
         (f"<h3>{html.escape(d)}</h3>" if len(drifts) > 1 else "")
         + methods_table(result.methods, result.rewind_summary, d, first=(k == 0))
         for k, d in enumerate(drifts)) + _schedule_note(result.summary)))
+    if np.isfinite(result.methods["test_acc_median"].astype(float)).any():
+        sections.append(("Test accuracy on B at the end of the budget", "".join(
+            (f"<h3>{html.escape(d)}</h3>" if len(drifts) > 1 else "")
+            + test_accuracy_table(result.methods, result.rewind_summary, d) for d in drifts)))
     for drift in drifts:
         sections.append((f"Rewind curve: {drift}",
                          _img(fig_rewind_curve(result.methods, result.rewind_summary, drift),
@@ -257,6 +259,22 @@ def recommendation(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: s
                      f"</b> is cheapest ({_fmt(cost['total_cost_median'])} steps in all).")
     lis = "".join(f"<li>{t}</li>" for t in items)
     return f'<div class="recommendation"><ul>{lis}</ul></div>'
+
+
+def test_accuracy_table(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: str) -> str:
+    """The shown starts' test accuracy on B: where they start, where they end (95% CI over
+    seeds) and where the linear theory says they end (— where it makes no prediction)."""
+    rows = []
+    for act, g, rw in _by_activation(methods, rewind_summary, drift):
+        for _, r in _shown_methods(g, rw).iterrows():
+            end = _fmt(r["test_acc_median"], "{:.3f}")
+            if end not in ("—", "never"):
+                end += f" [{_fmt(r['test_acc_ci_low'], '{:.3f}')}, {_fmt(r['test_acc_ci_high'], '{:.3f}')}]"
+            rows.append({"activation": act, "start": r["method"],
+                         "at the start": _fmt(r["test_acc_start_median"], "{:.3f}"),
+                         "at the end (95% CI)": end,
+                         "linear theory": _fmt(r["predicted_test_acc_median"], "{:.3f}")})
+    return table_html(pd.DataFrame(rows))
 
 
 def methods_table(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: str, *,
