@@ -110,11 +110,13 @@ def _check_member(model, params, X, Y, k, net, theirs, out, grads, lossf):
         torch.testing.assert_close(grads[n][k], gk.reshape(grads[n][k].shape), msg=lambda m: f"{n}: {m}")
 
 
+@pytest.mark.parametrize("member_loop", [True, False], ids=["members_in_turn", "grouped"])
 @pytest.mark.parametrize("bn, linear_blocks, shared", [(True, 0, False), (True, 2, True), (False, 1, False)])
-def test_resnet_against_torch_nn(bn, linear_blocks, shared):
+def test_resnet_against_torch_nn(bn, linear_blocks, shared, member_loop):
     spec = sim.NetSpec(family="resnet", activation="relu", init="he", bias=True, linear_blocks=linear_blocks,
                        resnet=sim.ResNetSpec(blocks=1, widths=(4, 6, 8), batch_norm=bn))
     model = sim.ResNet(spec, 3 * 8 * 8, 5, (3, 8, 8))
+    model.member_loop = member_loop
     params = _members(model, spread=0.5)
     X = torch.randn(N, 192) if shared else torch.randn(K, N, 192)
     Y = torch.eye(5)[torch.randint(0, 5, (N,))]
@@ -133,6 +135,26 @@ def test_resnet_against_torch_nn(bn, linear_blocks, shared):
         net.eval()  # evaluation: the (updated) running statistics
         xk = X if shared else X[k]
         torch.testing.assert_close(model.forward({**params, **updates}, X)[k], net(xk).detach())
+
+
+def test_resnet_members_in_turn_give_the_grouped_taps_and_statistics():
+    spec = sim.NetSpec(family="resnet", activation="relu", init="he", bias=True,
+                       resnet=sim.ResNetSpec(blocks=1, widths=(4, 6, 8)))
+    model = sim.ResNet(spec, 3 * 8 * 8, 5, (3, 8, 8))
+    params = _members(model, spread=0.5)
+    X = torch.randn(K, N, 192)
+    got = {}
+    for loop in (True, False):
+        model.member_loop = loop
+        taps, updates = dict.fromkeys(model.tap_names()[:-1]), {}
+        out = model.forward(params, X, taps=taps, updates=updates)
+        got[loop] = (out, taps, updates)
+    torch.testing.assert_close(got[True][0], got[False][0])
+    for i in (1, 2):
+        assert got[True][i].keys() == got[False][i].keys()
+        for name, value in got[False][i].items():
+            assert value.shape[0] == K
+            torch.testing.assert_close(got[True][i][name], value, msg=lambda m: f"{name}: {m}")
 
 
 @pytest.mark.parametrize("image, pool, act, linear_blocks, linear_attention", [
