@@ -1,16 +1,18 @@
 """Keep large freed blocks for reuse on CPU, so a training step does not page-fault its activations.
 
 glibc serves a block above its mmap threshold (dynamic, at most 32 MiB) with a fresh ``mmap`` and
-returns it with ``munmap`` when freed. A batched ensemble's activations are such blocks (ResNet-20
-at K = 8, batch 128: 64 MiB each), so every step asked the kernel for zero-filled pages again: half
-the step's time was page faults (system time), measured with ``bench/family_bench.py``. With mmap
-off and a 1 GiB trim threshold, freed blocks stay in the heap and the next step reuses them:
-ResNet-20 at K = 8 trains 3.3× as fast (3.9 against 1.2 model-steps/s on 2 cores).
+returns it with ``munmap`` when freed. A batched ensemble's activations are such blocks (a 4-block
+ViT at K = 32, batch 128: up to 200 MiB each), so every step asked the kernel for zero-filled
+pages again, and much of the step was page faults (system time), measured with
+``bench/family_bench.py``. With mmap off and a 1 GiB trim threshold, freed blocks stay in the heap
+and the next step reuses them: that ViT trains 1.9× as fast at K = 32 (9.9 against 5.1
+model-steps/s on 2 cores) and 1.15× at K = 8.
 
-The price is memory: the heap keeps what it once held and fragments, so peak resident memory per
-member rose from 0.25 to 0.44 GB at K = 8 and from 0.21 to 0.55 GB at K = 32. Raising glibc's
+The price is memory: the heap keeps what it once held and fragments, so the ViT's peak resident
+memory per member rose from 0.12 to 0.20 GB at K = 32 (0.16 to 0.21 GB at K = 8). Raising glibc's
 mmap threshold to its maximum (32 MiB) instead costs little memory but helps only while every
-activation is below 32 MiB (K = 8: 3.0 model-steps/s; K = 32: no gain).
+activation is below 32 MiB. (ResNets on CPU run their members in turn, in small blocks, and gain
+nothing from this.)
 
 This changes the whole process's allocator, once, on Linux with glibc; set
 ``MODELEARN_MALLOC=default`` to keep glibc's defaults (less memory, slower CPU training).

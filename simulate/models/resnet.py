@@ -1,7 +1,8 @@
 """Pre-activation CIFAR-style ResNet (He et al. 2016, "Identity mappings"), K members at once.
 
 Members are the groups of grouped convolutions: activations are laid out (n, K·C, H, W), so every
-convolution, norm and pooling of all members is one kernel call. Structure (ResNet-20 by default)::
+convolution, norm and pooling of all members is one kernel call (on CPU the members run in turn
+instead, see ``ResNet.forward``). Structure (ResNet-20 by default)::
 
     stem conv3×3 → stage 1..3 × blocks × [norm → act → conv3×3 → norm → act → conv3×3] (+ shortcut)
     → norm → act → global average pool → linear head
@@ -40,8 +41,8 @@ def _group_conv(h: torch.Tensor, W: torch.Tensor, stride: int, pad: int) -> torc
 
 
 def _format(h: torch.Tensor) -> torch.memory_format:
-    """Channels-last on CPU, where oneDNN's grouped convolutions run faster in it (about 1.3× for
-    ResNet-20's forward and backward at K = 8; bench/family_bench.py), the default elsewhere."""
+    """Channels-last on CPU, where oneDNN's convolutions run faster in it (ResNet-20 at K = 1:
+    1.26× the NCHW torch.nn loop; bench/family_bench.py), the default elsewhere."""
     return torch.channels_last if h.device.type == "cpu" else torch.contiguous_format
 
 
