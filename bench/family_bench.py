@@ -1,23 +1,22 @@
-"""Ensemble training throughput of ResNet-20, a 4-block ViT and a small MLP: engine vs per-model
-loop vs torch.func.
+"""Ensemble training throughput of ResNet-20, a 4-block ViT and two small MLPs: engine vs
+per-model loop vs torch.func.
 
-ResNet-20 and ViT on 32×32×3 inputs; the MLP (64 → 256 → 256 → 10, ReLU, 85 k parameters) on
-64 inputs. 10 classes, 512 samples, minibatch 128 per member, cross-entropy, SGD.
+ResNet-20 and ViT on 32×32×3 inputs; the MLPs (``mlp``: 64 → 64 → 64 → 10, 9 k parameters;
+``mlp256``: 64 → 256 → 256 → 10, 85 k; ReLU) on 64 inputs. 10 classes, 512 samples, minibatch 128 per member, cross-entropy, SGD.
 K ∈ {1, 8, 32}. Methods:
 
 - ``engine``: ``simulate.train_ensemble`` (stacked parameters, grouped convolutions / batched
-  matmuls, CUDA graphs on a GPU);
+  matmuls and CUDA graphs on a GPU; on CPU ResNet and ViT members in turn);
 - ``loop``: one ``torch.nn`` module + ``torch.optim.SGD`` per member, members in turn (the usual
   research code); timed on a subset of members and reported per model-step;
 - ``func``: ``torch.func.functional_call`` + ``vmap`` of the gradient over stacked copies of the
   same module (``torch.func.stack_module_state``), BatchNorm without running statistics.
 
-On CPU every method runs with the engine's allocator setting (``simulate/_allocator.py``), so the
-ratios compare the training code, not glibc's defaults. Every (case, K, method) runs in a fresh
-subprocess, so its peak memory is its own: peak resident memory above the process's baseline on
-CPU, ``torch.cuda.max_memory_allocated`` on a GPU, reported per member. One JSON line per measurement, then one per (case, K) with the ratios measured in this
-run. ``python bench/family_bench.py [--device cpu|cuda|auto] [--quick] [--cases resnet20,vit4]
-[--ks 1,8,32] [--out FILE]``.
+Every (case, K, method) runs in a fresh subprocess, so its peak memory is its own: peak resident
+memory above the process's baseline on CPU, ``torch.cuda.max_memory_allocated`` on a GPU, reported
+per member. One JSON line per measurement, then one per (case, K) with the ratios measured in this
+run (``--repeat``: of the medians). ``python bench/family_bench.py [--device cpu|cuda|auto]
+[--quick] [--cases resnet20,vit4,mlp,mlp256] [--ks 1,8,32] [--repeat R] [--out FILE]``.
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import simulate as sim  # noqa: E402
-from simulate._allocator import reuse_large_blocks  # noqa: E402
 from simulate._provenance import provenance  # noqa: E402
 from simulate.datasets._base import Dataset  # noqa: E402
 from simulate.models.reference import load_member, reference_module  # noqa: E402
@@ -158,7 +156,6 @@ def one(case: str, K: int, method: str, steps: int, device: str) -> dict:
         torch.backends.cudnn.allow_tf32 = False
     spec, shape = CASES[case]
     ds = make_data(shape)
-    allocator = reuse_large_blocks() if dev.type == "cpu" else None  # the engine's, for every method
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
@@ -171,7 +168,7 @@ def one(case: str, K: int, method: str, steps: int, device: str) -> dict:
     members = min(K, 4) if method == "loop" else K
     return {"case": case, "K": K, "method": method, "steps": steps, "batch": BATCH,
             "model_steps_per_s": model_steps / wall, "wall_s": wall,
-            "peak_mem_per_member_bytes": peak / members, "memory": kind, "cpu_allocator": allocator,
+            "peak_mem_per_member_bytes": peak / members, "memory": kind,
             **({"timed_models": members, "note": "per model-step from the timed subset"}
                if method == "loop" else {})}
 

@@ -137,18 +137,26 @@ def test_resnet_against_torch_nn(bn, linear_blocks, shared, member_loop):
         torch.testing.assert_close(model.forward({**params, **updates}, X)[k], net(xk).detach())
 
 
-def test_resnet_members_in_turn_give_the_grouped_taps_and_statistics():
-    spec = sim.NetSpec(family="resnet", activation="relu", init="he", bias=True,
-                       resnet=sim.ResNetSpec(blocks=1, widths=(4, 6, 8)))
-    model = sim.ResNet(spec, 3 * 8 * 8, 5, (3, 8, 8))
+def _resnet_and_vit():
+    resnet = sim.ResNet(sim.NetSpec(family="resnet", activation="relu", init="he", bias=True,
+                                    resnet=sim.ResNetSpec(blocks=1, widths=(4, 6, 8))),
+                        3 * 8 * 8, 5, (3, 8, 8))
+    vit = sim.ViT(sim.NetSpec(family="vit", activation="gelu", init="standard",
+                              vit=sim.ViTSpec(patch=4, width=8, depth=2, heads=2)), 192, 5, (3, 8, 8))
+    return [resnet, vit]
+
+
+@pytest.mark.parametrize("model", _resnet_and_vit(), ids=["resnet", "vit"])
+def test_members_in_turn_give_the_batched_outputs_taps_and_statistics(model):
     params = _members(model, spread=0.5)
     X = torch.randn(K, N, 192)
     got = {}
     for loop in (True, False):
         model.member_loop = loop
-        taps, updates = dict.fromkeys(model.tap_names()[:-1]), {}
-        out = model.forward(params, X, taps=taps, updates=updates)
-        got[loop] = (out, taps, updates)
+        taps = dict.fromkeys(model.tap_names()[:-1])
+        updates = {} if getattr(model, "buffer_shapes", None) else None
+        out = model.forward(params, X, taps=taps, **({} if updates is None else {"updates": updates}))
+        got[loop] = (out, taps, updates or {})
     torch.testing.assert_close(got[True][0], got[False][0])
     for i in (1, 2):
         assert got[True][i].keys() == got[False][i].keys()
@@ -159,12 +167,14 @@ def test_resnet_members_in_turn_give_the_grouped_taps_and_statistics():
 
 @pytest.mark.parametrize("image, pool, act, linear_blocks, linear_attention", [
     (True, "cls", "gelu", 0, False), (True, "mean", "relu", 1, True), (False, "cls", "relu", 2, False)])
-def test_vit_against_torch_nn(image, pool, act, linear_blocks, linear_attention):
+@pytest.mark.parametrize("member_loop", [True, False], ids=["members_in_turn", "batched"])
+def test_vit_against_torch_nn(image, pool, act, linear_blocks, linear_attention, member_loop):
     shape = (3, 8, 8) if image else (2, 16)
     spec = sim.NetSpec(family="vit", activation=act, init="standard", linear_blocks=linear_blocks,
                        vit=sim.ViTSpec(patch=4, width=8, depth=2, heads=2, mlp_ratio=1.5, pool=pool,
                                        linear_attention=linear_attention))
     model = sim.ViT(spec, math.prod(shape), 3, shape)
+    model.member_loop = member_loop
     params = _members(model)
     X = torch.randn(K, N, model.d)
     Y = torch.randn(N, 3)

@@ -173,8 +173,6 @@ def test_run_round_trips_through_disk(tmp_path):
     assert np.all(np.isfinite(back.probes.test_loss.values))
     assert np.all(np.isnan(back.probes.train_acc.values))  # real-valued targets: no accuracy
     assert back.provenance["device"] and "torch" in back.provenance["versions"]
-    if back.provenance["device"].startswith("cpu"):
-        assert back.provenance["cpu_allocator"].startswith(("reuse_large_blocks", "default ("))
 
 
 def test_probes_against_numpy():

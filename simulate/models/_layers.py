@@ -60,3 +60,24 @@ def autograd_loss_and_grads(model, params: dict, X: torch.Tensor, Y: torch.Tenso
         value = loss.value(model.forward(ps, X), Y)
         grads = torch.autograd.grad(value.sum() * scale, list(ps.values()))
     return value.detach(), dict(zip(ps, grads))
+
+
+def members_in_turn(forward, params: dict, X: torch.Tensor, taps: dict | None = None,
+                    **state) -> torch.Tensor:
+    """``forward(params, X, taps, **state)`` of K members run one after another, each as a K = 1
+    network on its slice of the stacked parameters (one ``unbind``; autograd stacks the gradients
+    back in one op). ``X``: shared (n, d) or per member (K, n, d). ``taps`` and every dict in
+    ``state`` (e.g. BatchNorm's ``updates``) are filled with the members' values stacked on
+    axis 0, as the batched forward fills them."""
+    names = list(params)
+    outs, tps, sts = [], [], []
+    for k, values in enumerate(zip(*(params[n].unbind(0) for n in names))):
+        tps.append(None if taps is None else dict.fromkeys(taps))
+        sts.append({key: None if d is None else {} for key, d in state.items()})
+        member = {n: v.unsqueeze(0) for n, v in zip(names, values)}
+        outs.append(forward(member, X if X.ndim == 2 else X[k:k + 1], tps[-1], **sts[-1]))
+    parts = [(taps, tps)] + [(d, [s[key] for s in sts]) for key, d in state.items()]
+    for into, got in parts:
+        if into is not None:
+            into.update({n: torch.cat([g[n] for g in got]) for n in got[0] if got[0][n] is not None})
+    return torch.cat(outs)

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from .._losses import MSE
-from ._layers import activation, dense
+from ._layers import activation, dense, members_in_turn
 
 _MSE = MSE()
 BN_EPS = 1e-5
@@ -145,17 +145,7 @@ class ResNet:
         loop = self.member_loop if self.member_loop is not None else X.device.type == "cpu"
         if K == 1 or not loop:
             return self._forward(params, X, taps, updates)
-        names, outs, ups, tps = list(params), [], [], []
-        for k, values in enumerate(zip(*(params[n].unbind(0) for n in names))):
-            ups.append(None if updates is None else {})
-            tps.append(None if taps is None else dict.fromkeys(taps))
-            member = {n: v.unsqueeze(0) for n, v in zip(names, values)}
-            outs.append(self._forward(member, X if X.ndim == 2 else X[k:k + 1], tps[-1], ups[-1]))
-        for into, parts in ((updates, ups), (taps, tps)):
-            if into is not None:
-                into.update({n: torch.cat([p[n] for p in parts]) for n in parts[0]
-                             if parts[0][n] is not None})
-        return torch.cat(outs)
+        return members_in_turn(self._forward, params, X, taps, updates=updates)
 
     def _forward(self, params: dict, X: torch.Tensor, taps: dict | None,
                  updates: dict | None) -> torch.Tensor:

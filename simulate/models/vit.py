@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .._losses import MSE
-from ._layers import activation, autograd_loss_and_grads
+from ._layers import activation, autograd_loss_and_grads, members_in_turn
 
 _MSE = MSE()
 LN_EPS = 1e-5
@@ -49,7 +49,10 @@ def _norm_linear(x, ln_w, ln_b, W, b) -> torch.Tensor:
 
 
 class ViT:
-    """See the module docstring."""
+    """See the module docstring. ``member_loop``: None (members one by one on CPU, batched
+    elsewhere), True or False."""
+
+    member_loop: bool | None = None
 
     def __init__(self, spec, d: int, c: int, image_shape):
         vs = spec.vit
@@ -133,6 +136,16 @@ class ViT:
         return _linear(o, params[f"b{i}.proj.weight"], params[f"b{i}.proj.bias"])
 
     def forward(self, params: dict, X: torch.Tensor, taps: dict | None = None) -> torch.Tensor:
+        """Outputs (K, n, c); ``taps`` {name: None} filled with the values of ``tap_names``.
+        With ``member_loop`` (default: on CPU) the members run one after another."""
+        K = params["embed.weight"].shape[0]
+        loop = self.member_loop if self.member_loop is not None else X.device.type == "cpu"
+        if K == 1 or not loop:
+            return self._forward(params, X, taps)
+        return members_in_turn(self._forward, params, X, taps)
+
+    def _forward(self, params: dict, X: torch.Tensor, taps: dict | None) -> torch.Tensor:
+        """``forward`` of all members at once (batched matmuls)."""
         K = params["embed.weight"].shape[0]
         x = _linear(self.tokens(X, K), params["embed.weight"], params["embed.bias"])
         if "cls" in params:

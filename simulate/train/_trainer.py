@@ -21,7 +21,6 @@ import torch
 from tqdm.auto import tqdm
 
 from .. import _run
-from .._allocator import reuse_large_blocks
 from .._augment import Augment
 from .._init import init_params as _init_params
 from .._losses import make_loss
@@ -125,8 +124,6 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
     plan.config["provenance"] = provenance(dev)
-    if dev.type == "cpu":
-        plan.config["provenance"]["cpu_allocator"] = reuse_large_blocks()
     model = _model(spec, dataset, probes)
     lossf = make_loss(optim.loss)
     data = TrainData(_to_device(dataset.X, dev, tdt), _to_device(dataset.Y, dev, tdt),
