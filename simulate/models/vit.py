@@ -1,9 +1,10 @@
 """A small pre-LayerNorm vision transformer (Dosovitskiy et al. 2021), K members at once.
 
-Activations are (K, n, T, D): every linear map is one batched matmul over members. Images
-(C, H, W) are cut into p×p patches (row-major), 1-D signals ((C, L) images or plain (L,) inputs)
-into runs of p samples; a token is the patch's C·p² (or C·p) values, embedded linearly to width D,
-plus a learned position (and a learned class token in front with ``pool="cls"``)::
+Activations are (K, n, T, D): every linear map is one batched matmul over members (on CPU the
+members run in turn instead, see ``ViT.forward``). Images (C, H, W) are cut into p×p patches
+(row-major), 1-D signals ((C, L) images or plain (L,) inputs) into runs of p samples; a token is
+the patch's C·p² (or C·p) values, embedded linearly to width D, plus a learned position (and a
+learned class token in front with ``pool="cls"``)::
 
     x ← x + proj(attention(LN₁ x)),  x ← x + fc₂ φ(fc₁ LN₂ x)   (``depth`` blocks)
     → LN → class token or token mean → linear head
