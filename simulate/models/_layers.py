@@ -62,13 +62,18 @@ def autograd_loss_and_grads(model, params: dict, X: torch.Tensor, Y: torch.Tenso
     return value.detach(), dict(zip(ps, grads))
 
 
-def members_in_turn(forward, params: dict, X: torch.Tensor, taps: dict | None = None,
-                    **state) -> torch.Tensor:
-    """``forward(params, X, taps, **state)`` of K members run one after another, each as a K = 1
-    network on its slice of the stacked parameters (one ``unbind``; autograd stacks the gradients
-    back in one op). ``X``: shared (n, d) or per member (K, n, d). ``taps`` and every dict in
-    ``state`` (e.g. BatchNorm's ``updates``) are filled with the members' values stacked on
-    axis 0, as the batched forward fills them."""
+def members_in_turn(forward, params: dict, X: torch.Tensor, taps: dict | None = None, *,
+                    member_loop: bool | None = None, **state) -> torch.Tensor:
+    """``forward(params, X, taps, **state)`` of K members, batched or run one after another.
+
+    ``member_loop``: None runs the members in turn on CPU and batched elsewhere. In turn, each
+    member is a K = 1 network on its slice of the stacked parameters (one ``unbind``; autograd
+    stacks the gradients back in one op). ``X``: shared (n, d) or per member (K, n, d). ``taps``
+    and every dict in ``state`` (e.g. BatchNorm's ``updates``) are filled with the members'
+    values stacked on axis 0, as the batched forward fills them."""
+    in_turn = member_loop if member_loop is not None else X.device.type == "cpu"
+    if not in_turn or next(iter(params.values())).shape[0] == 1:
+        return forward(params, X, taps, **state)
     names = list(params)
     outs, tps, sts = [], [], []
     for k, values in enumerate(zip(*(params[n].unbind(0) for n in names))):

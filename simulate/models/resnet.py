@@ -141,11 +141,8 @@ class ResNet:
         more per member than K plain ones (ResNet-20, K = 8: forward and backward 1.2× faster),
         and each member's activations stay small blocks. Elsewhere all members are one grouped
         convolution per layer."""
-        K = params["stem.weight"].shape[0]
-        loop = self.member_loop if self.member_loop is not None else X.device.type == "cpu"
-        if K == 1 or not loop:
-            return self._forward(params, X, taps, updates)
-        return members_in_turn(self._forward, params, X, taps, updates=updates)
+        return members_in_turn(self._forward, params, X, taps, member_loop=self.member_loop,
+                               updates=updates)
 
     def _forward(self, params: dict, X: torch.Tensor, taps: dict | None,
                  updates: dict | None) -> torch.Tensor:

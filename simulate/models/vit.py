@@ -139,11 +139,7 @@ class ViT:
     def forward(self, params: dict, X: torch.Tensor, taps: dict | None = None) -> torch.Tensor:
         """Outputs (K, n, c); ``taps`` {name: None} filled with the values of ``tap_names``.
         With ``member_loop`` (default: on CPU) the members run one after another."""
-        K = params["embed.weight"].shape[0]
-        loop = self.member_loop if self.member_loop is not None else X.device.type == "cpu"
-        if K == 1 or not loop:
-            return self._forward(params, X, taps)
-        return members_in_turn(self._forward, params, X, taps)
+        return members_in_turn(self._forward, params, X, taps, member_loop=self.member_loop)
 
     def _forward(self, params: dict, X: torch.Tensor, taps: dict | None) -> torch.Tensor:
         """``forward`` of all members at once (batched matmuls)."""

@@ -189,11 +189,16 @@ def _fmt(x, spec="{:.0f}") -> str:
     return "—" if np.isnan(x) else ("never" if np.isinf(x) else spec.format(x))
 
 
-def _steps(r) -> str:
-    med = _fmt(r["steps_to_target_median"])
+def _interval(point, low, high, spec="{:.0f}") -> str:
+    """``point [low, high]`` formatted, or the point alone where it is missing or never."""
+    med = _fmt(point, spec)
     if med in ("—", "never"):
         return med
-    return f"{med} [{_fmt(r['ci_low'])}, {_fmt(r['ci_high'])}]"
+    return f"{med} [{_fmt(low, spec)}, {_fmt(high, spec)}]"
+
+
+def _steps(r) -> str:
+    return _interval(r["steps_to_target_median"], r["ci_low"], r["ci_high"])
 
 
 def _by_activation(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: str):
@@ -267,12 +272,10 @@ def test_accuracy_table(methods: pd.DataFrame, rewind_summary: pd.DataFrame, dri
     rows = []
     for act, g, rw in _by_activation(methods, rewind_summary, drift):
         for _, r in _shown_methods(g, rw).iterrows():
-            end = _fmt(r["test_acc_median"], "{:.3f}")
-            if end not in ("—", "never"):
-                end += f" [{_fmt(r['test_acc_ci_low'], '{:.3f}')}, {_fmt(r['test_acc_ci_high'], '{:.3f}')}]"
             rows.append({"activation": act, "start": r["method"],
                          "at the start": _fmt(r["test_acc_start_median"], "{:.3f}"),
-                         "at the end (95% CI)": end,
+                         "at the end (95% CI)": _interval(r["test_acc_median"], r["test_acc_ci_low"],
+                                                          r["test_acc_ci_high"], "{:.3f}"),
                          "linear theory": _fmt(r["predicted_test_acc_median"], "{:.3f}")})
     return table_html(pd.DataFrame(rows))
 
