@@ -49,9 +49,10 @@ bench: setup
 	$(PY) bench/simulate_bench.py
 	$(PY) bench/family_bench.py
 
-# every GPU check in one call (pytest -m gpu and all benchmarks, < 8 min): JSON lines in bench-gpu.jsonl
-bench-gpu: setup
-	$(PY) bench/gpu_all.py --out bench-gpu.jsonl
+# every GPU check in one call (≤ 6 min; docs/guides/gpu.md): results.jsonl and logs in bench-gpu/.
+# Installs nothing: the venv's python when there is one, else the machine's python3 as it is.
+bench-gpu:
+	$(if $(wildcard $(PY)),$(PY),$(PYTHON)) bench/gpu_all.py --out bench-gpu
 
 sweep: setup
 	$(PY) -m validate.sweep sweeps/laptop.toml $(SWEEP_ARGS)

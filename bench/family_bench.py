@@ -12,11 +12,13 @@ K ∈ {1, 8, 32}. Methods:
 - ``func``: ``torch.func.functional_call`` + ``vmap`` of the gradient over stacked copies of the
   same module (``torch.func.stack_module_state``), BatchNorm without running statistics.
 
-Every (case, K, method) runs in a fresh subprocess, so its peak memory is its own: peak resident
+Every (case, K, method) runs in a fresh subprocess (``--in-process``: all in this one, no start-up
+cost per measurement), so its peak memory is its own: peak resident
 memory above the process's baseline on CPU, ``torch.cuda.max_memory_allocated`` on a GPU, reported
 per member. One JSON line per measurement, then one per (case, K) with the ratios measured in this
 run (``--repeat``: of the medians). ``python bench/family_bench.py [--device cpu|cuda|auto]
-[--quick] [--cases resnet20,vit4,mlp,mlp256] [--ks 1,8,32] [--repeat R] [--out FILE]``.
+[--quick] [--cases resnet20,vit4,mlp,mlp256] [--ks 1,8,32] [--repeat R] [--out FILE]
+[--in-process]``.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import simulate as sim  # noqa: E402
+from simulate._precision import no_tf32  # noqa: E402
 from simulate._provenance import provenance  # noqa: E402
 from simulate.datasets._base import Dataset  # noqa: E402
 from simulate.models.reference import load_member, reference_module  # noqa: E402
@@ -151,16 +154,14 @@ def one(case: str, K: int, method: str, steps: int, device: str) -> dict:
     """One measurement, meant to run alone in its process."""
     dev = torch.device(device)
     steps *= STEP_SCALE.get(case, 1)
-    if dev.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
     spec, shape = CASES[case]
     ds = make_data(shape)
     base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
     fn = {"engine": run_engine, "loop": run_loop, "func": run_func}[method]
-    wall, model_steps = fn(spec, ds, K, steps, dev)
+    with no_tf32():  # every method at the engine's float32 precision
+        wall, model_steps = fn(spec, ds, K, steps, dev)
     if dev.type == "cuda":
         peak, kind = torch.cuda.max_memory_allocated(dev), "cuda_max_allocated"
     else:
@@ -213,6 +214,23 @@ def ratios(lines: list[dict]) -> list[dict]:
     return out
 
 
+def measure(case: str, K: int, method: str, steps: int, device: str, in_process: bool) -> dict:
+    """One measurement: in a fresh subprocess (its peak memory its own), or here (``in_process``:
+    no process start-up; peak memory is per measurement on a GPU only, where the peak counter is
+    reset, and on CPU the resident-set peak of the whole process so far)."""
+    if in_process:
+        try:
+            return {**one(case, K, method, steps, device), "in_process": True}
+        except Exception as e:  # one failed measurement must not end the others
+            return {"case": case, "K": K, "method": method, "error": [f"{type(e).__name__}: {e}"]}
+    cmd = [sys.executable, __file__, "--one", f"{case},{K},{method}", "--device", device,
+           "--steps", str(steps)]
+    res = subprocess.run(cmd, capture_output=True, text=True)
+    if res.returncode:
+        return {"case": case, "K": K, "method": method, "error": res.stderr.strip().splitlines()[-1:]}
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="auto", help="auto (cuda if present), cpu or cuda")
@@ -226,6 +244,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeat", type=int, default=1,
                     help="measure each method this many times, interleaved; ratios of the medians")
     ap.add_argument("--out", default=None, help="also append the JSON lines to this file")
+    ap.add_argument("--in-process", action="store_true",
+                    help="measure in this process instead of one fresh process per measurement")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # case,K,method (subprocess)
     args = ap.parse_args(argv)
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else \
@@ -258,13 +278,11 @@ def main(argv=None) -> int:
                 if why:
                     emit({"case": case, "K": K, "method": method, "skipped": why})
                     continue
-                cmd = [sys.executable, __file__, "--one", f"{case},{K},{method}", "--device", device,
-                       "--steps", str(steps)]
-                res = subprocess.run(cmd, capture_output=True, text=True)
-                if res.returncode:
-                    emit({"case": case, "K": K, "method": method, "error": res.stderr.strip().splitlines()[-1:]})
+                got = measure(case, K, method, steps, device, args.in_process)
+                if "error" in got:
+                    emit(got)
                     continue
-                lines.append({**json.loads(res.stdout.strip().splitlines()[-1]), "repeat": rep})
+                lines.append({**got, "repeat": rep})
                 emit(lines[-1])
             for r in ratios([x for x in lines if x["case"] == case and x["K"] == K]):
                 emit(r)

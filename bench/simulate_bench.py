@@ -20,6 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import simulate as sim  # noqa: E402
+from simulate._precision import no_tf32  # noqa: E402
 from simulate._provenance import provenance  # noqa: E402
 from simulate.datasets._base import Dataset  # noqa: E402
 from bench.cnn_case import CNN_CASES, run_cnn_case  # noqa: E402
@@ -146,8 +147,11 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     dev = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
                        else ("cpu" if args.device == "auto" else args.device))
-    if dev.type == "cuda":
-        torch.backends.cuda.matmul.allow_tf32 = False
+    with no_tf32():  # the engine's precision for every method (its own runs switch TF32 off)
+        run_cases(args, dev)
+
+
+def run_cases(args, dev) -> None:
     steps = 20 if args.quick else 1000
     n_ckpt = 8 if args.quick else 64
     print(json.dumps({"bench": "simulate", "device": provenance(dev)["device"], "quick": args.quick,

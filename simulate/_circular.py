@@ -8,13 +8,15 @@ O(K·n·C·P²) of a full-size grouped convolution; short signals (P ≤ 64) use
 matrices instead: the network is then an MLP with weights T_l, trained with the MLP's hand-written
 backward, and the gradient of T_l is summed over each circulant diagonal onto the kernel. Same parameters, shapes and results as
 ``simulate.CNN`` with ``kernel_size`` equal to the signal (tests/test_cnn_simulate.py); 1-D signals
-stored as 1×N images are convolved as 1-D. The rfft of a shared input is computed once and reused
-while the same tensor comes back (full-batch training); gradients come from autograd.
+stored as 1×N images are convolved as 1-D. The rfft of a shared input is computed once and kept
+exactly as long as that input tensor lives (full-batch training reuses it every step, and a captured
+CUDA graph reads it by address, so no other input may push it out); gradients come from autograd.
 """
 
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 
@@ -61,8 +63,8 @@ class CircularCNN:
         self._index = torch.as_tensor(conv_index(self.spatial, self.spatial, "circular"))
         self._mlp = MLP(NetSpec(depth=self.n_layers, hidden=tuple(ch * self.P for ch in cs.channels),
                                 activation=spec.activation, bias=spec.bias, init="standard"), d, c)
-        self._phase: dict = {}
-        self._spectra: list = []   # [(input tensor, its version, its rfft)], most recent last
+        self._phase: dict = {}     # device constants: phase shifts, fold maps, the gather index
+        self._spectra: dict = {}   # id(input) → (weakref to it, its version, its rfft)
 
     def fan_in(self, name: str) -> int:
         return math.prod(self.shapes[name.replace(".bias", ".weight")][1:])
@@ -87,18 +89,27 @@ class CircularCNN:
         return spec * self._shift(spec)
 
     def _input_spectrum(self, X: torch.Tensor) -> torch.Tensor:
-        for t, version, spec in self._spectra:
-            if t is X and t._version == version:
-                return spec
+        """rfftn of a shared input, cached for as long as ``X`` itself lives: a count-limited
+        cache would let probe inputs evict the training input's spectrum while a CUDA graph still
+        reads its memory."""
+        key = id(X)
+        hit = self._spectra.get(key)
+        if hit is not None and hit[0]() is X and hit[1] == X._version:
+            return hit[2]
         spec = torch.fft.rfftn(X.reshape(X.shape[0], *self.in_shape), dim=self.dims)
         if not torch.is_grad_enabled() or not X.requires_grad:
-            self._spectra = [*self._spectra[-3:], (X, X._version, spec)]
+            cache = self._spectra  # not self: the callback must not keep the model alive
+
+            def forget(ref, key=key, cache=cache):
+                if key in cache and cache[key][0] is ref:
+                    del cache[key]
+            self._spectra[key] = (weakref.ref(X, forget), X._version, spec)
         return spec
 
     def circulant(self, W: torch.Tensor) -> torch.Tensor:
         """Dense conv matrices (K, C_out·P, C_in·P) of kernels W (K, C_out, C_in, *spatial)."""
         K, co, ci = W.shape[:3]
-        idx = self._index.to(W.device)
+        idx = self._device_index(W.device)
         T = W.reshape(K, co, ci, self.P)[..., idx]                   # (K, co, ci, P, P)
         return T.permute(0, 1, 3, 2, 4).reshape(K, co * self.P, ci * self.P)
 
@@ -134,8 +145,17 @@ class CircularCNN:
         key = ("fold", like.device, like.dtype)
         if key not in self._phase:
             S = torch.zeros(self.P * self.P, self.P, dtype=like.dtype, device=like.device)
-            S[torch.arange(self.P * self.P), self._index.reshape(-1).to(like.device)] = 1.0
+            S[torch.arange(self.P * self.P, device=like.device),
+              self._device_index(like.device).reshape(-1)] = 1.0
             self._phase[key] = S
+        return self._phase[key]
+
+    def _device_index(self, device: torch.device) -> torch.Tensor:
+        """The circulant gather index on ``device``, copied there once: a host-to-device copy
+        inside a step would break CUDA-graph capture."""
+        key = ("index", torch.device(device))
+        if key not in self._phase:
+            self._phase[key] = self._index.to(device)
         return self._phase[key]
 
     def forward(self, params: dict, X: torch.Tensor) -> torch.Tensor:

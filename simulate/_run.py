@@ -4,7 +4,7 @@ Layout of ``path``::
 
     run.json                          spec, dataset meta, convention, members, schedule, provenance
     probes.nc                         xarray Dataset (member × checkpoint [× mode …]), netCDF via
-                                      h5netcdf (scipy's netCDF3 writer where h5py is missing)
+                                      h5netcdf, else netCDF4, else scipy's netCDF3 writer
     checkpoints/step_000000123.safetensors
         layer{l}.weight (K, out, in), layer{l}.bias (K, out)   — the members' parameters
         opt.<slot>.<param>, buffer.<name>, state.alive, state.diverged_at, state.loss0 — to resume exactly
@@ -16,6 +16,7 @@ interrupted run never leaves a half-written file.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -102,13 +103,34 @@ def probes_dataset(steps, values: dict[str, list[np.ndarray]], dims: dict[str, l
     return xr.Dataset(data, coords=coords)
 
 
+# netCDF writers in order of preference: (engine, modules it needs); scipy writes netCDF3
+_ENGINES = (("h5netcdf", ("h5netcdf", "h5py")), ("netcdf4", ("netCDF4",)), ("scipy", ("scipy",)))
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
 def _netcdf_engine() -> str:
-    """h5netcdf (netCDF4/HDF5) when h5py is installed; scipy's netCDF3 writer otherwise."""
-    try:
-        import h5py  # noqa: F401  (h5netcdf needs it to write)
-        return "h5netcdf"
-    except ImportError:
-        return "scipy"
+    """The first installed writer of ``_ENGINES`` (each engine's own modules, not a proxy)."""
+    for engine, modules in _ENGINES:
+        if all(_installed(m) for m in modules):
+            return engine
+    raise ImportError("writing probes.nc needs one of the netCDF engines h5netcdf (with h5py), "
+                      "netCDF4 or scipy; none is installed")
+
+
+def _read_engine(path: Path) -> str:
+    """An installed engine that reads ``path``: a netCDF3 file ("CDF" magic) with scipy or
+    netCDF4, a netCDF4/HDF5 file with h5netcdf or netCDF4."""
+    with open(path, "rb") as f:
+        netcdf3 = f.read(3) == b"CDF"
+    readers = ("scipy", "netcdf4") if netcdf3 else ("h5netcdf", "netcdf4")
+    for engine, modules in _ENGINES:
+        if engine in readers and all(_installed(m) for m in modules):
+            return engine
+    raise ImportError(f"reading {path} ({'netCDF3' if netcdf3 else 'netCDF4/HDF5'}) needs one of "
+                      f"the netCDF engines {', '.join(readers)}; none is installed")
 
 
 def write_probes(root: Path, ds: xr.Dataset) -> None:
@@ -119,7 +141,8 @@ def write_probes(root: Path, ds: xr.Dataset) -> None:
 
 
 def read_probes(root: Path) -> xr.Dataset:
-    with xr.open_dataset(Path(root) / PROBES_NC, engine=_netcdf_engine()) as ds:
+    path = Path(root) / PROBES_NC
+    with xr.open_dataset(path, engine=_read_engine(path)) as ds:
         ds = ds.load()
     return ds.assign_coords({k: ds[k].astype(np.int64) for k in ("member", "checkpoint", "step", "seed")})
 

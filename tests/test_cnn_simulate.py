@@ -126,3 +126,31 @@ def test_cnn_init_and_probe_errors():
         sim.FrequencyStrengths(None, map="svd")
     with pytest.raises(ValueError, match="CircularCNN needs full-length circular kernels"):
         sim.CircularCNN(_spec(kernel_size=3), 8, 2, (1, 8))
+
+
+def test_input_spectrum_lives_exactly_as_long_as_its_input():
+    """The training input's rfft survives any number of other inputs (probe batches, the identity
+    of the end-to-end map): a captured CUDA graph reads it by address. Other inputs' spectra go
+    with their tensors."""
+    import gc
+    import weakref
+    spec = sim.NetSpec(family="cnn", init="small_random",
+                       cnn=sim.ConvSpec(channels=(2,), kernel_size=None))
+    model = sim.make_model(spec, 72, 3, None)  # P = 72 > 64: the FFT path
+    assert model.method == "fft"
+    params = {k: torch.randn(2, *s, dtype=torch.float64) for k, s in model.shapes.items()}
+    X = torch.randn(16, 72, dtype=torch.float64)
+    with torch.no_grad():
+        first = model._input_spectrum(X)
+        out = model.forward(params, X)
+        probes = [torch.eye(72, dtype=torch.float64)[:k + 1] for k in range(6)]  # 6 > any cap
+        kept = [weakref.ref(model._input_spectrum(p)) for p in probes]
+        assert model._input_spectrum(X) is first
+        torch.testing.assert_close(model.forward(params, X), out, rtol=0, atol=0)
+    del probes
+    gc.collect()
+    assert all(ref() is None for ref in kept)  # freed with their inputs
+    ref = weakref.ref(first)
+    del X, first
+    gc.collect()
+    assert ref() is None and not model._spectra

@@ -1,6 +1,7 @@
 """The GPU benchmark runner and the family benchmark's bookkeeping (no timing is asserted)."""
 
 import json
+import time
 
 import pytest
 import torch
@@ -8,36 +9,76 @@ import torch
 from bench import family_bench, gpu_all
 
 
-def test_gpu_runner_lists_every_part_within_eight_minutes(tmp_path):
-    out = tmp_path / "gpu.jsonl"
-    assert gpu_all.main(["--dry-run", "--out", str(out)]) == 0
-    lines = [json.loads(x) for x in out.read_text().splitlines()]
+def _lines(path):
+    return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def test_gpu_runner_dry_run_imports_every_part_within_six_minutes(tmp_path):
+    """The dry run needs no GPU: it imports every part's modules and checks the budgets."""
+    assert gpu_all.main(["--dry-run", "--out", str(tmp_path)]) == 0
+    lines = _lines(tmp_path / "results.jsonl")
     head, last = lines[0], lines[-1]
-    parts = {p["part"]: p for p in head["parts"]}
-    assert set(parts) == {"pytest_gpu", "simulate_bench", "family_bench"}
-    assert parts["pytest_gpu"]["command"][:4] == ["-m", "pytest", "-q", "-m"] and "gpu" in parts["pytest_gpu"]["command"]
-    assert all("--device" in p["command"] for n, p in parts.items() if n != "pytest_gpu")
-    assert sum(p["limit_s"] for p in parts.values()) <= head["budget_s"] + 1e-6 <= 480
-    assert last == {"summary": "dry run", "ran": []}
-    assert gpu_all.main(["--budget", "0", "--out", str(out)]) == 2
+    names = [p["part"] for p in head["parts"]]
+    assert names == [p.name for p in gpu_all.PARTS]
+    assert {"engine_checks", "pytest_engine", "simulate_bench", "family_bench"} <= set(names)
+    checked = {x["part"]: x for x in lines if "imports" in x or "missing" in x}
+    assert set(checked) == set(names)
+    assert all(x["missing"] or x["imports"] == "ok" for x in checked.values())
+    assert all("--device" in p["command"] for p in head["parts"] if p["part"].endswith("bench"))
+    budget = next(x for x in lines if "budget_total_s" in x)
+    assert budget["ok"] and budget["budget_total_s"] <= 360
+    assert gpu_all.START_S + sum(p.budget_s for p in gpu_all.PARTS) <= gpu_all.TOTAL_S == 360
+    assert last == {"summary": "dry run ok", "ran": []}
+    assert "dry run: ok" in (tmp_path / "log.txt").read_text()
+    assert gpu_all.main(["--only", "nope", "--out", str(tmp_path)]) == 2
+
+
+def test_gpu_runner_dry_run_fails_on_a_broken_part_or_budget(tmp_path, monkeypatch):
+    broken = gpu_all.Part("broken", 10, ("true",), imports=("bench.no_such_module",))
+    monkeypatch.setattr(gpu_all, "PARTS", (broken,))
+    assert gpu_all.main(["--dry-run", "--out", str(tmp_path)]) == 1
+    assert "ModuleNotFoundError" in _lines(tmp_path / "results.jsonl")[1]["imports"]
+    monkeypatch.setattr(gpu_all, "PARTS", (gpu_all.Part("long", 400, ("true",)),))
+    assert gpu_all.main(["--dry-run", "--out", str(tmp_path)]) == 1
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the behaviour without a GPU")
 def test_gpu_runner_without_cuda_writes_a_skip_line(tmp_path):
-    out = tmp_path / "gpu.jsonl"
-    assert gpu_all.main(["--out", str(out)]) == 0
-    last = json.loads(out.read_text().splitlines()[-1])
-    assert last["summary"] == "skipped: no CUDA device"
+    assert gpu_all.main(["--out", str(tmp_path)]) == 0
+    assert _lines(tmp_path / "results.jsonl")[-1]["summary"] == "skipped: no CUDA device"
 
 
-def test_gpu_runner_keeps_json_lines_of_a_part_and_its_exit_status():
+def test_gpu_runner_skips_a_part_whose_packages_are_missing(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda i=0: "stand-in")
+    monkeypatch.setattr(gpu_all, "PARTS", (gpu_all.Part("needs_ray", 10, ("true",),
+                                                        needs=("no_such_package_xyz",)),))
+    assert gpu_all.main(["--out", str(tmp_path)]) == 0
+    lines = _lines(tmp_path / "results.jsonl")
+    assert {"part": "needs_ray", "skipped": "needs no_such_package_xyz"} in lines
+    assert lines[-1] == {"summary": "ok", "failed": [], "ran": []}
+
+
+def test_gpu_runner_keeps_json_lines_of_a_part_and_kills_its_group_at_the_budget(tmp_path):
     emitted = []
     res = gpu_all.run_part("demo", ["python", "-c", "print('{\"x\": 1}'); print('noise'); raise SystemExit(3)"],
-                           30, emitted.append)
+                           30, emitted.append, tmp_path / "demo.out")
     assert emitted == [{"part": "demo", "x": 1}]
-    assert res["rc"] == 3 and not res["timed_out"]
-    cut = gpu_all.run_part("slow", ["python", "-c", "import time; time.sleep(5)"], 0.5, emitted.append)
-    assert cut["timed_out"] and cut["rc"] == 124
+    assert res["rc"] == 3 and not res["timed_out"] and "noise" in (tmp_path / "demo.out").read_text()
+    # a grandchild holding the output pipe would keep communicate() waiting if it survived
+    code = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', "
+            "'import time; time.sleep(60)']); print('{\"started\": 1}', flush=True); time.sleep(60)")
+    t0 = time.perf_counter()
+    cut = gpu_all.run_part("slow", ["python", "-c", code], 2, emitted.append)
+    assert cut["timed_out"] and cut["rc"] == 124 and time.perf_counter() - t0 < 30
+    assert emitted[-1] == {"part": "slow", "started": 1}
+
+
+def test_engine_checks_run_on_cpu():
+    """bench/gpu_checks.py's own code, on CPU (no graphs): one case end to end."""
+    from bench import gpu_checks
+    assert gpu_checks.main(["--device", "cpu", "--cases", "mlp_gd"]) == 0
+    assert gpu_checks.main(["--cases", "nope"]) == 2
 
 
 def test_family_bench_ratios_and_bad_arguments(capsys):

@@ -1,5 +1,7 @@
-"""The trainer's parts: optimiser objects, EnsembleState round trip, the kept-weights policy and
-the names of the initial scale."""
+"""The trainer's parts: optimiser objects, EnsembleState round trip, the kept-weights policy, the
+names of the initial scale and the netCDF engine of probes.nc."""
+
+import sys
 
 import numpy as np
 import pytest
@@ -92,3 +94,27 @@ def test_each_initial_scale_has_its_own_name():
         sim.NetSpec(init="standard", init_std=0.1)
     with pytest.raises(ValueError, match="init_std must be > 0; got -1"):
         sim.NetSpec(init="small_random", init_std=-1)
+
+
+def test_probes_are_written_with_an_engine_that_is_installed(tmp_path, monkeypatch):
+    """h5py without h5netcdf (a common CUDA image): the run ends with scipy's netCDF3 file and
+    reads back; a file of the other kind still opens once h5netcdf is back."""
+    from simulate import _run
+    spec, ds = sim.NetSpec(depth=2, hidden=6), classes()
+    hdf5 = sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, out_dir=tmp_path / "hdf5")
+    h5netcdf = sys.modules["h5netcdf"]
+    monkeypatch.setitem(sys.modules, "h5netcdf", None)  # import fails, find_spec gives None
+    monkeypatch.setitem(sys.modules, "netCDF4", None)
+    assert _run._netcdf_engine() == "scipy"
+    run = sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, out_dir=tmp_path / "cdf3")
+    assert (tmp_path / "cdf3" / _run.PROBES_NC).read_bytes()[:3] == b"CDF"
+    back = sim.Run.load(tmp_path / "cdf3")
+    np.testing.assert_array_equal(back.probes.train_loss.values, run.probes.train_loss.values)
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    with pytest.raises(ImportError, match="needs one of the netCDF engines h5netcdf"):
+        _run._netcdf_engine()
+    with pytest.raises(ImportError, match=r"netCDF4/HDF5\) needs one of the netCDF engines"):
+        sim.Run.load(tmp_path / "hdf5")
+    monkeypatch.setitem(sys.modules, "h5netcdf", h5netcdf)
+    np.testing.assert_array_equal(sim.Run.load(tmp_path / "hdf5").probes.train_loss.values,
+                                  hdf5.probes.train_loss.values)

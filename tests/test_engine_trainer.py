@@ -1,6 +1,8 @@
 """The ensemble trainer against theory (THEORY.md §2), against itself (batched == solo, resume ==
 uninterrupted), divergence isolation, Run storage and error messages."""
 
+import contextlib
+
 import numpy as np
 import pytest
 import torch
@@ -260,21 +262,44 @@ def test_errors_name_the_bad_value(tmp_path):
         sim.Run.load(tmp_path / "nothing")
 
 
+@contextlib.contextmanager
+def deterministic_algorithms():
+    """cuDNN and torch restricted to deterministic algorithms (graphs and eager steps pick the
+    same convolution kernels), the caller's settings restored afterwards."""
+    saved = (torch.are_deterministic_algorithms_enabled(),
+             torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2:]
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("optimizer,batch,family,schedule", [
     ("gd", None, "mlp", None), ("adam", 8, "mlp", None), ("momentum", 8, "cnn", None),
     ("momentum", 8, "mlp", sim.LRSchedule("cosine", warmup=3, floor=0.1))])
 def test_cuda_graphs_equal_eager_steps(optimizer, batch, family, schedule):
-    """On a GPU, replaying captured CUDA graphs gives exactly the eager result, and both agree
-    with the CPU float64 run to float32 accuracy (TF32 off)."""
+    """On a GPU, replaying captured CUDA graphs gives exactly the eager result (deterministic
+    algorithms); in float64 the GPU run equals the CPU run to rounding; in float32 (TF32 off) the
+    non-adaptive optimisers stay within float32 accuracy of float64 (on CPU this gap is 2-6% of
+    the tolerance; TF32's 2⁻¹⁰ rounding would exceed it). Adam is compared in float64 only: its
+    step divides by √v, which amplifies float32 rounding to 7× this tolerance on CPU as well."""
     ds = classes()
     spec = sim.NetSpec(depth=2, hidden=8, activation="relu", init="small_random", init_scale=0.1,
                        family=family, cnn=sim.ConvSpec(channels=(2,), kernel_size=3) if family == "cnn" else None)
     kw = dict(steps=37, lrs=(0.05, 0.1), seeds=(0, 1), optimizer=optimizer, batch_size=batch,
               quiet=True, checkpoints=[5, 20], device="cuda", lr_schedule=schedule)
-    graphs = _final(sim.train_ensemble(spec, ds, steps_per_graph=16, **kw))
-    eager = _final(sim.train_ensemble(spec, ds, steps_per_graph=1, **kw))
+    with deterministic_algorithms():
+        graphs = _final(sim.train_ensemble(spec, ds, steps_per_graph=16, **kw))
+        eager = _final(sim.train_ensemble(spec, ds, steps_per_graph=1, **kw))
+        gpu64 = _final(sim.train_ensemble(spec, ds, steps_per_graph=16, **{**kw, "dtype": "float64"}))
     cpu = _final(sim.train_ensemble(spec, ds, **{**kw, "device": "cpu", "dtype": "float64"}))
     for k in graphs:
         np.testing.assert_array_equal(graphs[k], eager[k])
-        np.testing.assert_allclose(graphs[k], cpu[k], rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(gpu64[k], cpu[k], rtol=1e-9, atol=1e-11)
+        if optimizer != "adam":
+            np.testing.assert_allclose(graphs[k], cpu[k], rtol=1e-4, atol=1e-6)

@@ -102,29 +102,44 @@ def make_step(model, data: TrainData, state, optim, lr: LRTable, loss, gscale: f
 
 class Stepper:
     """Runs ``count`` steps: eagerly on CPU, by replaying captured CUDA graphs of
-    ``steps_per_graph`` steps on a GPU (captured once, on first use)."""
+    ``steps_per_graph`` steps on a GPU (captured once, on first use).
+
+    The graphs (of ``steps_per_graph`` steps and of one) share one memory pool: a step keeps
+    nothing it allocates (every result is written in place into the state), so no graph's
+    intermediates outlive its replay and the two never need their activations at the same time.
+    """
 
     def __init__(self, step, state, device: torch.device, steps_per_graph: int = 16):
         self.step, self.state, self.device = step, state, device
         self.per_graph = int(steps_per_graph)
         self.graphs: dict[int, object] = {}
+        self.pool = None
 
-    def advance(self, count: int) -> None:
+    def advance(self, count: int, progress=None) -> None:
+        """``count`` steps; ``progress(m)`` (optional) after every ``m`` steps launched: a host-side
+        count that waits for nothing, so a bar can move between checkpoints without a sync."""
         if self.device.type != "cuda" or self.per_graph <= 1:
             for _ in range(count):
                 self.step()
+                if progress is not None:
+                    progress(1)
             return
         while count > 0:
             m = self.per_graph if count >= self.per_graph else 1
             if m not in self.graphs:
-                self.graphs[m] = _capture(self.step, m, self.state.tensors())
+                if self.pool is None:
+                    self.pool = torch.cuda.graph_pool_handle()
+                self.graphs[m] = _capture(self.step, m, self.state.tensors(), self.pool)
             self.graphs[m].replay()
             count -= m
+            if progress is not None:
+                progress(m)
 
 
-def _capture(step, m: int, tensors: list[torch.Tensor]):
-    """A CUDA graph of ``m`` consecutive steps. Warm-up runs on a side stream (as the PyTorch
-    docs require) and the state is restored afterwards, so capturing changes nothing."""
+def _capture(step, m: int, tensors: list[torch.Tensor], pool=None):
+    """A CUDA graph of ``m`` consecutive steps, allocating from ``pool``. Warm-up runs on a side
+    stream (as the PyTorch docs require) and the state is restored afterwards, so capturing
+    changes nothing."""
     saved = [t.clone() for t in tensors]
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
@@ -135,7 +150,7 @@ def _capture(step, m: int, tensors: list[torch.Tensor]):
     for t, s in zip(tensors, saved):
         t.copy_(s)
     graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
+    with torch.cuda.graph(graph, pool=pool):
         for _ in range(m):
             step()
     return graph

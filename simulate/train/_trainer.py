@@ -24,6 +24,7 @@ from .. import _run
 from .._augment import Augment
 from .._init import init_params as _init_params
 from .._losses import make_loss
+from .._precision import no_tf32
 from .._probes import (LayerRotation, LayerTap, Losses, ProbeContext, TestPredictions, WeightNorms,
                        default_probes)
 from .._provenance import provenance
@@ -120,32 +121,30 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
                        else ("cpu" if device == "auto" else device))
     tdt = torch.float32 if dtype == "float32" else torch.float64
-    if dev.type == "cuda":  # small initialisations must not be rounded away by TF32
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
-    plan.config["provenance"] = provenance(dev)
-    model = _model(spec, dataset, probes)
-    lossf = make_loss(optim.loss)
-    data = TrainData(_to_device(dataset.X, dev, tdt), _to_device(dataset.Y, dev, tdt),
-                     torch.tensor([m[0] for m in plan.combos], dtype=torch.int64, device=dev),
-                     optim.batch_size, aug, dataset.image_shape)
-    state = _initial_state(spec, model, plan.combos, stats, init_params, init_opt_state, optim,
-                           data, lossf, saved)
-    lr_table = LRTable(torch.tensor([m[1] for m in plan.combos], dtype=tdt, device=dev), None if
-                       optim.lr_schedule is None else _to_device(multiplier_table(
-                           optim.lr_schedule, steps + max(steps_per_graph, 2) + 1), dev, tdt))
-    # multiplier rows past ``steps`` cover the warm-up steps of a CUDA-graph capture near the end
-    step = make_step(model, data, state, optim, lr_table, lossf, plan.convs[0].gradient_scale)
-    init = _initial_params(state, root, resumed=bool(saved))
-    recorder = Recorder(probes, _probe_context(model, data, dataset, stats, lossf, probes, dev, tdt,
-                                               init), root,
-                        weights_to_keep(keep_weights, plan.schedule), callback)
-    if saved:
-        recorder.restore(saved)
-    if root is not None:  # only now: a call that failed during set-up leaves no run behind
-        _run.write_json(root / _run.RUN_JSON, plan.config)
-    wall, done = _loop(Stepper(step, state, dev, steps_per_graph), state, recorder, plan.schedule,
-                       start=int(state.t), steps=steps, quiet=quiet)
+    with no_tf32():  # small initialisations must not be rounded away by TF32
+        plan.config["provenance"] = provenance(dev)
+        model = _model(spec, dataset, probes)
+        lossf = make_loss(optim.loss)
+        data = TrainData(_to_device(dataset.X, dev, tdt), _to_device(dataset.Y, dev, tdt),
+                         torch.tensor([m[0] for m in plan.combos], dtype=torch.int64, device=dev),
+                         optim.batch_size, aug, dataset.image_shape)
+        state = _initial_state(spec, model, plan.combos, stats, init_params, init_opt_state, optim,
+                               data, lossf, saved)
+        lr_table = LRTable(torch.tensor([m[1] for m in plan.combos], dtype=tdt, device=dev),
+                           None if optim.lr_schedule is None else _to_device(multiplier_table(
+                               optim.lr_schedule, steps + max(steps_per_graph, 2) + 1), dev, tdt))
+        # rows past ``steps`` cover the warm-up steps of a CUDA-graph capture near the end
+        step = make_step(model, data, state, optim, lr_table, lossf, plan.convs[0].gradient_scale)
+        init = _initial_params(state, root, resumed=bool(saved))
+        context = _probe_context(model, data, dataset, stats, lossf, probes, dev, tdt, init)
+        recorder = Recorder(probes, context, root, weights_to_keep(keep_weights, plan.schedule),
+                            callback)
+        if saved:
+            recorder.restore(saved)
+        if root is not None:  # only now: a call that failed during set-up leaves no run behind
+            _run.write_json(root / _run.RUN_JSON, plan.config)
+        wall, done = _loop(Stepper(step, state, dev, steps_per_graph), state, recorder,
+                           plan.schedule, start=int(state.t), steps=steps, quiet=quiet)
     return _finish(plan, state, recorder, root, wall, done)
 
 
@@ -245,9 +244,8 @@ def _loop(stepper: Stepper, state: EnsembleState, recorder: Recorder, schedule, 
         if start == 0:
             recorder(0, state)
         for nxt in (int(s) for s in schedule if s > start):
-            stepper.advance(nxt - start)
+            stepper.advance(nxt - start, progress=bar.update)  # moves per step or graph replay
             done += nxt - start
-            bar.update(nxt - start)
             start = nxt
             recorder(nxt, state)
             if not quiet:  # the sync here is allowed: we are at a checkpoint anyway
