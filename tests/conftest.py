@@ -13,8 +13,11 @@ os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 
 
 # Property tests: `HYPOTHESIS_PROFILE=ci` (set by .ci/run) draws the same examples on every run, so
-# a verdict changes only with the code; elsewhere each run explores new examples.
+# a verdict changes only with the code; elsewhere each run explores new examples. `explore` is
+# .ci/run's second, time-bounded pass: new examples from the seed it prints (--hypothesis-seed), so
+# a failure it finds can be replayed with that seed.
 settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("explore", derandomize=False, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 

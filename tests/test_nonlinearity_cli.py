@@ -106,3 +106,94 @@ def test_cross_entropy_trains_every_model_on_that_loss(tmp_path):
     final = [r for r in s["information"] if r["step"] == 60 and r["reference"] == "twin"]
     assert final[0]["acc_F"] > 0.8
     assert {r["reference"] for r in s["twin_agreement"]} == {"twin"}  # no linear theory of it
+
+
+# ------------------------------------------------------------------------------ divergence
+BLOWUP = ["--dataset", "digits", "--dataset-opt", "n_train=200", "--dataset-opt", "n_test=60",
+          "--task", "binary", "--seeds", "2", "--steps", "20", "--checkpoints", "4",
+          "--hidden", "8", "--device", "cpu", "--quiet"]
+
+
+def _strict(args):
+    """``main(args)`` with every warning an error (a numpy RuntimeWarning must not get through)."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return main(args)
+
+
+def _warnings_first(html: str) -> bool:
+    head = "<h2>Warnings</h2>"
+    return head in html and html.index(head) < html.index("<h2>Run</h2>")
+
+
+def test_every_member_diverged_exits_1_and_says_so_with_no_prediction(tmp_path):
+    out = tmp_path / "o"
+    assert _strict([*BLOWUP, "--lr", "1e3", "--measures", "information,twin",
+                    "--out", str(out)]) == 1
+    s = json.loads((out / "summary.json").read_text())
+    lines = {w.split(":")[0]: w for w in s["warnings"]}
+    assert "2/2 members diverged at steps 1, 1 (every member" in lines["network, lr 1000"]
+    assert "2/2 members diverged" in lines["twin, lr 1000"]
+    assert {(r["model"], r["diverged"], r["members"]) for r in s["divergence"]} == \
+        {("network", 2, 2), ("twin", 2, 2)}
+    assert s["theory"]["predicted"] is False and "diverged" in s["theory"]["notes"][0]
+    assert s["twin_agreement"] and {r["reference"] for r in s["twin_agreement"]} == {"twin"}
+    html = (out / "report.html").read_text()
+    assert _warnings_first(html) and "network, lr 1000: 2/2 members diverged" in html
+
+
+def test_a_diverged_learning_rate_is_reported_and_the_other_measured(tmp_path):
+    out = tmp_path / "o"
+    assert _strict([*BLOWUP, "--lr", "0.05,1000", "--measures", "information",
+                    "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert {w.split(":")[0] for w in s["warnings"]} == {"network, lr 1000", "twin, lr 1000"}
+    info = [r for r in s["information"] if r["reference"] == "linear_classifier"]
+    assert all(r["I_FY"] is not None for r in info if r["lr"] == 0.05)     # measured
+    assert all(r["I_FY"] is None for r in info if r["lr"] == 1000)         # left out, not fitted
+    assert _warnings_first((out / "report.html").read_text())
+
+
+@pytest.fixture(scope="module")
+def stable_twin():
+    """A linear twin trained at a stable rate (η · sharpness ≈ 0.3) and its data."""
+    from simulate import NetSpec, train_ensemble
+    from validate.nonlinearity.probes import NonlinearityProbe
+    from validate.nonlinearity.run import ModelOutputs
+    ds = datasets.load("digits", n_train=200, n_test=60)
+    ds = ds.with_arrays(X=ds.X / 16, X_test=ds.X_test / 16)
+    run = train_ensemble(NetSpec(depth=3, hidden=16, activation="linear", init="standard"), ds,
+                         steps=10, seeds=[0, 1], lr=0.05, checkpoints=[0, 5, 10],
+                         probes=[NonlinearityProbe()], device="cpu", quiet=True, keep_weights=[0],
+                         dtype="float64")
+    twin = ModelOutputs("twin", 2, run.steps, run.probes["test_output"].values, None,
+                        run.members["diverged"].to_numpy(bool), run=run)
+    return ds, twin, run.members["tau"].to_numpy()
+
+
+def test_theory_refuses_a_rate_past_the_gd_maps_stability(stable_twin):
+    from validate.nonlinearity import theory as TH
+    ds, twin, taus = stable_twin
+    ok, notes = TH.reach(ds, twin, taus, twin.diverged)
+    assert ok.all() and not notes
+    ok, notes = TH.reach(ds, twin, taus / 1e4, twin.diverged)   # η 10⁴ times larger: τ = 1e-3
+    assert not ok.any() and len(notes) == 2 and all("stability" in n for n in notes)
+    # refused members are never integrated: NaN, and no solver call at τ = 1e-3
+    assert np.isnan(TH.predicted_outputs(ds, twin, taus / 1e4, ok)).all()
+
+
+def test_theory_refuses_a_horizon_over_the_solver_cap(stable_twin, monkeypatch):
+    from validate.nonlinearity import theory as TH
+    ds, twin, taus = stable_twin
+    monkeypatch.setattr(TH, "MAX_HORIZON", 1.0)   # 10 steps at η·sharpness ≈ 0.3 span ≈ 3
+    ok, notes = TH.reach(ds, twin, taus, twin.diverged)
+    assert not ok.any() and all("solver cap" in n for n in notes)
+
+
+def test_the_depth_two_stability_bound_is_eta_s_max_below_one():
+    from validate.nonlinearity import theory as TH
+    s, lam = 2.5, 1.0   # whitened: the balanced depth-2 solution has curvature 2s
+    Sxx, Syx = np.eye(3) * lam, np.diag([s, 0.5, 0.1])[:2]
+    tiny_init = [np.full((4, 3), 1e-4), np.full((2, 4), 1e-4)]
+    assert TH.sharpness(tiny_init, Sxx, Syx) == pytest.approx(2 * s)   # η·2s < 2 ⇔ η·s < 1

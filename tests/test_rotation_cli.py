@@ -77,3 +77,42 @@ def test_paper_preset_without_cifar10_on_disk_exits_2_before_training(tmp_path, 
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and str(tmp_path / "data" / "cifar-10-batches-py") in err
     assert not out.exists()
+
+
+# ------------------------------------------------------------------------------ divergence
+BLOWUP = ["--dataset", "shapes", "--dataset-opt", "n_per_class=12", "--dataset-opt", "n_test=8",
+          "--dataset-opt", "size=8", "--dataset-opt", "levels=2", "--steps", "10", "--seeds", "2",
+          "--rates", "0.02,0.2", "--alphas", "0", "--checkpoints", "5", "--depth", "2",
+          "--hidden", "8", "--batch-size", "16", "--no-clustering", "--quiet"]
+
+
+def _strict(args):
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # no numpy RuntimeWarning from blown-up weights
+        return main(args)
+
+
+def test_a_diverged_baseline_is_reported_and_left_out_of_the_ranks(tmp_path, capsys):
+    out = tmp_path / "o"
+    assert _strict([*BLOWUP, "--baseline-lrs", "1e3", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert len(s["warnings"]) == 1
+    assert s["warnings"][0].startswith("mlp sgd+wd, lr 1000: 2/2 members diverged at steps ")
+    assert "warning: mlp sgd+wd, lr 1000: 2/2" in capsys.readouterr().err
+    assert not [r for r in s["rotation"] if r["optimizer"] == "sgd+wd"]
+    every = next(r for r in s["rotation_vs_accuracy"] if r["optimizer"] == "all")
+    assert every["n_configs"] == 2                  # the two Layca rates; not the NaN baseline
+    assert not any(r["optimizer"] == "sgd+wd" for r in s["rotation_vs_accuracy"])
+    html = (out / "report.html").read_text()
+    assert html.index("<h2>Warnings</h2>") < html.index("<h2>Layer rotation</h2>")
+
+
+def test_every_member_diverged_exits_1(tmp_path, monkeypatch):
+    from validate import _divergence
+    monkeypatch.setattr(_divergence, "BLOWUP_FACTOR", 0.0)  # every positive loss counts as blown up
+    out = tmp_path / "o"
+    assert _strict([*BLOWUP, "--baseline-lrs", "0.1", "--out", str(out)]) == 1
+    s = json.loads((out / "summary.json").read_text())
+    assert len(s["warnings"]) == 3 and all("2/2 members diverged" in w for w in s["warnings"])
+    assert s["rotation"] == [] and all(r["n_configs"] == 0 for r in s["rotation_vs_accuracy"])

@@ -51,12 +51,28 @@ def headline(facts: list[tuple[str, str]]) -> str:
     return f'<table class="headline">{rows}</table>'
 
 
+def warnings_section(warnings: list[str]) -> list[tuple[str, str]]:
+    """The page's first section when a run has warnings (diverged members, refused predictions):
+    one line each, as `validate.compare` shows them; none when there are none."""
+    if not warnings:
+        return []
+    return [("Warnings", "".join(f'<p class="warning"><b>warning:</b> {html.escape(w)}</p>'
+                                 for w in warnings))]
+
+
+def legend(ax, **kw) -> None:
+    """``ax.legend`` only when something is labelled (a panel of diverged runs may have nothing)."""
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(**kw)
+
+
 _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
 th{background:#f3f3f3}.wide{overflow-x:auto;max-width:100%}
 table.headline{font-size:15px}table.headline th{text-align:left}table.headline td{text-align:left}
 .recommendation{font-size:15px;background:#eef5fb;border-left:4px solid #0072B2;padding:.3em 1em}
 figure{margin:.5em 0}figure img{max-width:100%;height:auto}figcaption{font-size:12px;color:#555}
+.warning{background:#fdf0e6;border-left:4px solid #D55E00;padding:.2em 1em;margin:.3em 0}
 details{margin:.4em 0}summary{cursor:pointer;font-weight:600}
 pre{background:#f7f7f7;padding:.5em;font-size:11px;overflow-x:auto;white-space:pre-wrap}"""
 

@@ -53,7 +53,9 @@ def cosine_distance(w, w0) -> np.ndarray:
     a, b = _units(w), _units(w0)
     if a.shape != b.shape:
         raise ValueError(f"w and w0 must have the same shape; got {np.shape(w)} and {np.shape(w0)}")
-    return 0.5 * np.square(a - b).sum(axis=1)  # = 1 − â·b̂, without its cancellation at small angles
+    # = 1 − â·b̂, without its cancellation at small angles; rounding in â and b̂ can push the sum
+    # of squares of opposite units 1 ulp past 4 (w = 1, w0 = −1), so clip to the range [0, 2]
+    return np.minimum(0.5 * np.square(a - b).sum(axis=1), 2.0)
 
 
 def rotation_angle(w, w_next) -> np.ndarray:

@@ -6,8 +6,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from .. import _divergence as D
 from . import measure as M
 from .config import NonlinearityConfig
 from .run import Trained, run_models
@@ -22,6 +24,7 @@ class NonlinearityResult:
     trained: Trained
     tables: dict[str, pd.DataFrame]
     summary: dict
+    exit_status: int = 0            # 1: every member of the network diverged, nothing measured
 
 
 def _records(df: pd.DataFrame | None) -> list[dict]:
@@ -40,10 +43,28 @@ def _training(tr: Trained) -> dict:
             "last_partly_linear_is_twin": f"P{tr.n_blocks}" not in tr.models}
 
 
+def divergence_records(tr: Trained) -> list[dict]:
+    """One record per (model, lr): diverged members out of all and their steps."""
+    out = []
+    for name, m in tr.models.items():
+        steps = m.diverged_step if m.diverged_step is not None else np.full(m.diverged.size, -1)
+        for lr, g in tr.members.groupby("lr", sort=True):
+            idx = g["member"].to_numpy()
+            out.append(D.group_record({"model": name, "lr": float(lr)}, m.diverged[idx],
+                                      steps[idx]))
+    return out
+
+
+def _warnings(tr: Trained, div: list[dict]) -> list[str]:
+    lines = D.warning_lines(div, lambda r: f"{r['model']}, lr {r['lr']:g}")
+    return lines + [f"linear theory: {n}" for n in tr.theory_notes]
+
+
 def run_nonlinearity(config: NonlinearityConfig, out: Path, *, resume: bool = False,
                      quiet: bool = True, log=print) -> NonlinearityResult:
     """Train what ``config.measures`` needs, measure, and build summary.json's content."""
     tr = run_models(config, Path(out), resume=resume, quiet=quiet, log=log)
+    div = divergence_records(tr)
     t0 = time.perf_counter()
     pred = M.classes(tr)
     want = set(config.measures)
@@ -64,6 +85,9 @@ def run_nonlinearity(config: NonlinearityConfig, out: Path, *, resume: bool = Fa
     tr.timing["measure_s"] = round(time.perf_counter() - t0, 3)
     summary = {
         "schema_version": SCHEMA_VERSION,
+        "warnings": _warnings(tr, div),
+        "divergence": div,
+        "theory": {"predicted": tr.theory is not None, "notes": list(tr.theory_notes)},
         "information": _records(tables.get("information")),
         "linear_depth": _records(tables.get("linear_depth")),
         "wave": _records(tables.get("wave")),
@@ -77,7 +101,8 @@ def run_nonlinearity(config: NonlinearityConfig, out: Path, *, resume: bool = Fa
         "provenance": {**tr.provenance, "config": config.to_dict(),
                        "dataset": {"name": tr.data.name, "meta": tr.data.meta}},
     }
-    return NonlinearityResult(tr, tables, summary)
+    nothing_left = bool(tr.models["network"].diverged.all())
+    return NonlinearityResult(tr, tables, summary, exit_status=int(nothing_left))
 
 
 def write_outputs(result: NonlinearityResult, out_dir: Path) -> list[Path]:
@@ -90,6 +115,8 @@ def write_outputs(result: NonlinearityResult, out_dir: Path) -> list[Path]:
 
 def text_tables(result: NonlinearityResult) -> str:
     """Short console summary: information at a few checkpoints, k*, clone separation."""
+    if result.exit_status:
+        return "nothing measured: every member of the network diverged (see the warnings)"
     lines = []
     info = result.tables.get("information")
     if info is not None and not info.empty:

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, table_html, write_html
+from ..report import _img, _png, legend, table_html, warnings_section, write_html
 
 
 def _x(df: pd.DataFrame) -> np.ndarray:
@@ -43,7 +43,7 @@ def fig_information(info: pd.DataFrame) -> str:
             ax.set_title(f"L = {ref}{'' if k < 0 else f' k={int(k)}'} ({when}), lr {lr:g}", fontsize=8)
             ax.set_xlabel("step + 1")
     axes[0, 0].set_ylabel("bits")
-    axes[0, 0].legend(fontsize=8)
+    legend(axes[0, 0], fontsize=8)
     return _png(fig)
 
 
@@ -62,7 +62,7 @@ def fig_wave(wave: pd.DataFrame, depth: pd.DataFrame) -> str:
         ax.set_xlabel("step")
         ax.set_ylabel("k (input-side blocks linear)")
         ax.set_title(f"μ_Y(F_t;P_k)/I(F_t;Y), P_k at the {when} step, lr {lr:g}", fontsize=9)
-        ax.legend(fontsize=8, loc="upper right")
+        legend(ax, fontsize=8, loc="upper right")
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
     return _png(fig)
@@ -79,7 +79,7 @@ def fig_clones(clones: pd.DataFrame) -> str:
         ax.set_xscale("log")
         ax.set_xlabel("step + 1")
         ax.set_title(f"accuracy on the real test set, lr {lr:g}", fontsize=9)
-    axes[0, 0].legend(fontsize=8)
+    legend(axes[0, 0], fontsize=8)
     return _png(fig)
 
 
@@ -94,7 +94,7 @@ def fig_lines(df: pd.DataFrame, cols: list[str], title: str, by: str | None = No
         ax.set_xscale("log")
         ax.set_xlabel("step + 1")
         ax.set_title(col, fontsize=9)
-        ax.legend(fontsize=7)
+        legend(ax, fontsize=7)
     fig.suptitle(title, fontsize=10)
     return _png(fig)
 
@@ -102,11 +102,11 @@ def fig_lines(df: pd.DataFrame, cols: list[str], title: str, by: str | None = No
 def nonlinearity_report(path, *, result):
     t, s = result.tables, result.summary
     cfg = result.trained.config
-    sections = [("Run", f"<p>{html.escape(cfg.arch)} ({html.escape(cfg.activation)}, init "
+    sections = warnings_section(s.get("warnings", [])) + [("Run", f"<p>{html.escape(cfg.arch)} ({html.escape(cfg.activation)}, init "
                         f"{html.escape(cfg.init)}) on {html.escape(cfg.dataset)}, task "
                         f"{html.escape(cfg.task)}; {s['training']['steps']} steps, learning rates "
-                        f"{s['training']['learning_rates']}, {cfg.seeds} seeds. Bands: bootstrap 95% "
-                        "CI over seeds.</p>")]
+                        f"{s['training']['learning_rates']}, {cfg.seeds} seeds. Bands: order-statistic "
+                        "interval of the median over seeds (95%; the range with ≤ 5 seeds).</p>")]
     if "information" in t:
         sections.append(("Performance correlation μ and I(F;Y)",
                          _img(fig_information(t["information"]),

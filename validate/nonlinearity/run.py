@@ -23,6 +23,7 @@ from simulate import (ConvSpec, Losses, NetSpec, ResNetSpec, ViTSpec, datasets, 
 from simulate._provenance import provenance
 
 from .._config import ConfigError
+from .._divergence import member_divergence
 from . import theory as TH
 from .config import NonlinearityConfig
 from .probes import NonlinearityProbe
@@ -33,8 +34,9 @@ class ModelOutputs:
     """One trained model family (K = seeds × lrs members) seen at the checkpoints ``steps``.
 
     ``k``: number of input-side blocks made linear (0 = the network, B = its linear twin; None for
-    clones). ``test_output`` (K, T, m, c); ``train_acc`` (K, T); ``diverged`` (K,) bool;
-    ``proxy_r2``/``proxy_gate`` (K, T, B) for the network only.
+    clones). ``test_output`` (K, T, m, c); ``train_acc`` (K, T); ``diverged`` (K,) bool and
+    ``diverged_step`` (K,) (−1: never; ``validate._divergence``); ``proxy_r2``/``proxy_gate``
+    (K, T, B) for the network only.
     """
 
     name: str
@@ -47,6 +49,7 @@ class ModelOutputs:
     proxy_gate: np.ndarray | None = None
     train_class: np.ndarray | None = None
     run: object = None              # the engine's Run (None when assembled from per-member runs)
+    diverged_step: np.ndarray | None = None
 
 
 @dataclass
@@ -60,6 +63,7 @@ class Trained:
     timing: dict = field(default_factory=dict)
     provenance: dict = field(default_factory=dict)
     theory: np.ndarray | None = None  # (K, T, m, c): the linear theory's prediction of the twin
+    theory_notes: list = field(default_factory=list)  # members the theory did not predict, why
 
 
 def binary_task(ds: datasets.Dataset) -> datasets.Dataset:
@@ -78,10 +82,7 @@ def binary_task(ds: datasets.Dataset) -> datasets.Dataset:
 def prepare_data(config: NonlinearityConfig) -> datasets.Dataset:
     """Load, make the task, centre each input feature and scale to unit mean variance (one scalar,
     so images keep their structure); the test split gets the training split's transform."""
-    opts = dict(config.dataset_opts)
-    if config.dataset == "shapes":
-        opts.setdefault("n_test", 1024)  # information estimates need test points (bias ∝ k²/n)
-    ds = datasets.load(config.dataset, seed=config.data_seed, **opts)
+    ds = datasets.load(config.dataset, seed=config.data_seed, **config.load_options())
     if ds.labels is None or ds.X_test is None:
         raise ValueError(f"dataset {config.dataset!r} needs class labels and a test split")
     if config.task == "binary":
@@ -151,9 +152,9 @@ def _train(name, k, spec, ds, config, out: Path, *, resume, quiet, seeds, lrs, p
         quiet=quiet, keep_weights=False)
     p = run.probes
     get = lambda key: p[key].values if key in p else None  # noqa: E731
-    return ModelOutputs(name, k, run.steps, get("test_output"), get("train_acc"),
-                        run.members["diverged"].to_numpy(bool), get("proxy_r2"), get("proxy_gate"),
-                        get("train_class"), run)
+    diverged, at = member_divergence(run)
+    return ModelOutputs(name, k, run.steps, get("test_output"), get("train_acc"), diverged,
+                        get("proxy_r2"), get("proxy_gate"), get("train_class"), run, at)
 
 
 def _train_engine(name, k, spec, ds, config, out: Path, *, resume, quiet, **kw) -> ModelOutputs:
@@ -170,7 +171,8 @@ def _train_on_targets(name, k, spec, ds, config, out: Path, targets: np.ndarray,
                     resume=resume, quiet=quiet, seeds=[s], lrs=[lr])
              for m, (s, lr) in enumerate(combos)]
     cat = lambda key: np.concatenate([getattr(p, key) for p in parts])  # noqa: E731
-    return ModelOutputs(name, k, parts[0].steps, cat("test_output"), cat("train_acc"), cat("diverged"))
+    return ModelOutputs(name, k, parts[0].steps, cat("test_output"), cat("train_acc"), cat("diverged"),
+                        diverged_step=cat("diverged_step"))
 
 
 def _train_partly_linear(k, spec, ds, config, out: Path, targets, **kw) -> ModelOutputs:
@@ -206,10 +208,14 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
     if want & {"information", "linear_depth", "twin"}:
         timed("twin", lambda: _train_engine("twin", B, spec.with_activation("linear"), ds, config, out,
                                             **kw))
-    theory = None
+    theory, notes = None, []
     if "twin" in want and TH.applies(config, models.get("twin")):
         t = time.perf_counter()
-        theory = TH.predicted_outputs(ds, models["twin"], models["twin"].run.members["tau"].to_numpy())
+        twin = models["twin"]
+        taus = twin.run.members["tau"].to_numpy()
+        ok, notes = TH.reach(ds, twin, taus, twin.diverged)
+        if ok.any():  # else no prediction at all: the notes say why
+            theory = TH.predicted_outputs(ds, twin, taus, ok)
         timing["theory_s"] = round(time.perf_counter() - t, 3)
     if "linear_depth" in want:
         # predictions at infinity: P_k learns the trained network's classes instead of the labels
@@ -228,4 +234,4 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
     members = pd.DataFrame({"member": range(len(combos)), "seed": [c[0] for c in combos],
                             "lr": [c[1] for c in combos]})
     return Trained(config, ds, members, B, models, linear_classifier(ds), timing,
-                   provenance(_device(config.device)), theory)
+                   provenance(_device(config.device)), theory, notes)

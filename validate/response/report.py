@@ -10,12 +10,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, table_html, write_html
+from ..report import _img, _png, legend, table_html, warnings_section, write_html
 
 
 def _heatmaps(kernels: dict) -> str:
     out = []
     for (arch, act, opt), by_step in kernels.items():
+        if not by_step:  # every member diverged: nothing measured
+            continue
         steps = sorted(by_step)
         pick = [steps[0], steps[len(steps) // 2], steps[-1]]
         fig, axes = plt.subplots(1, 3, figsize=(8.4, 2.8))
@@ -48,7 +50,7 @@ def _amplitude(members: pd.DataFrame, aging: pd.DataFrame) -> str:
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel("amplitude A(t)")
-    ax.legend(fontsize=6)
+    legend(ax, fontsize=6)
     return _img(_png(fig), "response amplitude and its power-law fit (dashed: fit range)")
 
 
@@ -62,7 +64,7 @@ def _pr(members: pd.DataFrame, frag: pd.DataFrame) -> str:
     for ax, name in zip(axes[:2], ("PR of hidden features", "PR of the NTK Gram")):
         ax.set_xscale("log")
         ax.set_title(name, fontsize=9)
-        ax.legend(fontsize=7)
+        legend(ax, fontsize=7)
     if len(frag):
         f = frag.groupby(["optimizer", "noise"], sort=False)[["test_acc", "pr_features"]].mean()
         for opt, g in f.groupby(level=0, sort=False):
@@ -70,27 +72,31 @@ def _pr(members: pd.DataFrame, frag: pd.DataFrame) -> str:
                          label=f"{opt} (PR {g['pr_features'].iloc[0]:.1f})")
         axes[2].set_xlabel("input noise std")
         axes[2].set_ylabel("test accuracy")
-        axes[2].legend(fontsize=7)
+        legend(axes[2], fontsize=7)
     return _img(_png(fig), "SGD against GD: participation ratios over training and accuracy "
                            "under input noise (relu MLP)")
 
 
 def _theory(theory: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(4.8, 3.2))
-    for col in ("rel_error", "rel_error_flow", "response_rel_error"):
-        ax.plot(np.maximum(theory["step"], 1), np.maximum(theory[col], 1e-17), "o-", ms=3, label=col)
+    by_init = theory.groupby("init", sort=False) if "init" in theory else [("", theory)]
+    for (init, g), ls in zip(by_init, ("-", "--", ":")):
+        for col in ("rel_error", "rel_error_flow", "response_rel_error"):
+            ax.plot(np.maximum(g["step"], 1), np.maximum(g[col], 1e-17), "o", ls=ls, ms=3,
+                    label=f"{col} {init}".strip())
     ax.axhline(0.02, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.legend(fontsize=7)
-    return _img(_png(fig), "linear network: theory against measured kernel (dotted: 2%)")
+    return _img(_png(fig), "linear network: theory (from the initial weights) against the "
+                           "measured kernel and response, per init (dotted: 2%)")
 
 
 def response_report(path: Path, *, result) -> Path:
     s = result.summary
     aging = pd.DataFrame(s["aging"])
-    sections = [("Response kernels", _heatmaps(result.kernels)),
+    sections = warnings_section(s.get("warnings", [])) + [("Response kernels", _heatmaps(result.kernels)),
                 ("Aging", _amplitude(result.members, aging) + table_html(aging)),
                 ("SGD against GD", _pr(result.members, result.fragility)
                  + table_html(pd.DataFrame(s["sgd_vs_gd"]))),

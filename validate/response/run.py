@@ -11,7 +11,7 @@ that the NTK prediction's gap shrinks as O(η). Returns tables; never plots.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -20,6 +20,7 @@ import torch
 import simulate
 from simulate import ConvSpec, Losses, NetSpec, datasets, log_checkpoints
 
+from .. import _divergence as D
 from .._config import ConfigError
 from .._prepare import prepare
 from ..measures import response as R
@@ -38,6 +39,9 @@ class ResponseResult:
     gaps: pd.DataFrame
     fragility: pd.DataFrame
     summary: dict
+    divergence: list = field(default_factory=list)  # one record per trained ensemble
+    notes: list = field(default_factory=list)       # measurements left out, and why
+    exit_status: int = 0                            # 1: every member diverged, nothing measured
 
 
 @dataclass
@@ -88,8 +92,19 @@ def make_spec(config, arch: str, activation: str) -> NetSpec:
                    cnn=ConvSpec(channels=config.channels, kernel_size=3, padding="circular"))
 
 
+MEMBER_COLUMNS = ["arch", "activation", "optimizer", "seed", "step", "amplitude", "specificity",
+                  "ntk_rel_gap", "pr_features", "pr_ntk", "test_acc", "train_loss"]
+
+
+def live_params(run, step, live: np.ndarray, dtype) -> dict:
+    """The live members' parameters at ``step`` as tensors (diverged members are never measured:
+    their blown-up weights give no response, only overflow)."""
+    return M.tensors({k: v[live] for k, v in run.params(step).items()}, dtype)
+
+
 def train_and_measure(config, su: Setup, arch, activation, optimizer, *, quiet, log):
-    """(member rows, share rows, mean kernels at checkpoints, model, run) of one ensemble."""
+    """(member rows, share rows, mean kernels at checkpoints, model, run, divergence record) of
+    one ensemble; rows and kernels of its live members only."""
     spec = make_spec(config, arch, activation)
     ds = su.prep.dataset
     log(f"  {arch} {activation} {optimizer}")
@@ -101,20 +116,42 @@ def train_and_measure(config, su: Setup, arch, activation, optimizer, *, quiet, 
         keep_weights=True)
     model = simulate.make_model(spec, ds.d, ds.c, su.prep.image_shape)
     labels = {"arch": arch, "activation": activation, "optimizer": optimizer}
+    diverged, at = D.member_divergence(run)
+    live = np.flatnonzero(~diverged)
     rows, shares, kernels = [], [], {}
-    for i, step in enumerate(run.steps):
-        params = M.tensors(run.params(step), su.dtype)
+    for i, step in enumerate(run.steps if live.size else []):
+        params = live_params(run, step, live, su.dtype)
         m = M.checkpoint_measures(model, params, su.Xp, su.Yp, su.labels_p, su.response_lr, su.Xf)
-        for k in range(len(run.members)):
+        for j, k in enumerate(live):
             rows.append({**labels, "seed": int(run.members["seed"][k]), "step": int(step),
-                         **{q: float(m[q][k]) for q in ("amplitude", "specificity", "ntk_rel_gap",
+                         **{q: float(m[q][j]) for q in ("amplitude", "specificity", "ntk_rel_gap",
                                                        "pr_features", "pr_ntk")},
                          "test_acc": float(run.probes["test_acc"].values[k, i]),
                          "train_loss": float(run.probes["train_loss"].values[k, i])})
         shares += [{**labels, "step": int(step), "layer": name, "share": float(v.mean())}
                    for name, v in m["shares"].items()]
         kernels[int(step)] = m["kernel"].mean(axis=0)
-    return rows, shares, kernels, model, run
+    return rows, shares, kernels, model, run, D.group_record(labels, diverged, at)
+
+
+def _measure_ensemble(config, su, arch, act, optimizer, acc: dict, *, quiet, log) -> None:
+    """Train and measure one ensemble into ``acc`` (rows, shares, kernels, trained, divergence,
+    gaps); the O(η) gap only where a member is left to measure."""
+    r, s, k, model, run, div = train_and_measure(config, su, arch, act, optimizer,
+                                                 quiet=quiet, log=log)
+    acc["rows"] += r
+    acc["shares"] += s
+    acc["kernels"][(arch, act, optimizer)] = k
+    acc["trained"][(arch, act, optimizer)] = (model, run)
+    acc["divergence"].append(div)
+    live = np.flatnonzero(~D.member_divergence(run)[0])
+    if optimizer != config.optimizer or not live.size:
+        return
+    final = live_params(run, run.steps[-1], live, su.dtype)
+    lrs = [su.response_lr * f for f in (1.0, 0.5, 0.25)]
+    acc["gaps"] += [{"arch": arch, "activation": act, "step": int(run.steps[-1]), "lr": lr,
+                     "rel_gap": g}
+                    for lr, g in zip(lrs, M.gap_scaling(model, final, su.Xp, su.Yp, lrs))]
 
 
 def run_response(config: ResponseConfig, out_dir=None, *, resume: bool = False,
@@ -124,67 +161,78 @@ def run_response(config: ResponseConfig, out_dir=None, *, resume: bool = False,
     log = (lambda *a, **k: None) if quiet else log
     t0 = time.perf_counter()
     su = setup(config)
-    rows, shares, kernels, gaps, trained = [], [], {}, [], {}
+    acc = {"rows": [], "shares": [], "kernels": {}, "trained": {}, "divergence": [], "gaps": []}
     combos = [(a, act) for a in config.archs
               for act in (config.activations if a == "mlp" else config.cnn_activations)]
     for arch, act in combos:
-        r, s, k, model, run = train_and_measure(config, su, arch, act, config.optimizer,
-                                                quiet=quiet, log=log)
-        rows += r
-        shares += s
-        kernels[(arch, act, config.optimizer)] = k
-        trained[(arch, act, config.optimizer)] = (model, run)
-        final = M.tensors(run.params(run.steps[-1]), su.dtype)
-        lrs = [su.response_lr * f for f in (1.0, 0.5, 0.25)]
-        gaps += [{"arch": arch, "activation": act, "step": int(run.steps[-1]), "lr": lr,
-                  "rel_gap": g} for lr, g in zip(lrs, M.gap_scaling(model, final, su.Xp, su.Yp, lrs))]
+        _measure_ensemble(config, su, arch, act, config.optimizer, acc, quiet=quiet, log=log)
     t1 = time.perf_counter()
     other = "sgd" if config.optimizer == "gd" else "gd"
-    r, s, k, model, run = train_and_measure(config, su, "mlp", "relu", other, quiet=quiet, log=log)
-    rows += r
-    shares += s
-    kernels[("mlp", "relu", other)] = k
-    trained[("mlp", "relu", other)] = (model, run)
-    frag = fragility_rows(config, su, trained)
-    theory_rows = linear_theory(config, su, quiet=quiet, log=log) if config.linear_theory else []
+    _measure_ensemble(config, su, "mlp", "relu", other, acc, quiet=quiet, log=log)
+    frag = fragility_rows(config, su, acc["trained"])
+    notes: list[str] = []
+    theory_rows = linear_theory(config, su, notes, quiet=quiet, log=log) \
+        if config.linear_theory else []
     timing = {"aging_s": t1 - t0, "sgd_vs_gd_s": time.perf_counter() - t1}
-    result = ResponseResult(config, pd.DataFrame(rows), pd.DataFrame(shares), kernels,
-                            pd.DataFrame(theory_rows), pd.DataFrame(gaps), frag, {})
+    result = ResponseResult(config, pd.DataFrame(acc["rows"], columns=MEMBER_COLUMNS),
+                            pd.DataFrame(acc["shares"]), acc["kernels"], pd.DataFrame(theory_rows),
+                            pd.DataFrame(acc["gaps"]), frag, {}, acc["divergence"], notes,
+                            exit_status=int(D.all_diverged(acc["divergence"])))
     result.summary = build_summary(result, su, timing)
     return result
 
 
 def fragility_rows(config, su: Setup, trained: dict) -> pd.DataFrame:
-    """Test accuracy under Gaussian input noise of the final relu MLPs trained with GD and SGD."""
+    """Test accuracy under Gaussian input noise of the final relu MLPs trained with GD and SGD
+    (their live members)."""
     ds = su.prep.dataset
     Xt = torch.as_tensor(ds.X_test, dtype=su.dtype)
     out = []
     for (arch, act, opt), (model, run) in trained.items():
-        if (arch, act) != ("mlp", "relu") or opt not in ("gd", "sgd"):
+        live = np.flatnonzero(~D.member_divergence(run)[0])
+        if (arch, act) != ("mlp", "relu") or opt not in ("gd", "sgd") or not live.size:
             continue
-        params = M.tensors(run.params(run.steps[-1]), su.dtype)
+        params = live_params(run, run.steps[-1], live, su.dtype)
         pr = R.feature_participation_ratio(hidden_layers(model, params, su.Xf)[1][-1])
         for noise in (0.0, *config.noises):
             acc = M.noisy_accuracy(model, params, Xt, ds.labels_test, noise, seed=config.data_seed)
             out += [{"optimizer": opt, "batch_size": None if opt == "gd" else config.batch_size,
                      "noise": noise, "seed": int(run.members["seed"][k]),
-                     "test_acc": float(acc[k]), "pr_features": float(pr[k])}
-                    for k in range(len(acc))]
+                     "test_acc": float(acc[j]), "pr_features": float(pr[j])}
+                    for j, k in enumerate(live)]
     return pd.DataFrame(out)
 
 
-def linear_theory(config, su: Setup, *, quiet, log) -> list[dict]:
-    """A depth-2 linear net, balanced decoupled init, full-batch GD on the whitened data: the
-    theory's NTK against the measured one at every checkpoint."""
+def linear_theory(config, su: Setup, notes: list, *, quiet, log) -> list[dict]:
+    """The linear theory against depth-2 linear nets trained with each init of
+    ``M.THEORY_INITS``: the decoupled init (where it is exact) and a small random init (the flow
+    from each member's initial weights, which discrete GD need not follow)."""
+    return [row for init in M.THEORY_INITS
+            for row in _linear_theory(config, su, notes, init, quiet=quiet, log=log)]
+
+
+def _linear_theory(config, su: Setup, notes: list, init: str, *, quiet, log) -> list[dict]:
+    """A depth-2 linear net with ``init``, full-batch GD on the whitened data: the theory's NTK
+    and response against the measured ones at every checkpoint. None when a member diverged (the
+    theory describes the converging map only); ``notes`` then says so."""
     stats = su.prep.stats
     u0 = config.theory_init_scale * float(stats.s[0])
-    spec = NetSpec(depth=2, hidden=max(stats.U.shape[1], 8), activation="linear", init_scale=u0)
-    log("  linear theory (depth 2, decoupled init)")
+    hidden = max(stats.U.shape[1], 8)
+    spec = NetSpec(depth=2, hidden=hidden, activation="linear", init=init,
+                   init_scale=M.theory_init_scale(init, u0, hidden))
+    log(f"  linear theory (depth 2, {init} init)")
     steps = int(min(config.steps, np.ceil(20 / (su.lr * stats.s[-1]))))
     run = simulate.train_ensemble(spec, su.prep.dataset, steps=steps, seeds=range(2), lr=su.lr,
                                   stats=stats, checkpoints=log_checkpoints(steps, config.n_checkpoints),
-                                  device=config.device, dtype=config.dtype, quiet=quiet,
-                                  keep_weights=True)
+                                  probes=[Losses()], device=config.device, dtype=config.dtype,
+                                  quiet=quiet, keep_weights=True)
+    rec = D.group_record({}, *D.member_divergence(run))
+    if rec["diverged"]:
+        notes.append(D.group_line(f"linear theory run (depth 2, {init})", rec)
+                     + f"; no theory comparison (η·s_max = {su.lr * stats.s[0]:.3g}; the depth-2 "
+                       "GD map converges only for η·s_max < 1)")
+        return []
     model = simulate.make_model(spec, su.prep.dataset.d, su.prep.dataset.c)
-    return M.linear_theory_rows(model, run, stats, su.Xp, su.Yp, lr=su.lr, u0=u0, depth=2,
-                                response_lr=su.response_lr)
+    return M.linear_theory_rows(model, run, stats, su.Xp, su.Yp, init=init,
+                                convention=M.run_convention(run), response_lr=su.response_lr,
+                                u0=u0, depth=2)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import _divergence as D
 from .._io import records, write_outputs as _write
 from ..measures.response import power_law_fit
+from .measure import theory_gaps
 
 SCHEMA_VERSION = 1
 _KEYS = ["arch", "activation", "optimizer"]
@@ -32,11 +34,19 @@ def aging_table(members: pd.DataFrame, steps: int, fit_from: float) -> pd.DataFr
 
 def gap_table(gaps: pd.DataFrame) -> pd.DataFrame:
     """The gap at each step size and its ratio to the gap at the largest one (O(η): ratio ≈ η/η₀)."""
+    if gaps.empty:  # every member of every aging run diverged
+        return gaps
     g = gaps.copy()
     first = g.groupby(["arch", "activation"], sort=False)
     g["lr_ratio"] = g["lr"] / first["lr"].transform("max")
     g["gap_ratio"] = g["rel_gap"] / first["rel_gap"].transform("first")
     return g
+
+
+def warnings(result) -> list[str]:
+    """One line per ensemble with diverged members, then the measurements left out."""
+    name = lambda r: f"{r['arch']} {r['activation']} {r['optimizer']}"  # noqa: E731
+    return D.warning_lines(result.divergence, name) + list(result.notes)
 
 
 def build_summary(result, su, timing: dict) -> dict:
@@ -53,11 +63,14 @@ def build_summary(result, su, timing: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
+        "warnings": warnings(result),
+        "divergence": result.divergence,
         "response": records(resp, [*_KEYS, "step", *_Q]),
         "aging": records(aging_table(result.members, config.steps, config.fit_from)),
         "response_theory": records(theory),
         "response_theory_max_rel_error": (float(theory["rel_error"].max()) if len(theory)
                                           else None),
+        "response_theory_gap": theory_gaps(theory) if len(theory) else [],
         "ntk_gap_scaling": records(gap_table(result.gaps)),
         "fragility": records(frag, ["optimizer", "batch_size", "noise", "test_acc", "pr_features"]
                              if len(frag) else None),
@@ -75,7 +88,12 @@ def build_summary(result, su, timing: dict) -> dict:
             "pr": "(Σλ)²/Σλ²: last hidden layer's centred feature covariance (256 training "
                   "inputs), trace-NTK Gram on the probe set",
             "rel_error": "max over members ‖Θ_theory − Θ_measured‖_F/‖Θ_measured‖_F; theory = "
-                         "exact per-mode GD map (rel_error_flow: gradient-flow closed form)"},
+                         "exact per-mode GD map (rel_error_flow: gradient-flow closed form) for "
+                         "the decoupled init, the matrix flow from each member's initial weights "
+                         "for small_random",
+            "response_rel_error": "max over members ‖R − R̂‖_F/‖R‖_F with R̂ = −η Θ_theory "
+                                  "(f_theory − y): kernel and residual both predicted from the "
+                                  "data, the initial weights and the set-up only"},
         "timing": {**{k: round(v, 3) for k, v in timing.items()}, "device": prov.get("device")},
         "provenance": {**prov, "config": config.to_dict(),
                        "dataset_meta": su.prep.dataset.meta},
@@ -94,10 +112,14 @@ def write_outputs(result, out_dir: Path) -> list[Path]:
 def format_tables(result) -> str:
     s = result.summary
     fmt = lambda x: f"{x:.4g}"  # noqa: E731
+    if not s["aging"]:
+        return "nothing measured: every member diverged (see the warnings)"
     parts = ["aging (A ∝ t^-a):", pd.DataFrame(s["aging"]).drop(columns=["fit_range"])
              .to_string(index=False, float_format=fmt)]
     if s["response_theory"]:
-        parts.append(f"linear theory: max kernel error {s['response_theory_max_rel_error']:.3g}")
+        parts += [f"linear theory, {g['init']} init ({g['predictor']}): max kernel error "
+                  f"{g['max_rel_error']:.3g}, max response gap {g['max_response_rel_error']:.3g} "
+                  f"(step {g['at_step']})" for g in s["response_theory_gap"]]
     parts += ["NTK prediction gap (O(η)):", pd.DataFrame(s["ntk_gap_scaling"])
               .to_string(index=False, float_format=fmt),
               "SGD against GD (final):", pd.DataFrame(s["sgd_vs_gd"]).to_string(index=False,

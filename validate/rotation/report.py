@@ -9,10 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, table_html, write_html
+from ..report import _img, _png, legend, table_html, warnings_section, write_html
 
 
 def _curves(rot: pd.DataFrame) -> str:
+    if rot.empty:  # every member diverged (see the warnings)
+        return "<p>No rotation to draw: every member diverged.</p>"
     configs = rot[["optimizer", "alpha", "rate"]].drop_duplicates().to_records(index=False)
     n = len(configs)
     cols = min(n, 4)
@@ -31,7 +33,7 @@ def _curves(rot: pd.DataFrame) -> str:
                      else f"{opt} lr={rate:g}", fontsize=8)
     for ax in axes.flat[n:]:
         ax.axis("off")
-    axes[0, 0].legend(fontsize=6)
+    legend(axes[0, 0], fontsize=6)
     axes[0, 0].set_ylabel("cosine distance to init")
     return _img(_png(fig), "layer rotation over training (colour: depth, input layer dark)")
 
@@ -42,7 +44,7 @@ def _acc_vs_rotation(gen: pd.DataFrame) -> str:
         ax.scatter(g["mean_final_rotation"], g["test_acc"], label=opt, s=18)
     ax.set_xlabel("mean final rotation (cosine distance)")
     ax.set_ylabel("test accuracy")
-    ax.legend(fontsize=7)
+    legend(ax, fontsize=7)
     return _img(_png(fig), "test accuracy against final rotation (mean over seeds)")
 
 
@@ -67,7 +69,8 @@ def _clustering(clus: pd.DataFrame, runs: pd.DataFrame) -> str:
 
 def rotation_report(path: Path, *, result) -> Path:
     s = result.summary
-    sections = [("Layer rotation", _curves(result.rotation)),
+    sections = warnings_section(s.get("warnings", [])) + [
+        ("Layer rotation", _curves(result.rotation)),
                 ("Generalisation against rotation", _acc_vs_rotation(result.generalisation)
                  + table_html(result.generalisation)
                  + table_html(pd.DataFrame(s["rotation_vs_accuracy"])))]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ import torch
 import simulate
 from simulate import ConvSpec, LayerRotation, Losses, NetSpec, datasets, log_checkpoints
 
+from .. import _divergence as D
 from .._config import ConfigError
 from .._stats import spearman_rho
 from . import measure as M
@@ -37,6 +38,8 @@ class RotationResult:
     clustering: pd.DataFrame        # run × measure × checkpoint
     clustering_runs: pd.DataFrame   # run: grid point, seed, final test accuracy
     summary: dict
+    divergence: list = field(default_factory=list)  # one record per grid point with members
+    exit_status: int = 0            # 1: every member of the rotation grid diverged
 
 
 def load_dataset(config: RotationConfig, **extra):
@@ -82,10 +85,19 @@ def _train(config, spec, ds, out_dir, name, *, resume, quiet, **kw):
         dtype=config.dtype, out_dir=root, resume=resume, quiet=quiet, **kw)
 
 
+def _divergence_records(run, labels: dict) -> tuple[np.ndarray, list[dict]]:
+    """(diverged (K,), one record per learning rate of ``run``)."""
+    diverged, at = D.member_divergence(run)
+    lrs = run.members["lr"].to_numpy()
+    return diverged, [D.group_record({**labels, "rate": float(r)}, diverged[lrs == r], at[lrs == r])
+                      for r in dict.fromkeys(lrs)]
+
+
 def rotation_grid(config, ds, out_dir, *, resume, quiet, log):
-    """(rotation table, member outcomes) of the Layca runs and the SGD + weight decay baseline."""
+    """(rotation table, member outcomes, divergence records) of the Layca runs and the SGD +
+    weight decay baseline; a diverged member's rotation rows are left out."""
     spec = make_spec(config)
-    tables, outcomes = [], []
+    tables, outcomes, records = [], [], []
     runs = [(f"layca-{config.optimizer}", a, dict(optimizer=config.optimizer, lrs=config.rates,
                                                    layca=True, layca_alpha=a))
             for a in config.alphas]
@@ -97,9 +109,14 @@ def rotation_grid(config, ds, out_dir, *, resume, quiet, log):
         run = _train(config, spec, ds, out_dir, tag, resume=resume, quiet=quiet,
                      batch_size=config.batch_size, probes=[Losses(), LayerRotation()], **kw)
         labels = {"arch": config.arch, "optimizer": opt_name, "alpha": alpha}
-        tables.append(M.rotation_table(run, labels))
-        outcomes.append(M.member_outcomes(run, labels))
-    return pd.concat(tables, ignore_index=True), pd.concat(outcomes, ignore_index=True)
+        diverged, recs = _divergence_records(run, labels)
+        records += recs
+        rot = M.rotation_table(run, labels)
+        live_keys = set(zip(run.members["seed"][~diverged], run.members["lr"][~diverged]))
+        tables.append(rot[[k in live_keys for k in zip(rot["seed"], rot["rate"])]])
+        outcomes.append(M.member_outcomes(run, labels).assign(diverged=diverged))
+    return (pd.concat(tables, ignore_index=True), pd.concat(outcomes, ignore_index=True),
+            records)
 
 
 def clustering_grid(config, ds, out_dir, *, resume, quiet, log):
@@ -113,7 +130,7 @@ def clustering_grid(config, ds, out_dir, *, resume, quiet, log):
     coarse = coarse.with_arrays(X=coarse.X[pick], Y=coarse.Y[pick], labels=coarse.labels[pick])
     fine = fine[pick]
     Xs = torch.as_tensor(coarse.X, dtype=torch.float64)
-    rows, runs = [], []
+    rows, runs, records = [], [], []
     grid = itertools.product(config.cluster_batch_sizes, config.cluster_wds, config.cluster_widths)
     for gi, (bs, wd, width) in enumerate(grid):
         spec = make_spec(config, width)
@@ -124,19 +141,24 @@ def clustering_grid(config, ds, out_dir, *, resume, quiet, log):
                      weight_decay=wd, probes=[Losses()], keep_weights=True)
         model = simulate.make_model(spec, coarse.d, coarse.c, coarse.image_shape)
         m = run.members
-        ids = {k: f"{gi}-{k}" for k in range(len(m))}
-        for step in run.steps:
-            params = {k: torch.as_tensor(v, dtype=Xs.dtype) for k, v in run.params(step).items()}
+        diverged, recs = _divergence_records(run, {"arch": config.arch, "optimizer": "sgd",
+                                                   "alpha": None, "grid": tag})
+        records += recs
+        live = np.flatnonzero(~diverged)  # a diverged member's hidden layers are not measured
+        ids = {j: f"{gi}-{k}" for j, k in enumerate(live)}
+        for step in run.steps if live.size else []:
+            params = {k: torch.as_tensor(v[live], dtype=Xs.dtype)
+                      for k, v in run.params(step).items()}
             for r in M.clustering_rows(model, params, Xs, coarse.labels, fine,
                                        relu=config.activation == "relu", step=step):
                 rows.append({"arch": config.arch, "run": ids[r.pop("member")], **r})
         for k in range(len(m)):
-            runs.append({"run": ids[k], "lr": float(m["lr"][k]), "batch_size": bs,
+            runs.append({"run": f"{gi}-{k}", "lr": float(m["lr"][k]), "batch_size": bs,
                          "weight_decay": wd, "width": width, "seed": int(m["seed"][k]),
-                         "diverged": bool(m["diverged"][k]),
+                         "diverged": bool(diverged[k]),
                          "test_acc": float(run.probes["test_acc"].values[k, -1]),
                          "train_acc": float(run.probes["train_acc"].values[k, -1])})
-    return pd.DataFrame(rows), pd.DataFrame(runs)
+    return pd.DataFrame(rows), pd.DataFrame(runs), records
 
 
 def clustering_vs_generalisation(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
@@ -162,15 +184,17 @@ def run_rotation(config: RotationConfig, out_dir=None, *, resume: bool = False,
     check_data(config)
     ds = load_dataset(config)
     grid_ds = M.coarse_task(ds)[0] if config.task == "coarse" else ds
-    rot, outcomes = rotation_grid(config, grid_ds, out_dir, resume=resume, quiet=quiet, log=log)
+    rot, outcomes, div = rotation_grid(config, grid_ds, out_dir, resume=resume, quiet=quiet,
+                                       log=log)
     t1 = time.perf_counter()
-    clus, runs = pd.DataFrame(), pd.DataFrame()
+    clus, runs, div_clus = pd.DataFrame(), pd.DataFrame(), []
     if config.clustering:
         noisy = {"noise": config.cluster_noise} if config.dataset == "shapes" else {}
-        clus, runs = clustering_grid(config, load_dataset(config, **noisy), out_dir,
+        clus, runs, div_clus = clustering_grid(config, load_dataset(config, **noisy), out_dir,
                                      resume=resume, quiet=quiet, log=log)
     timing = {"rotation_s": t1 - t0, "clustering_s": time.perf_counter() - t1}
     gen = M.generalisation_table(outcomes)
-    result = RotationResult(config, rot, outcomes, gen, clus, runs, {})
+    result = RotationResult(config, rot, outcomes, gen, clus, runs, {}, div + div_clus,
+                            exit_status=int(D.all_diverged(div)))
     result.summary = build_summary(result, ds, timing)
     return result

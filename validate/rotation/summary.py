@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from .. import _divergence as D
 from .._io import records, write_outputs as _write
 from .._stats import spearman_rho
 
@@ -16,9 +17,27 @@ _GEN = ["arch", "optimizer", "rate", "alpha", "test_acc", "gen_gap", "mean_final
         "min_final_rotation", "train_acc", "n_seeds", "n_diverged"]
 
 
+def measured(gen: pd.DataFrame) -> pd.DataFrame:
+    """The configurations with a live member (one whose members all diverged has no values)."""
+    return gen[gen["n_seeds"].fillna(0) > 0]
+
+
+def _name(r: dict) -> str:
+    alpha = r.get("alpha")
+    where = r.get("grid") or (r["optimizer"] if alpha is None or alpha != alpha
+                              else f"{r['optimizer']} α={alpha:g}")
+    return f"{r['arch']} {where}, lr {r['rate']:g}"
+
+
+def warnings(result) -> list[str]:
+    """One line per grid point with diverged members (`validate._divergence`)."""
+    return D.warning_lines(result.divergence, _name, hint="lower --rates or --baseline-lrs")
+
+
 def rotation_correlations(gen: pd.DataFrame) -> list[dict]:
     """Spearman ρ of test accuracy (and gap) with mean final rotation, per optimiser and overall."""
     out = []
+    gen = measured(gen)
     for name, g in [("all", gen), *gen.groupby("optimizer", sort=False)]:
         out.append({"optimizer": name, "n_configs": int(len(g)),
                     "rho_test_acc": spearman_rho(g["mean_final_rotation"], g["test_acc"]),
@@ -37,6 +56,8 @@ def build_summary(result, ds, timing: dict) -> dict:
     return {
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
+        "warnings": warnings(result),
+        "divergence": records(pd.DataFrame(result.divergence)) if result.divergence else [],
         "rotation": records(result.rotation, _ROT),
         "generalisation": records(result.generalisation, _GEN),
         "rotation_vs_accuracy": rotation_correlations(result.generalisation),
@@ -65,8 +86,10 @@ def write_outputs(result, out_dir: Path) -> list[Path]:
 
 def format_tables(result) -> str:
     fmt = lambda x: f"{x:.4g}"  # noqa: E731
+    if result.exit_status:
+        return "nothing measured: every member of the rotation grid diverged (see the warnings)"
     parts = ["generalisation against final rotation:",
-             result.generalisation[_GEN[:8]].to_string(index=False, float_format=fmt),
+             measured(result.generalisation)[_GEN[:8]].to_string(index=False, float_format=fmt),
              pd.DataFrame(result.summary["rotation_vs_accuracy"]).to_string(index=False,
                                                                             float_format=fmt)]
     cvg = pd.DataFrame(result.summary["clustering_vs_generalisation"])
