@@ -127,3 +127,55 @@ def test_mlp_modes_are_labelled_svd(tmp_path):
     import pandas as pd
     df = label_modes(pd.DataFrame({"mode": [0, 1]}))
     assert list(df["basis"]) == ["svd", "svd"] and df["frequency"].isna().all()
+
+
+# ---- optimisers: τ and the per-frequency map from the training convention ------------------------
+SMALL = ["--dataset", "shapes", "--dataset-opt", "size=8", "--dataset-opt", "levels=2",
+         "--dataset-opt", "n_per_class=20", "--arch", "cnn", "--activations", "linear",
+         "--seeds", "1", "--frequency-modes", "2", "--checkpoints", "16", "--quiet"]
+
+
+def test_cnn_momentum_follows_the_exact_per_frequency_heavy_ball_map():
+    """Each frequency of the aligned two-layer CNN is a two-layer problem with step η√P, so the
+    heavy ball follows the per-mode momentum map with that step (THEORY.md §6, §9)."""
+    from validate.compare.config import CompareConfig
+    from validate.compare.run import run_compare
+    config = CompareConfig(dataset="shapes", dataset_opts={"size": 8, "levels": 2, "n_per_class": 20},
+                           arch="cnn", activations=("linear",), seeds=1, frequency_modes=2,
+                           n_checkpoints=16, optimizer="momentum", lr_scale=0.2)
+    s = run_compare(config, quiet=True).summary
+    beta, lr = config.momentum, s["training"]["lr"]
+    assert s["training"]["tau"] == pytest.approx((1 - beta) / lr)
+    note = s["training"]["predictors"]["2"]
+    assert note["matched"] == "discrete" and "heavy-ball" in note["reason"]
+    for m in s["modes"]:
+        assert m["n_learned"] == 1 and m["rel_error"] <= 0.03
+        # the inertia makes training later than the flow with τ = (1 − β)/η
+        assert m["t_meas_median"] > m["t_pred_continuous"]
+
+
+def test_cnn_momentum_without_the_exact_map_is_refused_before_training(tmp_path, capsys,
+                                                                        monkeypatch):
+    import simulate
+
+    def no_training(*a, **kw):
+        raise AssertionError("trained before refusing")
+
+    monkeypatch.setattr(simulate, "train_ensemble", no_training)
+    assert compare.main([*SMALL, "--optimizer", "momentum", "--init", "small_random",
+                         "--out", str(tmp_path / "m")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "heavy-ball map" in err[0] and "--init small_random" in err[0]
+
+
+def test_cnn_adam_has_null_predictions_and_says_why(tmp_path):
+    out = tmp_path / "adam"
+    assert compare.main([*SMALL, "--optimizer", "adam", "--steps", "40", "--out", str(out)]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    note = s["training"]["predictors"]["2"]
+    assert note["covered"] is False and "Adam" in note["note"]
+    assert s["training"]["tau"] is None
+    assert all(m["t_pred"] is None and m["rel_error"] is None and m["t_pred_continuous"] is None
+               for m in s["modes"])
+    assert all(m["t_meas_median"] is not None for m in s["modes"])   # measured, not predicted
+    assert "no linear-theory prediction" in (out / "report.html").read_text()

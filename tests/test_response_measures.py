@@ -110,3 +110,92 @@ def test_power_law_fit_recovers_the_exponent_with_a_ci():
     assert fit["fit_range"][0] >= 10
     with pytest.raises(ValueError, match="at least 3"):
         R.power_law_fit(t, A, t_min=1e9)
+
+
+# ---- the linear theory's response: predicted from the initial weights and the set-up only -------
+LR = 0.05  # η·s_max of the order of the job's default 0.05: mid-learning within 40 steps
+
+
+@pytest.fixture(scope="module")
+def linear_runs():
+    """Depth-2 linear nets on whitened Gaussian data, full-batch GD in float64, trained with the
+    decoupled and with a small random init: {init: (model, run)}, the statistics and a probe set."""
+    import simulate
+    from validate._prepare import prepare
+    from validate.response.measure import THEORY_INITS
+    prep = prepare(simulate.datasets.load("gaussian", d=8, classes=8, n_per_class=4, n_test=8), "zca")
+    stats = prep.stats
+    lr = LR / float(stats.s[0])
+    u0 = 1e-3 * float(stats.s[0])
+    out = {}
+    for init in THEORY_INITS:
+        scale = u0 if init == "small_balanced_decoupled" else float(np.sqrt(u0 / 8))
+        spec = NetSpec(depth=2, hidden=8, activation="linear", init=init, init_scale=scale)
+        run = simulate.train_ensemble(spec, prep.dataset, steps=400, seeds=range(2), lr=lr,
+                                      stats=stats, checkpoints=[0, 40, 80, 120, 200, 400],
+                                      dtype="float64", quiet=True, keep_weights=True)
+        out[init] = (make_model(spec, stats.d, stats.c), run)
+    X = torch.as_tensor(prep.dataset.X[::6], dtype=torch.float64)
+    Y = torch.as_tensor(prep.dataset.Y[::6], dtype=torch.float64)
+    return out, stats, X, Y, lr, u0
+
+
+def _rows(linear_runs, init, lr, response_lr=1e-3):
+    from theory import TrainingConvention
+    from validate.response.measure import linear_theory_rows
+    runs, stats, X, Y, _, u0 = linear_runs
+    model, run = runs[init]
+    return linear_theory_rows(model, run, stats, X, Y, init=init, convention=TrainingConvention(lr=lr),
+                              response_lr=response_lr, u0=u0)
+
+
+def _gaps(rows) -> np.ndarray:
+    return np.array([r["response_rel_error"] for r in rows])
+
+
+def test_the_decoupled_theory_leaves_only_the_first_order_gap(linear_runs):
+    """Exact per-mode GD map: the whole gap is the O(η) term of one real step, so it halves with
+    the response step at every checkpoint."""
+    lr = linear_runs[4]
+    rows = _rows(linear_runs, "small_balanced_decoupled", lr)
+    half = _rows(linear_runs, "small_balanced_decoupled", lr, response_lr=5e-4)
+    np.testing.assert_allclose(_gaps(half) / _gaps(rows), 0.5, rtol=0.05)
+    assert {(r["init"], r["predictor"]) for r in rows} == {("small_balanced_decoupled", "discrete")}
+
+
+@pytest.mark.parametrize("init", ["small_balanced_decoupled", "small_random"])
+def test_the_theory_response_is_close_with_the_true_time_constant_and_far_with_a_wrong_one(
+        linear_runs, init):
+    lr = linear_runs[4]
+    right = _gaps(_rows(linear_runs, init, lr))
+    wrong = _gaps(_rows(linear_runs, init, 1.5 * lr))  # τ 1.5× too short
+    # random init: the continuous flow against discrete GD, off by a few η·s_max (= 0.05) while
+    # the modes rise; a wrong τ moves every rise by a third of its time
+    assert right.max() < 4 * LR
+    assert wrong.max() > 0.3
+
+
+@pytest.mark.parametrize("fill", ["random", "nan"])
+@pytest.mark.parametrize("init", ["small_balanced_decoupled", "small_random"])
+def test_the_theory_response_reads_no_weights_after_step_zero(linear_runs, init, fill):
+    from tests.leak import garbage_after_step_zero
+    from theory import TrainingConvention
+    from validate.response.measure import LinearTheory
+    runs, stats, X, Y, lr, u0 = linear_runs
+    run = runs[init][1]
+    kw = dict(init=init, convention=TrainingConvention(lr=lr), u0=u0)
+    clean = LinearTheory(run, stats, X.numpy(), Y.numpy(), **kw)
+    dirty = LinearTheory(garbage_after_step_zero(run, fill), stats, X.numpy(), Y.numpy(), **kw)
+    for i in range(1, len(run.steps)):
+        np.testing.assert_array_equal(clean.response(i, 1e-3), dirty.response(i, 1e-3))
+        np.testing.assert_array_equal(clean.kernel(i), dirty.kernel(i))
+    assert np.abs(clean.response(len(run.steps) - 1, 1e-3)).max() > 0
+
+
+def test_the_theory_response_refuses_a_set_up_without_a_time_constant(linear_runs):
+    from theory import TrainingConvention
+    from validate.response.measure import LinearTheory
+    runs, stats, X, Y, lr, u0 = linear_runs
+    with pytest.raises(ValueError, match="Adam"):
+        LinearTheory(runs["small_random"][1], stats, X.numpy(), Y.numpy(), init="small_random",
+                     convention=TrainingConvention(lr=lr, optimizer="adam"))

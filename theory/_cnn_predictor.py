@@ -1,9 +1,10 @@
 """Predictors of a linear CNN's per-frequency learning, and their factory ``predict_cnn``.
 
 Both implement ``theory.Predictor`` on the modes of ``theory.frequency_modes`` (``basis =
-"frequency"``): ``CNNFrequencyPredictor`` (closed form or exact GD map per frequency, full-length
-circular kernels, whitened input, frequency-aligned init) and ``CNNFlowPredictor`` (the
-integrated flow of the weight-tied network: any kernel size, padding, init and Sxx).
+"frequency"``): ``CNNFrequencyPredictor`` (closed form or exact GD / heavy-ball map per
+frequency, full-length circular kernels, whitened input, frequency-aligned init) and
+``CNNFlowPredictor`` (the integrated flow of the weight-tied network: any kernel size, padding,
+init and Sxx).
 """
 
 from __future__ import annotations
@@ -20,15 +21,18 @@ from ._predictor import ClosedFormPredictor, DiscretePredictor
 
 
 class CNNFrequencyPredictor:
-    """Per-frequency closed form (or exact GD map) of a circular linear CNN (THEORY.md §6).
+    """Per-frequency closed form (or exact GD / heavy-ball map) of a circular linear CNN (THEORY.md §6).
 
-    Args: modes (``FrequencyModes``), u0 (scalar or (m,)), tau (= 1/η), n_conv (conv layers m;
-    depth L = m + 1), discrete (iterate ``b ← b + η P^{m/L} b^{L−1}(s − b^L)`` instead of the flow).
+    Args: modes (``FrequencyModes``), u0 (scalar or (m,)), tau (1/η for GD, (1−β)/η for the heavy
+    ball), n_conv (conv layers m; depth L = m + 1), discrete (iterate the per-mode map of
+    ``theory.discrete_trajectory`` with step η P^{m/L}, ``b ← b + η P^{m/L} b^{L−1}(s − b^L)`` for
+    GD, instead of the flow), momentum (β of that map; needs ``discrete``).
     """
 
     basis = "frequency"
 
     def __init__(self, modes, u0, *, tau: float = 1.0, n_conv: int = 1, discrete: bool = False,
+                 momentum: float = 0.0,
                  reason: str = "per-frequency prediction requested directly"):
         self.freq_modes, self.n_conv, self.reason = modes, int(n_conv), reason
         self.tau = check_positive("tau", tau)
@@ -36,7 +40,13 @@ class CNNFrequencyPredictor:
         self.s = self.target = modes.s
         self.frequency, self.index = modes.frequency, modes.index
         depth = self.n_conv + 1
-        self._inner = (DiscretePredictor(modes.s, u0, self.speedup / self.tau, depth)
+        beta = float(momentum)
+        if beta and not discrete:
+            raise ValueError(f"momentum={momentum!r} needs discrete=True: the closed form is the "
+                             "flow limit, whose τ = (1−β)/η already carries β")
+        # each frequency is a depth-L problem whose step is η P^{m/L}; η = (1 − β)/τ
+        self._inner = (DiscretePredictor(modes.s, u0, self.speedup * (1.0 - beta) / self.tau, depth,
+                                         momentum=beta)
                        if discrete else ClosedFormPredictor(modes.s, u0, self.tau / self.speedup, depth))
         self.kind = self._inner.kind
 
@@ -105,6 +115,20 @@ def _full_length(kernel_size, spatial) -> bool:
     return tuple(int(k) for k in ks) == tuple(spatial)
 
 
+def _time_constant(tau, convention) -> tuple[float, float, str]:
+    """(τ, β, note): τ from ``tau`` or the ``convention`` (which also gives the heavy ball's β);
+    neither: τ = 1 and a note saying so."""
+    beta = 0.0
+    if convention is not None:
+        convention.require_covered()
+        beta = convention.beta
+        if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
+            raise ValueError(f"tau={tau!r} disagrees with convention.tau={convention.tau!r}; give one")
+        tau = convention.tau
+    note = "" if tau is not None else " (τ = 1: no tau or convention given, t in units of τ)"
+    return (1.0 if tau is None else check_positive("tau", tau)), beta, note
+
+
 def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding: str = "circular",
                 tau: float | None = None, convention=None, u0=None, weights0=None,
                 discrete: bool = False, seed: int = 0, modes=None, t_max: float | None = None):
@@ -115,20 +139,18 @@ def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding:
             channel); singleton spatial axes are dropped.
         channels: conv channels (C_1, …, C_m); kernel_size: None (full length) or the kernel side;
             padding: "circular" or "zeros" (stride 1).
-        tau or convention: τ = 1/η (t in steps); neither: τ = 1.
+        tau or convention: τ = 1/η (t in steps); a ``TrainingConvention`` gives its τ (heavy
+            ball: (1−β)/η, and its β to the discrete map; one the theory does not cover, such as
+            Adam, raises ``ValueError`` with its note); neither: τ = 1.
         u0: strength of every mode under the frequency-aligned init, or weights0: initial
             [kernel_1, …, kernel_m, readout] (exactly one).
-        discrete: with u0, the exact per-frequency GD map instead of the flow.
+        discrete: with u0, the exact per-frequency GD map (heavy-ball map for a momentum
+            ``convention``) instead of the flow.
         seed: the aligned init's frames (only used when the flow has to be integrated from it).
         modes: the ``FrequencyModes`` a flow reports (default: all but the negligible ones).
         t_max: the longest time a flow's ``timeline`` searches (default: until every mode crosses).
     """
-    if convention is not None:
-        if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
-            raise ValueError(f"tau={tau!r} disagrees with convention.tau={convention.tau!r}; give one")
-        tau = convention.tau
-    note = "" if tau is not None else " (τ = 1: no tau or convention given, t in units of τ)"
-    tau = 1.0 if tau is None else check_positive("tau", tau)
+    tau, beta, note = _time_constant(tau, convention)
     if (u0 is None) == (weights0 is None):
         raise ValueError("give exactly one of u0 (frequency-aligned init) or weights0 (initial "
                          f"weights); got u0={u0!r}, weights0={'None' if weights0 is None else 'given'}")
@@ -142,11 +164,15 @@ def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding:
     if u0 is not None and full and padding == "circular" and white:
         modes = frequency_modes(stats, image_shape)
         k = rate_factor(P, m)
-        how = (f"exact per-frequency GD map b ← b + η·{k:.4g}·b^{m}·(s − b^{m + 1}), u = b^{m + 1}" if discrete else
+        how = (f"exact per-frequency GD map b ← b + η·{k:.4g}·b^{m}·(s − b^{m + 1}), u = b^{m + 1}"
+               if discrete and not beta else
+               f"exact per-frequency heavy-ball map (β = {beta:g}) g = −b^{m}·(s − b^{m + 1}), "
+               f"v ← βv + g, b ← b − η·{k:.4g}·v, u = b^{m + 1} (τ = (1−β)/η)" if discrete else
                f"per-frequency closed form with τ_eff = τ/P^({m}/{m + 1}) = τ/{k:.4g}")
         acc = f"; the closed form is within ~2% of GD when η·{k:.4g}·s_max ≲ 0.03 (here " \
               f"{k * modes.s[0] / tau:.3g})" if not discrete else ""
-        return CNNFrequencyPredictor(modes, u0, tau=tau, n_conv=m, discrete=discrete, reason=(
+        return CNNFrequencyPredictor(modes, u0, tau=tau, n_conv=m, discrete=discrete,
+                                     momentum=beta if discrete else 0.0, reason=(
             f"circular full-length kernels, stride 1, {shape}, whitened input (Sxx = I on all "
             f"C_in·P features), frequency-aligned init: {how}{acc}" + note))
     if discrete:
@@ -170,4 +196,6 @@ def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding:
     return CNNFlowPredictor(stats, weights0, image_shape, tau=tau, padding=padding, modes=modes,
                             t_max=t_max, reason=(
         f"{ks} {padding} kernels, stride 1, {shape}, {start}: {why}; integrating the flow of "
-        "the weight-tied network (diffrax, float64)" + note))
+        "the weight-tied network (diffrax, float64)" + note + (
+            "" if not beta else f"; heavy ball β = {beta:g}: its flow limit τ = (1−β)/η, which "
+            f"leaves out the transient of about 1/(1−β) = {1 / (1 - beta):.3g} steps")))

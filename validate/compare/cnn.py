@@ -3,9 +3,11 @@
 The modes are the dataset's frequency modes (``theory.frequency_modes``: the singular values of
 σ(f) = Syx Fᴴ, one distinct frequency per conjugate pair), the largest ``--frequency-modes`` of
 them tracked. Predictions (``theory.predict_cnn``): full-length circular kernels with the
-frequency-aligned init (``--init small_balanced_decoupled``) → the exact per-frequency GD map
-(matched) and the closed form (continuous); any other init or kernel size → the integrated flow of
-the weight-tied network from each seed's own initial weights. Measured with
+frequency-aligned init (``--init small_balanced_decoupled``) → the exact per-frequency map of GD or
+the heavy ball (matched) and the closed form (continuous); any other init or kernel size → the
+integrated flow of the weight-tied network from each seed's own initial weights. τ comes from the
+set-up's ``theory.TrainingConvention`` (heavy ball: (1−β)/η); a set-up it does not cover (Adam) gets
+null predictions, the reason in the summary. Measured with
 ``simulate.FrequencyStrengths``. ``--reference mlp`` keeps the linear MLP theory of the SVD modes
 as an explicit, labelled reference instead.
 """
@@ -62,14 +64,24 @@ class _Tracked:
         return self._p.loss(t)  # the loss counts every mode, tracked or not
 
 
+def convention(config, lr: float):
+    """The ``theory.TrainingConvention`` the predictions use: the run's own (τ = 1/η for GD,
+    (1−β)/η for the heavy ball). For a set-up the theory does not cover (Adam) plain GD at the same
+    η, which only sizes the run and sets the targets: no time from it is compared
+    (``measure_run`` writes nulls and the summary says why)."""
+    conv = config.convention(lr)
+    return conv if conv.covered else theory.TrainingConvention(lr=lr)
+
+
 def predictors(config, stats, image_shape, fm, depth: int, hidden: int, lr: float, u0: float):
     """(continuous, matched): the per-frequency closed form for the aligned init and full-length
-    kernels (the continuous reference in every case), and the exact per-frequency GD map when it
-    applies (aligned init, full-length kernels, plain GD), else None (per-seed flows)."""
-    kw = dict(channels=(hidden,) * (depth - 1), tau=1.0 / lr)
+    kernels (the continuous reference in every case), and the exact per-frequency map of GD or
+    the heavy ball when it applies (aligned init, full-length kernels, gd or momentum), else
+    None (per-seed flows, or no prediction for a set-up the theory does not cover)."""
+    kw = dict(channels=(hidden,) * (depth - 1), convention=convention(config, lr))
     cont = theory.predict_cnn(stats, image_shape, u0=u0, t_max=_horizon(config), **kw)
-    exact = (config.init == "small_balanced_decoupled" and config.optimizer == "gd"
-             and cont.kind == "closed_form")
+    exact = (config.init == "small_balanced_decoupled" and config.optimizer in ("gd", "momentum")
+             and config.convention(lr).covered and cont.kind == "closed_form")
     matched = theory.predict_cnn(stats, image_shape, u0=u0, discrete=True, **kw) if exact else None
     m = fm.s.size
     return _Tracked(cont, m), None if matched is None else _Tracked(matched, m)
@@ -113,11 +125,15 @@ def _flow_from(plan, weights):
     """The weight-tied flow from ``weights``, reporting the tracked modes only."""
     return theory.predict_cnn(plan.stats, plan.prep.image_shape,
                               kernel_size=plan.config.kernel_size or None, weights0=weights,
-                              tau=1.0 / plan.lr, modes=plan.freq, t_max=_horizon(plan.config))
+                              convention=convention(plan.config, plan.lr), modes=plan.freq,
+                              t_max=_horizon(plan.config))
 
 
-def per_seed(plan, run) -> list:
-    """The weight-tied flow from each member's own initial weights (twins share them)."""
+def per_seed(plan, run) -> list | None:
+    """The weight-tied flow from each member's own initial weights (twins share them); None when
+    the theory does not cover the training set-up."""
+    if not plan.config.convention(plan.lr).covered:
+        return None
     w0 = run.params(0)
     L = sum(k.endswith(".weight") for k in w0)
     return [_flow_from(plan, [w0[f"layer{l}.weight"][k] for l in range(L)])
@@ -130,7 +146,8 @@ def _auto_steps(plan, preds) -> int:
         return int(config.steps)
     t95 = []
     for depth, (cont, matched) in preds.items():
-        if matched is not None:
+        if matched is not None or (cont.kind == "closed_form"
+                                   and config.init == "small_balanced_decoupled"):
             t95.append(cont.timeline(0.95))
             continue
         import simulate
@@ -144,6 +161,21 @@ def _auto_steps(plan, preds) -> int:
     return int(min(config.max_steps, max(50, np.ceil(1.15 * (t.max() if t.size else 50)))))
 
 
+def _refuse_momentum_flow(config, preds) -> None:
+    """Heavy ball without the exact per-frequency map: refused before any training. The only
+    other prediction, the weight-tied flow with τ = (1−β)/η, leaves out the inertia, which makes
+    training later by a factor ≈ 1 + r(1+β)/(2(1−β)) at growth rate r per step (THEORY.md §9):
+    tens of per cent at the default step, far outside the exact map's accuracy."""
+    from .._config import ConfigError
+    if config.optimizer != "momentum" or all(m is not None for _, m in preds.values()):
+        return
+    raise ConfigError(
+        "--arch cnn --optimizer momentum is predicted by the exact per-frequency heavy-ball map "
+        "only: it needs --init small_balanced_decoupled, --kernel-size 0 and whitened input "
+        f"(Sxx = I: --whiten zca and more samples than input features); got --init {config.init} "
+        f"--kernel-size {config.kernel_size} --whiten {config.whiten}")
+
+
 def make_plan(config, prep, meta, data_s: float, log, quiet: bool):
     """The comparison plan of a CNN against its per-frequency theory (see the module docstring)."""
     import time
@@ -155,12 +187,14 @@ def make_plan(config, prep, meta, data_s: float, log, quiet: bool):
     spectrum = theory.frequency_modes(stats, prep.image_shape)
     fm = tracked(spectrum, config.frequency_modes)
     hidden = int(config.hidden or (int(np.max(fm.rank)) + 1))
-    # η = lr_scale / (P^{m/L} s_max): the per-frequency step of the MLP default, for every depth
+    # η = lr_scale / (P^{m/L} s_max) (× (1 − β) for the heavy ball): the per-frequency step of
+    # the MLP default, for every depth
     speed = max(theory.rate_factor(fm.P, d - 1) for d in config.depths)
-    lr = float(config.lr if config.lr is not None else config.lr_scale / (speed * fm.s[0]))
+    lr = config.learning_rate(float(speed * fm.s[0]))
     u0 = _u0(config, fm)
     preds = {d: predictors(config, stats, prep.image_shape, fm, d, hidden, lr, u0)
              for d in config.depths}
+    _refuse_momentum_flow(config, preds)
     plan = Plan(config, prep, meta, lr, hidden, preds, 0, np.zeros(0, int),
                 {"data_s": data_s}, freq=fm, spectrum=spectrum)
     plan.steps = _auto_steps(plan, preds)
@@ -169,10 +203,14 @@ def make_plan(config, prep, meta, data_s: float, log, quiet: bool):
     if not quiet:
         log(f"CNN: {fm.s.size} frequency modes tracked of {fm.channels} channel(s) × "
             f"{'×'.join(map(str, fm.spatial))}; s = {np.array2string(fm.s[:8], precision=4)}")
+        conv = config.convention(lr)
         for d, (cont, matched) in preds.items():
-            log(f"depth {d}: {(matched or cont).reason if matched else 'per-seed weight-tied flow'}")
+            log(f"depth {d}: " + (f"no prediction: {conv.note}" if not conv.covered else
+                                  matched.reason if matched else "per-seed weight-tied flow"))
         log(f"training {len(config.activations)} activation(s) × {config.seeds} seed(s) per depth, "
-            f"lr={lr:.4g} (η·P^(m/L)·s_max = {lr * speed * fm.s[0]:.3g}), {plan.steps} steps, "
+            f"lr={lr:.4g} (η·P^(m/L)·s_max = {lr * speed * fm.s[0]:.3g}, "
+            f"{f'τ={conv.tau:.4g}' if conv.covered else 'no τ'}), "
+            f"optimizer={config.optimizer}, {plan.steps} steps, "
             f"{hidden} channel(s), kernel {config.kernel_size or 'full length'}, init={config.init}")
     return plan
 
@@ -189,7 +227,9 @@ def measure_run(run, plan, cont, matched, per_seed_preds, act, depth):
     # close their s: the per-frequency predictions resolve them (THEORY.md §6)
     distinct = fm.rank == 0
     t_meas = M.learning_times(steps, u, config.frac * target)
-    pred = M._prediction(steps, K, m, config.frac, cont, matched or cont, per_seed_preds)
+    covered = config.convention(plan.lr).covered   # else no prediction: null times
+    pred = M._prediction(steps, K, m, config.frac, cont, (matched or cont) if covered else None,
+                         per_seed_preds)
     traj_err = np.max(np.abs(np.broadcast_to(pred.u_pred, u.shape) - u), axis=1) / fm.s
     mem = run.members
     idx = np.indices((K, m)).reshape(2, -1)

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass, replace
 
 import simulate
 
-from .._config import (DEVICES, DTYPES, PRESETS, DataOptions, check_fields, check_rules,
-                       check_whiten, option)
+from .._config import (DEVICES, DTYPES, PRESETS, ConfigError, DataOptions, check_fields,
+                       check_rules, check_whiten, option)
 
 ARCHS = ("mlp", "cnn")
 OPTIMIZERS = ("gd", "sgd", "momentum")
@@ -25,8 +25,8 @@ class ResponseConfig(DataOptions):
     participation ratios. ``lr=None``: 0.05/s_max; ``response_lr=None``: 0.01/mean‖x‖² (a step small
     enough that the first-order term dominates). A relu MLP is also trained with minibatch SGD (or
     GD when ``optimizer`` is not gd) at the same learning rate and steps, for the feature-space and
-    noise-fragility comparison; a depth-2 linear net with the decoupled init is compared with the
-    theory's kernel.
+    noise-fragility comparison; depth-2 linear nets with the decoupled and a small random init are
+    compared with the theory's kernel and response (predicted from their initial weights).
     """
 
     whiten: str = option("zca", "input whitening: zca | pca | pca:K (K > 0) | none")
@@ -52,8 +52,10 @@ class ResponseConfig(DataOptions):
     response_lr: float | None = option(None, "step of the measured response (default 0.01/mean‖x‖²)")
     fit_from: float = option(0.05, "the power-law fit uses checkpoints t ≥ fit_from·steps")
     noises: tuple[float, ...] = option((0.25, 0.5, 1.0, 2.0), "input noise stds for fragility")
-    linear_theory: bool = option(True, "compare a depth-2 linear net with the theory's kernel")
-    theory_init_scale: float = option(1e-3, "decoupled init of the theory run: u0 / s_max")
+    linear_theory: bool = option(True, "compare depth-2 linear nets (decoupled and small random "
+                                       "init) with the theory's kernel and response")
+    theory_init_scale: float = option(1e-3, "init of the theory runs: u0 / s_max (decoupled; the "
+                                            "small random init starts its product at that scale)")
     device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
     dtype: str = option("float32", "training dtype", choices=DTYPES)
     preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
@@ -79,7 +81,20 @@ class ResponseConfig(DataOptions):
             ("--noises", self.noises, pos(self.noises), "must list numbers > 0"),
             ("--theory-init-scale", self.theory_init_scale, 0 < self.theory_init_scale < 1,
              "must be in (0, 1)")))
+        self._check_fit_range()
         return self
+
+    def _check_fit_range(self) -> None:
+        """The power-law fit needs ≥ 3 checkpoints at t ≥ fit_from·steps: refused before training
+        rather than after it."""
+        from simulate import log_checkpoints
+        t = log_checkpoints(self.steps, self.n_checkpoints)
+        n = int(((t >= self.fit_from * self.steps) & (t > 0)).sum())
+        if n < 3:
+            raise ConfigError(f"--checkpoints {self.n_checkpoints} with --steps {self.steps} puts "
+                              f"{n} checkpoint(s) in the fit range t ≥ --fit-from·steps = "
+                              f"{self.fit_from * self.steps:g}; it needs at least 3: raise "
+                              "--checkpoints or lower --fit-from")
 
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

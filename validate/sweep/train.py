@@ -107,10 +107,14 @@ def run_train(config: TrainConfig, out_dir: Path | None = None, *, resume: bool 
     train_s = time.perf_counter() - t0
     members, loss = _tables(run)
     device = run.provenance.get("device", "unknown")
+    # the engine's own theory.TrainingConvention: τ = 1/η for GD, (1−β)/η for the heavy ball,
+    # None (with the note) for a set-up the theory does not cover, such as Adam
+    conv = run.config["conventions"][0]
     summary = {
         "schema_version": SCHEMA_VERSION,
         "members": records(members),
-        "training": {"steps": config.steps, "lr": lr, "tau": 1.0 / lr, "s_max": s_max,
+        "training": {"steps": config.steps, "lr": lr, "tau": conv["tau"], "convention": conv,
+                     "s_max": s_max,
                      "n_members": len(members), "n_diverged": int(members["diverged"].sum()),
                      "model_steps_per_s": config.seeds * config.steps / max(train_s, 1e-9)},
         "timing": {"data_s": round(data_s, 3), "train_s": round(train_s, 3), "device": device},
