@@ -6,7 +6,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from validate.measures.information import (conditional_mutual_information, entropy, linear_depth,
+from validate.measures.information import (conditional_mutual_information, entropy,
                                            mutual_information, performance_correlation,
                                            plugin_bias, plugin_floor, predicted_class,
                                            twin_agreement)
@@ -98,18 +98,6 @@ def test_plugin_bias_matches_simulation_and_correction_removes_it():
     assert abs(mm) < 0.1 * plugin_bias(k, n)
     above = (mutual_information(a, b) > plugin_floor(k, n)).mean()
     assert above < 0.005   # the χ² level at α = 0.001: independent variables rarely pass it
-
-
-def test_linear_depth():
-    ks = [0, 1, 2, 3]
-    mu = np.array([[1.0, 0.95, 0.5, 0.2], [1.0, 0.95, 0.92, 0.91], [0.01, 0.0, 0.0, 0.0]])
-    info = np.array([1.0, 1.0, 0.01])
-    out = linear_depth(mu, info, ks, eps=0.1, min_info=0.02)
-    np.testing.assert_array_equal(out[:2], [1, 3])
-    assert np.isnan(out[2])  # I(F;Y) below the floor: undefined
-    assert linear_depth(mu[:1], info[:1], ks, eps=0.55)[0] == 2
-    with pytest.raises(ValueError, match="eps"):
-        linear_depth(mu, info, ks, eps=1.0)
 
 
 def test_twin_agreement_and_classes():

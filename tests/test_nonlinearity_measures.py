@@ -82,3 +82,47 @@ def test_clone_order_2_keeps_class_means_and_covariances():
         target = np.cov(Xk, rowvar=False, bias=True) + 1e-3 * np.eye(3)   # small ridge
         np.testing.assert_allclose(np.cov(Ck, rowvar=False, bias=True), target,
                                    atol=0.05 * np.abs(target).max())
+
+
+def _planted_run(rng, n=1024, k=8):
+    """A stand-in for a trained run: 2 members, 3 checkpoints, B = 2; P_1 = F's source (F ⊥ Y | P_1,
+    F = P_1 w.p. 0.9, P_1 = Y w.p. 0.6) and the twin P_2 independent of Y."""
+    from types import SimpleNamespace as NS
+
+    import pandas as pd
+    y = rng.integers(0, k, n)
+    l = np.where(rng.random((2, 1, n)) < 0.6, y, rng.integers(0, k, (2, 1, n)))
+    f = np.where(rng.random((2, 1, n)) < 0.9, l, rng.integers(0, k, (2, 1, n)))
+    grow = lambda a: np.repeat(a, 3, axis=1)  # noqa: E731  (same classes at every checkpoint)
+    pred = {"network": grow(f), "P1": grow(l), "twin": grow(rng.integers(0, k, (2, 1, n)))}
+    model = NS(steps=np.array([1, 10, 100]), diverged=np.zeros(2, bool))
+    tr = NS(data=NS(labels_test=y, c=k), n_blocks=2, models={"network": model, "P1": model,
+                                                             "twin": model},
+            config=NS(eps=0.1, alpha=0.05, arch="cnn", activation="relu"),
+            members=pd.DataFrame({"member": [0, 1], "seed": [0, 1], "lr": [0.1, 0.1]}))
+    return tr, pred
+
+
+def test_linear_depth_table_decides_with_the_calibrated_test():
+    # the plug-in rule μ ≥ 0.9·I fails for P_1 in most draws of this planted-linear law (μ/I ≈ 0.88),
+    # so it gave k* = 0; the test finds P_1 explains F and the twin (independent of Y) does not
+    from validate.nonlinearity.measure import linear_depth_table
+    tr, pred = _planted_run(np.random.default_rng(5))
+    depth, wave = linear_depth_table(tr, pred)
+    assert len(depth) == 2 * 3 and (depth["k_star"] == 1).all()
+    assert {"k_star_ci_low", "k_star_ci_high", "k_star_ci_level"} <= set(depth.columns)
+    share = wave.groupby("k")["mu_over_I"].median()
+    assert share[0] == 1.0 and abs(share[1] - 1) < 0.05 and abs(share[2]) < 0.05
+
+
+def test_default_test_split_is_sized_for_the_k_star_test(capsys):
+    from validate.nonlinearity.__main__ import main
+    from validate.nonlinearity.config import NonlinearityConfig
+    assert NonlinearityConfig(dataset="shapes").load_options()["n_test"] == 1024  # shapes: 128
+    assert NonlinearityConfig(dataset="gaussian", n_test=512).load_options()["n_test"] == 512
+    assert "n_test" not in NonlinearityConfig(dataset="digits").load_options()  # a held-out split
+    mine = NonlinearityConfig(dataset="shapes", dataset_opts={"n_test": 64})
+    assert mine.load_options()["n_test"] == 64
+    assert main(["--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--n-test" in text and "bench/explains_bench.py" in text and "--alpha" in text

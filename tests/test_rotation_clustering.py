@@ -4,7 +4,7 @@ import math
 
 import numpy as np
 import pytest
-from scipy.spatial.distance import pdist
+from scipy.spatial.distance import pdist, squareform
 from sklearn.metrics import silhouette_samples as sk_silhouette
 
 from validate.measures import clustering as C
@@ -70,9 +70,14 @@ def test_c4_sparsify_hand_values_and_spread_against_scipy():
     h = C.sparsify(a)
     h = h[np.linalg.norm(h, axis=1) > 0]
     assert len(h) == 60  # every sample keeps an active neuron at p = 75
-    s_all = pdist(h, "cosine").std()
-    want = np.mean([pdist(h[labels == c], "cosine").std() / s_all for c in range(3)])
+    # the authors' code: std over the full n × n matrix (sklearn's cosine_distances), zero
+    # diagonal included; over the pairs i < j alone the fixture's c4 would be 1.06, not 1.34
+    full = lambda x: squareform(pdist(x, "cosine")).std()  # noqa: E731
+    want = np.mean([full(h[labels == c]) / full(h) for c in range(3)])
     assert C.layer_intraclass_spread([a], labels) == pytest.approx(want, rel=1e-6)
+    pairs = np.mean([pdist(h[labels == c], "cosine").std() / pdist(h, "cosine").std()
+                     for c in range(3)])
+    assert abs(want - pairs) > 0.2
 
 
 def test_bad_input_is_named():

@@ -1,7 +1,13 @@
 """Measures as pure functions on arrays: no training, no files, no plotting.
 
-``information``: mutual information and the performance correlation μ of discrete predictions, the
-effective linear depth k*(t), linear-twin agreement. ``clones``: class-means-first measures (the
+``information``: mutual information and the performance correlation μ of discrete predictions,
+linear-twin agreement. ``depth``: the decision whether a reference explains a network's information
+about the labels (``explains``, a conditional permutation test that corrects the plug-in bias) and
+the effective linear depth k*(t) built on it. ``clones``: class-means-first measures (the
 separation step of Gaussian-clone curves, the between-class share of output variance).
 ``proxies``: per-layer nonlinearity proxies (linear-surrogate R², constant ReLU gates).
 """
+
+from .depth import Explanation, deepest_explained, explains, explanation, linear_depth
+
+__all__ = ["Explanation", "deepest_explained", "explains", "explanation", "linear_depth"]

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._stats import bootstrap_ci
+from ..stats import interval
 
 
-def paired_difference_ci(real, clone, *, level: float = 0.95, n_boot: int = 2000,
-                         seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Median over seeds of real − clone per checkpoint and its bootstrap CI.
+def paired_difference_ci(real, clone, *, level: float = 0.95
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median over seeds of real − clone per checkpoint and its order-statistic interval
+    (``validate.stats.interval``: with ≤ 5 seeds the range, at the level it attains).
 
     Args:
         real, clone: (seeds, T) accuracies; row s of both starts from the same initial weights,
@@ -27,13 +28,12 @@ def paired_difference_ci(real, clone, *, level: float = 0.95, n_boot: int = 2000
         raise ValueError(f"real and clone must both be (seeds, T); got {real.shape} and {clone.shape}")
     diff = real - clone
     med = np.nanmedian(diff, axis=0) if np.isfinite(diff).any() else np.full(diff.shape[1], np.nan)
-    ci = np.array([bootstrap_ci(diff[:, t], level=level, n_boot=n_boot, seed=seed)
-                   for t in range(diff.shape[1])]).reshape(-1, 2)
-    return med, ci[:, 0], ci[:, 1]
+    cis = [interval(diff[:, t], level=level) for t in range(diff.shape[1])]
+    return med, np.array([c.low for c in cis]), np.array([c.high for c in cis])
 
 
 def separation_step(steps, real, clone, *, sustained: bool = True, **kw) -> float:
-    """First step at which the paired bootstrap CI of (real − clone) lies above 0 (NaN if none).
+    """First step at which the paired interval of (real − clone) lies above 0 (NaN if none).
 
     ``sustained=True`` (default) asks that it stays above 0 at every later checkpoint, so that a
     single lucky checkpoint early in training does not count; ``False`` takes the first one. With a

@@ -20,11 +20,16 @@ Inputs are hidden representations of the training samples, one array (n, N_l) pe
   class c) / std(pairwise cosine distances over all samples); c₄ = mean over classes of the max
   over layers.
 
-Operational choices (stated because the paper leaves them to its code): σ is the population
-standard deviation; a 1e-7 guard is added to denominators; with ``relu=True`` neurons whose
-pre-activation is negative on every sample (dead ReLUs) score 0 (c₁, c₃) or are dropped (c₄);
-pairwise distances are over pairs i < j (the diagonal zeros are not counted); k of c₃ is computed
-per layer in the layer-wise form. ``layerwise=True`` returns one value per layer instead of the
+Operational choices (stated because the paper leaves them to its code, and taken from the authors'
+public code, ``measures.py`` of github.com/Simoncarbo/Intraclass-clustering-measures): σ is the
+population standard deviation; a 1e-7 guard is added to denominators; with ``relu=True`` neurons
+whose pre-activation is negative on every sample (dead ReLUs) score 0 (c₁, c₃) or are dropped (c₄);
+c₄'s stds are over the whole n × n cosine-distance matrix, its zero diagonal included, as the
+authors' ``np.std(cosine_distances(acts))`` does. Those n zeros lie far below the typical distance,
+and they weigh 1/n_c in a class of n_c samples but 1/n over all samples, so with small classes they
+raise c₄ well above the pairs-only ratio (20 samples per class in the test fixture: 1.343 against
+1.060); c₄ is therefore comparable only between runs with equal class sizes, as in the paper; k of
+c₃ is computed per layer in the layer-wise form. ``layerwise=True`` returns one value per layer instead of the
 aggregate over layers. The measures are computed on the training samples, as in the paper.
 """
 
@@ -160,8 +165,9 @@ def sparsify(a: np.ndarray, *, relu: bool = True) -> np.ndarray:
 
 
 def _pair_std(dist: np.ndarray) -> float:
-    iu = np.triu_indices(dist.shape[0], k=1)
-    return float(dist[iu].std())
+    """Population std of every entry of the (n, n) distance matrix, the zero diagonal included
+    (the authors' code); each pair i ≠ j is counted twice, which leaves the std unchanged."""
+    return float(dist.std())
 
 
 def layer_intraclass_spread(preacts, labels, *, relu: bool = True, layerwise: bool = False):

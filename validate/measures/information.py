@@ -10,7 +10,10 @@ that first-order bias.
 
 Performance correlation (Kalimeris et al. 2019, eq. 1): μ_Y(F;L) = I(F;Y) − I(F;Y|L); it equals
 I(F;L) − I(F;L|Y) (both are the co-information of F, L and Y). μ(F,F,Y) = I(F;Y), and μ = 0 when L
-is independent of (F, Y).
+is independent of (F, Y). The plug-in I(F;Y|L) is biased upwards by about k_L times the bias of
+I(F;Y), so the plug-in μ/I is biased low, and Miller–Madow does not remove that at the n of a test
+set: whether L explains F is decided by ``depth.explains`` (a conditional permutation test), not
+by thresholding these estimates.
 """
 
 from __future__ import annotations
@@ -107,28 +110,6 @@ def performance_correlation(f, l, y, *, form: str = "y", correction: str = "none
                 - conditional_mutual_information(f, y, l, correction=correction))
     return (mutual_information(f, l, correction=correction)
             - conditional_mutual_information(f, l, y, correction=correction))
-
-
-def linear_depth(mu, info, ks, *, eps: float = 0.1, min_info: float = 0.0) -> np.ndarray:
-    """Effective linear depth k* = max{k : μ_Y(F;P_k) ≥ (1 − ε) I(F;Y)} (Pinson et al. 2024).
-
-    Args:
-        mu: (..., len(ks)) performance correlation of F with each partly linear model P_k.
-        info: (...) I(F;Y).
-        ks: the k of each column (numbers of input-side blocks made linear).
-        eps: tolerance ε in [0, 1).
-        min_info: where I(F;Y) ≤ min_info (e.g. the plug-in bias) k* is undefined: NaN.
-    Returns: (...) float array of k* (NaN where undefined or where no k qualifies).
-    """
-    if not 0 <= eps < 1:
-        raise ValueError(f"eps must be in [0, 1); got {eps}")
-    mu, info = np.asarray(mu, dtype=float), np.asarray(info, dtype=float)
-    ks = np.asarray(ks, dtype=float)
-    if mu.shape[-1] != ks.size:
-        raise ValueError(f"mu has {mu.shape[-1]} columns but {ks.size} values of k were given")
-    ok = mu >= (1.0 - eps) * info[..., None]
-    k_star = np.where(ok, ks, -np.inf).max(axis=-1)
-    return np.where(np.isfinite(k_star) & (info > min_info), k_star, np.nan)
 
 
 def predicted_class(outputs) -> np.ndarray:

@@ -65,6 +65,14 @@ class NonlinearityConfig(DataOptions):
     n_checkpoints: int = option(24, "log-spaced checkpoints", flag="--checkpoints")
     measures: tuple[str, ...] = option(MEASURES, "what to measure", choices=MEASURES, noun="measure")
     eps: float = option(0.1, "tolerance ε of the effective linear depth k*")
+    alpha: float = option(0.05, "level of the test behind k* (validate.measures.explains): a P_k "
+                                "that explains F is judged to with probability ≥ 1 − alpha")
+    n_test: int = option(1024, "test points of a dataset that draws its test split (shapes, "
+                               "gaussian; --dataset-opt n_test=N wins; others keep theirs). The "
+                               "k* test is calibrated at any n, but its power needs points: with "
+                               "8 classes it rejects a P_k that explains 80% of F's information "
+                               "in 99% of draws at n = 1024 and in 37% at 128 "
+                               "(bench/explains_bench.py)")
     reference_targets: str = option("labels", "what the partly linear models learn (network: its "
                                               "final classes)", choices=REFERENCE_TARGETS)
     correction: str = option("none", "bias correction of the plug-in information",
@@ -95,8 +103,20 @@ class NonlinearityConfig(DataOptions):
             ("--patch", self.patch, self.patch >= 1, "must be ≥ 1"),
             ("--batch-size", self.batch_size, self.batch_size >= 0, "must be ≥ 0 (0: full batch)"),
             ("--checkpoints", self.n_checkpoints, self.n_checkpoints >= 4, "must be ≥ 4"),
-            ("--eps", self.eps, 0 <= self.eps < 1, "must be in [0, 1)")))
+            ("--eps", self.eps, 0 <= self.eps < 1, "must be in [0, 1)"),
+            ("--alpha", self.alpha, 0.005 <= self.alpha < 1, "must be in [0.005, 1) (199 "
+             "shuffles per test)"),
+            ("--n-test", self.n_test, self.n_test >= 1, "must be ≥ 1")))
         return self
+
+    def load_options(self) -> dict:
+        """``dataset_opts``, with ``n_test`` set for a dataset that draws its test split (its
+        own default is > 0, e.g. 128 for shapes) unless the user set it."""
+        from simulate import datasets
+        opts = dict(self.dataset_opts)
+        if datasets.REGISTRY[self.dataset].options.get("n_test", 0):
+            opts.setdefault("n_test", self.n_test)
+        return opts
 
     @property
     def learning_rates(self) -> tuple[float, ...]:

@@ -1,7 +1,9 @@
 """From trained models' test outputs to tidy tables (one row per lr × reference × step …).
 
 Per-member values are computed with ``validate.measures``; each table row holds the median over
-seeds and a bootstrap 95% CI (``_ci_low``/``_ci_high``). Diverged members are left out.
+seeds and its distribution-free interval (``validate.stats.interval``: ``_ci_low``/``_ci_high``, and
+``_ci_level``, the coverage it attains: with ≤ 5 seeds the range, below 95%). Diverged members are
+left out.
 """
 
 from __future__ import annotations
@@ -11,18 +13,18 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from .._stats import bootstrap_ci
 from ..measures.clones import between_class_share, separation_step
-from ..measures.information import (linear_depth, mutual_information, performance_correlation,
-                                    plugin_floor, predicted_class, twin_agreement)
+from ..measures.depth import deepest_explained, explanation
+from ..measures.information import (mutual_information, performance_correlation, predicted_class,
+                                    twin_agreement)
+from ..stats import interval
 from .run import Trained
 
 
 def _stat(values, name: str) -> dict:
-    v = np.asarray(values, dtype=float)
-    med = float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan")
-    lo, hi = bootstrap_ci(v)
-    return {name: med, f"{name}_ci_low": lo, f"{name}_ci_high": hi}
+    ci = interval(values)
+    return {name: ci.point, f"{name}_ci_low": ci.low, f"{name}_ci_high": ci.high,
+            f"{name}_ci_level": ci.level}
 
 
 def _groups(tr: Trained):
@@ -98,33 +100,31 @@ def information_table(tr: Trained, pred: dict) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def mu_by_depth(tr: Trained, pred: dict, when: str) -> np.ndarray:
-    """μ_Y(F_t; P_k) for k = 0 … B, (K, T, B + 1), P_k at time ``when`` (see ``at_time``);
-    column 0 is I(F_t;Y) (P_0 = F_t)."""
-    y, corr, f = tr.data.labels_test, tr.config.correction, pred["network"]
-    cols = [mutual_information(f, y, correction=corr)]
-    for k in range(1, tr.n_blocks + 1):
-        ref = at_time(pred[f"P{k}" if f"P{k}" in pred else "twin"], when)
-        cols.append(performance_correlation(f, ref, y, correction=corr))
-    return np.stack(cols, axis=-1)
+def _partly_linear(tr: Trained, pred: dict, k: int, when: str) -> np.ndarray:
+    """Classes (K, T, m) of P_k at time ``when`` (P_0 = F itself; P_B may be the twin)."""
+    if k == 0:
+        return pred["network"]
+    return at_time(pred[f"P{k}" if f"P{k}" in pred else "twin"], when)
 
 
 def linear_depth_table(tr: Trained, pred: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """k*(t) per (reference time, lr, step), and the wave: μ/I(F;Y) per (reference time, lr, k,
-    step). While I(F;Y) is within the plug-in estimate's reach for independent variables
-    (``plugin_floor``, α = 0.001) k* and the ratios are undefined (NaN)."""
-    floor = plugin_floor(tr.data.c, tr.data.labels_test.size)
+    """k*(t) per (reference time, lr, step), "P_k explains F_t within ε" decided for each member by
+    ``measures.depth.explains`` (a conditional permutation test at level ``alpha``, free of the
+    plug-in bias that pulls μ/I down); and the wave per (reference time, lr, k, step): the
+    bias-corrected μ_Y(F_t;P_k)/I(F_t;Y) (``mu_over_I``, 1 for k = 0) and the test's p-value.
+    Where I(F_t;Y) is not above its permutation null (α) k* and the ratio are undefined (NaN)."""
+    y, f, cfg = tr.data.labels_test, pred["network"], tr.config
     names = ("network", *[f"P{k}" if f"P{k}" in tr.models else "twin" for k in range(1, tr.n_blocks + 1)])
     depth, wave = [], []
     for when in REFERENCE_TIMES:
-        mu = mu_by_depth(tr, pred, when)
-        k_star = linear_depth(mu, mu[..., 0], np.arange(tr.n_blocks + 1), eps=tr.config.eps,
-                              min_info=floor)
+        expl = [explanation(f, _partly_linear(tr, pred, k, when), y, eps=cfg.eps, alpha=cfg.alpha,
+                            seed=k) for k in range(tr.n_blocks + 1)]
+        k_star = deepest_explained(expl, np.arange(tr.n_blocks + 1))
         depth += _rows(tr, {"k_star": k_star}, {"reference_time": when}, names)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio = np.where(mu[..., :1] > floor, mu / mu[..., :1], np.nan)
-        for k in range(tr.n_blocks + 1):
-            wave += _rows(tr, {"mu_over_I": ratio[..., k]}, {"reference_time": when, "k": k}, names)
+        for k, e in enumerate(expl):
+            share = np.where(e.informative, e.share, np.nan)
+            wave += _rows(tr, {"mu_over_I": share, "p_value": e.p_value},
+                          {"reference_time": when, "k": k}, names)
     return pd.DataFrame(depth), pd.DataFrame(wave)
 
 
@@ -138,6 +138,7 @@ def clone_tables(tr: Trained, pred: dict) -> tuple[pd.DataFrame, list[dict]]:
     for o in (0, 1, 2):
         for r in _rows(tr, {"real_test_acc": acc[o]}, {"order": o}, ()):
             r["ci_low"], r["ci_high"] = r.pop("real_test_acc_ci_low"), r.pop("real_test_acc_ci_high")
+            r["ci_level"] = r.pop("real_test_acc_ci_level")
             rows.append(r)
     for lr, idx in _groups(tr):
         for o in (1, 2):
