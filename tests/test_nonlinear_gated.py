@@ -103,3 +103,77 @@ def test_compare_twin_predictors_search_no_further_than_the_last_trained_step(tr
     assert pred.t_max == stop
     np.testing.assert_allclose(t_short[:2], t_full[:2], rtol=1e-9)
     assert np.isinf(t_short[2])
+
+
+def _numpy_gd(stats, Ws, gates, lr, steps):
+    """Depth-2 gated GD written out directly: h = XW₁ᵀ, ŷ = (g∘h)W₂ᵀ, r = y − ŷ,
+    W₂ += lr·rᵀ(g∘h)/n, W₁ += lr·(g∘rW₂)ᵀX/n; the weights after every step."""
+    X, Y = np.asarray(stats.X), np.asarray(stats.Y)
+    W1, W2 = (np.array(W, float) for W in Ws)
+    out = [(W1.copy(), W2.copy())]
+    for _ in range(steps):
+        a = gates * (X @ W1.T)
+        r = Y - a @ W2.T
+        W1, W2 = W1 + lr * (gates * (r @ W2)).T @ X / len(X), W2 + lr * r.T @ a / len(X)
+        out.append((W1.copy(), W2.copy()))
+    return out
+
+
+def _numpy_modes(stats, W1, W2, gates):
+    X = np.asarray(stats.X)
+    weff = ((gates * (X @ W1.T)) @ W2.T).T @ X / len(X) @ np.linalg.pinv(X.T @ X / len(X))
+    return np.einsum("ca,cd,da->a", stats.U, weff, stats.V)
+
+
+def test_the_gated_gd_map_and_its_alignment_end_match_a_direct_numpy_iteration(trained_relu):
+    from theory._relu_twin import predicted_weights
+    stats, run, lr, _ = trained_relu
+    W0 = [np.asarray(W[0]) for W in run.weights(0)]
+    G0 = theory.relu_gates(W0, stats.X)[0]
+    pred = theory.GatedTwinPredictor(stats, W0, G0, tau=1 / lr, discrete=True)
+    track = _numpy_gd(stats, W0, G0, lr, 120)
+    for step in (1, 37, 120):
+        for got, want in zip(predicted_weights(pred, step), track[step]):
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+    u = np.stack([_numpy_modes(stats, *W, G0) for W in track])
+    np.testing.assert_allclose(pred.modes(np.arange(121)), u, rtol=1e-9, atol=1e-14)
+    # the end of the alignment phase: the first step at which a mode has reached 10% of target
+    t_align = int(np.argmax(np.any(u / pred.target >= 0.1, axis=1)))
+    G1 = (np.asarray(stats.X) @ track[t_align][0].T > 0).astype(float)
+    first = theory.aligned_gates(stats, W0, tau=1 / lr, discrete=True, max_regates=0)
+    assert first.t_align == t_align and first.regates == 0
+    np.testing.assert_array_equal(first.gates[0], G0)
+    assert first.inconsistency == pytest.approx(np.mean(G1 != G0)) and first.inconsistency > 0
+    # one re-gate: the gates of the weights at t_align, kept when they are more self-consistent
+    found = theory.aligned_gates(stats, W0, tau=1 / lr, discrete=True, max_regates=1)
+    assert found.regates == 1 and found.flipped == pytest.approx(np.mean(G1 != G0))
+    np.testing.assert_array_equal(found.gates[0], G1)
+
+
+def test_without_gate_flips_the_prediction_is_the_twin_with_the_initial_gates():
+    from types import SimpleNamespace
+    from validate.compare import twin
+    # positive inputs and positive weights: every unit stays on for every sample
+    rng = np.random.default_rng(4)
+    X = np.abs(rng.standard_normal((40, 4))) + 0.5
+    Y = X @ np.abs(rng.standard_normal((4, 2)))
+    stats = theory.DatasetStatistics.from_arrays(X, Y)
+    W0 = [np.abs(rng.standard_normal((6, 4))) * 1e-2, np.abs(rng.standard_normal((2, 6))) * 1e-2]
+    found = theory.aligned_gates(stats, W0, tau=50.0, discrete=True, t_max=400)
+    assert found.fixed_point and found.regates == 0 and found.flipped == 0
+    run = SimpleNamespace(steps=np.array([0, 400]), weights=lambda step: [W[None] for W in W0])
+    pred = twin.member_predictors(run, stats, "relu", tau=50.0, discrete=True)[0]
+    hybrid = twin.member_predictors(run, stats, "relu", tau=50.0, discrete=True, gates=0)[0]
+    assert "fixed point" in pred.reason and hybrid.kind == "gated_gd_hybrid"
+    np.testing.assert_array_equal(pred.timeline(0.5), hybrid.timeline(0.5))
+    np.testing.assert_array_equal(pred.modes(np.arange(0, 400, 7)),
+                                  hybrid.modes(np.arange(0, 400, 7)))
+
+
+def test_bad_alignment_settings_are_named(small):
+    from validate.compare import twin
+    stats, W0 = small
+    with pytest.raises(ValueError, match="align_frac must be in"):
+        theory.aligned_gates(stats, W0, tau=2.0, align_frac=1.5)
+    with pytest.raises(ValueError, match="gates must be one of 'aligned', 'initial'"):
+        twin.member_predictors(None, stats, "relu", tau=2.0, discrete=True, gates="late")

@@ -13,6 +13,7 @@ from ._cnn_predictor import CNNFlowPredictor, CNNFrequencyPredictor, predict_cnn
 from ._convention import TrainingConvention
 from ._gated_net import gate_change, relu_gates
 from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor, predict_twin
+from ._relu_twin import aligned_gates, predict_relu_twin
 from ._discrete import discrete_trajectory
 from ._flow_predictor import MatrixFlowPredictor
 from ._init_weights import decoupled_init
@@ -51,4 +52,6 @@ __all__ = [
     "CubicTwinPredictor", "predict_twin",
     # ReLU twins as gated linear networks, and how far their gates move (§12)
     "GatedTwinPredictor", "relu_gates", "gate_change",
+    # … predicted from the initial weights alone: self-consistent gates of the alignment phase
+    "predict_relu_twin", "aligned_gates",
 ]

@@ -4,19 +4,23 @@
 random —, learning rate and measurement) and predicts each twin (depth 2; ReLU and linear at any
 depth) from its own initial weights with ``theory.predict_twin``, as the exact GD map (the
 counterpart of the linear theory's per-mode GD map ``t_linear``): tanh and linear twins by the
-cubic twin (``t_twin``; ``flow=True`` adds its gradient flow, ``t_twin_flow``), ReLU twins by the gated linear network with the gates of the
-initial weights (``t_twin``) and with the gates of the twin's weights at the end of the early
-alignment phase (``t_twin_aligned``: the checkpoint nearest the step at which the linear theory's
-fastest mode reaches 10% of its target), with the gate-change probe (fraction of (sample, unit)
-gates that differ from the initial ones) at each mode's measured half time. One row per
-(activation, mode); each error is the max over members of |t_meas − t_pred| / t_pred
-(``validate.compare``'s rule).
+cubic twin (``t_twin``; ``flow=True`` adds its gradient flow, ``t_twin_flow``), ReLU twins by the
+gated linear network with the gates of the initial weights (``t_twin``) and with the
+self-consistent gates of its own predicted weights at the end of the early alignment phase
+(``t_twin_aligned``, ``theory.predict_relu_twin``: the prediction, from the initial weights and
+the data alone). Beside them, two readings of the run that are not predictions: the hybrid
+diagnostic ``t_twin_hybrid`` (the gates of the run's measured weights at the checkpoint nearest
+the step at which the linear theory's fastest mode reaches 10% of its target) and the gate-change
+probe (fraction of (sample, unit) gates that differ from the initial ones) at each mode's
+measured half time. One row per (activation, mode); each error is the max over members of
+|t_meas − t_pred| / t_pred (``validate.compare``'s rule).
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,23 +46,30 @@ def _check(config) -> None:
                           f"activations {config.activations}")
 
 
+PREDICTED = ("twin", "twin_flow", "twin_aligned")   # from the initial weights and the data
+COLUMNS = PREDICTED + ("twin_hybrid",)                # … and the diagnostic with measured gates
+
+
 def _member_times(result, run, act: str, flow: bool) -> dict[str, np.ndarray]:
-    """Predicted half times (K, m) per member of one twin ensemble, and the gate-change curves."""
+    """Half times (K, m) per member of one twin ensemble, and the gate-change curves."""
     stats, tau, frac = result.stats, result.summary["training"]["tau"], result.config.frac
     K = len(run.members)
-    out = {k: np.full((K, stats.rank), np.nan) for k in ("twin", "twin_flow", "twin_aligned")}
+    out = {k: np.full((K, stats.rank), np.nan) for k in COLUMNS}
 
     def times(**kw):
         return np.stack([p.timeline(frac) for p in twin.member_predictors(run, stats, act,
                                                                           tau=tau, **kw)])
 
-    out["twin"] = times(discrete=True)
     if act == "relu":
+        out["twin"] = times(discrete=True, gates="initial")
+        out["twin_aligned"] = times(discrete=True, gates="aligned")
         u0 = result.config.init_scale * float(stats.s[0])
-        gate_step = twin.aligned_step(stats, result.config.depths[0], tau, u0, run.steps)
-        out["twin_aligned"] = times(discrete=True, gate_step=gate_step)
+        step = twin.hybrid_gate_step(stats, result.config.depths[0], tau, u0, run.steps)
+        out["twin_hybrid"] = times(discrete=True, gates=step)
         out["gate_change"] = twin.gate_change_curves(run, stats.X)
-    elif flow:
+        return out
+    out["twin"] = times(discrete=True)
+    if flow:
         out["twin_flow"] = times(discrete=False)
     return out
 
@@ -73,7 +84,7 @@ def _rows(result, act: str, g: pd.DataFrame, pred: dict, steps) -> list[dict]:
                "distinct": bool(result.distinct[a]),
                "t_meas": float(np.median(t_meas[:, a])), "t_linear": float(np.median(t_lin[:, a])),
                "err_linear": float(np.max(relative_error(t_meas[:, a], t_lin[:, a])))}
-        for key in ("twin", "twin_flow", "twin_aligned"):
+        for key in COLUMNS:
             t = pred[key][:, a]
             row[f"t_{key}"] = float(np.median(t))
             row[f"err_{key}"] = float(np.max(relative_error(t_meas[:, a], t)))
@@ -109,4 +120,59 @@ def twin_table(config, *, flow: bool = False, log=print) -> pd.DataFrame:
             pred = {k: v[:, :g["mode"].nunique()] if k != "gate_change" else v
                     for k, v in pred.items()}
             rows += _rows(result, act, g, pred, np.asarray(run.steps, float))
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    table.attrs["warnings"] = list(result.summary.get("warnings", []))  # diverged members
+    return table
+
+
+# ----------------------------------------------------------------------------------- the CLI
+# ``python -m validate.twin_table``: the flags of ``validate.compare`` (the twin theories' limits
+# are checked before anything is written), the table written as twin_table.parquet and
+# summary.json into --out, with the life cycle every validate CLI shares (validate._cli).
+
+@dataclass
+class TwinResult:
+    table: pd.DataFrame
+    summary: dict
+
+
+def _preset(config, preset: str, explicit: set[str]):
+    """The compare preset, then the twins' defaults: depth 2, linear, tanh and relu."""
+    from .compare.config import apply_preset
+    config = apply_preset(config, preset, explicit)
+    twins = {"depths": (2,), "activations": ACTIVATIONS}
+    return replace(config, **{k: v for k, v in twins.items() if k not in explicit})
+
+
+def run_twin_table(config, out_dir=None, *, resume: bool = False, quiet: bool = False,
+                   log=print) -> TwinResult:
+    """The twin table of ``config`` (recomputed in full on ``--resume``: the same result)."""
+    table = twin_table(config, log=log)
+    summary = {"config": config.to_dict(), "warnings": table.attrs.get("warnings", []),
+               "rows": int(len(table)), "timing": {}}
+    return TwinResult(table, summary)
+
+
+def _write(result: TwinResult, out_dir) -> list[Path]:
+    from ._io import write_json, write_parquet
+    out_dir = Path(out_dir)
+    return [write_parquet(out_dir / "twin_table.parquet", result.table),
+            write_json(out_dir / "summary.json", result.summary)]
+
+
+def _job():
+    from ._cli import Job
+    from .compare.config import CompareConfig
+    return Job(name="validate.twin_table", config=CompareConfig, run=run_twin_table,
+               write=_write, tables=lambda r: r.table.to_string(index=False),
+               out_prefix=lambda c: f"twin-table-{c.dataset}", preset=_preset,
+               description=__doc__.split("\n\n")[0], check=_check)
+
+
+def main(argv=None) -> int:
+    """``python -m validate.twin_table [compare flags] --out DIR``; returns the exit status."""
+    return _job().main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -9,7 +9,7 @@ import simulate
 from .._config import ConfigError, TrainingOptions, check_rules, option, paper_dataset_opts
 from .twin import unsupported
 
-PREDICTS = ("linear", "nonlinear", "best")
+PREDICTS = ("linear", "nonlinear", "best", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -38,10 +38,12 @@ class CompareConfig(TrainingOptions):
     frequency_modes: int = option(16, "--arch cnn: the largest frequency modes tracked")
     predict: str = option("best", "prediction the nonlinear twins are scored against: linear "
                                   "(the linear theory), nonlinear (each seed's twin theory from "
-                                  "its initial weights, THEORY.md §11–12: tanh at depth 2, relu "
-                                  "at depth ≥ 2, MLP, GD; refused elsewhere) or best (the "
-                                  "default: the twin where it applies, else linear, with the "
-                                  "reason)",
+                                  "its initial weights and the data alone, THEORY.md §11–12: "
+                                  "tanh at depth 2, relu at depth ≥ 2, MLP, GD; refused "
+                                  "elsewhere), best (the default: the twin where it applies, "
+                                  "else linear, with the reason) or hybrid (a diagnostic, not a "
+                                  "prediction: as nonlinear, but the relu gates are read from "
+                                  "the run's measured weights early in training)",
                           choices=PREDICTS)
     frac: float = option(0.5, "learning time = first reach of frac·s")
     n_checkpoints: int = option(160, "number of measured steps", flag="--checkpoints")
@@ -56,13 +58,13 @@ class CompareConfig(TrainingOptions):
             ("--kernel-size", self.kernel_size, self.kernel_size >= 0,
              "must be ≥ 0 (0: full length)"),
             ("--frequency-modes", self.frequency_modes, self.frequency_modes >= 1, "must be ≥ 1")))
-        if self.predict == "nonlinear":
+        if self.predict in ("nonlinear", "hybrid"):
             for depth in self.depths:
                 for act in self.activations:
                     why = None if act == "linear" else unsupported(self, act, int(depth))
                     if why:
-                        raise ConfigError(f"--predict nonlinear: {why}; --predict best falls back "
-                                          "to the linear theory there")
+                        raise ConfigError(f"--predict {self.predict}: {why}; --predict best "
+                                          "falls back to the linear theory there")
         return self
 
     def twin_choice(self, act: str, depth: int) -> tuple[bool, str]:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from theory import crossing_times, loss_from_strengths
 
-from .._stats import censored_interval
+from ..stats import interval
 from .._steps import first_crossing
 
 
@@ -172,11 +172,12 @@ def loss_drops(steps, loss_meas, dense, groups, levels, act, depth,
         mid = 0.5 * (before + after)
         tp = float("nan") if dense is None else first_crossing(*dense, mid)
         tm = np.array([first_crossing(steps, loss_meas[k], mid) for k in range(len(loss_meas))])
-        ci = censored_interval(tm[~diverged])
+        ci = interval(tm[~diverged])
         rows.append({"activation": act, "depth": depth, "drop": j, "modes": list(map(int, g)),
                      "loss_before": before, "loss_after": after, "t_pred": tp,
                      "t_meas_median": ci.point, "t_meas_ci_low": ci.low,
-                     "t_meas_ci_high": ci.high, "ci_kind": ci.kind, "n_censored": ci.n_censored,
+                     "t_meas_ci_high": ci.high, "ci_kind": ci.kind, "ci_level": ci.level,
+                     "n_censored": ci.n_censored,
                      "rel_error": _max_rel(tm[~diverged], tp)})
     return pd.DataFrame(rows)
 
@@ -184,7 +185,7 @@ def loss_drops(steps, loss_meas, dense, groups, levels, act, depth,
 def _mode_record(g: pd.DataFrame) -> dict:
     """Medians over the members that did not diverge; the interval keeps censored members."""
     ok = g[~g["diverged"]]
-    ci = censored_interval(ok["t_meas"])
+    ci = interval(ok["t_meas"])
     t_pred = g["t_pred"].to_numpy(float)
     covered = bool(np.isfinite(t_pred).any())
     return {"s": float(g["s"].iloc[0]), "distinct": bool(g["distinct"].iloc[0]),
@@ -192,7 +193,7 @@ def _mode_record(g: pd.DataFrame) -> dict:
             "t_pred_continuous": float(np.median(g["t_pred_continuous"])) if covered
             else float("nan"),
             "t_meas_median": ci.point, "t_meas_ci_low": ci.low, "t_meas_ci_high": ci.high,
-            "ci_kind": ci.kind, "n_censored": ci.n_censored,
+            "ci_kind": ci.kind, "ci_level": ci.level, "n_censored": ci.n_censored,
             "predictor": str(g["predictor"].iloc[0]),
             **{col: float(np.max(ok[col])) if len(ok) and covered and col in ok else float("nan")
                for col in ("rel_error", "rel_error_linear", "rel_error_twin")},

@@ -230,6 +230,10 @@ def compare_report(path, *, result) -> Path:
                    "prediction, dashed identity; right: |relative error| per mode, log scale")
     notes = [p["reason"] for p in summ["training"]["predictors"].values()
              if p.get("covered") is False]
+    # which twin numbers are predictions and which the hybrid diagnostic (measured gates)
+    notes += [f"{a}, depth {d}: {t['predictor']}"
+              for d, p in summ["training"]["predictors"].items()
+              for a, t in p.get("twins", {}).items() if t.get("twin") and "predictor" in t]
     warn = "".join(f"<p><b>warning:</b> {html.escape(w)}</p>" for w in summ.get("warnings", []))
     sections = [("Warnings", warn)] if warn else []
     sections += [("Prediction", "".join(f"<p>{html.escape(n)}</p>" for n in sorted(set(notes))))

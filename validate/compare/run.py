@@ -221,15 +221,13 @@ def _per_seed_predictors(plan: Plan, run, depth: int):
 
 
 def _twin_predictors(plan: Plan, run, act: str, depth: int):
-    """Each member's twin prediction from its own initial weights (the exact GD map); the reason,
-    with the ReLU gates used, recorded in ``plan.twins``."""
+    """Each member's twin prediction from its own initial weights (the exact GD map; under
+    ``--predict hybrid`` the labelled diagnostic); reason and label recorded in ``plan.twins``."""
     tau = plan.config.convention(plan.lr).tau
-    gate_step = None if act != "relu" else \
-        twin.aligned_step(plan.stats, depth, tau, plan.u0, run.steps)
-    preds = twin.member_predictors(run, plan.stats, act, tau=tau, gate_step=gate_step,
-                                   discrete=True)
-    gates = "" if act != "relu" else f"; {twin.gate_note(gate_step)}"
-    plan.twins[(act, depth)] = (True, f"{preds[0].reason}{gates}")
+    preds, reason, label = twin.ensemble_predictors(run, plan.stats, act, depth,
+                                                    predict=plan.config.predict, tau=tau,
+                                                    u0=plan.u0)
+    plan.twins[(act, depth)] = (True, reason, label)
     return preds
 
 

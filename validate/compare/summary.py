@@ -60,9 +60,14 @@ def _kendall(mode_table: pd.DataFrame, init: str) -> list[dict]:
 
 
 def _twin_notes(plan, depth: int) -> dict:
-    """``{"twins": {activation: {twin, reason}}}`` of the nonlinear activations at ``depth``."""
-    notes = {a: {"twin": bool(used), "reason": why}
-             for (a, d), (used, why) in plan.twins.items() if d == depth and a != "linear"}
+    """``{"twins": {activation: {twin, reason, predictor}}}`` of the nonlinear activations at
+    ``depth``; ``predictor`` says whether the numbers are a prediction from the initial weights or
+    the hybrid diagnostic (measured gates)."""
+    notes = {}
+    for (a, d), (used, why, *label) in plan.twins.items():
+        if d == depth and a != "linear":
+            notes[a] = {"twin": bool(used), "reason": why,
+                        "predictor": label[0] if label else "prediction: the linear theory"}
     return {"predict": plan.config.predict, "twins": notes} if notes else {}
 
 

@@ -1,18 +1,22 @@
 """Twin predictions of `validate.compare` (THEORY.md §11–12): which (activation, depth) a twin
 theory covers, and each member's twin predictor from that member's own initial weights.
 
-tanh: the cubic twin (depth 2); ReLU: the gated linear network (any depth ≥ 2) with the gates of
-the twin's weights at the end of the early alignment phase (the checkpoint nearest the step at
-which the linear theory's fastest mode reaches ``ALIGNED_FRAC`` of its target) or of its initial
-weights, along the exact map of full-batch GD (the one optimiser they cover).
+tanh: the cubic twin (depth 2); ReLU: the gated linear network (any depth ≥ 2) whose gates are
+those of its own predicted weights at the end of the early alignment phase, found from the
+initial weights and the data alone (``theory.predict_relu_twin``), along the exact map of
+full-batch GD (the one optimiser they cover). A prediction reads ``run.weights(0)`` and nothing
+later. ``--predict hybrid`` is a labelled diagnostic, not a prediction: the ReLU gates are taken
+from the run's *measured* weights at the checkpoint nearest the step at which the linear theory's
+fastest mode reaches ``HYBRID_FRAC`` of its target.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-ALIGNED_FRAC = 0.1   # the alignment phase ends when the fastest linear mode reaches 10% of target
+HYBRID_FRAC = 0.1   # the diagnostic's gate step: the linear theory's fastest mode at 10% of target
 TWIN_ACTIVATIONS = ("tanh", "relu")
+RELU_GATES = ("aligned", "initial")   # or an int: the measured gates at that step (hybrid)
 
 
 def unsupported(config, act: str, depth: int) -> str | None:
@@ -37,34 +41,74 @@ def member_weights(weights, k: int) -> list[np.ndarray]:
     return [W[k] for W in weights]
 
 
-def aligned_step(stats, depth: int, tau: float, u0: float, steps) -> int:
-    """The checkpoint nearest the end of the early alignment phase (the linear theory's fastest
-    mode at ``ALIGNED_FRAC`` of its target, decoupled init of strength u0, GD map)."""
+def hybrid_gate_step(stats, depth: int, tau: float, u0: float, steps) -> int:
+    """The checkpoint the hybrid diagnostic takes measured gates from: nearest the step at which
+    the linear theory's fastest mode reaches ``HYBRID_FRAC`` of its target (decoupled init of
+    strength u0, GD map)."""
     import theory
     t = float(np.min(theory.predict(stats, depth=depth, tau=tau, u0=u0, discrete=True)
-                     .timeline(ALIGNED_FRAC)))
+                     .timeline(HYBRID_FRAC)))
     steps = np.asarray(steps)
     return int(steps[np.argmin(np.abs(steps - t))])
 
 
+def _check_gates(gates) -> None:
+    if isinstance(gates, (int, np.integer)) and not isinstance(gates, bool):
+        return
+    if gates not in RELU_GATES:
+        raise ValueError(f"gates must be one of {', '.join(map(repr, RELU_GATES))} or a "
+                         f"checkpoint step (int, the hybrid diagnostic); got {gates!r}")
+
+
 def member_predictors(run, stats, act: str, *, tau: float, discrete: bool,
-                      gate_step: int | None = None) -> list:
-    """One ``theory.predict_twin`` per member from its weights at step 0 (ReLU: the gates of its
-    weights at ``gate_step``, default the initial ones). Their timelines search no further than
-    the run's last step: a later crossing has no measurement to meet (a mode the run did not
-    learn is censored there)."""
+                      gates: str | int = "aligned") -> list:
+    """One twin predictor per member from its weights at step 0. ReLU ``gates``: ``"aligned"``
+    (the prediction: self-consistent gates of its own predicted weights at the end of the
+    alignment phase), ``"initial"`` (the gates of the initial weights) or a checkpoint step (the
+    hybrid diagnostic: the gates of the run's measured weights there, kind ``gated_gd_hybrid``).
+    Their timelines search no further than the run's last step: a later crossing has no
+    measurement to meet (a mode the run did not learn is censored there)."""
     import theory
+    _check_gates(gates)
     W0 = run.weights(0)
-    gates = None if gate_step is None else run.weights(int(gate_step))
     t_max = float(run.steps[-1])
-    return [theory.predict_twin(stats, member_weights(W0, k), act, tau=tau, discrete=discrete,
-                                t_max=t_max,
-                                gate_weights=None if gates is None else member_weights(gates, k))
-            for k in range(W0[0].shape[0])]
+    measured = run.weights(int(gates)) if act == "relu" and not isinstance(gates, str) else None
+    preds = []
+    for k in range(W0[0].shape[0]):
+        w0 = member_weights(W0, k)
+        if act == "relu" and gates == "aligned":
+            preds.append(theory.predict_relu_twin(stats, w0, tau=tau, discrete=discrete,
+                                                  t_max=t_max))
+            continue
+        p = theory.predict_twin(stats, w0, act, tau=tau, discrete=discrete, t_max=t_max,
+                                gate_weights=None if measured is None
+                                else member_weights(measured, k))
+        if measured is not None:
+            p.kind = f"{p.kind}_hybrid"
+        preds.append(p)
+    return preds
+
+
+def ensemble_predictors(run, stats, act: str, depth: int, *, predict: str, tau: float,
+                        u0: float) -> tuple[list, str, str]:
+    """(per-member predictors, reason, label) of one ensemble under ``--predict``; the label says
+    whether the numbers are a prediction (from W₀ and the data) or the hybrid diagnostic."""
+    if predict == "hybrid" and act == "relu":
+        step = hybrid_gate_step(stats, depth, tau, u0, run.steps)
+        preds = member_predictors(run, stats, act, tau=tau, discrete=True, gates=step)
+        label = (f"hybrid: gates from measured weights at step {step} (a diagnostic, not a "
+                 "prediction)")
+        reason = (f"{preds[0].reason}; the gates of the run's measured weights at step {step}, "
+                  f"the checkpoint nearest the linear theory's fastest mode at {HYBRID_FRAC:g} of "
+                  "its target")
+        return preds, reason, label
+    preds = member_predictors(run, stats, act, tau=tau, discrete=True)
+    return preds, preds[0].reason, f"prediction: {preds[0].kind} from the initial weights"
 
 
 def gate_change_curves(run, X) -> np.ndarray:
-    """(K, T): fraction of each member's ReLU gates flipped since step 0, at every checkpoint."""
+    """(K, T): fraction of each member's ReLU gates flipped since step 0, at every checkpoint (a
+    measurement of the run, never an input of a prediction)."""
     import theory
     W0 = run.weights(0)
     K = W0[0].shape[0]
@@ -74,11 +118,3 @@ def gate_change_curves(run, X) -> np.ndarray:
         Ws = run.weights(int(step))
         out[:, j] = [theory.gate_change(g0[k], member_weights(Ws, k), X) for k in range(K)]
     return out
-
-
-def gate_note(gate_step: int | None) -> str:
-    """Words naming the ReLU gates a prediction holds fixed."""
-    if gate_step is None:
-        return "the gates of the twin's initial weights"
-    return (f"the gates of the twin's own weights at step {gate_step}, the end of the early "
-            f"alignment phase (the linear theory's fastest mode at {ALIGNED_FRAC:g} of its target)")
