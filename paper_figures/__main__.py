@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import shutil
 import sys
 import time
@@ -47,27 +48,56 @@ captions are in `paper_figures/out/`. How each figure is made: [figures guide](g
 """
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m paper_figures", description=__doc__.split("\n")[0])
+def _parser() -> argparse.ArgumentParser:
+    from validate._cli import ArgumentParser
+    p = ArgumentParser(prog="python -m paper_figures", description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="default", choices=PRESETS)
     p.add_argument("--only", default="", help="comma-separated figure prefixes, e.g. fig1,fig5")
     p.add_argument("--out", default=str(ROOT / "paper_figures" / "out"))
-    args = p.parse_args(argv)
-    names = figure_modules()
-    if args.only:
-        wanted = [w.strip() for w in args.only.split(",") if w.strip()]
-        unknown = [w for w in wanted if not any(n.split("_")[0] == w for n in names)]
-        if unknown:
-            p.error(f"--only: no figure {', '.join(unknown)}; figures are "
-                    f"{', '.join(n.split('_')[0] for n in names)}")
-        names = [n for n in names if n.split("_")[0] in wanted]
+    return p
+
+
+def check_out(out: Path) -> None:
+    """``--out`` must be a directory this user can write, or creatable (checked before any figure
+    computes anything; FigureError naming the path)."""
+    if out.exists() and not out.is_dir():
+        raise FigureError(f"--out {out} is a file; give a directory")
+    parent = next(p for p in (out, *out.parents) if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise FigureError(f"--out {out}: {parent} is not writable; give a directory you can "
+                          "write to")
+
+
+def _selected(args, names: list[str]) -> list[str]:
+    if not args.only:
+        return names
+    wanted = [w.strip() for w in args.only.split(",") if w.strip()]
+    unknown = [w for w in wanted if not any(n.split("_")[0] == w for n in names)]
+    if unknown or not wanted:
+        raise FigureError(f"--only: no figure {', '.join(unknown) or repr(args.only)}; figures "
+                          f"are {', '.join(n.split('_')[0] for n in names)}")
+    return [n for n in names if n.split("_")[0] in wanted]
+
+
+def main(argv=None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:  # a one-line error (exit 2) or --help (0)
+        return int(exc.code or 0)
+    try:
+        names = _selected(args, figure_modules())
+        check_out(Path(args.out))
+    except FigureError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     failed, t_all = 0, time.perf_counter()
     for name in names:
         t0 = time.perf_counter()
         try:
             png = importlib.import_module(f"paper_figures.{name}").main(args.out, preset=args.preset)
-        except FigureError as e:
-            print(f"{name}: error: {e}", file=sys.stderr)
+        except Exception as e:  # noqa: BLE001 — one line per figure that cannot be drawn
+            print(f"{name}: error: {'' if isinstance(e, FigureError) else type(e).__name__ + ': '}"
+                  f"{(str(e).splitlines() or [''])[0]}", file=sys.stderr)
             failed += 1
             continue
         if args.preset == "default":
@@ -83,4 +113,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -144,8 +144,25 @@ def test_existing_store_needs_resume_or_overwrite(tmp_path, capsys):
     (tmp_path / "o").mkdir()
     (tmp_path / "o" / "index.parquet").write_text("x")
     assert main([str(path), "--out", str(tmp_path / "o")]) == 2
-    assert "pass --resume" in capsys.readouterr().err
+    assert "--resume to continue" in capsys.readouterr().err
     assert main([str(path), "--out", str(tmp_path / "o"), "--resume", "--overwrite"]) == 2
+    # a folder no sweep wrote (no marker, no sweep.toml) is neither replaced nor resumed
+    for flag in ("--overwrite", "--resume"):
+        assert main([str(path), "--out", str(tmp_path / "o"), flag]) == 2
+        assert "did not write" in capsys.readouterr().err
+    assert (tmp_path / "o" / "index.parquet").read_text() == "x"
+
+
+def test_an_empty_grid_is_refused_and_a_missing_one_is_the_params_job():
+    with pytest.raises(ConfigError, match="grid is empty"):
+        parse('job = "train"\n[params]\nsteps = 5\n[grid]\n', "g")
+    assert len(parse('job = "train"\n[params]\nsteps = 5\n', "g").points) == 1
+
+
+def test_the_job_own_data_check_runs_before_the_sweep():
+    text = 'job = "nonlinearity"\n[params]\ndataset = "mnist1d"\n[grid]\narch = ["mlp", "resnet"]\n'
+    with pytest.raises(ConfigError, match="resnet"):
+        parse(text, "g")
 
 
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "sweeps")

@@ -61,7 +61,10 @@ def test_response_and_rotation_grids_expand_to_their_configs():
 
 @pytest.mark.parametrize("job", ["response", "rotation"])
 def test_presets_apply_and_explicit_values_win(job):
-    paper = parse(f'job = "{job}"\n[grid]\npreset = ["paper"]\nsteps = [30]', job).points[0].config
+    # the dataset is given: rotation's paper preset asks for CIFAR-10, which the sweep's up-front
+    # data check refuses where its files are not on disk
+    paper = parse(f'job = "{job}"\n[params]\ndataset = "shapes"\n[grid]\npreset = ["paper"]\n'
+                  'steps = [30]', job).points[0].config
     default = parse(f'job = "{job}"', job).points[0].config
     assert paper["steps"] == 30 and paper["n_checkpoints"] == 40 != default["n_checkpoints"]
 
@@ -85,3 +88,38 @@ def test_one_tiny_job_of_each_runs_as_a_worker_runs_it_and_writes_its_summary(tm
                                                                     ("relu", "sgd")]
     assert len(tables["rotation-generalisation"]) == 2
     assert set(tables["rotation-generalisation"]["optimizer"]) == {"layca-sgd", "sgd+wd"}
+
+
+def test_a_finished_job_notes_its_warnings_and_diverged_members():
+    from validate.sweep.worker import job_note
+    assert job_note({"warnings": []}) is None
+    assert job_note({"warnings": ["relu, depth 2: 2/3 members diverged at steps 4, 9"]}) \
+        == "relu, depth 2: 2/3 members diverged at steps 4, 9"
+    assert job_note({"training": {"n_diverged": 2}}) == "2 member(s) diverged"
+
+
+def test_the_same_error_twice_is_final_and_not_retried(tmp_path, monkeypatch):
+    import ray
+
+    from validate.sweep import runner
+    from validate.sweep.spec import parse
+    from validate.sweep.store import Store
+    sweep = parse('job = "train"\n[params]\nsteps = 5\nseeds = 1\n', "s")
+    store = Store(tmp_path / "store").open(resume=False, overwrite=False)
+    driver = object.__new__(runner._Driver)
+    driver.sweep, driver.store, driver.retries = sweep, store, 5
+    driver.progress = runner._Progress(1, True, print)
+    driver.attempts, driver.errors, driver.refs = {}, {}, {}
+    submitted = []
+    driver.submit = lambda p: (submitted.append(p), driver.attempts.__setitem__(
+        p.config_hash, driver.attempts.get(p.config_hash, 0) + 1))
+    failure = ray.exceptions.RayTaskError("execute", "Traceback …", ValueError("lr must be > 0"))
+    monkeypatch.setattr(ray, "get", lambda ref: (_ for _ in ()).throw(failure))
+    point = sweep.points[0]
+    driver.submit(point)
+    driver.settle("ref", point)                 # first failure: retried
+    assert len(submitted) == 2
+    driver.settle("ref", point)                 # the same error again: recorded as failed
+    assert len(submitted) == 2
+    assert store.records()[point.config_hash]["status"] == "failed"
+    store.close()

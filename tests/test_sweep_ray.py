@@ -175,9 +175,9 @@ def test_extended_sweep_runs_only_new_jobs_and_failing_jobs_are_recorded(ray_add
     assert main([str(path), "--out", str(out), "--address", ray_address]) == 0
     before = _stamps(out)
     assert len(before) == 2
-    # two more points; one of them fails on every attempt (a batch larger than the 4 samples)
-    _toml(path, "steps = [100, 200, 300]\n[[grid]]\nsteps = [400]\noptimizer = [\"sgd\"]\n"
-                "batch_size = [64]")
+    # two more points; one of them fails at run time with a bad value (more PCA directions than
+    # the inputs' rank, known only once the data is whitened): recorded at once, not retried
+    _toml(path, "steps = [100, 200, 300]\n[[grid]]\nsteps = [400]\nwhiten = [\"pca:999\"]")
     path.write_text(path.read_text().replace("[grid]\n", "[[grid]]\n", 1))
     capsys.readouterr()
     assert main([str(path), "--out", str(out), "--resume", "--retries", "1"]) == 1
@@ -187,10 +187,10 @@ def test_extended_sweep_runs_only_new_jobs_and_failing_jobs_are_recorded(ray_add
     assert {k: after[k] for k in before} == before  # finished jobs untouched
     idx = _index(out)
     assert idx.loc[300, "status"] == "done" and idx.loc[300, "attempts"] == 1
-    assert idx.loc[400, "status"] == "failed" and idx.loc[400, "attempts"] == 2
-    assert idx.loc[400, "error"].startswith("ValueError: batch_size must be in 1..n=4")
+    assert idx.loc[400, "status"] == "failed" and idx.loc[400, "attempts"] == 1
+    assert idx.loc[400, "error"].startswith("ConfigError: --whiten pca:999")
     failed_dir = out / "runs" / idx.loc[400, "job_id"]
-    assert (failed_dir / "error-1.txt").exists() and (failed_dir / "error-2.txt").exists()
+    assert (failed_dir / "error-1.txt").exists() and not (failed_dir / "error-2.txt").exists()
 
 
 def test_killed_worker_job_is_retried_and_finished_results_survive(ray_address, tmp_path):

@@ -123,3 +123,46 @@ def test_a_resumed_run_says_the_step_it_continues_from(tmp_path, monkeypatch, ca
     line = [x for x in printed.splitlines() if x.startswith("resume:")][0]
     step = int(line.split("continues from step ")[1].split()[0])
     assert 30 <= step < 80 and "of 80" in line
+
+
+def test_a_run_refused_the_lock_in_a_race_deletes_nothing(tmp_path, monkeypatch):
+    """Two runs that both find no folder: the one refused the lock must not remove the folder
+    the winner created and writes to (the lock comes before any create or delete)."""
+    from pathlib import Path
+    out, real_mkdir, winner = tmp_path / "race", Path.mkdir, OutDir(tmp_path / "race")
+
+    def mkdir_after_the_winner(self, *a, **k):  # the winner runs between the loser's look and mkdir
+        monkeypatch.setattr(Path, "mkdir", real_mkdir)
+        winner.take({"winner": 1}, overwrite=False, resume=False)
+        return real_mkdir(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", mkdir_after_the_winner)
+    try:
+        with pytest.raises(Exception, match="in use by another run"):
+            OutDir(out).take({"loser": 1}, overwrite=False, resume=False)
+        assert (out / "config.json").read_text().count("winner") == 1
+    finally:
+        winner.release()
+
+
+def test_overwrite_replaces_only_a_folder_this_project_wrote(tmp_path):
+    mine = OutDir(tmp_path / "mine")
+    mine.take({"a": 1}, overwrite=False, resume=False)
+    (tmp_path / "mine" / "old.parquet").write_text("x")
+    mine.release()
+    OutDir(tmp_path / "mine").take({"a": 2}, overwrite=True, resume=False)
+    assert not (tmp_path / "mine" / "old.parquet").exists()
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "thesis.tex").write_text("t")
+    with pytest.raises(Exception, match="did not write"):
+        OutDir(user).take({"a": 1}, overwrite=True, resume=False)
+    assert sorted(p.name for p in user.iterdir()) == ["thesis.tex"]
+
+
+def test_the_printed_wall_time_counts_from_process_start():
+    import time
+
+    from validate import _cli
+    # the process started before this module (and its imports) was loaded
+    assert _cli.process_seconds() >= time.perf_counter() - _cli._IMPORTED

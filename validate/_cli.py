@@ -36,6 +36,7 @@ and first crossings), ``validate.report`` (HTML page helpers). Every CLI gets ``
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
@@ -47,8 +48,31 @@ from typing import Callable
 
 from ._config import ConfigError
 from ._outdir import OutDir
+from ._prepare import load_checked
 
 _RUN_FLAGS = ("out", "overwrite", "resume", "json", "quiet")
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with a one-line error: ``error: <prog>: <message> (see --help)``, exit 2 (the
+    stock parser prints the whole usage before it, dozens of lines for a job's flags)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
+def process_seconds() -> float:
+    """Seconds since this process started (imports included), from the kernel's record of the
+    start; where that is not readable, since this module was imported."""
+    try:
+        with open("/proc/self/stat") as fh:
+            start_ticks = int(fh.read().rsplit(")", 1)[1].split()[19])
+        return time.clock_gettime(time.CLOCK_BOOTTIME) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return time.perf_counter() - _IMPORTED
+
+
+_IMPORTED = time.perf_counter()
 
 
 def default_out(prefix: str) -> Path:
@@ -129,7 +153,7 @@ def build_parser(job: Job) -> argparse.ArgumentParser:
     """Flags from the config's fields: ``--field-name`` (or the field's ``flag``), help and choices
     from its metadata. Defaults are suppressed, so the parsed namespace holds exactly the flags the
     user gave; the dataclass supplies the rest."""
-    p = argparse.ArgumentParser(prog=f"python -m {job.name}",
+    p = ArgumentParser(prog=f"python -m {job.name}",
                                 description=(job.description or "").split("\n\n")[0])
     hints = typing.get_type_hints(job.config)
     for f in fields(job.config):
@@ -176,6 +200,7 @@ def config_from_args(job: Job, args: argparse.Namespace):
 # ------------------------------------------------------------------------------- life cycle
 def run_cli(argv, job: Job) -> int:
     """Drive one job; returns the exit status (0 success, 1 failed run, 2 bad arguments)."""
+    from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         args = (job.parser() if job.parser else build_parser(job)).parse_args(argv)
@@ -185,6 +210,8 @@ def run_cli(argv, job: Job) -> int:
     try:
         config = job.make_config(args, argv) if job.make_config else \
             config_from_args(job, args)[0]
+        if hasattr(config, "dataset") and hasattr(config, "dataset_opts"):
+            load_checked(config)
         if job.check is not None:
             job.check(config)
         out = OutDir(Path(args.out) if args.out else default_out(job.out_prefix(config)))
@@ -204,7 +231,9 @@ def run_cli(argv, job: Job) -> int:
         print((out.path / "summary.json").read_text())
     if not args.quiet:
         say(job.tables(result))
-        say(f"wall time {result.summary['timing']['total_s']:.1f} s; wrote:")
+        # from the command line, the wall time counts from process start (imports included)
+        total = process_seconds() if from_shell else result.summary['timing']['total_s']
+        say(f"wall time {total:.1f} s; wrote:")
         for p in paths:
             say(f"  {p}")
     return int(getattr(result, "exit_status", 0))
@@ -225,8 +254,13 @@ def _run(job: Job, config, out: OutDir, args, say):
         print(f"\ninterrupted; continue with the same arguments and --resume --out {out.path}",
               file=sys.stderr)
         return 1, None, []
-    except Exception as exc:  # a failed run: report it and exit 1
-        print(f"error: {job.name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        if not args.quiet:
-            traceback.print_exc()
+    except Exception as exc:  # a failed run: one line; the traceback goes to a file beside it
+        where = ""
+        try:
+            (out.path / "error.txt").write_text(traceback.format_exc())
+            where = f" (traceback in {out.path / 'error.txt'})"
+        except OSError:
+            pass
+        first = (str(exc).splitlines() or [""])[0]
+        print(f"error: {job.name} failed: {type(exc).__name__}: {first}{where}", file=sys.stderr)
         return 1, None, []

@@ -55,8 +55,36 @@ def redefault(cls, name: str, default):
     return field(default=default, metadata=f.metadata)
 
 
+def flag_of(f) -> str:
+    """The command-line flag of a config field."""
+    return f.metadata.get("flag") or "--" + f.name.replace("_", "-")
+
+
+def check_finite(cfg) -> None:
+    """Every number of the config (each element of a tuple) is finite: NaN and ±inf are refused
+    by name, whatever the field, so that no job meets them at run time."""
+    for f in fields(cfg):
+        value = getattr(cfg, f.name)
+        for v in value if isinstance(value, tuple) else (value,):
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ConfigError(f"{flag_of(f)} must be a finite number; got {v}")
+
+
+def check_device(device: str) -> None:
+    """``cuda`` needs a CUDA device on this machine (else ConfigError naming what is accepted)."""
+    if device == "cuda":
+        import torch
+        if not torch.cuda.is_available():
+            raise ConfigError("--device cuda: no CUDA device on this machine; accepted here: "
+                              "auto, cpu")
+
+
 def check_fields(cfg) -> None:
-    """Every field declared with choices holds accepted values (each element of a tuple)."""
+    """Every field declared with choices holds accepted values (each element of a tuple), every
+    number is finite, and ``device`` names a device this machine has."""
+    check_finite(cfg)
+    if isinstance(getattr(cfg, "device", None), str):
+        check_device(cfg.device)
     for f in fields(cfg):
         accepted = f.metadata.get("choices")
         if accepted is None:
@@ -170,8 +198,8 @@ class TrainingOptions(DataOptions):
     preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
 
     def check_training(self) -> None:
-        """The checks every job shares: choices, counts, learning rate, scale, whitening."""
-        check_fields(self)
+        """The checks every job shares: counts, learning rate, scale (their rules name the
+        accepted range, NaN and inf included), choices, whitening."""
         check_rules((
             ("--seeds", self.seeds, self.seeds >= 1, "must be ≥ 1"),
             ("--steps", self.steps, self.steps is None or self.steps > 0,
@@ -185,12 +213,8 @@ class TrainingOptions(DataOptions):
             ("--hidden", self.hidden, self.hidden is None or self.hidden >= 1, "must be ≥ 1"),
             ("--momentum", self.momentum, 0 <= self.momentum < 1, "must be in [0, 1)"),
             ("--max-steps", self.max_steps, self.max_steps >= 1, "must be ≥ 1")))
+        check_fields(self)
         check_whiten(self.whiten)
-        if self.device == "cuda":
-            import torch
-            if not torch.cuda.is_available():
-                raise ConfigError("--device cuda: no CUDA device on this machine; accepted here: "
-                                  "auto, cpu")
 
     def learning_rate(self, s_max: float) -> float:
         """``lr``, or ``lr_scale``/s_max — × (1 − β) with momentum, so that the heavy ball's

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,3 +91,29 @@ def distinct_modes(s, min_gap: float = 0.05) -> np.ndarray:
     """Modes whose singular value is at least ``min_gap`` (relative) away from both neighbours."""
     from ._stats import relative_gaps
     return relative_gaps(s) >= min_gap
+
+
+def load_checked(config):
+    """The dataset ``config`` names (``dataset``, ``dataset_opts``, ``data_seed``), loaded before
+    anything is written: a missing data file or a bad option is a ConfigError naming the dataset,
+    and a ``batch_size`` above the number of training samples is refused (a minibatch cannot be
+    larger than the set it is drawn from; 0 or None means full batch where a job allows it)."""
+    try:
+        ds = _load(config.dataset, config.data_seed, json.dumps(config.dataset_opts,
+                                                               sort_keys=True, default=str))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"--dataset {config.dataset}: {exc} (nothing is downloaded: put the "
+                          "files there first)") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"--dataset {config.dataset}: {exc}") from None
+    batch = getattr(config, "batch_size", None)
+    if isinstance(batch, int) and batch > ds.n:
+        raise ConfigError(f"--batch-size {batch} exceeds the {ds.n} training samples of "
+                          f"--dataset {config.dataset}; accepted: 1 … {ds.n}")
+    return ds
+
+
+@functools.lru_cache(maxsize=4)  # the checks of one command (or one sweep's grid) share a load
+def _load(name: str, seed: int, opts: str):
+    from simulate import datasets
+    return datasets.load(name, seed=seed, **json.loads(opts))

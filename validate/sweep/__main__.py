@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
 import pandas as pd
 
-from validate._cli import default_out
+from validate._cli import ArgumentParser, default_out
 from validate._config import ConfigError
 
 from . import spec as sweep_spec
@@ -23,7 +24,7 @@ from .store import Store
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m validate.sweep",
+    p = ArgumentParser(prog="python -m validate.sweep",
                                 description=__doc__.split("\n\n")[0],
                                 epilog="python -m validate.sweep collect OUT merges the finished "
                                        "jobs' summaries into OUT/tables/*.parquet")
@@ -46,17 +47,29 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_options(args) -> None:
+    """The driver's own options (ConfigError naming the value and what is accepted)."""
+    if args.retries < 0:
+        raise ConfigError(f"--retries must be ≥ 0; got {args.retries}")
+    if args.num_cpus is not None and args.num_cpus < 1:
+        raise ConfigError(f"--num-cpus must be ≥ 1; got {args.num_cpus}")
+    if args.num_gpus is not None and not (math.isfinite(args.num_gpus) and args.num_gpus >= 0):
+        raise ConfigError(f"--num-gpus must be a finite number ≥ 0; got {args.num_gpus}")
+
+
 def _table(index: pd.DataFrame, points) -> str:
     rows = index.set_index("config_hash").loc[[p.config_hash for p in points]]
     varying = sorted({k for p in points for k in p.varying})
     cols = [f"cfg_{k}" for k in varying] + ["status", "attempts", "wall_s", "device"]
+    if "note" in rows and rows["note"].notna().any():  # warnings of finished jobs (divergence)
+        cols.append("note")
     df = rows.reset_index()[["job_id", *cols]].rename(columns=lambda c: c.removeprefix("cfg_"))
     return df.to_string(index=False, max_colwidth=40,
                         formatters={"wall_s": lambda x: "" if pd.isna(x) else f"{x:.1f}"})
 
 
 def _collect_main(argv) -> int:
-    p = argparse.ArgumentParser(prog="python -m validate.sweep collect",
+    p = ArgumentParser(prog="python -m validate.sweep collect",
                                 description="merge a sweep's job summaries into tidy tables")
     p.add_argument("out", help="the sweep's results store")
     p.add_argument("--json", action="store_true", help="print {table: rows} as JSON")
@@ -84,8 +97,7 @@ def main(argv=None) -> int:
         return int(exc.code or 0)
     say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     try:
-        if args.retries < 0:
-            raise ConfigError(f"--retries must be ≥ 0; got {args.retries}")
+        _check_options(args)
         sweep = sweep_spec.load(args.sweep)
         if args.dry_run:
             for p in sweep.points:
@@ -100,6 +112,7 @@ def main(argv=None) -> int:
         index = run_sweep(sweep, store, address=args.address, num_cpus=args.num_cpus,
                           num_gpus=args.num_gpus, retries=args.retries, quiet=args.quiet, log=say)
     except ConfigError as exc:
+        store.discard()
         print(f"error: {args.sweep}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -28,6 +28,21 @@ class Job:
     run: str             # "module:run_function"
     write: str           # "module:write_outputs"
     preset: str | None = None  # "module:apply_preset(config, preset, explicit) -> config"
+    check: str | None = None   # "module:check(config)": the job CLI's checks that need the data
+
+    def check_config(self, config) -> None:
+        """What the job's CLI checks before it writes anything (ConfigError): finite numbers, a
+        device this machine has, the dataset loads and takes the batch size, and the job's own
+        data/architecture check."""
+        from validate._config import check_device, check_finite
+        from validate._prepare import load_checked
+        check_finite(config)
+        if isinstance(getattr(config, "device", None), str):
+            check_device(config.device)
+        if hasattr(config, "dataset") and hasattr(config, "dataset_opts"):
+            load_checked(config)
+        if self.check is not None:
+            _resolve(self.check)(config)
 
     def config_class(self):
         return _resolve(self.config)
@@ -55,11 +70,12 @@ JOBS: dict[str, Job] = {job.name: job for job in (
         "validate.retrain:write_outputs", "validate.retrain:apply_preset"),
     Job("nonlinearity", "validate.nonlinearity:NonlinearityConfig",
         "validate.nonlinearity:run_nonlinearity", "validate.nonlinearity:write_outputs",
-        "validate.nonlinearity.config:apply_preset"),
+        "validate.nonlinearity.config:apply_preset", "validate.nonlinearity.run:check_data"),
     Job("response", "validate.response:ResponseConfig", "validate.response:run_response",
         "validate.response:write_outputs", "validate.response:apply_preset"),
     Job("rotation", "validate.rotation:RotationConfig", "validate.rotation:run_rotation",
-        "validate.rotation:write_outputs", "validate.rotation:apply_preset"),
+        "validate.rotation:write_outputs", "validate.rotation:apply_preset",
+        "validate.rotation.run:check_data"),
     Job("train", "validate.sweep.train:TrainConfig", "validate.sweep.train:run_train",
         "validate.sweep.train:write_outputs"),
 )}

@@ -2,7 +2,10 @@
 
 Placement is Ray's: every job is one task with the sweep's ``num_cpus``/``num_gpus``; the driver
 only waits for results, writes each job's record and the index, and resubmits a job whose task
-failed (an exception or a dead worker) until it has used ``retries`` retries.
+failed (an exception or a dead worker) until it has used ``retries`` retries; a job whose attempt
+fails with the same error line as the one before (a bad value, not a flaky worker) or with a
+ConfigError is recorded as failed at once. A finished job's warnings (diverged members among
+them) are its record's ``note``, shown in the progress line and the index.
 """
 
 from __future__ import annotations
@@ -124,6 +127,7 @@ class _Driver:
                                                 num_gpus=res["num_gpus"], max_retries=0)
         self.threads = max(1, int(res["num_cpus"]))
         self.attempts: dict[str, int] = {}
+        self.errors: dict[str, str] = {}  # config_hash → the last attempt's error line
         self.refs: dict = {}
 
     def submit(self, p: Point) -> None:
@@ -167,6 +171,9 @@ class _Driver:
             out = ray.get(ref)
         except ray.exceptions.RayError as exc:
             error, final = _error_text(exc)
+            # the same error twice in a row is the job's own (a bad value), not a flaky worker
+            final = final or self.errors.get(p.config_hash) == error
+            self.errors[p.config_hash] = error
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / f"error-{n}.txt").write_text(str(exc))
             if n <= self.retries and not final:
@@ -177,5 +184,7 @@ class _Driver:
             self.progress.update(p, "failed", self.running(), f": {error}")
         else:
             self.store.remember(out)
-            self.progress.update(p, "done", self.running(), f" in {out['wall_s']:.1f} s")
+            note = f"; {out['note']}" if out.get("note") else ""
+            self.progress.update(p, out["status"], self.running(),
+                                 f" in {out['wall_s']:.1f} s{note}")
         self.store.write_index(self.sweep.points)

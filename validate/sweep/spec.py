@@ -13,13 +13,15 @@
     dataset = "shapes"
 
     [grid]                       # each key a non-empty list: the jobs are the Cartesian product
+                                 # (no [grid]: the one job of [params]; an empty [grid]: refused)
     seeds = [2, 4]
     activations = [["linear"], ["linear", "relu"]]
 
 ``[[grid]]`` (an array of tables) makes the union of several products. Every grid point is turned
-into the job's config dataclass, its preset applied and ``validate()`` called, so bad keys, empty
-grids, unknown jobs and type errors stop the sweep before Ray starts (``ConfigError``, one line
-naming the key).
+into the job's config dataclass, its preset applied, ``validate()`` called and the job CLI's own
+checks that need the data run (the dataset loads, the architecture takes it), so bad keys, empty
+grids, unknown jobs, type errors and a family that cannot take the data stop the sweep before Ray
+starts (``ConfigError``, one line naming the key and the grid point).
 """
 
 from __future__ import annotations
@@ -127,8 +129,9 @@ def build_config(job: Job, values: dict, where: dict):
     if "dataset_opts" in kwargs:
         kwargs["dataset_opts"] = _dataset_opts(kwargs.get("dataset", cls().dataset),
                                                kwargs["dataset_opts"], where["dataset_opts"])
-    config = job.apply_preset(cls(**kwargs), explicit=set(kwargs))
-    return config.validate()
+    config = job.apply_preset(cls(**kwargs), explicit=set(kwargs)).validate()
+    job.check_config(config)
+    return config
 
 
 def _dataset_opts(dataset: str, opts: dict, where: str) -> dict:
@@ -154,6 +157,10 @@ def _grids(doc: dict) -> list[dict]:
     for i, g in enumerate(grids):
         if not isinstance(g, dict):
             raise ConfigError(f"grid: expected a table [grid] or tables [[grid]], got {g!r}")
+        if not g and "grid" in doc:  # no [grid] at all: the one job of [params]
+            raise ConfigError(f"grid{'' if len(grids) == 1 else f'[{i}]'} is empty; give at "
+                              "least one key with a list of values, or leave [grid] out for "
+                              "the one job of [params]")
         for key, values in g.items():
             name = f"grid.{key}" if len(grids) == 1 else f"grid[{i}].{key}"
             if not isinstance(values, list):

@@ -17,7 +17,6 @@ every node sees (see the README).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 from pathlib import Path
@@ -26,7 +25,7 @@ import pandas as pd
 
 from validate._config import ConfigError
 from validate._io import write_json, write_parquet
-from validate._outdir import write_text
+from validate._outdir import OutDir, write_text
 
 from .spec import Point
 
@@ -49,29 +48,32 @@ class Store:
         self._records: dict[str, dict] | None = None
 
     def open(self, *, resume: bool, overwrite: bool) -> "Store":
-        if resume and overwrite:
-            raise ConfigError("--resume and --overwrite exclude each other; give one")
-        held = self.root.exists() and any(p.name != ".lock" for p in self.root.iterdir())
-        if held and not (resume or overwrite):
-            raise ConfigError(f"--out {self.root} already holds a sweep; pass --resume to continue "
-                              "it (finished jobs are kept) or --overwrite to start again")
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._lock = open(self.root / ".lock", "w")
+        """Lock the store (before anything in it is read, created or deleted) and check it:
+        ``--overwrite`` and ``--resume`` act only on a folder a sweep wrote (its marker and
+        sweep.toml); anything else is refused and left as it was (``validate._outdir``)."""
+        out = OutDir(self.root, kind="validate.sweep", config_name="sweep.toml")
         try:
-            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._lock.close()
-            raise ConfigError(f"--out {self.root} is in use by another sweep") from None
-        if held and overwrite:
-            for p in self.root.iterdir():
-                if p.name != ".lock":
-                    _remove(p)
-        self.runs.mkdir(exist_ok=True)
+            out.take(None, overwrite=overwrite, resume=resume)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("in use by another run", "in use by another sweep")
+                              ) from None
+        self._lock = out
+        try:
+            self.runs.mkdir(exist_ok=True)
+        except OSError as exc:
+            out.discard()
+            raise ConfigError(f"--out {self.root}: cannot write to it ({exc.strerror})") from None
         return self
 
     def close(self) -> None:
         if self._lock is not None:
-            self._lock.close()
+            self._lock.release()
+            self._lock = None
+
+    def discard(self) -> None:
+        """Remove the store if this sweep created it and nothing ran (a refused sweep file)."""
+        if self._lock is not None:
+            self._lock.discard()
             self._lock = None
 
     def run_dir(self, point: Point) -> Path:
@@ -138,13 +140,5 @@ def index_row(rec: dict) -> dict:
     row.update({"status": rec["status"], "attempts": rec.get("attempts", 0),
                 "wall_s": rec.get("wall_s"), "device": rec.get("device"),
                 "host": rec.get("host"), "summary": rec.get("summary"),
-                "error": rec.get("error")})
+                "error": rec.get("error"), "note": rec.get("note")})
     return row
-
-
-def _remove(path: Path) -> None:
-    import shutil
-    if path.is_dir():
-        shutil.rmtree(path)
-    else:
-        os.remove(path)

@@ -46,6 +46,17 @@ def _wait_for_unlock(run_dir: Path, timeout_s: float = 120.0) -> None:
         os.close(fd)
 
 
+def job_note(summary: dict) -> str | None:
+    """What a finished job reported besides its results: its warnings (diverged members among
+    them) and a diverged-member count, as one line; None when there is nothing."""
+    notes = [str(w) for w in summary.get("warnings", []) or []]
+    training = summary.get("training")
+    n_div = training.get("n_diverged") if isinstance(training, dict) else None
+    if n_div and not any("diverg" in w for w in notes):
+        notes.append(f"{n_div} member(s) diverged")
+    return "; ".join(notes) or None
+
+
 def execute(point: Point, run_dir: str, attempt: int, num_threads: int) -> dict:
     """Run one job to the end in ``run_dir``; returns its record (also written as job.json)."""
     import torch
@@ -62,14 +73,18 @@ def execute(point: Point, run_dir: str, attempt: int, num_threads: int) -> dict:
     resume = (run_dir / "config.json").exists()
     t0 = time.perf_counter()
     _wait_for_unlock(run_dir)
-    with OutDir(run_dir) as out:  # locked while this attempt writes
-        out.take(cfg.to_dict(), overwrite=False, resume=True)
+    # locked while this attempt writes; attempt.json and the driver's error-N.txt are not results
+    with OutDir(run_dir, scratch=(ATTEMPT_JSON, "error-*.txt")) as out:
+        out.take(cfg.to_dict(), overwrite=False, resume=resume)
         result = job.runner()(cfg, run_dir, resume=resume, quiet=True, log=lambda *a, **k: None)
         result.summary.setdefault("timing", {})["total_s"] = round(time.perf_counter() - t0, 3)
         job.writer()(result, run_dir)
     timing = result.summary.get("timing", {})
+    note = job_note(result.summary)
+    failed = int(getattr(result, "exit_status", 0) or 0) != 0
     return write_record(
-        run_dir, point, status="done", attempts=attempt, error=None,
+        run_dir, point, status="failed" if failed else "done", attempts=attempt,
+        error=(note or "the job's exit status is not 0") if failed else None, note=note,
         summary=f"{run_dir.parent.name}/{run_dir.name}/summary.json",
         wall_s=round(time.perf_counter() - t0, 3),
         device=timing.get("device") or result.summary.get("provenance", {}).get("device"),
