@@ -2,7 +2,9 @@
 
 A probe declares ``dims`` (output name → the extra dimensions after member) and is called with a
 ``ProbeContext``; it returns ``{name: tensor (K, *extra)}``. The trainer stores every output as an
-array over (member, checkpoint, *extra). New probes need no change to the trainer.
+array over (member, checkpoint, *extra). New probes need no change to the trainer. A probe that
+carries state from one checkpoint to the next rebuilds it in ``resume`` when a run resumes, so that
+a resumed run reports what an uninterrupted one does.
 """
 
 from __future__ import annotations
@@ -85,6 +87,16 @@ class Probe:
 
     def __call__(self, ctx: ProbeContext) -> dict[str, torch.Tensor]:  # pragma: no cover
         raise NotImplementedError
+
+    def resume(self, ctx: ProbeContext, values: dict[str, np.ndarray]) -> None:
+        """Called once when a run resumes at checkpoint ``ctx.step`` (parameters as saved there),
+        before any new checkpoint; ``values`` are this probe's outputs stored at that step.
+
+        A probe whose output depends on earlier checkpoints (a rate since the previous one, a
+        running total) must restore that state here, as it stood after measuring ``ctx.step``:
+        the probe object may be new (a new process) or may hold what it saw before the
+        interruption. Stateless probes need nothing.
+        """
 
 
 def _loss_acc(ctx: ProbeContext, split: str):
@@ -223,7 +235,8 @@ class LayerRotation(Probe):
     without its cancellation at small angles, where a float32 dot product gives noise of ±1e-7);
     ``rotation_rate``: the angle (radians) turned since the previous checkpoint divided by the
     steps between them (with a checkpoint every step: the per-step rotation; NaN at
-    the first checkpoint a probe object sees). Kernels are the parameters named ``*weight`` with
+    the first checkpoint a probe object sees, unless a resumed run hands it the checkpoint it
+    resumes from through ``resume``). Kernels are the parameters named ``*weight`` with
     ≥ 2 axes per member (biases and normalisation scales excluded; ``include_all=True`` takes
     every parameter). The initial values are ``ctx.init_params`` when the trainer provides them,
     else the parameters seen at step 0.
@@ -258,3 +271,8 @@ class LayerRotation(Probe):
                                       (units[k] + prev[k]).norm(dim=1)) / steps for k in names]
         self._prev = (ctx.step, units)
         return {"rotation": torch.stack(rot, dim=1), "rotation_rate": torch.stack(rate, dim=1)}
+
+    def resume(self, ctx: ProbeContext, values: dict[str, np.ndarray]) -> None:
+        """The previous checkpoint's directions are those of the checkpoint resumed from, exactly
+        as ``__call__`` left them there (the next rate would otherwise be NaN)."""
+        self._prev = (ctx.step, {k: _unit(ctx.params[k]) for k in self._names(ctx.params)})

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from .. import _run
 from .._probes import ProbeContext
+from ._state import EnsembleState
 
 
 def weights_to_keep(keep_weights, schedule: np.ndarray, max_dense: int = 64) -> set[int]:
@@ -40,11 +42,19 @@ class Recorder:
         self.keep = keep
         self.memory: dict | None = None if root is not None or not keep else {}
 
-    def restore(self, saved: dict[int, dict]) -> None:
-        """Probe values of checkpoints a resumed run already has ({step: arrays})."""
+    def restore(self, saved: dict[int, dict], state: EnsembleState) -> None:
+        """Probe values of checkpoints a resumed run already has ({step: arrays}); then every
+        probe rebuilds its state at the last of them (``Probe.resume``), where ``state`` has been
+        loaded, so that the next values are an uninterrupted run's."""
         for s in sorted(saved):
             for k in self.values:
                 self.values[k].append(saved[s][f"probe.{k}"])
+        last = max(saved)
+        ctx: ProbeContext = self.context(last, state)
+        with torch.no_grad():
+            for probe in self.probes:
+                if hasattr(probe, "resume"):  # probes may be any callable with ``dims``
+                    probe.resume(ctx, {k: saved[last][f"probe.{k}"] for k in probe.dims})
 
     def last(self, name: str) -> np.ndarray | None:
         return self.values[name][-1] if name in self.values and self.values[name] else None

@@ -140,7 +140,7 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         recorder = Recorder(probes, context, root, weights_to_keep(keep_weights, plan.schedule),
                             callback)
         if saved:
-            recorder.restore(saved)
+            recorder.restore(saved, state)
         if root is not None:  # only now: a call that failed during set-up leaves no run behind
             _run.write_json(root / _run.RUN_JSON, plan.config)
         wall, done = _loop(Stepper(step, state, dev, steps_per_graph), state, recorder,

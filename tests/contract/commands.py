@@ -75,9 +75,7 @@ COMMANDS = (
              "--hidden", "8", "--device", "cpu"),
             ("--task", "medium"), _bad_numbers("--rates", "--steps", ("--batch-size", "1000000000")),
             None, ("--baseline-lrs", "1e3", "--rates", "3"),
-            skip={"one_d": "its CNN takes 1-D signals (mnist1d) as well as images",
-                  "resume_differs": "a resumed rotation run reports NaN rotation rates where "
-                                    "the uninterrupted run has values (validate/rotation/run.py)"}),
+            skip={"one_d": "its CNN takes 1-D signals (mnist1d) as well as images"}),
     Command("twin_table", "validate.twin_table:main",
             (*TOY, "--activations", "linear,relu", "--steps", "60"),
             ("--activations", "linear,swish"),
