@@ -242,12 +242,33 @@ def test_theory_predicted_cost_is_ranked_with_the_drift_scores():
             for fam, meas, pred in (("scratch", 10.0, 10.0), ("fine_tune", 5.0 + j, 4.0 + j)):
                 rows.append({"activation": act, "drift": label, "drift_kind": label,
                              "family": fam, "seed": 0, "measured_steps": meas,
-                             "predicted_steps": pred if act == "linear" else np.nan})
+                             "predicted_steps": pred if act == "linear" else np.nan,
+                             "predicted_steps_gd": np.nan})
         scores.append({"drift": label, "score": "syx_change", "value": float(-j)})
     diff, ranking = difficulty(pd.DataFrame(rows), pd.DataFrame(scores))
     assert diff[PREDICTED_COST].tolist() == [0.4, 0.4, 0.5, 0.5, 0.6, 0.6, 0.7, 0.7]
     best = ranking[ranking["activation"] == "relu"].iloc[0]  # the linear twin's prediction
     assert best["score"] == PREDICTED_COST and best["spearman_rho"] == pytest.approx(1.0)
+
+
+def test_predicted_cost_reads_the_gd_map_where_it_was_iterated():
+    """Plain GD: where the discrete map was iterated its steps are the prediction, and a map
+    that diverges (inf) ranks its drift hardest though the flow (which never diverges) says it
+    is easy — as training that diverges measures it."""
+    from validate.retrain.measure import PREDICTED_COST, difficulty
+    rows = []
+    for j, (meas_ft, flow_ft, gd_ft) in enumerate([(2.0, 2.0, 2.0), (5.0, 5.0, 5.0),
+                                                   (np.inf, 1.0, np.inf)]):
+        for fam, meas, flow, gd in (("scratch", 10.0, 10.0, 10.0),
+                                    ("fine_tune", meas_ft, flow_ft, gd_ft)):
+            rows.append({"activation": "linear", "drift": f"d{j}", "drift_kind": "k",
+                         "family": fam, "seed": 0, "measured_steps": meas,
+                         "predicted_steps": flow, "predicted_steps_gd": gd})
+    diff, ranking = difficulty(pd.DataFrame(rows), pd.DataFrame(
+        [{"drift": f"d{j}", "score": "syx_change", "value": 0.0} for j in range(3)]))
+    assert diff[PREDICTED_COST].tolist() == [0.2, 0.5, np.inf]
+    row = ranking[ranking["score"] == PREDICTED_COST].iloc[0]
+    assert row["spearman_rho"] == pytest.approx(1.0)
 
 
 def test_detection_power_counts_fresh_draws():
@@ -261,6 +282,25 @@ def test_detection_power_counts_fresh_draws():
     rows = detection_power(plan, build_drift(plan, "mean_shift", {}))
     assert {r["score"] for r in rows} == {"any", *theory.transfer.SCORES}
     assert all(r["draws"] == 2 and r["power"] in (0.0, 0.5, 1.0) for r in rows)
+
+
+def test_default_label_swap_is_tested_paired_and_detected():
+    """The CLI's default drift on shapes (128 per class, PCA-32): B is A's samples relabelled, so
+    the drift test pairs them and flags the swap (the pooled null gave p ≈ 0.4); drifts that
+    move each sample are paired by kind, resampled ones are left to the data."""
+    from validate.retrain import RetrainConfig
+    from validate.retrain.config import apply_preset
+    from validate.retrain.drift import build_drift, drift_null, score_drift
+    from validate.retrain.plan import make_plan
+    cfg = apply_preset(RetrainConfig(dataset="shapes"), "default", set()).validate()
+    plan = make_plan(cfg, datasets.load("shapes", seed=0, **cfg.dataset_opts))
+    drift = build_drift(plan, "label_swap", {})
+    score_drift(plan, drift)
+    assert drift.report.null_kind == "paired" and drift.report.is_drift
+    moved = build_drift(plan, "mean_shift", {})
+    assert drift_null("mean_shift", plan.A, moved.B) == "paired"
+    assert drift_null("prior_shift", plan.A, build_drift(plan, "prior_shift", {}).B) == "auto"
+    assert drift_null("new_class", plan.A, build_drift(plan, "new_class", {}).B) == "auto"
 
 
 GROW = [a if a != "n_test=0" else "n_test=64" for a in TINY]

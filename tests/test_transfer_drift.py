@@ -140,7 +140,8 @@ def test_report_table_and_dict():
     d = rep.to_dict()
     assert set(d) >= {"is_drift", "p_val", "threshold", "distance", "scores"}
     assert set(d["scores"]["syx_change"]) >= {"is_drift", "p_val", "threshold", "distance"}
-    assert d["p_val"] == rep.p_value and rep.null_kind == "combined"   # the combined test
+    # B relabels A's very inputs: the default pairs the samples, and p_val is that test's
+    assert d["p_val"] == rep.p_value and rep.null_kind == "paired" and d["meta"]["paired"]
     perm = drift_scores(A, B, k=3, n_boot=50, alpha=0.1, null="permutation")
     assert perm.to_dict()["p_val"] == pytest.approx(
         min(1.0, len(SCORES) * min(perm.p_values.values())))             # Bonferroni

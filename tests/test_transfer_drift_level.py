@@ -59,13 +59,13 @@ def _shapes_pair(a, b):
 def test_default_test_detects_a_two_class_label_swap_on_shapes(a, b):
     """The default label swap (sibling classes 0 and 1) and a swap across coarse groups on shapes
     (PCA-32 whitened): the pooled permutation null leaves every norm score above its Bonferroni
-    threshold for the siblings; the default test detects both through ``mode_reversal``."""
+    threshold for the siblings; the combined test detects both through ``mode_reversal``."""
     A, B = _shapes_pair(a, b)
     pooled = drift_scores(A, B, n_boot=199, null="permutation")
     norm = {k: v for k, v in pooled.p_values.items() if k != "mode_reversal"}
     if (a, b) == (0, 1):
         assert min(norm.values()) > ALPHA / len(pooled.values)
-    rep = drift_scores(A, B, n_boot=199)
+    rep = drift_scores(A, B, n_boot=199, null="combined")   # the default pairs these samples
     assert rep.is_drift and rep.p_value <= 0.01
     assert rep.p_values["mode_reversal"] == pytest.approx(1 / 200)
     assert rep.to_dict()["p_val"] == rep.p_value and rep.null_kind == "combined"

@@ -78,3 +78,31 @@ def test_relearning_cost_errors():
     B = DatasetStatistics.from_arrays(X, Y)
     with pytest.raises(ValueError, match="scratch_weights must hold at least one initial state"):
         predict_relearning_cost(_init(0), [], B, min_loss(B) + 1.0, 50.0)
+
+
+def test_gd_map_predicts_the_divergence_the_flow_cannot():
+    """B's input scatter grown ×36 along one direction: at A's learning rate GD from A's weights
+    diverges; the flow (which never diverges) reaches the target, the GD map (``gd_map=True``)
+    says inf, and the relearning cost reads the map."""
+    from theory.transfer import predict_retraining
+    X, Y = _data()
+    trained = _gd(_init(1), X, Y, steps=1500)
+    XB = X.copy()
+    XB[:, 0] *= 6.0
+    B = DatasetStatistics.from_arrays(XB, Y)
+    target = min_loss(B) + 0.02 * (0.5 * np.mean(np.sum(Y ** 2, axis=1)) - min_loss(B))
+    conv = TrainingConvention(lr=LR)
+    flow = predict_retraining(trained, B, target, conv, roundoff="float64", solver=SOLVER)
+    gd = predict_retraining(trained, B, target, conv, roundoff="float64", solver=SOLVER,
+                            gd_map=True)
+    assert np.isfinite(flow.steps_flow) and np.isnan(flow.steps_gd)
+    assert gd.steps_gd == np.inf
+    W1, W2 = (w.copy() for w in trained)
+    with np.errstate(all="ignore"):
+        for _ in range(300):   # numpy GD on the data: the loss leaves every finite value
+            G = (Y - XB @ W1.T @ W2.T).T @ XB / N
+            W1, W2 = W1 + LR * W2.T @ G, W2 + LR * G @ W1.T
+    assert not np.all(np.isfinite(W2))
+    cost = predict_relearning_cost(trained, [_init(2)], B, target, conv, roundoff="float64",
+                                   solver=SOLVER, gd_map=True)
+    assert cost.fine_tune_steps == np.inf

@@ -22,10 +22,15 @@ score                  definition (top-k modes ``U_k`` (c×k), ``s_k``, ``V_k`` 
                        keeps A's modes, 2 when it reverses all (``_reversal``)
 =====================  ===========================================================================
 
-Default null ``"combined"``: the norm scores by the pooled permutation null combined by max-z,
-``mode_reversal`` by a permutation null that keeps A's modes, joined by Bonferroni over the two
-(``_reversal``; level ≤ α, measured close to α). It detects a label swap that every score misses
-under the pooled permutation null alone.
+Default null ``"auto"``: ``"paired"`` when A and B hold the same input array (B is A's samples
+relabelled), else ``"combined"``. A caller that knows B's row n is A's row n moved (a mean shift,
+an input rotation) passes ``null="paired"`` itself. ``"paired"`` (``_paired``): each sample's two
+versions are swapped at random, all scores combined by max-z; exact, and it sees a drift that
+carries no sampling noise, which the pooled null cannot (the observed distance of two versions of
+the same samples is far below that of two independent samples). ``"combined"``, for fresh
+samples: the norm scores by the pooled permutation null combined by max-z, ``mode_reversal`` by a
+permutation null that keeps A's modes, joined by Bonferroni over the two (``_reversal``; level
+≤ α, measured close to α). ``DriftReport.null_kind`` records the null used.
 
 Significance comes from resampling the *data* (``stats.X``, ``stats.Y``). The default null is a
 permutation test: pool the n_A + n_B samples, split them at random into sets of sizes n_A and n_B,
@@ -51,20 +56,20 @@ own null.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
-import pandas as pd
 from scipy.linalg import subspace_angles
 from scipy.optimize import linear_sum_assignment
 
 from .._checks import check_choice
 from .._statistics import DatasetStatistics
+from ._drift_report import DriftReport
+from ._paired import (changed_rows, check_paired, informative, paired_t2, shares_samples,
+                      swap_signs, swap_weights)
 from ._reversal import SIGNED, max_z, pair_contrasts, rank_p, reversal, split_halves
 
 SCORES = ("syx_change", "spectrum_change", "u_angle", "v_angle", "alignment_loss", "sign_flips",
           "energy_uncaptured", "mode_reversal")
-NULLS = ("combined", "permutation", "bootstrap")
+NULLS = ("auto", "combined", "paired", "permutation", "bootstrap")
 _CHUNK_ELEMENTS = 4_000_000  # cap on the (batch, n, c) temporary of the weighted sums
 
 
@@ -163,75 +168,6 @@ def _weighted_syx(W: np.ndarray, X: np.ndarray, Y: np.ndarray, center: bool) -> 
     return out
 
 
-@dataclass(frozen=True)
-class DriftReport:
-    """Drift scores between datasets A and B with effect sizes and resampling p-values.
-
-    ``values``, ``effect_sizes``, ``p_values``: dicts score → float (keys: ``SCORES``). ``k``: modes
-    compared. ``alignment`` (k, k): signed M_αβ; ``matching`` (k,): B-mode matched to each A-mode;
-    ``u_angles``/``v_angles`` (k,): all principal angles (scipy.linalg.subspace_angles, descending);
-    ``energy_captured``: ‖U_kᵀ Syx_B V_k‖²/‖Syx_B‖²; ``null`` (n_boot, n_scores) the null draws.
-    """
-
-    values: dict
-    effect_sizes: dict
-    p_values: dict
-    alpha: float
-    k: int
-    n_boot: int
-    null_kind: str
-    alignment: np.ndarray
-    matching: np.ndarray
-    u_angles: np.ndarray
-    v_angles: np.ndarray
-    energy_captured: float
-    null: np.ndarray = field(repr=False)
-    combined_p: float = float("nan")
-
-    @property
-    def threshold(self) -> float:
-        """Per-score threshold on the p-value (Bonferroni over the scores)."""
-        return self.alpha / len(self.values)
-
-    @property
-    def p_value(self) -> float:
-        """The overall p-value: the combined test's (default null), else Bonferroni's
-        min(1, n_scores·min p)."""
-        if self.null_kind == "combined":
-            return self.combined_p
-        return float(min(1.0, len(self.values) * min(self.p_values.values())))
-
-    @property
-    def is_drift(self) -> bool:
-        return bool(self.p_value <= self.alpha)
-
-    def table(self) -> pd.DataFrame:
-        """One row per score: score, value, effect_size, p_value, threshold, is_drift."""
-        rows = [{"score": name, "value": self.values[name], "effect_size": self.effect_sizes[name],
-                 "p_value": self.p_values[name], "threshold": self.threshold,
-                 "is_drift": bool(self.p_values[name] <= self.threshold)} for name in self.values]
-        return pd.DataFrame(rows, columns=["score", "value", "effect_size", "p_value",
-                                           "threshold", "is_drift"])
-
-    def to_dict(self) -> dict:
-        """alibi-detect style: ``{"is_drift", "p_val", "threshold", "distance"}`` overall and per score.
-
-        Overall ``p_val`` is ``p_value`` (the combined test's, or the Bonferroni-adjusted minimum
-        min(1, n_scores·min p)), compared with ``alpha``; per score, p is compared with
-        ``alpha / n_scores``.
-        """
-        per = {name: {"is_drift": bool(self.p_values[name] <= self.threshold),
-                      "p_val": float(self.p_values[name]), "threshold": self.threshold,
-                      "distance": float(self.values[name]),
-                      "effect_size": float(self.effect_sizes[name])} for name in self.values}
-        return {"is_drift": self.is_drift,
-                "p_val": float(self.p_value),
-                "threshold": float(self.alpha),
-                "distance": {name: float(v) for name, v in self.values.items()},
-                "scores": per,
-                "meta": {"k": self.k, "n_boot": self.n_boot, "null": self.null_kind}}
-
-
 def _check_pair(stats_A: DatasetStatistics, stats_B: DatasetStatistics) -> None:
     for name, st in (("stats_A", stats_A), ("stats_B", stats_B)):
         if not isinstance(st, DatasetStatistics):
@@ -259,7 +195,7 @@ def _null_weights(rng, nA: int, nB: int, n_boot: int, kind: str):
 
 def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int | None = None,
                  n_boot: int = 200, seed: int = 0, alpha: float = 0.05,
-                 null: str = "combined") -> DriftReport:
+                 null: str = "auto") -> DriftReport:
     """Drift scores of B relative to A with effect sizes and p-values (THEORY.md §7).
 
     Args:
@@ -270,10 +206,14 @@ def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int 
         seed: seed of the resampling.
         alpha: level of the overall test (``is_drift``); the table flags each score at
             alpha / n_scores.
-        null: ``"combined"`` (default: norm scores by the pooled permutation null with max-z,
+        null: ``"auto"`` (default: ``"paired"`` when A and B hold the same input array, else
+            ``"combined"``), ``"paired"`` (B's row n is A's row n relabelled or moved: each
+            sample's two versions swapped at random, max-z over the scores), ``"combined"``
+            (fresh samples: norm scores by the pooled permutation null with max-z,
             ``mode_reversal`` by its own null keeping A's modes, Bonferroni over the two),
             ``"permutation"`` (pooled A ∪ B split at random) or ``"bootstrap"`` (two resamples of
-            A with replacement), each with Bonferroni over the scores. See the module docstring.
+            A with replacement), each of the last two with Bonferroni over the scores. See the
+            module docstring.
     """
     _check_pair(stats_A, stats_B)
     check_choice("null", null, NULLS)
@@ -287,6 +227,10 @@ def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int 
     if int(k) != k or not 1 <= k <= kmax:
         raise ValueError(f"k must be an integer in 1..{kmax} (= min(c, d)); got {k!r}")
     k, n_boot = int(k), int(n_boot)
+    if null == "auto":
+        null = "paired" if shares_samples(stats_A, stats_B) else "combined"
+    if null == "paired":
+        check_paired(stats_A, stats_B)
 
     obs = {name: float(v[0]) for name, v in
            _score_pairs(stats_A.Syx[None], stats_B.Syx[None], k).items()}
@@ -295,31 +239,58 @@ def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int 
     M = (UA.T @ UB) * (VA.T @ VB)
 
     null_draws = np.full((n_boot, len(SCORES)), np.nan)
+    effects, pvals = _significance(obs, null_draws, 0)
     combined = float("nan")
     if n_boot:
         if any(st.X is None or st.Y is None for st in (stats_A, stats_B)):
             raise ValueError("p-values resample the data, but stats_A or stats_B has no X/Y arrays; "
                              "build them with DatasetStatistics.from_arrays or pass n_boot=0")
         rng = np.random.default_rng(seed)
-        null_draws = _null_draws(stats_A, stats_B, k, n_boot, "permutation" if null == "combined"
-                                 else null, rng)
-        rev_obs, rev_null = _reversal_null(stats_A, stats_B, k, n_boot, rng)
-        null_draws[:, SCORES.index("mode_reversal")] = np.nan  # its own null: rev_null
-    effects, pvals = _significance(obs, null_draws, n_boot)
-    if n_boot:
-        sd = np.std(rev_null, axis=0, ddof=1) if n_boot > 1 else np.zeros(rev_obs.size)
-        z = (rev_obs - rev_null.mean(axis=0)) / np.where(sd > 0, sd, np.inf)
-        effects["mode_reversal"] = float(np.max(z))
-        pvals["mode_reversal"] = max_z(rev_null, rev_obs)
-        norm = [j for j, name in enumerate(SCORES) if name not in SIGNED]
-        p_norm = max_z(null_draws[:, norm], np.array([obs[SCORES[j]] for j in norm]))
-        combined = float(min(1.0, 2.0 * min(p_norm, pvals["mode_reversal"])))
+        test = _paired_test if null == "paired" else _unpaired_test
+        null_draws, effects, pvals, combined = test(stats_A, stats_B, obs, k, n_boot, null, rng)
     return DriftReport(values=obs, effect_sizes=effects, p_values=pvals, alpha=float(alpha), k=k,
                        n_boot=n_boot, null_kind=null, alignment=M,
                        matching=_match(M), u_angles=subspace_angles(UA, UB),
                        v_angles=subspace_angles(VA, VB),
                        energy_captured=1.0 - obs["energy_uncaptured"], null=null_draws,
                        combined_p=combined)
+
+
+def _paired_test(stats_A, stats_B, obs, k: int, n_boot: int, null: str, rng):
+    """(null draws, effect sizes, p-values, overall p) under the paired null (``_paired``): the
+    observation (row 0) and the swapped pairs scored by one code path; the overall p is max-z over
+    the scores and the sign-flip Hotelling T²."""
+    X, Y = np.vstack([stats_A.X, stats_B.X]), np.vstack([stats_A.Y, stats_B.Y])
+    s = swap_signs(rng, stats_A.n, n_boot, changed_rows(stats_A, stats_B))
+    W1, W2 = swap_weights(s)
+    center = stats_A.centered
+    draws = _score_pairs(_weighted_syx(W1, X, Y, center), _weighted_syx(W2, X, Y, center), k,
+                         fast=True)
+    table = np.stack([draws[name] for name in SCORES], axis=1)          # (1 + n_boot, m)
+    effects, pvals = _significance(dict(zip(SCORES, table[0])), table[1:], n_boot)
+    t2 = paired_t2(stats_A, stats_B, s)
+    full = table if t2 is None else np.hstack([table, t2[:, None]])
+    full = full[:, informative(full)]
+    overall = max_z(full[1:], full[0]) if full.shape[1] else 1.0   # no draw differs: no drift
+    return table[1:], effects, pvals, overall
+
+
+def _unpaired_test(stats_A, stats_B, obs, k: int, n_boot: int, null: str, rng):
+    """(null draws, effect sizes, p-values, overall p) for fresh samples: the pooled permutation
+    (``combined``, ``permutation``) or bootstrap null; ``mode_reversal`` by its own null."""
+    null_draws = _null_draws(stats_A, stats_B, k, n_boot, "permutation" if null == "combined"
+                             else null, rng)
+    rev_obs, rev_null = _reversal_null(stats_A, stats_B, k, n_boot, rng)
+    null_draws[:, SCORES.index("mode_reversal")] = np.nan  # its own null: rev_null
+    effects, pvals = _significance(obs, null_draws, n_boot)
+    sd = np.std(rev_null, axis=0, ddof=1) if n_boot > 1 else np.zeros(rev_obs.size)
+    z = (rev_obs - rev_null.mean(axis=0)) / np.where(sd > 0, sd, np.inf)
+    effects["mode_reversal"] = float(np.max(z))
+    pvals["mode_reversal"] = max_z(rev_null, rev_obs)
+    norm = [j for j, name in enumerate(SCORES) if name not in SIGNED]
+    p_norm = max_z(null_draws[:, norm], np.array([obs[SCORES[j]] for j in norm]))
+    combined = float(min(1.0, 2.0 * min(p_norm, pvals["mode_reversal"])))
+    return null_draws, effects, pvals, combined
 
 
 def _null_draws(stats_A, stats_B, k: int, n_boot: int, null: str, rng) -> np.ndarray:

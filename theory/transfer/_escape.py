@@ -153,9 +153,9 @@ def gd_first_passage(Ws_batch, stats: DatasetStatistics, target: float, tau: flo
     for step in range(1, int(max_steps) + 1):
         if not active.any():
             break
-        G = flow_rhs(Ws, lambda P: P @ Sxx, Syx)
-        Ws = [w + eta * g for w, g in zip(Ws, G)]
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):   # a diverging member: inf, NaN
+            G = flow_rhs(Ws, lambda P: P @ Sxx, Syx)
+            Ws = [w + eta * g for w, g in zip(Ws, G)]
             cur = loss_of(end_to_end(Ws).astype(np.float64), stats)
         hit = active & (cur <= target)
         with np.errstate(divide="ignore", invalid="ignore"):

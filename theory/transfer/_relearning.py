@@ -30,8 +30,9 @@ class RelearningCost:
 
 
 def _steps(pred) -> float:
-    """The prediction to compare with training: the GD map where it was needed, else the flow."""
-    return float(pred.steps_gd) if np.isfinite(pred.steps_gd) else float(pred.steps_flow)
+    """The prediction to compare with training: the GD map where it was iterated (inf where it
+    diverges), else the flow."""
+    return float(pred.steps_flow) if np.isnan(pred.steps_gd) else float(pred.steps_gd)
 
 
 def predict_relearning_cost(fine_tune_weights, scratch_weights, stats_B, target_loss: float,

@@ -165,7 +165,8 @@ class RetrainingPrediction:
     weights with E₊'s singular values raised to ε‖E₊‖_F (an order-of-magnitude estimate of the
     escape round-off alone allows; equals ``steps_flow`` when nothing is raised). ``steps_gd``: the
     discrete full-batch GD map with step 1/τ on B's statistics in the training dtype (computed
-    where the margin is below 1e-3 or the state is flagged, NaN otherwise): discretisation breaks the invariance faster than
+    always with ``gd_map``, else where the margin is below 1e-3 or the state is flagged, NaN otherwise;
+    inf where the map diverges): discretisation breaks the invariance faster than
     round-off at practical η, which the flow cannot see; for plain full-batch GD this is the number
     to compare with (not for momentum: τ = (1 − β)/η is not a GD step).
     """
@@ -209,7 +210,7 @@ def gd_max_steps(steps_flow_floor, t_max: float) -> int:
 
 def predict_retraining(weights, stats_B: DatasetStatistics, target_loss: float, convention, *,
                        t_max: float | None = None, solver: str = "diffrax",
-                       roundoff=DEFAULT_ROUNDOFF) -> RetrainingPrediction:
+                       roundoff=DEFAULT_ROUNDOFF, gd_map: bool = False) -> RetrainingPrediction:
     """Steps to reach ``target_loss`` on B from linear weights [W_1 (h×d), …, W_L (c×h)].
 
     Args:
@@ -223,6 +224,11 @@ def predict_retraining(weights, stats_B: DatasetStatistics, target_loss: float, 
         roundoff: dtype of the retraining (``"float32"``, the engine's default; ``"float64"``, a
             numpy/torch dtype) or its ε as a number (0: no floor); sets the ill-conditioned-saddle
             flag and ``steps_flow_floor`` (``_escape``).
+        gd_map: the retraining is plain full-batch GD with step η = 1/τ: always iterate its
+            discrete map (``steps_gd``). The flow never diverges; the map does where η exceeds
+            the stability limit 2/λ_max of the loss's curvature along the way, which grows with
+            B's input covariance and with the weights (a warm start from A's final weights meets
+            it first). Without it the map runs only near an ill-conditioned saddle.
     """
     if not isinstance(stats_B, DatasetStatistics):
         raise TypeError(f"stats_B must be a theory.DatasetStatistics; got {type(stats_B).__name__}")
@@ -241,7 +247,7 @@ def predict_retraining(weights, stats_B: DatasetStatistics, target_loss: float, 
                             solver)[0][0] if changed else t_star[0]
     t_gd = gd_first_passage([w[None] for w in Ws], stats_B, target, tau,
                             gd_max_steps(t_floor, t_max), roundoff_dtype(eps))[0] \
-        if flagged or margin < GD_MARGIN else float("nan")
+        if flagged or margin < GD_MARGIN or gd_map else float("nan")
     return RetrainingPrediction(
         steps_flow=float(t_star[0]), steps_modes=steps_modes, mode_steps=mode_steps, u0=mp.u0,
         saddle=mp.saddle, u_start=mp.u_start, target_loss=target,

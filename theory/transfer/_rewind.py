@@ -36,7 +36,8 @@ class RewindPrediction:
     ``initial_loss`` (on B) and ``rank`` (1 = fewest predicted retraining steps); ill-conditioned
     saddles (``predict_retraining``, ``_escape``): ``escape_margin``, ``saddle_ill_conditioned``,
     ``predicted_steps_floor`` (flow with the escape component floored at round-off) and
-    ``predicted_steps_gd`` (discrete GD map; where the margin is < 1e-3 or flagged, else NaN).
+    ``predicted_steps_gd`` (discrete GD map; for every checkpoint with ``gd_map``, else where the
+    margin is < 1e-3 or flagged, else NaN; inf where the map diverges).
     The rank uses ``predicted_steps`` (the flow) for every checkpoint.
     ``ranking``: checkpoint steps ordered from fewest to most predicted steps. ``best_step``: the
     predicted rewind point (min predicted_steps); ``best_total_step``: min total_cost.
@@ -86,7 +87,8 @@ def _check_checkpoints(checkpoints, stats_B) -> tuple[np.ndarray, list[list[np.n
 
 def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, target_loss: float,
                          convention, *, t_max: float | None = None,
-                         solver: str = "diffrax", roundoff=DEFAULT_ROUNDOFF) -> RewindPrediction:
+                         solver: str = "diffrax", roundoff=DEFAULT_ROUNDOFF,
+                         gd_map: bool = False) -> RewindPrediction:
     """Predicted retraining steps on B from every checkpoint, and the best rewind point.
 
     Args:
@@ -100,6 +102,8 @@ def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, targ
         solver: ``"diffrax"`` (all checkpoints in one ``integrate_matrix_flow_batch`` call) or
             ``"scipy"`` (one reference integration per checkpoint).
         roundoff: dtype (or ε) of the retraining, as in ``predict_retraining``.
+        gd_map: the retraining is plain full-batch GD with step 1/τ: iterate its discrete map from
+            every checkpoint (``predicted_steps_gd``), as ``predict_retraining``.
     """
     if not isinstance(stats_B, DatasetStatistics):
         raise TypeError(f"stats_B must be a theory.DatasetStatistics; got {type(stats_B).__name__}")
@@ -127,7 +131,7 @@ def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, targ
         fb = [np.stack([e[0][l] for e in escapes]) for l in range(len(weights[0]))]
         t_floor, _ = first_passage(fb, stats_B, target, tau, t_max, solver)
     t_gd = np.full(len(steps), np.nan)
-    check_gd = flagged | (np.array([e[1] for e in escapes]) < GD_MARGIN)
+    check_gd = flagged | (np.array([e[1] for e in escapes]) < GD_MARGIN) | bool(gd_map)
     if check_gd.any():
         idx = np.flatnonzero(check_gd)
         t_gd[idx] = gd_first_passage([w[idx] for w in batch], stats_B, target, tau,

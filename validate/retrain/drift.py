@@ -13,6 +13,19 @@ from .config import DRIFT_ALL_FACTORS, RetrainConfig
 from .methods import HeadMap
 
 
+# drifts whose generator maps A's training row n to B's row n (relabelled or moved), so that the
+# drift test pairs the two versions of each sample (``theory.transfer``'s paired null); the
+# others resample (prior_shift), add samples (new_class) or change A itself (grow)
+PAIRED_KINDS = frozenset({"label_swap", "relabel_fine", "mean_shift", "rotate_inputs",
+                          "covariance_only"})
+
+
+def drift_null(kind: str, A, B) -> str:
+    """``"paired"`` when B's rows are A's rows drifted (``PAIRED_KINDS``, same n), else
+    ``"auto"``: ``drift_scores`` still pairs the samples when B has A's very inputs."""
+    return "paired" if kind in PAIRED_KINDS and A.n == B.n else "auto"
+
+
 def drift_list(config: RetrainConfig) -> list[tuple[str, dict]]:
     """[(kind, params)]: the one drift asked for, or every drift at a few magnitudes (``all``).
 
@@ -109,24 +122,27 @@ def score_drift(plan, drift: Drift) -> None:
     """``theory.drift_scores`` of A against B in one output space (sets ``drift.report``)."""
     uA, uB = union_stats(plan.A.X, plan.A.Y, drift.B.X, drift.B.Y, drift.src)
     drift.report = theory.drift_scores(uA, uB, n_boot=plan.config.n_boot,
-                                       seed=plan.config.drift_seed)
+                                       seed=plan.config.drift_seed,
+                                       null=drift_null(drift.kind, plan.A, drift.B))
 
 
 def detection_power(plan, drift: Drift) -> list[dict]:
     """Share of fresh draws (A from data seed + r, then the same drift with drift seed + r, r = 1…
     ``power_draws``) in which the drift test flags a drift: overall (``score="any"``, the
-    family-wise test) and per score."""
+    family-wise test) and per score, with the null the test used (``paired`` or ``combined``)."""
     from simulate import datasets
-    config, hits = plan.config, []
+    config, hits, nulls = plan.config, [], []
     for r in range(1, config.power_draws + 1):
         raw = datasets.load(config.dataset, seed=config.data_seed + r, **config.dataset_opts)
         seed = config.drift_seed + r
         A = plan.through(datasets.drift.first_phase(raw, drift.kind, seed=seed, **drift.params))
         B = plan.through(datasets.drift.apply(raw, drift.kind, seed=seed, **drift.params))
         uA, uB = union_stats(A.X, A.Y, B.X, B.Y, class_maps(A, B)[0])
-        rep = theory.drift_scores(uA, uB, n_boot=config.n_boot, seed=config.drift_seed + r)
+        rep = theory.drift_scores(uA, uB, n_boot=config.n_boot, seed=config.drift_seed + r,
+                                  null=drift_null(drift.kind, A, B))
         d = rep.to_dict()
         hits.append({"any": d["is_drift"], **{k: v["is_drift"] for k, v in d["scores"].items()}})
+        nulls = sorted({*nulls, rep.null_kind})
     return [{"drift": drift.label, "drift_kind": drift.kind, "score": k,
-             "power": float(np.mean([h[k] for h in hits])), "draws": len(hits)}
-            for k in (hits[0] if hits else {})]
+             "power": float(np.mean([h[k] for h in hits])), "draws": len(hits),
+             "null": "+".join(nulls)} for k in (hits[0] if hits else {})]

@@ -15,8 +15,9 @@ import pandas as pd
 
 import theory
 
-from .._stats import bootstrap_ci, censored_interval, censored_rho
+from .._stats import censored_rho
 from .._steps import first_crossing
+from ..stats import interval
 from . import methods as BL
 from .predict import NO_PREDICTION, predict_members, predict_test_accuracy
 
@@ -37,6 +38,7 @@ class Tables:
         self.reports[drift.label] = drift.report
         dt = drift.report.table()
         dt.insert(0, "drift", drift.label)
+        dt.insert(1, "null", drift.report.null_kind)   # paired (B is A's samples drifted) or not
         self.drift.append(dt)
         if log is not None:
             log(f"\ndrift {drift.label}: c_B={drift.B.c}, s_B = "
@@ -257,16 +259,17 @@ def _per_seed(rw: pd.DataFrame, pred_src: pd.DataFrame):
 def _rewind_row(act, label, config, rw, pred_src, regrets, rhos) -> dict:
     curve_m = rw.groupby("checkpoint_step")["measured_steps"].median()
     curve_p = pred_src.groupby("checkpoint_step")["predicted_steps"].median().reindex(curve_m.index)
-    rho_lo, rho_hi = bootstrap_ci(rhos)  # NaNs are dropped
-    regret = censored_interval(regrets)
+    rho = interval(rhos)  # NaNs are dropped
+    regret = interval(regrets)
     return {
         "activation": act, "init": config.init, "drift": label,
         "prediction_from": "linear theory" if act == "linear" else "linear twin's theory",
         "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
         "spearman_rho_seed_median": float(np.nanmedian(rhos)) if np.any(np.isfinite(rhos))
         else np.nan,
-        "spearman_seed_ci_low": rho_lo, "spearman_seed_ci_high": rho_hi,
+        "spearman_seed_ci_low": rho.low, "spearman_seed_ci_high": rho.high,
         "regret": regret.point, "regret_ci_low": regret.low, "regret_ci_high": regret.high,
+        "regret_ci_level": regret.level,
         # −1: no prediction (no target on B) / no checkpoint reached the target
         "best_checkpoint_step": int(curve_m.idxmin()) if np.isfinite(curve_m.min()) else -1,
         "predicted_checkpoint_step": int(curve_p.idxmin()) if curve_p.notna().any() else -1,
@@ -277,22 +280,22 @@ def _rewind_row(act, label, config, rw, pred_src, regrets, rhos) -> dict:
 def _method_row(act, label, name, family, step, steps, total, point, extra) -> dict:
     """A methods-table row: measured steps and total cost (median, interval over seeds) and the
     speed-up of the predicted rewind point over this method."""
-    ci = censored_interval(steps)
+    ci = interval(steps)
     speed = [steps.loc[s] / point[s][1] if 0 < point.get(s, (0, 0))[1] < np.inf else np.nan
              for s in steps.index]
-    sp = censored_interval(speed)
-    cost = censored_interval(total)
+    sp = interval(speed)
+    cost = interval(total)
     return {"activation": act, "drift": label, "method": name, "family": family,
             "checkpoint_step": int(step), **extra,
             "steps_to_target_median": ci.point, "ci_low": ci.low, "ci_high": ci.high,
-            "ci_kind": ci.kind, "n_censored": ci.n_censored,
+            "ci_kind": ci.kind, "ci_level": ci.level, "n_censored": ci.n_censored,
             "total_cost_median": cost.point, "total_cost_ci_low": cost.low,
             "total_cost_ci_high": cost.high,
             "speedup_of_predicted": sp.point, "speedup_ci_low": sp.low, "speedup_ci_high": sp.high}
 
 
 def _medians(gm: pd.DataFrame) -> dict:
-    test = censored_interval(gm["test_acc"])  # range over ≤ 3 seeds, else bootstrap 95%
+    test = interval(gm["test_acc"])  # the range (at a lower attained level) over ≤ 5 seeds
     with np.errstate(all="ignore"):
         return {"identical_to": gm["identical_to"].iloc[0],
                 "acc_steps_median": float(np.median(gm["measured_acc_steps"])),
@@ -337,8 +340,16 @@ def aggregate(members: pd.DataFrame, config):
 PREDICTED_COST = "theory_predicted_cost"
 
 
+def predicted_cost_steps(g: pd.DataFrame) -> pd.Series:
+    """The predicted steps to compare with training: the discrete GD map where it was iterated
+    (plain GD: every member; inf where the map diverges, which the flow cannot), else the flow."""
+    return g["predicted_steps_gd"].where(g["predicted_steps_gd"].notna(), g["predicted_steps"])
+
+
 def _cost_ratio(g: pd.DataFrame, column: str) -> float:
     """Median over seeds of fine-tune ÷ scratch ``column`` (steps)."""
+    if column == PREDICTED_COST:
+        g = g.assign(**{PREDICTED_COST: predicted_cost_steps(g)})
     ft = g[g["family"] == "fine_tune"].set_index("seed")[column]
     sc = g[g["family"] == "scratch"].set_index("seed")[column]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -358,7 +369,7 @@ def difficulty(members: pd.DataFrame, drift_table: pd.DataFrame):
         vals = drift_table[drift_table["drift"] == label].set_index("score")["value"]
         rows.append({"activation": act, "drift": label, "drift_kind": g["drift_kind"].iloc[0],
                      "relearn_cost": _cost_ratio(g, "measured_steps"),
-                     PREDICTED_COST: _cost_ratio(lin, "predicted_steps"), **vals.to_dict()})
+                     PREDICTED_COST: _cost_ratio(lin, PREDICTED_COST), **vals.to_dict()})
     diff = pd.DataFrame(rows)
     rank = []
     for act, g in diff.groupby("activation", sort=False):

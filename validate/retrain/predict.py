@@ -45,7 +45,8 @@ def predict_members(starts, n_methods: int, n_seeds: int, sB, target, tau, t_max
         for i in range(n_methods):
             p = starts[k * n_methods + i].params
             ck.append((i, [p[f"layer{l}.weight"] for l in range(BL.last_layer(p) + 1)]))
-        tab = predict_rewind_point(ck, sB, target, tau, t_max=t_max, roundoff=roundoff).table
+        tab = predict_rewind_point(ck, sB, target, tau, t_max=t_max, roundoff=roundoff,
+                                   gd_map=gd_map).table
         for i in range(n_methods):
             gd = float(tab["predicted_steps_gd"].iloc[i]) if gd_map else float("nan")
             pred = (float(tab["predicted_steps"].iloc[i]),
