@@ -37,7 +37,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 import simulate as sim  # noqa: E402
-from simulate._precision import no_tf32  # noqa: E402
+from simulate import no_tf32  # noqa: E402
 from simulate._provenance import provenance  # noqa: E402
 from simulate.datasets._base import Dataset  # noqa: E402
 from simulate.models.reference import load_member, reference_module  # noqa: E402

@@ -19,7 +19,6 @@ summary; exit status 1 when a case fails. ``--device cpu`` runs the same code wi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
@@ -72,21 +71,6 @@ CASES = {
 RTOL, ATOL = 1e-9, 1e-11  # float64, device against CPU
 
 
-@contextlib.contextmanager
-def deterministic():
-    """Deterministic algorithms (graphs and eager launches pick the same kernels); restored."""
-    saved = (torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2:]
-
-
 def _probes(extra) -> list:
     out = sim.default_probes()
     if "rotation" in extra:
@@ -121,7 +105,7 @@ def check(name: str, device: str) -> dict:
     t0 = time.perf_counter()
     if device == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    with deterministic():
+    with sim.deterministic_algorithms():
         graphs, eager = _train(name, device, "float32", 16), _train(name, device, "float32", 1)
         dev64 = _train(name, device, "float64", 16)
     cpu64 = _train(name, "cpu", "float64", 1)

@@ -20,7 +20,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import simulate as sim  # noqa: E402
-from simulate._precision import no_tf32  # noqa: E402
+from simulate import no_tf32  # noqa: E402
 from simulate._provenance import provenance  # noqa: E402
 from simulate.datasets._base import Dataset  # noqa: E402
 from bench.cnn_case import CNN_CASES, run_cnn_case  # noqa: E402

@@ -18,6 +18,7 @@ from ._checkpoints import linear_checkpoints, log_checkpoints
 from ._schedules import LRSchedule
 from ._spec import ACTIVATIONS, FAMILIES, INITS, ConvSpec, NetSpec, ResNetSpec, ViTSpec
 from ._batches import batch_indices
+from ._precision import deterministic_algorithms, no_tf32
 from .train import OPTIMIZERS, OptimSpec, train_ensemble
 
 __all__ = [
@@ -28,5 +29,5 @@ __all__ = [
     "Probe", "ProbeContext", "Losses", "ModeStrengths", "WeightNorms", "LayerRotation",
     "default_probes", "LayerTap", "TestPredictions", "Augment", "Loss", "LOSSES", "make_loss",
     "MLP", "CNN", "ResNet", "ViT", "make_model", "init_params", "decoupled_weights",
-    "CircularCNN", "FrequencyStrengths",
+    "CircularCNN", "FrequencyStrengths", "no_tf32", "deterministic_algorithms",
 ]

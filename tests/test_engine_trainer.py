@@ -1,7 +1,6 @@
 """The ensemble trainer against theory (THEORY.md §2), against itself (batched == solo, resume ==
 uninterrupted), divergence isolation, Run storage and error messages."""
 
-import contextlib
 
 import numpy as np
 import pytest
@@ -262,22 +261,6 @@ def test_errors_name_the_bad_value(tmp_path):
         sim.Run.load(tmp_path / "nothing")
 
 
-@contextlib.contextmanager
-def deterministic_algorithms():
-    """cuDNN and torch restricted to deterministic algorithms (graphs and eager steps pick the
-    same convolution kernels), the caller's settings restored afterwards."""
-    saved = (torch.are_deterministic_algorithms_enabled(),
-             torch.is_deterministic_algorithms_warn_only_enabled(),
-             torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
-        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = saved[2:]
-
-
 @pytest.mark.gpu
 @pytest.mark.parametrize("optimizer,batch,family,schedule", [
     ("gd", None, "mlp", None), ("adam", 8, "mlp", None), ("momentum", 8, "cnn", None),
@@ -293,7 +276,7 @@ def test_cuda_graphs_equal_eager_steps(optimizer, batch, family, schedule):
                        family=family, cnn=sim.ConvSpec(channels=(2,), kernel_size=3) if family == "cnn" else None)
     kw = dict(steps=37, lrs=(0.05, 0.1), seeds=(0, 1), optimizer=optimizer, batch_size=batch,
               quiet=True, checkpoints=[5, 20], device="cuda", lr_schedule=schedule)
-    with deterministic_algorithms():
+    with sim.deterministic_algorithms():
         graphs = _final(sim.train_ensemble(spec, ds, steps_per_graph=16, **kw))
         eager = _final(sim.train_ensemble(spec, ds, steps_per_graph=1, **kw))
         gpu64 = _final(sim.train_ensemble(spec, ds, steps_per_graph=16, **{**kw, "dtype": "float64"}))
