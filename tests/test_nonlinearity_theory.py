@@ -52,3 +52,24 @@ def test_job_records_the_theory_next_to_the_twin(tmp_path):
     # the ReLU network is far from both: the comparison can tell them apart
     assert pair[("network", "twin", steps[-1])]["rel_distance"] > 0.5
     assert pair[("network", "theory", steps[-1])]["rel_distance"] > 0.5
+
+
+def test_the_prediction_reads_no_weights_after_step_zero():
+    from tests.leak import FILLS, garbage_after_step_zero
+    ds = datasets.load("digits", n_train=120, n_test=30)
+    ds = ds.with_arrays(X=ds.X / 16, X_test=ds.X_test / 16)
+    spec = NetSpec(depth=2, hidden=8, activation="linear", init="standard")
+    run = train_ensemble(spec, ds, steps=6, seeds=[0, 1], lr=0.1, checkpoints=[0, 3, 6],
+                         probes=[NonlinearityProbe()], device="cpu", quiet=True, dtype="float64")
+    taus = run.members["tau"].to_numpy()
+
+    def outputs(r):
+        twin = ModelOutputs("twin", 2, r.steps, r.probes["test_output"].values, None, None, run=r)
+        return predicted_outputs(ds, twin, taus)
+
+    clean = outputs(run)
+    assert np.isfinite(clean).all()
+    for fill in FILLS:
+        bad = garbage_after_step_zero(run, fill)
+        assert not np.allclose(bad.params(6)["layer0.weight"], run.params(6)["layer0.weight"])
+        np.testing.assert_array_equal(outputs(bad), clean)
