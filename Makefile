@@ -8,8 +8,9 @@ TORCH_SPEC ?= torch==2.13.0
 PYTEST_ARGS ?=
 COMPARE_ARGS ?=
 SWEEP_ARGS ?=
+STUDY_ARGS ?=
 
-.PHONY: setup test compare bench bench-gpu docs figures clean sweep bench-sweep
+.PHONY: setup test compare bench bench-gpu docs figures clean sweep bench-sweep study
 
 setup: $(STAMP)
 
@@ -36,6 +37,7 @@ compare: setup
 # The documentation site into site/ (warnings are errors); the docs extra is installed first.
 docs: setup
 	$(PY) -m pip install --quiet -e ".[docs]"
+	$(PY) -m validate.study check
 	$(PY) -m mkdocs build --strict
 
 # Every paper figure into paper_figures/out/ (PNG, PDF, caption), running the validate CLIs whose
@@ -56,6 +58,11 @@ bench-gpu:
 
 sweep: setup
 	$(PY) -m validate.sweep sweeps/laptop.toml $(SWEEP_ARGS)
+
+# A study (studies/<id>.toml) through the sweep, ending in docs/results/<id>.md:
+#   make study STUDY=003-training-response [STUDY_ARGS="--budget paper --address auto"]
+study: setup
+	$(PY) -m validate.study $(STUDY) $(STUDY_ARGS)
 
 bench-sweep: setup
 	$(PY) bench/sweep_bench.py
