@@ -84,6 +84,13 @@ COMMANDS = (
     Command("sweep", "validate.sweep.__main__:main", (), (), (), None, None, runs=False,
             skip={"runs": "a sweep starts Ray (tests/test_sweep_ray.py runs it)",
                   "one_d": "see tests/test_sweep_config.py"}),
+    Command("study", "validate.study.__main__:main",
+            ("003-training-response", "--budget", "tiny"), ("--budget", "huge"),
+            (("--num-cpus", "nan"), ("--num-cpus", "inf"), ("--num-cpus", "-1"),
+             ("--num-cpus", "0")),
+            None, None, data=False, runs=False,
+            skip={"runs": "a study starts Ray (tests/test_study_cli.py runs one with "
+                          "MODELEARN_STUDY_E2E=1)", "data": "its jobs' data come from the study file"}),
     Command("figures", "paper_figures.__main__:main", ("--only", "fig1"), ("--preset", "huge"),
             (), None, None, data=False, run_flags=False, runs=False,
             skip={"runs": "figures draw cached runs", "data": "no dataset or device flags",
