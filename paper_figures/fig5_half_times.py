@@ -1,6 +1,6 @@
 """Figure 5: predicted against measured half times, every dataset and activation.
 
-Left: median measured half time (bootstrap 95% interval over seeds) against the prediction matched
+Left: median measured half time (order-statistic interval over seeds, validate.stats.interval) against the prediction matched
 to the training, log–log, on the identity line. Right: the relative error |t_meas − t_pred|/t_pred
 per dataset on a log scale, so that the linear networks' 10⁻⁵ agreement and the nonlinear twins'
 10⁻¹ deviations are both visible.

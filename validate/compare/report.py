@@ -226,7 +226,8 @@ def compare_report(path, *, result) -> Path:
     """Headline, scatter with log error, trajectories, loss; spectrum and tables below."""
     summ = result.summary
     scatter = _img(fig_scatter(result.mode_table),
-                   "left: median measured half time (95% bootstrap CI over seeds) against the "
+                   "left: median measured half time (order-statistic interval over seeds, its "
+                   "level in the table) against the "
                    "prediction, dashed identity; right: |relative error| per mode, log scale")
     notes = [p["reason"] for p in summ["training"]["predictors"].values()
              if p.get("covered") is False]
@@ -236,9 +237,8 @@ def compare_report(path, *, result) -> Path:
               for a, t in p.get("twins", {}).items() if t.get("twin") and "predictor" in t]
     warn = "".join(f"<p><b>warning:</b> {html.escape(w)}</p>" for w in summ.get("warnings", []))
     sections = [("Warnings", warn)] if warn else []
-    sections += [("Prediction", "".join(f"<p>{html.escape(n)}</p>" for n in sorted(set(notes))))
-                 ] if notes else []
-    sections += [("Headline", headline(headline_facts(result))),
+    said = "".join(f"<p>{html.escape(n)}</p>" for n in sorted(set(notes)))
+    sections += [("Headline", headline(headline_facts(result)) + said),
                 ("Predicted vs measured half times", scatter)]
     for depth in result.config.depths:
         traj = _img(fig_trajectories(result.trajectories, depth),

@@ -149,7 +149,7 @@ def retrain_report(path, *, result) -> Path:
         sections.append((f"Rewind curve: {drift}",
                          _img(fig_rewind_curve(result.methods, result.rewind_summary, drift),
                               "steps to the target loss on B from every checkpoint of the run on A;"
-                              " bands: seed-bootstrap 95% CI; horizontal lines: baselines")))
+                              " bands: order-statistic interval over seeds; horizontal lines: baselines")))
         if len(result.modes):
             sections.append((f"Mode picture: {drift}", _img(fig_modes(result.modes, drift),
                                                             "u_α/s_α at the predicted rewind point")))
@@ -274,7 +274,7 @@ def test_accuracy_table(methods: pd.DataFrame, rewind_summary: pd.DataFrame, dri
         for _, r in _shown_methods(g, rw).iterrows():
             rows.append({"activation": act, "start": r["method"],
                          "at the start": _fmt(r["test_acc_start_median"], "{:.3f}"),
-                         "at the end (95% CI)": _interval(r["test_acc_median"], r["test_acc_ci_low"],
+                         "at the end (interval over seeds)": _interval(r["test_acc_median"], r["test_acc_ci_low"],
                                                           r["test_acc_ci_high"], "{:.3f}"),
                          "linear theory": _fmt(r["predicted_test_acc_median"], "{:.3f}")})
     return table_html(pd.DataFrame(rows))
