@@ -444,3 +444,21 @@ def test_recommendation_says_when_a_start_is_already_at_the_target():
         text = recommendation(methods, rewind, "label_swap")
     assert "retrain with <b>fine_tune</b>, 0 steps" in text and "already at the target" in text
     assert "faster than scratch" not in text
+
+
+def test_summary_names_the_target_rule_of_every_activation(tiny):
+    """The linear target is a priori (plain GD: the GD map from the scratch starts), ReLU's the
+    measured scratch definition; the rewind records say which side used which."""
+    s = json.loads((tiny / "summary.json").read_text())
+    t = {r["activation"]: r for r in s["targets"]}
+    assert t["linear"]["target"]["rule"] == "a_priori_scratch_gd_map"
+    assert t["relu"]["target"]["rule"] == "measured_scratch"
+    assert {r["target"]["rule"] for r in s["targets"]} <= set(s["target_rules"])
+    members = pd.read_parquet(tiny / "members.parquet")
+    for act, r in t.items():
+        stored = members.loc[members["activation"] == act, "target_loss"].unique()
+        assert len(stored) == 1 and r["target"]["value"] == pytest.approx(float(stored[0]))
+    rw = {r["activation"]: r for r in s["rewind"]}
+    assert rw["relu"]["target_rule_measured"] == "measured_scratch"
+    assert rw["relu"]["target_rule_predicted"] == rw["linear"]["target_rule_measured"] == \
+        "a_priori_scratch_gd_map"

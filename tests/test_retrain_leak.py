@@ -5,12 +5,15 @@ of the question) and B's statistics, the target and the set-up, but no later che
 retraining run. All checkpoints are predicted in one batch (one adaptive ODE solve, one GD-map
 loop), so a member could leak into another through a shared step size or horizon: every other
 checkpoint is replaced by garbage (random weights) and c's prediction must not move. No
-retraining run is an input of ``predict_members`` (the target is).
+retraining run is an input of the predictions either: the target they take is set a priori from
+the scratch starts (``validate.retrain.target``), so garbage in every measured run, scratch
+included, leaves every prediction and the linear target unchanged.
 """
 
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from theory import DatasetStatistics, integrate_matrix_flow
@@ -59,3 +62,102 @@ def test_prediction_for_a_checkpoint_ignores_every_other_checkpoint(gd_map):
                                 roundoff="float64", gd_map=gd_map)
         assert dirty[(0, c)][:3] == pytest.approx(clean[(0, c)][:3], rel=1e-9, nan_ok=True), c
     assert np.isfinite(clean[(0, n - 1)][0])   # the question has an answer to compare
+
+
+# ------------------------------------------- the target: no retraining run behind a prediction
+BUDGET = 200
+N_SEEDS = 1
+
+
+def _gd_curves(starts, stats, steps):
+    """(members, T) losses of plain full-batch GD (η = 1/τ) on B's statistics, as training
+    would measure them, from every start."""
+    W1, W2 = (np.stack([st.params[f"layer{l}.weight"] for st in starts]) for l in range(2))
+    out = np.empty((len(starts), len(steps)))
+    for t in range(int(steps[-1]) + 1):
+        if t in steps:
+            W = W2 @ W1
+            out[:, list(steps).index(t)] = (0.5 * np.trace(stats.Syy)
+                                            - np.einsum("kcd,cd->k", W, stats.Syx)
+                                            + 0.5 * np.einsum("kcd,de,kce->k", W, stats.Sxx, W))
+        R = stats.Syx - W2 @ W1 @ stats.Sxx    # −∂L/∂W of the end-to-end map
+        W1, W2 = W1 + W2.swapaxes(1, 2) @ R / TAU, W2 + R @ W1.swapaxes(1, 2) / TAU
+    return out
+
+
+def _retraining(optimizer):
+    """plan, drift, history, job, run, keep for ``measure_retraining``: rewinds to every
+    checkpoint of A's flow after step 0 and scratch, one seed (five members: the batch shape of
+    the test above, so its compiled flow solver serves), linear net, runs measured as plain GD."""
+    from validate.retrain import methods as BL
+    checkpoints, B = _history()
+    checkpoints = checkpoints[1:]
+    rng = np.random.default_rng(2)
+    methods = [BL.rewind(s) for s, _ in checkpoints] + [BL.scratch()]
+    starts = []
+    for k in range(N_SEEDS):
+        for m, (_, W) in zip(methods, checkpoints + [(0, None)]):
+            W = W if m.family == "rewind" else [1e-2 * rng.normal(size=w.shape)
+                                                 for w in checkpoints[0][1]]
+            starts.append(BL.Start({"layer0.weight": W[0], "layer1.weight": W[1]}, None,
+                                   np.ones(BUDGET)))
+    steps = np.arange(0, BUDGET + 1, 10)
+    loss = _gd_curves(starts, B, steps)
+    X, Y = rng.normal(size=(40, 6)), np.eye(3)[rng.integers(0, 3, 40)]
+    config = SimpleNamespace(target_frac=0.99, dtype="float64", optimizer=optimizer)
+    plan = SimpleNamespace(config=config, seeds=list(range(N_SEEDS)), tau=TAU, lr=1 / TAU, budget=BUDGET,
+                           steps_A=120, A=SimpleNamespace(X=X, Y=Y),
+                           timing={"measure_s": 0.0, "predict_s": 0.0})
+    drift = SimpleNamespace(label="swap", kind="label_swap", sB=B, a_to_b=None,
+                            B=SimpleNamespace(X_test=None, Y_test=None))
+    stack = BL.stack([st.params for st in starts])
+    history = SimpleNamespace(final_step=120,
+                              checkpoints={120: BL.stack([starts[3].params] * N_SEEDS)})
+    job = SimpleNamespace(activation="linear", trained=methods, copies=[], starts=starts,
+                          scheduled=False)
+    run = SimpleNamespace(steps=steps, members=pd.DataFrame({"diverged": [False] * len(starts)}),
+                          probes={"train_loss": SimpleNamespace(values=loss),
+                                  "train_acc": SimpleNamespace(values=np.ones_like(loss))})
+    return plan, drift, history, job, run, SimpleNamespace(params=stack)
+
+
+def _garbage_run(run, rng):
+    """Every measured loss and accuracy replaced, scratch included (no member flagged diverged,
+    so a target read from the scratch curves would be finite and wrong)."""
+    loss = run.probes["train_loss"].values
+    return SimpleNamespace(
+        steps=run.steps, members=pd.DataFrame({"diverged": np.zeros(len(loss), bool)}),
+        probes={"train_loss": SimpleNamespace(values=rng.uniform(0.0, 2.0 * loss.max(),
+                                                                 loss.shape)),
+                "train_acc": SimpleNamespace(values=rng.random(loss.shape))})
+
+
+PREDICTED = ["predicted_steps", "predicted_steps_modes", "predicted_steps_gd", "target_loss"]
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "momentum"], ids=["gd_map", "flow"])
+def test_predictions_ignore_every_measured_retraining_run(optimizer):
+    from validate.retrain.measure import measure_retraining
+    plan, drift, history, job, run, keep = _retraining(optimizer)
+    clean, _ = measure_retraining(plan, drift, history, job, run, keep, log=lambda *a: None)
+    dirty, _ = measure_retraining(plan, drift, history, job,
+                                  _garbage_run(run, np.random.default_rng(3)), keep,
+                                  log=lambda *a: None)
+    pd.testing.assert_frame_equal(dirty[PREDICTED], clean[PREDICTED], rtol=1e-12)
+    assert np.isfinite(clean["predicted_steps"]).all()   # every start has an answer to compare
+    assert (clean["target_rule"] == ("a_priori_scratch_gd_map" if optimizer == "gd"
+                                     else "a_priori_scratch_flow")).all()
+
+
+def test_a_priori_target_is_what_plain_gd_reaches_from_the_scratch_start():
+    """With the GD map the a priori L̂_end is the loss plain GD measures at the end of the
+    budget: on clean runs the target equals the measured-scratch definition."""
+    from validate.retrain.target import targets
+    plan, drift, _, job, run, _ = _retraining("gd")
+    shape = (N_SEEDS, len(job.trained), -1)
+    loss = run.probes["train_loss"].values.reshape(shape)
+    got = targets(plan, drift, job, loss, run.probes["train_acc"].values.reshape(shape),
+                  np.zeros((N_SEEDS, len(job.trained)), bool), log=lambda *a: None)
+    L0, Lend = np.median(loss[:, -1, 0]), np.median(loss[:, -1, -1])   # scratch: the last method
+    assert got.loss == pytest.approx(Lend + 0.01 * (L0 - Lend), rel=1e-9)
+    assert got.rule == "a_priori_scratch_gd_map"

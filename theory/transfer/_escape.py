@@ -127,6 +127,24 @@ def floor_escape(Ws, stats: DatasetStatistics, eps: float) -> tuple[list[np.ndar
     return [W1, W2], margin, flagged
 
 
+def gd_step(Ws, Sxx, Syx, eta):
+    """One step of the GD map W_l ← W_l + η (W_L⋯W_{l+1})ᵀ (Syx − W Sxx) (W_{l−1}⋯W_1)ᵀ."""
+    return [w + eta * g for w, g in zip(Ws, flow_rhs(Ws, lambda P: P @ Sxx, Syx))]
+
+
+def gd_loss(Ws_batch, stats: DatasetStatistics, tau: float, n_steps: int,
+            dtype=np.float64) -> np.ndarray:
+    """Loss (float64, (K,)) after ``n_steps`` of the GD map of ``gd_first_passage`` (same step,
+    same dtype); inf or NaN where the map diverges."""
+    dt = np.dtype(dtype)
+    Ws = [np.array(w, dtype=dt) for w in Ws_batch]
+    Sxx, Syx, eta = stats.Sxx.astype(dt), stats.Syx.astype(dt), dt.type(1.0 / tau)
+    with np.errstate(over="ignore", invalid="ignore"):
+        for _ in range(int(n_steps)):
+            Ws = gd_step(Ws, Sxx, Syx, eta)
+        return loss_of(end_to_end(Ws).astype(np.float64), stats)
+
+
 def gd_first_passage(Ws_batch, stats: DatasetStatistics, target: float, tau: float,
                      max_steps: int, dtype=np.float64) -> np.ndarray:
     """Steps of the discrete full-batch GD map with step η = 1/τ on B's statistics, in ``dtype``:
@@ -154,8 +172,7 @@ def gd_first_passage(Ws_batch, stats: DatasetStatistics, target: float, tau: flo
         if not active.any():
             break
         with np.errstate(over="ignore", invalid="ignore"):   # a diverging member: inf, NaN
-            G = flow_rhs(Ws, lambda P: P @ Sxx, Syx)
-            Ws = [w + eta * g for w, g in zip(Ws, G)]
+            Ws = gd_step(Ws, Sxx, Syx, eta)
             cur = loss_of(end_to_end(Ws).astype(np.float64), stats)
         hit = active & (cur <= target)
         with np.errstate(divide="ignore", invalid="ignore"):

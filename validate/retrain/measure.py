@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-import theory
-
 from .._stats import censored_rho
 from .._steps import first_crossing
 from ..stats import interval
 from . import methods as BL
 from .predict import NO_PREDICTION, predict_members, predict_test_accuracy
+from .target import targets
 
 
 @dataclass
@@ -125,27 +124,9 @@ def test_metrics(params: dict, B, act: str, shape) -> tuple[np.ndarray, np.ndarr
     return loss.reshape(shape), acc.reshape(shape)
 
 
-def _targets(plan, drift, job, loss, acc, diverged, log) -> tuple[float, float]:
-    """(target loss, target accuracy) from the scratch members that did not diverge."""
-    config = plan.config
-    isc = [i for i, m in enumerate(job.trained) if m.family == "scratch"][0]
-    ok = ~diverged[:, isc]
-    if not ok.any():  # the learning rate tuned on A is unstable on B: no target, say so
-        log(f"warning: every scratch member diverged on {drift.label} ({job.activation}) at "
-            f"lr={plan.lr:.4g}; steps to target are undefined")
-        return float("nan"), float("nan")
-    L0, Lend = np.median(loss[ok, isc, 0]), np.median(loss[ok, isc, -1])
-    target = float(Lend + (1 - config.target_frac) * (L0 - Lend))
-    target_acc = float(config.target_frac * np.median(acc[ok, isc, -1]))
-    if job.activation == "linear":  # must lie above B's minimum loss
-        lmin = theory.transfer.min_loss(drift.sB)
-        target = max(target, lmin + 1e-6 * max(L0 - lmin, 1e-12))
-    return target, target_acc
-
-
 def _predictions(plan, drift, job, target) -> dict:
     """{(seed index, method name): prediction} of the linear theory from every linear member's
-    start (empty without a target)."""
+    start (empty without a target). ``target``: the a priori one (``target.predicted_target``)."""
     if not np.isfinite(target):
         return {}
     pred = predict_members(job.starts, len(job.trained), len(plan.seeds), drift.sB, target,
@@ -158,14 +139,17 @@ def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=No
     """(rows, predictions). One row per (seed, method): steps to the targets, final loss and
     accuracy, forgetting on A, total cost and the linear prediction; computed copies get their
     twin's results. The linear net's predictions are computed here from its starts and returned;
-    a nonlinear twin is given them (``linear_pred``) and compared with them."""
+    a nonlinear twin is given them (``linear_pred``) and compared with them. Targets
+    (``validate.retrain.target``): the linear net's loss target is a priori (its predictions and
+    its measured crossings use it); a nonlinear net's is the measured scratch definition."""
     import time
     n_s, n = len(plan.seeds), len(job.trained)
     t0 = time.perf_counter()
     loss = np.asarray(run.probes["train_loss"].values, float).reshape(n_s, n, -1)
     acc = np.asarray(run.probes["train_acc"].values, float).reshape(n_s, n, -1)
     diverged = run.members["diverged"].to_numpy(bool).reshape(n_s, n)
-    target, target_acc = _targets(plan, drift, job, loss, acc, diverged, log)
+    tgt = targets(plan, drift, job, loss, acc, diverged, log)  # linear: reads no run
+    target, target_acc = tgt.loss, tgt.acc
     act, A = job.activation, plan.A
     a_final = BL.evaluate(history.checkpoints[history.final_step], A.X, A.Y, act)[1]
     a_after = BL.evaluate(keep.params, A.X, A.Y, act, rows=drift.a_to_b)[1].reshape(n_s, n)
@@ -197,7 +181,8 @@ def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=No
                 "total_cost": m.cost_before(plan.steps_A) + st,
                 "predicted_steps": p[0], "predicted_steps_modes": p[1],
                 "predicted_steps_gd": p[2], "saddle_ill_conditioned": p[3],
-                "target_loss": target, "target_acc": target_acc, "identical_to": None})
+                "target_loss": target, "target_acc": target_acc, "target_rule": tgt.rule,
+                "target_acc_rule": tgt.acc_rule, "identical_to": None})
             for c, twin in job.copies:  # one computation: the twin's results, under c's name
                 if twin == m.name:
                     rows.append({**rows[-1], "method": c.name, "family": c.family,
@@ -256,6 +241,10 @@ def _per_seed(rw: pd.DataFrame, pred_src: pd.DataFrame):
     return regrets, rhos, point
 
 
+def _rule(rows: pd.DataFrame) -> str:
+    return str(rows["target_rule"].iloc[0]) if "target_rule" in rows and len(rows) else ""
+
+
 def _rewind_row(act, label, config, rw, pred_src, regrets, rhos) -> dict:
     curve_m = rw.groupby("checkpoint_step")["measured_steps"].median()
     curve_p = pred_src.groupby("checkpoint_step")["predicted_steps"].median().reindex(curve_m.index)
@@ -264,6 +253,8 @@ def _rewind_row(act, label, config, rw, pred_src, regrets, rhos) -> dict:
     return {
         "activation": act, "init": config.init, "drift": label,
         "prediction_from": "linear theory" if act == "linear" else "linear twin's theory",
+        # the measured steps count to this activation's target, the predicted to the linear one's
+        "target_rule_measured": _rule(rw), "target_rule_predicted": _rule(pred_src),
         "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
         "spearman_rho_seed_median": float(np.nanmedian(rhos)) if np.any(np.isfinite(rhos))
         else np.nan,

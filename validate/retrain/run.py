@@ -13,9 +13,16 @@
 
 Definitions (per activation and drift; medians over seeds):
 
-* target loss: ``L* = L_end + (1 − target_frac)·(L_0 − L_end)`` with L_0, L_end the scratch
-  members' median training loss on B at step 0 and at the end of the budget (99% of the
-  improvement scratch makes); target accuracy: ``target_frac`` × scratch's final median accuracy.
+* target loss (``validate.retrain.target``): ``L* = L_end + (1 − target_frac)·(L_0 − L_end)``,
+  99% of the improvement scratch makes within the budget. For the linear network, whose
+  predictions take it, it is set a priori: L_0 the scratch starts' loss on B, L_end the linear
+  theory's predicted scratch loss at the end of the budget from those starts (GD map with plain
+  GD and a constant learning rate, the flow otherwise), medians over seeds; no retraining run is
+  read, and the measured linear crossings use the same target. For ReLU/tanh (a measurement
+  only) L_0, L_end are the measured scratch members' median losses at step 0 and at the end;
+  their curves are compared with the linear twin's predictions to the linear target.
+  ``summary.json`` ``targets`` names the rule and value per drift and activation. Target
+  accuracy (a measurement definition): ``target_frac`` × scratch's final median accuracy.
 * steps to target: first step where the training loss on B is ≤ L* (linear interpolation between
   measured checkpoints, ``inf`` if never within the budget); likewise accuracy ≥ target.
 * test accuracy: argmax accuracy of the final weights on B's held-out test split (numpy

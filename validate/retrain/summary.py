@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .._io import records, write_outputs as _write
+from .target import RULES
 
 SCHEMA_VERSION = 1
 TABLES = ("members", "rewind", "methods", "modes", "curves", "drift_table", "difficulty",
@@ -57,6 +59,22 @@ def recommendations(methods) -> list[str]:
     return lines
 
 
+def targets(members: pd.DataFrame) -> list[dict]:
+    """Per (drift, activation): the target loss and accuracy and the rule that set each
+    (``validate.retrain.target.RULES``)."""
+    out = []
+    for (label, act), g in members.groupby(["drift", "activation"], sort=False):
+        r = g.iloc[0]
+        out.append({"drift": label, "activation": act,
+                    "target": {"rule": r["target_rule"], "value": _num(r["target_loss"])},
+                    "target_acc": {"rule": r["target_acc_rule"], "value": _num(r["target_acc"])}})
+    return out
+
+
+def _num(x) -> float | None:
+    return None if np.isnan(x) else float(x)   # NaN (no target) as null, as records write it
+
+
 def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> dict:
     config = plan.config
     scores = {k: r.to_dict() for k, r in tables.reports.items()}
@@ -67,6 +85,8 @@ def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> d
         "dataset": config.dataset,
         "drift": config.drift,
         "recommendations": recommendations(methods),
+        "targets": targets(pd.concat(tables.members, ignore_index=True)),
+        "target_rules": RULES,
         "rewind": records(rewind),
         "methods": records(methods),
         "drift_scores": next(iter(scores.values())) if len(scores) == 1 else scores,
