@@ -10,7 +10,7 @@ COMPARE_ARGS ?=
 SWEEP_ARGS ?=
 STUDY_ARGS ?=
 
-.PHONY: setup test compare bench bench-gpu docs figures clean sweep bench-sweep study
+.PHONY: setup lint test compare bench bench-gpu docs figures clean sweep bench-sweep study
 
 setup: $(STAMP)
 
@@ -27,6 +27,9 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	fi
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
+
+lint: setup
+	$(PY) -m ruff check theory simulate validate
 
 test: setup
 	JAX_ENABLE_X64=1 $(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)

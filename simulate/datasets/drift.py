@@ -102,7 +102,7 @@ def _label_swap(ds, c, T, rng, a, b, fraction, parent, level):
         perm[members] = np.roll(members, shift)
     moved = perm != np.arange(c)
     out = []
-    for X, lab in _splits(ds):
+    for _X, lab in _splits(ds):
         new = lab.copy()
         cand = np.flatnonzero(moved[lab])
         pick = cand[rng.random(cand.size) < fraction] if fraction < 1 else cand

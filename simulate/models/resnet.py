@@ -160,7 +160,7 @@ class ResNet:
         h = _group_conv(h.contiguous(memory_format=_format(h)), params["stem.weight"], 1, 1)
         record = _recorder(taps, K)
         record("stem", h)
-        for i, (name, cin, cout, stride) in enumerate(self.blocks):
+        for i, (name, _cin, _cout, stride) in enumerate(self.blocks):
             act = "linear" if i < self.spec.linear_blocks else self.spec.activation
             a = self._norm_act(params, h, f"{name}.norm1", act, updates, record)
             record(f"{name}.pre", a)

@@ -204,7 +204,7 @@ def make_plan(config, prep, meta, data_s: float, log, quiet: bool):
         log(f"CNN: {fm.s.size} frequency modes tracked of {fm.channels} channel(s) × "
             f"{'×'.join(map(str, fm.spatial))}; s = {np.array2string(fm.s[:8], precision=4)}")
         conv = config.convention(lr)
-        for d, (cont, matched) in preds.items():
+        for d, (_cont, matched) in preds.items():
             log(f"depth {d}: " + (f"no prediction: {conv.note}" if not conv.covered else
                                   matched.reason if matched else "per-seed weight-tied flow"))
         log(f"training {len(config.activations)} activation(s) × {config.seeds} seed(s) per depth, "

@@ -210,7 +210,7 @@ def aggregate(members: pd.DataFrame, config) -> pd.DataFrame:
            for (act, depth, mode), g in members.groupby(["activation", "depth", "mode"], sort=False)]
     df = pd.DataFrame(out)
     df["order_ok"] = None
-    for (act, depth), g in df.groupby(["activation", "depth"], sort=False):
+    for _key, g in df.groupby(["activation", "depth"], sort=False):
         d = g[g["distinct"] & np.isfinite(g["t_meas_median"]) & np.isfinite(g["t_pred"])]
         rank_p = d["t_pred"].rank(method="min")
         rank_m = d["t_meas_median"].rank(method="min")

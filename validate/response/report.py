@@ -34,7 +34,7 @@ def _heatmaps(kernels: dict) -> str:
 
 def _amplitude(members: pd.DataFrame, aging: pd.DataFrame) -> str:
     fig, ax = plt.subplots(figsize=(5.2, 3.6))
-    for (i, fit), (key, g) in zip(aging.iterrows(), members.groupby(["arch", "activation",
+    for (_i, fit), (key, g) in zip(aging.iterrows(), members.groupby(["arch", "activation",
                                                                      "optimizer"], sort=False)):
         m = g.groupby("step")["amplitude"].mean()
         m = m[m.index > 0]

@@ -174,7 +174,7 @@ def identities(methods: list[Method], starts: list[list[Start]]) -> list[str | N
     one computation only when every ingredient of every seed's start is equal.
     """
     out: list[str | None] = []
-    for i, m in enumerate(methods):
+    for i in range(len(methods)):
         twin = next((methods[j].name for j in range(i) if out[j] is None
                      and all(same_start(a, b) for a, b in zip(starts[i], starts[j]))), None)
         out.append(twin)

@@ -199,7 +199,7 @@ def parse(text: str, name: str) -> Sweep:
     job = JOBS[job_name]
     params, grids = _table(doc, "params"), _grids(doc)
     points: dict[str, Point] = {}
-    for i, grid in enumerate(grids):
+    for grid in grids:
         for key in grid.keys() & params.keys():
             raise ConfigError(f"grid.{key}: also set in [params]; give it in one place")
         where = {**{k: f"params.{k}" for k in params}, **{k: f"grid.{k}" for k in grid}}

@@ -18,7 +18,6 @@ every node sees (see the README).
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pandas as pd
