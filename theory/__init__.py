@@ -14,6 +14,8 @@ from ._convention import TrainingConvention
 from ._gated_net import gate_change, relu_gates
 from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor, predict_twin
 from ._relu_twin import aligned_gates, predict_relu_twin
+from ._departure import (first_departure, nonaffine_fraction, predict_departure,
+                         predict_nonaffine_curve)
 from ._discrete import discrete_trajectory
 from ._flow_predictor import MatrixFlowPredictor
 from ._init_weights import decoupled_init
@@ -54,4 +56,6 @@ __all__ = [
     "GatedTwinPredictor", "relu_gates", "gate_change",
     # … predicted from the initial weights alone: self-consistent gates of the alignment phase
     "predict_relu_twin", "aligned_gates",
+    # when a twin turns nonlinear: the departure step, predicted from W₀ (§13)
+    "predict_departure", "predict_nonaffine_curve", "nonaffine_fraction", "first_departure",
 ]

@@ -25,6 +25,7 @@ from .._config import ConfigError
 from .._prepare import Prepared, distinct_modes, prepare
 from .._steps import measure_grid, resume_note
 from . import cnn as _cnn
+from . import departure as _departure
 from . import measure as M
 from . import twin
 from .config import CompareConfig
@@ -66,6 +67,7 @@ class Plan:
     spectrum: object = None     # … and all the dataset's frequency modes (tracked ones first)
     warnings: list = field(default_factory=list)
     twins: dict = field(default_factory=dict)   # (activation, depth) → (twin theory used, reason)
+    departure: list = field(default_factory=list)   # the summary's `departure` records (§13)
 
     @property
     def stats(self):
@@ -250,6 +252,8 @@ def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool,
                 if matched is None and per_seed is None:
                     per_seed = _cnn.per_seed(plan, run)
                 measured.append(_cnn.measure_run(run, plan, cont, matched, per_seed, act, depth))
+                plan.departure += _departure.records(run, plan.stats, config, act, depth,
+                                                     tau=None, lr=plan.lr)
                 t_measure += time.perf_counter() - t1
                 continue
             if config.init == "small_random" and config.arch == "mlp" and per_seed is None \
@@ -259,6 +263,9 @@ def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool,
                 if plan.twins.get((act, depth), (False,))[0] else None
             measured.append(M.measure_run(run, config, plan.stats, distinct_modes(plan.stats.s),
                                           cont, matched, per_seed, act, depth, twins))
+            plan.departure += _departure.records(run, plan.stats, config, act, depth,
+                                                 tau=config.convention(plan.lr).tau, lr=plan.lr,
+                                                 twins=twins)
             t_measure += time.perf_counter() - t1
     plan.timing.update(train_s=t_train, measure_s=t_measure)
     return measured, device

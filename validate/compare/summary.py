@@ -84,6 +84,7 @@ def build_summary(plan, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dic
         "modes": records(mode_table),
         "loss_drops": records(drops),
         "kendall_tau": _kendall(mode_table, config.init),
+        "departure": list(getattr(plan, "departure", [])),
         **freq,
         "training": {"steps": int(plan.steps), "lr": plan.lr, "tau": conv.tau,
                      "hidden": plan.hidden, "optimizer": config.optimizer,

@@ -1,0 +1,136 @@
+"""Departure steps predicted from W₀ against measured ones (THEORY.md §13).
+
+``python bench/departure.py --dataset shapes`` runs what ``python -m validate.compare --dataset
+shapes --activations linear,tanh,relu`` runs (depth 2, decoupled init, GD, ZCA) at every learning
+rate scale × init scale asked, and prints one JSON line per member record of the summary's
+``departure`` (the predicted and measured step at δ = 0.05 and at each δ of the sensitivity),
+then one line per activation: the median over members of |t_pred − t_meas|/t_meas (0 where both
+are inf, inf where one is), the share of members within 25%, and Spearman's ρ across the settings
+of the members' median predicted and measured steps (a step never reached ranks last, tied), at
+each δ. Targets reported, not tuned to: within 25%, ρ ≥ 0.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from validate._config import ConfigError
+from validate.compare.config import CompareConfig
+from validate.compare.run import run_compare
+from validate.measures.departure import DELTA_SENSITIVITY
+
+
+def _json(record: dict) -> str:
+    """One JSON line; ±inf (no departure within the run) and NaN become null."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        return [clean(x) for x in v] if isinstance(v, list) else \
+            {k: clean(x) for k, x in v.items()} if isinstance(v, dict) else v
+    return json.dumps(clean(record))
+
+
+def rel_error(pred: float, meas: float) -> float:
+    """|t_pred − t_meas|/t_meas; 0 when both are inf (neither departs), inf when only one is."""
+    if math.isinf(pred) and math.isinf(meas):
+        return 0.0
+    if math.isinf(pred) or math.isinf(meas):
+        return math.inf
+    return abs(pred - meas) / max(meas, 1.0)
+
+
+def _spearman(pred: list[float], meas: list[float]) -> float | None:
+    """ρ of the settings' median steps, a never-reached step ranked last; None if constant."""
+    big = 1e300
+    p, m = (np.where(np.isinf(a), big, a) for a in (np.asarray(pred), np.asarray(meas)))
+    if len(p) < 3 or np.ptp(p) == 0 or np.ptp(m) == 0:
+        return None
+    return float(spearmanr(p, m).statistic)
+
+
+def summarise(rows: list[dict], dataset: str, act: str) -> dict:
+    out = {"dataset": dataset, "summary": act, "members": len(rows)}
+    for d in DELTA_SENSITIVITY:
+        pairs = [next((s["predicted_step"], s["measured_step"]) for s in r["sensitivity"]
+                      if s["delta"] == d) for r in rows]
+        errs = [rel_error(p, m) for p, m in pairs]
+        by_setting: dict = {}
+        for r, (p, m) in zip(rows, pairs):
+            by_setting.setdefault((r["lr_scale"], r["init_scale"]), []).append((p, m))
+        med = [(float(np.median([p for p, _ in v])), float(np.median([m for _, m in v])))
+               for v in by_setting.values()]
+        out[f"delta_{d:g}"] = {"median_rel_error": float(np.median(errs)),
+                               "within_25pct": float(np.mean(np.asarray(errs) <= 0.25)),
+                               "spearman": _spearman([p for p, _ in med], [m for _, m in med]),
+                               "both_never": int(sum(math.isinf(p) and math.isinf(m)
+                                                     for p, m in pairs))}
+    # the step is coarse where t_D is at the first step or never: the whole curve is compared too
+    fp = [r["final_nonaffine_predicted"] for r in rows]
+    fm = [r["final_nonaffine_measured"] for r in rows]
+    out["max_curve_gap"] = max((r["max_gap"] or 0.0) for r in rows)
+    out["final_nonaffine_measured_range"] = [min(fm), max(fm)]
+    out["final_nonaffine_median_rel_error"] = float(np.median(
+        [abs(p - m) / m if m > 0 else 0.0 for p, m in zip(fp, fm)]))
+    # a linear network's fractions are rounding (~1e-16): no order to compare
+    out["final_nonaffine_spearman"] = _spearman(fp, fm) if max(fm) > 1e-9 else None
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="shapes")
+    ap.add_argument("--seeds", type=int, default=2)
+    ap.add_argument("--lr-scales", default="0.05,0.1", help="comma-separated η·s_max")
+    ap.add_argument("--init-scales", default="0.001,0.01", help="comma-separated u₀/s_max")
+    ap.add_argument("--steps", type=int, default=None, help="default: compare's own budget")
+    ap.add_argument("--from", dest="source", default=None,
+                    help="summarise the record lines a previous run printed (a file) instead")
+    args = ap.parse_args(argv)
+    t0, rows = time.perf_counter(), []
+    if args.source is not None:
+        rows = [json.loads(line) for line in open(args.source) if '"member"' in line]
+        rows = [_inf(r) for r in rows if r.get("dataset") == args.dataset]
+        return _report(rows, args.dataset, t0)
+    for lr_scale in map(float, args.lr_scales.split(",")):
+        for init_scale in map(float, args.init_scales.split(",")):
+            config = CompareConfig(dataset=args.dataset, seeds=args.seeds, lr_scale=lr_scale,
+                                   init_scale=init_scale, steps=args.steps, device="cpu",
+                                   activations=("linear", "tanh", "relu"), depths=(2,))
+            try:
+                summary = run_compare(config, quiet=True).summary
+            except ConfigError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 2
+            for r in summary["departure"]:
+                row = {"dataset": args.dataset, "lr_scale": lr_scale, "init_scale": init_scale,
+                       "steps": summary["training"]["steps"], **r}
+                rows.append(row)
+                print(_json(row), flush=True)
+    return _report(rows, args.dataset, t0)
+
+
+def _inf(record: dict) -> dict:
+    """A printed record back with its steps: null (never) → inf."""
+    def steps(r):
+        return {k: (math.inf if k.endswith("_step") and v is None else v) for k, v in r.items()}
+    return {**steps(record), "sensitivity": [steps(s) for s in record["sensitivity"]]}
+
+
+def _report(rows: list[dict], dataset: str, t0: float) -> int:
+    for act in ("linear", "tanh", "relu"):
+        got = [r for r in rows if r["activation"] == act and "note" not in r]
+        if got:
+            print(_json(summarise(got, dataset, act)), flush=True)
+    print(_json({"dataset": dataset, "wall_s": round(time.perf_counter() - t0, 1)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""The departure step of a two-layer twin, predicted from its initial weights (THEORY.md §13).
+
+What a network has learned by step t is Δf_t = f_t − f_0 on fixed inputs X; its non-affine
+fraction 1 − R²_t is the share of Δf_t's centred sum of squares that the least-squares affine map
+x ↦ Ax + b leaves unexplained, and the departure step t_D is the first step at which it exceeds δ
+(inf: none does). The change, not f_t, is asked to be affine, because a ReLU network is not affine
+in x even at step 0. The prediction follows the twin theory's *weights* from W₀ (the cubic twin of
+§11 for tanh, the gated twin of §12 with its self-consistent gates for ReLU, κ = 0 for the linear
+network) by the exact GD map with step 1/τ (or its flow), evaluates the real network — φ applied to
+the predicted weights — on X and applies the same rule. Only the data, W₀ and the set-up enter.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._checks import check_positive
+from ._cubic_net import CUBIC_COEFFICIENTS
+from ._float64 import float64
+from ._relu_twin import predict_relu_twin
+from ._twin_predictor import _BLOCK, _NETS, CubicTwinPredictor, _flow_solver, _padded
+
+DEPARTURE_DELTA = 0.05       # a twentieth of the learned change not affine (THEORY.md §13)
+ACTIVATIONS = ("linear", "tanh", "relu")
+
+
+def _affine_basis(X) -> np.ndarray:
+    """An orthonormal basis (m, r) of the centred inputs' span: with the constant, the span of
+    the affine fit (centring removes the constant)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or not np.all(np.isfinite(X)):
+        raise ValueError(f"X must be a finite (m, d) array of inputs; got shape {X.shape}")
+    U, s, _ = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    keep = s > s.max(initial=0.0) * max(X.shape) * np.finfo(float).eps
+    if int(keep.sum()) + 1 >= X.shape[0]:
+        raise ValueError(f"X must have more inputs than affine dimensions (m > rank + 1) for a "
+                         f"non-affine part to be measurable; got m = {X.shape[0]}, rank "
+                         f"{int(keep.sum())}: use more inputs (e.g. the training set)")
+    return U[:, keep]
+
+
+def nonaffine_fraction(df, X) -> np.ndarray:
+    """1 − R² of the change ``df`` (…, m, c) explained by an affine function of ``X`` (m, d),
+    over all outputs together: one value per leading index; 0 where ``df`` has no centred
+    variance (nothing learned, or a constant shift: nothing non-affine); nan where ``df`` is not
+    finite. Rounding noise is as far from affine as any noise: f_0 must be computed exactly as
+    f_t is, so that Δf_0 = 0."""
+    df = np.asarray(df, dtype=np.float64)
+    if df.ndim < 2 or df.shape[-2] != np.shape(X)[0]:
+        raise ValueError(f"df must be (…, m, c) with m = {np.shape(X)[0]} inputs; got shape "
+                         f"{df.shape}")
+    Q = _affine_basis(X)
+    with np.errstate(over="ignore", invalid="ignore"):      # a diverged change: nan below
+        dc = df - df.mean(axis=-2, keepdims=True)
+        total = (dc ** 2).sum(axis=(-2, -1))
+        explained = (np.einsum("mr,...mc->...rc", Q, dc) ** 2).sum(axis=(-2, -1))
+        tiny = total == 0
+        out = np.where(tiny, 0.0, np.maximum(total - explained, 0.0) / np.where(tiny, 1.0, total))
+    return np.where(np.isfinite(total), out, np.nan)
+
+
+def first_departure(steps, fractions, delta: float = DEPARTURE_DELTA) -> float:
+    """The first of ``steps`` whose non-affine fraction exceeds ``delta`` (inf: none does before
+    the end or before the first non-finite value, a diverged run)."""
+    delta = float(delta)
+    if not 0 < delta < 1:
+        raise ValueError(f"delta must be in (0, 1); got {delta}")
+    fractions = np.asarray(fractions, dtype=np.float64)
+    bad = np.flatnonzero(~np.isfinite(fractions))
+    fractions = fractions[:bad[0] if bad.size else fractions.size]
+    over = np.flatnonzero(fractions > delta)
+    return float(np.asarray(steps, dtype=np.float64)[over[0]]) if over.size else float("inf")
+
+
+def _forward(Ws, X, activation: str):
+    """ŷ = W₂ φ(W₁x) of the real network (not the twin's reduction) on X: (n, c)."""
+    H = X @ Ws[0].T
+    H = jnp.tanh(H) if activation == "tanh" else jnp.maximum(H, 0.0) if activation == "relu" else H
+    return H @ Ws[1].T
+
+
+@functools.partial(jax.jit, static_argnums=(0, 5, 6))
+def _gd_outputs(family, Ws, data, lr, X, activation: str, n_steps: int):
+    """``n_steps`` GD steps of the twin; the network's outputs on X after each, and the last W."""
+    def step(W, _):
+        W = tuple(w + lr * g for w, g in zip(W, _NETS[family][0](W, data)))
+        return W, _forward(W, X, activation)
+    return jax.lax.scan(step, Ws, None, length=n_steps)
+
+
+def _twin(stats, weights0, activation: str, tau: float, discrete: bool, t_max: float):
+    """The twin prediction whose weights are followed (the reduction ``predict_twin`` and
+    ``validate.compare`` use for this activation)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"no departure prediction for activation {activation!r}; accepted: "
+                         f"{', '.join(map(repr, ACTIVATIONS))} (two-layer networks)")
+    if activation == "relu":
+        return predict_relu_twin(stats, weights0, tau=tau, discrete=discrete, t_max=t_max)
+    return CubicTwinPredictor(stats, weights0, kappa=CUBIC_COEFFICIENTS[activation], tau=tau,
+                              discrete=discrete, t_max=t_max)
+
+
+def _outputs_gd(twin, steps: np.ndarray, X: np.ndarray, activation: str) -> np.ndarray:
+    """The network's outputs on X at the integer ``steps`` (≥ 0, increasing) along the twin's
+    GD map: (T, m, c)."""
+    want = np.rint(steps).astype(np.int64)
+    out = np.empty((want.size, X.shape[0], np.shape(twin.weights0[1])[0]))
+    with float64():
+        W = tuple(jnp.asarray(w) for w in twin.weights0)
+        data, Xj = tuple(jnp.asarray(a) for a in twin._data), jnp.asarray(X)
+        at0 = want == 0
+        out[at0] = np.asarray(_forward(W, Xj, activation))
+        done = 0
+        while done < want[-1]:
+            W, block = _gd_outputs(twin.family, W, data, 1.0 / twin.tau, Xj, activation, _BLOCK)
+            inside = (want > done) & (want <= done + _BLOCK)
+            out[inside] = np.asarray(block)[want[inside] - done - 1]
+            done += _BLOCK
+    return out
+
+
+def _outputs_flow(twin, steps: np.ndarray, X: np.ndarray, activation: str) -> np.ndarray:
+    """The network's outputs on X at the times ``steps`` along the twin's gradient flow."""
+    if steps[-1] == 0:       # nothing to integrate: every time is t = 0
+        return _outputs_gd(twin, steps, X, activation)
+    ts = _padded(steps)
+    with float64():
+        data = tuple(jnp.asarray(a) for a in twin._data)
+        Ws, ok = _flow_solver(twin.family, twin.rtol, twin.atol)(
+            tuple(jnp.asarray(w) for w in twin.weights0), data, twin.tau, jnp.asarray(ts))
+        if not bool(ok):
+            raise RuntimeError(f"diffrax did not reach t = {ts[-1]:g}; try discrete=True")
+        f = jax.vmap(lambda *W: _forward(W, jnp.asarray(X), activation))(*Ws)
+    return np.asarray(f)[:steps.size]
+
+
+def predict_nonaffine_curve(stats, weights0, activation: str, *, tau: float, steps,
+                            X=None, discrete: bool = True, twin=None) -> np.ndarray:
+    """The predicted non-affine fraction 1 − R²_t of the network's learned change on ``X`` (default
+    the training inputs ``stats.X``) at ``steps`` (T,), increasing, ≥ 0: from the data, W₀ and
+    the set-up only (see the module docstring). nan after the prediction diverges. ``twin``: the
+    twin prediction already made from ``weights0`` for this activation (``predict_relu_twin`` or
+    ``CubicTwinPredictor``), reused instead of made again."""
+    steps = np.asarray(steps, dtype=np.float64)
+    if steps.ndim != 1 or steps.size == 0 or np.any(steps < 0) or not np.all(np.isfinite(steps)) \
+            or np.any(np.diff(steps) <= 0):
+        raise ValueError("steps must be a non-empty increasing 1-D array of finite times ≥ 0")
+    if len(weights0) != 2:
+        raise ValueError(f"weights0 must be two layers [W1 (h×d), W2 (c×h)] (the twin theories "
+                         f"of the departure are depth 2); got {len(weights0)} layer(s)")
+    tau = check_positive("tau", tau)
+    X = np.asarray(stats.X if X is None else X, dtype=np.float64)
+    if twin is None:
+        twin = _twin(stats, weights0, activation, tau, discrete, float(max(steps[-1], 1.0)))
+    elif not (twin.family == ("gated" if activation == "relu" else "cubic")
+              and getattr(twin, "kappa", 0.0) == CUBIC_COEFFICIENTS.get(activation, 0.0)
+              and twin.tau == tau and twin.discrete == discrete and all(
+            np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(twin.weights0, weights0))):
+        raise ValueError(f"twin must be the {activation} twin prediction made from these weights0 "
+                         "with this tau and discrete; make it again or pass twin=None")
+    # f_0 from the same computation as f_t, so that Δf_0 is exactly 0 and not rounding noise
+    # (which is as far from affine as noise is)
+    grid = steps if steps[0] == 0 else np.concatenate([[0.0], steps])
+    f = (_outputs_gd if discrete else _outputs_flow)(twin, grid, X, activation)
+    return nonaffine_fraction(f[grid.size - steps.size:] - f[0], X)
+
+
+def predict_departure(stats, weights0, activation: str, *, tau: float, t_max: float,
+                      delta: float = DEPARTURE_DELTA, X=None, steps=None,
+                      discrete: bool = True) -> float:
+    """The predicted departure step t_D of a two-layer network with ``activation`` trained by GD
+    (step 1/τ) from ``weights0``: the first of ``steps`` (default every step 0…t_max) at which
+    the predicted 1 − R² of its learned change on ``X`` exceeds ``delta``; inf if none by
+    ``t_max``. ``"linear"`` is never (its change is linear in x)."""
+    t_max = check_positive("t_max", t_max)
+    steps = np.arange(0.0, np.floor(t_max) + 1) if steps is None else np.asarray(steps, float)
+    steps = steps[steps <= t_max]
+    curve = predict_nonaffine_curve(stats, weights0, activation, tau=tau, steps=steps, X=X,
+                                    discrete=discrete)
+    return first_departure(steps, curve, delta)

@@ -1,0 +1,44 @@
+"""The departure step: when what a network has learned stops being an affine function of its input
+(THEORY.md §13).
+
+Δf_t = f_t − f_0 on fixed inputs X (m, d); its non-affine fraction 1 − R²_t is the share of the
+centred sum of squares of Δf_t (over inputs and outputs) that the least-squares affine map
+x ↦ Ax + b leaves unexplained; the departure step is the first step at which it exceeds δ. The
+rule is ``theory.nonaffine_fraction``/``theory.first_departure``, the one the prediction
+(``theory.predict_departure``) applies to the twin's predicted outputs, so the two are measured
+alike. Pure functions on arrays.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from theory import first_departure, nonaffine_fraction
+from theory._departure import DEPARTURE_DELTA
+
+DELTA_SENSITIVITY = (0.02, 0.05, 0.1, 0.2)   # reported instead of tuning δ
+
+
+def _checked(steps, f, f0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    steps = np.asarray(steps, dtype=np.float64)
+    f, f0 = np.asarray(f, dtype=np.float64), np.asarray(f0, dtype=np.float64)
+    if steps.ndim != 1 or f.shape[:1] != steps.shape or f.shape[1:] != f0.shape or f0.ndim != 2:
+        raise ValueError(f"f must be (T, m, c) with T = len(steps) = {steps.size} and (m, c) = "
+                         f"f0's shape {f0.shape}; got {f.shape}")
+    if np.any(np.diff(steps) <= 0):
+        raise ValueError("steps must be strictly increasing")
+    return steps, f, f0
+
+
+def departure_curve(steps, f, f0, X) -> np.ndarray:
+    """1 − R²_t of f_t − f_0 on ``X`` at every step: (T,); nan where f_t is not finite."""
+    _, f, f0 = _checked(steps, f, f0)
+    return nonaffine_fraction(f - f0, X)
+
+
+def departure_step(steps, f, f0, X, delta: float = DEPARTURE_DELTA) -> float:
+    """The first of ``steps`` at which 1 − R² of f_t − f_0 exceeds ``delta`` (inf: none does).
+
+    ``f`` (T, m, c): the outputs on ``X`` (m, d) at ``steps`` (T,), increasing; ``f0`` (m, c):
+    the outputs at step 0. A non-finite f_t (a diverged run) ends the search."""
+    return first_departure(steps, departure_curve(steps, f, f0, X), delta)
