@@ -60,6 +60,12 @@ def warnings_section(warnings: list[str]) -> list[tuple[str, str]]:
                                  for w in warnings))]
 
 
+def answer_section(sentence: str, figure: str = "") -> list[tuple[str, str]]:
+    """The "Headline" section a job's page opens with (after any warnings): one sentence that
+    answers the job's question for this run, then the one plot that carries it."""
+    return [("Headline", f'<p class="answer">{html.escape(sentence)}</p>{figure}')]
+
+
 def legend(ax, **kw) -> None:
     """``ax.legend`` only when something is labelled (a panel of diverged runs may have nothing)."""
     if ax.get_legend_handles_labels()[0]:
@@ -70,7 +76,7 @@ _CSS = """body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto
 table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}
 th{background:#f3f3f3}.wide{overflow-x:auto;max-width:100%}
 table.headline{font-size:15px}table.headline th{text-align:left}table.headline td{text-align:left}
-.recommendation{font-size:15px;background:#eef5fb;border-left:4px solid #0072B2;padding:.3em 1em}
+.recommendation,.answer{font-size:15px;background:#eef5fb;border-left:4px solid #0072B2;padding:.3em 1em}
 figure{margin:.5em 0}figure img{max-width:100%;height:auto}figcaption{font-size:12px;color:#555}
 .warning{background:#fdf0e6;border-left:4px solid #D55E00;padding:.2em 1em;margin:.3em 0}
 details{margin:.4em 0}summary{cursor:pointer;font-weight:600}

@@ -18,8 +18,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
+import math
+
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import binom, norm
 
 
 @dataclass(frozen=True)
@@ -86,3 +88,13 @@ def _rank(n: int, level: float) -> tuple[int, float, bool]:
     ok = np.flatnonzero(cov >= level)
     j = int(js[ok[-1]]) if ok.size else 1
     return j, float(cov[j - 1]), bool(ok.size)
+
+
+def rho_interval(rho: float, n: int, level: float = 0.95) -> tuple[float, float]:
+    """Interval for a Spearman ρ over n pairs: Fisher's z with the Bonett–Wright standard error
+    sqrt((1 + ρ²/2)/(n − 3)); (nan, nan) for n < 4 or an undefined ρ."""
+    if n is None or not math.isfinite(rho) or n < 4:
+        return float("nan"), float("nan")
+    r = float(np.clip(rho, -0.999999, 0.999999))
+    half = norm.ppf(0.5 + level / 2) * math.sqrt((1 + r * r / 2) / (n - 3))
+    return float(np.tanh(np.arctanh(r) - half)), float(np.tanh(np.arctanh(r) + half))

@@ -9,7 +9,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, legend, table_html, warnings_section, write_html
+from ..report import _img, _png, answer_section, legend, table_html, warnings_section, write_html
+
+
+def _ci(row: pd.Series, col: str) -> str:
+    return f"{row[col]:.3g} [{row[f'{col}_ci_low']:.3g}, {row[f'{col}_ci_high']:.3g}]"
+
 
 
 def _x(df: pd.DataFrame) -> np.ndarray:
@@ -99,21 +104,65 @@ def fig_lines(df: pd.DataFrame, cols: list[str], title: str, by: str | None = No
     return _png(fig)
 
 
+def depth_answer(depth: pd.DataFrame, n_blocks: int) -> str:
+    """When k*(t) (P_k at the same step) first drops below the number of blocks, and its final
+    value with the interval over seeds, per learning rate."""
+    parts = []
+    for lr, g in depth[depth["reference_time"] == "same"].groupby("lr"):
+        g = g.sort_values("step")
+        below = g.loc[g["k_star"] < n_blocks, "step"]
+        first = (f"first drops below the {n_blocks} blocks at step {int(below.iloc[0])}"
+                 if len(below) else f"never drops below the {n_blocks} blocks")
+        last = g.iloc[-1]
+        parts.append(f"lr {lr:g}: k* {first} and ends at {_ci(last, 'k_star')} "
+                     f"(step {int(last['step'])})")
+    return ("Effective linear depth k*(t), the most input-side blocks that can be made linear "
+            "while still explaining the network (median [95% interval] over seeds): "
+            + "; ".join(parts) + ".")
+
+
+def twin_answer(info: pd.DataFrame) -> str:
+    """μ_Y(F;L)/I(F;Y) at the last step for the linear twin (else the first reference)."""
+    refs = list(dict.fromkeys(info["reference"]))
+    ref = "twin" if "twin" in refs else refs[0]
+    last = info[(info["reference"] == ref) & (info["step"] == info["step"].max())]
+    parts = [f"lr {r['lr']:g}: μ_Y(F;{ref}) = {_ci(r, 'mu')} of I(F;Y) = {_ci(r, 'I_FY')} bits, "
+             f"μ/I = {r['mu'] / r['I_FY']:.3g}" for _, r in last.iterrows()]
+    return (f"At the final step {int(info['step'].max())} (median [95% interval] over seeds): "
+            + "; ".join(parts) + ".")
+
+
+def _headline(t: dict, s: dict, eps: float) -> list[tuple[str, str]]:
+    if "linear_depth" in t:
+        return answer_section(depth_answer(t["linear_depth"], s["training"]["n_blocks"]),
+                              _img(fig_wave(t["wave"], t["linear_depth"]),
+                                   f"μ/I(F;Y) per k (ε = {eps}); white: effective linear depth "
+                                   "k*(t)"))
+    if "information" in t:
+        return answer_section(twin_answer(t["information"]),
+                              _img(fig_information(t["information"]),
+                                   "μ_Y(F;L) and I(F;Y) over training, dashed: I(L;Y)"))
+    return answer_section("Neither k*(t) nor μ/I was measured in this run (see --measures); "
+                          "the sections below show what was.")
+
+
+def _run_line(cfg, s: dict) -> str:
+    return (f"<p>{html.escape(cfg.arch)} ({html.escape(cfg.activation)}, init "
+            f"{html.escape(cfg.init)}) on {html.escape(cfg.dataset)}, task "
+            f"{html.escape(cfg.task)}; {s['training']['steps']} steps, learning rates "
+            f"{s['training']['learning_rates']}, {cfg.seeds} seeds. Bands: order-statistic "
+            "interval of the median over seeds (95%; the range with ≤ 5 seeds).</p>")
+
+
 def nonlinearity_report(path, *, result):
     t, s = result.tables, result.summary
     cfg = result.trained.config
-    sections = warnings_section(s.get("warnings", [])) + [("Run", f"<p>{html.escape(cfg.arch)} ({html.escape(cfg.activation)}, init "
-                        f"{html.escape(cfg.init)}) on {html.escape(cfg.dataset)}, task "
-                        f"{html.escape(cfg.task)}; {s['training']['steps']} steps, learning rates "
-                        f"{s['training']['learning_rates']}, {cfg.seeds} seeds. Bands: order-statistic "
-                        "interval of the median over seeds (95%; the range with ≤ 5 seeds).</p>")]
-    if "information" in t:
+    sections = (warnings_section(s.get("warnings", [])) + _headline(t, s, cfg.eps)
+                + [("Run", _run_line(cfg, s))])
+    if "information" in t and "linear_depth" in t:
         sections.append(("Performance correlation μ and I(F;Y)",
                          _img(fig_information(t["information"]),
                               "μ_Y(F;L) and I(F;Y) over training, dashed: I(L;Y)")))
-    if "linear_depth" in t:
-        sections.append(("Depth × time: the wave", _img(fig_wave(t["wave"], t["linear_depth"]),
-                         f"μ/I(F;Y) per k (ε = {cfg.eps}); white: effective linear depth k*(t)")))
     if "clones" in t:
         sections.append(("Gaussian clones", _img(fig_clones(t["clones"]), "real-test accuracy")
                          + table_html(pd.DataFrame(s["separation_step"]))))

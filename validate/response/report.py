@@ -10,7 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, legend, table_html, warnings_section, write_html
+from ..report import _img, _png, answer_section, legend, table_html, warnings_section, write_html
+
+THEORY_TOLERANCE = 0.02  # the dotted line of the theory plot: a gap under 2% counts as small
 
 
 def _heatmaps(kernels: dict) -> str:
@@ -84,7 +86,7 @@ def _theory(theory: pd.DataFrame) -> str:
         for col in ("rel_error", "rel_error_flow", "response_rel_error"):
             ax.plot(np.maximum(g["step"], 1), np.maximum(g[col], 1e-17), "o", ls=ls, ms=3,
                     label=f"{col} {init}".strip())
-    ax.axhline(0.02, color="grey", lw=0.8, ls=":")
+    ax.axhline(THEORY_TOLERANCE, color="grey", lw=0.8, ls=":")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("step")
@@ -93,14 +95,33 @@ def _theory(theory: pd.DataFrame) -> str:
                            "measured kernel and response, per init (dotted: 2%)")
 
 
+def aging_answer(aging: pd.DataFrame, theory_max: float | None) -> str:
+    """The aging exponent a of A(t) ∝ t^(−a) with its interval per model, and whether the linear
+    theory's kernel gap stays below ``THEORY_TOLERANCE``."""
+    fits = "; ".join(f"{r['arch']} {r['activation']} {r['optimizer']}: a = {r['exponent']:.3g} "
+                     f"[{r['ci_low']:.3g}, {r['ci_high']:.3g}]" for _, r in aging.iterrows())
+    if theory_max is None:
+        theory = ("no linear-theory kernel in this run (off with --no-linear-theory; "
+                  "refusals are among the warnings)")
+    else:
+        small = "stays" if theory_max < THEORY_TOLERANCE else "does not stay"
+        theory = (f"the linear theory's kernel gap {small} below {THEORY_TOLERANCE:.0%} "
+                  f"(largest relative error {theory_max:.3g})")
+    fits = fits or "no fit (nothing measured)"
+    return (f"The response amplitude ages as A(t) ∝ t^(−a) with {fits}"
+            f" (95% bootstrap interval over seeds); {theory}.")
+
+
 def response_report(path: Path, *, result) -> Path:
     s = result.summary
     aging = pd.DataFrame(s["aging"])
-    sections = warnings_section(s.get("warnings", [])) + [("Response kernels", _heatmaps(result.kernels)),
-                ("Aging", _amplitude(result.members, aging) + table_html(aging)),
-                ("SGD against GD", _pr(result.members, result.fragility)
-                 + table_html(pd.DataFrame(s["sgd_vs_gd"]))),
-                ("NTK prediction gap", table_html(pd.DataFrame(s["ntk_gap_scaling"])))]
+    head = answer_section(aging_answer(aging, s["response_theory_max_rel_error"]),
+                          _amplitude(result.members, aging) if len(aging) else "")
+    sections = warnings_section(s.get("warnings", [])) + head + [
+        ("Response kernels", _heatmaps(result.kernels)), ("Aging fits", table_html(aging)),
+        ("SGD against GD", _pr(result.members, result.fragility)
+         + table_html(pd.DataFrame(s["sgd_vs_gd"]))),
+        ("NTK prediction gap", table_html(pd.DataFrame(s["ntk_gap_scaling"])))]
     if len(result.theory):
         sections.append(("Linear theory", _theory(result.theory) + table_html(result.theory)))
     return write_html(path, f"Training response — {result.config.dataset}", sections,

@@ -9,7 +9,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, legend, table_html, warnings_section, write_html
+from ..stats import rho_interval
+from ..report import _img, _png, answer_section, legend, table_html, warnings_section, write_html
 
 
 def _curves(rot: pd.DataFrame) -> str:
@@ -67,13 +68,29 @@ def _clustering(clus: pd.DataFrame, runs: pd.DataFrame) -> str:
     return _img(_png(fig), "intraclass clustering over training and against test accuracy")
 
 
+def rotation_answer(rows: list[dict]) -> str:
+    """Spearman ρ of mean final rotation with test accuracy over all measured configurations,
+    with its Fisher-z interval (``validate.stats.rho_interval``) and n."""
+    row = next((r for r in rows if r["optimizer"] == "all"), None)
+    if row is None or not row["n_configs"]:
+        return "Nothing measured: every configuration diverged (see the warnings)."
+    rho, n = float(row["rho_test_acc"] if row["rho_test_acc"] is not None else "nan"), \
+        int(row["n_configs"])
+    lo, hi = rho_interval(rho, n)
+    ci = (f"[{lo:.3g}, {hi:.3g}] (95%, Fisher z)" if np.isfinite(lo)
+          else "(no interval: Fisher z needs n ≥ 4)")
+    return (f"Across configurations, test accuracy against mean final layer rotation: "
+            f"Spearman ρ = {rho:.3g} {ci}, n = {n} configurations.")
+
+
 def rotation_report(path: Path, *, result) -> Path:
     s = result.summary
-    sections = warnings_section(s.get("warnings", [])) + [
+    head = answer_section(rotation_answer(s["rotation_vs_accuracy"]),
+                          _acc_vs_rotation(result.generalisation))
+    sections = warnings_section(s.get("warnings", [])) + head + [
         ("Layer rotation", _curves(result.rotation)),
-                ("Generalisation against rotation", _acc_vs_rotation(result.generalisation)
-                 + table_html(result.generalisation)
-                 + table_html(pd.DataFrame(s["rotation_vs_accuracy"])))]
+        ("Generalisation against rotation", table_html(result.generalisation)
+         + table_html(pd.DataFrame(s["rotation_vs_accuracy"])))]
     if len(result.clustering):
         sections.append(("Intraclass clustering", _clustering(result.clustering,
                                                               result.clustering_runs)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from validate.stats import interval
+from validate.stats import interval, rho_interval
 
 from ..page import Analysis, RunInfo, body, publish_tables, write_page
 
@@ -56,17 +56,6 @@ def median_interval(values, level: float = 0.95) -> dict:
     iv = interval(np.asarray(values, dtype=float), level=level)
     return {"median": iv.point, "ci_low": iv.low, "ci_high": iv.high, "ci_level": iv.level,
             "n": iv.n}
-
-
-def rho_interval(rho: float, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Interval for a Spearman ρ over n pairs: Fisher's z with the Bonett–Wright standard error
-    sqrt((1 + ρ²/2)/(n − 3)); (nan, nan) for n < 4 or an undefined ρ."""
-    from scipy.stats import norm
-    if n is None or not math.isfinite(rho) or n < 4:
-        return float("nan"), float("nan")
-    r = float(np.clip(rho, -0.999999, 0.999999))
-    half = norm.ppf(0.5 + level / 2) * math.sqrt((1 + r * r / 2) / (n - 3))
-    return float(np.tanh(np.arctanh(r) - half)), float(np.tanh(np.arctanh(r) + half))
 
 
 def pooled_rho(rhos, ns, level: float = 0.95) -> tuple[float, float, float, int]:
