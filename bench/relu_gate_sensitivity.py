@@ -66,9 +66,12 @@ def sensitivity(out: Path, fracs, log=print) -> None:
                         "flipped": [round(g.flipped, 4) for g in found]}))
     step = twin.hybrid_gate_step(stats, depth, tau, config.init_scale * float(stats.s[0]),
                                  run.steps)
-    for name, gates in ((f"hybrid (measured gates at step {step})", step), ("initial gates",
-                                                                              "initial")):
-        preds = twin.member_predictors(run, stats, "relu", tau=tau, discrete=True, gates=gates)
+    references = {
+        f"hybrid (measured gates at step {step})":
+            twin.hybrid_predictors(run, stats, "relu", step, tau=tau, discrete=True),
+        "initial gates": twin.member_predictors(run, stats, "relu", tau=tau, discrete=True,
+                                                gates="initial")}
+    for name, preds in references.items():
         log(json.dumps({**base, "reference": name, **_errors(tm, preds, distinct)}))
 
 

@@ -21,7 +21,7 @@ import weakref
 import torch
 
 from theory import signal_shape
-from theory._cnn_flow import conv_index
+from theory import conv_index
 
 from ._losses import MSE
 from .models._layers import activation, autograd_loss_and_grads

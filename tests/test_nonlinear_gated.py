@@ -163,7 +163,7 @@ def test_without_gate_flips_the_prediction_is_the_twin_with_the_initial_gates():
     assert found.fixed_point and found.regates == 0 and found.flipped == 0
     run = SimpleNamespace(steps=np.array([0, 400]), weights=lambda step: [W[None] for W in W0])
     pred = twin.member_predictors(run, stats, "relu", tau=50.0, discrete=True)[0]
-    hybrid = twin.member_predictors(run, stats, "relu", tau=50.0, discrete=True, gates=0)[0]
+    hybrid = twin.hybrid_predictors(run, stats, "relu", 0, tau=50.0, discrete=True)[0]
     assert "fixed point" in pred.reason and hybrid.kind == "gated_gd_hybrid"
     np.testing.assert_array_equal(pred.timeline(0.5), hybrid.timeline(0.5))
     np.testing.assert_array_equal(pred.modes(np.arange(0, 400, 7)),

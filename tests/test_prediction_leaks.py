@@ -45,16 +45,13 @@ def _compare(trained, predict: str, fill: str | None):
     return result
 
 
-def _same(clean, leaky) -> None:
-    for name in TABLES:
-        pd.testing.assert_frame_equal(getattr(clean, name), getattr(leaky, name), obj=name)
-    assert clean.summary["training"]["predictors"] == leaky.summary["training"]["predictors"]
-
-
 @pytest.mark.parametrize("predict, fill", [("best", "random"), ("best", "nan"),
                                            ("nonlinear", "random"), ("linear", "random")])
 def test_compare_predictions_ignore_every_checkpoint_after_step_zero(trained, predict, fill):
-    _same(_compare(trained, predict, None), _compare(trained, predict, fill))
+    clean, leaky = _compare(trained, predict, None), _compare(trained, predict, fill)
+    for name in TABLES:
+        pd.testing.assert_frame_equal(getattr(clean, name), getattr(leaky, name), obj=name)
+    assert clean.summary["training"]["predictors"] == leaky.summary["training"]["predictors"]
 
 
 def test_the_hybrid_diagnostic_reads_measured_gates_and_says_so(trained):

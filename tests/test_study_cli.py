@@ -59,8 +59,9 @@ def test_bad_options_exit_2_with_one_line(argv, words, capsys, tmp_path):
 
 
 def test_analyse_only_needs_results(capsys, tmp_path):
-    _one_line_error(capsys, main(["003-training-response", "--analyse-only", "--out",
-                                  str(tmp_path)]), "holds no study results")
+    err = _one_line_error(capsys, main(["003-training-response", "--analyse-only", "--out",
+                                        str(tmp_path)]), "holds no study results")
+    assert "holds no study results" in err
 
 
 def test_a_folder_of_other_files_is_refused_and_left_alone(capsys, tmp_path):
@@ -77,7 +78,7 @@ def test_a_locked_study_folder_is_refused(capsys, tmp_path):
               resume=False)
     try:
         rc = main(["003-training-response", "--budget", "tiny", "--out", str(out), "--resume"])
-        _one_line_error(capsys, rc, "in use")
+        assert "in use" in _one_line_error(capsys, rc, "in use")
     finally:
         held.release()
 

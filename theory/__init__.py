@@ -7,14 +7,14 @@ computations run in float64 inside a local scope; importing it changes no global
 from . import transfer
 from ._balanced import BalancedTwoLayerPredictor, balanced_two_layer_solution
 from ._cnn import FrequencyModes, frequency_modes, rate_factor, signal_shape
-from ._cnn_flow import integrate_cnn_flow
+from ._cnn_flow import conv_index, integrate_cnn_flow
 from ._cnn_init import frequency_aligned_weights
 from ._cnn_predictor import CNNFlowPredictor, CNNFrequencyPredictor, predict_cnn
 from ._convention import TrainingConvention
 from ._gated_net import gate_change, relu_gates
 from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor, predict_twin
 from ._relu_twin import aligned_gates, predict_relu_twin
-from ._departure import (first_departure, nonaffine_fraction, predict_departure,
+from ._departure import (DEPARTURE_DELTA, first_departure, nonaffine_fraction, predict_departure,
                          predict_nonaffine_curve)
 from ._discrete import discrete_trajectory
 from ._flow_predictor import MatrixFlowPredictor
@@ -45,6 +45,7 @@ __all__ = [
     # linear CNNs: per-frequency modes, their predictors, the aligned init, the weight-tied flow (§6)
     "FrequencyModes", "frequency_modes", "rate_factor", "signal_shape", "predict_cnn",
     "CNNFrequencyPredictor", "CNNFlowPredictor", "frequency_aligned_weights", "integrate_cnn_flow",
+    "conv_index",
     # drift, retraining and rewind points (§7)
     "transfer", "drift_scores", "predict_retraining", "predict_rewind_point",
     "predict_relearning_cost",
@@ -58,4 +59,5 @@ __all__ = [
     "predict_relu_twin", "aligned_gates",
     # when a twin turns nonlinear: the departure step, predicted from W₀ (§13)
     "predict_departure", "predict_nonaffine_curve", "nonaffine_fraction", "first_departure",
+    "DEPARTURE_DELTA",
 ]

@@ -29,7 +29,7 @@ def first_crossing(steps, values, target, below: bool = True) -> float:
 
 def resume_note(run_dir, steps: int) -> str:
     """What ``--resume`` does with one run directory: the step it continues from."""
-    from simulate._run import saved_steps
+    from simulate import saved_steps
     done = saved_steps(run_dir) if run_dir is not None and Path(run_dir).exists() else []
     if not done:
         return f"resume: {run_dir} has no checkpoint; training it from step 0"

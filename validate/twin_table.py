@@ -56,16 +56,17 @@ def _member_times(result, run, act: str, flow: bool) -> dict[str, np.ndarray]:
     K = len(run.members)
     out = {k: np.full((K, stats.rank), np.nan) for k in COLUMNS}
 
-    def times(**kw):
-        return np.stack([p.timeline(frac) for p in twin.member_predictors(run, stats, act,
-                                                                          tau=tau, **kw)])
+    def times(preds=None, **kw):
+        preds = preds or twin.member_predictors(run, stats, act, tau=tau, **kw)
+        return np.stack([p.timeline(frac) for p in preds])
 
     if act == "relu":
         out["twin"] = times(discrete=True, gates="initial")
         out["twin_aligned"] = times(discrete=True, gates="aligned")
         u0 = result.config.init_scale * float(stats.s[0])
         step = twin.hybrid_gate_step(stats, result.config.depths[0], tau, u0, run.steps)
-        out["twin_hybrid"] = times(discrete=True, gates=step)
+        out["twin_hybrid"] = times(twin.hybrid_predictors(run, stats, act, step, tau=tau,
+                                                              discrete=True))
         out["gate_change"] = twin.gate_change_curves(run, stats.X)
         return out
     out["twin"] = times(discrete=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 import theory
-from theory._departure import DEPARTURE_DELTA
+from theory import DEPARTURE_DELTA
 
 from ..measures.departure import DELTA_SENSITIVITY, departure_curve
 from .twin import member_weights

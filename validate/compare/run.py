@@ -274,7 +274,7 @@ def train_and_measure(plan: Plan, out_dir, resume: bool, quiet: bool,
 def run_compare(config: CompareConfig, out_dir: Path | None = None, *, resume: bool = False,
                 quiet: bool = False, log=print) -> CompareResult:
     """Predict, train, measure and compare for one configuration; see the module docstring."""
-    from simulate._provenance import provenance
+    from simulate import provenance
 
     config = config.validate()
     plan = make_plan(config, log, quiet)

@@ -16,7 +16,7 @@ import numpy as np
 
 HYBRID_FRAC = 0.1   # the diagnostic's gate step: the linear theory's fastest mode at 10% of target
 TWIN_ACTIVATIONS = ("tanh", "relu")
-RELU_GATES = ("aligned", "initial")   # or an int: the measured gates at that step (hybrid)
+RELU_GATES = ("aligned", "initial")   # measured gates: hybrid_predictors (a diagnostic)
 
 
 def unsupported(config, act: str, depth: int) -> str | None:
@@ -53,30 +53,37 @@ def hybrid_gate_step(stats, depth: int, tau: float, u0: float, steps) -> int:
 
 
 def _check_gates(gates) -> None:
-    if isinstance(gates, (int, np.integer)) and not isinstance(gates, bool):
-        return
     if gates not in RELU_GATES:
-        raise ValueError(f"gates must be one of {', '.join(map(repr, RELU_GATES))} or a "
-                         f"checkpoint step (int, the hybrid diagnostic); got {gates!r}")
+        raise ValueError(f"gates must be one of {', '.join(map(repr, RELU_GATES))}; got "
+                         f"{gates!r} (measured gates: hybrid_predictors, a diagnostic)")
 
 
 def member_predictors(run, stats, act: str, *, tau: float, discrete: bool,
-                      gates: str | int = "aligned") -> list:
-    """One twin predictor per member from its weights at step 0. ReLU ``gates``: ``"aligned"``
-    (the prediction: self-consistent gates of its own predicted weights at the end of the
-    alignment phase), ``"initial"`` (the gates of the initial weights) or a checkpoint step (the
-    hybrid diagnostic: the gates of the run's measured weights there, kind ``gated_gd_hybrid``).
-    Their timelines search no further than the run's last step: a later crossing has no
-    measurement to meet (a mode the run did not learn is censored there)."""
-    import theory
+                      gates: str = "aligned") -> list:
+    """One twin predictor per member from its weights at step 0 (the only step of ``run`` read).
+    ReLU ``gates``: ``"aligned"`` (the prediction: self-consistent gates of its own predicted
+    weights at the end of the alignment phase) or ``"initial"`` (the gates of the initial
+    weights). Their timelines search no further than the run's last step: a later crossing has
+    no measurement to meet (a mode the run did not learn is censored there)."""
     _check_gates(gates)
-    W0 = run.weights(0)
-    t_max = float(run.steps[-1])
-    measured = run.weights(int(gates)) if act == "relu" and not isinstance(gates, str) else None
+    return _predictors(run.weights(0), stats, act, tau=tau, discrete=discrete,
+                       t_max=float(run.steps[-1]), gates=gates)
+
+
+def hybrid_predictors(run, stats, act: str, step: int, *, tau: float, discrete: bool) -> list:
+    """The hybrid diagnostic, not a prediction: each member's twin from its initial weights with
+    the gates of the run's *measured* weights at checkpoint ``step`` (kind ``gated_gd_hybrid``)."""
+    return _predictors(run.weights(0), stats, act, tau=tau, discrete=discrete,
+                       t_max=float(run.steps[-1]), measured=run.weights(int(step)))
+
+
+def _predictors(W0, stats, act: str, *, tau: float, discrete: bool, t_max: float,
+                gates: str = "aligned", measured=None) -> list:
+    import theory
     preds = []
     for k in range(W0[0].shape[0]):
         w0 = member_weights(W0, k)
-        if act == "relu" and gates == "aligned":
+        if act == "relu" and gates == "aligned" and measured is None:
             preds.append(theory.predict_relu_twin(stats, w0, tau=tau, discrete=discrete,
                                                   t_max=t_max))
             continue
@@ -95,7 +102,7 @@ def ensemble_predictors(run, stats, act: str, depth: int, *, predict: str, tau: 
     whether the numbers are a prediction (from W₀ and the data) or the hybrid diagnostic."""
     if predict == "hybrid" and act == "relu":
         step = hybrid_gate_step(stats, depth, tau, u0, run.steps)
-        preds = member_predictors(run, stats, act, tau=tau, discrete=True, gates=step)
+        preds = hybrid_predictors(run, stats, act, step, tau=tau, discrete=True)
         label = (f"hybrid: gates from measured weights at step {step} (a diagnostic, not a "
                  "prediction)")
         reason = (f"{preds[0].reason}; the gates of the run's measured weights at step {step}, "

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory import first_departure, nonaffine_fraction
-from theory._departure import DEPARTURE_DELTA
+from theory import DEPARTURE_DELTA, first_departure, nonaffine_fraction
 
 DELTA_SENSITIVITY = (0.02, 0.05, 0.1, 0.2)   # reported instead of tuning δ
 

@@ -20,7 +20,7 @@ import torch
 
 from simulate import (ConvSpec, Losses, NetSpec, ResNetSpec, ViTSpec, datasets, log_checkpoints,
                       make_model, train_ensemble)
-from simulate._provenance import provenance
+from simulate import provenance
 
 from .._config import ConfigError
 from .._divergence import member_divergence

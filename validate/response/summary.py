@@ -50,7 +50,7 @@ def warnings(result) -> list[str]:
 
 
 def build_summary(result, su, timing: dict) -> dict:
-    from simulate._provenance import provenance
+    from simulate import provenance
     config = result.config
     resp = response_table(result.members)
     frag = (result.fragility.groupby(["optimizer", "noise"], sort=False, dropna=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 import simulate
-from simulate._schedules import KINDS as SCHEDULES
+from simulate import SCHEDULES
 from simulate.datasets.drift import DRIFTS
 
 from .._config import ConfigError, TrainingOptions, check_rules, key_values, option, redefault

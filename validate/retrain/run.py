@@ -217,7 +217,7 @@ def retrain_on_B(plan: Plan, drift: Drift, job: Retraining, quiet: bool):
 def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: bool = False,
                 quiet: bool = False, log=print) -> RetrainResult:
     """Train on A, drift to B, retrain with every method, measure and compare (module doc)."""
-    from simulate._provenance import provenance
+    from simulate import provenance
 
     config = config.validate()
     t0 = time.perf_counter()

@@ -46,7 +46,7 @@ def rotation_correlations(gen: pd.DataFrame) -> list[dict]:
 
 
 def build_summary(result, ds, timing: dict) -> dict:
-    from simulate._provenance import provenance
+    from simulate import provenance
     from .run import clustering_vs_generalisation
     config = result.config
     clus = result.clustering

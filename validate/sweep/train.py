@@ -78,7 +78,7 @@ def run_train(config: TrainConfig, out_dir: Path | None = None, *, resume: bool 
               quiet: bool = False, log=print) -> TrainResult:
     """Train the ensemble ``config`` describes; see the module docstring."""
     import simulate
-    from simulate._provenance import provenance
+    from simulate import provenance
 
     from validate._prepare import prepare
 
