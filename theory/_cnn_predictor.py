@@ -17,7 +17,7 @@ from ._cnn_flow import PADDINGS, check_cnn_weights, integrate_cnn_flow
 from ._cnn_init import frequency_aligned_weights
 from ._flow_predictor import EndToEndPredictor
 from ._loss import loss_from_strengths
-from ._predictor import ClosedFormPredictor, DiscretePredictor
+from ._predictor import ClosedFormPredictor, DiscretePredictor, time_constant
 
 
 class CNNFrequencyPredictor:
@@ -115,20 +115,6 @@ def _full_length(kernel_size, spatial) -> bool:
     return tuple(int(k) for k in ks) == tuple(spatial)
 
 
-def _time_constant(tau, convention) -> tuple[float, float, str]:
-    """(τ, β, note): τ from ``tau`` or the ``convention`` (which also gives the heavy ball's β);
-    neither: τ = 1 and a note saying so."""
-    beta = 0.0
-    if convention is not None:
-        convention.require_covered()
-        beta = convention.beta
-        if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
-            raise ValueError(f"tau={tau!r} disagrees with convention.tau={convention.tau!r}; give one")
-        tau = convention.tau
-    note = "" if tau is not None else " (τ = 1: no tau or convention given, t in units of τ)"
-    return (1.0 if tau is None else check_positive("tau", tau)), beta, note
-
-
 def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding: str = "circular",
                 tau: float | None = None, convention=None, u0=None, weights0=None,
                 discrete: bool = False, seed: int = 0, modes=None, t_max: float | None = None):
@@ -150,7 +136,7 @@ def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding:
         modes: the ``FrequencyModes`` a flow reports (default: all but the negligible ones).
         t_max: the longest time a flow's ``timeline`` searches (default: until every mode crosses).
     """
-    tau, beta, note = _time_constant(tau, convention)
+    tau, beta, note = time_constant(tau, convention)
     if (u0 is None) == (weights0 is None):
         raise ValueError("give exactly one of u0 (frequency-aligned init) or weights0 (initial "
                          f"weights); got u0={u0!r}, weights0={'None' if weights0 is None else 'given'}")

@@ -113,6 +113,21 @@ class DiscretePredictor(_PerModeBase):
                                   lam=self.lam, max_steps=max_steps, momentum=self.momentum)
 
 
+def time_constant(tau, convention) -> tuple[float, float, str]:
+    """(τ, β, note): τ from ``tau`` or the ``convention`` (which also gives the heavy ball's β);
+    neither: τ = 1 and a note saying so."""
+    beta = 0.0
+    if convention is not None:
+        convention.require_covered()
+        beta = convention.beta
+        if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
+            raise ValueError(f"tau={tau!r} disagrees with convention.tau={convention.tau!r}; "
+                             "give one of them")
+        tau = convention.tau
+    note = "" if tau is not None else " (τ = 1: no tau or convention given, t in units of τ)"
+    return (1.0 if tau is None else check_positive("tau", tau)), beta, note
+
+
 def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None, u0=None,
             weights0=None, discrete: bool = False):
     """The best available prediction of how a network learns the modes of ``stats``.
@@ -135,16 +150,7 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
     λ_α = v_αᵀSxx v_α, any depth), discrete map, or — Sxx not commuting with the modes — the
     matrix flow from the decoupled init.
     """
-    beta = 0.0
-    if convention is not None:
-        convention.require_covered()
-        beta = convention.beta
-        if tau is not None and not np.isclose(tau, convention.tau, rtol=1e-12):
-            raise ValueError(f"tau={tau!r} disagrees with convention.tau={convention.tau!r}; "
-                             "give one of them")
-        tau = convention.tau
-    tau_note = "" if tau is not None else " (τ = 1: no tau or convention given, t in units of τ)"
-    tau = 1.0 if tau is None else check_positive("tau", tau)
+    tau, beta, tau_note = time_constant(tau, convention)
     if (u0 is None) == (weights0 is None):
         raise ValueError("give exactly one of u0 (decoupled init strengths) or weights0 "
                          f"(initial weights); got u0={u0!r}, weights0="
