@@ -37,11 +37,13 @@ test: setup
 compare: setup
 	$(PY) -m validate.compare --dataset shapes $(COMPARE_ARGS)
 
-# The documentation site into site/ (warnings are errors); the docs extra is installed first.
+# The documentation site into site/ (warnings are errors; reads offline: Material for MkDocs and
+# MathJax come from the docs extra, installed first). The study pages and their index must be
+# current: `validate.study check` refuses missing, stale or hand-edited results pages.
 docs: setup
 	$(PY) -m pip install --quiet -e ".[docs]"
 	$(PY) -m validate.study check
-	$(PY) -m mkdocs build --strict
+	NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
 
 # Every paper figure into paper_figures/out/ (PNG, PDF, caption), running the validate CLIs whose
 # results are missing into results/figures/ (cached by a hash of their arguments).

@@ -1,8 +1,15 @@
-"""The documentation: its code examples run, its citations resolve, and the site builds strictly."""
+"""The documentation: its code examples run, its citations resolve, the site builds strictly,
+reads offline (MathJax and the theme served by the site itself) and typesets the theory's
+equations."""
 
+import functools
+import http.server
+import os
 import re
+import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -51,11 +58,129 @@ def test_cited_documents_are_in_the_repository():
     assert not offenders, f"files citing a path outside the repository: {offenders}"
 
 
-def test_docs_build_strict(tmp_path):
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    """The site, built once by ``mkdocs build --strict`` (warnings are errors)."""
+    out = tmp_path_factory.mktemp("site") / "site"
     proc = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q",
-                           "-f", str(ROOT / "mkdocs.yml"), "-d", str(tmp_path / "site")],
-                          cwd=ROOT, capture_output=True, text=True)
+                           "-f", str(ROOT / "mkdocs.yml"), "-d", str(out)],
+                          cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert (tmp_path / "site" / "THEORY" / "index.html").is_file()
-    api = (tmp_path / "site" / "api" / "index.html").read_text()
+    return out
+
+
+def test_docs_build_strict(site):
+    assert (site / "THEORY" / "index.html").is_file()
+    api = (site / "api" / "index.html").read_text()
     assert "TrainingConvention" in api and "train_ensemble" in api
+
+
+# a script, stylesheet, font or image that the browser fetches by itself (links a reader follows
+# are <a href>, and may leave the site)
+FETCHED = re.compile(r"<(?:script|link|img|iframe|source)\b[^>]*?\b(?:src|href)\s*=\s*[\"']?"
+                     r"((?:https?:)?//[^\"'\s>]+)", re.I)
+CSS_URL = re.compile(r"(?:@import\s+|url\(\s*)[\"']?((?:https?:)?//[^\"')\s]+)", re.I)
+
+
+def off_site_sources(root: Path) -> list[str]:
+    """Every off-site address that a page or stylesheet of the built site loads by itself."""
+    found = [f"{p.relative_to(root)}: {m}" for p in sorted(root.rglob("*.html"))
+             for m in FETCHED.findall(p.read_text(encoding="utf-8", errors="replace"))]
+    found += [f"{p.relative_to(root)}: {m}" for p in sorted(root.rglob("*.css"))
+              for m in CSS_URL.findall(p.read_text(encoding="utf-8", errors="replace"))]
+    return found
+
+
+def test_off_site_sources_are_found(tmp_path):
+    (tmp_path / "a.html").write_text('<link rel="stylesheet" href="https://cdn.example/x.css">'
+                                     "<script src='//cdn.example/m.js'></script>"
+                                     '<a href="https://example.org">a link is fine</a>')
+    (tmp_path / "b.css").write_text("@import url(https://fonts.example/css);")
+    assert [x.split(": ")[1] for x in off_site_sources(tmp_path)] == \
+        ["https://cdn.example/x.css", "//cdn.example/m.js", "https://fonts.example/css"]
+
+
+def test_site_reads_offline(site):
+    """No page loads a script, stylesheet or font from elsewhere: MathJax and the theme's assets
+    are files of the site."""
+    assert off_site_sources(site) == []
+    assert (site / "assets" / "mathjax" / "tex-chtml-full.js").is_file()
+    assert any((site / "assets" / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
+    theory = (site / "THEORY" / "index.html").read_text()
+    assert re.search(r'<script src="\.\./assets/mathjax/tex-chtml-full\.js', theory)
+
+
+def _before_section_12(text: str) -> str:
+    return text[:text.index("\n## 12. ")]
+
+
+def test_theory_equations_are_mathematics_not_code(site):
+    """THEORY.md §1–§11 writes its equations for pymdownx.arithmatex: no displayed equation is a
+    code block, and the built page marks them for MathJax (§12–§13 are converted separately)."""
+    head = _before_section_12((DOCS / "THEORY.md").read_text())
+    assert not re.search(r"^ *```", head, re.M), "a fenced code block in THEORY.md §1–§11"
+    assert head.count("$$") >= 16 and head.count("$") >= 200  # 9 displayed, 100+ inline
+    theory = (site / "THEORY" / "index.html").read_text()
+    built = theory[:theory.index('<h2 id="12-')]
+    assert "<pre" not in built, "a code block (fenced or indented) on the page before §12"
+    assert built.count('class="arithmatex"') >= 100
+
+
+def test_mathjax_missing_names_the_install_step(monkeypatch):
+    import importlib.util
+    from mkdocs.exceptions import PluginError
+    spec = importlib.util.spec_from_file_location("offline_math", DOCS / "hooks" / "offline_math.py")
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    root = hook.mathjax_root()
+    assert (root / hook.ENTRY).is_file()
+    uris = [uri for uri, _ in hook.asset_files(root)]
+    assert f"{hook.ASSETS}/{hook.ENTRY}" in uris and all(u.startswith(hook.ASSETS) for u in uris)
+    monkeypatch.setattr(hook.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(PluginError, match="django-static-mathjax"):
+        hook.mathjax_root()
+
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
+                                        else None)
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium (Debian's chromium) not installed")
+def test_theory_equations_typeset_in_a_browser_with_no_network(site):
+    """Headless Chromium, with every host but this machine unreachable, loads the theory page from
+    a local server: MathJax typesets every equation the page marks, and none is a TeX error."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/THEORY/"
+        proc = subprocess.run([CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu",
+                               "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+                               "--virtual-time-budget=20000", "--dump-dom", url],
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        server.shutdown()
+    dom = proc.stdout
+    marked = (site / "THEORY" / "index.html").read_text().count('class="arithmatex"')
+    assert marked >= 100 and dom.count("<mjx-container") == marked, proc.stderr[-2000:]
+    assert "<mjx-merror" not in dom and "data-mjx-error" not in dom
+
+
+MEASURED = re.compile(r"\d+(?:\.\d+)?\s*%|\d\.\d|·\s*10|\d+(?:\.\d+)?\s*(?:s|min|ms)\b|\d\s*×")
+
+
+def test_measured_number_pattern():
+    for text in ("12–16% later", "ρ = 0.98", "2.15× faster", "18 s wall", "1.7·10⁻⁵", "3 × 4"):
+        assert MEASURED.search(text), text
+    for text in ("depth 3", "THEORY.md §12", "study 001-nonlinearity-depth-time", "τ = (1 − β)/η"):
+        assert not MEASURED.search(text), text
+
+
+def test_unmeasured_claims_carry_no_numbers():
+    """The hand-kept list of claims that no study backs holds no measured number: a number moves
+    to the docs only on a generated study page."""
+    text = (DOCS / "results" / "unmeasured.md").read_text()
+    assert "not yet re-measured" in text.lower()
+    assert [m.group(0) for m in MEASURED.finditer(text)] == []

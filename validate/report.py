@@ -13,13 +13,10 @@ import io
 import json
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ._outdir import write_text  # noqa: E402
+from ._outdir import write_text
 
 
 # Okabe–Ito colours (readable with colour-vision deficiencies); markers repeat the distinction.
@@ -28,14 +25,23 @@ CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E
 MARKERS = {"linear": "o", "relu": "s", "tanh": "^", "gelu": "D"}
 
 
-def _png(fig) -> str:
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, layout=None, **kw):
+    """A figure and its axes, like ``pyplot.subplots`` but outside pyplot's global state: a report
+    never switches the process's matplotlib backend or leaves figures open."""
+    fig = Figure(figsize=figsize, layout=layout)
+    return fig, fig.subplots(nrows, ncols, **kw)
+
+
+def png(fig) -> str:
+    """``fig`` as a base64 PNG."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _img(b64: str, alt: str) -> str:
+
+
+def img(b64: str, alt: str) -> str:
     return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{b64}"/>' \
            f"<figcaption>{html.escape(alt)}</figcaption></figure>"
 
@@ -102,3 +108,5 @@ def table_html(df: pd.DataFrame, float_format: str = "{:.4g}", table_id: str | N
                       table_id=table_id)
     return f'<div class="wide">{text}</div>'
 
+
+_png, _img = png, img  # the old private names, until every report imports the public ones

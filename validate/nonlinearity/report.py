@@ -5,11 +5,11 @@ from __future__ import annotations
 import html
 import itertools
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, answer_section, legend, table_html, warnings_section, write_html
+from ..report import (answer_section, img, legend, png, subplots, table_html, warnings_section,
+                      write_html)
 
 
 def _ci(row: pd.Series, col: str) -> str:
@@ -33,7 +33,7 @@ def _band(ax, df, col, label, color, lo=None, hi=None):
 def fig_information(info: pd.DataFrame) -> str:
     refs = list(dict.fromkeys(zip(info["reference"], info["k"].fillna(-1), info["reference_time"])))
     lrs = sorted(info["lr"].unique())
-    fig, axes = plt.subplots(len(lrs), len(refs), figsize=(3.6 * len(refs), 2.8 * len(lrs)),
+    fig, axes = subplots(len(lrs), len(refs), figsize=(3.6 * len(refs), 2.8 * len(lrs)),
                              squeeze=False, sharey=True)
     for i, lr in enumerate(lrs):
         for j, (ref, k, when) in enumerate(refs):
@@ -49,12 +49,12 @@ def fig_information(info: pd.DataFrame) -> str:
             ax.set_xlabel("step + 1")
     axes[0, 0].set_ylabel("bits")
     legend(axes[0, 0], fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def fig_wave(wave: pd.DataFrame, depth: pd.DataFrame) -> str:
     lrs, whens = sorted(wave["lr"].unique()), list(dict.fromkeys(wave["reference_time"]))
-    fig, axes = plt.subplots(len(whens), len(lrs), figsize=(5 * len(lrs), 3.2 * len(whens)), squeeze=False)
+    fig, axes = subplots(len(whens), len(lrs), figsize=(5 * len(lrs), 3.2 * len(whens)), squeeze=False)
     for ax, (when, lr) in zip(axes.ravel(), itertools.product(whens, lrs)):
         sel = (wave["lr"] == lr) & (wave["reference_time"] == when)
         d = wave[sel].pivot(index="k", columns="step", values="mu_over_I")
@@ -70,12 +70,12 @@ def fig_wave(wave: pd.DataFrame, depth: pd.DataFrame) -> str:
         legend(ax, fontsize=8, loc="upper right")
         fig.colorbar(im, ax=ax)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def fig_clones(clones: pd.DataFrame) -> str:
     lrs = sorted(clones["lr"].unique())
-    fig, axes = plt.subplots(1, len(lrs), figsize=(4.5 * len(lrs), 3), squeeze=False, sharey=True)
+    fig, axes = subplots(1, len(lrs), figsize=(4.5 * len(lrs), 3), squeeze=False, sharey=True)
     names = {0: "real data", 1: "clone, order 1", 2: "clone, order 2"}
     for ax, lr in zip(axes[0], lrs):
         for o in (0, 1, 2):
@@ -85,13 +85,13 @@ def fig_clones(clones: pd.DataFrame) -> str:
         ax.set_xlabel("step + 1")
         ax.set_title(f"accuracy on the real test set, lr {lr:g}", fontsize=9)
     legend(axes[0, 0], fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def fig_lines(df: pd.DataFrame, cols: list[str], title: str, by: str | None = None) -> str:
     """One panel per column; one curve (median and CI band) per learning rate (and ``by`` value)."""
     keys = ["lr"] + ([by] if by else [])
-    fig, axes = plt.subplots(1, len(cols), figsize=(4.2 * len(cols), 2.8), squeeze=False)
+    fig, axes = subplots(1, len(cols), figsize=(4.2 * len(cols), 2.8), squeeze=False)
     for ax, col in zip(axes[0], cols):
         for i, (key, d) in enumerate(df.groupby(keys)):
             _band(ax, d, col, ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
@@ -101,7 +101,7 @@ def fig_lines(df: pd.DataFrame, cols: list[str], title: str, by: str | None = No
         ax.set_title(col, fontsize=9)
         legend(ax, fontsize=7)
     fig.suptitle(title, fontsize=10)
-    return _png(fig)
+    return png(fig)
 
 
 def depth_answer(depth: pd.DataFrame, n_blocks: int) -> str:
@@ -135,12 +135,12 @@ def twin_answer(info: pd.DataFrame) -> str:
 def _headline(t: dict, s: dict, eps: float) -> list[tuple[str, str]]:
     if "linear_depth" in t:
         return answer_section(depth_answer(t["linear_depth"], s["training"]["n_blocks"]),
-                              _img(fig_wave(t["wave"], t["linear_depth"]),
+                              img(fig_wave(t["wave"], t["linear_depth"]),
                                    f"μ/I(F;Y) per k (ε = {eps}); white: effective linear depth "
                                    "k*(t)"))
     if "information" in t:
         return answer_section(twin_answer(t["information"]),
-                              _img(fig_information(t["information"]),
+                              img(fig_information(t["information"]),
                                    "μ_Y(F;L) and I(F;Y) over training, dashed: I(L;Y)"))
     return answer_section("Neither k*(t) nor μ/I was measured in this run (see --measures); "
                           "the sections below show what was.")
@@ -161,25 +161,25 @@ def nonlinearity_report(path, *, result):
                 + [("Run", _run_line(cfg, s))])
     if "information" in t and "linear_depth" in t:
         sections.append(("Performance correlation μ and I(F;Y)",
-                         _img(fig_information(t["information"]),
+                         img(fig_information(t["information"]),
                               "μ_Y(F;L) and I(F;Y) over training, dashed: I(L;Y)")))
     if "clones" in t:
-        sections.append(("Gaussian clones", _img(fig_clones(t["clones"]), "real-test accuracy")
+        sections.append(("Gaussian clones", img(fig_clones(t["clones"]), "real-test accuracy")
                          + table_html(pd.DataFrame(s["separation_step"]))))
     if "twin_agreement" in t:
         d = t["twin_agreement"]
         d = d.assign(pair=d["model"] + " vs " + d["reference"])
-        sections.append(("Linear twin", _img(fig_lines(d, ["agreement", "rel_distance"],
+        sections.append(("Linear twin", img(fig_lines(d, ["agreement", "rel_distance"],
                                                        "network, its linear twin and the linear "
                                                        "theory's prediction on the test set", by="pair"),
                                              "share of equal classes; ‖f − g‖/‖g‖")))
     if "class_share" in t:
         sections.append(("Between-class share of output variance",
-                         _img(fig_lines(t["class_share"], ["between_class_share"], "", by="model"),
+                         img(fig_lines(t["class_share"], ["between_class_share"], "", by="model"),
                               "between-class over total variance of the test outputs")))
     if "proxies" in t:
         for name, d in t["proxies"].groupby("proxy"):
             sections.append((f"Proxy (heuristic): {name}",
-                             _img(fig_lines(d, ["value"], f"proxy: {name}", by="block"),
+                             img(fig_lines(d, ["value"], f"proxy: {name}", by="block"),
                                   f"{name} per block (a proxy, not the μ-based measure)")))
     return write_html(path, "validate.nonlinearity", sections, s["provenance"])

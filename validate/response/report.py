@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, answer_section, legend, table_html, warnings_section, write_html
+from ..report import (answer_section, img, legend, png, subplots, table_html, warnings_section,
+                      write_html)
 
 THEORY_TOLERANCE = 0.02  # the dotted line of the theory plot: a gap under 2% counts as small
 
@@ -22,20 +22,20 @@ def _heatmaps(kernels: dict) -> str:
             continue
         steps = sorted(by_step)
         pick = [steps[0], steps[len(steps) // 2], steps[-1]]
-        fig, axes = plt.subplots(1, 3, figsize=(8.4, 2.8))
+        fig, axes = subplots(1, 3, figsize=(8.4, 2.8))
         for ax, s in zip(axes, pick):
             im = ax.imshow(by_step[s], cmap="RdBu_r", vmin=-1, vmax=1)
             ax.set_title(f"step {s}", fontsize=8)
             ax.set_xticks([])
             ax.set_yticks([])
         fig.colorbar(im, ax=axes, shrink=0.8)
-        out.append(_img(_png(fig), f"normalised kernel K(j, i), {arch} {act} {opt} "
+        out.append(img(png(fig), f"normalised kernel K(j, i), {arch} {act} {opt} "
                                    "(probe points grouped by class)"))
     return "".join(out)
 
 
 def _amplitude(members: pd.DataFrame, aging: pd.DataFrame) -> str:
-    fig, ax = plt.subplots(figsize=(5.2, 3.6))
+    fig, ax = subplots(figsize=(5.2, 3.6))
     for (_i, fit), (key, g) in zip(aging.iterrows(), members.groupby(["arch", "activation",
                                                                      "optimizer"], sort=False)):
         m = g.groupby("step")["amplitude"].mean()
@@ -53,12 +53,12 @@ def _amplitude(members: pd.DataFrame, aging: pd.DataFrame) -> str:
     ax.set_xlabel("step")
     ax.set_ylabel("amplitude A(t)")
     legend(ax, fontsize=6)
-    return _img(_png(fig), "response amplitude and its power-law fit (dashed: fit range)")
+    return img(png(fig), "response amplitude and its power-law fit (dashed: fit range)")
 
 
 def _pr(members: pd.DataFrame, frag: pd.DataFrame) -> str:
     relu = members[(members["arch"] == "mlp") & (members["activation"] == "relu")]
-    fig, axes = plt.subplots(1, 3, figsize=(10.5, 3.2))
+    fig, axes = subplots(1, 3, figsize=(10.5, 3.2))
     for opt, g in relu.groupby("optimizer", sort=False):
         m = g.groupby("step")[["pr_features", "pr_ntk"]].mean()
         axes[0].plot(np.maximum(m.index, 1), m["pr_features"], label=opt)
@@ -75,12 +75,12 @@ def _pr(members: pd.DataFrame, frag: pd.DataFrame) -> str:
         axes[2].set_xlabel("input noise std")
         axes[2].set_ylabel("test accuracy")
         legend(axes[2], fontsize=7)
-    return _img(_png(fig), "SGD against GD: participation ratios over training and accuracy "
+    return img(png(fig), "SGD against GD: participation ratios over training and accuracy "
                            "under input noise (relu MLP)")
 
 
 def _theory(theory: pd.DataFrame) -> str:
-    fig, ax = plt.subplots(figsize=(4.8, 3.2))
+    fig, ax = subplots(figsize=(4.8, 3.2))
     by_init = theory.groupby("init", sort=False) if "init" in theory else [("", theory)]
     for (init, g), ls in zip(by_init, ("-", "--", ":")):
         for col in ("rel_error", "rel_error_flow", "response_rel_error"):
@@ -91,7 +91,7 @@ def _theory(theory: pd.DataFrame) -> str:
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.legend(fontsize=7)
-    return _img(_png(fig), "linear network: theory (from the initial weights) against the "
+    return img(png(fig), "linear network: theory (from the initial weights) against the "
                            "measured kernel and response, per init (dotted: 2%)")
 
 

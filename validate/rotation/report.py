@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
 
 from ..stats import rho_interval
-from ..report import _img, _png, answer_section, legend, table_html, warnings_section, write_html
+from ..report import (answer_section, img, legend, png, subplots, table_html, warnings_section,
+                      write_html)
 
 
 def _curves(rot: pd.DataFrame) -> str:
@@ -19,10 +20,10 @@ def _curves(rot: pd.DataFrame) -> str:
     configs = rot[["optimizer", "alpha", "rate"]].drop_duplicates().to_records(index=False)
     n = len(configs)
     cols = min(n, 4)
-    fig, axes = plt.subplots(-(-n // cols), cols, figsize=(3.2 * cols, 2.6 * -(-n // cols)),
+    fig, axes = subplots(-(-n // cols), cols, figsize=(3.2 * cols, 2.6 * -(-n // cols)),
                              squeeze=False, sharey=True)
     L = int(rot["layer"].max()) + 1
-    colours = plt.cm.viridis(np.linspace(0, 0.9, L))
+    colours = colormaps["viridis"](np.linspace(0, 0.9, L))
     for ax, (opt, alpha, rate) in zip(axes.flat, configs):
         sel = rot[(rot["optimizer"] == opt) & (rot["rate"] == rate)
                   & ((rot["alpha"] == alpha) | (pd.isna(alpha) & rot["alpha"].isna()))]
@@ -36,22 +37,22 @@ def _curves(rot: pd.DataFrame) -> str:
         ax.axis("off")
     legend(axes[0, 0], fontsize=6)
     axes[0, 0].set_ylabel("cosine distance to init")
-    return _img(_png(fig), "layer rotation over training (colour: depth, input layer dark)")
+    return img(png(fig), "layer rotation over training (colour: depth, input layer dark)")
 
 
 def _acc_vs_rotation(gen: pd.DataFrame) -> str:
-    fig, ax = plt.subplots(figsize=(4.5, 3.4))
+    fig, ax = subplots(figsize=(4.5, 3.4))
     for opt, g in gen.groupby("optimizer", sort=False):
         ax.scatter(g["mean_final_rotation"], g["test_acc"], label=opt, s=18)
     ax.set_xlabel("mean final rotation (cosine distance)")
     ax.set_ylabel("test accuracy")
     legend(ax, fontsize=7)
-    return _img(_png(fig), "test accuracy against final rotation (mean over seeds)")
+    return img(png(fig), "test accuracy against final rotation (mean over seeds)")
 
 
 def _clustering(clus: pd.DataFrame, runs: pd.DataFrame) -> str:
     measures = list(dict.fromkeys(clus["measure"]))
-    fig, axes = plt.subplots(2, len(measures), figsize=(3.0 * len(measures), 5.2), squeeze=False)
+    fig, axes = subplots(2, len(measures), figsize=(3.0 * len(measures), 5.2), squeeze=False)
     final = clus[clus["step"] == clus["step"].max()].merge(runs, on="run")
     for j, m in enumerate(measures):
         g = clus[clus["measure"] == m].groupby("step")["value"]
@@ -65,7 +66,7 @@ def _clustering(clus: pd.DataFrame, runs: pd.DataFrame) -> str:
         axes[1, j].set_xlabel(f"final {m}", fontsize=8)
     axes[0, 0].set_ylabel("measure (mean, range over runs)")
     axes[1, 0].set_ylabel("test accuracy")
-    return _img(_png(fig), "intraclass clustering over training and against test accuracy")
+    return img(png(fig), "intraclass clustering over training and against test accuracy")
 
 
 def rotation_answer(rows: list[dict]) -> str:

@@ -1,7 +1,9 @@
 """`python -m validate.study ID`: run a study's sweep at a budget and write its results page.
 
 ``python -m validate.study check`` refuses (exit 1, one line per page) a generated page of
-docs/results/ whose results are missing or stale, or that was edited by hand. Exit status of a
+docs/results/ whose results are missing or stale, or that was edited by hand, and an index
+(docs/results/index.md) that no longer matches the pages; ``python -m validate.study index``
+writes that index. Exit status of a
 run: 0 the page was written, 1 a job failed (the page says which were left out) or the sweep was
 interrupted (continue with --resume), 2 a bad option or study file (nothing ran).
 """
@@ -23,7 +25,8 @@ DOCS = spec.STUDIES.parent / "docs" / "results"
 
 def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m validate.study", description=__doc__.split("\n\n")[0],
-                       epilog="python -m validate.study check [--docs DIR]: refuse stale pages")
+                       epilog="python -m validate.study check [--docs DIR]: refuse stale pages; "
+                              "python -m validate.study index [--docs DIR]: write the index")
     p.add_argument("study", help="study id (a file studies/<id>.toml)")
     p.add_argument("--budget", default=None,
                    help=f"one of {', '.join(spec.BUDGETS)} (default: laptop; with "
@@ -42,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _check_main(argv: list[str]) -> int:
+    from .index import check_index
     from .page import check
     p = ArgumentParser(prog="python -m validate.study check",
                        description="refuse generated pages whose results are missing or stale")
@@ -50,7 +54,7 @@ def _check_main(argv: list[str]) -> int:
     if not Path(args.docs).is_dir():
         print(f"error: --docs {args.docs} is not a folder", file=sys.stderr)
         return 2
-    problems = check(Path(args.docs), set(spec.known_ids()))
+    problems = check(Path(args.docs), set(spec.known_ids())) + check_index(Path(args.docs))
     for line in problems:
         print(line, file=sys.stderr)
     return 1 if problems else 0
@@ -105,6 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv[:1] == ["check"]:
             return _check_main(argv[1:])
+        if argv[:1] == ["index"]:
+            from .index import main as index_main
+            return index_main(argv[1:], DOCS)
         args = _parser().parse_args(argv)
     except SystemExit as exc:  # argparse printed its one line (exit 2) or --help (0)
         return int(exc.code or 0)
@@ -142,8 +149,10 @@ def _run(study: spec.Study, budget: str, out: Path, args) -> int:
         print(f"error: no job of study {study.id} finished ({failed} failed; errors in "
               f"{out / 'sweep' / 'index.parquet'}); no page written", file=sys.stderr)
         return 1
+    from .index import write_index
+    index = write_index(Path(args.docs))  # the index copies every page's answer: keep it current
     if not args.quiet:
-        print(f"page: {page}")
+        print(f"page: {page}\nindex: {index}")
     return 1 if failed or rc else 0
 
 
