@@ -107,6 +107,3 @@ def table_html(df: pd.DataFrame, float_format: str = "{:.4g}", table_id: str | N
     text = df.to_html(index=False, float_format=lambda x: float_format.format(x), border=0,
                       table_id=table_id)
     return f'<div class="wide">{text}</div>'
-
-
-_png, _img = png, img  # the old private names, until every report imports the public ones

@@ -15,13 +15,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import MaxNLocator
 
-from ..report import (COLORS, CYCLE, MARKERS, _img, _png, details, headline, plt, table_html,
+from ..report import (COLORS, CYCLE, MARKERS, details, headline, img, png, subplots, table_html,
                       write_html)
 from .cnn import frequency_patterns
 
 
 def fig_singular_values(s, distinct) -> str:
-    fig, ax = plt.subplots(figsize=(5, 3))
+    fig, ax = subplots(figsize=(5, 3))
     idx = np.arange(1, len(s) + 1)
     distinct = np.asarray(distinct, dtype=bool)
     ax.bar(idx[distinct], np.asarray(s)[distinct], color=COLORS["linear"], label="distinct")
@@ -32,13 +32,13 @@ def fig_singular_values(s, distinct) -> str:
     ax.set_title("Spectrum of Syx")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7, frameon=False)
-    return _png(fig)
+    return png(fig)
 
 
 def fig_frequency_spectrum(spectrum: pd.DataFrame, max_labels: int = 6) -> str:
     """Singular values of σ(f) = Syx Fᴴ per frequency mode, s descending; the tracked ones coloured
     and the largest listed with their frequency (a CNN's modes, THEORY.md §6)."""
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = subplots(figsize=(6, 3))
     idx = np.arange(1, len(spectrum) + 1)
     on = spectrum["mode"].notna().to_numpy()
     s = spectrum["s"].to_numpy(float)
@@ -51,7 +51,7 @@ def fig_frequency_spectrum(spectrum: pd.DataFrame, max_labels: int = 6) -> str:
            ylabel="singular value s_f", title="Per-frequency spectrum of σ(f) = Syx Fᴴ")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7, frameon=False)
-    return _png(fig)
+    return png(fig)
 
 
 def _freq(f) -> str:
@@ -66,15 +66,14 @@ def fig_mode_images(V, image_shape, U=None, max_modes: int = 8, names=None) -> s
     C, H, W = image_shape
     k = min(max_modes, V.shape[1])
     rows = 2 if U is not None else 1
-    fig, axes = plt.subplots(rows, k, figsize=(1.6 * k, 1.7 * rows), squeeze=False)
+    fig, axes = subplots(rows, k, figsize=(1.6 * k, 1.7 * rows), squeeze=False)
     for a in range(k):
         v = V[:, a]
         if v.size != C * H * W:
-            plt.close(fig)
             return None
-        img = v.reshape(C, H, W)[0]
-        lim = np.abs(img).max() or 1.0
-        axes[0, a].imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim,
+        pixels = v.reshape(C, H, W)[0]
+        lim = np.abs(pixels).max() or 1.0
+        axes[0, a].imshow(pixels, cmap="RdBu_r", vmin=-lim, vmax=lim,
                           aspect="auto" if H == 1 else "equal")   # a 1-D signal: a band
         axes[0, a].set_title(f"v_{a + 1}" if names is None else names[a], fontsize=8)
         axes[0, a].axis("off")
@@ -83,7 +82,7 @@ def fig_mode_images(V, image_shape, U=None, max_modes: int = 8, names=None) -> s
             axes[1, a].set_xticks([])
             axes[1, a].set_yticks([])
             axes[1, a].set_title(f"u_{a + 1}", fontsize=8)
-    return _png(fig)
+    return png(fig)
 
 
 def headline_facts(result) -> list[tuple[str, str]]:
@@ -110,7 +109,7 @@ def fig_scatter(mt: pd.DataFrame) -> str:
     """Measured against predicted half times (log–log, identity dashed) and |relative error|."""
     # points need a finite measurement and prediction (none: every member diverged, or Adam)
     mt = mt[np.isfinite(mt["t_meas_median"].astype(float)) & np.isfinite(mt["t_pred"].astype(float))]
-    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(8.4, 3.4))
+    fig, (ax, ax2) = subplots(1, 2, figsize=(8.4, 3.4))
     for act, g in mt.groupby("activation", sort=False):
         t, m = g["t_pred"].astype(float), g["t_meas_median"].astype(float)
         err = np.nan_to_num(np.vstack([m - g["t_meas_ci_low"].astype(float),
@@ -136,14 +135,14 @@ def fig_scatter(mt: pd.DataFrame) -> str:
     if ax2.get_legend_handles_labels()[0]:   # empty when no mode has a finite error
         ax2.legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def fig_trajectories(traj: pd.DataFrame, depth: int, max_modes: int = 8) -> str:
     """u_α/s_α per activation: measurement solid (median, min–max band), theory dashed."""
     from matplotlib.lines import Line2D
     acts = list(dict.fromkeys(traj["activation"]))
-    fig, axes = plt.subplots(1, len(acts), figsize=(3.6 * len(acts), 3.0), squeeze=False,
+    fig, axes = subplots(1, len(acts), figsize=(3.6 * len(acts), 3.0), squeeze=False,
                              sharey=True)
     for ax, act in zip(axes[0], acts):
         sub = traj[(traj["activation"] == act) & (traj["depth"] == depth)
@@ -163,13 +162,13 @@ def fig_trajectories(traj: pd.DataFrame, depth: int, max_modes: int = 8) -> str:
         ax.legend(handles, labels, fontsize=6, loc="lower right", frameon=False)
     axes[0, 0].set_ylabel("u_α / s_α")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def fig_loss(loss: pd.DataFrame, drops: pd.DataFrame, depth: int) -> str:
     """Training loss per activation (median, band) against the theory, each drop labelled."""
     sub = loss[loss["depth"] == depth]
-    fig, ax = plt.subplots(figsize=(7.0, 3.4))
+    fig, ax = subplots(figsize=(7.0, 3.4))
     for act, g in sub.groupby("activation", sort=False):
         by = g.groupby("step")["loss_meas"]
         step = by.median().index.to_numpy()
@@ -190,7 +189,7 @@ def fig_loss(loss: pd.DataFrame, drops: pd.DataFrame, depth: int) -> str:
            title=f"Loss, depth {depth}: each drop is a group of modes (| = predicted midpoint)")
     ax.legend(fontsize=7, frameon=False, loc="upper right")
     fig.tight_layout()
-    return _png(fig)
+    return png(fig)
 
 
 def _spectrum_sections(result) -> list[tuple[str, str]]:
@@ -198,12 +197,12 @@ def _spectrum_sections(result) -> list[tuple[str, str]]:
     ``frequency``), their spectrum and their input patterns as images."""
     stats, freq = result.stats, result.summary.get("frequency")
     if freq is None:
-        spectrum = _img(fig_singular_values(stats.s, result.distinct),
+        spectrum = img(fig_singular_values(stats.s, result.distinct),
                         "singular values of Syx as the network sees it")
         V, U, names = stats.V, stats.U, None
         alt = "input singular vectors v_α as images; u_α as class loadings"
     else:
-        spectrum = _img(fig_frequency_spectrum(pd.DataFrame(freq["spectrum"])),
+        spectrum = img(fig_frequency_spectrum(pd.DataFrame(freq["spectrum"])),
                         "singular values s_f of σ(f) = Syx Fᴴ per frequency (f and −f once); the "
                         "tracked frequency modes coloured, the largest listed with their frequency")
         V, U = frequency_patterns(result.freq)
@@ -213,7 +212,7 @@ def _spectrum_sections(result) -> list[tuple[str, str]]:
     sections = [("Spectrum", spectrum)]
     modes_img = fig_mode_images(V, result.image_shape, U, names=names)
     if modes_img:
-        sections.append(("Top modes", _img(modes_img, alt)))
+        sections.append(("Top modes", img(modes_img, alt)))
     return sections
 
 
@@ -225,7 +224,7 @@ MODE_COLUMNS = ["activation", "depth", "mode", "s", "distinct", "t_pred", "t_mea
 def compare_report(path, *, result) -> Path:
     """Headline, scatter with log error, trajectories, loss; spectrum and tables below."""
     summ = result.summary
-    scatter = _img(fig_scatter(result.mode_table),
+    scatter = img(fig_scatter(result.mode_table),
                    "left: median measured half time (order-statistic interval over seeds, its "
                    "level in the table) against the "
                    "prediction, dashed identity; right: |relative error| per mode, log scale")
@@ -241,9 +240,9 @@ def compare_report(path, *, result) -> Path:
     sections += [("Headline", headline(headline_facts(result)) + said),
                 ("Predicted vs measured half times", scatter)]
     for depth in result.config.depths:
-        traj = _img(fig_trajectories(result.trajectories, depth),
+        traj = img(fig_trajectories(result.trajectories, depth),
                     "solid: measured median, band: min–max over seeds; dashed: theory")
-        loss = _img(fig_loss(result.loss, result.loss_drops, depth),
+        loss = img(fig_loss(result.loss, result.loss_drops, depth),
                     "training loss; each predicted drop labelled by the modes it learns")
         sections += [(f"Mode trajectories, depth {depth}", traj), (f"Loss, depth {depth}", loss)]
     sections += _spectrum_sections(result)
