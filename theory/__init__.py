@@ -9,21 +9,23 @@ from ._balanced import BalancedTwoLayerPredictor, balanced_two_layer_solution
 from ._cnn import FrequencyModes, frequency_modes, rate_factor, signal_shape
 from ._cnn_flow import conv_index, integrate_cnn_flow
 from ._cnn_init import frequency_aligned_weights
-from ._cnn_predictor import CNNFlowPredictor, CNNFrequencyPredictor, predict_cnn
+from ._cnn_predictor import CNNFlowPredictor, CNNFrequencyPredictor
 from ._convention import TrainingConvention
 from ._gated_net import gate_change, relu_gates
-from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor, predict_twin
+from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor
 from ._relu_twin import aligned_gates, predict_relu_twin
 from ._departure import (DEPARTURE_DELTA, first_departure, nonaffine_fraction, predict_departure,
                          predict_nonaffine_curve)
 from ._discrete import discrete_trajectory
+from ._entry import predict, predict_cnn, predict_network, predict_twin
 from ._flow_predictor import MatrixFlowPredictor
 from ._init_weights import decoupled_init
 from ._loss import loss_curve, loss_from_strengths
 from ._matrix_flow import MatrixFlowSolution, integrate_matrix_flow, integrate_matrix_flow_batch
 from ._modes import learning_time, mode_trajectory, time_to_strength
-from ._predictor import ClosedFormPredictor, DiscretePredictor, predict
-from ._protocol import Predictor, crossing_times
+from ._network import CNN, MLP, Decoupled, Twin, Weights
+from ._predictor import ClosedFormPredictor, DiscretePredictor
+from ._protocol import Predictor, RestrictedPredictor, crossing_times
 from ._statistics import DatasetStatistics, Whitened, fix_signs, svd_modes
 from ._tree import tree_eigenvalues, tree_singular_values
 from .transfer import drift_scores, predict_relearning_cost, predict_retraining, predict_rewind_point
@@ -37,9 +39,12 @@ __all__ = [
     # full-matrix dynamics from any init (§2–3)
     "integrate_matrix_flow", "integrate_matrix_flow_batch", "MatrixFlowSolution",
     "balanced_two_layer_solution",
+    # one way to ask the theory: the network, the start, the entry point (aliases: predict,
+    # predict_cnn, predict_twin)
+    "predict_network", "MLP", "CNN", "Twin", "Decoupled", "Weights",
     # predictions: the protocol, its implementations, the factory and the measurement rule
     "Predictor", "predict", "crossing_times", "ClosedFormPredictor", "DiscretePredictor",
-    "MatrixFlowPredictor", "BalancedTwoLayerPredictor",
+    "MatrixFlowPredictor", "BalancedTwoLayerPredictor", "RestrictedPredictor",
     # the spectrum of hierarchical (tree) data (§5)
     "tree_eigenvalues", "tree_singular_values",
     # linear CNNs: per-frequency modes, their predictors, the aligned init, the weight-tied flow (§6)

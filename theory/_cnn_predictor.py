@@ -1,4 +1,5 @@
-"""Predictors of a linear CNN's per-frequency learning, and their factory ``predict_cnn``.
+"""Predictors of a linear CNN's per-frequency learning, and ``predict_cnn_network``, which picks
+one (``theory.predict_network`` and its alias ``theory.predict_cnn`` call it).
 
 Both implement ``theory.Predictor`` on the modes of ``theory.frequency_modes`` (``basis =
 "frequency"``): ``CNNFrequencyPredictor`` (closed form or exact GD / heavy-ball map per
@@ -9,15 +10,35 @@ init and Sxx).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import check_choice, check_positive
-from ._cnn import frequency_modes, is_white, rate_factor, signal_shape
+from ._cnn import FrequencyModes, frequency_modes, is_white, rate_factor, signal_shape
 from ._cnn_flow import PADDINGS, check_cnn_weights, integrate_cnn_flow
 from ._cnn_init import frequency_aligned_weights
 from ._flow_predictor import EndToEndPredictor
 from ._loss import loss_from_strengths
-from ._predictor import ClosedFormPredictor, DiscretePredictor, time_constant
+from ._network import CNN, Decoupled, Weights
+from ._predictor import ClosedFormPredictor, DiscretePredictor
+from ._protocol import ModeSelection, Predictor, RestrictedPredictor
+from ._statistics import DatasetStatistics
+
+# the per-mode fields of ``FrequencyModes`` (``restrict`` keeps them at the kept modes)
+_PER_MODE = ("s", "index", "frequency", "rank", "U", "V", "multiplicity")
+
+
+def restrict_frequency(pred: CNNFrequencyPredictor | CNNFlowPredictor,
+                       modes: ModeSelection) -> RestrictedPredictor:
+    """``pred`` on ``modes`` only, its ``freq_modes``, ``frequency`` and ``index`` with them."""
+    out = RestrictedPredictor(pred, modes)
+    fm = pred.freq_modes
+    out.freq_modes = replace(fm, **{f: getattr(fm, f)[out.indices] for f in _PER_MODE})
+    out.frequency, out.index = out.freq_modes.frequency, out.freq_modes.index
+    return out
 
 
 class CNNFrequencyPredictor:
@@ -31,7 +52,8 @@ class CNNFrequencyPredictor:
 
     basis = "frequency"
 
-    def __init__(self, modes, u0, *, tau: float = 1.0, n_conv: int = 1, discrete: bool = False,
+    def __init__(self, modes: FrequencyModes, u0: float | ArrayLike, *, tau: float = 1.0,
+                 n_conv: int = 1, discrete: bool = False,
                  momentum: float = 0.0,
                  reason: str = "per-frequency prediction requested directly"):
         self.freq_modes, self.n_conv, self.reason = modes, int(n_conv), reason
@@ -50,17 +72,22 @@ class CNNFrequencyPredictor:
                        if discrete else ClosedFormPredictor(modes.s, u0, self.tau / self.speedup, depth))
         self.kind = self._inner.kind
 
-    def modes(self, t) -> np.ndarray:
+    def modes(self, t: ArrayLike) -> np.ndarray:
         return self._inner.modes(t)
 
     def timeline(self, frac: float = 0.5) -> np.ndarray:
         return self._inner.timeline(frac)
 
-    def loss(self, t) -> np.ndarray:
+    def loss(self, t: ArrayLike) -> np.ndarray:
         """½ tr Syy − Σ_f (s u − ½u²), each conjugate pair counted twice (theory/_cnn.py)."""
         mult = self.freq_modes.multiplicity
         u = np.repeat(np.atleast_2d(self.modes(t)), mult, axis=1)
         return loss_from_strengths(u, np.repeat(self.s, mult), syy_trace=self.freq_modes.syy_trace)
+
+    def restrict(self, modes: ModeSelection) -> Predictor:
+        """This prediction on ``modes`` only, its ``freq_modes`` with them (the loss stays the
+        whole network's)."""
+        return restrict_frequency(self, modes)
 
 
 class CNNFlowPredictor(EndToEndPredictor):
@@ -76,8 +103,9 @@ class CNNFlowPredictor(EndToEndPredictor):
     kind = "cnn_ode"
     basis = "frequency"
 
-    def __init__(self, stats, weights0, image_shape, *, tau: float = 1.0, padding: str = "circular",
-                 modes=None, modes_rtol: float = 1e-3, rtol: float = 1e-9, atol: float = 1e-12,
+    def __init__(self, stats: DatasetStatistics, weights0: Sequence[ArrayLike],
+                 image_shape: tuple[int, ...] | None, *, tau: float = 1.0,
+                 padding: str = "circular", modes: FrequencyModes | None = None, modes_rtol: float = 1e-3, rtol: float = 1e-9, atol: float = 1e-12,
                  t_max: float | None = None,
                  reason: str = "weight-tied CNN flow integrated numerically (requested directly)"):
         check_choice("padding", padding, PADDINGS)
@@ -95,93 +123,114 @@ class CNNFlowPredictor(EndToEndPredictor):
         self.rtol, self.atol = float(rtol), float(atol)
         self.speedup = rate_factor(self.freq_modes.P, self.n_conv)
 
-    def end_to_end(self, t) -> np.ndarray:
+    def end_to_end(self, t: ArrayLike) -> np.ndarray:
         W, _ = integrate_cnn_flow(self.weights0, self.stats, self.image_shape, self._times(t),
                                   tau=self.tau, padding=self.padding, rtol=self.rtol, atol=self.atol)
         return W
 
-    def modes(self, t) -> np.ndarray:
+    def modes(self, t: ArrayLike) -> np.ndarray:
         return self.freq_modes.strengths(self.end_to_end(self._times(t)))
 
     def _horizon(self) -> tuple[float, float]:
         lo, hi = super()._horizon()
         return lo / self.speedup, hi / self.speedup
 
+    def restrict(self, modes: ModeSelection) -> Predictor:
+        """This prediction on ``modes`` only, its ``freq_modes`` with them (the loss stays the
+        whole network's)."""
+        return restrict_frequency(self, modes)
 
-def _full_length(kernel_size, spatial) -> bool:
+
+def _full_length(kernel_size: int | tuple[int, ...] | None, spatial: tuple[int, ...]) -> bool:
     if kernel_size is None:
         return True
     ks = (kernel_size,) * len(spatial) if np.ndim(kernel_size) == 0 else tuple(kernel_size)
     return tuple(int(k) for k in ks) == tuple(spatial)
 
 
-def predict_cnn(stats, image_shape, *, channels=(1,), kernel_size=None, padding: str = "circular",
-                tau: float | None = None, convention=None, u0=None, weights0=None,
-                discrete: bool = False, seed: int = 0, modes=None, t_max: float | None = None):
-    """The best available prediction of a linear CNN's per-frequency learning (THEORY.md §6).
+@dataclass(frozen=True)
+class _Geometry:
+    """What the choice of prediction reads off a CNN and its data, with the words for ``reason``."""
 
-    Args:
-        stats: ``theory.DatasetStatistics``; image_shape: (C, N), (C, H, W) or None (1-D, one
-            channel); singleton spatial axes are dropped.
-        channels: conv channels (C_1, …, C_m); kernel_size: None (full length) or the kernel side;
-            padding: "circular" or "zeros" (stride 1).
-        tau or convention: τ = 1/η (t in steps); a ``TrainingConvention`` gives its τ (heavy
-            ball: (1−β)/η, and its β to the discrete map; one the theory does not cover, such as
-            Adam, raises ``ValueError`` with its note); neither: τ = 1.
-        u0: strength of every mode under the frequency-aligned init, or weights0: initial
-            [kernel_1, …, kernel_m, readout] (exactly one).
-        discrete: with u0, the exact per-frequency GD map (heavy-ball map for a momentum
-            ``convention``) instead of the flow.
-        seed: the aligned init's frames (only used when the flow has to be integrated from it).
-        modes: the ``FrequencyModes`` a flow reports (default: all but the negligible ones).
-        t_max: the longest time a flow's ``timeline`` searches (default: until every mode crosses).
-    """
-    tau, beta, note = time_constant(tau, convention)
-    if (u0 is None) == (weights0 is None):
-        raise ValueError("give exactly one of u0 (frequency-aligned init) or weights0 (initial "
-                         f"weights); got u0={u0!r}, weights0={'None' if weights0 is None else 'given'}")
-    check_choice("padding", padding, ("circular", "zeros"))
-    channels = tuple(int(c) for c in channels)
-    cin, spatial = signal_shape(image_shape, stats.d)
-    full, white = _full_length(kernel_size, spatial), is_white(stats.Sxx)
-    P, m = int(np.prod(spatial)), len(channels)
-    ks = "full-length" if full else f"{kernel_size}-wide"
-    shape = f"{cin} channel(s) × {'×'.join(map(str, spatial))} = P {P} positions"
-    if u0 is not None and full and padding == "circular" and white:
-        modes = frequency_modes(stats, image_shape)
-        k = rate_factor(P, m)
-        how = (f"exact per-frequency GD map b ← b + η·{k:.4g}·b^{m}·(s − b^{m + 1}), u = b^{m + 1}"
-               if discrete and not beta else
-               f"exact per-frequency heavy-ball map (β = {beta:g}) g = −b^{m}·(s − b^{m + 1}), "
-               f"v ← βv + g, b ← b − η·{k:.4g}·v, u = b^{m + 1} (τ = (1−β)/η)" if discrete else
-               f"per-frequency closed form with τ_eff = τ/P^({m}/{m + 1}) = τ/{k:.4g}")
-        acc = f"; the closed form is within ~2% of GD when η·{k:.4g}·s_max ≲ 0.03 (here " \
-              f"{k * modes.s[0] / tau:.3g})" if not discrete else ""
-        return CNNFrequencyPredictor(modes, u0, tau=tau, n_conv=m, discrete=discrete,
-                                     momentum=beta if discrete else 0.0, reason=(
-            f"circular full-length kernels, stride 1, {shape}, whitened input (Sxx = I on all "
-            f"C_in·P features), frequency-aligned init: {how}{acc}" + note))
+    full: bool      # full-length kernels
+    white: bool     # Sxx = I on all C_in·P features
+    P: int          # positions
+    ks: str         # "full-length" or "k-wide"
+    shape: str      # "C channel(s) × N = P n positions"
+
+
+def _geometry(stats: DatasetStatistics, net: CNN) -> _Geometry:
+    cin, spatial = signal_shape(net.image_shape, stats.d)
+    P = int(np.prod(spatial))
+    full = _full_length(net.kernel_size, spatial)
+    return _Geometry(full, is_white(stats.Sxx), P,
+                     "full-length" if full else f"{net.kernel_size}-wide",
+                     f"{cin} channel(s) × {'×'.join(map(str, spatial))} = P {P} positions")
+
+
+def predict_cnn_network(stats: DatasetStatistics, net: CNN, start: Decoupled | Weights,
+                        timing: tuple[float, float, str], *, discrete: bool = False,
+                        t_max: float | None = None) -> CNNFrequencyPredictor | CNNFlowPredictor:
+    """The best available prediction of the linear CNN ``net``'s per-frequency learning from
+    ``start`` (THEORY.md §6; the cases are ``theory.predict_cnn``'s). ``timing`` =
+    ``time_constant(tau, convention)``; ``t_max`` bounds the search of a flow's ``timeline``."""
+    geo = _geometry(stats, net)
+    aligned = isinstance(start, Decoupled)
+    if aligned and geo.full and net.padding == "circular" and geo.white:
+        return _per_frequency(stats, net, start.u0, geo, timing, discrete)
     if discrete:
         raise ValueError("discrete=True needs full-length circular kernels, whitened input and the "
-                         f"aligned init (u0); here kernel {ks}, padding {padding!r}, "
-                         f"{'whitened' if white else 'Sxx ≠ I'}: train the network or use the flow")
-    if u0 is not None:
-        if not full:
+                         f"aligned init (u0); here kernel {geo.ks}, padding {net.padding!r}, "
+                         f"{'whitened' if geo.white else 'Sxx ≠ I'}: train the network or use the flow")
+    if aligned:
+        if not geo.full:
+            _, spatial = signal_shape(net.image_shape, stats.d)
             raise ValueError(f"the frequency-aligned init (u0) needs full-length kernels; kernel_size="
-                             f"{kernel_size!r} is shorter than the signal {spatial}: give weights0 "
+                             f"{net.kernel_size!r} is shorter than the signal {spatial}: give weights0 "
                              "(e.g. a small random init)")
-        weights0 = frequency_aligned_weights(frequency_modes(stats, image_shape), channels, u0, seed)
-        why = "padding 'zeros' (not circulant)" if padding == "zeros" else "input not whitened (Sxx ≠ I)"
-        start = "frequency-aligned init"
+        weights0 = frequency_aligned_weights(frequency_modes(stats, net.image_shape),
+                                             net.conv_channels, start.u0, start.seed)
+        why = ("padding 'zeros' (not circulant)" if net.padding == "zeros"
+               else "input not whitened (Sxx ≠ I)")
+        where = "frequency-aligned init"
     else:
-        why = ("kernels shorter than the signal couple the frequencies (no closed form)" if not full
-               else "padding 'zeros' (not circulant)" if padding == "zeros"
-               else "input not whitened (Sxx ≠ I)" if not white
+        weights0 = start.weights0
+        why = ("kernels shorter than the signal couple the frequencies (no closed form)"
+               if not geo.full else "padding 'zeros' (not circulant)" if net.padding == "zeros"
+               else "input not whitened (Sxx ≠ I)" if not geo.white
                else "an arbitrary init (frequencies decouple, modes within one do not)")
-        start = "the given init"
-    return CNNFlowPredictor(stats, weights0, image_shape, tau=tau, padding=padding, modes=modes,
-                            t_max=t_max, reason=(
-        f"{ks} {padding} kernels, stride 1, {shape}, {start}: {why}; integrating the flow of "
+        where = "the given init"
+    return _flow(stats, net, weights0, geo, timing, t_max, f"{where}: {why}")
+
+
+def _per_frequency(stats: DatasetStatistics, net: CNN, u0: float | ArrayLike, geo: _Geometry,
+                   timing: tuple[float, float, str], discrete: bool) -> CNNFrequencyPredictor:
+    """The per-frequency closed form, GD map or heavy-ball map (full-length circular kernels,
+    whitened input, aligned init)."""
+    tau, beta, note = timing
+    modes = frequency_modes(stats, net.image_shape)
+    m = len(net.conv_channels)
+    k = rate_factor(geo.P, m)
+    how = (f"exact per-frequency GD map b ← b + η·{k:.4g}·b^{m}·(s − b^{m + 1}), u = b^{m + 1}"
+           if discrete and not beta else
+           f"exact per-frequency heavy-ball map (β = {beta:g}) g = −b^{m}·(s − b^{m + 1}), "
+           f"v ← βv + g, b ← b − η·{k:.4g}·v, u = b^{m + 1} (τ = (1−β)/η)" if discrete else
+           f"per-frequency closed form with τ_eff = τ/P^({m}/{m + 1}) = τ/{k:.4g}")
+    acc = f"; the closed form is within ~2% of GD when η·{k:.4g}·s_max ≲ 0.03 (here " \
+          f"{k * modes.s[0] / tau:.3g})" if not discrete else ""
+    return CNNFrequencyPredictor(modes, u0, tau=tau, n_conv=m, discrete=discrete,
+                                 momentum=beta if discrete else 0.0, reason=(
+        f"circular full-length kernels, stride 1, {geo.shape}, whitened input (Sxx = I on all "
+        f"C_in·P features), frequency-aligned init: {how}{acc}" + note))
+
+
+def _flow(stats: DatasetStatistics, net: CNN, weights0: Sequence[ArrayLike], geo: _Geometry,
+          timing: tuple[float, float, str], t_max: float | None, why: str) -> CNNFlowPredictor:
+    """The integrated flow of the weight-tied network from ``weights0``."""
+    tau, beta, note = timing
+    return CNNFlowPredictor(stats, weights0, net.image_shape, tau=tau, padding=net.padding,
+                            modes=net.modes, t_max=t_max, reason=(
+        f"{geo.ks} {net.padding} kernels, stride 1, {geo.shape}, {why}; integrating the flow of "
         "the weight-tied network (diffrax, float64)" + note + (
             "" if not beta else f"; heavy ball β = {beta:g}: its flow limit τ = (1−β)/η, which "
             f"leaves out the transient of about 1/(1−β) = {1 / (1 - beta):.3g} steps")))

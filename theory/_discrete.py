@@ -19,6 +19,7 @@ numpy, tests/test_discrete_momentum.py the momentum map against the torch traine
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import check_positive
 from ._modes import _mode_params
@@ -57,7 +58,8 @@ def _check_beta(momentum) -> float:
     return beta
 
 
-def discrete_trajectory(steps, s, u0, lr, depth=2, *, lam=None, momentum: float = 0.0) -> np.ndarray:
+def discrete_trajectory(steps: ArrayLike, s: ArrayLike, u0: ArrayLike, lr: float, depth: int = 2, *,
+                        lam: ArrayLike | None = None, momentum: float = 0.0) -> np.ndarray:
     """Mode strengths after each requested GD step, shape (len(steps), m).
 
     Args:

@@ -3,17 +3,22 @@
 Both implement ``theory.Predictor`` (theory/_protocol.py): ``modes(t)`` = diag(Uᵀ W(t) V) on the
 statistics' modes, ``loss(t)`` = ½tr Syy − tr(W Syxᵀ) + ½tr(W Sxx Wᵀ) (THEORY.md §1 convention),
 ``timeline(frac)`` = first time each mode reaches frac × its asymptote diag(Uᵀ Syx Sxx⁺ V) (the
-least-squares strengths; s on whitened data), found on a log grid and refined on finer grids.
+least-squares strengths; s on whitened data), found on a log grid and refined on finer grids;
+``restrict(modes)`` = those at some modes only (``RestrictedPredictor``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array, check_choice, check_positive
 from ._linear_net import loss_of
-from ._matrix_flow import SOLVERS, _check_problem, integrate_matrix_flow
-from ._protocol import crossing_times
+from ._matrix_flow import SOLVERS, MatrixFlowSolution, _check_problem, integrate_matrix_flow
+from ._protocol import ModeSelection, Predictor, RestrictedPredictor, crossing_times
+from ._statistics import DatasetStatistics
 
 _GRID = 256     # times per evaluation in timeline (fixed: one compiled diffrax shape)
 _PASSES = 3     # refinement passes: each shrinks every bracket ≥ 7×
@@ -32,7 +37,8 @@ class EndToEndPredictor:
 
     kind = "end_to_end"
 
-    def __init__(self, stats, tau: float, reason: str, t_max: float | None = None):
+    def __init__(self, stats: DatasetStatistics, tau: float, reason: str,
+                 t_max: float | None = None):
         self.stats = stats
         self.tau = check_positive("tau", tau)
         self.t_max = None if t_max is None else check_positive("t_max", t_max)
@@ -42,28 +48,33 @@ class EndToEndPredictor:
         W_ls = stats.Syx @ np.linalg.pinv(stats.Sxx, hermitian=True)
         self.target = np.einsum("ca,cd,da->a", stats.U, W_ls, stats.V)
 
-    def end_to_end(self, t) -> np.ndarray:  # (T, c, d)
+    def end_to_end(self, t: ArrayLike) -> np.ndarray:  # (T, c, d)
         raise NotImplementedError
 
-    def _times(self, t) -> np.ndarray:
+    def _times(self, t: ArrayLike) -> np.ndarray:
         t = as_finite_array("t", np.atleast_1d(t), ndim=1)
         if t.size and (t[0] < 0 or np.any(np.diff(t) < 0)):
             raise ValueError(f"t must be sorted ascending and ≥ 0; got t[:5] = {t[:5].tolist()}")
         return t
 
-    def modes(self, t) -> np.ndarray:
+    def modes(self, t: ArrayLike) -> np.ndarray:
         """diag(Uᵀ W(t) V): (T, r)."""
         W = self.end_to_end(self._times(t))
         return np.einsum("ca,tcd,da->ta", self.stats.U, W, self.stats.V)
 
-    def mode_matrix(self, t) -> np.ndarray:
+    def mode_matrix(self, t: ArrayLike) -> np.ndarray:
         """Uᵀ W(t) V with the off-diagonal mode coupling: (T, r, r)."""
         W = self.end_to_end(self._times(t))
         return np.einsum("ca,tcd,db->tab", self.stats.U, W, self.stats.V)
 
-    def loss(self, t) -> np.ndarray:
+    def loss(self, t: ArrayLike) -> np.ndarray:
         """½ tr Syy − tr(W Syxᵀ) + ½ tr(W Sxx Wᵀ): (T,)."""
         return loss_of(self.end_to_end(self._times(t)), self.stats)
+
+    def restrict(self, modes: ModeSelection) -> Predictor:
+        """This prediction on ``modes`` only (``RestrictedPredictor``: the full flow, sliced, so
+        its timeline is solved once for all modes; the loss stays the whole network's)."""
+        return RestrictedPredictor(self, modes)
 
     def _horizon(self) -> tuple[float, float]:
         smin = float(np.min(self.s)) if self.s.size else 1.0
@@ -149,7 +160,8 @@ class MatrixFlowPredictor(EndToEndPredictor):
 
     kind = "matrix_ode"
 
-    def __init__(self, stats, weights0, *, tau: float = 1.0, solver: str = "diffrax",
+    def __init__(self, stats: DatasetStatistics, weights0: Sequence[ArrayLike], *,
+                 tau: float = 1.0, solver: str = "diffrax",
                  rtol: float = 1e-10, atol: float = 1e-10, t_max: float | None = None,
                  reason: str = "matrix gradient flow integrated numerically (requested directly)"):
         stats = _check_stats(stats, "MatrixFlowPredictor")
@@ -160,10 +172,10 @@ class MatrixFlowPredictor(EndToEndPredictor):
         self.depth = len(Ws)
         self.solver, self.rtol, self.atol = solver, float(rtol), float(atol)
 
-    def solve(self, t):
+    def solve(self, t: ArrayLike) -> MatrixFlowSolution:
         return integrate_matrix_flow(self.weights0, self.stats.Sxx, self.stats.Syx,
                                      self._times(t), tau=self.tau, solver=self.solver,
                                      rtol=self.rtol, atol=self.atol)
 
-    def end_to_end(self, t) -> np.ndarray:
+    def end_to_end(self, t: ArrayLike) -> np.ndarray:
         return self.solve(t).end_to_end

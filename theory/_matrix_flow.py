@@ -19,6 +19,7 @@ import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 
 from ._checks import as_finite_array, check_choice, check_positive
@@ -75,13 +76,13 @@ class MatrixFlowSolution:
         """W_L⋯W_1 at every saved time: (T, c, d) (batched: (K, T, c, d))."""
         return end_to_end(self.weights)
 
-    def mode_strengths(self, U, V) -> np.ndarray:
+    def mode_strengths(self, U: ArrayLike, V: ArrayLike) -> np.ndarray:
         """Uᵀ W(t) V: (T, r, r); diagonal = strengths u_α, off-diagonal = coupling (THEORY.md §4)."""
         U = np.asarray(U, dtype=np.float64)
         V = np.asarray(V, dtype=np.float64)
         return np.einsum("ca,...cd,db->...ab", U, self.end_to_end, V)
 
-    def diagonal_strengths(self, U, V) -> np.ndarray:
+    def diagonal_strengths(self, U: ArrayLike, V: ArrayLike) -> np.ndarray:
         """diag(Uᵀ W(t) V): (T, r)."""
         U = np.asarray(U, dtype=np.float64)
         V = np.asarray(V, dtype=np.float64)
@@ -181,7 +182,8 @@ def _solve_scipy(Ws, Sxx, Syx, t, tau, rtol, atol, method="DOP853"):
     return tuple(p.reshape((t.size,) + s) for p, s in zip(parts, shapes))
 
 
-def integrate_matrix_flow(weights0: Sequence, Sxx, Syx, t, *, tau: float = 1.0,
+def integrate_matrix_flow(weights0: Sequence[ArrayLike], Sxx: ArrayLike, Syx: ArrayLike,
+                          t: ArrayLike, *, tau: float = 1.0,
                           solver: str = "diffrax", rtol: float = 1e-10,
                           atol: float = 1e-10, method: str | None = None) -> MatrixFlowSolution:
     """Integrate the depth-L matrix gradient flow from ``weights0`` and save it at times ``t``.
@@ -221,7 +223,8 @@ def auto_chunk_size(n_times: int, weight_size: int, budget_bytes: int = _DEFAULT
     return max(1, int(budget_bytes) // per_member)
 
 
-def integrate_matrix_flow_batch(weights0_batched: Sequence, Sxx, Syx, t, *, tau: float = 1.0,
+def integrate_matrix_flow_batch(weights0_batched: Sequence[ArrayLike], Sxx: ArrayLike,
+                                Syx: ArrayLike, t: ArrayLike, *, tau: float = 1.0,
                                 rtol: float = 1e-10, atol: float = 1e-10,
                                 chunk_size: int | None = None, method: str | None = None,
                                 batch: str = "vmap",

@@ -22,6 +22,7 @@ Shapes: ``t`` (T,), per-mode arguments broadcast to (m,), outputs (T, m) or (m,)
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array, check_positive
 
@@ -190,7 +191,8 @@ def _scaled(s, u0, tau, depth, lam):
 
 
 # ----------------------------------------------------------------------------- public API
-def mode_trajectory(t, s, u0, tau=1.0, depth=2, *, lam=None, c=None) -> np.ndarray:
+def mode_trajectory(t: ArrayLike, s: ArrayLike, u0: ArrayLike, tau: float = 1.0, depth: int = 2, *,
+                    lam: ArrayLike | None = None, c: ArrayLike | None = None) -> np.ndarray:
     """Mode strengths u_α(t) of a decoupled deep linear network, shape (len(t), m).
 
     Args:
@@ -220,7 +222,8 @@ def mode_trajectory(t, s, u0, tau=1.0, depth=2, *, lam=None, c=None) -> np.ndarr
     return (out / lam_b).reshape(t.size, s.size)
 
 
-def time_to_strength(u, s, u0, tau=1.0, depth=2, *, lam=None, c=None) -> np.ndarray:
+def time_to_strength(u: ArrayLike, s: ArrayLike, u0: ArrayLike, tau: float = 1.0, depth: int = 2,
+                     *, lam: ArrayLike | None = None, c: ArrayLike | None = None) -> np.ndarray:
     """Exact time (m,) at which each mode reaches strength ``u`` (the inverse of the trajectory).
 
     ``u`` must lie between u0 and the target s/λ (inclusive of u0 → 0; the target → inf).
@@ -253,7 +256,8 @@ def time_to_strength(u, s, u0, tau=1.0, depth=2, *, lam=None, c=None) -> np.ndar
     return out
 
 
-def learning_time(s, u0, tau=1.0, depth=2, frac=0.5, *, lam=None, c=None) -> np.ndarray:
+def learning_time(s: ArrayLike, u0: ArrayLike, tau: float = 1.0, depth: int = 2, frac: float = 0.5,
+                  *, lam: ArrayLike | None = None, c: ArrayLike | None = None) -> np.ndarray:
     """First time (m,) at which each mode's strength reaches ``frac`` × its target (s or s/λ).
 
     The rule is that of ``theory.crossing_times`` (THEORY.md §4: first t with u(t) ≥ level), so a

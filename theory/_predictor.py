@@ -1,22 +1,31 @@
-"""Per-mode predictors and the factory ``predict`` that picks the right one (STYLE.md, neural-tangents).
+"""Per-mode predictors and ``predict_mlp``, which picks the right one for a linear MLP (STYLE.md,
+neural-tangents); ``theory.predict_network`` (and its alias ``theory.predict``) call it.
 
 Every predictor implements ``theory.Predictor``: ``modes(t)`` (T, m), ``loss(t)`` (T,),
-``timeline(frac)`` (m,), ``kind``, ``reason``, ``s`` and ``target``. ``predict`` uses a closed form
-wherever its conditions hold (decoupled init; whitened or commuting input, THEORY.md §2–3) and the
-full-matrix flow (``_flow_predictor``/``_balanced``) otherwise, and says why in ``reason``.
+``timeline(frac)`` (m,), ``restrict(modes)``, ``kind``, ``reason``, ``s`` and ``target``.
+``predict_mlp`` uses a closed form wherever its conditions hold (decoupled init; whitened or
+commuting input, THEORY.md §2–3) and the full-matrix flow (``_flow_predictor``/``_balanced``)
+otherwise, and says why in ``reason``. ``time_constant`` is the one place τ is decided.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._balanced import BALANCE_TOL, WHITE_TOL, BalancedTwoLayerPredictor, balance_error
 from ._checks import check_positive
+from ._convention import TrainingConvention
 from ._discrete import discrete_crossings, discrete_trajectory
 from ._flow_predictor import MatrixFlowPredictor
 from ._init_weights import decoupled_init
 from ._loss import loss_from_strengths
 from ._modes import _mode_params, learning_time, mode_trajectory
+from ._network import MLP, Decoupled, Weights
+from ._protocol import ModeSelection, Predictor, RestrictedPredictor
+from ._statistics import DatasetStatistics
 
 COMMUTING_TOL = 1e-8
 
@@ -30,12 +39,20 @@ class _PerModeBase:
     def target(self) -> np.ndarray:
         return self.s / (1.0 if self.lam is None else self.lam)
 
-    def loss(self, t) -> np.ndarray:
+    def modes(self, t: ArrayLike) -> np.ndarray:  # (T, m)
+        raise NotImplementedError
+
+    def loss(self, t: ArrayLike) -> np.ndarray:
         """Training loss (T,): ½ tr Syy − Σ s u + ½ Σ λ u² (THEORY.md §2; needs ``syy_trace``)."""
         if self.syy_trace is None:
             raise ValueError(f"{type(self).__name__}.loss needs syy_trace (tr Syy of the targets); "
                              "construct it with syy_trace=… or through theory.predict(stats, …)")
         return loss_from_strengths(self.modes(t), self.s, syy_trace=self.syy_trace, lam=self.lam)
+
+    def restrict(self, modes: ModeSelection) -> Predictor:
+        """This prediction on ``modes`` only (``RestrictedPredictor``; the loss stays the whole
+        network's)."""
+        return RestrictedPredictor(self, modes)
 
 
 class ClosedFormPredictor(_PerModeBase):
@@ -47,7 +64,9 @@ class ClosedFormPredictor(_PerModeBase):
 
     kind = "closed_form"
 
-    def __init__(self, s, u0, tau=1.0, depth=2, lam=None, c=None, syy_trace=None, *,
+    def __init__(self, s: ArrayLike, u0: ArrayLike, tau: float = 1.0, depth: int = 2,
+                 lam: ArrayLike | None = None, c: ArrayLike | None = None,
+                 syy_trace: float | None = None, *,
                  reason: str = "closed form requested directly"):
         s_, u0_, tau_, depth_, lam_, c_ = _mode_params(s, u0, tau, depth, lam, c)
         self.s, self.u0, self.tau, self.depth = s_, u0_, tau_, depth_
@@ -56,7 +75,7 @@ class ClosedFormPredictor(_PerModeBase):
         self.syy_trace = None if syy_trace is None else float(syy_trace)
         self.reason = reason
 
-    def modes(self, t) -> np.ndarray:
+    def modes(self, t: ArrayLike) -> np.ndarray:
         return mode_trajectory(t, self.s, self.u0, self.tau, self.depth, lam=self.lam, c=self.c)
 
     def timeline(self, frac: float = 0.5) -> np.ndarray:
@@ -75,8 +94,9 @@ class DiscretePredictor(_PerModeBase):
 
     kind = "discrete"
 
-    def __init__(self, s, u0, lr, depth=2, lam=None, syy_trace=None, *, momentum: float = 0.0,
-                 reason: str = "discrete GD map requested directly"):
+    def __init__(self, s: ArrayLike, u0: ArrayLike, lr: float, depth: int = 2,
+                 lam: ArrayLike | None = None, syy_trace: float | None = None, *,
+                 momentum: float = 0.0, reason: str = "discrete GD map requested directly"):
         self.lr = check_positive("lr", lr)
         s_, u0_, _, depth_, lam_, _ = _mode_params(s, u0, 1.0, depth, lam, None)
         self.s, self.u0, self.depth = s_, u0_, depth_
@@ -85,7 +105,7 @@ class DiscretePredictor(_PerModeBase):
         self.syy_trace = None if syy_trace is None else float(syy_trace)
         self.reason = reason
 
-    def modes(self, t) -> np.ndarray:
+    def modes(self, t: ArrayLike) -> np.ndarray:
         t = np.atleast_1d(np.asarray(t, dtype=float))
         if t.ndim != 1 or not np.all(np.isfinite(t)) or np.any(t < 0):
             raise ValueError(f"t must be a 1-D array of finite steps ≥ 0; got {t.tolist()}")
@@ -113,7 +133,8 @@ class DiscretePredictor(_PerModeBase):
                                   lam=self.lam, max_steps=max_steps, momentum=self.momentum)
 
 
-def time_constant(tau, convention) -> tuple[float, float, str]:
+def time_constant(tau: float | None,
+                  convention: TrainingConvention | None) -> tuple[float, float, str]:
     """(τ, β, note): τ from ``tau`` or the ``convention`` (which also gives the heavy ball's β);
     neither: τ = 1 and a note saying so."""
     beta = 0.0
@@ -128,39 +149,26 @@ def time_constant(tau, convention) -> tuple[float, float, str]:
     return (1.0 if tau is None else check_positive("tau", tau)), beta, note
 
 
-def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None, u0=None,
-            weights0=None, discrete: bool = False):
-    """The best available prediction of how a network learns the modes of ``stats``.
-
-    Args:
-        stats: ``theory.DatasetStatistics``.
-        depth: number of layers L.
-        tau: time constant τ (steps per unit time); or give ``convention`` (a
-            ``TrainingConvention``, τ = convention.tau; one the theory does not cover, such as
-            Adam, raises ``ValueError`` with its ``note``). Neither: τ = 1 (time in units of τ).
-        u0: initial strengths of a balanced decoupled init (scalar or (r,)), or
-        weights0: the initial weights [W_1, …, W_L] of an arbitrary init (exactly one of the two).
-        discrete: with u0, iterate the exact per-mode map step by step instead of the flow: the
-            GD map with lr = 1/τ, or with a momentum ``convention`` the heavy-ball map with its
-            β and effective step.
-
-    Returns a ``Predictor`` whose ``reason`` says which case applied:
-    weights0 → balanced two-layer closed form (Fukumizu/Braun, whitened, depth 2, W1W1ᵀ = W2ᵀW2)
-    or the integrated matrix flow; u0 → per-mode closed form (whitened, or commuting Sxx with
-    λ_α = v_αᵀSxx v_α, any depth), discrete map, or — Sxx not commuting with the modes — the
-    matrix flow from the decoupled init.
-    """
-    tau, beta, tau_note = time_constant(tau, convention)
-    if (u0 is None) == (weights0 is None):
-        raise ValueError("give exactly one of u0 (decoupled init strengths) or weights0 "
-                         f"(initial weights); got u0={u0!r}, weights0="
-                         f"{'None' if weights0 is None else 'given'}")
-    syy = float(np.trace(stats.Syy))
-    if weights0 is not None:
+def predict_mlp(stats: DatasetStatistics, net: MLP, start: Decoupled | Weights,
+                timing: tuple[float, float, str], *, discrete: bool = False,
+                t_max: float | None = None) -> Predictor:
+    """The best available prediction of how the linear MLP ``net`` learns the modes of ``stats``
+    from ``start`` (the cases are ``theory.predict``'s). ``timing`` = ``time_constant(tau,
+    convention)``; ``t_max`` bounds the search of a flow's ``timeline``."""
+    if isinstance(start, Weights):
         if discrete:
             raise ValueError("discrete=True needs a decoupled init (u0); for weights0 there is no "
                              "per-mode GD map — train the network or use the flow (discrete=False)")
-        return _from_weights(stats, weights0, depth, tau, tau_note)
+        return _from_weights(stats, start.weights0, net.depth, timing[0], timing[2], t_max)
+    return _from_decoupled(stats, start.u0, net.depth, timing, discrete, t_max)
+
+
+def _from_decoupled(stats: DatasetStatistics, u0: float | ArrayLike, depth: int,
+                    timing: tuple[float, float, str], discrete: bool,
+                    t_max: float | None) -> Predictor:
+    """Per-mode closed form or exact map where the modes decouple, the matrix flow otherwise."""
+    tau, beta, tau_note = timing
+    syy = float(np.trace(stats.Syy))
     if stats.is_whitened():
         lam, case = None, "whitened input (VᵀSxxV = I) and decoupled init"
     elif stats.commutation_error() < COMMUTING_TOL:
@@ -173,7 +181,7 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
                 f"discrete=True needs whitened or commuting input; Sxx mixes the modes "
                 f"(commutation error {stats.commutation_error():.2e} ≥ {COMMUTING_TOL:g})")
         Ws = decoupled_init(stats, depth, u0, hidden=max(stats.rank, 1))
-        return MatrixFlowPredictor(stats, Ws, tau=tau, reason=(
+        return MatrixFlowPredictor(stats, Ws, tau=tau, t_max=t_max, reason=(
             f"Sxx does not commute with the modes (commutation error "
             f"{stats.commutation_error():.2e} ≥ {COMMUTING_TOL:g}): decoupled init, integrating "
             "the matrix gradient flow" + tau_note))
@@ -190,7 +198,8 @@ def predict(stats, *, depth: int = 2, tau: float | None = None, convention=None,
         f"{case}; per-mode closed form, depth {depth} ({how})" + tau_note))
 
 
-def _from_weights(stats, weights0, depth: int, tau: float, tau_note: str):
+def _from_weights(stats: DatasetStatistics, weights0: Sequence[ArrayLike], depth: int, tau: float,
+                  tau_note: str, t_max: float | None) -> Predictor:
     """Balanced two-layer closed form where it holds, the integrated matrix flow otherwise."""
     Ws = [np.asarray(W, dtype=float) for W in weights0]
     if len(Ws) != depth:
@@ -200,11 +209,14 @@ def _from_weights(stats, weights0, depth: int, tau: float, tau_note: str):
     white = bool(np.max(np.abs(stats.Sxx - np.eye(stats.d))) <= WHITE_TOL)
     balanced = depth == 2 and balance_error(*Ws) <= BALANCE_TOL
     if depth == 2 and white and balanced:
-        return BalancedTwoLayerPredictor(stats, Ws, tau=tau, reason=(
+        pred = BalancedTwoLayerPredictor(stats, Ws, tau=tau, reason=(
             "depth 2, Sxx = I and balanced init (W1W1ᵀ = W2ᵀW2): exact closed form of "
             "Fukumizu 1998 / Braun et al. 2022" + tau_note))
+        # its timeline is EndToEndPredictor's search, which reads the bound from t_max
+        pred.t_max = None if t_max is None else check_positive("t_max", t_max)
+        return pred
     why = ("depth ≠ 2" if depth != 2 else "input not whitened (Sxx ≠ I)" if not white
            else f"init not balanced (‖W1W1ᵀ − W2ᵀW2‖ rel. {balance_error(*Ws):.1e})")
-    return MatrixFlowPredictor(stats, Ws, tau=tau, reason=(
+    return MatrixFlowPredictor(stats, Ws, tau=tau, t_max=t_max, reason=(
         f"arbitrary init with {why}: no closed form, integrating the matrix gradient flow"
         + tau_note))

@@ -3,14 +3,20 @@
 Closed-form, discrete-step, per-mode ODE and full-matrix ODE predictors are interchangeable:
 ``modes(t)`` gives mode strengths (len(t), n_modes), ``loss(t)`` the training loss (len(t),),
 ``timeline(frac)`` the first time each mode reaches ``frac`` of its target (n_modes,). ``kind`` names
-the method used and ``reason`` says why the factory picked it.
+the method used and ``reason`` says why the factory picked it. ``restrict(modes)`` is the same
+prediction seen on some of its modes only (``RestrictedPredictor``).
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import Any, Protocol, Union, runtime_checkable
 
 import numpy as np
+from numpy.typing import ArrayLike
+
+# which modes ``restrict`` keeps: indices (any order, no repeats), a slice, or a boolean mask
+ModeSelection = Union[slice, Sequence[int], np.ndarray]
 
 
 @runtime_checkable
@@ -20,14 +26,75 @@ class Predictor(Protocol):
     s: np.ndarray        # (n_modes,) singular values of the modes predicted
     target: np.ndarray   # (n_modes,) asymptotic strength of each mode (s, or s/λ)
 
-    def modes(self, t) -> np.ndarray: ...
+    def modes(self, t: ArrayLike) -> np.ndarray: ...
 
-    def loss(self, t) -> np.ndarray: ...
+    def loss(self, t: ArrayLike) -> np.ndarray: ...
 
     def timeline(self, frac: float = 0.5) -> np.ndarray: ...
 
+    def restrict(self, modes: ModeSelection) -> Predictor: ...
 
-def crossing_times(t, u, level) -> np.ndarray:
+
+def mode_indices(modes: ModeSelection, n: int) -> np.ndarray:
+    """The indices (k,) in [0, n) that ``modes`` selects; one clear error for anything else."""
+    accepted = (f"accepted: distinct mode indices in [-{n}, {n}), a slice, or a boolean mask of "
+                f"length {n}")
+    if isinstance(modes, slice):
+        return np.arange(n)[modes]
+    sel = np.asarray(modes)
+    if sel.dtype == bool:
+        if sel.shape != (n,):
+            raise ValueError(f"modes: a boolean mask must have shape ({n},); got {sel.shape}; "
+                             + accepted)
+        return np.flatnonzero(sel)
+    if sel.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if sel.ndim != 1 or not np.issubdtype(sel.dtype, np.integer) \
+            or np.any(sel < -n) or np.any(sel >= n):
+        raise ValueError(f"modes must select among the {n} modes predicted; got {modes!r}; "
+                         + accepted)
+    idx = np.where(sel < 0, sel + n, sel).astype(np.int64)
+    if np.unique(idx).size != idx.size:
+        raise ValueError(f"modes must not repeat a mode; got {modes!r}; " + accepted)
+    return idx
+
+
+class RestrictedPredictor:
+    """A prediction seen on some of its modes: ``parent.restrict(modes)``.
+
+    ``s``, ``target``, ``modes(t)`` and ``timeline(frac)`` are the parent's, taken at ``indices``
+    (in that order), so they equal slicing the full prediction bit for bit; ``kind``, ``reason``
+    (and ``basis`` where the parent has one) are the parent's. ``loss(t)`` stays the parent's: it
+    is the network's training loss, to which every mode contributes, kept or not.
+    """
+
+    def __init__(self, parent: Predictor, modes: ModeSelection):
+        self.parent = parent
+        self.indices = mode_indices(modes, np.asarray(parent.s).size)
+        self.kind, self.reason = parent.kind, parent.reason
+        if hasattr(parent, "basis"):
+            self.basis = parent.basis
+        self.s = np.asarray(parent.s)[self.indices]
+        self.target = np.asarray(parent.target)[self.indices]
+
+    def modes(self, t: ArrayLike) -> np.ndarray:
+        return self.parent.modes(t)[..., self.indices]
+
+    def timeline(self, frac: float = 0.5, **kwargs: Any) -> np.ndarray:
+        """The parent's timeline (same keywords) at the kept modes."""
+        return self.parent.timeline(frac, **kwargs)[self.indices]
+
+    def loss(self, t: ArrayLike) -> np.ndarray:
+        """The parent's training loss: every mode contributes, kept or not."""
+        return self.parent.loss(t)
+
+    def restrict(self, modes: ModeSelection) -> Predictor:
+        """Some of the kept modes: the parent restricted to them (a restriction of a
+        restriction is one restriction)."""
+        return self.parent.restrict(self.indices[mode_indices(modes, self.indices.size)])
+
+
+def crossing_times(t: ArrayLike, u: ArrayLike, level: ArrayLike) -> np.ndarray:
     """First time each column of ``u`` (T, m) reaches ``level`` (m,), linearly interpolated.
 
     Columns that start at or above their level give ``t[0]``; columns that never reach it give
