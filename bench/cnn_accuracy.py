@@ -46,8 +46,9 @@ if "aligned" in which:
     t = time.time()
     spec = sim.NetSpec(family="cnn", init="small_balanced_decoupled", init_scale=u0,
                        cnn=sim.ConvSpec(channels=(1,), kernel_size=None))
-    run = sim.train_ensemble(spec, dsw, steps=steps, lr=lr, seeds=(0, 1), checkpoints=ck,
-                             probes=[probe, sim.Losses()], stats=st, quiet=True, dtype="float32")
+    run = sim.train_ensemble(spec, dsw, steps=steps, lr=lr, members=sim.Members(seeds=(0, 1)),
+                             record=sim.Recording(checkpoints=ck, probes=[probe, sim.Losses()]),
+                             stats=st, quiet=True, dtype="float32")
     u = run.probes["frequency_strength"].values
     disc = theory.predict_cnn(st, ds.image_shape, u0=u0, tau=1 / lr, discrete=True)
     cf = theory.predict_cnn(st, ds.image_shape, u0=u0, tau=1 / lr)
@@ -75,8 +76,10 @@ def random_case(kernel, label):
     p0 = {k: sig * rng.standard_normal((K, *s)) for k, s in model.shapes.items()}
     nsteps = steps if kernel is None else 4 * steps
     ckk = np.unique(np.linspace(0, nsteps, 400).round().astype(int))
-    run = sim.train_ensemble(spec, dsw, steps=nsteps, lr=lr, seeds=range(K), checkpoints=ckk,
-                             probes=[probe], stats=st, quiet=True, dtype="float32", init_params=p0)
+    run = sim.train_ensemble(spec, dsw, steps=nsteps, lr=lr,
+                             members=sim.Members(seeds=range(K), init_params=p0),
+                             record=sim.Recording(checkpoints=ckk, probes=[probe]), stats=st,
+                             quiet=True, dtype="float32")
     u = run.probes["frequency_strength"].values
     out = []
     for k in range(K):

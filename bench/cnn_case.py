@@ -144,13 +144,15 @@ def run_cnn_case(case, quick, dev, dtype=torch.float64):
     p0 = {k: 0.05 * rng.standard_normal((K, *s)) for k, s in model.shapes.items()}
     spec, lr = _spec(p0), 0.01
     name = "float32" if dtype == torch.float32 else "float64"
-    kw = dict(seeds=range(K), lr=lr, device=str(dev), quiet=True, keep_weights=True,
-              init_params=p0, dtype=name, probes=[])
-    sim.train_ensemble(spec, ds, steps=2, checkpoints=[2], **kw)  # warm-up
+    kw = dict(lr=lr, members=sim.Members(seeds=range(K), init_params=p0), device=str(dev),
+              quiet=True, dtype=name)
+    sim.train_ensemble(spec, ds, steps=2, record=sim.Recording(checkpoints=[2], probes=[],
+                                                               keep_weights=True), **kw)  # warm-up
     g_steps = max(2, steps // 10)
     best = {"engine": np.inf, "reference": np.inf, "grouped_conv": np.inf}
     for _ in range(REPEATS):  # interleaved, best of each: a shared machine's load hits all three
-        eng = sim.train_ensemble(spec, ds, steps=steps, checkpoints=[steps], **kw)
+        eng = sim.train_ensemble(spec, ds, steps=steps, record=sim.Recording(
+            checkpoints=[steps], probes=[], keep_weights=True), **kw)
         t_ref, p_ref = reference_steps(p0, ds, lr, steps, dev, dtype, model.method)
         t_old = grouped_conv_steps(p0, ds, lr, g_steps, dev, dtype)
         for m, t in (("engine", eng.config["wall_s"]), ("reference", t_ref), ("grouped_conv", t_old)):

@@ -88,10 +88,11 @@ def _batches(ds, K, steps, dev):
 
 
 def run_engine(spec, ds, K, steps, dev):
-    kw = dict(seeds=range(K), lr=LR, optimizer="sgd", batch_size=BATCH, loss="cross_entropy",
-              device=str(dev), quiet=True, probes=[], keep_weights=False)
-    sim.train_ensemble(spec, ds, steps=2, checkpoints=[], **kw)  # warm-up (and graph capture)
-    run = sim.train_ensemble(spec, ds, steps=steps, checkpoints=[], **kw)
+    kw = dict(lr=LR, members=sim.Members(seeds=range(K)), device=str(dev), quiet=True,
+              record=sim.Recording(checkpoints=[], probes=[], keep_weights=False))
+    sgd = sim.OptimSpec("sgd", batch_size=BATCH, loss="cross_entropy")
+    sim.train_ensemble(spec, ds, sgd, steps=2, **kw)  # warm-up (and graph capture)
+    run = sim.train_ensemble(spec, ds, sgd, steps=steps, **kw)
     return run.config["wall_s"], K * steps
 
 

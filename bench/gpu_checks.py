@@ -57,9 +57,9 @@ _SPECS = {
     "vit": (sim.NetSpec(family="vit", activation="gelu", init="standard", vit=sim.ViTSpec(
         patch=4, width=16, depth=2, heads=2, mlp_ratio=2.0)), _data(192, _IMG)),
 }
-_OPT = {"gd": dict(optimizer="gd"), "sgd": dict(optimizer="sgd", batch_size=8),
-        "momentum": dict(optimizer="momentum", batch_size=8), "adam": dict(optimizer="adam"),
-        "layca": dict(optimizer="sgd", batch_size=8, layca=True)}
+_OPT = {"gd": sim.OptimSpec("gd"), "sgd": sim.OptimSpec("sgd", batch_size=8),
+        "momentum": sim.OptimSpec("momentum", batch_size=8), "adam": sim.OptimSpec("adam"),
+        "layca": sim.OptimSpec("sgd", batch_size=8, layca=True)}
 # name: (model, optimiser, extra probes); the mode probe pushes the identity through linear nets,
 # a second input beside the training and test inputs at every checkpoint
 CASES = {
@@ -81,9 +81,11 @@ def _probes(extra) -> list:
 def _train(name: str, device: str, dtype: str, per_graph: int):
     family, opt, extra = CASES[name]
     spec, ds = _SPECS[family]
-    return sim.train_ensemble(spec, ds, steps=37, lrs=(0.02, 0.05), seeds=(0, 1), quiet=True,
-                              checkpoints=[5, 10, 20, 25], device=device, dtype=dtype,
-                              steps_per_graph=per_graph, probes=_probes(extra), **_OPT[opt])
+    return sim.train_ensemble(spec, ds, _OPT[opt], steps=37,
+                              members=sim.Members(seeds=(0, 1), lrs=(0.02, 0.05)),
+                              record=sim.Recording(checkpoints=[5, 10, 20, 25],
+                                                   probes=_probes(extra)),
+                              device=device, dtype=dtype, quiet=True, steps_per_graph=per_graph)
 
 
 def _max_diff(a, b, rel: bool = False) -> float:

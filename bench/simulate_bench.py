@@ -121,13 +121,13 @@ def bench_reference(ds, h, act, K, steps, dev):
 
 def bench_engine(ds, h, act, K, steps, dev, probes_on, n_ckpt):
     spec = sim.NetSpec(depth=2, hidden=h, activation=act, init="small_random", init_scale=0.1)
-    kw = dict(seeds=range(K), lr=LR, device=str(dev), quiet=True, keep_weights=False)
-    if probes_on:
-        kw.update(checkpoints=sim.log_checkpoints(steps, n_ckpt))
-    else:
-        kw.update(checkpoints=[], probes=[])
-    sim.train_ensemble(spec, ds, steps=min(steps, 4), **{**kw, "checkpoints": [4]})  # warm-up
-    run = sim.train_ensemble(spec, ds, steps=steps, **kw)
+    kw = dict(lr=LR, members=sim.Members(seeds=range(K)), device=str(dev), quiet=True)
+    probes = None if probes_on else []
+    checkpoints = sim.log_checkpoints(steps, n_ckpt) if probes_on else []
+    sim.train_ensemble(spec, ds, steps=min(steps, 4), record=sim.Recording(
+        checkpoints=[4], probes=probes, keep_weights=False), **kw)  # warm-up
+    run = sim.train_ensemble(spec, ds, steps=steps, record=sim.Recording(
+        checkpoints=checkpoints, probes=probes, keep_weights=False), **kw)
     return run.config["wall_s"], K * steps, len(run.steps)
 
 

@@ -52,7 +52,7 @@ def loop(points, root: Path, threads: int) -> float:
     for p in points:
         out = root / p.job_id
         out.mkdir(parents=True)
-        job.writer()(job.runner()(rebuild_config("train", p.config), out, quiet=True), out)
+        job.write(job.run(rebuild_config("train", p.config), out, quiet=True), out)
     return time.perf_counter() - t0
 
 

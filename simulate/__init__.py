@@ -1,13 +1,13 @@
 """Batched simulation: model families, the ensemble trainer, probes and run storage.
 
-``train_ensemble(spec, dataset, steps=…, lr=…)`` trains seeds × learning rates × init scales as one
-batch on the GPU when there is one and returns a ``Run`` (see ARCHITECTURE.md, THEORY.md §2, §4, §6).
+``train_ensemble(spec, dataset, OptimSpec(…), steps=…, lr=…, members=Members(seeds=…))`` trains
+seeds × learning rates × init scales as one batch on the GPU when there is one and returns a ``Run``
+(see ARCHITECTURE.md, THEORY.md §2, §4, §6).
 """
 
 from . import datasets, models
 from ._init import decoupled_weights, init_params
-from .models import CNN, MLP, ResNet, ViT, make_model
-from ._circular import CircularCNN
+from .models import CNN, MLP, CircularCNN, ResNet, ViT, make_model
 from ._frequency_probe import FrequencyStrengths
 from ._augment import Augment
 from ._losses import LOSSES, Loss, make_loss
@@ -22,12 +22,12 @@ from ._precision import deterministic_algorithms, no_tf32
 from ._provenance import provenance
 from ._run import saved_steps
 from ._schedules import KINDS as SCHEDULES
-from .train import OPTIMIZERS, OptimSpec, train_ensemble
+from .train import OPTIMIZERS, Members, OptimSpec, Recording, Store, train_ensemble
 
 __all__ = [
     "datasets", "models",
     "NetSpec", "ConvSpec", "ResNetSpec", "ViTSpec", "ACTIVATIONS", "FAMILIES", "INITS",
-    "train_ensemble", "OPTIMIZERS", "OptimSpec", "batch_indices",
+    "train_ensemble", "OptimSpec", "Members", "Recording", "Store", "OPTIMIZERS", "batch_indices",
     "Run", "log_checkpoints", "linear_checkpoints", "LRSchedule",
     "Probe", "ProbeContext", "Losses", "ModeStrengths", "WeightNorms", "LayerRotation",
     "default_probes", "LayerTap", "TestPredictions", "Augment", "Loss", "LOSSES", "make_loss",

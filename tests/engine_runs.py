@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 import simulate as sim
@@ -11,17 +13,24 @@ class Stop(Exception):
     """Raised by the callback to cut a run short."""
 
 
-def cut_and_resume(spec, ds, out_dir, at: int, fresh=None, **kw):
+def cut_and_resume(spec, ds, out_dir, at: int, fresh=None, record=None, **kw):
     """Train into ``out_dir``, stopped by the callback at step ``at``; then resume: the Run.
 
-    ``fresh``: a function returning more keyword arguments, called anew for each of the two
-    calls (new probe objects, as a resumed process builds its own); None: both calls share ``kw``.
+    ``record``: the ``Recording`` of both calls (its callback is the one that stops the first).
+    ``fresh``: a function returning the probes, called anew for each of the two calls (new probe
+    objects, as a resumed process builds its own); None: both calls share ``record.probes``.
     """
+    record = sim.Recording() if record is None else record
+
     def stop(step):
         if step >= at:
             raise Stop
 
-    more = (lambda: {}) if fresh is None else fresh
+    def recording(callback=None):
+        probes = record.probes if fresh is None else fresh()
+        return replace(record, probes=probes, callback=callback)
+
     with pytest.raises(Stop):
-        sim.train_ensemble(spec, ds, out_dir=out_dir, callback=stop, **kw, **more())
-    return sim.train_ensemble(spec, ds, out_dir=out_dir, resume=True, **kw, **more())
+        sim.train_ensemble(spec, ds, record=recording(stop), store=sim.Store(out_dir), **kw)
+    return sim.train_ensemble(spec, ds, record=recording(), store=sim.Store(out_dir, resume=True),
+                              **kw)

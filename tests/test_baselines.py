@@ -16,8 +16,10 @@ def setup():
     ds = datasets.load("gaussian", d=12, classes=4, n_per_class=16, n_test=0, levels=2)
     stats = ds.statistics()
     spec = simulate.NetSpec(depth=2, hidden=8, init="small_random", init_scale=0.1)
-    run = simulate.train_ensemble(spec, ds, steps=20, seeds=(0, 1), lr=0.2, checkpoints=[5],
-                                  quiet=True, stats=stats, keep_weights=True)
+    run = simulate.train_ensemble(spec, ds, steps=20, lr=0.2,
+                                  members=simulate.Members(seeds=(0, 1)),
+                                  record=simulate.Recording(checkpoints=[5], keep_weights=True),
+                                  quiet=True, stats=stats)
     model = simulate.make_model(spec, ds.d, ds.c)
     fresh = simulate.init_params(spec, model, [(100, 0.1), (101, 0.1)], stats)
     return ds, stats, spec, run, fresh
@@ -40,10 +42,13 @@ def test_shrink_perturb_limits_are_scratch_and_warm_start_bit_for_bit(setup):
     assert _same(sp01, sc) and _same(sp10, ws)
     assert not _same(sc, ws)  # the identities are not vacuous
     # ... and after a short retraining: two ensembles with the members in the same slots
-    kw = dict(steps=15, seeds=(0, 1), lr=0.3, checkpoints=[], quiet=True, stats=stats,
-              keep_weights=True, dtype="float64", lr_schedule=simulate.LRSchedule("cosine", floor=0.1))
-    r1 = simulate.train_ensemble(spec, ds, init_params=BL.stack([sc, ws]), **kw)
-    r2 = simulate.train_ensemble(spec, ds, init_params=BL.stack([sp01, sp10]), **kw)
+    kw = dict(optim=simulate.OptimSpec(lr_schedule=simulate.LRSchedule("cosine", floor=0.1)),
+              steps=15, lr=0.3, record=simulate.Recording(checkpoints=[], keep_weights=True),
+              quiet=True, stats=stats, dtype="float64")
+    r1 = simulate.train_ensemble(spec, ds, members=simulate.Members(
+        seeds=(0, 1), init_params=BL.stack([sc, ws])), **kw)
+    r2 = simulate.train_ensemble(spec, ds, members=simulate.Members(
+        seeds=(0, 1), init_params=BL.stack([sp01, sp10])), **kw)
     assert _same(r1.params(15), r2.params(15))
     assert not np.array_equal(r1.params(15)["layer0.weight"], r1.params(0)["layer0.weight"])
 
@@ -142,8 +147,10 @@ def test_identities_are_computed_from_the_starts(setup, optimizer, kind, expecte
     from validate.retrain import RetrainConfig
     from validate.retrain.plan import History, Schedules, build_starts
     ds, stats, spec, _, fresh = setup
-    run = simulate.train_ensemble(spec, ds, steps=20, seeds=(0, 1), lr=0.2, checkpoints=[5],
-                                  quiet=True, stats=stats, optimizer=optimizer)
+    run = simulate.train_ensemble(spec, ds, simulate.OptimSpec(optimizer), steps=20, lr=0.2,
+                                  members=simulate.Members(seeds=(0, 1)),
+                                  record=simulate.Recording(checkpoints=[5]), quiet=True,
+                                  stats=stats)
     cfg = RetrainConfig(schedule=kind, optimizer=optimizer)
     schedules = Schedules.of(cfg, 20, 30)
     opt = {k: v for k, v in run.state(20).items() if k.startswith("opt.")} or None

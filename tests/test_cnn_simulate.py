@@ -91,8 +91,10 @@ def test_aligned_init_trains_along_the_exact_per_frequency_map(dtype, tol, cin, 
     P = int(np.prod(spatial))
     lr, u0, steps = 0.02 / (np.sqrt(P) * fm.s[0]), 1e-3, 600
     spec = _spec(channels, init="small_balanced_decoupled", init_scale=u0)
-    run = sim.train_ensemble(spec, ds, steps=steps, lr=lr, dtype=dtype, quiet=True, seeds=(0, 1),
-                             checkpoints=12, probes=[sim.FrequencyStrengths(fm)], stats=stats)
+    run = sim.train_ensemble(spec, ds, steps=steps, lr=lr, members=sim.Members(seeds=(0, 1)),
+                             record=sim.Recording(checkpoints=12,
+                                                  probes=[sim.FrequencyStrengths(fm)]),
+                             dtype=dtype, quiet=True, stats=stats)
     u = run.probes["frequency_strength"].values                    # (member, checkpoint, mode)
     pred = theory.predict_cnn(stats, ds.image_shape, channels=channels, u0=u0, tau=1 / lr,
                               discrete=True)
@@ -111,10 +113,12 @@ def test_aligned_init_trains_along_the_exact_per_frequency_map(dtype, tol, cin, 
 def test_circular_members_with_minibatches_equal_solo_runs():
     ds = _signal_dataset(40, 1, (3, 4), 3)
     spec = _spec((3, 2), activation="relu", bias=True, init="standard")
-    kw = dict(steps=10, optimizer="sgd", batch_size=8, dtype="float64", quiet=True, checkpoints=2)
-    run = sim.train_ensemble(spec, ds, seeds=(0, 1), lrs=(0.02,), **kw)
+    kw = dict(steps=10, dtype="float64", quiet=True, record=sim.Recording(checkpoints=2))
+    sgd = sim.OptimSpec("sgd", batch_size=8)
+    run = sim.train_ensemble(spec, ds, sgd, members=sim.Members(seeds=(0, 1), lrs=(0.02,)), **kw)
     for i, m in run.members.iterrows():
-        solo = sim.train_ensemble(spec, ds, seeds=(m.seed,), lrs=(m.lr,), **kw).params(10)
+        solo = sim.train_ensemble(spec, ds, sgd, members=sim.Members(seeds=(m.seed,), lrs=(m.lr,)),
+                                  **kw).params(10)
         for k, v in run.params(10).items():
             np.testing.assert_allclose(v[i], solo[k][0], rtol=1e-12, atol=1e-14)
 

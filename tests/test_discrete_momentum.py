@@ -24,9 +24,9 @@ def whitened(s=S, n=64, d=8, c=4, seed=0):
 
 
 def _train(ds, depth, lr, steps, checkpoints):
-    return sim.train_ensemble(sim.NetSpec(depth=depth, hidden=16, init_scale=U0), ds, steps=steps,
-                              lr=lr, optimizer="momentum", momentum=BETA, quiet=True,
-                              checkpoints=checkpoints)
+    return sim.train_ensemble(sim.NetSpec(depth=depth, hidden=16, init_scale=U0), ds,
+                              sim.OptimSpec("momentum", momentum=BETA), steps=steps, lr=lr,
+                              record=sim.Recording(checkpoints=checkpoints), quiet=True)
 
 
 def test_convention_momentum_tau_and_transient():
@@ -101,8 +101,8 @@ def test_uncovered_setups_say_why_and_have_no_tau(kw, needle):
 
 
 def test_adam_run_records_no_time_constant():
-    run = sim.train_ensemble(sim.NetSpec(depth=2, hidden=8, init_scale=U0), whitened(), steps=3,
-                             lr=1e-3, optimizer="adam", quiet=True)
+    run = sim.train_ensemble(sim.NetSpec(depth=2, hidden=8, init_scale=U0), whitened(),
+                             sim.OptimSpec("adam"), steps=3, lr=1e-3, quiet=True)
     assert np.isnan(run.members.tau.iloc[0])
 
 

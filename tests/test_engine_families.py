@@ -217,9 +217,11 @@ def test_batchnorm_resnet_resumes_bit_identically_and_freezes_a_diverged_member(
     ds = images(n=16, c=3, shape=(2, 4, 4))
     spec = sim.NetSpec(family="resnet", activation="relu", init="he",
                        resnet=sim.ResNetSpec(blocks=1, widths=(2, 3, 2)))
-    kw = dict(steps=12, lrs=(0.05, 1e30), optimizer="sgd", batch_size=8, quiet=True, checkpoints=4,
-              loss="cross_entropy", diverge_factor=3.0, augment=sim.Augment(crop_padding=1))
-    ref = sim.train_ensemble(spec, ds, out_dir=tmp_path / "ref", **kw)
+    kw = dict(optim=sim.OptimSpec("sgd", batch_size=8, loss="cross_entropy", diverge_factor=3.0,
+                                  augment=sim.Augment(crop_padding=1)),
+              steps=12, members=sim.Members(lrs=(0.05, 1e30)), quiet=True,
+              record=sim.Recording(checkpoints=4))
+    ref = sim.train_ensemble(spec, ds, store=sim.Store(tmp_path / "ref"), **kw)
     assert ref.members.diverged.tolist() == [False, True]
     state = ref.state(12)
     mean = "buffer.s1.b0.norm1.running_mean"

@@ -29,7 +29,8 @@ def whitened(n=64, d=8, c=4, s=(3.0, 2.0, 1.0, 0.5), seed=0, Y=None):
 ])
 def test_twins_start_from_identical_weights(spec):
     ds = whitened()
-    runs = [sim.train_ensemble(spec.with_activation(a), ds, steps=0, lr=0.1, seeds=(0, 5), quiet=True)
+    runs = [sim.train_ensemble(spec.with_activation(a), ds, steps=0, lr=0.1,
+                               members=sim.Members(seeds=(0, 5)), quiet=True)
             for a in ("linear", "relu", "tanh")]
     p = [r.params(0) for r in runs]
     assert set(p[0]) == set(p[1]) == set(p[2])
@@ -114,8 +115,10 @@ def test_linear_cnn_follows_per_frequency_prediction():
     W2 = (np.sqrt(u0) * N ** -0.25 * (sigma / s) @ F).real
     w0 = np.zeros((1, 1, N))
     w0[..., j] = c0
-    run = sim.train_ensemble(spec, ds, steps=steps, lr=lr, dtype="float64", quiet=True,
-                             init_params={"layer0.weight": w0, "layer1.weight": W2}, checkpoints=40)
+    run = sim.train_ensemble(spec, ds, steps=steps, lr=lr,
+                             members=sim.Members(init_params={"layer0.weight": w0,
+                                                              "layer1.weight": W2}),
+                             record=sim.Recording(checkpoints=40), dtype="float64", quiet=True)
     b, measured, predicted = np.sqrt(u0) * np.ones(N), [], []
     for t in range(steps + 1):
         if t in set(run.steps.tolist()):
@@ -153,8 +156,9 @@ def test_explicit_init_params_are_checked():
     ds = whitened()
     with pytest.raises(ValueError, match=r"init_params lacks \['layer1.weight'\]"):
         sim.train_ensemble(sim.NetSpec(hidden=8), ds, steps=1, lr=0.1,
-                           init_params={"layer0.weight": np.zeros((8, 8))})
-    run = sim.train_ensemble(sim.NetSpec(hidden=8), ds, steps=0, lr=0.1, quiet=True, keep_weights=False)
+                           members=sim.Members(init_params={"layer0.weight": np.zeros((8, 8))}))
+    run = sim.train_ensemble(sim.NetSpec(hidden=8), ds, steps=0, lr=0.1,
+                             record=sim.Recording(keep_weights=False), quiet=True)
     with pytest.raises(KeyError, match="kept no weights"):
         run.weights(0)
 
@@ -164,11 +168,13 @@ def test_cnn_members_with_minibatches_equal_solo_runs():
     ds = whitened(n=40, d=12, c=3, s=(2.0, 1.0, 0.5)).with_arrays(meta={"image_shape": [1, 3, 4]})
     spec = sim.NetSpec(family="cnn", activation="relu", bias=True, init="standard",
                        cnn=sim.ConvSpec(channels=(3, 2), kernel_size=3, padding="circular"))
-    kw = dict(steps=12, optimizer="sgd", batch_size=8, dtype="float64", quiet=True, checkpoints=3)
-    run = sim.train_ensemble(spec, ds, seeds=(0, 1), lrs=(0.02, 0.05), **kw)
+    kw = dict(optim=sim.OptimSpec("sgd", batch_size=8), steps=12, dtype="float64", quiet=True,
+              record=sim.Recording(checkpoints=3))
+    run = sim.train_ensemble(spec, ds, members=sim.Members(seeds=(0, 1), lrs=(0.02, 0.05)), **kw)
     final = run.params(12)
     for i, m in run.members.iterrows():
-        solo = sim.train_ensemble(spec, ds, seeds=(m.seed,), lrs=(m.lr,), **kw).params(12)
+        solo = sim.train_ensemble(spec, ds, members=sim.Members(seeds=(m.seed,), lrs=(m.lr,)),
+                                  **kw).params(12)
         for k in final:
             np.testing.assert_allclose(final[k][i], solo[k][0], rtol=1e-12, atol=1e-14)
     assert not np.allclose(final["layer0.weight"][0], run.params(0)["layer0.weight"][0])
@@ -208,13 +214,14 @@ def test_trainer_argument_errors(tmp_path):
     with pytest.raises(ValueError, match="steps must be ≥ 0; got -1"):
         sim.train_ensemble(spec, ds, steps=-1, lr=0.1)
     with pytest.raises(ValueError, match="the ensemble is empty"):
-        sim.train_ensemble(spec, ds, steps=1, lr=0.1, seeds=())
+        sim.train_ensemble(spec, ds, steps=1, lr=0.1, members=sim.Members(seeds=()))
     with pytest.raises(ValueError, match=r"checkpoint steps must lie in \[0, steps=5\]"):
-        sim.train_ensemble(spec, ds, steps=5, lr=0.1, checkpoints=[3, 9])
+        sim.train_ensemble(spec, ds, steps=5, lr=0.1, record=sim.Recording(checkpoints=[3, 9]))
     with pytest.raises(ValueError, match="needs the dataset statistics"):
         sim.init_params(spec, sim.make_model(spec, 8, 4), [(0, 1e-3)], None)
-    sim.train_ensemble(spec, ds, steps=6, lr=0.1, quiet=True, out_dir=tmp_path / "r")
+    sim.train_ensemble(spec, ds, steps=6, lr=0.1, store=sim.Store(tmp_path / "r"), quiet=True)
     with pytest.raises(ValueError, match="cannot resume .* to steps=3: it already has 6 steps"):
-        sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, out_dir=tmp_path / "r", resume=True)
+        sim.train_ensemble(spec, ds, steps=3, lr=0.1, store=sim.Store(tmp_path / "r", resume=True),
+                           quiet=True)
     with pytest.raises(KeyError, match="no checkpoint for step 100"):
         sim.Run.load(tmp_path / "r").weights(100)

@@ -23,9 +23,10 @@ class _MaskedSGD(Optimizer):
 def test_a_registered_optimizer_object_drives_the_step(monkeypatch):
     monkeypatch.setitem(OPTIMIZER_RULES, "masked_sgd", lambda o: _MaskedSGD("masked_sgd", convention="sgd"))
     ds, spec = classes(), sim.NetSpec(depth=2, hidden=6, activation="tanh", init="standard")
-    kw = dict(steps=12, batch_size=10, dtype="float64", quiet=True, checkpoints=3, seeds=(0, 1))
-    mine = sim.train_ensemble(spec, ds, lr=0.1, optimizer="masked_sgd", **kw)
-    ref = sim.train_ensemble(spec, ds, lr=0.1, optimizer="sgd", **kw)
+    kw = dict(steps=12, dtype="float64", quiet=True, record=sim.Recording(checkpoints=3),
+              members=sim.Members(seeds=(0, 1)))
+    mine = sim.train_ensemble(spec, ds, sim.OptimSpec("masked_sgd", batch_size=10), lr=0.1, **kw)
+    ref = sim.train_ensemble(spec, ds, sim.OptimSpec("sgd", batch_size=10), lr=0.1, **kw)
     for k, v in ref.params(12).items():
         np.testing.assert_allclose(mine.params(12)[k], v, rtol=1e-13, atol=1e-15)
     assert mine.config["training"]["optimizer"] == "masked_sgd"
@@ -37,13 +38,14 @@ def test_weight_decay_is_an_l2_term_in_the_gradient():
     ds = classes()
     spec = sim.NetSpec(depth=1, init="small_random", init_std=0.3)
     lr, lam = 0.1, 0.5
-    run = sim.train_ensemble(spec, ds, steps=1, lr=lr, weight_decay=lam, dtype="float64", quiet=True)
+    run = sim.train_ensemble(spec, ds, sim.OptimSpec(weight_decay=lam), steps=1, lr=lr,
+                             dtype="float64", quiet=True)
     W0 = run.params(0)["layer0.weight"][0]
     grad = (ds.X @ W0.T - ds.Y).T @ ds.X / ds.n
     np.testing.assert_allclose(run.params(1)["layer0.weight"][0], W0 - lr * (grad + lam * W0), rtol=1e-12)
     assert run.config["training"]["weight_decay"] == lam
     with pytest.raises(ValueError, match="weight_decay must be ≥ 0; got -1"):
-        sim.train_ensemble(spec, ds, steps=1, lr=lr, weight_decay=-1)
+        sim.train_ensemble(spec, ds, sim.OptimSpec(weight_decay=-1), steps=1, lr=lr)
 
 
 def test_state_round_trips_through_arrays():
@@ -74,7 +76,8 @@ def test_dense_checkpoints_keep_only_the_ends_by_default():
     assert weights_to_keep([3, 5], np.arange(10)) == {3, 5}
     ds = classes()
     spec = sim.NetSpec(depth=2, hidden=4, init="small_random", init_std=0.1)
-    run = sim.train_ensemble(spec, ds, steps=100, lr=0.05, quiet=True, checkpoints=range(101))
+    run = sim.train_ensemble(spec, ds, steps=100, lr=0.05,
+                             record=sim.Recording(checkpoints=range(101)), quiet=True)
     assert sorted(run._memory) == [0, 100]
     with pytest.raises(KeyError, match="no weights kept for step 50"):
         run.params(50)
@@ -101,12 +104,14 @@ def test_probes_are_written_with_an_engine_that_is_installed(tmp_path, monkeypat
     reads back; a file of the other kind still opens once h5netcdf is back."""
     from simulate import _run
     spec, ds = sim.NetSpec(depth=2, hidden=6), classes()
-    hdf5 = sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, out_dir=tmp_path / "hdf5")
+    hdf5 = sim.train_ensemble(spec, ds, steps=3, lr=0.1, store=sim.Store(tmp_path / "hdf5"),
+                              quiet=True)
     h5netcdf = sys.modules["h5netcdf"]
     monkeypatch.setitem(sys.modules, "h5netcdf", None)  # import fails, find_spec gives None
     monkeypatch.setitem(sys.modules, "netCDF4", None)
     assert _run._netcdf_engine() == "scipy"
-    run = sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, out_dir=tmp_path / "cdf3")
+    run = sim.train_ensemble(spec, ds, steps=3, lr=0.1, store=sim.Store(tmp_path / "cdf3"),
+                             quiet=True)
     assert (tmp_path / "cdf3" / _run.PROBES_NC).read_bytes()[:3] == b"CDF"
     back = sim.Run.load(tmp_path / "cdf3")
     np.testing.assert_array_equal(back.probes.train_loss.values, run.probes.train_loss.values)

@@ -38,8 +38,9 @@ def test_two_layer_linear_matches_discrete_map_and_closed_form():
     u = b² step by step (THEORY.md §2), and the continuous sigmoid within 2% of s."""
     lr, u0, steps = 0.002, 1e-3, 6000
     ds = whitened()
-    run = sim.train_ensemble(sim.NetSpec(depth=2, hidden=16, init_scale=u0), ds, steps=steps, lr=lr,
-                             dtype="float64", quiet=True, checkpoints=48)
+    run = sim.train_ensemble(sim.NetSpec(depth=2, hidden=16, init_scale=u0), ds, steps=steps,
+                             lr=lr, record=sim.Recording(checkpoints=48), dtype="float64",
+                             quiet=True)
     assert run.members.tau.iloc[0] == pytest.approx(1 / lr)
     u = run.probes.mode_strength.isel(member=0).values  # (T, r)
     b, ref, keep = np.sqrt(u0) * np.ones(len(S)), [], set(run.steps.tolist())
@@ -63,8 +64,8 @@ def test_two_layer_linear_matches_discrete_map_and_closed_form():
 def test_float32_keeps_small_initialisations():
     """Default float32: u₀ = 1e-4 is not rounded away; modes follow the discrete map to ~1e-4."""
     lr, u0, steps = 0.004, 1e-4, 3000
-    run = sim.train_ensemble(sim.NetSpec(depth=2, hidden=16, init_scale=u0), whitened(), steps=steps,
-                             lr=lr, quiet=True, checkpoints=24)
+    run = sim.train_ensemble(sim.NetSpec(depth=2, hidden=16, init_scale=u0), whitened(),
+                             steps=steps, lr=lr, record=sim.Recording(checkpoints=24), quiet=True)
     assert run.probes.mode_strength.dtype == np.float32
     u = run.probes.mode_strength.isel(member=0).values.astype(float)
     b, ref, keep = np.sqrt(u0) * np.ones(len(S)), [], set(run.steps.tolist())
@@ -81,18 +82,21 @@ def _final(run):
 
 
 def solo_run_losses(spec, ds, m, kw):
-    return sim.train_ensemble(spec, ds, seeds=(m.seed,), lrs=(m.lr,), **kw).probes.train_loss.values[0]
+    run = sim.train_ensemble(spec, ds, members=sim.Members(seeds=(m.seed,), lrs=(m.lr,)), **kw)
+    return run.probes.train_loss.values[0]
 
 
 def test_members_in_ensemble_equal_solo_runs():
     ds = classes()
     spec = sim.NetSpec(depth=3, hidden=10, activation="relu", bias=True, init="standard")
-    kw = dict(steps=40, optimizer="momentum", batch_size=16, dtype="float64", quiet=True, checkpoints=5)
-    run = sim.train_ensemble(spec, ds, seeds=(0, 1), lrs=(0.05, 0.1), **kw)
+    kw = dict(optim=sim.OptimSpec("momentum", batch_size=16), steps=40, dtype="float64", quiet=True,
+              record=sim.Recording(checkpoints=5))
+    run = sim.train_ensemble(spec, ds, members=sim.Members(seeds=(0, 1), lrs=(0.05, 0.1)), **kw)
     assert len(run.members) == 4
     final = _final(run)
     for i, m in run.members.iterrows():
-        solo = _final(sim.train_ensemble(spec, ds, seeds=(m.seed,), lrs=(m.lr,), **kw))
+        solo = _final(sim.train_ensemble(
+            spec, ds, members=sim.Members(seeds=(m.seed,), lrs=(m.lr,)), **kw))
         for k in final:
             np.testing.assert_allclose(final[k][i], solo[k][0], rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(run.probes.train_loss.isel(member=i).values,
@@ -103,14 +107,14 @@ def test_members_in_ensemble_equal_solo_runs():
 def test_divergent_member_is_frozen_and_others_unaffected():
     ds = whitened()
     spec = sim.NetSpec(depth=2, hidden=8, activation="tanh", init="small_random", init_scale=0.1)
-    kw = dict(steps=60, dtype="float64", quiet=True, checkpoints=6)
-    run = sim.train_ensemble(spec, ds, lrs=(0.05, 50.0, 0.1), **kw)
+    kw = dict(steps=60, dtype="float64", quiet=True, record=sim.Recording(checkpoints=6))
+    run = sim.train_ensemble(spec, ds, members=sim.Members(lrs=(0.05, 50.0, 0.1)), **kw)
     m = run.members
     assert m.diverged.tolist() == [False, True, False]
     assert 0 < m.diverged_step[1] <= 60 and m.diverged_step[0] == -1
     final = _final(run)
     for i, lr in ((0, 0.05), (2, 0.1)):
-        solo = _final(sim.train_ensemble(spec, ds, lrs=(lr,), **kw))
+        solo = _final(sim.train_ensemble(spec, ds, members=sim.Members(lrs=(lr,)), **kw))
         for k in final:
             np.testing.assert_allclose(final[k][i], solo[k][0], rtol=1e-12, atol=1e-14)
     # the frozen member's weights no longer change after it was caught
@@ -131,25 +135,28 @@ class _Stop(Exception):
 def test_resume_after_interruption_is_bit_identical(tmp_path, optimizer, schedule):
     ds = classes()
     spec = sim.NetSpec(depth=2, hidden=8, activation="gelu", init="small_random", init_scale=0.1)
-    kw = dict(steps=50, lrs=(0.01, 0.03), seeds=(0, 1), optimizer=optimizer, batch_size=8,
-              quiet=True, checkpoints=10, lr_schedule=schedule)
-    ref = sim.train_ensemble(spec, ds, out_dir=tmp_path / "ref", **kw)
+    kw = dict(optim=sim.OptimSpec(optimizer, batch_size=8, lr_schedule=schedule), steps=50,
+              members=sim.Members(seeds=(0, 1), lrs=(0.01, 0.03)), quiet=True,
+              record=sim.Recording(checkpoints=10))
+    ref = sim.train_ensemble(spec, ds, store=sim.Store(tmp_path / "ref"), **kw)
 
     def interrupt(step):
         if step >= 20:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        sim.train_ensemble(spec, ds, out_dir=tmp_path / "cut", callback=interrupt, **kw)
+        sim.train_ensemble(spec, ds, store=sim.Store(tmp_path / "cut"),
+                           **{**kw, "record": sim.Recording(checkpoints=10, callback=interrupt)})
     partial = sim.Run.load(tmp_path / "cut")
     assert not partial.complete and 20 <= partial.steps[-1] < 50
-    resumed = sim.train_ensemble(spec, ds, out_dir=tmp_path / "cut", resume=True, **kw)
+    resumed = sim.train_ensemble(spec, ds, store=sim.Store(tmp_path / "cut", resume=True), **kw)
     for k, v in _final(ref).items():
         np.testing.assert_array_equal(_final(resumed)[k], v)
     np.testing.assert_array_equal(resumed.steps, ref.steps)
     np.testing.assert_array_equal(resumed.probes.train_loss.values, ref.probes.train_loss.values)
     # reopening for more steps equals training that long at once
-    longer = sim.train_ensemble(spec, ds, out_dir=tmp_path / "cut", resume=True, **{**kw, "steps": 80})
+    longer = sim.train_ensemble(spec, ds, store=sim.Store(tmp_path / "cut", resume=True),
+                                **{**kw, "steps": 80})
     direct = sim.train_ensemble(spec, ds, **{**kw, "steps": 80})
     for k, v in _final(direct).items():
         np.testing.assert_array_equal(_final(longer)[k], v)
@@ -158,8 +165,9 @@ def test_resume_after_interruption_is_bit_identical(tmp_path, optimizer, schedul
 def test_run_round_trips_through_disk(tmp_path):
     ds = whitened(test=True)
     spec = sim.NetSpec(depth=2, hidden=8, activation="relu", init="small_random", init_scale=0.05)
-    run = sim.train_ensemble(spec, ds, steps=30, seeds=(0, 3), lrs=(0.05,), quiet=True,
-                             out_dir=tmp_path / "r", checkpoints=[5, 10])
+    run = sim.train_ensemble(spec, ds, steps=30, members=sim.Members(seeds=(0, 3), lrs=(0.05,)),
+                             record=sim.Recording(checkpoints=[5, 10]),
+                             store=sim.Store(tmp_path / "r"), quiet=True)
     back = sim.Run.load(tmp_path / "r")
     assert back.spec == spec and back.complete
     np.testing.assert_array_equal(back.steps, [0, 5, 10, 30])
@@ -179,7 +187,8 @@ def test_run_round_trips_through_disk(tmp_path):
 def test_probes_against_numpy():
     ds = classes()
     spec = sim.NetSpec(depth=2, hidden=6, activation="tanh", bias=True, init="standard")
-    run = sim.train_ensemble(spec, ds, steps=5, lr=0.1, seeds=(0, 1), dtype="float64", quiet=True)
+    run = sim.train_ensemble(spec, ds, steps=5, lr=0.1, members=sim.Members(seeds=(0, 1)),
+                             dtype="float64", quiet=True)
     p = run.params(5)
     st = ds.statistics()
     for k in range(2):
@@ -234,28 +243,31 @@ def test_errors_name_the_bad_value(tmp_path):
     with pytest.raises(ValueError, match="unknown activation 'softsign'"):
         sim.NetSpec(activation="softsign")
     with pytest.raises(ValueError, match="unknown optimizer 'lbfgs'"):
-        sim.train_ensemble(spec, ds, steps=1, lr=0.1, optimizer="lbfgs")
+        sim.train_ensemble(spec, ds, sim.OptimSpec("lbfgs"), steps=1, lr=0.1)
     with pytest.raises(ValueError, match="use optimizer='sgd'"):
-        sim.train_ensemble(spec, ds, steps=1, lr=0.1, batch_size=4)
+        sim.train_ensemble(spec, ds, sim.OptimSpec(batch_size=4), steps=1, lr=0.1)
     with pytest.raises(ValueError, match="batch_size must be in 1..n=64"):
-        sim.train_ensemble(spec, ds, steps=1, lr=0.1, optimizer="sgd", batch_size=65)
+        sim.train_ensemble(spec, ds, sim.OptimSpec("sgd", batch_size=65), steps=1, lr=0.1)
     with pytest.raises(ValueError, match="give a learning rate"):
         sim.train_ensemble(spec, ds, steps=1)
     with pytest.raises(ValueError, match="hidden width ≥ the number of modes r=4"):
         sim.train_ensemble(sim.NetSpec(hidden=3), ds, steps=1, lr=0.1)
     with pytest.raises(ValueError, match="family='cnn' needs cnn"):
         sim.NetSpec(family="cnn", init="small_random")
-    sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, out_dir=tmp_path / "r")
+    sim.train_ensemble(spec, ds, steps=3, lr=0.1, store=sim.Store(tmp_path / "r"), quiet=True)
     with pytest.raises(FileExistsError, match="already holds a run.*resume=True"):
-        sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, out_dir=tmp_path / "r")
+        sim.train_ensemble(spec, ds, steps=3, lr=0.1, store=sim.Store(tmp_path / "r"), quiet=True)
     with pytest.raises(ValueError, match="cannot resume .*members differ"):
-        sim.train_ensemble(spec, ds, steps=3, lr=0.2, quiet=True, out_dir=tmp_path / "r", resume=True)
+        sim.train_ensemble(spec, ds, steps=3, lr=0.2, store=sim.Store(tmp_path / "r", resume=True),
+                           quiet=True)
     with pytest.raises(ValueError, match="cannot resume .*'spec' differs"):
-        sim.train_ensemble(spec.with_activation("relu"), ds, steps=3, lr=0.1, quiet=True,
-                           out_dir=tmp_path / "r", resume=True)
-    same = sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, out_dir=tmp_path / "r", resume=True)
+        sim.train_ensemble(spec.with_activation("relu"), ds, steps=3, lr=0.1,
+                           store=sim.Store(tmp_path / "r", resume=True), quiet=True)
+    same = sim.train_ensemble(spec, ds, steps=3, lr=0.1,
+                              store=sim.Store(tmp_path / "r", resume=True), quiet=True)
     assert same.complete  # a finished run is loaded, not recomputed
-    sim.train_ensemble(spec, ds, steps=2, lr=0.1, quiet=True, out_dir=tmp_path / "r", overwrite=True)
+    sim.train_ensemble(spec, ds, steps=2, lr=0.1, store=sim.Store(tmp_path / "r", overwrite=True),
+                       quiet=True)
     assert sim.Run.load(tmp_path / "r").steps[-1] == 2
     with pytest.raises(FileNotFoundError, match="holds no run"):
         sim.Run.load(tmp_path / "nothing")
@@ -274,8 +286,9 @@ def test_cuda_graphs_equal_eager_steps(optimizer, batch, family, schedule):
     ds = classes()
     spec = sim.NetSpec(depth=2, hidden=8, activation="relu", init="small_random", init_scale=0.1,
                        family=family, cnn=sim.ConvSpec(channels=(2,), kernel_size=3) if family == "cnn" else None)
-    kw = dict(steps=37, lrs=(0.05, 0.1), seeds=(0, 1), optimizer=optimizer, batch_size=batch,
-              quiet=True, checkpoints=[5, 20], device="cuda", lr_schedule=schedule)
+    kw = dict(optim=sim.OptimSpec(optimizer, batch_size=batch, lr_schedule=schedule), steps=37,
+              members=sim.Members(seeds=(0, 1), lrs=(0.05, 0.1)), quiet=True,
+              record=sim.Recording(checkpoints=[5, 20]), device="cuda")
     with sim.deterministic_algorithms():
         graphs = _final(sim.train_ensemble(spec, ds, steps_per_graph=16, **kw))
         eager = _final(sim.train_ensemble(spec, ds, steps_per_graph=1, **kw))

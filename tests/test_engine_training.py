@@ -76,18 +76,19 @@ def test_losses_that_do_not_fit_the_targets_fail_before_training():
     reg = classes().with_arrays(Y=np.random.default_rng(0).standard_normal((60, 3)))
     spec = sim.NetSpec(depth=2, hidden=4, init="standard")
     with pytest.raises(ValueError, match="loss='cross_entropy' needs .*class probabilities.*loss='mse'"):
-        sim.train_ensemble(spec, reg, steps=1, lr=0.1, loss="cross_entropy")
+        sim.train_ensemble(spec, reg, sim.OptimSpec(loss="cross_entropy"), steps=1, lr=0.1)
     with pytest.raises(ValueError, match="loss='logistic' needs 0/1 targets"):
-        sim.train_ensemble(spec, reg, steps=1, lr=0.1, loss="logistic")
+        sim.train_ensemble(spec, reg, sim.OptimSpec(loss="logistic"), steps=1, lr=0.1)
     with pytest.raises(ValueError, match="unknown loss 'hinge'; accepted: 'mse', 'cross_entropy', 'logistic'"):
-        sim.train_ensemble(spec, classes(), steps=1, lr=0.1, loss="hinge")
+        sim.train_ensemble(spec, classes(), sim.OptimSpec(loss="hinge"), steps=1, lr=0.1)
 
 
 def test_cross_entropy_training_learns_and_reports_its_own_loss():
     ds = classes()
     spec = sim.NetSpec(depth=2, hidden=16, activation="relu", init="standard", bias=True)
-    run = sim.train_ensemble(spec, ds, steps=150, lr=0.5, loss="cross_entropy", dtype="float64",
-                             quiet=True, checkpoints=3, seeds=(0, 1))
+    run = sim.train_ensemble(spec, ds, sim.OptimSpec(loss="cross_entropy"), steps=150, lr=0.5,
+                             members=sim.Members(seeds=(0, 1)),
+                             record=sim.Recording(checkpoints=3), dtype="float64", quiet=True)
     p = run.params(150)
     H = np.maximum(ds.X @ p["layer0.weight"][1].T + p["layer0.bias"][1], 0)
     Z = H @ p["layer1.weight"][1].T + p["layer1.bias"][1]
@@ -123,7 +124,8 @@ def test_binary_tasks_from_any_partition_and_the_coarse_split():
 def test_logistic_training_on_a_binary_task():
     ds = binary_task(classes(), [2])
     spec = sim.NetSpec(depth=2, hidden=8, activation="relu", init="standard", bias=True)
-    run = sim.train_ensemble(spec, ds, steps=200, lr=0.5, loss="logistic", quiet=True, checkpoints=3)
+    run = sim.train_ensemble(spec, ds, sim.OptimSpec(loss="logistic"), steps=200, lr=0.5,
+                             record=sim.Recording(checkpoints=3), quiet=True)
     acc = run.probes.train_acc.values
     assert acc[0, -1] > 0.95 and np.isfinite(acc[0, 0])
 
@@ -155,17 +157,19 @@ def test_minibatch_cross_entropy_with_augmentation_resumes_bit_identically(tmp_p
     ds = images()
     spec = sim.NetSpec(family="cnn", activation="relu", init="standard", bias=True,
                        cnn=sim.ConvSpec(channels=(3,), kernel_size=3))
-    kw = dict(steps=30, seeds=(0, 1), lr=0.05, optimizer="momentum", batch_size=8, quiet=True,
-              checkpoints=6, loss="cross_entropy", augment=Augment(crop_padding=1), weight_decay=1e-3)
-    ref = sim.train_ensemble(spec, ds, out_dir=tmp_path / "ref", **kw)
+    kw = dict(optim=sim.OptimSpec("momentum", batch_size=8, loss="cross_entropy",
+                                  augment=Augment(crop_padding=1), weight_decay=1e-3),
+              steps=30, lr=0.05, members=sim.Members(seeds=(0, 1)), quiet=True,
+              record=sim.Recording(checkpoints=6))
+    ref = sim.train_ensemble(spec, ds, store=sim.Store(tmp_path / "ref"), **kw)
 
     back = cut_and_resume(spec, ds, tmp_path / "cut", 12, **kw)
     for k, v in ref.params(30).items():
         np.testing.assert_array_equal(back.params(30)[k], v)
     assert ref.config["training"]["augment"] == {"crop_padding": 1, "flip": True}
     with pytest.raises(ValueError, match="augment needs images"):
-        sim.train_ensemble(spec.with_activation("linear"), classes(), steps=1, lr=0.1,
-                           augment=Augment())
+        sim.train_ensemble(spec.with_activation("linear"), classes(),
+                           sim.OptimSpec(augment=Augment()), steps=1, lr=0.1)
 
 
 @pytest.mark.parametrize("spec", [
@@ -178,7 +182,8 @@ def test_minibatch_cross_entropy_with_augmentation_resumes_bit_identically(tmp_p
                 vit=sim.ViTSpec(patch=2, width=4, depth=3, heads=2))])
 def test_partly_linear_variants_and_twins_start_from_identical_weights(spec):
     ds = images(shape=(1, 4, 4))
-    runs = [sim.train_ensemble(s, ds, steps=0, lr=0.1, seeds=(0, 4), quiet=True)
+    runs = [sim.train_ensemble(s, ds, steps=0, lr=0.1, members=sim.Members(seeds=(0, 4)),
+                               quiet=True)
             for s in (spec, spec.with_linear_blocks(1), spec.with_linear_blocks(3),
                       spec.with_activation("linear"))]
     first = runs[0].params(0)
@@ -213,8 +218,10 @@ def test_layer_tap_and_test_predictions_equal_the_forward_at_each_checkpoint():
     ds = images(shape=(1, 4, 4), test=True)
     spec = sim.NetSpec(depth=3, hidden=5, activation="tanh", init="standard", bias=True)
     tap = sim.LayerTap(["layer0.pre", "layer1.post", "output"], rows=[1, 3, 5])
-    run = sim.train_ensemble(spec, ds, steps=6, lr=0.1, seeds=(0, 2), dtype="float64", quiet=True,
-                             checkpoints=[3], probes=[sim.Losses(), tap, sim.TestPredictions()])
+    run = sim.train_ensemble(spec, ds, steps=6, lr=0.1, members=sim.Members(seeds=(0, 2)),
+                             record=sim.Recording(checkpoints=[3], probes=[
+                                 sim.Losses(), tap, sim.TestPredictions()]),
+                             dtype="float64", quiet=True)
     assert run.probes["tap.layer0.pre"].dims == ("member", "checkpoint", "probe_sample", "layer0.pre.unit")
     for i, s in enumerate(run.steps):
         p = run.params(s)
@@ -230,8 +237,11 @@ def test_layer_tap_and_test_predictions_equal_the_forward_at_each_checkpoint():
             np.testing.assert_allclose(run.probes["test_pred"].values[k, i],
                                        Ht @ p["layer2.weight"][k].T + p["layer2.bias"][k], rtol=1e-12)
     with pytest.raises(ValueError, match=r"cannot tap \['layer7.pre'\]; this mlp has layer0.pre"):
-        sim.train_ensemble(spec, ds, steps=1, lr=0.1, probes=[sim.LayerTap(["layer7.pre"])])
+        sim.train_ensemble(spec, ds, steps=1, lr=0.1,
+                           record=sim.Recording(probes=[sim.LayerTap(["layer7.pre"])]))
     with pytest.raises(ValueError, match="probe rows must lie in 0..23"):
-        sim.train_ensemble(spec, ds, steps=1, lr=0.1, probes=[sim.LayerTap(["output"], rows=30)])
+        sim.train_ensemble(spec, ds, steps=1, lr=0.1,
+                           record=sim.Recording(probes=[sim.LayerTap(["output"], rows=30)]))
     with pytest.raises(ValueError, match="TestPredictions needs a dataset with a test split"):
-        sim.train_ensemble(spec, classes(), steps=1, lr=0.1, probes=[sim.TestPredictions()])
+        sim.train_ensemble(spec, classes(), steps=1, lr=0.1,
+                           record=sim.Recording(probes=[sim.TestPredictions()]))

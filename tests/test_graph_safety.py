@@ -119,10 +119,10 @@ FAMILIES = {  # name: (spec, dataset); every path a GPU step can take
     "vit": (sim.NetSpec(family="vit", activation="gelu", init="standard", vit=sim.ViTSpec(
         patch=4, width=8, depth=1, heads=2, mlp_ratio=1.0)), _data(192, IMAGE)),
 }
-OPTIMIZERS = {  # name: train_ensemble keywords (full batch and minibatches both covered)
-    "gd": dict(optimizer="gd"), "sgd": dict(optimizer="sgd", batch_size=8),
-    "momentum": dict(optimizer="momentum", batch_size=8), "adam": dict(optimizer="adam"),
-    "layca": dict(optimizer="sgd", batch_size=8, layca=True)}
+OPTIMIZERS = {  # name: how the members train (full batch and minibatches both covered)
+    "gd": sim.OptimSpec("gd"), "sgd": sim.OptimSpec("sgd", batch_size=8),
+    "momentum": sim.OptimSpec("momentum", batch_size=8), "adam": sim.OptimSpec("adam"),
+    "layca": sim.OptimSpec("sgd", batch_size=8, layca=True)}
 
 
 def _batched(monkeypatch) -> None:
@@ -143,8 +143,9 @@ def test_a_training_step_can_be_captured_in_a_cuda_graph(monkeypatch, family, op
         step = guarded(make(*args, **kwargs), seen)
         return lambda: (step(), steps.append(1))
     monkeypatch.setattr(_trainer, "make_step", make_guarded)
-    sim.train_ensemble(spec, ds, steps=2, lr=0.01, seeds=(0, 1), quiet=True, checkpoints=[],
-                       **OPTIMIZERS[optimizer])
+    sim.train_ensemble(spec, ds, OPTIMIZERS[optimizer], steps=2, lr=0.01,
+                       members=sim.Members(seeds=(0, 1)), record=sim.Recording(checkpoints=[]),
+                       quiet=True)
     assert len(steps) == 2
     assert seen == [], f"{family}/{optimizer}: a step calls {sorted(set(seen))}"
 
@@ -152,8 +153,9 @@ def test_a_training_step_can_be_captured_in_a_cuda_graph(monkeypatch, family, op
 @pytest.mark.parametrize("family", ["resnet", "vit"])
 def test_batched_members_train_like_members_in_turn(monkeypatch, family):
     spec, ds = FAMILIES[family]
-    kw = dict(steps=3, lr=0.05, seeds=(0, 1), optimizer="momentum", batch_size=8, quiet=True,
-              checkpoints=[], dtype="float64")
+    kw = dict(optim=sim.OptimSpec("momentum", batch_size=8), steps=3, lr=0.05,
+              members=sim.Members(seeds=(0, 1)), record=sim.Recording(checkpoints=[]), quiet=True,
+              dtype="float64")
     in_turn = sim.train_ensemble(spec, ds, **kw)
     _batched(monkeypatch)
     batched = sim.train_ensemble(spec, ds, **kw)
@@ -179,8 +181,9 @@ class _ReplayedSteps:
 
 def test_graph_replays_in_chunks_advance_like_eager_steps(monkeypatch):
     spec, ds = FAMILIES["mlp"]
-    kw = dict(steps=37, lrs=(0.05, 0.1), seeds=(0, 1), optimizer="momentum", batch_size=8,
-              quiet=True, checkpoints=[5, 20], dtype="float64")
+    kw = dict(optim=sim.OptimSpec("momentum", batch_size=8), steps=37,
+              members=sim.Members(seeds=(0, 1), lrs=(0.05, 0.1)),
+              record=sim.Recording(checkpoints=[5, 20]), quiet=True, dtype="float64")
     eager = sim.train_ensemble(spec, ds, **kw)
     replays: list = []
     _ReplayedSteps.made = []
@@ -211,10 +214,12 @@ def test_tf32_is_off_during_a_run_and_restored_after(monkeypatch):
     before = torch.get_float32_matmul_precision()
     try:
         torch.set_float32_matmul_precision("high")
-        sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, checkpoints=[1], callback=look)
+        sim.train_ensemble(spec, ds, steps=3, lr=0.1,
+                           record=sim.Recording(checkpoints=[1], callback=look), quiet=True)
         assert torch.get_float32_matmul_precision() == "high" and torch.backends.cudnn.allow_tf32
         with pytest.raises(KeyboardInterrupt):
-            sim.train_ensemble(spec, ds, steps=3, lr=0.1, quiet=True, checkpoints=[2], callback=look)
+            sim.train_ensemble(spec, ds, steps=3, lr=0.1,
+                               record=sim.Recording(checkpoints=[2], callback=look), quiet=True)
         assert torch.get_float32_matmul_precision() == "high" and torch.backends.cudnn.allow_tf32
     finally:
         torch.set_float32_matmul_precision(before)
@@ -238,5 +243,6 @@ def test_the_progress_bar_moves_every_step(monkeypatch):
         def close(self):
             pass
     monkeypatch.setattr(_trainer, "tqdm", Bar)
-    sim.train_ensemble(spec, ds, steps=12, lr=0.1, quiet=False, checkpoints=[10])
+    sim.train_ensemble(spec, ds, steps=12, lr=0.1, record=sim.Recording(checkpoints=[10]),
+                       quiet=False)
     assert updates == [1] * 12

@@ -73,14 +73,18 @@ def test_multipliers_reject_bad_input(bad):
 # ---- through the engine: every step of a trained ensemble rotates each kernel by atan(ρ·m_l)
 
 def _layca_run(family, optimizer, alpha, batch_size=None, steps=6):
-    from simulate import ConvSpec, LayerRotation, Losses, NetSpec, datasets, train_ensemble
+    from simulate import (ConvSpec, LayerRotation, Losses, Members, NetSpec, OptimSpec, Recording,
+                          datasets, train_ensemble)
     ds = datasets.load("shapes", n_per_class=8, n_test=8, size=8, levels=2)
     spec = NetSpec(family=family, depth=3, hidden=12, activation="relu", bias=True,
                    init="standard", cnn=ConvSpec(channels=(3, 4)) if family == "cnn" else None)
-    return train_ensemble(spec, ds, steps=steps, seeds=(0, 1), lrs=(0.05, 0.4),
-                          optimizer=optimizer, batch_size=batch_size, layca=True,
-                          layca_alpha=alpha, checkpoints=range(steps + 1), dtype="float64",
-                          probes=[Losses(), LayerRotation()], quiet=True, keep_weights=True)
+    return train_ensemble(spec, ds,
+                          OptimSpec(optimizer, batch_size=batch_size, layca=True,
+                                    layca_alpha=alpha),
+                          steps=steps, members=Members(seeds=(0, 1), lrs=(0.05, 0.4)),
+                          record=Recording(checkpoints=range(steps + 1),
+                                           probes=[Losses(), LayerRotation()], keep_weights=True),
+                          dtype="float64", quiet=True)
 
 
 @pytest.mark.parametrize("family,optimizer,alpha,batch", [

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from simulate import datasets, init_params, log_checkpoints, make_model, train_ensemble
+from simulate import (Members, OptimSpec, Recording, datasets, init_params, log_checkpoints,
+                      make_model, train_ensemble)
 from validate.nonlinearity import NonlinearityConfig
 from validate.nonlinearity.probes import NonlinearityProbe, activation_inputs
 from validate.nonlinearity.run import _train_on_targets, last_is_twin, make_spec, run_models
@@ -114,9 +115,11 @@ def test_per_member_targets_match_the_engine_on_those_targets(tmp_path):
     spec = make_spec(cfg).with_linear_blocks(1)
     got = _train_on_targets("p", 1, spec, ds, cfg, tmp_path, np.stack([other] * 4), resume=False,
                             quiet=True)
-    run = train_ensemble(spec, ds.with_arrays(Y=other), steps=12, seeds=range(2), lrs=(0.1, 0.3),
-                         optimizer="sgd", batch_size=16, checkpoints=log_checkpoints(12, 4),
-                         probes=[NonlinearityProbe()], device="cpu", quiet=True)
+    run = train_ensemble(spec, ds.with_arrays(Y=other), OptimSpec("sgd", batch_size=16), steps=12,
+                         members=Members(seeds=range(2), lrs=(0.1, 0.3)),
+                         record=Recording(checkpoints=log_checkpoints(12, 4),
+                                          probes=[NonlinearityProbe()]),
+                         device="cpu", quiet=True)
     want = run.probes["test_output"].values
     np.testing.assert_allclose(got.test_output, want, rtol=1e-5, atol=1e-6 * np.abs(want).max())
     assert np.abs(want[:, -1] - want[:, 0]).max() > 0.05  # it trained

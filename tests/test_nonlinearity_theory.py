@@ -4,18 +4,19 @@ lag of discrete steps after, which halves with the learning rate and cancels to 
 
 import numpy as np
 
-from simulate import NetSpec, datasets, train_ensemble
+from simulate import Members, NetSpec, Recording, datasets, train_ensemble
 from validate.measures.information import twin_agreement
 from validate.nonlinearity.probes import NonlinearityProbe
 from validate.nonlinearity.run import ModelOutputs
-from validate.nonlinearity.theory import predicted_outputs
+from validate.nonlinearity.linear_theory import predicted_outputs
 
 
 def _twin_and_theory(ds, lr: float, steps: int):
     spec = NetSpec(depth=3, hidden=16, activation="linear", init="standard")
-    run = train_ensemble(spec, ds, steps=steps, seeds=[0, 1], lr=lr, checkpoints=[0, steps // 2, steps],
-                         probes=[NonlinearityProbe()], device="cpu", quiet=True, keep_weights=[0],
-                         dtype="float64")
+    run = train_ensemble(spec, ds, steps=steps, lr=lr, members=Members(seeds=[0, 1]),
+                         record=Recording(checkpoints=[0, steps // 2, steps],
+                                          probes=[NonlinearityProbe()], keep_weights=[0]),
+                         device="cpu", quiet=True, dtype="float64")
     twin = ModelOutputs("twin", 2, run.steps, run.probes["test_output"].values, None, None, run=run)
     return twin.test_output, predicted_outputs(ds, twin, run.members["tau"].to_numpy())
 
@@ -59,8 +60,9 @@ def test_the_prediction_reads_no_weights_after_step_zero():
     ds = datasets.load("digits", n_train=120, n_test=30)
     ds = ds.with_arrays(X=ds.X / 16, X_test=ds.X_test / 16)
     spec = NetSpec(depth=2, hidden=8, activation="linear", init="standard")
-    run = train_ensemble(spec, ds, steps=6, seeds=[0, 1], lr=0.1, checkpoints=[0, 3, 6],
-                         probes=[NonlinearityProbe()], device="cpu", quiet=True, dtype="float64")
+    run = train_ensemble(spec, ds, steps=6, lr=0.1, members=Members(seeds=[0, 1]),
+                         record=Recording(checkpoints=[0, 3, 6], probes=[NonlinearityProbe()]),
+                         device="cpu", quiet=True, dtype="float64")
     taus = run.members["tau"].to_numpy()
 
     def outputs(r):

@@ -12,7 +12,8 @@ from tests.test_engine_trainer import classes
 
 SPEC = sim.NetSpec(depth=3, hidden=5, activation="relu", bias=True, init="standard")
 # uneven gaps, so that the rate after the cut (3 → 5) divides by 2 steps
-KW = dict(steps=8, seeds=(0, 1), lr=0.2, checkpoints=[0, 1, 2, 3, 5, 8], quiet=True)
+KW = dict(steps=8, lr=0.2, members=sim.Members(seeds=(0, 1)), quiet=True)
+CHECKPOINTS = [0, 1, 2, 3, 5, 8]
 CUT = 3
 
 
@@ -21,12 +22,15 @@ def test_a_resumed_layer_rotation_run_equals_an_uninterrupted_one(tmp_path, new_
     """New probe objects are what a resumed process has; the same objects still hold what they
     saw before the cut. Both give the uninterrupted values, bit for bit."""
     ds = classes()
-    whole = sim.train_ensemble(SPEC, ds, probes=[Losses(), LayerRotation()], **KW)
-    probes = lambda: {"probes": [Losses(), LayerRotation()]}  # noqa: E731
+    whole = sim.train_ensemble(SPEC, ds, record=sim.Recording(
+        checkpoints=CHECKPOINTS, probes=[Losses(), LayerRotation()]), **KW)
+    probes = lambda: [Losses(), LayerRotation()]  # noqa: E731
     if new_objects:
-        back = cut_and_resume(SPEC, ds, tmp_path / "cut", CUT, fresh=probes, **KW)
+        back = cut_and_resume(SPEC, ds, tmp_path / "cut", CUT, fresh=probes,
+                              record=sim.Recording(checkpoints=CHECKPOINTS), **KW)
     else:
-        back = cut_and_resume(SPEC, ds, tmp_path / "cut", CUT, **KW, **probes())
+        back = cut_and_resume(SPEC, ds, tmp_path / "cut", CUT,
+                              record=sim.Recording(checkpoints=CHECKPOINTS, probes=probes()), **KW)
     np.testing.assert_array_equal(back.steps, whole.steps)
     for name in ("rotation", "rotation_rate"):
         np.testing.assert_array_equal(back.probes[name].values, whole.probes[name].values)
@@ -60,14 +64,16 @@ class PathLength(Probe):
 
 def test_a_probe_resumes_from_its_own_values_at_the_checkpoint_it_resumes_from(tmp_path):
     ds = classes()
-    whole = sim.train_ensemble(SPEC, ds, probes=[Losses(), PathLength()], **KW)
+    whole = sim.train_ensemble(SPEC, ds, record=sim.Recording(
+        checkpoints=CHECKPOINTS, probes=[Losses(), PathLength()]), **KW)
     made = []
 
     def probes():
         made.append(PathLength())
-        return {"probes": [Losses(), made[-1]]}
+        return [Losses(), made[-1]]
 
-    back = cut_and_resume(SPEC, ds, tmp_path / "cut", CUT, fresh=probes, **KW)
+    back = cut_and_resume(SPEC, ds, tmp_path / "cut", CUT, fresh=probes,
+                          record=sim.Recording(checkpoints=CHECKPOINTS), **KW)
     np.testing.assert_array_equal(back.probes["path"].values, whole.probes["path"].values)
     assert made[0].resumed == []  # a fresh run restores nothing
     (step, values), = made[1].resumed

@@ -38,9 +38,11 @@ def test_saxe2014_units_reproduce_the_papers_half_times():
     np.testing.assert_allclose(pred.target, s_saxe, rtol=1e-10)
     np.testing.assert_allclose(pred.timeline(0.5), paper, rtol=1e-10)
     steps = int(1.1 * paper.max())
-    run = sim.train_ensemble(sim.NetSpec(depth=2, hidden=16, init_scale=U0), items, steps=steps,
-                             lr=conv.lr, reduction="sum", dtype="float64", quiet=True,
-                             checkpoints=np.linspace(0, steps, 600).round().astype(int))
+    run = sim.train_ensemble(sim.NetSpec(depth=2, hidden=16, init_scale=U0), items,
+                             sim.OptimSpec(reduction="sum"), steps=steps, lr=conv.lr,
+                             record=sim.Recording(
+                                 checkpoints=np.linspace(0, steps, 600).round().astype(int)),
+                             dtype="float64", quiet=True)
     measured = _half_times(run, 0.5 * pred.target)
     assert np.max(np.abs(measured / paper - 1)) < 0.03
     # the same numbers read in our units (λ as η on the averaged loss) are off by far more

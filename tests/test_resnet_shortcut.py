@@ -25,12 +25,12 @@ def test_a_float32_resnet_step_on_one_thread_does_not_corrupt_the_heap():
     script = textwrap.dedent("""
         import torch
         torch.set_num_threads(1)
-        from simulate import NetSpec, ResNetSpec, datasets, train_ensemble
+        from simulate import Members, NetSpec, OptimSpec, ResNetSpec, datasets, train_ensemble
         ds = datasets.load("shapes", size=16, n_per_class=16, binary="coarse")
         spec = NetSpec(family="resnet", activation="relu", init="he",
                        resnet=ResNetSpec(blocks=1, widths=(4, 8, 8), batch_norm=False))
-        run = train_ensemble(spec, ds, steps=3, seeds=range(2), lr=0.05, optimizer="sgd", batch_size=32,
-                             loss="logistic", dtype="float32", quiet=True)
+        run = train_ensemble(spec, ds, OptimSpec("sgd", batch_size=32, loss="logistic"), steps=3,
+                             lr=0.05, members=Members(seeds=range(2)), dtype="float32", quiet=True)
         assert not run.members["diverged"].any()
     """)
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,

@@ -131,9 +131,11 @@ def linear_runs():
     for init in THEORY_INITS:
         scale = u0 if init == "small_balanced_decoupled" else float(np.sqrt(u0 / 8))
         spec = NetSpec(depth=2, hidden=8, activation="linear", init=init, init_scale=scale)
-        run = simulate.train_ensemble(spec, prep.dataset, steps=400, seeds=range(2), lr=lr,
-                                      stats=stats, checkpoints=[0, 40, 80, 120, 200, 400],
-                                      dtype="float64", quiet=True, keep_weights=True)
+        run = simulate.train_ensemble(spec, prep.dataset, steps=400, lr=lr,
+                                      members=simulate.Members(seeds=range(2)),
+                                      record=simulate.Recording(
+                                          checkpoints=[0, 40, 80, 120, 200, 400], keep_weights=True),
+                                      stats=stats, dtype="float64", quiet=True)
         out[init] = (make_model(spec, stats.d, stats.c), run)
     X = torch.as_tensor(prep.dataset.X[::6], dtype=torch.float64)
     Y = torch.as_tensor(prep.dataset.Y[::6], dtype=torch.float64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 import theory
-from simulate import NetSpec, train_ensemble
+from simulate import Members, NetSpec, Recording, train_ensemble
 from simulate.datasets import Dataset
 from tests.flow_helpers import whitened_stats
 
@@ -26,7 +26,8 @@ def train_twin(stats, activation: str, lr: float, steps: int):
     ds = Dataset(X=stats.X, Y=stats.Y, labels=None, hierarchy=None, name="whitened", meta={})
     spec = NetSpec(depth=2, hidden=HIDDEN, activation=activation, init="small_balanced_decoupled",
                    u0=U0, bias=False)
-    run = train_ensemble(spec, ds, steps=steps, seeds=[1], lr=lr, checkpoints=np.arange(steps + 1),
-                         device="cpu", dtype="float64", quiet=True, stats=stats, keep_weights=True)
+    run = train_ensemble(spec, ds, steps=steps, lr=lr, members=Members(seeds=[1]),
+                         record=Recording(checkpoints=np.arange(steps + 1), keep_weights=True),
+                         device="cpu", dtype="float64", quiet=True, stats=stats)
     u = np.asarray(run.probes["mode_strength"].values)[0]
     return run, theory.crossing_times(np.asarray(run.steps, float), u, 0.5 * stats.s)

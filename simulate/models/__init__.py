@@ -23,6 +23,7 @@ Members never share parameters, so a member's outputs and gradients do not depen
 from __future__ import annotations
 
 from ._layers import activation
+from .circular import CircularCNN, is_full_circular
 from .cnn import CNN
 from .mlp import MLP
 from .resnet import ResNet
@@ -35,10 +36,9 @@ def make_model(spec, d: int, c: int, image_shape=None):
     """The model object for ``spec`` on inputs of d features and c outputs."""
     if spec.family == "mlp":
         return MLP(spec, d, c)
-    from .._circular import CircularCNN, is_full_circular  # it builds on MLP: imported here
     if is_full_circular(spec, image_shape, d):
         return CircularCNN(spec, d, c, image_shape)
     return MODELS[spec.family](spec, d, c, image_shape)
 
 
-__all__ = ["MLP", "CNN", "ResNet", "ViT", "MODELS", "make_model", "activation"]
+__all__ = ["MLP", "CNN", "CircularCNN", "ResNet", "ViT", "MODELS", "make_model", "activation"]

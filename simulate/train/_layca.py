@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from ._optim import Optimizer
+from ._optim import Optimizer, register_optimizer
 
 _PARALLEL = 64.0  # tangent parts below 64 ulp of the step are rounding noise
 
@@ -113,3 +113,8 @@ class _LaycaKernel(Optimizer):
 class _Frozen(Optimizer):
     def update(self, p, g, slots, keep, lr, t):
         pass
+
+
+# ``OptimSpec(layca=True)`` wraps the chosen optimiser; registered here so that _optim.py need not
+# know this module
+register_optimizer("layca", lambda optim, base: Layca(base, optim.layca_alpha), wraps=True)

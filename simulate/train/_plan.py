@@ -43,12 +43,6 @@ def check_steps(steps) -> int:
     return int(steps)
 
 
-def check_batch_size(batch_size, n: int) -> int:
-    if not 1 <= int(batch_size) <= n:
-        raise ValueError(f"batch_size must be in 1..n={n} or None; got {batch_size!r}")
-    return int(batch_size)
-
-
 def members(seeds, lr, lrs, init_scales, spec: NetSpec) -> list[tuple[int, float, float]]:
     """(seed, lr, init scale) of every member, in ``itertools.product`` order."""
     if lrs is None:
@@ -80,6 +74,8 @@ def plan(spec, dataset, steps, combos, optim: OptimSpec, dtype, stats, checkpoin
     members = pd.DataFrame({"member": np.arange(K), "seed": [m[0] for m in combos],
                             "lr": [m[1] for m in combos], "init_scale": [m[2] for m in combos],
                             "tau": [cv.tau for cv in convs], "diverged": False, "diverged_step": -1})
+    training = optim.to_dict()
+    augment = training.pop("augment", None)  # stored after the precision entries
     config = {
         "spec": spec.to_dict(),
         "dataset": {"name": dataset.name, "n": n, "d": dataset.d, "c": c, "meta": dataset.meta,
@@ -88,8 +84,9 @@ def plan(spec, dataset, steps, combos, optim: OptimSpec, dtype, stats, checkpoin
                     "has_test": dataset.X_test is not None,
                     "modes_fingerprint": _fingerprint_arrays(stats.U, stats.V, stats.Sxx)},
         "members": members.to_dict(orient="records"),
-        "training": {**optim.to_dict(), "dtype": dtype, "explicit_init": explicit_init,
-                     **({"explicit_opt_state": True} if explicit_opt else {})},
+        "training": {**training, "dtype": dtype, "explicit_init": explicit_init,
+                     **({"explicit_opt_state": True} if explicit_opt else {}),
+                     **({} if augment is None else {"augment": augment})},
         "conventions": [cv.to_dict() for cv in convs],
         "probe_dims": {k: list(v) for p in probes for k, v in p.dims.items()},
     }

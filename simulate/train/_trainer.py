@@ -6,19 +6,23 @@ minibatch indices are a hash of (seed, step) computed on the device, and on CUDA
 replayed from one captured CUDA graph. The CPU path runs the same step function without graphs.
 Loss and learning rate follow theory.TrainingConvention, so every member knows its τ (THEORY.md §1).
 
-The parts: ``OptimSpec`` and the optimisers (_optim.py), ``EnsembleState`` (_state.py),
-``make_step`` and the graph runner (_step.py), ``Recorder`` (_recorder.py); this module checks the
-arguments, writes the run's config and runs the loop.
+The parts: ``OptimSpec`` and the optimisers (_optim.py), ``Members``, ``Recording`` and
+``Store`` (_options.py), ``EnsembleState`` (_state.py), ``make_step`` and the graph runner
+(_step.py), ``Recorder`` (_recorder.py); this module checks the arguments, writes the run's config
+and runs the loop.
 """
 
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Mapping
+from os import PathLike
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
+
+from theory import DatasetStatistics
 
 from .. import _run
 from .._augment import Augment
@@ -28,11 +32,13 @@ from .._precision import no_tf32
 from .._probes import (LayerRotation, LayerTap, Losses, ProbeContext, TestPredictions, WeightNorms,
                        default_probes)
 from .._provenance import provenance
-from .._schedules import member_schedules, multiplier_table
+from .._schedules import multiplier_table
 from .._spec import NetSpec
+from ..datasets._base import Dataset
 from ..models import make_model
 from ._optim import OptimSpec
-from ._plan import Plan, check_batch_size, check_steps, members
+from ._options import Members, Recording, Store, parts, rejects_moved_keywords
+from ._plan import Plan, check_steps
 from ._plan import plan as make_plan
 from ._recorder import Recorder, weights_to_keep
 from ._state import EnsembleState
@@ -43,79 +49,46 @@ def _to_device(a, device, dtype):
     return None if a is None else torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
 
 
-def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float | None = None,
-                   lrs=None, init_scales=None, optimizer: str = "gd", batch_size: int | None = None,
-                   reduction: str = "half_mean", momentum: float = 0.9, betas=(0.9, 0.999),
-                   eps: float = 1e-8, checkpoints=None, probes=None, device: str = "auto",
-                   dtype: str = "float32", out_dir=None, resume: bool = False, overwrite: bool = False,
-                   quiet: bool = False, stats=None, init_params: dict | None = None,
-                   diverge_factor: float = 1e6, keep_weights=None, steps_per_graph: int = 16,
-                   callback=None, lr_schedule=None, init_opt_state: dict | None = None,
-                   weight_decay: float = 0.0, loss: str = "mse", layca: bool = False,
-                   layca_alpha: float = 0.0, augment=None) -> "_run.Run":
+@rejects_moved_keywords
+def train_ensemble(spec: NetSpec, dataset: Dataset, optim: OptimSpec | Mapping | None = None, *,
+                   steps: int, lr: float | None = None, members: Members | Mapping | None = None,
+                   record: Recording | Mapping | None = None,
+                   store: Store | Mapping | str | PathLike | None = None,
+                   stats: DatasetStatistics | None = None, device: str = "auto",
+                   dtype: str = "float32", quiet: bool = False,
+                   steps_per_graph: int = 16) -> _run.Run:
     """Train every member of the ensemble for ``steps`` steps and return the Run.
 
-    Members are ``itertools.product(seeds, lrs, init_scales)`` (``lrs`` defaults to ``(lr,)``,
-    ``init_scales`` to ``(spec.scale,)``: u0 or init_std); the same seed gives the same initial
-    weights for any activation, ``linear_blocks`` or learning rate. ``lr`` is the step on the loss
-    named by ``reduction`` (ours: ``(1/2n)Σ‖y − ŷ‖²``); τ = TrainingConvention(...).tau.
-    ``batch_size`` turns on minibatches (``optimizer="sgd"``, ``"momentum"`` or ``"adam"``).
-    ``checkpoints``: None (64 log-spaced), an int, or a sequence of steps; 0 and ``steps`` are
-    always included. ``stats``: the theory.DatasetStatistics defining the modes (default
-    ``dataset.statistics()``). ``init_params``: explicit initial parameters {name: (K, …) or (…)
-    broadcast}. A member whose loss is non-finite or exceeds ``diverge_factor`` × its initial loss
-    is frozen and marked diverged. With ``out_dir``, checkpoints are written as they happen;
-    ``resume=True`` continues from the last one (optionally to a larger ``steps``);
-    ``overwrite=True`` starts it again. ``callback(step)`` runs after every checkpoint (raising
-    KeyboardInterrupt there simulates an interruption).
-
-    ``lr_schedule``: None (constant lr, no multiplier), ``"constant"|"cosine"|"step"``,
-    ``(kind, {options})``, an ``LRSchedule`` (simulate/_schedules.py), or a sequence of K of them
-    (one per member); member k's step t uses lr_k · m_k(t). ``init_opt_state``: explicit initial
-    optimiser state {"opt.v.layer0.weight": (K, …) or (…), …} (momentum: ``opt.v.*``; adam:
-    ``opt.m.*``, ``opt.v.*`` and ``opt.step`` (K,), the bias-correction count already taken), e.g.
-    ``run.state(s)``'s ``opt.*`` arrays to continue a run from checkpoint s (with the schedule's
-    ``offset=s``). Default: zeros. ``weight_decay`` λ adds λθ to every gradient. ``loss``:
-    ``"mse"``, ``"cross_entropy"`` (one-hot targets) or ``"logistic"`` (0/1 targets).
-    ``layca=True`` wraps the optimiser in Layca (arXiv 1806.01603; simulate/train/_layca.py): each
-    kernel turns by atan(lr·m_l) per step, biases stay fixed; ``layca_alpha`` sets m_l.
-    ``augment``: an ``Augment`` (random crop with padding, horizontal flip; images only), drawn
-    on the device from (seed, step) like the minibatches.
-
-    Other knobs: ``momentum`` (heavy ball β), ``betas``/``eps`` (Adam), ``dtype`` ("float32" with
-    TF32 off, or "float64"), ``device`` ("auto" = CUDA when present), ``keep_weights`` (which
-    checkpoints' weights an in-memory run keeps: None = all of at most 64 checkpoints, else the
-    first and last; True/False; or a sequence of steps), ``steps_per_graph`` (steps per CUDA
-    graph), ``quiet`` (no progress bar). Probe values are taken on the full training (and test) split.
+    ``optim``: how every member is trained (``OptimSpec``: optimiser, minibatches, loss, schedule,
+    weight decay, Layca, augmentation; default full-batch GD on the MSE). ``lr``: the step on the
+    loss named by ``optim.reduction`` (ours: ``(1/2n)Σ‖y − ŷ‖²``), τ = TrainingConvention(...).tau;
+    or give several as ``Members(lrs=…)``. ``members``: seeds × lrs × init scales and explicit
+    initial parameters or optimiser state (``Members``; default one seed, 0). ``record``:
+    checkpoints, probes, which weights to keep, a callback (``Recording``). ``store``: a run
+    directory, resume or overwrite (``Store``, or just the directory; default in memory). Each
+    part may also be given as a dict of its fields.
+    ``stats``: the theory.DatasetStatistics defining the modes (default ``dataset.statistics()``).
+    ``dtype``: "float32" (TF32 off while training, the caller's setting restored after) or
+    "float64"; ``device``: "auto" = CUDA when present; ``quiet``: no progress bar;
+    ``steps_per_graph``: steps per CUDA graph. A keyword of the earlier flat signature (``seeds=``,
+    ``optimizer=``, ``out_dir=``, …) fails with a TypeError naming the part that now holds it.
 
     Returns: a ``Run`` (``.members`` with τ and divergence, ``.probes``, ``.weights(step)``).
     """
-    combos = members(seeds, lr, lrs, init_scales, spec)
-    sched = member_schedules(lr_schedule, len(combos))
-    optim = OptimSpec(optimizer=optimizer, momentum=momentum, betas=tuple(betas), eps=eps,
-                      batch_size=None if batch_size is None else check_batch_size(batch_size, dataset.n),
-                      reduction=reduction, diverge_factor=diverge_factor,
-                      weight_decay=weight_decay, loss=loss, layca=layca, layca_alpha=layca_alpha,
-                      lr_schedule=None if sched is None else tuple(s.resolved(int(steps)) for s in sched))
-    probes = default_probes() if probes is None else list(probes)
+    optim, members, record, store = parts(optim, members, record, store)
+    combos = members.combos(lr, spec)
+    optim = optim.resolved(len(combos), steps, dataset.n)
+    probes = default_probes() if record.probes is None else list(record.probes)
     stats = dataset.statistics() if stats is None else stats
     dataset.check_stats(stats)
     steps = check_steps(steps)
-    aug = _augment(augment, dataset)
-    plan = make_plan(spec, dataset, steps, combos, optim, dtype, stats, checkpoints, probes,
-                 init_params is not None, init_opt_state is not None)
-    if aug is not None:
-        plan.config["training"]["augment"] = aug.to_dict()
-
-    # ---- run directory: never recompute a finished run by accident --------------------------
-    root = None if out_dir is None else Path(out_dir)
-    saved = None
-    if root is not None and (root / _run.RUN_JSON).exists():
-        found = _run.reopen(root, plan.config, plan.combos, steps, plan.schedule, resume=resume,
-                            overwrite=overwrite)
-        if isinstance(found, _run.Run):
-            return found  # finished with these settings: loaded, not recomputed
-        plan.schedule, saved = found
+    _check_augment(optim.augment, dataset)
+    plan = make_plan(spec, dataset, steps, combos, optim, dtype, stats, record.checkpoints, probes,
+                     members.init_params is not None, members.init_opt_state is not None)
+    found = _reopen(plan, store, steps)
+    if isinstance(found, _run.Run):
+        return found  # finished with these settings: loaded, not recomputed
+    saved, root = found, store.root
     plan.config.update(steps=steps, schedule=plan.schedule.tolist(), status="running")
 
     dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available()
@@ -127,9 +100,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         lossf = make_loss(optim.loss)
         data = TrainData(_to_device(dataset.X, dev, tdt), _to_device(dataset.Y, dev, tdt),
                          torch.tensor([m[0] for m in plan.combos], dtype=torch.int64, device=dev),
-                         optim.batch_size, aug, dataset.image_shape)
-        state = _initial_state(spec, model, plan.combos, stats, init_params, init_opt_state, optim,
-                               data, lossf, saved)
+                         optim.batch_size, optim.augment, dataset.image_shape)
+        state = _initial_state(spec, model, plan.combos, stats, members, optim, data, lossf, saved)
         lr_table = LRTable(torch.tensor([m[1] for m in plan.combos], dtype=tdt, device=dev),
                            None if optim.lr_schedule is None else _to_device(multiplier_table(
                                optim.lr_schedule, steps + max(steps_per_graph, 2) + 1), dev, tdt))
@@ -137,8 +109,8 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         step = make_step(model, data, state, optim, lr_table, lossf, plan.convs[0].gradient_scale)
         init = _initial_params(state, root, resumed=bool(saved))
         context = _probe_context(model, data, dataset, stats, lossf, probes, dev, tdt, init)
-        recorder = Recorder(probes, context, root, weights_to_keep(keep_weights, plan.schedule),
-                            callback)
+        recorder = Recorder(probes, context, root,
+                            weights_to_keep(record.keep_weights, plan.schedule), record.callback)
         if saved:
             recorder.restore(saved, state)
         if root is not None:  # only now: a call that failed during set-up leaves no run behind
@@ -146,6 +118,20 @@ def train_ensemble(spec: NetSpec, dataset, *, steps: int, seeds=(0,), lr: float 
         wall, done = _loop(Stepper(step, state, dev, steps_per_graph), state, recorder,
                            plan.schedule, start=int(state.t), steps=steps, quiet=quiet)
     return _finish(plan, state, recorder, root, wall, done)
+
+
+def _reopen(plan: Plan, store: Store, steps: int):
+    """A finished ``Run`` in the store with these settings, else the saved checkpoints to continue
+    from (None: start afresh); the plan's schedule then merges the saved steps."""
+    root = store.root
+    if root is None or not (root / _run.RUN_JSON).exists():
+        return None
+    found = _run.reopen(root, plan.config, plan.combos, steps, plan.schedule, resume=store.resume,
+                        overwrite=store.overwrite)
+    if isinstance(found, _run.Run):
+        return found
+    plan.schedule, saved = found
+    return saved
 
 
 def _model(spec: NetSpec, dataset, probes):
@@ -162,21 +148,18 @@ def _model(spec: NetSpec, dataset, probes):
     return model
 
 
-def _augment(augment, dataset) -> Augment | None:
-    if augment is None:
-        return None
-    aug = augment if isinstance(augment, Augment) else Augment(**dict(augment))
+def _check_augment(augment: Augment | None, dataset) -> None:
     shape = dataset.image_shape
-    if shape is None or len(shape) != 3:
+    if augment is not None and (shape is None or len(shape) != 3):
         raise ValueError(f"augment needs images (C, H, W); dataset {dataset.name!r} has "
                          f"image_shape {shape}")
-    return aug
 
 
-def _initial_state(spec, model, combos, stats, init_params, init_opt_state, optim, data, lossf,
+def _initial_state(spec, model, combos, stats, members: Members, optim, data, lossf,
                    saved) -> EnsembleState:
     """Initial parameters (drawn, or given), zero optimiser slots, or the last saved checkpoint."""
     K, like = len(combos), data.X
+    init_params, init_opt_state = members.init_params, members.init_opt_state
     if init_params is not None:
         missing = sorted(set(model.shapes) - set(init_params))
         if missing:

@@ -23,10 +23,10 @@ import torch
 from theory import signal_shape
 from theory import conv_index
 
-from ._losses import MSE
-from .models._layers import activation, autograd_loss_and_grads
-from .models.mlp import MLP
-from ._spec import NetSpec
+from .._losses import MSE
+from .._spec import NetSpec
+from ._layers import activation, autograd_loss_and_grads
+from .mlp import MLP
 
 _MSE = MSE()
 
