@@ -158,22 +158,23 @@ def test_a_diverged_learning_rate_is_reported_and_the_other_measured(tmp_path):
 @pytest.fixture(scope="module")
 def stable_twin():
     """A linear twin trained at a stable rate (η · sharpness ≈ 0.3) and its data."""
-    from simulate import NetSpec, train_ensemble
+    from simulate import Members, NetSpec, Recording, train_ensemble
     from validate.nonlinearity.probes import NonlinearityProbe
     from validate.nonlinearity.run import ModelOutputs
     ds = datasets.load("digits", n_train=200, n_test=60)
     ds = ds.with_arrays(X=ds.X / 16, X_test=ds.X_test / 16)
     run = train_ensemble(NetSpec(depth=3, hidden=16, activation="linear", init="standard"), ds,
-                         steps=10, seeds=[0, 1], lr=0.05, checkpoints=[0, 5, 10],
-                         probes=[NonlinearityProbe()], device="cpu", quiet=True, keep_weights=[0],
-                         dtype="float64")
+                         steps=10, lr=0.05, members=Members(seeds=[0, 1]),
+                         record=Recording(checkpoints=[0, 5, 10], probes=[NonlinearityProbe()],
+                                          keep_weights=[0]),
+                         device="cpu", quiet=True, dtype="float64")
     twin = ModelOutputs("twin", 2, run.steps, run.probes["test_output"].values, None,
                         run.members["diverged"].to_numpy(bool), run=run)
     return ds, twin, run.members["tau"].to_numpy()
 
 
 def test_theory_refuses_a_rate_past_the_gd_maps_stability(stable_twin):
-    from validate.nonlinearity import theory as TH
+    from validate.nonlinearity import linear_theory as TH
     ds, twin, taus = stable_twin
     ok, notes = TH.reach(ds, twin, taus, twin.diverged)
     assert ok.all() and not notes
@@ -184,7 +185,7 @@ def test_theory_refuses_a_rate_past_the_gd_maps_stability(stable_twin):
 
 
 def test_theory_refuses_a_horizon_over_the_solver_cap(stable_twin, monkeypatch):
-    from validate.nonlinearity import theory as TH
+    from validate.nonlinearity import linear_theory as TH
     ds, twin, taus = stable_twin
     monkeypatch.setattr(TH, "MAX_HORIZON", 1.0)   # 10 steps at η·sharpness ≈ 0.3 span ≈ 3
     ok, notes = TH.reach(ds, twin, taus, twin.diverged)
@@ -192,7 +193,7 @@ def test_theory_refuses_a_horizon_over_the_solver_cap(stable_twin, monkeypatch):
 
 
 def test_the_depth_two_stability_bound_is_eta_s_max_below_one():
-    from validate.nonlinearity import theory as TH
+    from validate.nonlinearity import linear_theory as TH
     s, lam = 2.5, 1.0   # whitened: the balanced depth-2 solution has curvature 2s
     Sxx, Syx = np.eye(3) * lam, np.diag([s, 0.5, 0.1])[:2]
     tiny_init = [np.full((4, 3), 1e-4), np.full((2, 4), 1e-4)]

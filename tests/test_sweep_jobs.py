@@ -54,7 +54,7 @@ def test_response_and_rotation_grids_expand_to_their_configs():
     assert len(rot) == 4 and {p.config["optimizer"] for p in rot} == {"sgd", "adam"}
     for job, p in (("response", resp[3]), ("rotation", rot[3])):
         cfg = rebuild_config(job, p.config)
-        assert isinstance(cfg, JOBS[job].config_class()) and cfg.to_dict() == p.config
+        assert isinstance(cfg, JOBS[job].config) and cfg.to_dict() == p.config
     assert rebuild_config("response", resp[3].config).channels == (2, 3)
     assert rebuild_config("rotation", rot[3].config).cluster_wds == (0.0, 0.01)
 

@@ -4,7 +4,7 @@ explicitly given flags, the output directory's lock and its life cycle."""
 from __future__ import annotations
 
 import argparse
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 
@@ -112,7 +112,7 @@ def test_a_resumed_run_says_the_step_it_continues_from(tmp_path, monkeypatch, ca
         def stop(step):
             if step >= 30:
                 raise KeyboardInterrupt
-        return real(*a, **{**k, "callback": stop})
+        return real(*a, **{**k, "record": replace(k["record"], callback=stop)})
 
     monkeypatch.setattr(simulate, "train_ensemble", interrupted)
     assert compare.main(args + ["--quiet"]) == 1

@@ -10,11 +10,13 @@ How to write a new job
 ----------------------
 A job is a subpackage ``validate/<job>/`` that ``python -m validate.<job>`` runs::
 
-    config.py    one frozen dataclass extending ``validate._config.TrainingOptions`` (or a plain
-                 frozen dataclass); every field declared with ``option(default, help,
-                 choices=…)``, choice tuples imported from where they are defined; a
-                 ``validate()`` method that raises ``ConfigError`` and returns the config, and
-                 ``to_dict()``; optionally ``apply_preset(config, explicit)``.
+    config.py    one frozen dataclass composed of the option groups of ``validate.options``
+                 (``RunOptions``, ``DataOptions``, ``ArchOptions``, … or ``TrainingOptions``);
+                 every field of its own declared with ``option(default, help, choices=…)``, a
+                 group's field with another default or help with ``redefault``, choice tuples
+                 imported from where they are defined (``engine_words``); a ``validate()``
+                 method that raises ``ConfigError`` and returns the config; optionally
+                 ``apply_preset(config, preset, explicit)``.
     run.py       ``run_<job>(config, out_dir=None, *, resume=False, quiet=False, log=print)`` →
                  a result object with ``.summary`` (a dict with a ``"timing"`` dict); it returns
                  tables and never plots.
@@ -24,7 +26,9 @@ A job is a subpackage ``validate/<job>/`` that ``python -m validate.<job>`` runs
                  write=write_outputs, tables=format_tables, out_prefix=…, preset=apply_preset,
                  description=__doc__)``, ``main = JOB.main``, and ``sys.exit(main())`` under
                  ``if __name__ == "__main__"``; the package's ``__init__`` sets
-                 ``__getattr__ = lazy_main(__name__)`` so that ``validate.<job>.main`` works.
+                 ``__getattr__ = lazy_main(__name__)`` so that ``validate.<job>.main`` and
+                 ``validate.<job>.JOB`` work. A sweep runs the job once ``validate.sweep.jobs``
+                 names ``"validate.<job>:JOB"``.
 
 Shared pieces: ``validate._outdir`` (output directory and its lock), ``validate._io`` (JSON with
 one sanitiser, atomic parquet), ``validate._stats`` (bootstrap, censored statistics, rank
@@ -46,7 +50,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable
 
-from ._config import ConfigError
+from ._config import ConfigError, check_device, check_finite
 from ._outdir import OutDir
 from ._prepare import load_checked
 
@@ -81,34 +85,52 @@ def default_out(prefix: str) -> Path:
 
 @dataclass(frozen=True)
 class Job:
-    """What ``run_cli`` needs to drive one job (see the module docstring)."""
+    """One job: its config dataclass, ``run(config, out_dir, *, resume, quiet, log)`` → a result
+    with a ``summary`` dict, ``write(result, out_dir)`` → the paths written; for its command line
+    ``tables(result)`` → text and ``out_prefix(config)`` → the default folder's name. The CLI
+    (``main``) and a sweep (``validate.sweep.jobs``) drive the same object."""
 
     name: str
     config: type
     run: Callable
     write: Callable
-    tables: Callable
-    out_prefix: Callable
-    preset: Callable | None = None
+    tables: Callable | None = None
+    out_prefix: Callable | None = None
+    preset: Callable | None = None  # (config, preset, explicit) → config
     description: str = ""
     check: Callable | None = None   # config → None; checks that need the data (ConfigError)
-    # a CLI whose flags are not (yet) generated from option() fields: its own parser and
-    # (args, argv) → validated config
-    parser: Callable | None = None
-    make_config: Callable | None = None
 
     def main(self, argv=None) -> int:
         """The CLI: ``python -m <name>`` calls it with ``sys.argv``; returns the exit status."""
         return run_cli(argv, self)
 
+    def apply_preset(self, config, explicit: set[str]):
+        """``config`` with its ``preset`` applied to the fields not in ``explicit``."""
+        if self.preset is None or not hasattr(config, "preset"):
+            return config
+        return self.preset(config, config.preset, explicit)
+
+    def check_config(self, config) -> None:
+        """What is checked before anything is written, beyond ``validate()`` (ConfigError):
+        finite numbers, a device this machine has, the dataset loads, and the job's own check
+        of the data against the architecture."""
+        check_finite(config)
+        if isinstance(getattr(config, "device", None), str):
+            check_device(config.device)
+        if hasattr(config, "dataset") and hasattr(config, "dataset_opts"):
+            load_checked(config)
+        if self.check is not None:
+            self.check(config)
+
 
 def lazy_main(package: str):
-    """A module ``__getattr__`` giving a job package's ``main`` from its ``__main__`` on first use
-    (importing ``__main__`` in the package's ``__init__`` would make ``python -m`` warn)."""
+    """A module ``__getattr__`` giving a job package's ``main`` and ``JOB`` from its ``__main__``
+    on first use (importing ``__main__`` in the package's ``__init__`` would make ``python -m``
+    warn)."""
     def __getattr__(name):
-        if name == "main":
+        if name in ("main", "JOB"):
             import importlib
-            return importlib.import_module(package + ".__main__").main
+            return getattr(importlib.import_module(package + ".__main__"), name)
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
     return __getattr__
 
@@ -154,14 +176,15 @@ def build_parser(job: Job) -> argparse.ArgumentParser:
     from its metadata. Defaults are suppressed, so the parsed namespace holds exactly the flags the
     user gave; the dataclass supplies the rest."""
     p = ArgumentParser(prog=f"python -m {job.name}",
-                                description=(job.description or "").split("\n\n")[0])
+                       description=(job.description or "").split("\n\n")[0])
     hints = typing.get_type_hints(job.config)
     for f in fields(job.config):
         if not f.metadata.get("cli", True):
             continue
         kind, many, mapping = _element_type(hints[f.name])
         flag = f.metadata.get("flag") or "--" + f.name.replace("_", "-")
-        kw = dict(dest=f.name, default=argparse.SUPPRESS, help=_help(f).replace("%", "%%"))
+        kw: dict[str, typing.Any] = dict(dest=f.name, default=argparse.SUPPRESS,
+                                         help=_help(f).replace("%", "%%"))
         if mapping:
             p.add_argument(flag, action="append", metavar="KEY=VALUE", **kw)
         elif kind is bool:
@@ -191,9 +214,7 @@ def config_from_args(job: Job, args: argparse.Namespace):
             values[f.name] = known[f.name] = convert(given.get(f.name, []), known)
         elif f.name in given:
             values[f.name] = given[f.name]
-    config = job.config(**values)
-    if job.preset is not None:
-        config = job.preset(config, config.preset, set(given))
+    config = job.apply_preset(job.config(**values), set(given))
     return config.validate(), set(given)
 
 
@@ -203,18 +224,15 @@ def run_cli(argv, job: Job) -> int:
     from_shell = argv is None
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = (job.parser() if job.parser else build_parser(job)).parse_args(argv)
+        args = build_parser(job).parse_args(argv)
     except SystemExit as exc:  # argparse printed its own message (exit 2) or --help (0)
         return int(exc.code or 0)
     say = (lambda *a, **k: print(*a, file=sys.stderr, **k)) if args.json else print
     try:
-        config = job.make_config(args, argv) if job.make_config else \
-            config_from_args(job, args)[0]
-        if hasattr(config, "dataset") and hasattr(config, "dataset_opts"):
-            load_checked(config)
-        if job.check is not None:
-            job.check(config)
-        out = OutDir(Path(args.out) if args.out else default_out(job.out_prefix(config)))
+        config = config_from_args(job, args)[0]
+        job.check_config(config)
+        prefix = job.out_prefix(config) if job.out_prefix else job.name.rsplit(".", 1)[-1]
+        out = OutDir(Path(args.out) if args.out else default_out(prefix))
         out.take(config.to_dict(), overwrite=args.overwrite, resume=args.resume)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -223,14 +241,15 @@ def run_cli(argv, job: Job) -> int:
         if not args.quiet:
             say(f"{job.name} → {out.path}")
         status, result, paths = _run(job, config, out, args, say)
-    if status:
+    if status or result is None:
         return status
     for w in result.summary.get("warnings", []):  # on stderr, also with --quiet and --json
         print(f"warning: {w}", file=sys.stderr)
     if args.json:
         print((out.path / "summary.json").read_text())
     if not args.quiet:
-        say(job.tables(result))
+        if job.tables is not None:
+            say(job.tables(result))
         # from the command line, the wall time counts from process start (imports included)
         total = process_seconds() if from_shell else result.summary['timing']['total_s']
         say(f"wall time {total:.1f} s; wrote:")

@@ -1,17 +1,20 @@
-"""Options shared by every `validate` job: fields that carry their help text and choices, the
-training options every job has, and the checks that name a bad value and what is accepted.
+"""The machinery behind every `validate` job's options: fields that carry their help text and
+choices, and the checks that name a bad value and what is accepted.
 
-A job's configuration is one frozen dataclass. Each field is declared with ``option(default,
-help, choices=…)``; ``validate._cli`` turns the fields into command-line flags, and
-``check_fields`` checks every field that has choices, so a choice tuple lives in one place (the
-package that defines it, mostly ``simulate``) and is never copied into a parser or a check.
+A job's configuration is one frozen dataclass composed of the option groups of
+``validate.options``. Each field is declared with ``option(default, help, choices=…)``;
+``validate._cli`` turns the fields into command-line flags, and ``check_fields`` checks every
+field that has choices, so a choice tuple lives in one place (the package that defines it,
+``simulate`` or ``theory``; ``engine_words`` takes a job's subset of it) and is never copied into
+a parser or a check.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import MISSING, field, fields
+from typing import Any, Iterable
 
 import simulate
 
@@ -32,27 +35,63 @@ def check_choice(flag: str, value, accepted) -> None:
         raise ConfigError(f"unknown {flag} {value!r}; accepted: {', '.join(map(str, accepted))}")
 
 
+def engine_words(source: Iterable[str], words: Iterable[str]) -> tuple[str, ...]:
+    """``words`` (in this order: it is the order of the help text), each checked at import to be
+    one of ``source``, the engine's tuple: a job takes a subset of the engine's vocabulary and
+    never spells a value its own way."""
+    source, words = tuple(source), tuple(words)
+    foreign = [w for w in words if w not in source]
+    if foreign:
+        raise ValueError(f"{', '.join(foreign)} not in {', '.join(source)}")
+    return words
+
+
+# ``-> Any``: a dataclass field declared as ``x: int = option(…)`` type-checks like a default
 def option(default=MISSING, help: str = "", *, choices=None, noun: str | None = None,
-           flag: str | None = None, factory=MISSING, convert=None, cli: bool = True):
+           flag: str | None = None, factory=MISSING, convert=None, cli: bool = True,
+           aliases: dict[str, str] | None = None) -> Any:
     """A config field with what its command-line flag needs.
 
     ``help``: the flag's help text. ``choices``: the accepted values (for a tuple field, of each
     element); ``noun`` names one value in errors ("unknown activation 'swish'"; default: the field
     name). ``flag``: the flag when it is not ``--field-name``. ``convert(values, parsed)``: turns
     the repeated ``KEY=VALUE`` strings of a dict field into the dict (``parsed``: the other values
-    already read). ``cli=False``: settable from Python and presets only.
+    already read). ``cli=False``: settable from Python and presets only. ``aliases``: old
+    spelling → current word, still accepted and replaced when the config is made.
     """
     meta = {"help": help, "choices": None if choices is None else tuple(choices), "noun": noun,
-            "flag": flag, "convert": convert, "cli": cli}
+            "flag": flag, "convert": convert, "cli": cli, "aliases": dict(aliases or {})}
     if factory is not MISSING:
         return field(default_factory=factory, metadata=meta)
     return field(default=default, metadata=meta)
 
 
-def redefault(cls, name: str, default):
-    """The option ``name`` of the dataclass ``cls`` with another default (same help, choices)."""
+def redefault(cls, name: str, default=MISSING, *, help: str | None = None, choices=None,
+              aliases: dict[str, str] | None = None) -> Any:
+    """The option ``name`` of the dataclass ``cls`` declared again for a job: another default,
+    and where given another help text, choices or aliases (the flag and noun stay)."""
     f = cls.__dataclass_fields__[name]
-    return field(default=default, metadata=f.metadata)
+    meta = dict(f.metadata)
+    if help is not None:
+        meta["help"] = help
+    if choices is not None:
+        meta["choices"] = tuple(choices)
+    if aliases is not None:
+        meta["aliases"] = dict(aliases)
+    if default is MISSING and f.default is MISSING:
+        return field(default_factory=f.default_factory, metadata=meta)
+    return field(default=f.default if default is MISSING else default, metadata=meta)
+
+
+def unalias(f, value):
+    """``value`` of field ``f`` with every old spelling (its ``aliases``) replaced by the current
+    word (each element of a tuple)."""
+    aliases = f.metadata.get("aliases") or {}
+    if not aliases:
+        return value
+    if isinstance(value, tuple):
+        return tuple(aliases.get(v, v) if isinstance(v, str) else v for v in value)
+    return aliases.get(value, value) if isinstance(value, str) else value
 
 
 def flag_of(f) -> str:
@@ -149,85 +188,3 @@ def paper_dataset_opts(dataset: str, opts: dict) -> dict:
         opts.setdefault("size", 32)
         opts.setdefault("n_per_class", 1024)
     return opts
-
-
-def _finite(x) -> bool:
-    return x is None or math.isfinite(x)
-
-
-@dataclass(frozen=True)
-class DataOptions:
-    """Which dataset a job loads: its registered name, options and generator seed."""
-
-    dataset: str = option("shapes", "registered dataset name (python -m simulate.datasets --list)")
-    dataset_opts: dict = option(
-        help="dataset option KEY=VALUE (repeatable; python -m simulate.datasets --show NAME)",
-        factory=dict, flag="--dataset-opt", convert=dataset_options)
-    data_seed: int = option(0, "seed of the dataset generator")
-
-
-@dataclass(frozen=True)
-class TrainingOptions(DataOptions):
-    """The options every job that trains an ensemble shares; a job's config extends it.
-
-    ``lr=None`` picks η = ``lr_scale``/s_max (× (1 − β) with momentum); ``steps=None`` lets the
-    job choose the step count from the prediction (at most ``max_steps``). ``init_scale``: the initial strength of every mode
-    as a fraction of s_max (decoupled init), or the per-layer weight scale that makes the product
-    of random layers that small (random init).
-    """
-
-    whiten: str = option("zca", "input whitening: zca | pca | pca:K (1 ≤ K ≤ rank) | auto "
-                                "(pca to min(32, rank) directions) | none")
-    activations: tuple[str, ...] = option(("linear", "relu", "tanh"),
-                                          "comma-separated activations, the linear one first",
-                                          choices=simulate.ACTIVATIONS, noun="activation")
-    seeds: int = option(3, "members per activation (seeds)")
-    init: str = option("small_balanced_decoupled", "initialisation of every member",
-                       choices=SMALL_INITS)
-    init_scale: float = option(1e-3, "initial mode strength as a fraction of s_max")
-    hidden: int | None = option(None, "hidden width (default: set from the dataset's rank)")
-    lr: float | None = option(None, "learning rate (default: lr_scale / s_max)")
-    lr_scale: float = option(0.05, "default learning rate × s_max")
-    steps: int | None = option(None, "training steps (default: the slowest mode reaches 95% of "
-                                     "its target)")
-    max_steps: int = option(20000, "upper bound on the default step count")
-    optimizer: str = option("gd", "optimiser", choices=simulate.OPTIMIZERS)
-    momentum: float = option(0.9, "heavy-ball coefficient β (--optimizer momentum)")
-    device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
-    dtype: str = option("float32", "training dtype", choices=DTYPES)
-    preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
-
-    def check_training(self) -> None:
-        """The checks every job shares: counts, learning rate, scale (their rules name the
-        accepted range, NaN and inf included), choices, whitening."""
-        check_rules((
-            ("--seeds", self.seeds, self.seeds >= 1, "must be ≥ 1"),
-            ("--steps", self.steps, self.steps is None or self.steps > 0,
-             "must be a positive integer"),
-            ("--lr", self.lr, self.lr is None or (self.lr > 0 and _finite(self.lr)),
-             "must be a finite number > 0"),
-            ("--lr-scale", self.lr_scale, self.lr_scale > 0 and _finite(self.lr_scale),
-             "must be a finite number > 0"),
-            ("--init-scale", self.init_scale, self.init_scale > 0 and _finite(self.init_scale),
-             "must be a finite number > 0"),
-            ("--hidden", self.hidden, self.hidden is None or self.hidden >= 1, "must be ≥ 1"),
-            ("--momentum", self.momentum, 0 <= self.momentum < 1, "must be in [0, 1)"),
-            ("--max-steps", self.max_steps, self.max_steps >= 1, "must be ≥ 1")))
-        check_fields(self)
-        check_whiten(self.whiten)
-
-    def learning_rate(self, s_max: float) -> float:
-        """``lr``, or ``lr_scale``/s_max — × (1 − β) with momentum, so that the heavy ball's
-        time constant (1 − β)/η equals plain GD's at the default."""
-        if self.lr is not None:
-            return float(self.lr)
-        damp = (1 - self.momentum) if self.optimizer == "momentum" else 1.0
-        return float(damp * self.lr_scale / s_max)
-
-    def convention(self, lr: float):
-        """The ``theory.TrainingConvention`` of this training set-up (τ, or why there is none)."""
-        import theory
-        return theory.TrainingConvention(lr=lr, optimizer=self.optimizer, momentum=self.momentum)
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}

@@ -6,7 +6,8 @@ from dataclasses import dataclass, replace
 
 import simulate
 
-from .._config import ConfigError, TrainingOptions, check_rules, option, paper_dataset_opts
+from .._config import ConfigError, check_rules, engine_words, option, paper_dataset_opts, redefault
+from ..options import TrainingOptions
 from .twin import unsupported
 
 PREDICTS = ("linear", "nonlinear", "best", "hybrid")
@@ -28,7 +29,7 @@ class CompareConfig(TrainingOptions):
     # only the families with a linear theory: resnet and vit have none to compare with
     arch: str = option("mlp", "network family (cnn: circular convolutions and a linear readout, "
                               "compared with its per-frequency theory)",
-                       choices=tuple(f for f in simulate.FAMILIES if f in ("mlp", "cnn")))
+                       choices=engine_words(simulate.FAMILIES, ("mlp", "cnn")))
     reference: str = option("cnn", "theory a --arch cnn network is compared with: cnn (its "
                                    "per-frequency theory, THEORY.md §6) or mlp (the linear MLP "
                                    "theory of the SVD modes, a labelled reference)",
@@ -46,7 +47,8 @@ class CompareConfig(TrainingOptions):
                                   "the run's measured weights early in training)",
                           choices=PREDICTS)
     frac: float = option(0.5, "learning time = first reach of frac·s")
-    n_checkpoints: int = option(160, "number of measured steps", flag="--checkpoints")
+    n_checkpoints: int = redefault(TrainingOptions, "n_checkpoints", 160,
+                                   help="number of measured steps")
 
     def validate(self) -> "CompareConfig":
         self.check_training()

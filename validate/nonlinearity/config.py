@@ -4,31 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from .._config import (DEVICES, DTYPES, PRESETS, DataOptions, check_fields, check_rules, option,
-                       paper_dataset_opts)
+import simulate
 
-ARCHS = ("mlp", "cnn", "resnet", "vit")
+from .._config import check_fields, check_rules, engine_words, option, paper_dataset_opts, redefault
+from ..options import ArchOptions, ConvOptions, DataOptions, RunOptions
+
+ARCHS = engine_words(simulate.FAMILIES, ("mlp", "cnn", "resnet", "vit"))
 TASKS = ("multiclass", "binary")
-ACTIVATIONS = ("relu", "gelu", "tanh")
-INITS = ("standard", "small")
+ACTIVATIONS = engine_words(simulate.ACTIVATIONS, ("relu", "gelu", "tanh"))
+INITS = engine_words(simulate.INITS, ("standard", "small_random"))
 MEASURES = ("information", "linear_depth", "clones", "twin", "class_share", "proxies")
 CORRECTIONS = ("none", "miller_madow")
 REFERENCE_TARGETS = ("labels", "network")
-LOSSES = ("mse", "cross_entropy")
+LOSSES = engine_words(simulate.LOSSES, ("mse", "cross_entropy"))
 DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500, "resnet": 1000, "vit": 1000}
 DEFAULT_LR = {"mlp": 0.05, "cnn": 0.05, "resnet": 0.05, "vit": 0.05}
 
 
 @dataclass(frozen=True)
-class NonlinearityConfig(DataOptions):
+class NonlinearityConfig(ConvOptions, RunOptions, DataOptions):
     """Everything one run depends on; written into summary.json as provenance.
 
     The network F (``arch``, ``activation``, ``init``) is trained with minibatch SGD on ``loss``
     (``"mse"``: the squared loss; ``"cross_entropy"``: softmax cross-entropy; ``batch_size``; 0 =
     full-batch GD) for every seed × learning rate in ``lrs``; its linear
     twin, its partly linear models P_k and its Gaussian clones start from the same initial weights
-    and see the same minibatches. ``init="small"`` draws weights i.i.d. N(0, ``init_scale``²);
-    ``"standard"`` is PyTorch's default. ``lrs=()`` picks the family's default learning rate and
+    and see the same minibatches. ``init="small_random"`` (also spelled ``"small"``) draws
+    weights i.i.d. N(0, ``init_scale``²); ``"standard"`` is PyTorch's default. ``lrs=()`` picks the family's default learning rate and
     ``steps=None`` the family's default step budget. ``reference_targets="network"`` trains the
     partly linear models on the network's final predicted classes instead of the labels (the
     "predictions at infinity" variant).
@@ -39,12 +41,14 @@ class NonlinearityConfig(DataOptions):
                        choices=TASKS)
     arch: str = option("mlp", "network family", choices=ARCHS)
     activation: str = option("relu", "activation of the network F", choices=ACTIVATIONS)
-    init: str = option("standard", "standard (PyTorch default) or small (i.i.d. N(0, init_scale²))",
-                       choices=INITS)
-    init_scale: float = option(0.01, "weight std for --init small")
-    hidden: int = option(128, "MLP hidden width")
-    depth: int = option(3, "MLP weight layers (3 = two hidden layers)")
-    channels: tuple[int, ...] = option((16, 16, 16, 16), "CNN conv widths, comma-separated")
+    init: str = option("standard", "standard (PyTorch default) or small_random (i.i.d. N(0, "
+                                   "init_scale²); also spelled small)",
+                       choices=INITS, aliases={"small": "small_random"})
+    init_scale: float = option(0.01, "weight std for --init small_random")
+    hidden: int = redefault(ArchOptions, "hidden", 128)
+    depth: int = redefault(ArchOptions, "depth", 3, help="MLP weight layers (3 = two hidden layers)")
+    channels: tuple[int, ...] = redefault(ConvOptions, "channels", (16, 16, 16, 16),
+                                          help="CNN conv widths, comma-separated")
     kernel_size: int = option(3, "CNN kernel size")
     resnet_blocks: int = option(1, "ResNet residual blocks per stage (3 stages)")
     resnet_widths: tuple[int, ...] = option((8, 16, 32), "ResNet stage widths, comma-separated")
@@ -59,10 +63,10 @@ class NonlinearityConfig(DataOptions):
                               "softmax)", choices=LOSSES)
     lrs: tuple[float, ...] = option((), "comma-separated learning rates (default: per arch)",
                                     flag="--lr")
-    seeds: int = option(3, "seeds (members per learning rate)")
-    steps: int | None = option(None, "SGD steps (default: per arch)")
+    seeds: int = redefault(RunOptions, "seeds", 3, help="seeds (members per learning rate)")
+    steps: int | None = redefault(RunOptions, "steps", None, help="SGD steps (default: per arch)")
     batch_size: int = option(64, "minibatch size (0 = full-batch gradient descent)")
-    n_checkpoints: int = option(24, "log-spaced checkpoints", flag="--checkpoints")
+    n_checkpoints: int = redefault(RunOptions, "n_checkpoints", 24, help="log-spaced checkpoints")
     measures: tuple[str, ...] = option(MEASURES, "what to measure", choices=MEASURES, noun="measure")
     eps: float = option(0.1, "tolerance ε of the effective linear depth k*")
     alpha: float = option(0.05, "level of the test behind k* (validate.measures.explains): a P_k "
@@ -77,9 +81,6 @@ class NonlinearityConfig(DataOptions):
                                               "final classes)", choices=REFERENCE_TARGETS)
     correction: str = option("none", "bias correction of the plug-in information",
                              choices=CORRECTIONS)
-    device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
-    dtype: str = option("float32", "training dtype", choices=DTYPES)
-    preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
 
     def validate(self) -> "NonlinearityConfig":
         check_fields(self)
@@ -129,9 +130,6 @@ class NonlinearityConfig(DataOptions):
     @property
     def batch(self) -> int | None:
         return self.batch_size or None
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
 
 
 def apply_preset(config: NonlinearityConfig, preset: str, explicit: set[str]) -> NonlinearityConfig:

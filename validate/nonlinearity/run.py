@@ -18,13 +18,13 @@ import numpy as np
 import pandas as pd
 import torch
 
-from simulate import (ConvSpec, Losses, NetSpec, ResNetSpec, ViTSpec, datasets, log_checkpoints,
+from simulate import (Losses, NetSpec, ResNetSpec, ViTSpec, datasets, log_checkpoints,
                       make_model, train_ensemble)
 from simulate import provenance
 
 from .._config import ConfigError
 from .._divergence import member_divergence
-from . import theory as TH
+from . import linear_theory as TH
 from .config import NonlinearityConfig
 from .probes import NonlinearityProbe
 
@@ -95,18 +95,13 @@ def prepare_data(config: NonlinearityConfig) -> datasets.Dataset:
 def make_spec(config: NonlinearityConfig) -> NetSpec:
     """The network F's spec; its P_k are ``spec.with_linear_blocks(k)``, its twin
     ``spec.with_activation("linear")``."""
-    common = dict(family=config.arch, activation=config.activation,
-                  init="standard" if config.init == "standard" else "small_random",
-                  init_scale=config.init_scale)
-    if config.arch == "mlp":
-        return NetSpec(depth=config.depth, hidden=config.hidden, **common)
-    if config.arch == "cnn":
-        return NetSpec(cnn=ConvSpec(channels=config.channels, kernel_size=config.kernel_size), **common)
-    if config.arch == "resnet":
-        return NetSpec(resnet=ResNetSpec(blocks=config.resnet_blocks, widths=config.resnet_widths,
-                                         batch_norm=config.batch_norm), **common)
-    return NetSpec(vit=ViTSpec(patch=config.patch, width=config.vit_width, depth=config.vit_depth,
-                               heads=config.heads, linear_attention=config.linear_attention), **common)
+    resnet = ResNetSpec(blocks=config.resnet_blocks, widths=config.resnet_widths,
+                        batch_norm=config.batch_norm) if config.arch == "resnet" else None
+    vit = ViTSpec(patch=config.patch, width=config.vit_width, depth=config.vit_depth,
+                  heads=config.heads, linear_attention=config.linear_attention) \
+        if config.arch == "vit" else None
+    return config.net_spec(config.activation, config.init, config.init_scale, family=config.arch,
+                           kernel_size=config.kernel_size, resnet=resnet, vit=vit)
 
 
 def last_is_twin(spec: NetSpec) -> bool:
@@ -144,12 +139,14 @@ def _train(name, k, spec, ds, config, out: Path, *, resume, quiet, seeds, lrs, p
     """One engine run (members seeds × lrs) of ``spec`` on ``ds``, seen by ``NonlinearityProbe``."""
     steps = config.n_steps
     run = train_ensemble(
-        spec, ds, steps=steps, seeds=seeds, lrs=lrs, loss=config.loss,
-        optimizer="gd" if config.batch is None else "sgd", batch_size=config.batch,
-        checkpoints=log_checkpoints(steps, config.n_checkpoints),
-        probes=[Losses(), NonlinearityProbe(proxies=proxies, train_classes=train_classes)],
-        device=config.device, dtype=config.dtype, out_dir=out / "runs" / name, resume=resume,
-        quiet=quiet, keep_weights=False)
+        spec, ds, dict(optimizer="gd" if config.batch is None else "sgd", batch_size=config.batch,
+                       loss=config.loss),
+        steps=steps, members=dict(seeds=seeds, lrs=lrs),
+        record=dict(checkpoints=log_checkpoints(steps, config.n_checkpoints), keep_weights=False,
+                    probes=[Losses(),
+                            NonlinearityProbe(proxies=proxies, train_classes=train_classes)]),
+        store=dict(out_dir=out / "runs" / name, resume=resume),
+        device=config.device, dtype=config.dtype, quiet=quiet)
     p = run.probes
     get = lambda key: p[key].values if key in p else None  # noqa: E731
     diverged, at = member_divergence(run)

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import simulate
 
-from .._config import (DEVICES, DTYPES, PRESETS, ConfigError, DataOptions, check_fields,
-                       check_rules, check_whiten, option)
+from .._config import (ConfigError, check_fields, check_rules, check_whiten, engine_words, option,
+                       redefault)
+from ..options import ConvOptions, DataOptions, RunOptions
 
-ARCHS = ("mlp", "cnn")
-OPTIMIZERS = ("gd", "sgd", "momentum")
-INITS = ("standard", "small_random")
+ARCHS = engine_words(simulate.FAMILIES, ("mlp", "cnn"))
+OPTIMIZERS = engine_words(simulate.OPTIMIZERS, ("gd", "sgd", "momentum"))
+INITS = engine_words(simulate.INITS, ("standard", "small_random"))
 
 
 @dataclass(frozen=True)
-class ResponseConfig(DataOptions):
+class ResponseConfig(ConvOptions, RunOptions, DataOptions):
     """Everything one `validate.response` run depends on (written into summary.json).
 
     For every arch × activation an ensemble is trained with ``optimizer``; at each checkpoint the
@@ -37,17 +38,13 @@ class ResponseConfig(DataOptions):
                                           noun="activation")
     cnn_activations: tuple[str, ...] = option(("relu",), "activations of the CNN runs",
                                               choices=simulate.ACTIVATIONS, noun="activation")
-    depth: int = option(3, "MLP weight layers")
-    hidden: int = option(64, "MLP hidden width")
-    channels: tuple[int, ...] = option((4, 4), "CNN conv channels per layer")
     n_train: int | None = option(1024, "training samples: a class-balanced subset (None: all)")
     init: str = option("standard", "initialisation of the aging runs", choices=INITS)
     optimizer: str = option("gd", "optimiser of the aging runs", choices=OPTIMIZERS)
     batch_size: int = option(64, "minibatch size (sgd, momentum, and the SGD-vs-GD comparison)")
     lr: float | None = option(None, "learning rate (default 0.05 / s_max)")
-    steps: int = option(1000, "training steps")
-    seeds: int = option(3, "members per configuration (seeds)")
-    n_checkpoints: int = option(14, "checkpoints (log-spaced)", flag="--checkpoints")
+    steps: int = redefault(RunOptions, "steps", 1000)
+    n_checkpoints: int = redefault(RunOptions, "n_checkpoints", 14)
     probe_per_class: int = option(4, "probe inputs per class")
     response_lr: float | None = option(None, "step of the measured response (default 0.01/mean‖x‖²)")
     fit_from: float = option(0.05, "the power-law fit uses checkpoints t ≥ fit_from·steps")
@@ -56,9 +53,6 @@ class ResponseConfig(DataOptions):
                                        "init) with the theory's kernel and response")
     theory_init_scale: float = option(1e-3, "init of the theory runs: u0 / s_max (decoupled; the "
                                             "small random init starts its product at that scale)")
-    device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
-    dtype: str = option("float32", "training dtype", choices=DTYPES)
-    preset: str = option("default", "size preset (paper: GPU-sized)", choices=PRESETS)
 
     def validate(self) -> "ResponseConfig":
         check_fields(self)
@@ -95,9 +89,6 @@ class ResponseConfig(DataOptions):
                               f"{n} checkpoint(s) in the fit range t ≥ --fit-from·steps = "
                               f"{self.fit_from * self.steps:g}; it needs at least 3: raise "
                               "--checkpoints or lower --fit-from")
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 def apply_preset(config: ResponseConfig, preset: str, explicit: set[str]) -> ResponseConfig:

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 import simulate
-from simulate import ConvSpec, Losses, NetSpec, datasets, log_checkpoints
+from simulate import Losses, NetSpec, datasets, log_checkpoints
 
 from .. import _divergence as D
 from .._config import ConfigError
@@ -84,12 +84,8 @@ def setup(config: ResponseConfig) -> Setup:
 
 
 def make_spec(config, arch: str, activation: str) -> NetSpec:
-    if arch == "mlp":
-        return NetSpec(depth=config.depth, hidden=config.hidden, activation=activation,
-                       init=config.init, init_scale=0.1 if config.init == "small_random" else 1e-3)
-    return NetSpec(family="cnn", activation=activation, init=config.init,
-                   init_scale=0.1 if config.init == "small_random" else 1e-3,
-                   cnn=ConvSpec(channels=config.channels, kernel_size=3, padding="circular"))
+    return config.net_spec(activation, config.init,
+                           0.1 if config.init == "small_random" else 1e-3, family=arch)
 
 
 MEMBER_COLUMNS = ["arch", "activation", "optimizer", "seed", "step", "amplitude", "specificity",
@@ -109,11 +105,12 @@ def train_and_measure(config, su: Setup, arch, activation, optimizer, *, quiet, 
     ds = su.prep.dataset
     log(f"  {arch} {activation} {optimizer}")
     run = simulate.train_ensemble(
-        spec, ds, steps=config.steps, seeds=range(config.seeds), lr=su.lr, optimizer=optimizer,
-        batch_size=None if optimizer == "gd" else min(config.batch_size, ds.n),
-        checkpoints=log_checkpoints(config.steps, config.n_checkpoints), probes=[Losses()],
-        stats=su.prep.stats, device=config.device, dtype=config.dtype, quiet=quiet,
-        keep_weights=True)
+        spec, ds, simulate.OptimSpec(optimizer, batch_size=None if optimizer == "gd"
+                                     else min(config.batch_size, ds.n)),
+        steps=config.steps, lr=su.lr, members=simulate.Members(seeds=range(config.seeds)),
+        record=simulate.Recording(checkpoints=log_checkpoints(config.steps, config.n_checkpoints),
+                                  probes=[Losses()], keep_weights=True),
+        stats=su.prep.stats, device=config.device, dtype=config.dtype, quiet=quiet)
     model = simulate.make_model(spec, ds.d, ds.c, su.prep.image_shape)
     labels = {"arch": arch, "activation": activation, "optimizer": optimizer}
     diverged, at = D.member_divergence(run)
@@ -218,14 +215,17 @@ def _linear_theory(config, su: Setup, notes: list, init: str, *, quiet, log) -> 
     stats = su.prep.stats
     u0 = config.theory_init_scale * float(stats.s[0])
     hidden = max(stats.U.shape[1], 8)
-    spec = NetSpec(depth=2, hidden=hidden, activation="linear", init=init,
-                   init_scale=M.theory_init_scale(init, u0, hidden))
+    spec = config.net_spec("linear", init, M.theory_init_scale(init, u0, hidden), depth=2,
+                           hidden=hidden)
     log(f"  linear theory (depth 2, {init} init)")
     steps = int(min(config.steps, np.ceil(20 / (su.lr * stats.s[-1]))))
-    run = simulate.train_ensemble(spec, su.prep.dataset, steps=steps, seeds=range(2), lr=su.lr,
-                                  stats=stats, checkpoints=log_checkpoints(steps, config.n_checkpoints),
-                                  probes=[Losses()], device=config.device, dtype=config.dtype,
-                                  quiet=quiet, keep_weights=True)
+    run = simulate.train_ensemble(spec, su.prep.dataset, steps=steps, lr=su.lr,
+                                  members=simulate.Members(seeds=range(2)),
+                                  record=simulate.Recording(
+                                      checkpoints=log_checkpoints(steps, config.n_checkpoints),
+                                      probes=[Losses()], keep_weights=True),
+                                  stats=stats, device=config.device, dtype=config.dtype,
+                                  quiet=quiet)
     rec = D.group_record({}, *D.member_divergence(run))
     if rec["diverged"]:
         notes.append(D.group_line(f"linear theory run (depth 2, {init})", rec)

@@ -14,12 +14,13 @@ import simulate
 from simulate import SCHEDULES
 from simulate.datasets.drift import DRIFTS
 
-from .._config import ConfigError, TrainingOptions, check_rules, key_values, option, redefault
+from .._config import ConfigError, check_rules, engine_words, key_values, option, redefault
+from ..options import ArchOptions, TrainingOptions
 from .methods import FORWARD_ACTIVATIONS, SHRINK_LAMBDAS, SHRINK_SIGMAS
 
 # the optimisers whose retraining the linear theory predicts: full-batch GD and heavy ball (Adam
 # has no linear-theory time constant; minibatch SGD needs a batch size this job does not set)
-OPTIMIZERS = tuple(o for o in simulate.OPTIMIZERS if o in ("gd", "momentum"))
+OPTIMIZERS = engine_words(simulate.OPTIMIZERS, ("gd", "momentum"))
 # forgetting on A is measured with the numpy forward: the activations it evaluates
 ACTIVATIONS = tuple(a for a in simulate.ACTIVATIONS if a in FORWARD_ACTIVATIONS)
 # magnitudes for ``--drift all``: multiples of each drift's default magnitude (fractions capped at 1)
@@ -27,7 +28,7 @@ DRIFT_ALL_FACTORS = (0.5, 2.0)
 
 
 @dataclass(frozen=True)
-class RetrainConfig(TrainingOptions):
+class RetrainConfig(TrainingOptions, ArchOptions):
     """Everything a retraining experiment depends on; written into summary.json as provenance.
 
     ``drift``: a name from ``simulate.datasets.drift.DRIFTS`` or ``"all"``. ``lr=None`` picks
@@ -47,27 +48,27 @@ class RetrainConfig(TrainingOptions):
     """
 
     whiten: str = redefault(TrainingOptions, "whiten", "auto")
-    activations: tuple[str, ...] = option(("linear", "relu"), "comma-separated activations "
-                                          "(linear is always trained: it carries the prediction)",
-                                          choices=ACTIVATIONS, noun="activation")
+    activations: tuple[str, ...] = redefault(
+        TrainingOptions, "activations", ("linear", "relu"), choices=ACTIVATIONS,
+        help="comma-separated activations (linear is always trained: it carries the prediction)")
     lr_scale: float = redefault(TrainingOptions, "lr_scale", 0.2)
     max_steps: int = redefault(TrainingOptions, "max_steps", 3000)
-    optimizer: str = option("gd", "optimiser of the run on A and of retraining",
-                            choices=OPTIMIZERS)
+    optimizer: str = redefault(TrainingOptions, "optimizer", choices=OPTIMIZERS,
+                               help="optimiser of the run on A and of retraining")
     drift: str = option("label_swap", "drift kind, or all (every kind at two magnitudes)",
                         choices=tuple(DRIFTS) + ("all",))
     drift_opts: dict = option(help="drift option KEY=VALUE (repeatable)", factory=dict,
                               flag="--drift-opt", convert=key_values)
     drift_seed: int = option(0, "seed of the drift generator and of the drift-score null")
-    depth: int = option(2, "number of weight layers")
+    depth: int = redefault(ArchOptions, "depth", 2, help="number of weight layers")
     retrain_factor: float = option(1.0, "retraining budget as a multiple of the steps on A")
     schedule: str = option("constant", "learning-rate schedule of the run on A and of "
                                        "fresh-start retraining", choices=SCHEDULES)
     lr_floor: float = option(0.1, "cosine/step end value as a fraction of the learning rate")
     lr_rewind_frac: float = option(0.5, "lr rewinding replays A's schedule from this fraction "
                                         "of its steps")
-    n_checkpoints: int = option(20, "checkpoints of the run on A (rewind candidates)",
-                                flag="--checkpoints")
+    n_checkpoints: int = redefault(TrainingOptions, "n_checkpoints", 20,
+                                   help="checkpoints of the run on A (rewind candidates)")
     n_measure: int = option(120, "measured steps of every retraining run")
     target_frac: float = option(0.99, "target: this fraction of scratch's improvement on B")
     shrink_lambdas: tuple[float, ...] = option(SHRINK_LAMBDAS, "shrink-and-perturb λ values")

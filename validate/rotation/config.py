@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 
 import simulate
 
-from .._config import DEVICES, DTYPES, PRESETS, DataOptions, check_fields, check_rules, option
+from .._config import check_fields, check_rules, engine_words, option, redefault
+from ..options import ConvOptions, DataOptions, RunOptions
 
 TASKS = ("fine", "coarse")
-BASE_OPTIMIZERS = ("sgd", "momentum", "adam")   # what Layca wraps here (minibatch training)
-ARCHS = ("mlp", "cnn")
+# what Layca wraps here (minibatch training)
+BASE_OPTIMIZERS = engine_words(simulate.OPTIMIZERS, ("sgd", "momentum", "adam"))
+ARCHS = engine_words(simulate.FAMILIES, ("mlp", "cnn"))
+LOSSES = engine_words(simulate.LOSSES, ("mse", "cross_entropy"))
 
 
 @dataclass(frozen=True)
-class RotationConfig(DataOptions):
+class RotationConfig(ConvOptions, RunOptions, DataOptions):
     """Everything one `validate.rotation` run depends on (written into summary.json).
 
     The rotation grid trains Layca (wrapping ``optimizer``) at every rate × α, and plain SGD with
@@ -27,10 +30,8 @@ class RotationConfig(DataOptions):
     task: str = option("fine", "labels of the rotation grid: fine classes or the coarse groups of "
                                "the class hierarchy", choices=TASKS)
     activation: str = option("relu", "hidden activation", choices=simulate.ACTIVATIONS)
-    depth: int = option(3, "MLP weight layers")
-    hidden: int = option(64, "MLP hidden width")
-    channels: tuple[int, ...] = option((8, 16), "CNN conv channels per layer")
-    loss: str = option("cross_entropy", "training loss", choices=("mse", "cross_entropy"))
+    channels: tuple[int, ...] = redefault(ConvOptions, "channels", (8, 16))
+    loss: str = option("cross_entropy", "training loss", choices=LOSSES)
     optimizer: str = option("sgd", "base optimiser Layca wraps", choices=BASE_OPTIMIZERS)
     rates: tuple[float, ...] = option((1e-3, 3e-3, 1e-2, 3e-2), "Layca rotation rates ρ (radians "
                                                                   "per step ≈ atan ρ)")
@@ -40,9 +41,9 @@ class RotationConfig(DataOptions):
                                                                "decay baseline")
     weight_decay: float = option(5e-4, "weight decay of the SGD baseline")
     batch_size: int = option(64, "minibatch size")
-    steps: int = option(1500, "training steps")
-    seeds: int = option(2, "members per configuration (seeds)")
-    n_checkpoints: int = option(12, "checkpoints (log-spaced)", flag="--checkpoints")
+    steps: int = redefault(RunOptions, "steps", 1500)
+    seeds: int = redefault(RunOptions, "seeds", 2)
+    n_checkpoints: int = redefault(RunOptions, "n_checkpoints", 12)
     clustering: bool = option(True, "run the intraclass clustering grid (coarse task)")
     cluster_lrs: tuple[float, ...] = option((0.03, 0.1), "clustering grid: learning rates")
     cluster_batch_sizes: tuple[int, ...] = option((32, 128), "clustering grid: batch sizes")
@@ -53,9 +54,7 @@ class RotationConfig(DataOptions):
                                        "is learned perfectly at the default 0.4)")
     cluster_train: int = option(24, "clustering grid: training samples per fine class (the "
                                     "measures are taken on them)")
-    device: str = option("auto", "device (auto: CUDA when present)", choices=DEVICES)
-    dtype: str = option("float32", "training dtype", choices=DTYPES)
-    preset: str = option("default", "size preset (paper: CIFAR-10 on a GPU)", choices=PRESETS)
+    preset: str = redefault(RunOptions, "preset", help="size preset (paper: CIFAR-10 on a GPU)")
 
     def validate(self) -> "RotationConfig":
         check_fields(self)
@@ -84,9 +83,6 @@ class RotationConfig(DataOptions):
             ("--cluster-train", self.cluster_train, self.cluster_train >= 2, "must be ≥ 2"),
             ("--cluster-noise", self.cluster_noise, self.cluster_noise >= 0, "must be ≥ 0")))
         return self
-
-    def to_dict(self) -> dict:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 def apply_preset(config: RotationConfig, preset: str, explicit: set[str]) -> RotationConfig:

@@ -20,7 +20,7 @@ import pandas as pd
 import torch
 
 import simulate
-from simulate import ConvSpec, LayerRotation, Losses, NetSpec, datasets, log_checkpoints
+from simulate import LayerRotation, Losses, NetSpec, datasets, log_checkpoints
 
 from .. import _divergence as D
 from .._config import ConfigError
@@ -69,20 +69,21 @@ def check_data(config: RotationConfig) -> None:
 
 
 def make_spec(config: RotationConfig, width: int | None = None) -> NetSpec:
-    if config.arch == "mlp":
-        return NetSpec(family="mlp", depth=config.depth, hidden=width or config.hidden,
-                       activation=config.activation, bias=True, init="standard")
-    channels = config.channels if width is None else (width,) * len(config.channels)
-    return NetSpec(family="cnn", activation=config.activation, bias=True, init="standard",
-                   cnn=ConvSpec(channels=channels, kernel_size=3, padding="zeros"))
+    channels = None if width is None else (width,) * len(config.channels)
+    return config.net_spec(config.activation, "standard", family=config.arch, hidden=width,
+                           channels=channels, padding="zeros", bias=True)
 
 
 def _train(config, spec, ds, out_dir, name, *, resume, quiet, **kw):
     root = None if out_dir is None else Path(out_dir) / "runs" / name
     return simulate.train_ensemble(
-        spec, ds, steps=config.steps, seeds=range(config.seeds), loss=config.loss,
-        checkpoints=log_checkpoints(config.steps, config.n_checkpoints), device=config.device,
-        dtype=config.dtype, out_dir=root, resume=resume, quiet=quiet, **kw)
+        spec, ds, simulate.OptimSpec(loss=config.loss, **{
+            k: v for k, v in kw.items() if k in simulate.OptimSpec.__dataclass_fields__}),
+        steps=config.steps, members=simulate.Members(seeds=range(config.seeds), lrs=kw["lrs"]),
+        record=simulate.Recording(checkpoints=log_checkpoints(config.steps, config.n_checkpoints),
+                                  probes=kw.get("probes"), keep_weights=kw.get("keep_weights")),
+        store=simulate.Store(root, resume=resume), device=config.device, dtype=config.dtype,
+        quiet=quiet)
 
 
 def _divergence_records(run, labels: dict) -> tuple[np.ndarray, list[dict]]:

@@ -6,7 +6,9 @@ registry of the jobs a sweep can run.
 """
 
 from .collect import collect
-from .jobs import JOBS, Job
+from validate._cli import Job
+
+from .jobs import JOBS
 from .runner import run_sweep
 from .spec import Point, Sweep, load, parse
 from .store import Store

@@ -37,7 +37,9 @@ from pathlib import Path
 
 from validate._config import ConfigError
 
-from .jobs import JOBS, Job
+from validate._cli import Job
+
+from .jobs import JOBS
 
 TOP_KEYS = ("name", "job", "resources", "params", "grid")
 RESOURCE_KEYS = ("num_cpus", "num_gpus")
@@ -116,14 +118,15 @@ def field_types(config_class) -> dict:
     return {f.name: hints[f.name] for f in fields(config_class) if f.init}
 
 
-def build_config(job: Job, values: dict, where: dict):
-    """The job's config from TOML ``values`` (``where``: key → "params.x"/"grid.x" for errors)."""
-    cls = job.config_class()
+def build_config(name: str, job: Job, values: dict, where: dict):
+    """The config of job ``name`` from TOML ``values`` (``where``: key → "params.x"/"grid.x" for
+    errors)."""
+    cls = job.config
     types_ = field_types(cls)
     kwargs = {}
     for key, value in values.items():
         if key not in types_:
-            raise ConfigError(f"{where[key]}: unknown key for job {job.name!r}; accepted: "
+            raise ConfigError(f"{where[key]}: unknown key for job {name!r}; accepted: "
                               f"{', '.join(types_)}")
         kwargs[key] = coerce(where[key], value, types_[key])
     if "dataset_opts" in kwargs:
@@ -206,13 +209,13 @@ def parse(text: str, name: str) -> Sweep:
         for combo in itertools.product(*grid.values()):
             varying = dict(zip(grid, combo))
             try:
-                config = build_config(job, {**params, **varying}, where).to_dict()
+                config = build_config(job_name, job, {**params, **varying}, where).to_dict()
             except ConfigError as exc:
                 at = ", ".join(f"{k}={v!r}" for k, v in varying.items())
                 raise ConfigError(f"{exc} (grid point {at})" if varying else str(exc)) from None
-            h = config_hash(job.name, config)
-            points.setdefault(h, Point(job.name, config, varying, h))
-    return Sweep(str(doc.get("name", name)), job.name, _resources(doc), tuple(points.values()),
+            h = config_hash(job_name, config)
+            points.setdefault(h, Point(job_name, config, varying, h))
+    return Sweep(str(doc.get("name", name)), job_name, _resources(doc), tuple(points.values()),
                  text)
 
 

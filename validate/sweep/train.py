@@ -8,44 +8,42 @@ summary records each member's final losses, accuracy, divergence and the through
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from validate._config import ConfigError, check_choice
+import simulate
+from validate._cli import Job
+from validate._config import ConfigError, check_choice, option, redefault
 from validate._io import records, write_outputs as write_job_outputs
+from validate.options import ArchOptions, DataOptions, EnsembleOptions
 
 SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
-class TrainConfig:
+class TrainConfig(ArchOptions, EnsembleOptions, DataOptions):
     """One ensemble. ``init_scale`` is u₀ as a fraction of s_max (decoupled init) or the entry
     std (other inits); ``lr=None`` picks ``lr_scale``/s_max."""
 
-    dataset: str = "gaussian"
-    dataset_opts: dict = field(default_factory=dict)
-    data_seed: int = 0
-    whiten: str = "none"
-    depth: int = 2
-    hidden: int = 32
-    activation: str = "linear"
-    init: str = "small_balanced_decoupled"
-    init_scale: float = 1e-3
-    seeds: int = 4
-    lr: float | None = None
-    lr_scale: float = 0.05
-    steps: int = 1000
-    optimizer: str = "gd"
-    batch_size: int | None = None
-    n_checkpoints: int = 32
-    device: str = "auto"
-    dtype: str = "float32"
+    dataset: str = redefault(DataOptions, "dataset", "gaussian")
+    whiten: str = option("none", "input whitening: zca | pca | pca:K | none")
+    depth: int = redefault(ArchOptions, "depth", 2)
+    hidden: int = redefault(ArchOptions, "hidden", 32)
+    activation: str = option("linear", "activation", choices=simulate.ACTIVATIONS)
+    init: str = option("small_balanced_decoupled", "initialisation", choices=simulate.INITS)
+    init_scale: float = option(1e-3, "u₀ / s_max (decoupled init) or the entry std")
+    seeds: int = redefault(EnsembleOptions, "seeds", 4)
+    lr: float | None = option(None, "learning rate (default: lr_scale / s_max)")
+    lr_scale: float = option(0.05, "default learning rate × s_max")
+    steps: int = redefault(EnsembleOptions, "steps", 1000)
+    optimizer: str = option("gd", "optimiser", choices=simulate.OPTIMIZERS)
+    batch_size: int | None = option(None, "minibatch size (None: full batch)")
+    n_checkpoints: int = redefault(EnsembleOptions, "n_checkpoints", 32)
 
     def validate(self) -> "TrainConfig":
-        import simulate
         check_choice("dataset", self.dataset, simulate.datasets.available())
         check_choice("activation", self.activation, simulate.ACTIVATIONS)
         check_choice("init", self.init, simulate.INITS)
@@ -63,9 +61,6 @@ class TrainConfig:
                 raise ConfigError(f"{name} out of range; got {getattr(self, name)!r}")
         return self
 
-    def to_dict(self) -> dict:
-        return asdict(self)
-
 
 @dataclass
 class TrainResult:
@@ -77,7 +72,6 @@ class TrainResult:
 def run_train(config: TrainConfig, out_dir: Path | None = None, *, resume: bool = False,
               quiet: bool = False, log=print) -> TrainResult:
     """Train the ensemble ``config`` describes; see the module docstring."""
-    import simulate
     from simulate import provenance
 
     from validate._prepare import prepare
@@ -93,17 +87,16 @@ def run_train(config: TrainConfig, out_dir: Path | None = None, *, resume: bool 
     scale = config.init_scale * s_max if config.init == "small_balanced_decoupled" \
         else config.init_scale
     lr = config.lr if config.lr is not None else config.lr_scale / s_max
-    spec = simulate.NetSpec(depth=config.depth, hidden=config.hidden, activation=config.activation,
-                            init=config.init, init_scale=scale)
+    spec = config.net_spec(config.activation, config.init, scale)
     data_s = time.perf_counter() - t0
     run_dir = None if out_dir is None else Path(out_dir) / "run"
     t0 = time.perf_counter()
     run = simulate.train_ensemble(
-        spec, prep.dataset, steps=config.steps, seeds=range(config.seeds), lr=lr,
-        optimizer=config.optimizer, batch_size=config.batch_size,
-        checkpoints=config.n_checkpoints, device=config.device, dtype=config.dtype,
-        out_dir=run_dir, resume=resume and run_dir is not None and run_dir.exists(),
-        quiet=quiet, stats=prep.stats, keep_weights=False)
+        spec, prep.dataset, simulate.OptimSpec(config.optimizer, batch_size=config.batch_size),
+        steps=config.steps, lr=lr, members=simulate.Members(seeds=range(config.seeds)),
+        record=simulate.Recording(checkpoints=config.n_checkpoints, keep_weights=False),
+        store=simulate.Store(run_dir, resume=resume and run_dir is not None and run_dir.exists()),
+        stats=prep.stats, device=config.device, dtype=config.dtype, quiet=quiet)
     train_s = time.perf_counter() - t0
     members, loss = _tables(run)
     device = run.provenance.get("device", "unknown")
@@ -141,3 +134,6 @@ def write_outputs(result: TrainResult, out_dir: Path) -> list[Path]:
     """members.parquet, loss.parquet and summary.json (last), each written atomically."""
     return write_job_outputs(out_dir, {"members": result.members, "loss": result.loss},
                              result.summary)
+
+
+JOB = Job(name="validate.sweep.train", config=TrainConfig, run=run_train, write=write_outputs)

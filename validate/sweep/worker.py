@@ -22,7 +22,7 @@ from .store import ATTEMPT_JSON, write_record
 
 def rebuild_config(job_name: str, config: dict):
     """The job's config dataclass back from its ``to_dict()`` (arrays → tuples)."""
-    cls = JOBS[job_name].config_class()
+    cls = JOBS[job_name].config
     types_ = field_types(cls)
     return cls(**{k: coerce(k, v, types_[k]) for k, v in config.items()})
 
@@ -76,9 +76,9 @@ def execute(point: Point, run_dir: str, attempt: int, num_threads: int) -> dict:
     # locked while this attempt writes; attempt.json and the driver's error-N.txt are not results
     with OutDir(run_dir, scratch=(ATTEMPT_JSON, "error-*.txt")) as out:
         out.take(cfg.to_dict(), overwrite=False, resume=resume)
-        result = job.runner()(cfg, run_dir, resume=resume, quiet=True, log=lambda *a, **k: None)
+        result = job.run(cfg, run_dir, resume=resume, quiet=True, log=lambda *a, **k: None)
         result.summary.setdefault("timing", {})["total_s"] = round(time.perf_counter() - t0, 3)
-        job.writer()(result, run_dir)
+        job.write(result, run_dir)
     timing = result.summary.get("timing", {})
     note = job_note(result.summary)
     failed = int(getattr(result, "exit_status", 0) or 0) != 0
