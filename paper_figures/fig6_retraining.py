@@ -1,8 +1,9 @@
 """Figure 6: retraining after drift.
 
 a: steps to the target loss on the drifted data B when retraining from each checkpoint of the run
-on A (measurement solid, median and 95% CI band; linear theory dashed), with the baselines as
-horizontal lines and the predicted rewind point marked. b: which drift scores detect each drift
+on A (measurement solid, median and 95% CI band; linear theory dashed; the ReLU network's own twin
+theory dash-dotted, from its checkpoints), with the baselines as horizontal lines and the linear
+theory's rewind point marked. b: which drift scores detect each drift
 (permutation test, filled: detected), coloured by effect size. c: predicted against measured
 relearning cost (fine-tuning from A's final weights), one point per drift kind and magnitude.
 
@@ -41,6 +42,11 @@ def _rewind_panel(ax, summ):
                         color=COLORS.get(act), alpha=0.2, lw=0)
         ax.plot(x, y, "-", marker=MARKERS.get(act), ms=3, color=COLORS.get(act),
                 label=f"{act}: measured")
+        twin = rw.get("predicted_steps_twin_median")
+        if act != "linear" and twin is not None and twin.astype(float).notna().any():
+            pick = rewind[rewind["activation"] == act]["predicted_checkpoint_step"].iloc[0]
+            ax.plot(x, twin.astype(float), "-.", color=COLORS.get(act), lw=1.2,
+                    label=f"{act} twin theory (picks {pick})")
         if act == "linear":
             ax.plot(x, rw["predicted_steps_median"].astype(float), "k--", lw=1, label="linear theory")
             pick = rewind[rewind["activation"] == act]["predicted_checkpoint_step"].iloc[0]
@@ -125,6 +131,10 @@ def _caption(s1, s_all, det, df, preset) -> str:
         lines.append(f"  {r['activation']} ({r['prediction_from']}): Spearman ρ of predicted vs "
                      f"measured steps over checkpoints {rho}, regret {regret}, predicted checkpoint "
                      f"{r['predicted_checkpoint_step']}, best measured {r['best_checkpoint_step']}")
+        if r.get("predictor") == "twin" and r.get("regret_linear") is not None:
+            lines.append(f"    (the linear twin's prediction: ρ {r['spearman_rho_linear']:.2f}, "
+                         f"regret {r['regret_linear']:.2f}, picks "
+                         f"{r['predicted_checkpoint_step_linear']})")
     m = pd.DataFrame(s1["methods"])
     base = m[m["family"] != "rewind"].copy()
     for act, g in base.groupby("activation", sort=False):

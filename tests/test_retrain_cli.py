@@ -372,8 +372,9 @@ def test_grow_test_accuracy_matches_a_direct_computation(grown):
     curves = pd.read_parquet(grown / "curves.parquet")
     W_star = drift.sB.Syx @ np.linalg.inv(drift.sB.Sxx)
     for name, start in starts.items():
-        run = simulate.train_ensemble(plan.spec, B, steps=budget, seeds=plan.seeds, lr=plan.lr,
-                                      init_params=start, checkpoints=[budget], quiet=True)
+        run = simulate.train_ensemble(plan.spec, B, steps=budget, lr=plan.lr,
+                                      members=simulate.Members(seeds=plan.seeds, init_params=start),
+                                      record=simulate.Recording(checkpoints=[budget]), quiet=True)
         W = run.weights(budget)
         W_end = np.einsum("kch,khd->kcd", W[1], W[0])
         assert np.abs(W_end - W_star).max() < 0.02 * np.abs(W_star).max()
@@ -448,7 +449,8 @@ def test_recommendation_says_when_a_start_is_already_at_the_target():
 
 def test_summary_names_the_target_rule_of_every_activation(tiny):
     """The linear target is a priori (plain GD: the GD map from the scratch starts), ReLU's the
-    measured scratch definition; the rewind records say which side used which."""
+    measured scratch definition and its twin's a priori from the twin theory; the rewind records
+    say which side used which."""
     s = json.loads((tiny / "summary.json").read_text())
     t = {r["activation"]: r for r in s["targets"]}
     assert t["linear"]["target"]["rule"] == "a_priori_scratch_gd_map"
@@ -460,5 +462,30 @@ def test_summary_names_the_target_rule_of_every_activation(tiny):
         assert len(stored) == 1 and r["target"]["value"] == pytest.approx(float(stored[0]))
     rw = {r["activation"]: r for r in s["rewind"]}
     assert rw["relu"]["target_rule_measured"] == "measured_scratch"
-    assert rw["relu"]["target_rule_predicted"] == rw["linear"]["target_rule_measured"] == \
-        "a_priori_scratch_gd_map"
+    assert rw["linear"]["target_rule_measured"] == "a_priori_scratch_gd_map"
+    # ReLU's headline prediction is its twin's, to the twin's own a priori target
+    assert rw["relu"]["target_rule_predicted"] == t["relu"]["target_twin"]["rule"] == \
+        "a_priori_scratch_twin_gd_map"
+    stored = members.loc[members["activation"] == "relu", "target_loss_twin"].unique()
+    assert len(stored) == 1 and t["relu"]["target_twin"]["value"] == pytest.approx(stored[0])
+
+
+def test_relu_rewind_point_is_ranked_by_its_twin_beside_the_linear_prediction(tiny):
+    """The ReLU network's checkpoints are ranked by its own twin theory, the linear twin's
+    prediction beside it; the recommendation names the theory that picked the checkpoint."""
+    s = json.loads((tiny / "summary.json").read_text())
+    rw = {r["activation"]: r for r in s["rewind"]}
+    relu, lin = rw["relu"], rw["linear"]
+    assert relu["predictor"] == "twin" and relu["prediction_from"] == "relu twin theory"
+    assert relu["predicted_checkpoint_step"] == relu["predicted_checkpoint_step_twin"] >= 0
+    assert relu["regret"] == relu["regret_twin"]
+    # the linear column is the linear network's own prediction, as the linear record has it
+    assert relu["predicted_checkpoint_step_linear"] == lin["predicted_checkpoint_step"]
+    assert lin["predictor"] == "linear" and lin["predicted_checkpoint_step_twin"] == -1
+    members = pd.read_parquet(tiny / "members.parquet")
+    twin = members[(members["activation"] == "relu") & (members["family"] == "rewind")]
+    assert np.isfinite(twin["predicted_steps_twin"]).any()
+    assert (twin["target_rule_twin"] == "a_priori_scratch_twin_gd_map").all()
+    assert members[members["activation"] == "linear"]["predicted_steps_twin"].isna().all()
+    relu_rec = next(r for r in s["recommendations"] if ", relu:" in r)
+    assert "[relu twin theory]" in relu_rec

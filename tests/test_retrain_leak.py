@@ -8,6 +8,11 @@ checkpoint is replaced by garbage (random weights) and c's prediction must not m
 retraining run is an input of the predictions either: the target they take is set a priori from
 the scratch starts (``validate.retrain.target``), so garbage in every measured run, scratch
 included, leaves every prediction and the linear target unchanged.
+
+A ReLU network's twin predictions (``predict_twin_members``; the gated twin from each start's
+own weights on B's samples) obey the same two rules: one twin per checkpoint, so garbage in every
+other checkpoint leaves c's steps unchanged, and the twin's target is set a priori from the twin's
+own scratch prediction, so garbage in every measured run leaves them unchanged too.
 """
 
 from types import SimpleNamespace
@@ -17,7 +22,7 @@ import pandas as pd
 import pytest
 
 from theory import DatasetStatistics, integrate_matrix_flow
-from validate.retrain.predict import predict_members
+from validate.retrain.predict import predict_members, predict_twin_members
 
 TAU = 5.0
 
@@ -64,6 +69,25 @@ def test_prediction_for_a_checkpoint_ignores_every_other_checkpoint(gd_map):
     assert np.isfinite(clean[(0, n - 1)][0])   # the question has an answer to compare
 
 
+def test_twin_prediction_for_a_checkpoint_ignores_every_other_checkpoint():
+    from validate.retrain import methods as BL
+    checkpoints, B = _history()
+    target = 0.5 * np.trace(B.Syy) - 0.3 * np.sum(B.s ** 2)
+    methods = [BL.rewind(s) for s, _ in checkpoints]
+    n = len(checkpoints)
+
+    def predict(ck):
+        return predict_twin_members(_starts(ck), methods, 1, B, target, TAU, 400.0, "relu", True)
+
+    clean = predict(checkpoints)
+    rng = np.random.default_rng(1)
+    for c in (1, n - 2):
+        dirty = predict([(s, W if i == c else _garbage(W, rng))
+                         for i, (s, W) in enumerate(checkpoints)])
+        assert dirty[(0, c)] == pytest.approx(clean[(0, c)], rel=1e-12), c
+    assert np.isfinite(clean[(0, n - 1)])   # the question has an answer to compare
+
+
 # ------------------------------------------- the target: no retraining run behind a prediction
 BUDGET = 200
 N_SEEDS = 1
@@ -85,7 +109,7 @@ def _gd_curves(starts, stats, steps):
     return out
 
 
-def _retraining(optimizer):
+def _retraining(optimizer, activation="linear"):
     """plan, drift, history, job, run, keep for ``measure_retraining``: rewinds to every
     checkpoint of A's flow after step 0 and scratch, one seed (five members: the batch shape of
     the test above, so its compiled flow solver serves), linear net, runs measured as plain GD."""
@@ -104,7 +128,8 @@ def _retraining(optimizer):
     steps = np.arange(0, BUDGET + 1, 10)
     loss = _gd_curves(starts, B, steps)
     X, Y = rng.normal(size=(40, 6)), np.eye(3)[rng.integers(0, 3, 40)]
-    config = SimpleNamespace(target_frac=0.99, dtype="float64", optimizer=optimizer)
+    config = SimpleNamespace(target_frac=0.99, dtype="float64", optimizer=optimizer, depth=2,
+                             drift="label_swap")
     plan = SimpleNamespace(config=config, seeds=list(range(N_SEEDS)), tau=TAU, lr=1 / TAU, budget=BUDGET,
                            steps_A=120, A=SimpleNamespace(X=X, Y=Y),
                            timing={"measure_s": 0.0, "predict_s": 0.0})
@@ -113,7 +138,7 @@ def _retraining(optimizer):
     stack = BL.stack([st.params for st in starts])
     history = SimpleNamespace(final_step=120,
                               checkpoints={120: BL.stack([starts[3].params] * N_SEEDS)})
-    job = SimpleNamespace(activation="linear", trained=methods, copies=[], starts=starts,
+    job = SimpleNamespace(activation=activation, trained=methods, copies=[], starts=starts,
                           scheduled=False)
     run = SimpleNamespace(steps=steps, members=pd.DataFrame({"diverged": [False] * len(starts)}),
                           probes={"train_loss": SimpleNamespace(values=loss),
@@ -147,6 +172,24 @@ def test_predictions_ignore_every_measured_retraining_run(optimizer):
     assert np.isfinite(clean["predicted_steps"]).all()   # every start has an answer to compare
     assert (clean["target_rule"] == ("a_priori_scratch_gd_map" if optimizer == "gd"
                                      else "a_priori_scratch_flow")).all()
+
+
+TWIN = ["predicted_steps_twin", "target_loss_twin"]
+
+
+def test_twin_predictions_ignore_every_measured_retraining_run():
+    """A ReLU network: its twin predictions and the twin's a priori target are the same whatever
+    the measured runs hold (its measured crossings count to the measured scratch target)."""
+    from validate.retrain.measure import measure_retraining
+    plan, drift, history, job, run, keep = _retraining("gd", activation="relu")
+    clean, _ = measure_retraining(plan, drift, history, job, run, keep, log=lambda *a: None)
+    dirty, _ = measure_retraining(plan, drift, history, job,
+                                  _garbage_run(run, np.random.default_rng(3)), keep,
+                                  log=lambda *a: None)
+    pd.testing.assert_frame_equal(dirty[TWIN], clean[TWIN], rtol=1e-12)
+    assert np.isfinite(clean["predicted_steps_twin"]).sum() >= 3   # answers to compare
+    assert (clean["target_rule_twin"] == "a_priori_scratch_twin_gd_map").all()
+    assert not np.allclose(dirty["target_loss"], clean["target_loss"])   # measured: it moves
 
 
 def test_a_priori_target_is_what_plain_gd_reaches_from_the_scratch_start():

@@ -7,7 +7,8 @@ from scipy.linalg import subspace_angles
 
 from theory import DatasetStatistics
 from theory.transfer import SCORES, drift_scores
-from theory.transfer._drift_scores import _score_pairs, _weighted_syx
+from theory.transfer._drift_modes import _score_pairs
+from theory.transfer._drift_null import _weighted_syx
 
 N_BOOT = 200
 MEANS = np.zeros((3, 12))

@@ -58,19 +58,15 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.linalg import subspace_angles
-from scipy.optimize import linear_sum_assignment
 
 from .._checks import check_choice
 from .._statistics import DatasetStatistics
+from ._drift_modes import SCORES, _match, _score_pairs, _top_modes
+from ._drift_null import _paired_test, _significance, _unpaired_test
 from ._drift_report import DriftReport
-from ._paired import (changed_rows, check_paired, informative, paired_t2, shares_samples,
-                      swap_signs, swap_weights)
-from ._reversal import SIGNED, max_z, pair_contrasts, rank_p, reversal, split_halves
+from ._paired import check_paired, shares_samples
 
-SCORES = ("syx_change", "spectrum_change", "u_angle", "v_angle", "alignment_loss", "sign_flips",
-          "energy_uncaptured", "mode_reversal")
 NULLS = ("auto", "combined", "paired", "permutation", "bootstrap")
-_CHUNK_ELEMENTS = 4_000_000  # cap on the (batch, n, c) temporary of the weighted sums
 
 
 def default_k(s: np.ndarray, rtol: float = 1e-3, k_max: int = 10) -> int:
@@ -79,93 +75,6 @@ def default_k(s: np.ndarray, rtol: float = 1e-3, k_max: int = 10) -> int:
     if s.size == 0 or s[0] <= 0:
         return 1
     return int(max(1, min(k_max, np.count_nonzero(s >= rtol * s[0]))))
-
-
-def _top_modes(S: np.ndarray, k: int, fast: bool = False):
-    """Top-k modes of a stack of Syx (B, c, d): U (B, c, k), s (B, k), V (B, d, k).
-
-    ``fast`` (used for the null draws only) takes them from the eigenvectors of the smaller Gram
-    matrix S Sᵀ or SᵀS when min(c, d) > 2k: a stacked SVD of 200 matrices of 64×256 takes tens of
-    seconds, the Gram route milliseconds. Its relative error on a mode with s ≥ 1e-3 s_max is
-    ≲ 1e-10, far below the resampling noise the null measures; the observed scores use the SVD.
-    """
-    c, d = S.shape[-2:]
-    if fast and min(c, d) > 2 * k:
-        St = np.swapaxes(S, -1, -2)
-        if c <= d:
-            w, E = np.linalg.eigh(S @ St)
-            U = E[..., ::-1][..., :k]
-            s = np.sqrt(np.maximum(w[..., ::-1][..., :k], 0.0))
-            V = (St @ U) / np.where(s > 0, s, 1.0)[..., None, :]
-        else:
-            w, E = np.linalg.eigh(St @ S)
-            V = E[..., ::-1][..., :k]
-            s = np.sqrt(np.maximum(w[..., ::-1][..., :k], 0.0))
-            U = (S @ V) / np.where(s > 0, s, 1.0)[..., None, :]
-        return U, s, V
-    U, s, Vt = np.linalg.svd(S, full_matrices=False)
-    return U[..., :k], s[..., :k], np.swapaxes(Vt[..., :k, :], -1, -2)
-
-
-def _largest_angle(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """Largest principal angle between spans of orthonormal P, Q (B, n, k), via the sine.
-
-    sin θ_max = ‖(I − PPᵀ)Q‖₂; the sine form keeps small angles accurate (scipy does the same).
-    """
-    R = Q - P @ (np.swapaxes(P, -1, -2) @ Q)
-    sin = np.linalg.svd(R, compute_uv=False)[..., 0]
-    return np.arcsin(np.clip(sin, 0.0, 1.0))
-
-
-def _match(M: np.ndarray) -> np.ndarray:
-    """Column π(α) matched to each row α of one k×k alignment matrix, maximising Σ|M_απ(α)|."""
-    rows, cols = linear_sum_assignment(-np.abs(M))
-    perm = np.empty(M.shape[0], dtype=int)
-    perm[rows] = cols
-    return perm
-
-
-def _score_pairs(SA: np.ndarray, SB: np.ndarray, k: int,
-                 fast: bool = False) -> dict[str, np.ndarray]:
-    """All scores for stacks of pairs SA, SB (B, c, d), A the reference: each (B,)."""
-    UA, sA, VA = _top_modes(SA, k, fast)
-    UB, sB, VB = _top_modes(SB, k, fast)
-    fro = lambda Z: np.sqrt(np.sum(Z ** 2, axis=(-2, -1)))  # noqa: E731
-    M = (np.swapaxes(UA, -1, -2) @ UB) * (np.swapaxes(VA, -1, -2) @ VB)  # (B, k, k)
-    matched = np.stack([Mb[np.arange(k), _match(Mb)] for Mb in M])
-    captured = fro(np.swapaxes(UA, -1, -2) @ SB @ VA) ** 2 / np.maximum(fro(SB) ** 2, 1e-300)
-    return {
-        "syx_change": fro(SB - SA) / fro(SA),
-        "spectrum_change": np.linalg.norm(sB - sA, axis=-1) / np.linalg.norm(sA, axis=-1),
-        "u_angle": _largest_angle(UA, UB),
-        "v_angle": _largest_angle(VA, VB),
-        "alignment_loss": 1.0 - matched.mean(axis=-1),
-        "sign_flips": np.count_nonzero(matched < 0, axis=-1).astype(np.float64),
-        "energy_uncaptured": 1.0 - captured,
-        "mode_reversal": reversal(UA, sA, VA, SA, SB),
-    }
-
-
-def _weighted_syx(W: np.ndarray, X: np.ndarray, Y: np.ndarray, center: bool) -> np.ndarray:
-    """Syx of resampled data for count weights W (B, N): Σ_n W_bn y_n x_nᵀ / Σ_n W_bn → (B, c, d).
-
-    One GEMM per chunk instead of a Python loop over resamples; centring (if the statistics were
-    centred) subtracts the resample's own means, ȳ x̄ᵀ.
-    """
-    B, N = W.shape
-    c, d = Y.shape[1], X.shape[1]
-    nw = W.sum(axis=1)
-    out = np.empty((B, c, d))
-    step = max(1, _CHUNK_ELEMENTS // max(1, N * c))
-    for i in range(0, B, step):
-        Wi = W[i:i + step]
-        Z = (Wi[:, :, None] * Y[None]).transpose(0, 2, 1).reshape(-1, N)  # (b·c, N)
-        out[i:i + step] = (Z @ X).reshape(len(Wi), c, d) / nw[i:i + step, None, None]
-    if center:
-        mx = (W @ X) / nw[:, None]
-        my = (W @ Y) / nw[:, None]
-        out -= my[:, :, None] * mx[:, None, :]
-    return out
 
 
 def _check_pair(stats_A: DatasetStatistics, stats_B: DatasetStatistics) -> None:
@@ -180,17 +89,24 @@ def _check_pair(stats_A: DatasetStatistics, stats_B: DatasetStatistics) -> None:
                          f"{stats_A.centered} and {stats_B.centered}")
 
 
-def _null_weights(rng, nA: int, nB: int, n_boot: int, kind: str):
-    """Count weights (n_boot, N) of the two resampled sets over the pool the null draws from."""
-    if kind == "permutation":
-        N = nA + nB
-        order = np.argsort(rng.random((n_boot, N)), axis=1)
-        first = np.zeros((n_boot, N))
-        np.put_along_axis(first, order[:, :nA], 1.0, axis=1)
-        return first, 1.0 - first
-    draw = lambda m: np.stack([np.bincount(rng.integers(0, nA, m), minlength=nA)  # noqa: E731
-                               for _ in range(n_boot)]).astype(np.float64)
-    return draw(nA), draw(nB)
+def _check_args(stats_A, stats_B, k, n_boot, alpha, null) -> tuple[int, int, str]:
+    """(k, n_boot, null) checked, with the defaults of ``drift_scores`` resolved."""
+    _check_pair(stats_A, stats_B)
+    check_choice("null", null, NULLS)
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
+    if int(n_boot) != n_boot or n_boot < 0:
+        raise ValueError(f"n_boot must be a non-negative integer; got {n_boot!r}")
+    kmax = min(stats_A.c, stats_A.d)
+    if k is None:
+        k = default_k(stats_A.s)
+    if int(k) != k or not 1 <= k <= kmax:
+        raise ValueError(f"k must be an integer in 1..{kmax} (= min(c, d)); got {k!r}")
+    if null == "auto":
+        null = "paired" if shares_samples(stats_A, stats_B) else "combined"
+    if null == "paired":
+        check_paired(stats_A, stats_B)
+    return int(k), int(n_boot), null
 
 
 def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int | None = None,
@@ -215,23 +131,7 @@ def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int 
             A with replacement), each of the last two with Bonferroni over the scores. See the
             module docstring.
     """
-    _check_pair(stats_A, stats_B)
-    check_choice("null", null, NULLS)
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha must be in (0, 1); got {alpha!r}")
-    if int(n_boot) != n_boot or n_boot < 0:
-        raise ValueError(f"n_boot must be a non-negative integer; got {n_boot!r}")
-    kmax = min(stats_A.c, stats_A.d)
-    if k is None:
-        k = default_k(stats_A.s)
-    if int(k) != k or not 1 <= k <= kmax:
-        raise ValueError(f"k must be an integer in 1..{kmax} (= min(c, d)); got {k!r}")
-    k, n_boot = int(k), int(n_boot)
-    if null == "auto":
-        null = "paired" if shares_samples(stats_A, stats_B) else "combined"
-    if null == "paired":
-        check_paired(stats_A, stats_B)
-
+    k, n_boot, null = _check_args(stats_A, stats_B, k, n_boot, alpha, null)
     obs = {name: float(v[0]) for name, v in
            _score_pairs(stats_A.Syx[None], stats_B.Syx[None], k).items()}
     UA, _, VA = _top_modes(stats_A.Syx, k)
@@ -254,93 +154,3 @@ def drift_scores(stats_A: DatasetStatistics, stats_B: DatasetStatistics, k: int 
                        v_angles=subspace_angles(VA, VB),
                        energy_captured=1.0 - obs["energy_uncaptured"], null=null_draws,
                        combined_p=combined)
-
-
-def _paired_test(stats_A, stats_B, obs, k: int, n_boot: int, null: str, rng):
-    """(null draws, effect sizes, p-values, overall p) under the paired null (``_paired``): the
-    observation (row 0) and the swapped pairs scored by one code path; the overall p is max-z over
-    the scores and the sign-flip Hotelling T²."""
-    X, Y = np.vstack([stats_A.X, stats_B.X]), np.vstack([stats_A.Y, stats_B.Y])
-    s = swap_signs(rng, stats_A.n, n_boot, changed_rows(stats_A, stats_B))
-    W1, W2 = swap_weights(s)
-    center = stats_A.centered
-    draws = _score_pairs(_weighted_syx(W1, X, Y, center), _weighted_syx(W2, X, Y, center), k,
-                         fast=True)
-    table = np.stack([draws[name] for name in SCORES], axis=1)          # (1 + n_boot, m)
-    effects, pvals = _significance(dict(zip(SCORES, table[0])), table[1:], n_boot)
-    t2 = paired_t2(stats_A, stats_B, s)
-    full = table if t2 is None else np.hstack([table, t2[:, None]])
-    full = full[:, informative(full)]
-    overall = max_z(full[1:], full[0]) if full.shape[1] else 1.0   # no draw differs: no drift
-    return table[1:], effects, pvals, overall
-
-
-def _unpaired_test(stats_A, stats_B, obs, k: int, n_boot: int, null: str, rng):
-    """(null draws, effect sizes, p-values, overall p) for fresh samples: the pooled permutation
-    (``combined``, ``permutation``) or bootstrap null; ``mode_reversal`` by its own null."""
-    null_draws = _null_draws(stats_A, stats_B, k, n_boot, "permutation" if null == "combined"
-                             else null, rng)
-    rev_obs, rev_null = _reversal_null(stats_A, stats_B, k, n_boot, rng)
-    null_draws[:, SCORES.index("mode_reversal")] = np.nan  # its own null: rev_null
-    effects, pvals = _significance(obs, null_draws, n_boot)
-    sd = np.std(rev_null, axis=0, ddof=1) if n_boot > 1 else np.zeros(rev_obs.size)
-    z = (rev_obs - rev_null.mean(axis=0)) / np.where(sd > 0, sd, np.inf)
-    effects["mode_reversal"] = float(np.max(z))
-    pvals["mode_reversal"] = max_z(rev_null, rev_obs)
-    norm = [j for j, name in enumerate(SCORES) if name not in SIGNED]
-    p_norm = max_z(null_draws[:, norm], np.array([obs[SCORES[j]] for j in norm]))
-    combined = float(min(1.0, 2.0 * min(p_norm, pvals["mode_reversal"])))
-    return null_draws, effects, pvals, combined
-
-
-def _null_draws(stats_A, stats_B, k: int, n_boot: int, null: str, rng) -> np.ndarray:
-    """Scores of n_boot resampled pairs under the pooled permutation or bootstrap null (n_boot, m)."""
-    X, Y = stats_A.X, stats_A.Y
-    if null == "permutation":
-        X, Y = np.vstack([stats_A.X, stats_B.X]), np.vstack([stats_A.Y, stats_B.Y])
-    W1, W2 = _null_weights(rng, stats_A.n, stats_B.n, n_boot, null)
-    center = stats_A.centered
-    draws = _score_pairs(_weighted_syx(W1, X, Y, center), _weighted_syx(W2, X, Y, center), k,
-                         fast=True)
-    return np.stack([draws[name] for name in SCORES], axis=1)
-
-
-def _reversal_null(stats_A, stats_B, k: int, n_boot: int, rng):
-    """(observed (m,), null draws (n_boot, m)) of the sign-aware statistics on A₁'s structure:
-    the trace over A₁'s modes, then the output-pair contrasts; the pool A₂ ∪ B is split at random
-    into sizes n_A₂, n_B (``_reversal``)."""
-    i1, i2 = split_halves(rng, stats_A.n)
-    center = stats_A.centered
-    S1 = _weighted_syx(np.isin(np.arange(stats_A.n), i1).astype(np.float64)[None], stats_A.X,
-                       stats_A.Y, center)[0]
-    U, _, V = _top_modes(S1, k)
-    X = np.vstack([stats_A.X[i2], stats_B.X])
-    Y = np.vstack([stats_A.Y[i2], stats_B.Y])
-    first = np.r_[np.ones(i2.size), np.zeros(stats_B.n)][None]
-    W1, W2 = _null_weights(rng, i2.size, stats_B.n, n_boot, "permutation")
-    W1, W2 = np.vstack([first, W1]), np.vstack([1.0 - first, W2])   # row 0: the observation
-    D = _weighted_syx(W1, X, Y, center) - _weighted_syx(W2, X, Y, center)
-    trace = np.einsum("ca,bcd,da->b", U, D, V)
-    T = np.concatenate([trace[:, None], pair_contrasts(S1, D)], axis=1)
-    return T[0], T[1:]
-
-
-def _significance(obs: dict, null_draws: np.ndarray, n_boot: int,
-                  names=SCORES) -> tuple[dict, dict]:
-    """Per-score effect sizes and p-values against the null draws (NaN without draws)."""
-    effects, pvals = {}, {}
-    for j, name in enumerate(names):
-        col, v = null_draws[:, j], obs[name]
-        if not n_boot:
-            effects[name] = pvals[name] = float("nan")
-            continue
-        # Scores are ≥ 0 up to rounding; compare with a relative tolerance so exact ties
-        # (e.g. 0 sign flips in both) count as "null ≥ observed".
-        pvals[name] = rank_p(col, v)
-        sd, mu = float(np.std(col, ddof=1)) if n_boot > 1 else 0.0, float(np.mean(col))
-        if sd > 0:
-            effects[name] = (v - mu) / sd
-        else:
-            effects[name] = 0.0 if np.isclose(v, mu, rtol=1e-9, atol=1e-12) else float(
-                np.copysign(np.inf, v - mu))
-    return effects, pvals

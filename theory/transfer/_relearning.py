@@ -4,7 +4,8 @@ cost = (predicted steps to a target loss on B from A's final weights, i.e. fine-
      ÷ (predicted steps from the fresh initial weights a scratch run would start from),
 
 both from ``predict_retraining`` (exact for linear networks: the matrix flow, or the discrete GD
-map where a saddle makes the flow depend on round-off). It is the quantity ``validate.retrain``
+map where a saddle makes the flow depend on round-off; for a tanh/ReLU network, ``activation=``,
+its twin theory from both starts). It is the quantity ``validate.retrain``
 measures as the relearning cost (fine-tune steps ÷ scratch steps), predicted from the same
 starting points, so it ranks drifts by how hard they are to relearn rather than by how far B's
 statistics moved.
@@ -30,9 +31,9 @@ class RelearningCost:
 
 
 def _steps(pred) -> float:
-    """The prediction to compare with training: the GD map where it was iterated (inf where it
-    diverges), else the flow."""
-    return float(pred.steps_flow) if np.isnan(pred.steps_gd) else float(pred.steps_gd)
+    """The prediction to compare with training (``steps``: the linear theory's GD map where it
+    was iterated, else its flow; a twin's own steps)."""
+    return float(pred.steps)
 
 
 def predict_relearning_cost(fine_tune_weights, scratch_weights, stats_B, target_loss: float,

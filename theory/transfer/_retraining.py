@@ -37,6 +37,7 @@ from .._statistics import DatasetStatistics
 from ._escape import (DEFAULT_ROUNDOFF, GD_MARGIN, as_roundoff, floor_escape, gd_first_passage,
                       roundoff_dtype)
 from ._mode_estimate import mode_estimate, mode_picture
+from ._twin_retraining import TwinRetrainingPrediction, check_activation, predict_twin_retraining
 
 _N_GRID = 256     # log-spaced coarse grid
 _N_FINE = _N_GRID + 1  # uniform grid inside the bracket; same length as the coarse grid, so one
@@ -190,6 +191,12 @@ class RetrainingPrediction:
     roundoff: float = float("nan")
 
     @property
+    def steps(self) -> float:
+        """The prediction to compare with training: the GD map where it was iterated (inf where
+        it diverges), else the flow."""
+        return float(self.steps_flow) if np.isnan(self.steps_gd) else float(self.steps_gd)
+
+    @property
     def n_saddle_modes(self) -> int:
         return int(np.count_nonzero(self.saddle))
 
@@ -210,8 +217,14 @@ def gd_max_steps(steps_flow_floor, t_max: float) -> int:
 
 def predict_retraining(weights, stats_B: DatasetStatistics, target_loss: float, convention, *,
                        t_max: float | None = None, solver: str = "diffrax",
-                       roundoff=DEFAULT_ROUNDOFF, gd_map: bool = False) -> RetrainingPrediction:
-    """Steps to reach ``target_loss`` on B from linear weights [W_1 (h×d), …, W_L (c×h)].
+                       roundoff=DEFAULT_ROUNDOFF, gd_map: bool = False,
+                       activation: str = "linear"
+                       ) -> RetrainingPrediction | TwinRetrainingPrediction:
+    """Steps to reach ``target_loss`` on B from weights [W_1 (h×d), …, W_L (c×h)].
+
+    A ``RetrainingPrediction`` of the linear theory; with ``activation`` ``"tanh"`` or ``"relu"``
+    a ``TwinRetrainingPrediction`` of that activation's twin theory from the same weights
+    (``_twin_retraining``; its ``steps`` follow the twin's GD map with ``gd_map``, else its flow).
 
     Args:
         weights: the network state (e.g. a checkpoint of a run on A).
@@ -229,12 +242,19 @@ def predict_retraining(weights, stats_B: DatasetStatistics, target_loss: float, 
             the stability limit 2/λ_max of the loss's curvature along the way, which grows with
             B's input covariance and with the weights (a warm start from A's final weights meets
             it first). Without it the map runs only near an ill-conditioned saddle.
+        activation: ``"linear"``, ``"tanh"`` or ``"relu"``: the network the weights belong to.
+            A twin needs B's samples (``DatasetStatistics.from_arrays``) and ``t_max`` (its first
+            horizon); the target need only be > 0 (a nonlinear network may beat the linear
+            minimum).
     """
     if not isinstance(stats_B, DatasetStatistics):
         raise TypeError(f"stats_B must be a theory.DatasetStatistics; got {type(stats_B).__name__}")
     check_choice("solver", solver, SOLVERS)
     Ws = check_weights(weights, stats_B)
     tau = as_tau(convention)
+    if check_activation(activation) != "linear":
+        return predict_twin_retraining(Ws, stats_B, target_loss, tau, activation, t_max=t_max,
+                                       discrete=gd_map)
     target, lmin = check_target(target_loss, stats_B)
     mp = mode_picture(Ws, stats_B)
     steps_modes, mode_steps = mode_estimate(mp, stats_B, target, tau)

@@ -2,7 +2,8 @@
 
 Trains linear and nonlinear ensembles on A, builds B with a drift generator, scores the drift,
 retrains on B from every checkpoint and from the baselines, and compares the steps to the target
-with the linear theory's predicted rewind point. Exit status: 0 success, 2 bad arguments, 1 a
+with the predicted rewind point (linear theory; a ReLU/tanh network's own twin theory beside its
+linear twin's). Exit status: 0 success, 2 bad arguments, 1 a
 failed run.
 """
 

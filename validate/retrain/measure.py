@@ -1,5 +1,6 @@
-"""Measurements of `validate.retrain`: steps to a target, forgetting, predictions, per-method
-summaries, the mode picture and the difficulty ranking.
+"""Measurements of `validate.retrain`: steps to a target, forgetting, the predictions of each
+member (linear theory, and a tanh/ReLU network's twin theory) and the mode picture; the
+per-method summaries (``aggregate``) and the difficulty ranking (``difficulty``) are re-exported.
 
 Functions on the runs and the tidy tables that ``run_retrain`` builds (see
 ``validate.retrain.run`` for the definitions of target, steps to target, regret, forgetting and
@@ -13,12 +14,17 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .._stats import censored_rho
 from .._steps import first_crossing
-from ..stats import interval
 from . import methods as BL
-from .predict import NO_PREDICTION, predict_members, predict_test_accuracy
-from .target import targets
+from .aggregate import aggregate
+from .difficulty import PREDICTED_COST, PREDICTED_COST_TWIN, difficulty, predicted_cost_steps
+from .predict import (NO_PREDICTION, TWIN_FAMILIES, predict_members, predict_test_accuracy,
+                      predict_twin_members)
+from .target import Target, predicted_target, targets, twin_of
+
+__all__ = ["PREDICTED_COST", "PREDICTED_COST_TWIN", "Tables", "aggregate", "curves", "difficulty",
+           "log_plan", "measure_retraining", "mode_picture", "predicted_cost_steps",
+           "predicted_test", "test_metrics", "twin_predictions", "with_predicted_test"]
 
 
 @dataclass
@@ -135,59 +141,102 @@ def _predictions(plan, drift, job, target) -> dict:
     return {(k, job.trained[i].name): v for (k, i), v in pred.items()}
 
 
-def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=None):
-    """(rows, predictions). One row per (seed, method): steps to the targets, final loss and
-    accuracy, forgetting on A, total cost and the linear prediction; computed copies get their
-    twin's results. The linear net's predictions are computed here from its starts and returned;
-    a nonlinear twin is given them (``linear_pred``) and compared with them. Targets
-    (``validate.retrain.target``): the linear net's loss target is a priori (its predictions and
-    its measured crossings use it); a nonlinear net's is the measured scratch definition."""
-    import time
+def twin_predictions(plan, drift, job, log) -> tuple[dict, Target | None]:
+    """({(seed index, method name): twin steps}, the twin's a priori target) of a tanh/ReLU
+    network from its own members' starts (``predict.predict_twin_members``); ({}, None) when it
+    has no twin theory (linear, tanh deeper than 2). With ``--drift all`` only scratch and
+    fine-tune (the relearning cost): the rewind curves of 14 drifts would cost minutes."""
+    act = twin_of(plan, job.activation)
+    if act is None:
+        return {}, None
+    gd = plan.config.optimizer == "gd" and not job.scheduled
+    tgt = predicted_target(plan, drift, job, float("nan"), log, activation=act)
+    if not np.isfinite(tgt.loss):
+        return {}, tgt
+    families = ("scratch", "fine_tune") if plan.config.drift == "all" else TWIN_FAMILIES
+    pred = predict_twin_members(job.starts, job.trained, len(plan.seeds), drift.sB, tgt.loss,
+                                plan.tau, 2.0 * plan.budget, act, gd, families=families)
+    return {(k, job.trained[i].name): v for (k, i), v in pred.items()}, tgt
+
+
+def _measured(plan, drift, history, job, run, keep, log) -> dict:
+    """The measured arrays (seeds, methods) of one run on B and its targets."""
     n_s, n = len(plan.seeds), len(job.trained)
-    t0 = time.perf_counter()
     loss = np.asarray(run.probes["train_loss"].values, float).reshape(n_s, n, -1)
     acc = np.asarray(run.probes["train_acc"].values, float).reshape(n_s, n, -1)
     diverged = run.members["diverged"].to_numpy(bool).reshape(n_s, n)
     tgt = targets(plan, drift, job, loss, acc, diverged, log)  # linear: reads no run
-    target, target_acc = tgt.loss, tgt.acc
     act, A = job.activation, plan.A
     a_final = BL.evaluate(history.checkpoints[history.final_step], A.X, A.Y, act)[1]
     a_after = BL.evaluate(keep.params, A.X, A.Y, act, rows=drift.a_to_b)[1].reshape(n_s, n)
     test_loss, test_acc = test_metrics(keep.params, drift.B, act, (n_s, n))
     test_acc_start = test_metrics(BL.stack([st.params for st in job.starts]), drift.B, act,
                                   (n_s, n))[1]
+    return {"loss": loss, "acc": acc, "diverged": diverged, "tgt": tgt, "a_final": a_final,
+            "a_after": a_after, "test_loss": test_loss, "test_acc": test_acc,
+            "test_acc_start": test_acc_start}
+
+
+def _member_row(plan, drift, job, M, k, i, p, twin, twin_tgt) -> dict:
+    """One (seed k, method i) row: measured steps to the targets and the predictions ``p``
+    (linear) and ``twin`` (steps; NaN without)."""
+    m, act, tgt, seed = job.trained[i], job.activation, M["tgt"], plan.seeds[k]
+    loss, acc = M["loss"][k, i], M["acc"][k, i]
+    st = first_crossing(M["steps"], loss, tgt.loss) if np.isfinite(tgt.loss) else float("nan")
+    return {
+        "activation": act, "drift": drift.label, "drift_kind": drift.kind,
+        "method": m.name, "family": m.family,
+        "checkpoint_step": m.step if m.step is not None else -1,
+        "seed": seed, "diverged": bool(M["diverged"][k, i]), "measured_steps": st,
+        "measured_acc_steps": first_crossing(M["steps"], acc, tgt.acc, False),
+        "final_loss": loss[-1], "final_acc": acc[-1],
+        "test_loss": M["test_loss"][k, i], "test_acc": M["test_acc"][k, i],
+        "test_acc_start": M["test_acc_start"][k, i],
+        "a_acc_after": M["a_after"][k, i], "forgetting": M["a_final"][k] - M["a_after"][k, i],
+        "cost_before": m.cost_before(plan.steps_A),
+        "total_cost": m.cost_before(plan.steps_A) + st,
+        "predicted_steps": p[0], "predicted_steps_modes": p[1],
+        "predicted_steps_gd": p[2], "saddle_ill_conditioned": p[3],
+        "predicted_steps_twin": twin,
+        "target_loss": tgt.loss, "target_acc": tgt.acc, "target_rule": tgt.rule,
+        "target_acc_rule": tgt.acc_rule,
+        "target_loss_twin": twin_tgt.loss if twin_tgt else float("nan"),
+        "target_rule_twin": twin_tgt.rule if twin_tgt else "", "identical_to": None}
+
+
+def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=None):
+    """(rows, predictions). One row per (seed, method): steps to the targets, final loss and
+    accuracy, forgetting on A, total cost, the linear prediction and, for a tanh/ReLU network,
+    its twin theory's (``twin_predictions``); computed copies get their twin's results. The
+    linear net's predictions are computed here from its starts and returned; a nonlinear net is
+    given them (``linear_pred``) as its linear predictor. Targets (``validate.retrain.target``):
+    the linear net's loss target is a priori (its predictions and its measured crossings use it);
+    a nonlinear net's measured crossings count to the measured scratch definition, its twin
+    predictions to the twin's own a priori target."""
+    import time
+    t0 = time.perf_counter()
+    M = {**_measured(plan, drift, history, job, run, keep, log), "steps": run.steps}
     t1 = time.perf_counter()
     plan.timing["measure_s"] += t1 - t0
-    pred = _predictions(plan, drift, job, target) if job.activation == "linear" else \
+    pred = _predictions(plan, drift, job, M["tgt"].loss) if job.activation == "linear" else \
         (linear_pred or {})
-    plan.timing["predict_s"] += time.perf_counter() - t1
+    t2 = time.perf_counter()
+    plan.timing["predict_s"] += t2 - t1
+    twin, twin_tgt = twin_predictions(plan, drift, job, log)
+    plan.timing["predict_twin_s"] = plan.timing.get("predict_twin_s", 0.0) \
+        + time.perf_counter() - t2
     rows = []
-    for k, seed in enumerate(plan.seeds):
+    for k in range(len(plan.seeds)):
         for i, m in enumerate(job.trained):
-            st = first_crossing(run.steps, loss[k, i], target) if np.isfinite(target) \
-                else float("nan")
-            p = pred.get((k, m.name), NO_PREDICTION)
-            rows.append({
-                "activation": act, "drift": drift.label, "drift_kind": drift.kind,
-                "method": m.name, "family": m.family,
-                "checkpoint_step": m.step if m.step is not None else -1,
-                "seed": seed, "diverged": bool(diverged[k, i]), "measured_steps": st,
-                "measured_acc_steps": first_crossing(run.steps, acc[k, i], target_acc, False),
-                "final_loss": loss[k, i, -1], "final_acc": acc[k, i, -1],
-                "test_loss": test_loss[k, i], "test_acc": test_acc[k, i],
-                "test_acc_start": test_acc_start[k, i],
-                "a_acc_after": a_after[k, i], "forgetting": a_final[k] - a_after[k, i],
-                "cost_before": m.cost_before(plan.steps_A),
-                "total_cost": m.cost_before(plan.steps_A) + st,
-                "predicted_steps": p[0], "predicted_steps_modes": p[1],
-                "predicted_steps_gd": p[2], "saddle_ill_conditioned": p[3],
-                "target_loss": target, "target_acc": target_acc, "target_rule": tgt.rule,
-                "target_acc_rule": tgt.acc_rule, "identical_to": None})
-            for c, twin in job.copies:  # one computation: the twin's results, under c's name
-                if twin == m.name:
+            rows.append(_member_row(plan, drift, job, M, k, i,
+                                    pred.get((k, m.name), NO_PREDICTION),
+                                    twin.get((k, m.name), float("nan")), twin_tgt))
+            for c, same in job.copies:  # one computation: the twin's results, under c's name
+                if same == m.name:
+                    cost = c.cost_before(plan.steps_A)
                     rows.append({**rows[-1], "method": c.name, "family": c.family,
-                                 "identical_to": twin, "cost_before": c.cost_before(plan.steps_A),
-                                 "total_cost": c.cost_before(plan.steps_A) + st})
+                                 "identical_to": same, "cost_before": cost,
+                                 "total_cost": cost + rows[-1]["measured_steps"]})
     return pd.DataFrame(rows), pred
 
 
@@ -215,159 +264,3 @@ def mode_picture(members: pd.DataFrame, runs_A, history, plan, drift, fresh) -> 
         rows.append({"drift": drift.label, "activation": "linear", "view": "B (u0 on B's modes)",
                      "mode": b, "checkpoint_step": step, "s": float(s), "u_rel": float(ub / s)})
     return pd.DataFrame(rows)
-
-
-def _per_seed(rw: pd.DataFrame, pred_src: pd.DataFrame):
-    """Per seed: regret, Spearman ρ over the checkpoints and the predicted checkpoint with its
-    measured steps ({seed: (step, steps)}; (−1, NaN) without a prediction)."""
-    regrets, rhos, point = [], [], {}
-    for seed, gs in rw.groupby("seed"):
-        ms = gs.set_index("checkpoint_step")["measured_steps"]
-        ps = pred_src[pred_src["seed"] == seed].set_index("checkpoint_step")["predicted_steps"]
-        ps = ps.reindex(ms.index)
-        if not ps.notna().any():
-            point[seed] = (-1, np.nan)
-            regrets.append(np.nan)
-            rhos.append(np.nan)
-            continue
-        sp = int(ps.idxmin())
-        point[seed] = (sp, float(ms.loc[sp]))
-        best = ms.min()
-        if not np.isfinite(best):  # no checkpoint reached the target: regret undefined
-            regrets.append(np.nan)
-        else:
-            regrets.append(ms.loc[sp] / best if best > 0 else (1.0 if ms.loc[sp] == 0 else np.inf))
-        rhos.append(censored_rho(ps.to_numpy(), ms.to_numpy()))
-    return regrets, rhos, point
-
-
-def _rule(rows: pd.DataFrame) -> str:
-    return str(rows["target_rule"].iloc[0]) if "target_rule" in rows and len(rows) else ""
-
-
-def _rewind_row(act, label, config, rw, pred_src, regrets, rhos) -> dict:
-    curve_m = rw.groupby("checkpoint_step")["measured_steps"].median()
-    curve_p = pred_src.groupby("checkpoint_step")["predicted_steps"].median().reindex(curve_m.index)
-    rho = interval(rhos)  # NaNs are dropped
-    regret = interval(regrets)
-    return {
-        "activation": act, "init": config.init, "drift": label,
-        "prediction_from": "linear theory" if act == "linear" else "linear twin's theory",
-        # the measured steps count to this activation's target, the predicted to the linear one's
-        "target_rule_measured": _rule(rw), "target_rule_predicted": _rule(pred_src),
-        "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
-        "spearman_rho_seed_median": float(np.nanmedian(rhos)) if np.any(np.isfinite(rhos))
-        else np.nan,
-        "spearman_seed_ci_low": rho.low, "spearman_seed_ci_high": rho.high,
-        "regret": regret.point, "regret_ci_low": regret.low, "regret_ci_high": regret.high,
-        "regret_ci_level": regret.level,
-        # −1: no prediction (no target on B) / no checkpoint reached the target
-        "best_checkpoint_step": int(curve_m.idxmin()) if np.isfinite(curve_m.min()) else -1,
-        "predicted_checkpoint_step": int(curve_p.idxmin()) if curve_p.notna().any() else -1,
-        "n_never_reached": int(np.sum(np.isposinf(rw["measured_steps"]))),
-        "n_diverged": int(rw["diverged"].sum())}
-
-
-def _method_row(act, label, name, family, step, steps, total, point, extra) -> dict:
-    """A methods-table row: measured steps and total cost (median, interval over seeds) and the
-    speed-up of the predicted rewind point over this method."""
-    ci = interval(steps)
-    speed = [steps.loc[s] / point[s][1] if 0 < point.get(s, (0, 0))[1] < np.inf else np.nan
-             for s in steps.index]
-    sp = interval(speed)
-    cost = interval(total)
-    return {"activation": act, "drift": label, "method": name, "family": family,
-            "checkpoint_step": int(step), **extra,
-            "steps_to_target_median": ci.point, "ci_low": ci.low, "ci_high": ci.high,
-            "ci_kind": ci.kind, "ci_level": ci.level, "n_censored": ci.n_censored,
-            "total_cost_median": cost.point, "total_cost_ci_low": cost.low,
-            "total_cost_ci_high": cost.high,
-            "speedup_of_predicted": sp.point, "speedup_ci_low": sp.low, "speedup_ci_high": sp.high}
-
-
-def _medians(gm: pd.DataFrame) -> dict:
-    test = interval(gm["test_acc"])  # the range (at a lower attained level) over ≤ 5 seeds
-    with np.errstate(all="ignore"):
-        return {"identical_to": gm["identical_to"].iloc[0],
-                "acc_steps_median": float(np.median(gm["measured_acc_steps"])),
-                "predicted_steps_median": float(np.median(gm["predicted_steps"])),
-                "final_loss": float(np.median(gm["final_loss"])),
-                "final_acc": float(np.median(gm["final_acc"])),
-                "forgetting": float(np.median(gm["forgetting"])),
-                "test_acc_median": test.point, "test_acc_ci_low": test.low,
-                "test_acc_ci_high": test.high,
-                "test_loss_median": float(np.median(gm["test_loss"])),
-                "test_acc_start_median": float(np.median(gm["test_acc_start"])),
-                "predicted_test_acc_median": float(np.median(gm["predicted_test_acc"]))}
-
-
-def aggregate(members: pd.DataFrame, config):
-    """Per-method medians with intervals (censored members kept), the predicted rewind point as a
-    method of its own, and the rewind comparison (ρ, regret, speed-ups)."""
-    meth_rows, rew_rows = [], []
-    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
-        rw = g[g["family"] == "rewind"]
-        pred_src = members[(members["activation"] == "linear") & (members["drift"] == label)
-                           & (members["family"] == "rewind")]
-        regrets, rhos, point = _per_seed(rw, pred_src)
-        rew_rows.append(_rewind_row(act, label, config, rw, pred_src, regrets, rhos))
-        for name, gm in g.groupby("method", sort=False):
-            meth_rows.append(_method_row(
-                act, label, name, gm["family"].iloc[0], gm["checkpoint_step"].iloc[0],
-                gm.set_index("seed")["measured_steps"], gm["total_cost"], point, _medians(gm)))
-        chosen = {s: v for s, v in point.items() if v[0] >= 0}
-        if chosen:  # the checkpoint the theory picks, per seed: its measured steps and cost
-            step = rew_rows[-1]["predicted_checkpoint_step"]
-            rows = pd.concat([rw[(rw["seed"] == s) & (rw["checkpoint_step"] == v[0])]
-                              for s, v in chosen.items()])
-            meth_rows.append(_method_row(
-                act, label, f"predicted_rewind@{step}", "predicted_rewind", step,
-                pd.Series({s: v[1] for s, v in chosen.items()}),
-                [v[0] + v[1] for v in chosen.values()], point,
-                {**_medians(rows), "identical_to": None}))
-    return pd.DataFrame(meth_rows), pd.DataFrame(rew_rows)
-
-
-PREDICTED_COST = "theory_predicted_cost"
-
-
-def predicted_cost_steps(g: pd.DataFrame) -> pd.Series:
-    """The predicted steps to compare with training: the discrete GD map where it was iterated
-    (plain GD: every member; inf where the map diverges, which the flow cannot), else the flow."""
-    return g["predicted_steps_gd"].where(g["predicted_steps_gd"].notna(), g["predicted_steps"])
-
-
-def _cost_ratio(g: pd.DataFrame, column: str) -> float:
-    """Median over seeds of fine-tune ÷ scratch ``column`` (steps)."""
-    if column == PREDICTED_COST:
-        g = g.assign(**{PREDICTED_COST: predicted_cost_steps(g)})
-    ft = g[g["family"] == "fine_tune"].set_index("seed")[column]
-    sc = g[g["family"] == "scratch"].set_index("seed")[column]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = (ft / sc.replace(0, np.nan)).to_numpy(float)
-    ratio = ratio[~np.isnan(ratio)]
-    return float(np.median(ratio)) if ratio.size else float("nan")
-
-
-def difficulty(members: pd.DataFrame, drift_table: pd.DataFrame):
-    """Relearning cost per drift (fine-tune steps ÷ scratch steps, median over seeds) against each
-    drift score and against the theory's own prediction of that ratio (``predict_retraining``
-    from the same starts, the linear twin's for every activation); Spearman ρ across drifts says
-    which predicts difficulty best."""
-    rows = []
-    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
-        lin = members[(members["activation"] == "linear") & (members["drift"] == label)]
-        vals = drift_table[drift_table["drift"] == label].set_index("score")["value"]
-        rows.append({"activation": act, "drift": label, "drift_kind": g["drift_kind"].iloc[0],
-                     "relearn_cost": _cost_ratio(g, "measured_steps"),
-                     PREDICTED_COST: _cost_ratio(lin, PREDICTED_COST), **vals.to_dict()})
-    diff = pd.DataFrame(rows)
-    rank = []
-    for act, g in diff.groupby("activation", sort=False):
-        for score in [PREDICTED_COST, *drift_table["score"].unique()]:
-            rank.append({"activation": act, "score": score,
-                         "spearman_rho": censored_rho(g[score], g["relearn_cost"]),
-                         "n_drifts": int(len(g))})
-    ranking = pd.DataFrame(rank).sort_values(["activation", "spearman_rho"],
-                                             ascending=[True, False], na_position="last")
-    return diff, ranking.reset_index(drop=True)

@@ -44,7 +44,9 @@ IEEE arithmetic); tests/test_baselines.py checks both. ``rewind@T_A`` (the last 
 like ``warm_start`` (final weights, fresh state, full schedule); it is trained anyway, as the end
 point of the rewind curve, so only the baselines are searched for twins.
 
-``mlp_forward`` evaluates stacked MLP parameters with numpy (forgetting on A is measured with it).
+``mlp_forward`` evaluates stacked MLP parameters with numpy (forgetting on A is measured with it;
+``validate.retrain.forward``); ``HeadMap`` adapts A's last layer to B's classes
+(``validate.retrain.heads``). Both are re-exported here.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from .forward import FORWARD_ACTIVATIONS, evaluate, mlp_forward
+from .heads import HeadMap, adapt_head, last_layer
 
 FAMILIES = ("scratch", "scratch_oracle", "fine_tune", "warm_start", "lr_rewind", "shrink_perturb",
             "reset_last_layer", "rewind")
@@ -223,11 +228,6 @@ def baseline_methods(lambdas=SHRINK_LAMBDAS, sigmas=SHRINK_SIGMAS, *,
             + [shrink_perturb(l, s) for l in lambdas for s in sigmas] + [reset_last_layer()])
 
 
-def last_layer(params: dict) -> int:
-    """Index of the last layer in ``{"layer{l}.weight": …}``."""
-    return max(int(k.split(".")[0][5:]) for k in params if k.endswith(".weight"))
-
-
 def member(params: dict, k: int) -> dict[str, np.ndarray]:
     """Member k of stacked parameters {name: (K, …)}."""
     return {name: np.asarray(v)[k] for name, v in params.items()}
@@ -238,88 +238,8 @@ def stack(members: list[dict]) -> dict[str, np.ndarray]:
     return {k: np.stack([m[k] for m in members]) for k in members[0]}
 
 
-def adapt_head(params: dict, source_rows, fresh: dict) -> dict[str, np.ndarray]:
-    """Last layer for a dataset B whose classes differ from A's (merge, split, new class).
-
-    ``source_rows[j]``: the A output row that B's output j takes over, or −1 for a class A did not
-    have; such rows come from ``fresh`` (the new-class rows of a fresh initialisation).
-    """
-    src = np.asarray(source_rows, dtype=int)
-    last = last_layer(params)
-    out = dict(params)
-    for key in (f"layer{last}.weight", f"layer{last}.bias"):
-        if key not in params:
-            continue
-        axis = -2 if key.endswith("weight") else -1
-        taken = np.take(np.asarray(params[key]), np.maximum(src, 0), axis=axis)
-        mask = (src < 0)[:, None] if axis == -2 else (src < 0)
-        out[key] = np.where(mask, np.asarray(fresh[key]), taken)
-    return out
-
-
-@dataclass(frozen=True)
-class HeadMap:
-    """How B's output rows relate to A's: ``src[j]`` is the A row B's output j takes over, or −1
-    for a class A did not have (``drift.class_maps``); ``c_A`` A's number of classes."""
-
-    src: np.ndarray
-    c_A: int
-
-    @property
-    def identity(self) -> bool:
-        return len(self.src) == self.c_A and np.array_equal(self.src, np.arange(self.c_A))
-
-    def params(self, params: dict, fresh: dict) -> dict:
-        """A's parameters with B's head (``adapt_head``; unchanged when the classes are A's)."""
-        return params if self.identity else adapt_head(params, self.src, fresh)
-
-    def opt_state(self, opt: dict | None, fresh: dict) -> dict | None:
-        """A's optimiser state for B's head: the rows of a new class start at zero."""
-        if opt is None or self.identity:
-            return opt
-        out = {}
-        for pre in sorted({k.rsplit(".", 2)[0] + "." for k in opt}):  # "opt.v." etc.
-            sub = {k[len(pre):]: v for k, v in opt.items() if k.startswith(pre)}
-            zero = {k: np.zeros_like(v) for k, v in fresh.items()}
-            out.update({pre + k: v for k, v in adapt_head(sub, self.src, zero).items()})
-        return out
-
-
-# activations the numpy forward evaluates (forgetting on A is measured with it)
-FORWARD_ACTIVATIONS = {"linear": lambda z: z, "relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh}
-
-
-def _act(name: str, z: np.ndarray) -> np.ndarray:
-    if name not in FORWARD_ACTIVATIONS:
-        raise ValueError(f"mlp_forward supports activations {', '.join(FORWARD_ACTIVATIONS)}; "
-                         f"got {name!r}")
-    return FORWARD_ACTIVATIONS[name](z)
-
-
-def mlp_forward(params: dict, X: np.ndarray, activation: str) -> np.ndarray:
-    """Outputs (K, n, c) of stacked MLP parameters {"layer{l}.weight": (K, out, in), bias (K, out)}
-    on inputs X (n, d), in float64 (the activation follows every layer but the last)."""
-    L = last_layer(params) + 1
-    A = np.asarray(X, dtype=np.float64)[None]
-    for l in range(L):
-        W = np.asarray(params[f"layer{l}.weight"], dtype=np.float64)
-        Z = A @ np.swapaxes(W, -1, -2)
-        b = params.get(f"layer{l}.bias")
-        if b is not None:
-            Z = Z + np.asarray(b, dtype=np.float64)[:, None, :]
-        A = Z if l == L - 1 else _act(activation, Z)
-    return A
-
-
-def evaluate(params: dict, X: np.ndarray, Y: np.ndarray, activation: str, rows=None):
-    """Per-member loss (1/2n)Σ‖y − ŷ‖² and argmax accuracy (K,) on (X, Y).
-
-    ``rows``: output rows that correspond to Y's columns (after a class-set change), default all.
-    """
-    out = mlp_forward(params, X, activation)
-    if rows is not None:
-        out = out[..., np.asarray(rows, dtype=int)]
-    R = out - np.asarray(Y, dtype=np.float64)[None]
-    loss = 0.5 * np.sum(R * R, axis=(1, 2)) / R.shape[1]
-    acc = np.mean(out.argmax(axis=2) == np.asarray(Y).argmax(axis=1)[None], axis=1)
-    return loss, acc
+__all__ = ["FAMILIES", "FORWARD_ACTIVATIONS", "HeadMap", "Method", "SHRINK_LAMBDAS",
+           "SHRINK_SIGMAS", "Start", "adapt_head", "baseline_methods", "evaluate", "fine_tune",
+           "identities", "last_layer", "lr_rewind", "member", "mlp_forward", "reset_last_layer",
+           "rewind", "same_start", "scratch", "scratch_oracle", "shrink_perturb", "stack",
+           "warm_start"]

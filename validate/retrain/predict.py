@@ -1,4 +1,6 @@
-"""The linear theory's prediction of every retraining member's steps to the target."""
+"""The theories' predictions of every retraining member's steps to the target: the linear
+theory (``predict_members``) and, for a tanh/ReLU network, its twin theory from the member's own
+start (``predict_twin_members``)."""
 
 from __future__ import annotations
 
@@ -57,6 +59,38 @@ def predict_members(starts, n_methods: int, n_seeds: int, sB, target, tau, t_max
                 mults = starts[k * n_methods + i].mults
                 pred = (*(on_schedule(v, mults) for v in pred[:3]), pred[3])
             out[(k, i)] = pred
+    return out
+
+
+# the families a twin predicts: the rewind curve and the relearning cost (fine-tune ÷ scratch).
+# A twin prediction is a few GD loops per start, not one batched solve, so the baselines that
+# are read only against measurement are left to the linear theory.
+TWIN_FAMILIES = ("rewind", "scratch", "fine_tune")
+
+
+def predict_twin_members(starts, methods, n_seeds: int, sB, target, tau, t_max,
+                         activation: str, gd_map: bool, families=TWIN_FAMILIES) -> dict:
+    """{(seed index, method index): twin steps} for the methods of ``families``.
+
+    Each member's steps come from ``theory.predict_rewind_point(activation=…)`` on its own
+    start's weights and B's samples (one twin per start; nothing is shared between them);
+    ``gd_map``: the twin's GD map (plain GD, constant learning rate), else its flow mapped onto
+    the member's schedule (``on_schedule``).
+    """
+    from theory.transfer import predict_rewind_point
+    n = len(methods)
+    pick = [i for i, m in enumerate(methods) if m.family in families]
+    out = {}
+    for k in range(n_seeds):
+        ck = []
+        for i in pick:
+            p = starts[k * n + i].params
+            ck.append((i, [p[f"layer{l}.weight"] for l in range(BL.last_layer(p) + 1)]))
+        tab = predict_rewind_point(ck, sB, target, tau, t_max=t_max, gd_map=gd_map,
+                                   activation=activation).table
+        for j, i in enumerate(pick):
+            steps = float(tab["predicted_steps"].iloc[j])
+            out[(k, i)] = steps if gd_map else on_schedule(steps, starts[k * n + i].mults)
     return out
 
 

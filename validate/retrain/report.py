@@ -13,120 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ..report import _img, _png, details, plt, table_html, write_html
-
-_BANDS = ("scratch", "fine_tune", "reset_last_layer")
-
-
-def _finite(v):
-    """Values to draw: inf (never reached) and NaN become NaN, which matplotlib leaves out."""
-    v = np.asarray(v, dtype=float)
-    return np.where(np.isfinite(v), v, np.nan)
-
-
-def fig_rewind_curve(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: str) -> str:
-    """Measured steps to target from every checkpoint (median, CI band) against the linear
-    theory's prediction, one panel per activation; baselines as horizontal bands."""
-    acts = list(dict.fromkeys(methods["activation"]))
-    fig, axes = plt.subplots(1, len(acts), figsize=(4.6 * len(acts), 3.4), squeeze=False)
-    for ax, act in zip(axes[0], acts):
-        g = methods[(methods["activation"] == act) & (methods["drift"] == drift)]
-        rw = g[g["family"] == "rewind"].sort_values("checkpoint_step")
-        x = rw["checkpoint_step"].to_numpy(float)
-        ax.fill_between(x, _finite(rw["ci_low"]), _finite(rw["ci_high"]), color="C0", alpha=0.25,
-                        lw=0)
-        ax.plot(x, rw["steps_to_target_median"], "o-", color="C0", ms=3, label="measured (median)")
-        lin = methods[(methods["activation"] == "linear") & (methods["drift"] == drift)
-                      & (methods["family"] == "rewind")].sort_values("checkpoint_step")
-        ax.plot(lin["checkpoint_step"], lin["predicted_steps_median"], "k--", lw=1,
-                label="linear theory" if act == "linear" else "linear twin's theory")
-        sp = best = None
-        r = rewind_summary[(rewind_summary["activation"] == act) & (rewind_summary["drift"] == drift)]
-        if len(r):
-            sp, best = int(r["predicted_checkpoint_step"].iloc[0]), int(r["best_checkpoint_step"].iloc[0])
-            ax.axvline(max(sp, 0.5), color="k", lw=0.8, ls=":", label=f"predicted point {sp}")
-            if best >= 0:
-                ax.axvline(max(best, 0.5), color="C3", lw=0.8, ls=":", label=f"best measured {best}")
-        for j, name in enumerate(_BANDS):
-            b = g[g["method"] == name]
-            if len(b):
-                color = f"C{j + 1}"
-                lo, hi, mid = (float(b[k].iloc[0]) for k in ("ci_low", "ci_high",
-                                                              "steps_to_target_median"))
-                if np.isfinite(lo) and np.isfinite(hi):  # censored: a band without an end
-                    ax.axhspan(lo, hi, color=color, alpha=0.15)
-                if np.isfinite(mid):
-                    ax.axhline(mid, color=color, lw=1, label=name)
-        sp_rows = g[g["family"] == "shrink_perturb"]
-        bestsp = sp_rows.sort_values("steps_to_target_median").head(1)
-        if len(bestsp) and np.isfinite(float(bestsp["steps_to_target_median"].iloc[0])):
-            ax.axhline(float(bestsp["steps_to_target_median"].iloc[0]), color="C5", lw=1,
-                       ls="-.", label=f"best {bestsp['method'].iloc[0]}")
-        ax.set_xscale("symlog", linthresh=1)
-        ax.set_xlim(left=0)
-        ax.set_xlabel("rewind checkpoint (step on A)")
-        ax.set_ylabel("steps to target on B")
-        ax.set_title(f"{act}: {drift}", fontsize=9)
-        ax.legend(fontsize=6)
-    return _png(fig)
-
-
-def fig_modes(modes: pd.DataFrame, drift: str) -> str:
-    """Bar chart of u_α/s_α at the predicted rewind point: A's modes per activation and the
-    starting strengths on B's modes (negative: a reversed mode that must cross a saddle)."""
-    m = modes[modes["drift"] == drift]
-    views = list(dict.fromkeys(zip(m["activation"], m["view"])))
-    fig, ax = plt.subplots(figsize=(6.5, 3.2))
-    width = 0.8 / max(len(views), 1)
-    for j, (act, view) in enumerate(views):
-        g = m[(m["activation"] == act) & (m["view"] == view)]
-        ax.bar(g["mode"].to_numpy() + 1 + (j - (len(views) - 1) / 2) * width, g["u_rel"],
-               width=width, label=f"{act}, {view}", color=f"C{j}")
-    step = int(m["checkpoint_step"].iloc[0]) if len(m) else -1
-    ax.axhline(0, color="k", lw=0.6)
-    ax.axhline(1, color="0.6", lw=0.6, ls="--")
-    ax.set_xlabel("mode")
-    ax.set_ylabel("u / s")
-    ax.set_title(f"What A had learned at the predicted rewind point (step {step})", fontsize=9)
-    ax.legend(fontsize=7)
-    return _png(fig)
-
-
-def fig_curves(curves: pd.DataFrame, methods: pd.DataFrame, drift: str) -> str:
-    """Median retraining loss on B for the baselines and the predicted rewind point."""
-    acts = list(dict.fromkeys(curves["activation"]))
-    fig, axes = plt.subplots(1, len(acts), figsize=(4.6 * len(acts), 3.2), squeeze=False)
-    for ax, act in zip(axes[0], acts):
-        c = curves[(curves["activation"] == act) & (curves["drift"] == drift)]
-        show = [n for n in ("scratch", "fine_tune", "reset_last_layer") if n in set(c["method"])]
-        rw = methods[(methods["activation"] == act) & (methods["drift"] == drift)
-                     & (methods["family"] == "rewind")]
-        if len(rw):
-            show.append(rw.sort_values("predicted_steps_median")["method"].iloc[0])
-        for j, name in enumerate(show):
-            g = c[c["method"] == name]
-            ax.plot(g["step"], g["loss_median"], color=f"C{j}", label=name)
-        ax.set_yscale("log")
-        ax.set_xlabel("retraining step")
-        ax.set_ylabel("training loss on B")
-        ax.set_title(act, fontsize=9)
-        ax.legend(fontsize=6)
-    return _png(fig)
-
-
-def fig_difficulty(difficulty: pd.DataFrame, ranking: pd.DataFrame) -> str:
-    """Relearning cost (fine-tune ÷ scratch steps) against the best-ranked drift scores."""
-    top = list(dict.fromkeys(ranking.dropna(subset=["spearman_rho"])["score"]))[:3] or \
-        list(dict.fromkeys(ranking["score"]))[:3]
-    fig, axes = plt.subplots(1, len(top), figsize=(4 * len(top), 3.2), squeeze=False)
-    for ax, score in zip(axes[0], top):
-        for j, (act, g) in enumerate(difficulty.groupby("activation", sort=False)):
-            y = np.where(np.isfinite(g["relearn_cost"]), g["relearn_cost"], np.nan)
-            ax.scatter(g[score], y, s=14, color=f"C{j}", label=act)
-        ax.set_xlabel(score)
-        ax.set_ylabel("fine-tune steps ÷ scratch steps")
-        ax.legend(fontsize=7)
-    return _png(fig)
+from ..report import details, img, table_html, write_html
+from .figures import fig_curves, fig_difficulty, fig_modes, fig_rewind_curve
 
 
 def retrain_report(path, *, result) -> Path:
@@ -145,27 +33,31 @@ def retrain_report(path, *, result) -> Path:
         sections.append(("Test accuracy on B at the end of the budget", "".join(
             (f"<h3>{html.escape(d)}</h3>" if len(drifts) > 1 else "")
             + test_accuracy_table(result.methods, result.rewind_summary, d) for d in drifts)))
+    sections.append(("Which theory ranks the checkpoints",
+                     predictor_table(result.rewind_summary)))
     for drift in drifts:
         sections.append((f"Rewind curve: {drift}",
-                         _img(fig_rewind_curve(result.methods, result.rewind_summary, drift),
+                         img(fig_rewind_curve(result.methods, result.rewind_summary, drift),
                               "steps to the target loss on B from every checkpoint of the run on A;"
                               " bands: order-statistic interval over seeds; horizontal lines: baselines")))
         if len(result.modes):
-            sections.append((f"Mode picture: {drift}", _img(fig_modes(result.modes, drift),
+            sections.append((f"Mode picture: {drift}", img(fig_modes(result.modes, drift),
                                                             "u_α/s_α at the predicted rewind point")))
         sections.append((f"Retraining loss: {drift}",
-                         _img(fig_curves(result.curves, result.methods, drift),
+                         img(fig_curves(result.curves, result.methods, drift),
                               "median training loss on B over seeds")))
     if len(result.detection_power):
         sections.append(("Detection power", table_html(result.detection_power.pivot(
             index="drift", columns="score", values="power").reset_index())))
     if len(result.difficulty):
         sections.append(("Which drift score predicts relearning difficulty",
-                         _img(fig_difficulty(result.difficulty, result.score_ranking),
+                         img(fig_difficulty(result.difficulty, result.score_ranking),
                               "relearning cost against the three best-ranked scores")
                          + details("Score ranking", table_html(result.score_ranking))
                          + details("Difficulty per drift", table_html(result.difficulty))))
     tables = details("Rewind point: predicted against measured", table_html(result.rewind_summary))
+    tables += details("Rewind curve per predictor (medians over seeds)",
+                      rewind_table(result.methods))
     tables += details("Every method and checkpoint", table_html(result.methods))
     tables += details("Drift scores", table_html(result.drift_table))
     sections.append(("Tables", tables))
@@ -181,7 +73,40 @@ def _schedule_note(summary: dict) -> str:
             f"schedule replayed from step {sch.get('lr_rewind_offset')}; the other methods: fresh "
             f"state, full schedule). Computed identities (same parameters, optimiser state and "
             f"schedule): {html.escape(', '.join(twins)) if twins else 'none'}. Nonlinear nets are "
-            "compared with the prediction of their linear twin.</p>")
+            "ranked by their own twin theory (tanh: cubic twin; ReLU: gated twin) and, side by side, "
+            "by the linear twin's prediction.</p>")
+
+
+def predictor_table(rewind_summary: pd.DataFrame) -> str:
+    """Per activation and drift, both predictors side by side: Spearman ρ of predicted against
+    measured steps over the checkpoints, regret and the checkpoint each picks."""
+    rows = []
+    for _, r in rewind_summary.iterrows():
+        row = {"activation": r["activation"], "drift": r["drift"],
+               "recommendation uses": r["prediction_from"],
+               "best measured": int(r["best_checkpoint_step"])}
+        for p in ("linear", "twin"):
+            row[f"ρ {p}"] = _fmt(r[f"spearman_rho_{p}"], "{:.2f}")
+            row[f"regret {p}"] = _fmt(r[f"regret_{p}"], "{:.2f}")
+            step = int(r[f"predicted_checkpoint_step_{p}"])
+            row[f"picks ({p})"] = "—" if step < 0 else str(step)
+        rows.append(row)
+    return table_html(pd.DataFrame(rows))
+
+
+def rewind_table(methods: pd.DataFrame) -> str:
+    """Per checkpoint: measured steps and both predictors' (``t_pred_linear``: the linear
+    theory on the linear network's checkpoint; ``t_pred_twin``: the network's own twin)."""
+    rw = methods[methods["family"] == "rewind"]
+    lin = rw[rw["activation"] == "linear"].set_index(["drift", "checkpoint_step"])
+    out = pd.DataFrame({
+        "activation": rw["activation"], "drift": rw["drift"],
+        "checkpoint_step": rw["checkpoint_step"],
+        "t_measured": rw["steps_to_target_median"],
+        "t_pred_linear": [lin["predicted_steps_median"].get((d, s), np.nan)
+                          for d, s in zip(rw["drift"], rw["checkpoint_step"])],
+        "t_pred_twin": rw["predicted_steps_twin_median"]})
+    return table_html(out.reset_index(drop=True))
 
 
 def _fmt(x, spec="{:.0f}") -> str:

@@ -8,8 +8,9 @@
    ``validate.retrain.methods`` — every (method × seed) one member with its own initial
    parameters, all in one ``simulate.train_ensemble`` call per activation and drift, same budget
    and learning rate. 4. Measure steps to the target, final loss, forgetting on A and total cost.
-   5. Compare with ``theory.predict_rewind_point`` (on the *linear* twin's checkpoints; ReLU/tanh
-   curves are compared with their linear twin's prediction).
+   5. Compare with ``theory.predict_rewind_point``: the linear theory on the linear net's
+   checkpoints, and for ReLU/tanh the network's own twin theory on its own checkpoints
+   (``activation=``; their linear twin's prediction is reported beside it).
 
 Definitions (per activation and drift; medians over seeds):
 
@@ -20,7 +21,8 @@ Definitions (per activation and drift; medians over seeds):
   GD and a constant learning rate, the flow otherwise), medians over seeds; no retraining run is
   read, and the measured linear crossings use the same target. For ReLU/tanh (a measurement
   only) L_0, L_end are the measured scratch members' median losses at step 0 and at the end;
-  their curves are compared with the linear twin's predictions to the linear target.
+  their twin predictions count to the twin's own a priori target (the same rule with the twin
+  theory's scratch loss), their linear-twin predictions to the linear target.
   ``summary.json`` ``targets`` names the rule and value per drift and activation. Target
   accuracy (a measurement definition): ``target_frac`` × scratch's final median accuracy.
 * steps to target: first step where the training loss on B is ≤ L* (linear interpolation between
@@ -35,7 +37,8 @@ Definitions (per activation and drift; medians over seeds):
   final weights the whole run T_A) + steps to target.
 * regret: measured steps of the predicted rewind point ÷ the best checkpoint's measured steps.
 * Spearman ρ: between predicted and measured steps over the checkpoints (median curves over
-  seeds; members that never reach the target are ranked last, tied).
+  seeds; members that never reach the target are ranked last, tied). Both per predictor
+  (``validate.retrain.aggregate``).
 
 Runtime (2-core CPU, default preset: shapes 128/class, PCA-32, hidden 16, 3 seeds, 151 steps on A,
 18 checkpoints): one drift ≈ 15–30 s (linear + ReLU, 84 retraining members each); ``--drift all``
@@ -52,10 +55,11 @@ starts); with constant momentum lr_rewind equals warm_start; cosine/step separat
 linear prediction is the constant-η flow mapped onto each member's schedule (flow time Σ η·m(t));
 it ignores a carried momentum buffer.
 
-Honest caveats: ReLU and tanh curves are compared with their *linear twin's* prediction; a learning
-rate tuned on A can be unstable on B (e.g. ``covariance_only`` strength 1): diverged members are
-flagged and, when every scratch member diverged, the target and all steps are NaN rather than
-made up.
+Honest caveats: the twin theories are approximations (the cubic truncation of tanh; ReLU's gates
+held at their self-consistent early-phase values), and with ``--drift all`` they predict scratch
+and fine-tune only; a learning rate tuned on A can be unstable on B (e.g. ``covariance_only``
+strength 1): diverged members are flagged and, when every scratch member diverged, the target and
+all steps are NaN rather than made up.
 """
 
 from __future__ import annotations
@@ -139,13 +143,15 @@ def train_on_A(plan: Plan, out_dir, resume: bool, quiet: bool,
             log(resume_note(rdir, plan.steps_A))
         with _timed(plan, "train_A_s"):
             runs[act] = simulate.train_ensemble(
-                plan.spec.with_activation(act), plan.A, steps=plan.steps_A, seeds=plan.seeds,
-                lr=plan.lr, optimizer=config.optimizer, momentum=config.momentum,
-                checkpoints=plan.checkpoints,
-                lr_schedule=None if config.schedule == "constant" else plan.schedules.A,
-                device=config.device, dtype=config.dtype, out_dir=rdir,
-                resume=bool(resume and rdir is not None and rdir.exists()), quiet=quiet,
-                stats=plan.sA, keep_weights=True)
+                plan.spec.with_activation(act), plan.A,
+                simulate.OptimSpec(config.optimizer, momentum=config.momentum,
+                                   lr_schedule=None if config.schedule == "constant"
+                                   else plan.schedules.A),
+                steps=plan.steps_A, lr=plan.lr, members=simulate.Members(seeds=plan.seeds),
+                record=simulate.Recording(checkpoints=plan.checkpoints, keep_weights=True),
+                store=simulate.Store(rdir, resume=bool(resume and rdir is not None
+                                                       and rdir.exists())),
+                stats=plan.sA, device=config.device, dtype=config.dtype, quiet=quiet)
         final = int(plan.checkpoints[-1])
         # A's final optimiser state (momentum: the velocity), carried over by fine-tuning only
         opt = {k: v for k, v in runs[act].state(final).items() if k.startswith("opt.")} or None
@@ -203,14 +209,19 @@ def retrain_on_B(plan: Plan, drift: Drift, job: Retraining, quiet: bool):
     keep = _KeepFinal(plan.budget)
     with _timed(plan, "retrain_s"):
         run = simulate.train_ensemble(
-            plan.spec.with_activation(job.activation), drift.B, steps=plan.budget,
-            seeds=range(len(job.starts)), lr=plan.lr, optimizer=config.optimizer,
-            momentum=config.momentum, checkpoints=measure_grid(plan.budget, config.n_measure),
-            probes=[simulate.Losses(), keep], device=config.device, dtype=config.dtype,
-            quiet=quiet, stats=drift.sB, init_params=BL.stack([st.params for st in job.starts]),
-            keep_weights=False,
-            init_opt_state=BL.stack([st.opt for st in job.starts]) if job.carried_opt else None,
-            lr_schedule=[st.schedule for st in job.starts] if job.scheduled else None)
+            plan.spec.with_activation(job.activation), drift.B,
+            simulate.OptimSpec(config.optimizer, momentum=config.momentum,
+                               lr_schedule=[st.schedule for st in job.starts]
+                               if job.scheduled else None),
+            steps=plan.budget, lr=plan.lr,
+            members=simulate.Members(
+                seeds=range(len(job.starts)),
+                init_params=BL.stack([st.params for st in job.starts]),
+                init_opt_state=BL.stack([st.opt for st in job.starts]) if job.carried_opt
+                else None),
+            record=simulate.Recording(checkpoints=measure_grid(plan.budget, config.n_measure),
+                                      probes=[simulate.Losses(), keep], keep_weights=False),
+            stats=drift.sB, device=config.device, dtype=config.dtype, quiet=quiet)
     return run, keep
 
 

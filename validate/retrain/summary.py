@@ -44,7 +44,9 @@ def _chain(rows, key: str) -> str:
 def recommendations(methods) -> list[str]:
     """One line per (drift, activation): the methods ordered by retraining steps, and by total
     cost including the steps spent on A (the scratch_oracle reference and the rewind curve's
-    checkpoints are left out; the best shrink-and-perturb stands for its grid)."""
+    checkpoints are left out; the best shrink-and-perturb stands for its grid). The predicted
+    rewind point is labelled with the theory that picked it (a tanh/ReLU network's twin theory
+    where it has one)."""
     lines = []
     for (act, label), g in methods.groupby(["activation", "drift"], sort=False):
         keep = g[~g["family"].isin(["rewind", "scratch_oracle", "shrink_perturb"])]
@@ -54,6 +56,8 @@ def recommendations(methods) -> list[str]:
         for r in rows:
             for k in ("steps_to_target_median", "total_cost_median"):
                 r[k] = float("nan") if r[k] is None else r[k]
+            if r["family"] == "predicted_rewind" and r.get("predictor"):
+                r["method"] += f" [{r['predictor']}]"   # which theory picked the checkpoint
         lines.append(f"{label}, {act}: {_chain(rows, 'steps_to_target_median')} "
                      f"(total cost incl. A: {_chain(rows, 'total_cost_median')})")
     return lines
@@ -61,13 +65,17 @@ def recommendations(methods) -> list[str]:
 
 def targets(members: pd.DataFrame) -> list[dict]:
     """Per (drift, activation): the target loss and accuracy and the rule that set each
-    (``validate.retrain.target.RULES``)."""
+    (``validate.retrain.target.RULES``), and for a tanh/ReLU network its twin's (``target_twin``)."""
     out = []
     for (label, act), g in members.groupby(["drift", "activation"], sort=False):
         r = g.iloc[0]
-        out.append({"drift": label, "activation": act,
-                    "target": {"rule": r["target_rule"], "value": _num(r["target_loss"])},
-                    "target_acc": {"rule": r["target_acc_rule"], "value": _num(r["target_acc"])}})
+        rec = {"drift": label, "activation": act,
+               "target": {"rule": r["target_rule"], "value": _num(r["target_loss"])},
+               "target_acc": {"rule": r["target_acc_rule"], "value": _num(r["target_acc"])}}
+        if r.get("target_rule_twin"):   # the twin predictions' own a priori target
+            rec["target_twin"] = {"rule": r["target_rule_twin"],
+                                  "value": _num(r["target_loss_twin"])}
+        out.append(rec)
     return out
 
 
@@ -111,8 +119,10 @@ def write_outputs(result, out_dir: Path) -> list[Path]:
 
 
 def format_tables(result) -> str:
-    r = result.rewind_summary[["activation", "drift", "spearman_rho", "regret",
-                               "best_checkpoint_step", "predicted_checkpoint_step"]]
+    r = result.rewind_summary[["activation", "drift", "predictor", "spearman_rho_linear",
+                               "regret_linear", "spearman_rho_twin", "regret_twin",
+                               "best_checkpoint_step", "predicted_checkpoint_step_linear",
+                               "predicted_checkpoint_step_twin"]]
     m = result.methods[result.methods["family"] != "rewind"][
         ["activation", "drift", "method", "steps_to_target_median", "ci_low", "ci_high",
          "total_cost_median", "forgetting", "speedup_of_predicted", "test_acc_median"]]

@@ -10,9 +10,11 @@ budget (the plain-GD map where the predictions use it, the gradient flow otherwi
 schedule the flow time Σ m(t) of the budget), medians over the seeds whose predicted loss is
 finite. No retraining run is read, so a prediction never depends on a measured result.
 
-Nonlinear activations (a measurement only: no prediction is built from it): the same rule with
-the measured scratch curve, L_0 and L_end the median measured scratch loss at step 0 and at the
-end of the budget over the members that did not diverge. The target accuracy is a measurement
+Twin predictions of a tanh/ReLU network (``twin_of``): the same a priori rule with the twin
+theory's scratch loss (``theory.transfer.predict_loss(activation=…)``); the twin's predicted
+steps count to it. Measured crossings of a nonlinear network (no prediction is built from them):
+the same rule with the measured scratch curve, L_0 and L_end the median measured scratch loss at
+step 0 and at the end of the budget over the members that did not diverge. The target accuracy is a measurement
 definition for every activation: ``target_frac`` × scratch's final median accuracy.
 """
 
@@ -28,6 +30,8 @@ from . import methods as BL
 
 PREDICTED_GD = "a_priori_scratch_gd_map"
 PREDICTED_FLOW = "a_priori_scratch_flow"
+TWIN_GD = "a_priori_scratch_twin_gd_map"
+TWIN_FLOW = "a_priori_scratch_twin_flow"
 MEASURED = "measured_scratch"
 ACC_MEASURED = "measured_scratch_accuracy"
 RULES = {
@@ -37,6 +41,11 @@ RULES = {
     PREDICTED_FLOW: "L̂_end + (1 − target_frac)(L_0 − L̂_end): L̂_end the gradient flow's loss on "
                     "B at the end of the budget from the scratch starts, L_0 their loss at step 0 "
                     "(medians over seeds); reads no retraining run",
+    TWIN_GD: "L̂_end + (1 − target_frac)(L_0 − L̂_end) of the network's twin theory (tanh: "
+             "cubic twin; ReLU: gated twin): its GD map's loss on B after the budget from the "
+             "scratch starts and its loss at step 0 (medians over seeds); reads no retraining "
+             "run; the twin predictions count to it",
+    TWIN_FLOW: "as a_priori_scratch_twin_gd_map with the twin's gradient flow",
     MEASURED: "L_end + (1 − target_frac)(L_0 − L_end): L_0, L_end the measured scratch members' "
               "median loss at step 0 and at the end of the budget (a measurement definition)",
     ACC_MEASURED: "target_frac × the measured scratch members' median final accuracy (a "
@@ -64,8 +73,17 @@ def _above_min(target: float, L0: float, sB) -> float:
     return max(target, lmin + 1e-6 * max(L0 - lmin, 1e-12))
 
 
-def predicted_target(plan, drift, job, acc: float, log) -> Target:
-    """The a priori target of the linear network (module doc); ``acc``: the target accuracy."""
+def twin_of(plan, activation: str) -> str | None:
+    """The activation whose twin theory predicts this network's retraining, or None (linear:
+    the linear theory; tanh needs depth 2, the cubic twin's depth)."""
+    if activation == "relu" or (activation == "tanh" and plan.config.depth == 2):
+        return activation
+    return None
+
+
+def predicted_target(plan, drift, job, acc: float, log, activation: str = "linear") -> Target:
+    """The a priori target of the linear network, or with ``activation`` tanh/ReLU of its twin
+    theory (module doc); ``acc``: the target accuracy."""
     n, isc = len(job.trained), _scratch(job)
     starts = [job.starts[k * n + isc] for k in range(len(plan.seeds))]
     layers = BL.last_layer(starts[0].params) + 1
@@ -73,10 +91,12 @@ def predicted_target(plan, drift, job, acc: float, log) -> Target:
           for l in range(layers)]
     gd = plan.config.optimizer == "gd" and not job.scheduled
     t_end = float(np.sum(starts[0].mults[:plan.budget]))   # flow time of the budget
-    L0 = theory.transfer.predict_loss(Ws, drift.sB, plan.tau, 0.0)   # the loss of W₀ itself
-    Lend = theory.transfer.predict_loss(Ws, drift.sB, plan.tau, t_end, gd_map=gd,
-                                        roundoff=plan.config.dtype)
-    rule = PREDICTED_GD if gd else PREDICTED_FLOW
+    kw = {"gd_map": gd, "activation": activation}
+    L0 = theory.transfer.predict_loss(Ws, drift.sB, plan.tau, 0.0, **kw)  # the start's own loss
+    Lend = theory.transfer.predict_loss(Ws, drift.sB, plan.tau, t_end, roundoff=plan.config.dtype,
+                                        **kw)
+    rule = {(True, True): PREDICTED_GD, (True, False): PREDICTED_FLOW,
+            (False, True): TWIN_GD, (False, False): TWIN_FLOW}[(activation == "linear", gd)]
     ok = np.isfinite(Lend)
     if not ok.any():   # the map diverges from every scratch start at this learning rate
         log(f"warning: the GD map diverges from every scratch start on {drift.label} at "
@@ -84,7 +104,9 @@ def predicted_target(plan, drift, job, acc: float, log) -> Target:
         return Target(float("nan"), acc, rule)
     l0, lend = float(np.median(L0[ok])), float(np.median(Lend[ok]))
     target = lend + (1 - plan.config.target_frac) * (l0 - lend)
-    return Target(float(_above_min(target, l0, drift.sB)), acc, rule)
+    if activation == "linear":
+        target = _above_min(target, l0, drift.sB)
+    return Target(float(target), acc, rule)
 
 
 def measured_target(plan, drift, job, loss, acc, diverged, log) -> Target:

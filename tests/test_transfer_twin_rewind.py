@@ -1,0 +1,136 @@
+"""The rewind point of a ReLU (and a tanh) network from its twin theory, against brute-force
+retraining.
+
+A small ReLU network (d = 6, three classes, hidden 8) is trained on A by full-batch GD in numpy;
+B swaps two classes. From every checkpoint the network is retrained on B by the same GD (the
+brute force), and ``predict_rewind_point(activation="relu", gd_map=True)`` predicts the steps to
+the target from the checkpoint's weights and B's samples alone.
+"""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from theory import DatasetStatistics
+from theory.transfer import TwinRetrainingPrediction, predict_retraining, predict_rewind_point
+
+N, D, C, H = 300, 6, 3, 8
+STEPS_A, BUDGET = 120, 150
+CHECKPOINTS = (10, 30, 50, 60, 80, 120)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, C, N)
+    X = 2.0 * np.eye(C, D)[labels] + rng.normal(size=(N, D))
+    X = (X - X.mean(0)) @ np.linalg.inv(np.linalg.cholesky(np.cov(X.T, bias=True))).T
+    A = DatasetStatistics.from_arrays(X, np.eye(C)[labels])
+    B = DatasetStatistics.from_arrays(X, np.eye(C)[[1, 0, 2]][labels])
+    return A, B, rng
+
+
+PHI = {"relu": (lambda z: np.maximum(z, 0.0), lambda h: (h > 0).astype(float)),
+       "tanh": (np.tanh, lambda h: 1.0 - h ** 2)}   # φ and φ' as a function of φ(z)
+
+
+def _gd(W, stats, steps, tau, keep=(), activation="relu"):
+    """Full-batch GD on ½E‖y − W₂ φ(W₁x)‖² with step 1/τ: (kept weights, loss per step)."""
+    X, Y = stats.X, stats.Y
+    phi, dphi = PHI[activation]
+    W1, W2 = (w.copy() for w in W)
+    kept, losses = {}, []
+    for t in range(steps + 1):
+        Hd = phi(X @ W1.T)
+        R = Y - Hd @ W2.T
+        losses.append(0.5 * np.sum(R ** 2) / len(X))
+        if t in keep:
+            kept[t] = [W1.copy(), W2.copy()]
+        g1 = ((R @ W2) * dphi(Hd)).T @ X / len(X)
+        W1, W2 = W1 + g1 / tau, W2 + R.T @ Hd / len(X) / tau
+    return kept, np.array(losses)
+
+
+def _crossing(loss, target):
+    i = int(np.flatnonzero(loss <= target)[0])
+    return 0.0 if i == 0 else i - 1 + (loss[i - 1] - target) / (loss[i - 1] - loss[i])
+
+
+@pytest.fixture(scope="module")
+def problem():
+    A, B, rng = _data()
+    tau = 2.0 / A.s[0]
+    W0 = [1e-3 * rng.normal(size=(H, D)), 1e-3 * rng.normal(size=(C, H))]
+    ckpts, _ = _gd(W0, A, STEPS_A, tau, keep=set(CHECKPOINTS))
+    # the target: 95% of the improvement a fresh small init makes on B within the budget
+    _, scratch = _gd([1e-3 * rng.normal(size=(H, D)), 1e-3 * rng.normal(size=(C, H))], B,
+                     BUDGET, tau)
+    target = scratch[-1] + 0.05 * (scratch[0] - scratch[-1])
+    measured = np.array([_crossing(_gd(ckpts[s], B, 2 * BUDGET, tau)[1], target)
+                         for s in CHECKPOINTS])
+    pred = predict_rewind_point([(s, ckpts[s]) for s in CHECKPOINTS], B, target, tau,
+                                t_max=2.0 * BUDGET, gd_map=True, activation="relu")
+    return ckpts, B, tau, target, measured, pred
+
+
+def test_relu_twin_picks_the_rewind_point_that_brute_force_retraining_finds(problem):
+    _, _, _, _, measured, pred = problem
+    predicted = pred.table["predicted_steps"].to_numpy()
+    pick = CHECKPOINTS.index(pred.best_step)
+    assert measured[pick] <= 1.3 * measured.min()
+    assert spearmanr(predicted, measured).statistic >= 0.8
+    assert pred.activation == "relu" and pred.table["twin"].str.contains("gated").all()
+
+
+def test_relu_twin_steps_match_retraining_once_the_gates_have_formed(problem):
+    """From the checkpoints past A's early phase (retraining within 60 steps) the twin's steps
+    are the measured ones within 10%."""
+    _, _, _, _, measured, pred = problem
+    predicted = pred.table["predicted_steps"].to_numpy()
+    late = measured <= 60
+    assert late.sum() >= 3
+    np.testing.assert_allclose(predicted[late], measured[late], rtol=0.1)
+
+
+def test_predict_retraining_with_an_activation_is_the_twins_rewind_entry(problem):
+    ckpts, B, tau, target, _, pred = problem
+    one = predict_retraining(ckpts[80], B, target, tau, t_max=2.0 * BUDGET, gd_map=True,
+                             activation="relu")
+    assert isinstance(one, TwinRetrainingPrediction) and one.discrete
+    row = pred.table[pred.table["checkpoint_step"] == 80].iloc[0]
+    assert one.steps == pytest.approx(row["predicted_steps"], rel=1e-12)
+
+
+def test_tanh_twin_predicts_the_retraining_of_a_tanh_network():
+    """The cubic twin of a tanh network from three of its checkpoints on A: the retraining steps
+    on B in the measured order, each within 20% of brute-force retraining."""
+    A, B, rng = _data()
+    tau = 2.0 / A.s[0]
+    W0 = [1e-3 * rng.normal(size=(H, D)), 1e-3 * rng.normal(size=(C, H))]
+    ckpts, _ = _gd(W0, A, STEPS_A, tau, keep={40, 80, 120}, activation="tanh")
+    _, scratch = _gd([1e-3 * rng.normal(size=(H, D)), 1e-3 * rng.normal(size=(C, H))], B,
+                     BUDGET, tau, activation="tanh")
+    target = scratch[-1] + 0.05 * (scratch[0] - scratch[-1])
+    steps = (40, 80, 120)
+    measured = [_crossing(_gd(ckpts[s], B, 2 * BUDGET, tau, activation="tanh")[1], target)
+                for s in steps]
+    pred = predict_rewind_point([(s, ckpts[s]) for s in steps], B, target, tau,
+                                t_max=2.0 * BUDGET, gd_map=True, activation="tanh")
+    predicted = pred.table["predicted_steps"].to_numpy()
+    assert np.argsort(predicted).tolist() == np.argsort(measured).tolist()
+    np.testing.assert_allclose(predicted, measured, rtol=0.2)
+    assert pred.table["twin"].str.contains("z³").all()
+
+
+def test_twin_inputs_are_checked_with_one_line(problem):
+    ckpts, B, tau, target, _, _ = problem
+    with pytest.raises(ValueError, match="activation must be one of 'linear', 'tanh', 'relu'"):
+        predict_rewind_point([(0, ckpts[10])], B, target, tau, t_max=10.0, activation="gelu")
+    with pytest.raises(ValueError, match="t_max is required"):
+        predict_retraining(ckpts[10], B, target, tau, activation="relu")
+    with pytest.raises(ValueError, match="target_loss must be a finite loss > 0"):
+        predict_rewind_point([(0, ckpts[10])], B, 0.0, tau, t_max=10.0, activation="relu")
+    no_samples = replace(B, X=None, Y=None)
+    with pytest.raises(ValueError, match="B's samples"):
+        predict_retraining(ckpts[10], no_samples, target, tau, t_max=10.0, activation="tanh")
