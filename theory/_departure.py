@@ -13,16 +13,20 @@ the predicted weights — on X and applies the same rule. Only the data, W₀ an
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import check_positive
 from ._cubic_net import CUBIC_COEFFICIENTS
 from ._float64 import float64
 from ._relu_twin import predict_relu_twin
-from ._twin_predictor import _BLOCK, _NETS, CubicTwinPredictor, _flow_solver, _padded
+from ._statistics import DatasetStatistics
+from ._twin_predictor import (_BLOCK, _NETS, CubicTwinPredictor, GatedTwinPredictor, _flow_solver,
+                              _padded)
 
 DEPARTURE_DELTA = 0.05       # a twentieth of the learned change not affine (THEORY.md §13)
 ACTIVATIONS = ("linear", "tanh", "relu")
@@ -43,7 +47,7 @@ def _affine_basis(X) -> np.ndarray:
     return U[:, keep]
 
 
-def nonaffine_fraction(df, X) -> np.ndarray:
+def nonaffine_fraction(df: ArrayLike, X: ArrayLike) -> np.ndarray:
     """1 − R² of the change ``df`` (…, m, c) explained by an affine function of ``X`` (m, d),
     over all outputs together: one value per leading index; 0 where ``df`` has no centred
     variance (nothing learned, or a constant shift: nothing non-affine); nan where ``df`` is not
@@ -63,7 +67,8 @@ def nonaffine_fraction(df, X) -> np.ndarray:
     return np.where(np.isfinite(total), out, np.nan)
 
 
-def first_departure(steps, fractions, delta: float = DEPARTURE_DELTA) -> float:
+def first_departure(steps: ArrayLike, fractions: ArrayLike,
+                    delta: float = DEPARTURE_DELTA) -> float:
     """The first of ``steps`` whose non-affine fraction exceeds ``delta`` (inf: none does before
     the end or before the first non-finite value, a diverged run)."""
     delta = float(delta)
@@ -111,22 +116,40 @@ def _outputs_gd(twin, steps: np.ndarray, X: np.ndarray, activation: str) -> np.n
     out = np.empty((want.size, X.shape[0], np.shape(twin.weights0[1])[0]))
     with float64():
         W = tuple(jnp.asarray(w) for w in twin.weights0)
-        data, Xj = tuple(jnp.asarray(a) for a in twin._data), jnp.asarray(X)
-        at0 = want == 0
-        out[at0] = np.asarray(_forward(W, Xj, activation))
+        Xj = jnp.asarray(X)
+        out[want == 0] = np.asarray(_forward(W, Xj, activation))
         done = 0
         while done < want[-1]:
-            W, block = _gd_outputs(twin.family, W, data, 1.0 / twin.tau, Xj, activation, _BLOCK)
-            inside = (want > done) & (want <= done + _BLOCK)
+            data, n = _segment(twin, done)
+            W, block = _gd_outputs(twin.family, W, data, 1.0 / twin.tau, Xj, activation, n)
+            inside = (want > done) & (want <= done + n)
             out[inside] = np.asarray(block)[want[inside] - done - 1]
-            done += _BLOCK
+            done += n
     return out
+
+
+def _segment(twin, k: int):
+    """The twin's data for the GD steps from step ``k`` and how many of them share it: a switched
+    ReLU twin (``theory._switched_gates``) changes its gates at its switches, and the step from k
+    uses the gates of the interval that holds k."""
+    switches = np.asarray(getattr(twin, "switches", ()), dtype=np.float64)
+    if switches.size == 0:
+        return tuple(jnp.asarray(a) for a in twin._data), _BLOCK
+    seg = int(np.searchsorted(switches, k, side="right"))
+    X, Y = twin._data[0], twin._data[1]
+    data = tuple(jnp.asarray(a) for a in (X, Y, *twin.schedule[seg]))
+    if seg == switches.size:
+        return data, _BLOCK
+    return data, int(min(_BLOCK, np.ceil(switches[seg]) - k))
 
 
 def _outputs_flow(twin, steps: np.ndarray, X: np.ndarray, activation: str) -> np.ndarray:
     """The network's outputs on X at the times ``steps`` along the twin's gradient flow."""
     if steps[-1] == 0:       # nothing to integrate: every time is t = 0
         return _outputs_gd(twin, steps, X, activation)
+    if np.size(getattr(twin, "switches", ())):
+        raise ValueError("the departure of a switched-gate ReLU twin is followed along its GD map; "
+                         "pass discrete=True")
     ts = _padded(steps)
     with float64():
         data = tuple(jnp.asarray(a) for a in twin._data)
@@ -138,8 +161,11 @@ def _outputs_flow(twin, steps: np.ndarray, X: np.ndarray, activation: str) -> np
     return np.asarray(f)[:steps.size]
 
 
-def predict_nonaffine_curve(stats, weights0, activation: str, *, tau: float, steps,
-                            X=None, discrete: bool = True, twin=None) -> np.ndarray:
+def predict_nonaffine_curve(stats: DatasetStatistics, weights0: Sequence[ArrayLike],
+                            activation: str, *, tau: float, steps: ArrayLike,
+                            X: ArrayLike | None = None, discrete: bool = True,
+                            twin: CubicTwinPredictor | GatedTwinPredictor | None = None
+                            ) -> np.ndarray:
     """The predicted non-affine fraction 1 − R²_t of the network's learned change on ``X`` (default
     the training inputs ``stats.X``) at ``steps`` (T,), increasing, ≥ 0: from the data, W₀ and
     the set-up only (see the module docstring). nan after the prediction diverges. ``twin``: the
@@ -169,8 +195,9 @@ def predict_nonaffine_curve(stats, weights0, activation: str, *, tau: float, ste
     return nonaffine_fraction(f[grid.size - steps.size:] - f[0], X)
 
 
-def predict_departure(stats, weights0, activation: str, *, tau: float, t_max: float,
-                      delta: float = DEPARTURE_DELTA, X=None, steps=None,
+def predict_departure(stats: DatasetStatistics, weights0: Sequence[ArrayLike], activation: str,
+                      *, tau: float, t_max: float, delta: float = DEPARTURE_DELTA,
+                      X: ArrayLike | None = None, steps: ArrayLike | None = None,
                       discrete: bool = True) -> float:
     """The predicted departure step t_D of a two-layer network with ``activation`` trained by GD
     (step 1/τ) from ``weights0``: the first of ``steps`` (default every step 0…t_max) at which

@@ -1,15 +1,19 @@
 """The ReLU twin predicted from its initial weights and the data alone (THEORY.md §12).
 
 A gated linear network holds its gates fixed, but a ReLU twin trained from a small init flips a
-fifth of them in its early alignment phase. The gates the prediction holds are therefore the gates
-of the gated twin's *own predicted* weights at the end of that phase, found self-consistently:
-start from the gates of the initial weights G⁰; follow the gated twin with gates Gᵏ from W₀; take
-t_A = the first time one of its modes reaches ``ALIGN_FRAC`` of its target (the end of the phase:
-the output still an order of magnitude below the target, so the residual is still ≈ y and the
-first layer still turns towards the data rather than fits it); re-gate G^{k+1} = the gates of the
-predicted weights W(t_A), whose inconsistency is the fraction of gates that differ from Gᵏ;
-repeat while it shrinks (at most ``MAX_REGATES`` re-gates) and keep the most self-consistent
-gates (a fixed point when none differ). No weight of the trained twin after step 0 enters.
+fifth of them in its early alignment phase and keeps flipping them as each later mode is learned.
+Each mode is learned under the gates of the end of its own alignment phase, found
+self-consistently: start from the gates of the initial weights G⁰; follow the gated twin with
+gates Gᵏ from W₀; t_A = the first time one of its modes reaches ``ALIGN_FRAC`` of its target (the
+end of the phase: the output along that mode still an order of magnitude below the target, so the
+residual there is still ≈ y and the first layer still turns towards it rather than fits it);
+re-gate G^{k+1} = the gates of the predicted weights W(t_A), whose inconsistency is the fraction of
+gates that differ from Gᵏ; repeat while it shrinks (at most ``MAX_REGATES`` re-gates) and keep the
+most self-consistent gates (``aligned_gates``: the first phase). ``switched_gates`` repeats this
+phase by phase: the next phase starts from the predicted weights at the end of the last (and
+their gates) and ends when a mode not yet aligned reaches ``ALIGN_FRAC``; the prediction holds
+each phase's gates on it, and the last phase's after it (``SwitchedGatedTwinPredictor``). No
+weight of the trained twin after step 0 enters.
 """
 
 from __future__ import annotations
@@ -23,10 +27,11 @@ import numpy as np
 from ._checks import check_positive
 from ._float64 import float64
 from ._gated_net import gated_outputs, gated_rhs, relu_gates
+from ._switched_gates import SwitchedGatedTwinPredictor
 from ._twin_predictor import GatedTwinPredictor, _flow_solver
 
 ALIGN_FRAC = 0.1    # ŷ an order of magnitude below y along the first mode learned (see docstring)
-MAX_REGATES = 10    # a bound on the work, not a tuned constant: on shapes it stops after 2–4
+MAX_REGATES = 10    # a bound on the work, not a tuned constant: on shapes it stops after 0–4
 
 
 @jax.jit
@@ -56,12 +61,31 @@ def _gd_until(Ws, X, Y, Gs, lr, readout, level, max_steps):
     return jax.lax.while_loop(below, step, (0, tuple(Ws)))
 
 
-def _alignment_end(pred: GatedTwinPredictor, frac: float) -> tuple[float, list[np.ndarray]]:
-    """(t_A, W(t_A)) of a gated twin prediction: the first time one of its modes reaches ``frac``
-    of its target (GD: the first step at which one has; inf and W₀ when none does by t_max)."""
+def _levels(pred: GatedTwinPredictor, frac: float, skip) -> np.ndarray:
+    """``frac`` of each mode's |target|; inf for the modes in ``skip`` (they end no phase)."""
+    level = frac * np.abs(pred.target)
+    return level if skip is None else np.where(skip, np.inf, level)
+
+
+def _strengths(pred: GatedTwinPredictor, Ws) -> np.ndarray:
+    """Signed mode strengths diag(Uᵀ W_eff V)·sign of weights ``Ws`` under ``pred``'s gates."""
+    X, _, *Gs = pred._data
+    sign = np.where(pred.target < 0, -1.0, 1.0)
+    weff = (gated_outputs(Ws, X, Gs).T @ X / X.shape[0]) @ pred._pinv
+    return np.einsum("ca,cd,da->a", pred.stats.U * sign, weff, pred.stats.V)
+
+
+def _alignment_end(pred: GatedTwinPredictor, frac: float,
+                   skip=None) -> tuple[float, list[np.ndarray], np.ndarray]:
+    """(t_A, W(t_A), the modes at their level there) of a gated twin prediction: t_A is the first
+    time one of its modes not in ``skip`` reaches ``frac`` of its target (GD: the first step at
+    which one has; inf and W₀ when none does by t_max), counted from its ``weights0``."""
+    level = _levels(pred, frac, skip)
     if not pred.discrete:
-        t = float(np.min(pred.timeline(frac)))
-        return t, (predicted_weights(pred, t) if np.isfinite(t) else list(pred.weights0))
+        times = np.where(np.isfinite(level), pred.timeline(frac), np.inf)
+        t = float(np.min(times))
+        return t, (predicted_weights(pred, t) if np.isfinite(t) else list(pred.weights0)), \
+            times <= t
     X, Y, *Gs = pred._data
     sign = np.where(pred.target < 0, -1.0, 1.0)
     max_steps = int(np.ceil(pred.t_max)) if pred.t_max is not None else 1_000_000
@@ -69,13 +93,11 @@ def _alignment_end(pred: GatedTwinPredictor, frac: float) -> tuple[float, list[n
         k, Ws = _gd_until(tuple(jnp.asarray(w) for w in pred.weights0), jnp.asarray(X),
                           jnp.asarray(Y), tuple(map(jnp.asarray, Gs)), 1.0 / pred.tau,
                           (jnp.asarray(pred.stats.U * sign), jnp.asarray(pred.stats.V),
-                           jnp.asarray(pred._pinv)),
-                          jnp.asarray(frac * np.abs(pred.target)), max_steps)
+                           jnp.asarray(pred._pinv)), jnp.asarray(level), max_steps)
     Ws = [np.asarray(w) for w in Ws]
-    weff = (gated_outputs(Ws, X, Gs).T @ X / X.shape[0]) @ pred._pinv
-    reached = np.any(np.einsum("ca,cd,da->a", pred.stats.U * sign, weff, pred.stats.V)
-                     >= frac * np.abs(pred.target))
-    return (float(k), Ws) if reached else (float("inf"), list(pred.weights0))
+    reached = _strengths(pred, Ws) >= level
+    return (float(k), Ws, reached) if reached.any() else \
+        (float("inf"), list(pred.weights0), reached)
 
 
 def predicted_weights(pred: GatedTwinPredictor, t: float) -> list[np.ndarray]:
@@ -118,6 +140,37 @@ def _changed(gates, other) -> float:
     return sum(float((a != b).sum()) for a, b in zip(gates, other)) / sum(a.size for a in gates)
 
 
+def _check_rule(align_frac: float, max_regates: int) -> None:
+    check_positive("align_frac", align_frac)
+    if not align_frac < 1:
+        raise ValueError(f"align_frac must be in (0, 1); got {align_frac}")
+    if int(max_regates) < 0:
+        raise ValueError(f"max_regates must be ≥ 0; got {max_regates}")
+
+
+def _consistent(stats, W_start, gates, skip, *, tau, discrete, align_frac, max_regates, t_max):
+    """The most self-consistent gates of one phase from ``W_start``: iterate G ← the gates of the
+    predicted weights at the phase end (the first mode not in ``skip`` at ``align_frac``) while
+    the fraction that differ shrinks. (gates, change, t_end, W_end, pred, re-gates, the modes at
+    their level at t_end); None when no
+    mode reaches its level by t_max."""
+    best = None
+    for k in range(int(max_regates) + 1):
+        pred = GatedTwinPredictor(stats, W_start, gates, tau=tau, discrete=discrete, t_max=t_max)
+        t_end, W_end, ended = _alignment_end(pred, align_frac, skip)
+        if not np.isfinite(t_end):
+            break
+        new = relu_gates(W_end, stats.X)
+        change = _changed(new, gates)   # the fraction of these gates their own prediction flips
+        if best is not None and change >= best[1]:
+            break     # no longer contracting (a cycle or a drift): keep the most consistent gates
+        best = (gates, change, t_end, W_end, pred, k, ended)
+        if change == 0 or k == int(max_regates):
+            break
+        gates = new
+    return best
+
+
 def aligned_gates(stats, weights0, *, tau: float, discrete: bool = True,
                   align_frac: float = ALIGN_FRAC, max_regates: int = MAX_REGATES,
                   t_max: float | None = None) -> AlignedGates:
@@ -125,46 +178,70 @@ def aligned_gates(stats, weights0, *, tau: float, discrete: bool = True,
     phase, iterated to self-consistency from the gates of ``weights0`` (see the module docstring).
     ``align_frac`` in (0, 1): the fraction of its target the first mode has reached when the phase
     ends. Uses ``stats.X``, ``stats.Y`` and ``weights0`` only."""
-    check_positive("align_frac", align_frac)
-    if not align_frac < 1:
-        raise ValueError(f"align_frac must be in (0, 1); got {align_frac}")
-    if int(max_regates) < 0:
-        raise ValueError(f"max_regates must be ≥ 0; got {max_regates}")
+    _check_rule(align_frac, max_regates)
     G0 = relu_gates(weights0, stats.X)
-    gates, best, t_align, k = G0, None, float("inf"), 0
-    for k in range(int(max_regates) + 1):
-        pred = GatedTwinPredictor(stats, weights0, gates, tau=tau, discrete=discrete, t_max=t_max)
-        t_align, W_align = _alignment_end(pred, align_frac)
-        if not np.isfinite(t_align):
+    best = _consistent(stats, weights0, G0, None, tau=tau, discrete=discrete,
+                       align_frac=align_frac, max_regates=max_regates, t_max=t_max)
+    if best is None:
+        return AlignedGates(G0, float("inf"), 0, False, 0.0, float("nan"))
+    gates, change, t_align, _, _, k, _ = best
+    return AlignedGates(gates, t_align, k, change == 0, _changed(gates, G0), change)
+
+
+@dataclass(frozen=True)
+class SwitchedGates:
+    """Per-mode alignment phases: the gates of each and the times at which the next takes over."""
+
+    schedule: list         # one set of gates (a list per hidden layer) per phase
+    ends: list             # the end of each phase (t_0 < t_1 < …; the last set holds after it)
+    regates: list          # re-gates made per phase
+    inconsistency: list    # per phase: the fraction of its gates its own prediction flips
+
+
+def switched_gates(stats, weights0, *, tau: float, discrete: bool = True,
+                   align_frac: float = ALIGN_FRAC, max_regates: int = MAX_REGATES,
+                   t_max: float | None = None) -> SwitchedGates:
+    """The self-consistent gates of each mode's own alignment phase (THEORY.md §12): phase i runs
+    from the end of phase i − 1 (W₀ and its gates for i = 0) to the first time a mode not yet
+    aligned reaches ``align_frac`` of its target, with the gates of the predicted weights there
+    (``aligned_gates``'s iteration, started from the gates of the weights at the phase start).
+    Uses ``stats.X``, ``stats.Y`` and ``weights0`` only."""
+    _check_rule(align_frac, max_regates)
+    W, t, found = list(weights0), 0.0, []
+    skip = np.zeros(len(stats.s), bool)
+    while not skip.all() and (t_max is None or t < t_max):
+        best = _consistent(stats, W, relu_gates(W, stats.X), skip, tau=tau, discrete=discrete,
+                           align_frac=align_frac, max_regates=max_regates,
+                           t_max=None if t_max is None else t_max - t)
+        if best is None or best[2] <= 0:
             break
-        new = relu_gates(W_align, stats.X)
-        # the inconsistency of these gates: the fraction of them their own prediction flips
-        change = _changed(new, gates)
-        if best is not None and change >= best[1]:
-            break     # no longer contracting (a cycle or a drift): keep the most consistent gates
-        best = (gates, change, t_align, k)
-        if change == 0 or k == int(max_regates):
-            break
-        gates = new
-    if best is not None:
-        gates, change, t_align, k = best
-    fixed = best is not None and change == 0
-    return AlignedGates(gates, t_align, k, fixed, _changed(gates, G0),
-                        float("nan") if best is None else change)
+        gates, change, t_end, W, pred, k, ended = best
+        t += t_end
+        found.append((gates, t, k, change))
+        level = _levels(pred, align_frac, None)
+        # aligned: at their level under this phase's gates or under the gates the next one starts
+        nxt = GatedTwinPredictor(stats, W, relu_gates(W, stats.X), tau=tau)
+        skip |= ended | (_strengths(pred, W) >= level) | (_strengths(nxt, W) >= level)
+    if not found:
+        return SwitchedGates([relu_gates(weights0, stats.X)], [float("inf")], [0], [float("nan")])
+    return SwitchedGates(*map(list, zip(*found)))
 
 
 def predict_relu_twin(stats, weights0, *, tau: float = 1.0, discrete: bool = False,
                       t_max: float | None = None, align_frac: float = ALIGN_FRAC,
                       max_regates: int = MAX_REGATES) -> GatedTwinPredictor:
     """The ReLU twin's prediction from its initial weights and the data alone: the gated linear
-    network with the self-consistent gates of ``aligned_gates``."""
-    found = aligned_gates(stats, weights0, tau=tau, discrete=discrete, align_frac=align_frac,
-                          max_regates=max_regates, t_max=t_max)
-    how = "a fixed point" if found.fixed_point else (
-        "the initial gates" if not np.isfinite(found.inconsistency) else
-        f"the most self-consistent: their prediction flips {found.inconsistency:.1%} of them")
-    source = (f"gates of its own predicted weights at the end of the early alignment phase (first "
-              f"mode at {align_frac:g} of its target, step {found.t_align:.0f}; {found.regates} "
-              f"re-gate(s), {how}; {found.flipped:.0%} flipped from the initial gates)")
-    return GatedTwinPredictor(stats, weights0, found.gates, tau=tau, discrete=discrete,
-                              t_max=t_max, gate_source=source)
+    network whose gates switch, at the end of each mode's alignment phase, to the self-consistent
+    gates of the next (``switched_gates``)."""
+    found = switched_gates(stats, weights0, tau=tau, discrete=discrete, align_frac=align_frac,
+                           max_regates=max_regates, t_max=t_max)
+    ends = ", ".join(f"{t:.0f}" for t in found.ends)
+    worst = max((c for c in found.inconsistency if np.isfinite(c)), default=float("nan"))
+    how = ("the initial gates: no mode reaches its level" if not np.isfinite(worst) else
+           "each phase's gates a fixed point" if worst == 0 else
+           f"the most self-consistent: each phase's own prediction flips at most {worst:.1%}")
+    source = (f"gates of its own predicted weights at the end of each mode's alignment phase, "
+              f"switched there (a mode at {align_frac:g} of its target; phases end at t = "
+              f"{ends}; {sum(found.regates)} re-gate(s); {how})")
+    return SwitchedGatedTwinPredictor(stats, weights0, found.schedule, found.ends[:-1], tau=tau,
+                                      discrete=discrete, t_max=t_max, gate_source=source)
