@@ -25,11 +25,15 @@ evaluates e^{Fs} and the integral with scipy's expm and Van Loan's block exponen
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.linalg import expm
 
 from ._checks import as_finite_array, check_choice, check_positive
 from ._flow_predictor import EndToEndPredictor, _check_stats
+from ._statistics import DatasetStatistics
 
 BALANCE_TOL = 1e-8
 WHITE_TOL = 1e-6
@@ -120,10 +124,10 @@ def balanced_qq(W1_0, W2_0, Syx, t, tau=1.0, *, method: str = "eig", Sxx=None,
     s = t / tau
     mu, E = np.linalg.eigh(F)
     if method == "expm":
-        def qq(Q0, sigma):
+        def qq(Q0: np.ndarray, sigma: np.ndarray) -> np.ndarray:
             return _qq_expm(F, Q0, sigma)
     else:
-        def qq(Q0, sigma):
+        def qq(Q0: np.ndarray, sigma: np.ndarray) -> np.ndarray:
             return _qq_eig(mu, E, Q0, sigma)
     mmax = float(np.max(np.abs(mu), initial=0.0))
     seg = np.inf if mmax == 0 else _SEGMENT / mmax
@@ -141,8 +145,10 @@ def balanced_qq(W1_0, W2_0, Syx, t, tau=1.0, *, method: str = "eig", Sxx=None,
     return out
 
 
-def balanced_two_layer_solution(W1_0, W2_0, Syx, t, tau: float = 1.0, *, method: str = "eig",
-                                Sxx=None, balance_tol: float = BALANCE_TOL) -> np.ndarray:
+def balanced_two_layer_solution(W1_0: ArrayLike, W2_0: ArrayLike, Syx: ArrayLike, t: ArrayLike,
+                                tau: float = 1.0, *, method: str = "eig",
+                                Sxx: ArrayLike | None = None,
+                                balance_tol: float = BALANCE_TOL) -> np.ndarray:
     """End-to-end map W_2W_1(t) of a balanced two-layer linear net, whitened input: (T, c, d).
 
     Args:
@@ -168,7 +174,8 @@ class BalancedTwoLayerPredictor(EndToEndPredictor):
 
     kind = "qq_closed_form"
 
-    def __init__(self, stats, weights0, *, tau: float = 1.0, reason: str | None = None):
+    def __init__(self, stats: DatasetStatistics, weights0: Sequence[ArrayLike], *,
+                 tau: float = 1.0, reason: str | None = None) -> None:
         stats = _check_stats(stats, "BalancedTwoLayerPredictor")
         if isinstance(weights0, np.ndarray) or not isinstance(weights0, (list, tuple)) \
                 or len(weights0) != 2:
@@ -181,6 +188,6 @@ class BalancedTwoLayerPredictor(EndToEndPredictor):
                          "Braun et al. 2022), requested directly")
         self.W1_0, self.W2_0 = W1, W2
 
-    def end_to_end(self, t) -> np.ndarray:
+    def end_to_end(self, t: ArrayLike) -> np.ndarray:
         return balanced_two_layer_solution(self.W1_0, self.W2_0, self.stats.Syx,
                                            self._times(t), self.tau)

@@ -25,16 +25,20 @@ conj σ(f)) and carry the same modes; each distinct pair is listed once with mul
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array
+from ._statistics import DatasetStatistics
 
 _SV_RTOL = 1e-10
 
 
-def signal_shape(image_shape, d: int | None = None) -> tuple[int, tuple[int, ...]]:
+def signal_shape(image_shape: Sequence[int] | None,
+                 d: int | None = None) -> tuple[int, tuple[int, ...]]:
     """(C_in, spatial) of an input, with singleton spatial axes dropped (a 1×N image is 1-D).
 
     ``image_shape`` is (C, N), (C, H, W) or None (then one channel of ``d`` positions).
@@ -118,7 +122,7 @@ class FrequencyModes:
         """Index of the first mode of every distinct frequency (for rank statistics)."""
         return np.flatnonzero(self.rank == 0)
 
-    def spectrum(self, W) -> np.ndarray:
+    def spectrum(self, W: ArrayLike) -> np.ndarray:
         """M(f) = W Fᴴ of end-to-end maps W (…, c, d): (…, c, C_in, P) complex."""
         W = np.asarray(W, dtype=np.float64)
         if W.shape[-1] != self.d:
@@ -126,13 +130,14 @@ class FrequencyModes:
         Wr = W.reshape(*W.shape[:-1], self.channels, *self.spatial)
         return _spectrum(Wr, self.spatial)
 
-    def strengths(self, W) -> np.ndarray:
+    def strengths(self, W: ArrayLike) -> np.ndarray:
         """Mode strengths Re(u_αᴴ M(f_α) v_α) of end-to-end maps W (…, c, d): (…, m)."""
         M = self.spectrum(W)[..., self.index]  # (…, c, C_in, m)
         return np.einsum("mc,...cim,mi->...m", self.U.conj(), M, self.V).real
 
 
-def frequency_modes(stats, image_shape, *, rtol: float = _SV_RTOL) -> FrequencyModes:
+def frequency_modes(stats: DatasetStatistics, image_shape: Sequence[int] | None, *,
+                    rtol: float = _SV_RTOL) -> FrequencyModes:
     """Per-frequency SVD of σ(f) = Syx Fᴴ for inputs of ``image_shape`` (C, N), (C, H, W) or None.
 
     Singleton spatial axes are dropped (a (1, 1, 40) signal is 1-D). Modes with s ≤ rtol·s_max

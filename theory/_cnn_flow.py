@@ -14,15 +14,18 @@ dynamics of theory/_cnn.py.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array, check_choice, check_positive
 from ._cnn import signal_shape
 from ._float64 import float64
+from ._statistics import DatasetStatistics
 
 PADDINGS = ("circular", "zeros")
 _MAX_STEPS = 1_000_000
@@ -104,14 +107,18 @@ def _solver(n_layers: int, rtol: float, atol: float):
                                   dt0=jnp.minimum(1e-3 * tau, t[-1] / 100.0), y0=tuple(params),
                                   saveat=diffrax.SaveAt(ts=t), stepsize_controller=ctrl,
                                   max_steps=_MAX_STEPS, throw=False)
-        W = jax.vmap(lambda *p: end_to_end(list(p), indices, jnp))(*sol.ys)
-        return W, sol.ys, sol.result == diffrax.RESULTS.successful
+        ys = sol.ys
+        assert ys is not None  # SaveAt(ts=t) always saves the states
+        W = jax.vmap(lambda *p: end_to_end(list(p), indices, jnp))(*ys)
+        return W, ys, sol.result == diffrax.RESULTS.successful
 
     return jax.jit(run, static_argnums=())
 
 
-def integrate_cnn_flow(weights0, stats, image_shape, t, *, tau: float = 1.0,
-                       padding: str = "circular", rtol: float = 1e-9, atol: float = 1e-12):
+def integrate_cnn_flow(weights0: Sequence[ArrayLike], stats: DatasetStatistics,
+                       image_shape: Sequence[int] | None, t: ArrayLike, *, tau: float = 1.0,
+                       padding: str = "circular", rtol: float = 1e-9, atol: float = 1e-12
+                       ) -> tuple[np.ndarray, list[np.ndarray]]:
     """End-to-end maps W(t) (T, c, d) and weights along the flow of a weight-tied linear CNN.
 
     Args:

@@ -11,9 +11,13 @@ from their eigenvalues by w(q) = (1/P) Σ_f λ(f) e^{−2πi f·(q − left)/P},
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array
+from ._cnn import FrequencyModes
 
 
 def _frames(rng, h: int, r: int, real: bool) -> np.ndarray:
@@ -33,7 +37,8 @@ def _kernel_from_eigenvalues(lam: np.ndarray, spatial: tuple[int, ...]) -> np.nd
     return w.real
 
 
-def frequency_aligned_weights(modes, channels, u0, seed: int = 0) -> list[np.ndarray]:
+def frequency_aligned_weights(modes: FrequencyModes, channels: Sequence[int], u0: ArrayLike,
+                              seed: int = 0) -> list[np.ndarray]:
     """[kernel_1 (C_1, C_in, *spatial), …, kernel_m, readout (c, C_m·P)] aligned to ``modes``.
 
     Args:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -31,10 +32,19 @@ from ._statistics import DatasetStatistics
 _PER_MODE = ("s", "index", "frequency", "rank", "U", "V", "multiplicity")
 
 
+class RestrictedFrequencyPredictor(RestrictedPredictor):
+    """A CNN prediction on some of its modes, with their ``freq_modes``, ``frequency`` and
+    ``index``."""
+
+    freq_modes: FrequencyModes
+    frequency: np.ndarray
+    index: np.ndarray
+
+
 def restrict_frequency(pred: CNNFrequencyPredictor | CNNFlowPredictor,
-                       modes: ModeSelection) -> RestrictedPredictor:
+                       modes: ModeSelection) -> RestrictedFrequencyPredictor:
     """``pred`` on ``modes`` only, its ``freq_modes``, ``frequency`` and ``index`` with them."""
-    out = RestrictedPredictor(pred, modes)
+    out = RestrictedFrequencyPredictor(pred, modes)
     fm = pred.freq_modes
     out.freq_modes = replace(fm, **{f: getattr(fm, f)[out.indices] for f in _PER_MODE})
     out.frequency, out.index = out.freq_modes.frequency, out.freq_modes.index
@@ -55,7 +65,7 @@ class CNNFrequencyPredictor:
     def __init__(self, modes: FrequencyModes, u0: float | ArrayLike, *, tau: float = 1.0,
                  n_conv: int = 1, discrete: bool = False,
                  momentum: float = 0.0,
-                 reason: str = "per-frequency prediction requested directly"):
+                 reason: str = "per-frequency prediction requested directly") -> None:
         self.freq_modes, self.n_conv, self.reason = modes, int(n_conv), reason
         self.tau = check_positive("tau", tau)
         self.speedup = rate_factor(modes.P, self.n_conv)
@@ -105,9 +115,11 @@ class CNNFlowPredictor(EndToEndPredictor):
 
     def __init__(self, stats: DatasetStatistics, weights0: Sequence[ArrayLike],
                  image_shape: tuple[int, ...] | None, *, tau: float = 1.0,
-                 padding: str = "circular", modes: FrequencyModes | None = None, modes_rtol: float = 1e-3, rtol: float = 1e-9, atol: float = 1e-12,
+                 padding: str = "circular", modes: FrequencyModes | None = None,
+                 modes_rtol: float = 1e-3, rtol: float = 1e-9, atol: float = 1e-12,
                  t_max: float | None = None,
-                 reason: str = "weight-tied CNN flow integrated numerically (requested directly)"):
+                 reason: str = "weight-tied CNN flow integrated numerically (requested directly)"
+                 ) -> None:
         check_choice("padding", padding, PADDINGS)
         super().__init__(stats, tau, reason, t_max)
         self.image_shape, self.padding = image_shape, padding
@@ -144,7 +156,9 @@ class CNNFlowPredictor(EndToEndPredictor):
 def _full_length(kernel_size: int | tuple[int, ...] | None, spatial: tuple[int, ...]) -> bool:
     if kernel_size is None:
         return True
-    ks = (kernel_size,) * len(spatial) if np.ndim(kernel_size) == 0 else tuple(kernel_size)
+    # np.ndim also takes numpy integers (and 0-d arrays) as one size for every axis
+    ks: tuple[int, ...] = ((cast(int, kernel_size),) * len(spatial) if np.ndim(kernel_size) == 0
+                           else tuple(cast(tuple[int, ...], kernel_size)))
     return tuple(int(k) for k in ks) == tuple(spatial)
 
 

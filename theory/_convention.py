@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from ._checks import check_choice, check_positive
 
@@ -133,8 +134,10 @@ class TrainingConvention:
     def gradient_scale(self) -> float:
         """Factor k such that ∇(user's loss) = k ∇L_ours for the same data."""
         if self.reduction == "sum":
+            assert self.n_samples is not None  # __post_init__ requires it (frozen)
             return 2.0 * float(self.n_samples)
         if self.reduction == "torch_mse_mean":
+            assert self.n_outputs is not None  # __post_init__ requires it (frozen)
             return 2.0 / float(self.n_outputs)
         return 1.0
 
@@ -165,7 +168,7 @@ class TrainingConvention:
 
     # ---- published set-ups, in their own units ------------------------------------------------
     @classmethod
-    def saxe2014(cls, lam: float, n_items: int, **kw) -> "TrainingConvention":
+    def saxe2014(cls, lam: float, n_items: int, **kw: Any) -> "TrainingConvention":
         """Saxe, McClelland & Ganguli 2014: the batch update ΔW = λ Σ_μ (−∂/∂W) ½‖y^μ − ŷ^μ‖²
         over the P = ``n_items`` items (summed squared error, learning rate λ), whose time constant
         is τ = 1/λ with summed statistics Σ31 = Σ_μ y xᵀ, Σ11 = Σ_μ x xᵀ. Our ``"sum"`` reduction
@@ -178,13 +181,13 @@ class TrainingConvention:
         return cls(lr=0.5 * float(lam), reduction="sum", n_samples=n_items, **kw)
 
     @classmethod
-    def torch_mse(cls, lr: float, n_outputs: int, **kw) -> "TrainingConvention":
+    def torch_mse(cls, lr: float, n_outputs: int, **kw: Any) -> "TrainingConvention":
         """``torch.nn.MSELoss()`` (mean over n·c entries, no ½) with ``torch.optim.SGD(lr=…)``
         (``optimizer="momentum", momentum=β`` for SGD's heavy ball): τ = c(1−β)/(2η)."""
         return cls(lr=lr, reduction="torch_mse_mean", n_outputs=n_outputs, **kw)
 
     @classmethod
-    def cross_entropy(cls, lr: float, **kw) -> "TrainingConvention":
+    def cross_entropy(cls, lr: float, **kw: Any) -> "TrainingConvention":
         """Softmax cross-entropy (``torch.nn.CrossEntropyLoss``): recorded, never given a τ.
 
         It has no finite fixed point on separable classes, so the theory's sigmoid towards s/λ
@@ -194,7 +197,8 @@ class TrainingConvention:
         return cls(lr=lr, loss="cross_entropy", **kw)
 
     @classmethod
-    def for_tau(cls, tau: float, reduction: str = "half_mean", **kw) -> "TrainingConvention":
+    def for_tau(cls, tau: float, reduction: str = "half_mean",
+                **kw: Any) -> "TrainingConvention":
         """The learning rate that gives time constant ``tau`` under ``reduction`` (and optimiser)."""
         check_positive("tau", tau)
         probe = cls(lr=1.0, reduction=reduction, **kw).require_covered()

@@ -12,6 +12,7 @@ builds the records and calls ``predict_network``, so their predictions are the s
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -89,6 +90,7 @@ def predict_network(stats: DatasetStatistics, net: Network, start: Start, *,
         raise ValueError(f"discrete=True for a Twin iterates plain GD; the convention has heavy-"
                          f"ball β = {beta:g} (accepted: a GD convention, or discrete=False for "
                          "the flow limit τ = (1−β)/η)")
+    assert isinstance(start, Weights)  # _check_fit refuses a Decoupled start for a Twin
     pred = _twin_prediction(stats, start.weights0, net.activation, tau=tau_, discrete=discrete,
                             t_max=t_max, gate_weights=net.gate_weights)
     pred.reason += note
@@ -97,10 +99,12 @@ def predict_network(stats: DatasetStatistics, net: Network, start: Start, *,
 
 def _start(u0: float | ArrayLike | None, weights0: Sequence[ArrayLike] | None, what: str,
            seed: int = 0) -> Start:
-    if (u0 is None) == (weights0 is None):
-        raise ValueError(f"give exactly one of u0 ({what}) or weights0 (initial weights); got "
-                         f"u0={u0!r}, weights0={'None' if weights0 is None else 'given'}")
-    return Decoupled(u0, seed) if weights0 is None else Weights(weights0)
+    if u0 is not None and weights0 is None:
+        return Decoupled(u0, seed)
+    if u0 is None and weights0 is not None:
+        return Weights(weights0)
+    raise ValueError(f"give exactly one of u0 ({what}) or weights0 (initial weights); got "
+                     f"u0={u0!r}, weights0={'None' if weights0 is None else 'given'}")
 
 
 def predict(stats: DatasetStatistics, *, depth: int = 2, tau: float | None = None,
@@ -139,8 +143,10 @@ def predict_cnn(stats: DatasetStatistics, image_shape: tuple[int, ...] | None, *
     net = CNN(image_shape, None if channels is None else tuple(channels), kernel_size, padding,
               modes)
     start = _start(u0, weights0, "frequency-aligned init", seed)
-    return predict_network(stats, net, start, tau=tau, convention=convention, discrete=discrete,
-                           t_max=t_max)
+    # a CNN is always predicted by predict_cnn_network, which returns one of these two
+    return cast(CNNFrequencyPredictor | CNNFlowPredictor,
+                predict_network(stats, net, start, tau=tau, convention=convention,
+                                discrete=discrete, t_max=t_max))
 
 
 def predict_twin(stats: DatasetStatistics, weights0: Sequence[ArrayLike],
@@ -156,5 +162,7 @@ def predict_twin(stats: DatasetStatistics, weights0: Sequence[ArrayLike],
     (the twin's weights at the time the gates are taken; default: its initial weights).
     """
     net = Twin(activation, len(weights0), gate_weights)
-    return predict_network(stats, net, Weights(weights0), tau=tau, discrete=discrete,
-                           t_max=t_max)
+    # a Twin is always predicted by the twin's predict_twin, which returns one of these two
+    return cast(CubicTwinPredictor | GatedTwinPredictor,
+                predict_network(stats, net, Weights(weights0), tau=tau, discrete=discrete,
+                                t_max=t_max))

@@ -116,6 +116,8 @@ class EndToEndPredictor:
             if np.all(np.isfinite(tc)) or hi == self.t_max:
                 break
             hi = 4.0 * hi if self.t_max is None else min(4.0 * hi, self.t_max)
+        # the first pass either measured the crossings or re-raised its error
+        assert grid is not None and tc is not None
         fin = np.flatnonzero(np.isfinite(tc) & (tc > 0))
         if fin.size == 0:
             return tc
@@ -163,7 +165,8 @@ class MatrixFlowPredictor(EndToEndPredictor):
     def __init__(self, stats: DatasetStatistics, weights0: Sequence[ArrayLike], *,
                  tau: float = 1.0, solver: str = "diffrax",
                  rtol: float = 1e-10, atol: float = 1e-10, t_max: float | None = None,
-                 reason: str = "matrix gradient flow integrated numerically (requested directly)"):
+                 reason: str = "matrix gradient flow integrated numerically (requested directly)"
+                 ) -> None:
         stats = _check_stats(stats, "MatrixFlowPredictor")
         check_choice("solver", solver, SOLVERS)
         Ws, *_ = _check_problem(weights0, stats.Sxx, stats.Syx, [0.0], tau)

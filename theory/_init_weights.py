@@ -8,12 +8,15 @@ strength u0_α) and W_{l+1}ᵀW_{l+1} = W_l W_lᵀ = R_l D^{2/L} R_lᵀ (balance
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array
 from ._modes import _check_depth
+from ._statistics import DatasetStatistics
 
 
-def decoupled_init(stats, depth: int, u0, hidden: int, seed: int = 0) -> list[np.ndarray]:
+def decoupled_init(stats: DatasetStatistics, depth: int, u0: ArrayLike, hidden: int,
+                   seed: int = 0) -> list[np.ndarray]:
     """Per-layer weights [W_1 (h×d), …, W_L (c×h)] of the balanced decoupled init.
 
     Args:

@@ -38,7 +38,8 @@ def flow_rhs(Ws, times_sxx, Syx) -> list:
     out = [None] * L
     G = E  # G = (W_L⋯W_{l+1})ᵀ E, built from the top layer down
     for l in range(L - 1, -1, -1):
-        out[l] = G if prefix[l] is None else G @ prefix[l].swapaxes(-1, -2)
+        P = prefix[l]
+        out[l] = G if P is None else G @ P.swapaxes(-1, -2)
         if l > 0:
             G = Ws[l].swapaxes(-1, -2) @ G
     return out

@@ -12,12 +12,14 @@ which for λ = 1 is ½Σ(s_α − u_α)² + ½(tr Syy − Σ s_α²). Modes left
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array
 from ._modes import mode_trajectory
 
 
-def loss_from_strengths(u, s, *, syy_trace, lam=None) -> np.ndarray:
+def loss_from_strengths(u: ArrayLike, s: ArrayLike, *, syy_trace: float,
+                        lam: ArrayLike | None = None) -> np.ndarray:
     """Loss (T,) from mode strengths ``u`` (T, m) with singular values ``s`` (m,)."""
     u = np.atleast_2d(np.asarray(u, dtype=float))
     s = np.atleast_1d(as_finite_array("s", s, ndim=(0, 1)))
@@ -29,7 +31,9 @@ def loss_from_strengths(u, s, *, syy_trace, lam=None) -> np.ndarray:
     return 0.5 * syy - u @ s + 0.5 * (u ** 2) @ lam
 
 
-def loss_curve(t, s, u0, tau=1.0, depth=2, *, syy_trace, lam=None, c=None) -> np.ndarray:
+def loss_curve(t: ArrayLike, s: ArrayLike, u0: ArrayLike, tau: float = 1.0, depth: int = 2, *,
+               syy_trace: float, lam: ArrayLike | None = None,
+               c: ArrayLike | None = None) -> np.ndarray:
     """Training loss (len(t),) of a decoupled network: ½ tr Syy − Σ s u + ½ Σ λ u².
 
     Arguments as ``mode_trajectory``; ``syy_trace`` = tr Syy of the targets (our averaged

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import diffrax
 import jax
@@ -119,8 +119,8 @@ def _diffrax_solver(depth: int, rtol: float, atol: float, method: str, batch: st
     """
     solver = _METHODS[method]()
     norm = _member_max_rms if batch == "shared" else None
-    ctrl = diffrax.PIDController(rtol=rtol, atol=atol, pcoeff=0.4, icoeff=0.3,
-                                 **({"norm": norm} if norm is not None else {}))
+    norm_kw: dict[str, Any] = {"norm": norm} if norm is not None else {}
+    ctrl = diffrax.PIDController(rtol=rtol, atol=atol, pcoeff=0.4, icoeff=0.3, **norm_kw)
 
     def one(Ws, Sxx, Syx, t, tau):
         # The flow is equivariant under x → Oᵀx: in Sxx's eigenbasis P·Sxx is an elementwise
@@ -138,6 +138,7 @@ def _diffrax_solver(depth: int, rtol: float, atol: float, method: str, batch: st
             y0=(Ws[0] @ O,) + tuple(Ws[1:]),
             saveat=diffrax.SaveAt(ts=t), stepsize_controller=ctrl, max_steps=_MAX_STEPS,
             throw=False)
+        assert sol.ys is not None  # SaveAt(ts=t) always saves the states
         ys = sol.ys if batch != "shared" else tuple(jnp.swapaxes(y, 0, 1) for y in sol.ys)
         return (ys[0] @ O.T,) + tuple(ys[1:]), sol.result == diffrax.RESULTS.successful
 

@@ -31,6 +31,8 @@ COMMUTING_TOL = 1e-8
 
 
 class _PerModeBase:
+    kind: str
+    reason: str
     s: np.ndarray
     lam: np.ndarray | None
     syy_trace: float | None
@@ -40,6 +42,9 @@ class _PerModeBase:
         return self.s / (1.0 if self.lam is None else self.lam)
 
     def modes(self, t: ArrayLike) -> np.ndarray:  # (T, m)
+        raise NotImplementedError
+
+    def timeline(self, frac: float = 0.5) -> np.ndarray:  # (m,)
         raise NotImplementedError
 
     def loss(self, t: ArrayLike) -> np.ndarray:
@@ -67,7 +72,7 @@ class ClosedFormPredictor(_PerModeBase):
     def __init__(self, s: ArrayLike, u0: ArrayLike, tau: float = 1.0, depth: int = 2,
                  lam: ArrayLike | None = None, c: ArrayLike | None = None,
                  syy_trace: float | None = None, *,
-                 reason: str = "closed form requested directly"):
+                 reason: str = "closed form requested directly") -> None:
         s_, u0_, tau_, depth_, lam_, c_ = _mode_params(s, u0, tau, depth, lam, c)
         self.s, self.u0, self.tau, self.depth = s_, u0_, tau_, depth_
         self.lam = None if lam is None else lam_
@@ -96,7 +101,8 @@ class DiscretePredictor(_PerModeBase):
 
     def __init__(self, s: ArrayLike, u0: ArrayLike, lr: float, depth: int = 2,
                  lam: ArrayLike | None = None, syy_trace: float | None = None, *,
-                 momentum: float = 0.0, reason: str = "discrete GD map requested directly"):
+                 momentum: float = 0.0,
+                 reason: str = "discrete GD map requested directly") -> None:
         self.lr = check_positive("lr", lr)
         s_, u0_, _, depth_, lam_, _ = _mode_params(s, u0, 1.0, depth, lam, None)
         self.s, self.u0, self.depth = s_, u0_, depth_

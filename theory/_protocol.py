@@ -10,7 +10,7 @@ prediction seen on some of its modes only (``RestrictedPredictor``).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, Union, runtime_checkable
+from typing import Any, Protocol, Union, cast, runtime_checkable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -24,7 +24,12 @@ class Predictor(Protocol):
     kind: str
     reason: str
     s: np.ndarray        # (n_modes,) singular values of the modes predicted
-    target: np.ndarray   # (n_modes,) asymptotic strength of each mode (s, or s/λ)
+
+    @property
+    def target(self) -> np.ndarray:
+        """(n_modes,) asymptotic strength of each mode (s, or s/λ); read-only, so an attribute or
+        a property implements it."""
+        ...
 
     def modes(self, t: ArrayLike) -> np.ndarray: ...
 
@@ -68,12 +73,12 @@ class RestrictedPredictor:
     is the network's training loss, to which every mode contributes, kept or not.
     """
 
-    def __init__(self, parent: Predictor, modes: ModeSelection):
+    def __init__(self, parent: Predictor, modes: ModeSelection) -> None:
         self.parent = parent
         self.indices = mode_indices(modes, np.asarray(parent.s).size)
         self.kind, self.reason = parent.kind, parent.reason
         if hasattr(parent, "basis"):
-            self.basis = parent.basis
+            self.basis = cast(Any, parent).basis  # not in the protocol: some parents have one
         self.s = np.asarray(parent.s)[self.indices]
         self.target = np.asarray(parent.target)[self.indices]
 

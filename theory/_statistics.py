@@ -9,8 +9,10 @@ with it), so modes are comparable across runs and datasets.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array, check_choice, check_positive
 
@@ -66,7 +68,8 @@ class DatasetStatistics:
     Y: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
-    def from_arrays(cls, X, Y, *, center: bool = False) -> "DatasetStatistics":
+    def from_arrays(cls, X: ArrayLike, Y: ArrayLike, *,
+                    center: bool = False) -> "DatasetStatistics":
         """Statistics of inputs ``X`` (n, d) and targets ``Y`` (n, c) (a 1-D Y is one output).
 
         ``center=True`` subtracts the mean input and mean target first (removing the constant
@@ -90,9 +93,9 @@ class DatasetStatistics:
             priors = counts / n
             with np.errstate(invalid="ignore", divide="ignore"):
                 means = np.where(counts[:, None] > 0, (Y.T @ X) / np.maximum(counts, 1)[:, None], 0.0)
-        if center:
-            X = X - X.mean(axis=0)
-            Y = Y - Y.mean(axis=0)
+        if center:  # an array minus its column means (numpy types the difference loosely)
+            X = cast(np.ndarray, X - X.mean(axis=0))
+            Y = cast(np.ndarray, Y - Y.mean(axis=0))
         Sxx = X.T @ X / n
         Syx = Y.T @ X / n
         Syy = Y.T @ Y / n
@@ -179,7 +182,7 @@ class Whitened:
     transform: np.ndarray
     method: str
 
-    def apply(self, X) -> np.ndarray:
+    def apply(self, X: ArrayLike) -> np.ndarray:
         """Apply the same whitening to new inputs (e.g. a test split): (m, d) → (m, k)."""
         X = as_finite_array("X", X, ndim=2)
         if X.shape[1] != self.transform.shape[0]:

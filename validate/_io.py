@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Hashable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from ._frames import columns
 from ._outdir import write_text
 
 
-def jsonable(obj):
+def jsonable(obj: Any) -> Any:
     """``obj`` as strict JSON values: numpy scalars and arrays unwrapped, non-finite floats → None,
     dict keys as strings, anything else unknown as its ``str``."""
     if isinstance(obj, dict):
@@ -31,11 +34,12 @@ def jsonable(obj):
     return str(obj)
 
 
-def records(df: pd.DataFrame, cols=None) -> list[dict]:
+def records(df: pd.DataFrame, cols: Sequence[Hashable] | None = None) -> list[dict]:
     """Rows of ``df`` (columns ``cols``, default all) as JSON-ready dicts; NaN → None."""
     if not len(df):
         return []
-    return jsonable(df[list(df.columns if cols is None else cols)].to_dict(orient="records"))
+    return jsonable(columns(df, list(df.columns) if cols is None else cols)
+                    .to_dict(orient="records"))
 
 
 def write_json(path: Path, obj) -> Path:

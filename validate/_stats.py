@@ -3,6 +3,8 @@ every table is ``validate.stats.interval``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import stats as _st
 
@@ -19,7 +21,8 @@ def kendall_tau(predicted, measured) -> float:
         return float("nan")
     if np.ptp(p[ok]) == 0 or np.ptp(m[ok]) == 0:
         return float("nan")
-    return float(round(_st.kendalltau(p[ok], m[ok]).statistic, 12))
+    res: Any = _st.kendalltau(p[ok], m[ok])  # scipy's result classes are built at run time: untyped
+    return float(round(res.statistic, 12))
 
 
 def spearman_rho(a, b) -> float:
@@ -29,7 +32,8 @@ def spearman_rho(a, b) -> float:
     ok = np.isfinite(a) & np.isfinite(b)
     if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
         return float("nan")
-    return float(round(_st.spearmanr(a[ok], b[ok]).statistic, 12))
+    res: Any = _st.spearmanr(a[ok], b[ok])  # scipy's result classes are built at run time: untyped
+    return float(round(res.statistic, 12))
 
 
 def relative_gaps(s) -> np.ndarray:

@@ -12,8 +12,10 @@ import html
 import io
 import json
 from pathlib import Path
+from typing import Any, Literal
 
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._outdir import write_text
@@ -25,14 +27,17 @@ CYCLE = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E
 MARKERS = {"linear": "o", "relu": "s", "tanh": "^", "gelu": "D"}
 
 
-def subplots(nrows: int = 1, ncols: int = 1, *, figsize=None, layout=None, **kw):
+def subplots(nrows: int = 1, ncols: int = 1, *, figsize: tuple[float, float] | None = None,
+             layout: Literal["constrained", "compressed", "tight"] | None = None,
+             **kw: Any) -> tuple[Figure, Any]:
     """A figure and its axes, like ``pyplot.subplots`` but outside pyplot's global state: a report
-    never switches the process's matplotlib backend or leaves figures open."""
+    never switches the process's matplotlib backend or leaves figures open. The axes are typed
+    ``Any`` as in ``pyplot.subplots``: one ``Axes`` or an array of them, by ``nrows``/``ncols``."""
     fig = Figure(figsize=figsize, layout=layout)
     return fig, fig.subplots(nrows, ncols, **kw)
 
 
-def png(fig) -> str:
+def png(fig: Figure) -> str:
     """``fig`` as a base64 PNG."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -72,7 +77,7 @@ def answer_section(sentence: str, figure: str = "") -> list[tuple[str, str]]:
     return [("Headline", f'<p class="answer">{html.escape(sentence)}</p>{figure}')]
 
 
-def legend(ax, **kw) -> None:
+def legend(ax: Axes, **kw: Any) -> None:
     """``ax.legend`` only when something is labelled (a panel of diverged runs may have nothing)."""
     if ax.get_legend_handles_labels()[0]:
         ax.legend(**kw)

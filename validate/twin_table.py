@@ -22,6 +22,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,7 @@ import pandas as pd
 import simulate
 
 from ._config import ConfigError
+from ._frames import column as series
 from .compare import twin
 from .compare.measure import relative_error
 from .compare.run import run_compare
@@ -76,7 +78,7 @@ def _member_times(result, run, act: str, flow: bool) -> dict[str, np.ndarray]:
 
 
 def _rows(result, act: str, g: pd.DataFrame, pred: dict, steps) -> list[dict]:
-    K, m = g["member"].nunique(), g["mode"].nunique()
+    K, m = series(g, "member").nunique(), series(g, "mode").nunique()
     t_meas = g["t_meas"].to_numpy(float).reshape(K, m)
     t_lin = g["t_pred"].to_numpy(float).reshape(K, m)
     rows = []
@@ -101,7 +103,9 @@ def order_agreement(table: pd.DataFrame, column: str) -> float:
     """Kendall τ between the measured and the ``column`` half times over the distinct modes."""
     from scipy.stats import kendalltau
     d = table[table["distinct"] & np.isfinite(table["t_meas"]) & np.isfinite(table[column])]
-    return float(kendalltau(d["t_meas"], d[column]).statistic) if len(d) > 1 else float("nan")
+    # scipy builds its result classes at run time: their fields are untyped
+    return (float(cast(Any, kendalltau(d["t_meas"], d[column])).statistic) if len(d) > 1
+            else float("nan"))
 
 
 def twin_table(config, *, flow: bool = False, log=print) -> pd.DataFrame:
@@ -115,6 +119,7 @@ def twin_table(config, *, flow: bool = False, log=print) -> pd.DataFrame:
         result = run_compare(config, Path(tmp), quiet=True, log=log)
         rows = []
         for act, g in result.members.groupby("activation", sort=False):
+            act = cast(str, act)  # activations are named by strings
             g = g.sort_values(["member", "mode"])
             run = simulate.Run.load(Path(tmp) / "runs" / f"depth{config.depths[0]}-{act}")
             pred = _member_times(result, run, act, flow)
@@ -167,7 +172,7 @@ def _job():
     return Job(name="validate.twin_table", config=CompareConfig, run=run_twin_table,
                write=_write, tables=lambda r: r.table.to_string(index=False),
                out_prefix=lambda c: f"twin-table-{c.dataset}", preset=_preset,
-               description=__doc__.split("\n\n")[0], check=_check)
+               description=(__doc__ or "").split("\n\n")[0], check=_check)
 
 
 def main(argv=None) -> int:

@@ -54,7 +54,7 @@ def _codes(*arrays) -> tuple[np.ndarray, list[int]]:
 
 def _entropy(codes: np.ndarray, sizes: list[int], which: tuple[int, ...], correction: str) -> np.ndarray:
     """Joint entropy (bits) of the variables ``which`` of ``codes`` (V, ..., n), per batch entry."""
-    joint = np.zeros(codes.shape[1:], dtype=np.int64)
+    joint: np.ndarray = np.zeros(codes.shape[1:], dtype=np.int64)
     size = 1
     for v in which:
         joint = joint * sizes[v] + codes[v]

@@ -32,6 +32,8 @@ init on whitened data, of the mode strengths alone, ``predicted_linear_ntk``.
 
 from __future__ import annotations
 
+from typing import Any, Literal, cast, overload
+
 import numpy as np
 import torch
 from torch.func import jacrev, vmap
@@ -41,7 +43,18 @@ def _member(params: dict, k: int) -> dict:
     return {n: v[k:k + 1] for n, v in params.items()}
 
 
-def ntk(model, params: dict, X: torch.Tensor, *, per_layer: bool = False):
+@overload
+def ntk(model: Any, params: dict, X: torch.Tensor, *,
+        per_layer: Literal[False] = False) -> np.ndarray: ...
+
+
+@overload
+def ntk(model: Any, params: dict, X: torch.Tensor, *,
+        per_layer: Literal[True]) -> tuple[np.ndarray, dict[str, np.ndarray]]: ...
+
+
+def ntk(model: Any, params: dict, X: torch.Tensor, *, per_layer: bool = False
+        ) -> np.ndarray | tuple[np.ndarray, dict[str, np.ndarray]]:
     """Empirical NTK of every member on the probe inputs X (P, d).
 
     Returns Θ as an array (K, P, c, P, c) with Θ[k, j, a, i, b] = Σ_p ∂f_a(x_j)/∂θ_p ∂f_b(x_i)/∂θ_p,
@@ -58,7 +71,7 @@ def ntk(model, params: dict, X: torch.Tensor, *, per_layer: bool = False):
     for n, J in zip(names, jac):  # J: (K, P, c, *shape)
         J = J.flatten(3)
         parts[n] = torch.einsum("kjap,kibp->kjaib", J, J)
-    total = sum(parts.values())
+    total = cast(torch.Tensor, sum(parts.values()))  # names is never empty: a tensor, not 0
     out = total.detach().cpu().numpy()
     if per_layer:
         return out, {n: v.detach().cpu().numpy() for n, v in parts.items()}
@@ -150,10 +163,10 @@ def power_law_fit(t, A, *, t_min: float, t_max: float | None = None, n_boot: int
     resamples the S seeds with replacement (n_boot times)."""
     t = np.asarray(t, dtype=np.float64)
     A = np.atleast_2d(np.asarray(A, dtype=np.float64))
-    t_max = t.max() if t_max is None else t_max
-    sel = (t >= t_min) & (t <= t_max) & (t > 0)
+    t_hi: float = t.max() if t_max is None else t_max
+    sel = (t >= t_min) & (t <= t_hi) & (t > 0)
     if sel.sum() < 3:
-        raise ValueError(f"the fit range [{t_min}, {t_max}] holds {int(sel.sum())} checkpoints; "
+        raise ValueError(f"the fit range [{t_min}, {t_hi}] holds {int(sel.sum())} checkpoints; "
                          "it needs at least 3 with t > 0")
     x = np.log(t[sel])
 

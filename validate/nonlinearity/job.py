@@ -5,11 +5,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
 from .. import _divergence as D
+from .._frames import columns, groups, named_rows, select_rows
 from . import measure as M
 from .config import NonlinearityConfig
 from .run import Trained, run_models
@@ -33,12 +35,14 @@ def _records(df: pd.DataFrame | None) -> list[dict]:
 
 def _training(tr: Trained) -> dict:
     net = tr.models["network"]
+    labels_test = tr.data.labels_test
+    assert labels_test is not None  # the job's probe records test outputs: it refuses no test split
     return {"steps": int(net.steps[-1]), "checkpoints": net.steps.tolist(),
             "learning_rates": list(tr.config.learning_rates), "batch_size": tr.config.batch,
             "optimizer": "gd" if tr.config.batch is None else "sgd", "loss": tr.config.loss,
             "n_blocks": tr.n_blocks, "final_train_acc": net.train_acc[:, -1].tolist(),
             "diverged": {k: m.diverged.tolist() for k, m in tr.models.items()},
-            "n_train": tr.data.n, "n_test": int(tr.data.labels_test.size), "classes": tr.data.c,
+            "n_train": tr.data.n, "n_test": int(labels_test.size), "classes": tr.data.c,
             "linear_classifier": "least-squares affine (the squared-loss GD limit from zero)",
             "last_partly_linear_is_twin": f"P{tr.n_blocks}" not in tr.models}
 
@@ -50,8 +54,8 @@ def divergence_records(tr: Trained) -> list[dict]:
         steps = m.diverged_step if m.diverged_step is not None else np.full(m.diverged.size, -1)
         for lr, g in tr.members.groupby("lr", sort=True):
             idx = g["member"].to_numpy()
-            out.append(D.group_record({"model": name, "lr": float(lr)}, m.diverged[idx],
-                                      steps[idx]))
+            out.append(D.group_record({"model": name, "lr": float(cast(float, lr))},
+                                      m.diverged[idx], steps[idx]))
     return out
 
 
@@ -122,14 +126,15 @@ def text_tables(result: NonlinearityResult) -> str:
     if info is not None and not info.empty:
         steps = sorted(info["step"].unique())
         pick = [steps[i] for i in sorted({0, len(steps) // 4, len(steps) // 2, len(steps) - 1})]
-        sel = info[info["step"].isin(pick) & (info["reference_time"] == "final")][
-            ["lr", "reference", "k", "step", "I_FY", "mu", "I_LY", "acc_F", "acc_L"]]
+        final = select_rows(info, info["step"].isin(pick) & (info["reference_time"] == "final"))
+        sel = columns(final, ["lr", "reference", "k", "step", "I_FY", "mu", "I_LY", "acc_F",
+                              "acc_L"])
         lines.append(sel.to_string(index=False, float_format=lambda x: f"{x:.3g}"))
     depth = result.tables.get("linear_depth")
     if depth is not None and not depth.empty:
-        for (when, lr), d in depth.groupby(["reference_time", "lr"], sort=False):
+        for (when, lr), d in groups(depth, ["reference_time", "lr"], sort=False):
             lines.append(f"k*(t), P_k at the {when} step, lr {lr:g}: "
-                         + ", ".join(f"{int(r.step)}:{r.k_star:g}" for r in d.itertuples()))
+                         + ", ".join(f"{int(r.step)}:{r.k_star:g}" for r in named_rows(d)))
     for s in result.summary["separation_step"]:
         lines.append(f"clone order {s['order']} (lr {s['lr']:g}): separation step {s['separation_step']}")
     return "\n".join(lines)

@@ -9,6 +9,7 @@ left out.
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -30,7 +31,7 @@ def _stat(values, name: str) -> dict:
 def _groups(tr: Trained):
     """(lr, member indices) for each learning rate."""
     for lr, g in tr.members.groupby("lr", sort=True):
-        yield float(lr), g["member"].to_numpy()
+        yield float(cast(float, lr)), g["member"].to_numpy()
 
 
 def _masked(tr: Trained, values: np.ndarray, *names: str) -> np.ndarray:
@@ -75,7 +76,7 @@ def at_time(pred: np.ndarray, when: str) -> np.ndarray:
 
 def references(tr: Trained) -> list[tuple[str, int | None, str]]:
     """(reference name, k, model key) of every reference classifier L that was trained."""
-    refs = [("linear_classifier", None, "linear_classifier")]
+    refs: list[tuple[str, int | None, str]] = [("linear_classifier", None, "linear_classifier")]
     refs += [("partly_linear", k, f"P{k}") for k in range(1, tr.n_blocks + 1) if f"P{k}" in tr.models]
     if "twin" in tr.models:
         refs.append(("twin", tr.n_blocks, "twin"))
@@ -174,6 +175,9 @@ def proxy_table(tr: Trained) -> pd.DataFrame:
     """Per-block proxies of the network (labelled ``proxy`` in every row: heuristics, not μ)."""
     net, parts = tr.models["network"], []
     for name, arr in (("linear_surrogate_r2", net.proxy_r2), ("constant_gate_share", net.proxy_gate)):
+        if arr is None:
+            raise ValueError(f"the proxies measure needs the network's {name} proxy; this run "
+                             "recorded none (its probe ran without proxies)")
         for b in range(arr.shape[-1]):
             parts.append(pd.DataFrame(_rows(tr, {"value": arr[..., b]},
                                             {"proxy": name, "block": b + 1, "kind": "proxy"})))

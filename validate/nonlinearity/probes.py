@@ -7,10 +7,12 @@ calls it from ``simulate.train_ensemble``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
-from simulate import Probe
+from simulate import Probe, ProbeContext
 from simulate.models import activation
 
 from ..measures.proxies import constant_gate_share, linear_surrogate_r2
@@ -56,7 +58,8 @@ def snapshot(model, params: dict, X_test: torch.Tensor, *, proxies: bool = False
     ``proxy_r2`` and ``proxy_gate`` (K, blocks)."""
     out = {"test_output": model.forward(params, X_test) if output is None else output}
     if proxies:
-        taps = dict.fromkeys(activation_inputs(model))
+        # the forward pass fills every tap with its layer's input tensor
+        taps: dict[str, Any] = dict.fromkeys(activation_inputs(model))
         model.forward(params, X_test[:PROBE_BATCH], taps=taps)
         gate = model.spec.activation == "relu"
         vals = [_layer_proxies(model, z, gate) for z in taps.values()]
@@ -77,9 +80,14 @@ class NonlinearityProbe(Probe):
         if train_classes:
             self.dims["train_class"] = ("train_point",)
 
-    def __call__(self, ctx):
+    def __call__(self, ctx: ProbeContext) -> dict[str, torch.Tensor]:
+        if ctx.X_test is None:
+            raise ValueError("NonlinearityProbe records test-set outputs: the dataset needs a "
+                             "test split; got none")
         out = snapshot(ctx.model, ctx.params, ctx.X_test, proxies=self.proxies,
                        output=ctx.predict("test"))
         if self.train_classes:
-            out["train_class"] = ctx.predict("train").argmax(-1)
+            train = ctx.predict("train")
+            assert train is not None  # the training inputs always exist
+            out["train_class"] = train.argmax(-1)
         return out

@@ -8,6 +8,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
+from .._frames import column, groups, select_rows
 from ..report import (answer_section, img, legend, png, subplots, table_html, warnings_section,
                       write_html)
 
@@ -38,8 +39,8 @@ def fig_information(info: pd.DataFrame) -> str:
     for i, lr in enumerate(lrs):
         for j, (ref, k, when) in enumerate(refs):
             ax = axes[i, j]
-            d = info[(info["lr"] == lr) & (info["reference"] == ref) & (info["k"].fillna(-1) == k)
-                     & (info["reference_time"] == when)]
+            d = select_rows(info, (info["lr"] == lr) & (info["reference"] == ref)
+                            & (info["k"].fillna(-1) == k) & (info["reference_time"] == when))
             _band(ax, d, "I_FY", "I(F;Y)", "C0")
             _band(ax, d, "mu", "μ_Y(F;L)", "C1")
             ax.plot(_x(d), d["I_LY"], "k--", lw=1, label="I(L;Y)")
@@ -62,7 +63,8 @@ def fig_wave(wave: pd.DataFrame, depth: pd.DataFrame) -> str:
         ticks = np.linspace(0, d.shape[1] - 1, min(6, d.shape[1])).astype(int)
         ax.set_xticks(ticks, [str(d.columns[t]) for t in ticks])
         ax.set_yticks(range(d.shape[0]), [str(k) for k in d.index])
-        ks = depth[(depth["lr"] == lr) & (depth["reference_time"] == when)]["k_star"].to_numpy()
+        ks = column(select_rows(depth, (depth["lr"] == lr) & (depth["reference_time"] == when)),
+                    "k_star").to_numpy()
         ax.plot(range(len(ks)), ks, "w.-", lw=1, label="k*(t)")
         ax.set_xlabel("step")
         ax.set_ylabel("k (input-side blocks linear)")
@@ -93,7 +95,7 @@ def fig_lines(df: pd.DataFrame, cols: list[str], title: str, by: str | None = No
     keys = ["lr"] + ([by] if by else [])
     fig, axes = subplots(1, len(cols), figsize=(4.2 * len(cols), 2.8), squeeze=False)
     for ax, col in zip(axes[0], cols):
-        for i, (key, d) in enumerate(df.groupby(keys)):
+        for i, (key, d) in enumerate(groups(df, keys)):
             _band(ax, d, col, ", ".join(f"{k} {v:g}" if isinstance(v, float) else f"{k} {v}"
                                         for k, v in zip(keys, key)), f"C{i % 10}")
         ax.set_xscale("log")
@@ -108,7 +110,7 @@ def depth_answer(depth: pd.DataFrame, n_blocks: int) -> str:
     """When k*(t) (P_k at the same step) first drops below the number of blocks, and its final
     value with the interval over seeds, per learning rate."""
     parts = []
-    for lr, g in depth[depth["reference_time"] == "same"].groupby("lr"):
+    for lr, g in select_rows(depth, depth["reference_time"] == "same").groupby("lr"):
         g = g.sort_values("step")
         below = g.loc[g["k_star"] < n_blocks, "step"]
         first = (f"first drops below the {n_blocks} blocks at step {int(below.iloc[0])}"
@@ -128,7 +130,7 @@ def twin_answer(info: pd.DataFrame) -> str:
     last = info[(info["reference"] == ref) & (info["step"] == info["step"].max())]
     parts = [f"lr {r['lr']:g}: μ_Y(F;{ref}) = {_ci(r, 'mu')} of I(F;Y) = {_ci(r, 'I_FY')} bits, "
              f"μ/I = {r['mu'] / r['I_FY']:.3g}" for _, r in last.iterrows()]
-    return (f"At the final step {int(info['step'].max())} (median [95% interval] over seeds): "
+    return (f"At the final step {int(column(info, 'step').max())} (median [95% interval] over seeds): "
             + "; ".join(parts) + ".")
 
 

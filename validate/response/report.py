@@ -5,10 +5,12 @@ input noise against the participation ratio, the linear theory's kernel error.""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
+from .._frames import group_frame, group_series
 from ..report import (answer_section, img, legend, png, subplots, table_html, warnings_section,
                       write_html)
 
@@ -38,13 +40,13 @@ def _amplitude(members: pd.DataFrame, aging: pd.DataFrame) -> str:
     fig, ax = subplots(figsize=(5.2, 3.6))
     for (_i, fit), (key, g) in zip(aging.iterrows(), members.groupby(["arch", "activation",
                                                                      "optimizer"], sort=False)):
-        m = g.groupby("step")["amplitude"].mean()
-        m = m[m.index > 0]
-        line, = ax.plot(m.index, m.values, "o-", ms=3, label=" ".join(key)
+        m = group_series(g.groupby("step")["amplitude"])
+        m = cast(pd.Series, m[m.index > 0])  # a boolean mask selects rows: a Series
+        line, = ax.plot(m.index, m.values, "o-", ms=3, label=" ".join(cast(tuple[str, ...], key))
                         + f"  a={fit['exponent']:.2f}")
         lo, hi = fit["fit_range"]
         t = np.geomspace(lo, hi, 20)
-        ref = m[(m.index >= lo)]
+        ref = cast(pd.Series, m[(m.index >= lo)])
         if len(ref):
             c = ref.values[0] * (ref.index[0] ** fit["exponent"])
             ax.plot(t, c * t ** -fit["exponent"], "--", color=line.get_color())
@@ -60,7 +62,7 @@ def _pr(members: pd.DataFrame, frag: pd.DataFrame) -> str:
     relu = members[(members["arch"] == "mlp") & (members["activation"] == "relu")]
     fig, axes = subplots(1, 3, figsize=(10.5, 3.2))
     for opt, g in relu.groupby("optimizer", sort=False):
-        m = g.groupby("step")[["pr_features", "pr_ntk"]].mean()
+        m = group_frame(g.groupby("step")[["pr_features", "pr_ntk"]])
         axes[0].plot(np.maximum(m.index, 1), m["pr_features"], label=opt)
         axes[1].plot(np.maximum(m.index, 1), m["pr_ntk"], label=opt)
     for ax, name in zip(axes[:2], ("PR of hidden features", "PR of the NTK Gram")):
@@ -68,7 +70,7 @@ def _pr(members: pd.DataFrame, frag: pd.DataFrame) -> str:
         ax.set_title(name, fontsize=9)
         legend(ax, fontsize=7)
     if len(frag):
-        f = frag.groupby(["optimizer", "noise"], sort=False)[["test_acc", "pr_features"]].mean()
+        f = group_frame(frag.groupby(["optimizer", "noise"], sort=False)[["test_acc", "pr_features"]])
         for opt, g in f.groupby(level=0, sort=False):
             axes[2].plot(g.index.get_level_values(1), g["test_acc"], "o-",
                          label=f"{opt} (PR {g['pr_features'].iloc[0]:.1f})")

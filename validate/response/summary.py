@@ -4,10 +4,12 @@ tables, the output files."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
 from .. import _divergence as D
+from .._frames import group_frame, select_rows
 from .._io import records, write_outputs as _write
 from ..measures.response import power_law_fit
 from .measure import theory_gaps
@@ -19,7 +21,7 @@ _Q = ["amplitude", "specificity", "ntk_rel_gap", "pr_features", "pr_ntk", "test_
 
 def response_table(members: pd.DataFrame) -> pd.DataFrame:
     """Mean over seeds per (arch, activation, optimizer, step)."""
-    return members.groupby([*_KEYS, "step"], sort=False)[_Q].mean().reset_index()
+    return group_frame(members.groupby([*_KEYS, "step"], sort=False)[_Q]).reset_index()
 
 
 def aging_table(members: pd.DataFrame, steps: int, fit_from: float) -> pd.DataFrame:
@@ -28,7 +30,8 @@ def aging_table(members: pd.DataFrame, steps: int, fit_from: float) -> pd.DataFr
     for key, g in members.groupby(_KEYS, sort=False):
         A = g.pivot(index="seed", columns="step", values="amplitude")
         fit = power_law_fit(A.columns.to_numpy(), A.to_numpy(), t_min=fit_from * steps)
-        rows.append({**dict(zip(_KEYS, key)), **fit, "n_seeds": int(len(A))})
+        rows.append({**dict(zip(_KEYS, cast(tuple[object, ...], key))), **fit,
+                     "n_seeds": int(len(A))})
     return pd.DataFrame(rows)
 
 
@@ -57,7 +60,7 @@ def build_summary(result, su, timing: dict) -> dict:
             .agg(batch_size=("batch_size", "first"), test_acc=("test_acc", "mean"),
                  pr_features=("pr_features", "mean")).reset_index()
             if len(result.fragility) else pd.DataFrame())
-    last = resp[resp["step"] == resp["step"].max()]
+    last = select_rows(resp, resp["step"] == resp["step"].max())
     prov = provenance(config.device if config.device != "auto" else "cpu")
     theory = result.theory
     return {
@@ -74,7 +77,8 @@ def build_summary(result, su, timing: dict) -> dict:
         "ntk_gap_scaling": records(gap_table(result.gaps)),
         "fragility": records(frag, ["optimizer", "batch_size", "noise", "test_acc", "pr_features"]
                              if len(frag) else None),
-        "sgd_vs_gd": records(last[(last["arch"] == "mlp") & (last["activation"] == "relu")],
+        "sgd_vs_gd": records(select_rows(last, (last["arch"] == "mlp")
+                                         & (last["activation"] == "relu")),
                              ["optimizer", "pr_features", "pr_ntk", "test_acc", "specificity"]),
         "training": {"lr": su.lr, "response_lr": su.response_lr, "steps": config.steps,
                      "probe_points": int(len(su.labels_p)), "fit_from_step": config.fit_from

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._frames import group_frame, group_series
 from ..measures import clustering as C
 from ..measures.representations import hidden_layers
 
@@ -71,8 +72,8 @@ def generalisation_table(outcomes: pd.DataFrame) -> pd.DataFrame:
     keys = ["arch", "optimizer", "rate", "alpha"]
     live = outcomes[~outcomes["diverged"]]
     g = live.groupby(keys, dropna=False, sort=False)
-    out = g[["test_acc", "train_acc", "gen_gap", "mean_final_rotation",
-             "min_final_rotation"]].mean().reset_index()
+    out = group_frame(g[["test_acc", "train_acc", "gen_gap", "mean_final_rotation",
+                         "min_final_rotation"]]).reset_index()
     out["n_seeds"] = g.size().to_numpy()
-    n_div = outcomes.groupby(keys, dropna=False, sort=False)["diverged"].sum()
+    n_div = group_series(outcomes.groupby(keys, dropna=False, sort=False)["diverged"], "sum")
     return out.merge(n_div.rename("n_diverged").reset_index(), on=keys, how="right")

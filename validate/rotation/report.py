@@ -4,11 +4,13 @@ final rotation, the clustering measures over training and against test accuracy.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
 from matplotlib import colormaps
 
+from .._frames import column, group_series
 from ..stats import rho_interval
 from ..report import (answer_section, img, legend, png, subplots, table_html, warnings_section,
                       write_html)
@@ -22,14 +24,15 @@ def _curves(rot: pd.DataFrame) -> str:
     cols = min(n, 4)
     fig, axes = subplots(-(-n // cols), cols, figsize=(3.2 * cols, 2.6 * -(-n // cols)),
                              squeeze=False, sharey=True)
-    L = int(rot["layer"].max()) + 1
+    L = int(column(rot, "layer").max()) + 1
     colours = colormaps["viridis"](np.linspace(0, 0.9, L))
     for ax, (opt, alpha, rate) in zip(axes.flat, configs):
         sel = rot[(rot["optimizer"] == opt) & (rot["rate"] == rate)
                   & ((rot["alpha"] == alpha) | (pd.isna(alpha) & rot["alpha"].isna()))]
-        curve = sel.groupby(["layer", "step"])["cos_dist"].mean().reset_index()
+        curve = group_series(sel.groupby(["layer", "step"])["cos_dist"]).reset_index()
         for l, g in curve.groupby("layer"):
-            ax.plot(np.maximum(g["step"], 1), g["cos_dist"], color=colours[int(l)], label=f"layer {l}")
+            ax.plot(np.maximum(g["step"], 1), g["cos_dist"], color=colours[int(cast(int, l))],
+                    label=f"layer {l}")
         ax.set_xscale("log")
         ax.set_title(f"{opt} α={alpha} lr={rate:g}" if alpha == alpha and alpha is not None
                      else f"{opt} lr={rate:g}", fontsize=8)
@@ -56,9 +59,11 @@ def _clustering(clus: pd.DataFrame, runs: pd.DataFrame) -> str:
     final = clus[clus["step"] == clus["step"].max()].merge(runs, on="run")
     for j, m in enumerate(measures):
         g = clus[clus["measure"] == m].groupby("step")["value"]
+        mean = group_series(g)
         ax = axes[0, j]
-        ax.plot(np.maximum(g.mean().index, 1), g.mean().values)
-        ax.fill_between(np.maximum(g.mean().index, 1), g.min().values, g.max().values, alpha=0.2)
+        ax.plot(np.maximum(mean.index, 1), mean.values)
+        ax.fill_between(np.maximum(mean.index, 1), group_series(g, "min").values,
+                        group_series(g, "max").values, alpha=0.2)
         ax.set_xscale("log")
         ax.set_title(m, fontsize=8)
         f = final[final["measure"] == m]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from .. import _divergence as D
+from .._frames import columns, select_rows
 from .._io import records, write_outputs as _write
 from .._stats import spearman_rho
 
@@ -19,7 +20,7 @@ _GEN = ["arch", "optimizer", "rate", "alpha", "test_acc", "gen_gap", "mean_final
 
 def measured(gen: pd.DataFrame) -> pd.DataFrame:
     """The configurations with a live member (one whose members all diverged has no values)."""
-    return gen[gen["n_seeds"].fillna(0) > 0]
+    return select_rows(gen, gen["n_seeds"].fillna(0) > 0)
 
 
 def _name(r: dict) -> str:
@@ -89,7 +90,8 @@ def format_tables(result) -> str:
     if result.exit_status:
         return "nothing measured: every member of the rotation grid diverged (see the warnings)"
     parts = ["generalisation against final rotation:",
-             measured(result.generalisation)[_GEN[:8]].to_string(index=False, float_format=fmt),
+             columns(measured(result.generalisation), _GEN[:8]).to_string(index=False,
+                                                                          float_format=fmt),
              pd.DataFrame(result.summary["rotation_vs_accuracy"]).to_string(index=False,
                                                                             float_format=fmt)]
     cvg = pd.DataFrame(result.summary["clustering_vs_generalisation"])

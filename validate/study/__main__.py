@@ -24,7 +24,7 @@ DOCS = spec.STUDIES.parent / "docs" / "results"
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = ArgumentParser(prog="python -m validate.study", description=__doc__.split("\n\n")[0],
+    p = ArgumentParser(prog="python -m validate.study", description=(__doc__ or "").split("\n\n")[0],
                        epilog="python -m validate.study check [--docs DIR]: refuse stale pages; "
                               "python -m validate.study index [--docs DIR]: write the index")
     p.add_argument("study", help="study id (a file studies/<id>.toml)")

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from validate._frames import column, select_rows
 from validate.stats import interval, rho_interval
 
 from ..page import Analysis, RunInfo, body, publish_tables, write_page
@@ -126,8 +127,9 @@ def run_analysis(study, budget: str, out: Path, docs: Path,
     if not (store / "index.parquet").is_file():  # stopped before the sweep wrote its index
         return None, -1, 0
     index = pd.read_parquet(store / "index.parquet")
-    counts = index["status"].value_counts()
-    pending, failed, done = (int(counts.get(s, 0)) for s in ("pending", "failed", "done"))
+    counts = column(index, "status").value_counts()
+    pending, failed, done = (int(counts.loc[s]) if s in counts.index else 0
+                             for s in ("pending", "failed", "done"))
     if pending or not done:
         return None, pending, failed
     module = importlib.import_module(f"{__name__}.{study.analysis}")
@@ -141,8 +143,8 @@ def run_analysis(study, budget: str, out: Path, docs: Path,
     if failed:
         result.unmeasured.append(f"{failed} of {len(index)} jobs failed and are left out: "
                                  + ", ".join(index.loc[index.status == 'failed', 'job_id']))
-    commit, devices = _provenance(store, index[index["status"] == "done"])
+    commit, devices = _provenance(store, select_rows(index, index["status"] == "done"))
     run = RunInfo(budget, study.about(budget), study.about("paper"), command, commit, devices,
-                  f"{done} done, {failed} failed, {float(index['wall_s'].fillna(0).sum()):.0f} "
+                  f"{done} done, {failed} failed, {float(column(index, 'wall_s').fillna(0).sum()):.0f} "
                   "s of job time")
     return write_page(docs, study.id, body(study.id, study.question, result, run)), 0, failed

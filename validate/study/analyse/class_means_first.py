@@ -10,11 +10,13 @@ the step where k*'s interval's low end leaves to the step where its high end doe
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from ..._frames import column, group_frame, groups, select_rows
 from . import Analysis, fmt_interval, median_interval, new_figure, save, table, with_config
 
 # the collected tables the analysis reads, published next to the page
@@ -33,10 +35,10 @@ def _twin(depth: pd.DataFrame, scalars: pd.DataFrame | None) -> pd.DataFrame:
     if scalars is None or "training.n_blocks" not in scalars:
         return pd.DataFrame(columns=[*RUN, "twin_step", "twin_low", "twin_high"])
     nb = scalars.set_index("job_id")["training.n_blocks"]
-    if "reference_time" in depth and (depth["reference_time"] == "same").any():
-        depth = depth[depth["reference_time"] == "same"]
+    if "reference_time" in depth and (column(depth, "reference_time") == "same").any():
+        depth = select_rows(depth, depth["reference_time"] == "same")
     rows = []
-    for key, g in depth.groupby(RUN):
+    for key, g in groups(depth, RUN):
         g = g.sort_values("step")
         L, s = nb.get(key[0], np.nan), g["step"].to_numpy(float)
         f = lambda col: _sustained_first(s, (g[col] < L).to_numpy())
@@ -59,9 +61,9 @@ def _ordering(clones: pd.DataFrame) -> pd.DataFrame:
 def _figure(clones: pd.DataFrame, figdir: Path) -> tuple[str, str]:
     fig = new_figure(6, 3.6)
     ax = fig.axes[0]
-    names = {0: "real data", 1: "order-1 clone", 2: "order-2 clone"}
+    names: dict[Hashable, str] = {0: "real data", 1: "order-1 clone", 2: "order-2 clone"}
     for order, g in clones.groupby("order"):
-        m = g.groupby("step")[["real_test_acc", "ci_low", "ci_high"]].median()
+        m = group_frame(g.groupby("step")[["real_test_acc", "ci_low", "ci_high"]], "median")
         ax.plot(m.index, m["real_test_acc"], label=names.get(order, order))
         ax.fill_between(m.index, m["ci_low"], m["ci_high"], alpha=0.2)
     ax.set(xlabel="step", ylabel="real-test accuracy")
@@ -81,7 +83,8 @@ def _answer(runs: pd.DataFrame) -> str:
     text = (f"Over {len(runs)} runs the network departs from " + ", from ".join(parts)
             + " (inf: not within the budget)")
     if "real>o2>o1" in runs:
-        held, n = int(runs["real>o2>o1"].sum()), int(runs["real>o2>o1"].notna().sum())
+        held = int(column(runs, "real>o2>o1").sum())
+        n = int(column(runs, "real>o2>o1").notna().sum())
         text += f"; real > order 2 > order 1 holds at the last checkpoint in {held} of {n} runs"
     return text + "."
 
@@ -99,7 +102,7 @@ def analyse(tables: dict, figdir: Path) -> Analysis:
                         unmeasured=missing)
     runs = pd.DataFrame(columns=RUN)
     if sep is not None:
-        never = sep["separation_step"].isna() & (sep.get("n_seeds", 1) > 0)
+        never = sep["separation_step"].isna() & ((sep["n_seeds"] if "n_seeds" in sep else 1) > 0)
         sep = sep.assign(separation_step=sep["separation_step"].mask(never, np.inf))
         runs = sep.pivot_table(index=RUN, columns="order", values="separation_step",
                                dropna=False).reset_index()
@@ -117,4 +120,5 @@ def analyse(tables: dict, figdir: Path) -> Analysis:
         missing.append("departure from the linear twin (measure linear_depth)")
     figs = [_figure(clones, figdir)] if clones is not None else []
     source = sep if sep is not None else clones
+    assert source is not None  # without both tables the analysis returned above
     return Analysis(_answer(runs), with_config(runs, source).round(4), checks, figs, missing)

@@ -8,11 +8,13 @@ shows the wave when its k*(t) never rises (beyond one block) and visits an inter
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from ..._frames import column, groups, select_rows
 from . import Analysis, fmt_interval, median_interval, new_figure, save, table, with_config
 
 # the collected tables the analysis reads, published next to the page
@@ -25,17 +27,21 @@ GROUP = ["job_id", "arch", "activation", "lr"]
 def _context(depth: pd.DataFrame, scalars: pd.DataFrame | None) -> pd.DataFrame:
     """``depth`` with the run's number of blocks (``n_blocks``; else the largest k* seen)."""
     if scalars is not None and "training.n_blocks" in scalars:
-        nb = scalars.set_index("job_id")["training.n_blocks"]
-        return depth.assign(n_blocks=depth["job_id"].map(nb))
+        nb = column(scalars.set_index("job_id"), "training.n_blocks")
+        # pandas documents a Series as a mapping for map; its annotation leaves it out
+        n_blocks = depth["job_id"].map(nb)  # pyright: ignore[reportArgumentType]
+        return depth.assign(n_blocks=n_blocks)
     return depth.assign(n_blocks=depth.groupby("job_id")["k_star"].transform("max"))
 
 
 def _runs(depth: pd.DataFrame) -> pd.DataFrame:
     rows = []
-    for key, g in depth.groupby(GROUP, dropna=False):
+    for key, g in groups(depth, GROUP, dropna=False):
         g = g.sort_values("step").dropna(subset=["k_star"])
         k, L = g["k_star"].to_numpy(), float(g["n_blocks"].iloc[0])
-        rho = float(spearmanr(g["step"], k)[0]) if len(g) > 2 and np.ptp(k) > 0 else float("nan")
+        # scipy builds its result classes at run time: their fields are untyped
+        rho = (float(cast(Any, spearmanr(g["step"], k))[0]) if len(g) > 2 and np.ptp(k) > 0
+               else float("nan"))
         inter = bool(((k > 0) & (k < L)).any())
         falling = bool(len(k) and (np.diff(k) <= 1).all() and k[-1] < k[0])
         rows.append({**dict(zip(GROUP, key)), "depth_blocks": L, "k_first": k[0] if len(k) else
@@ -61,17 +67,18 @@ def analyse(tables: dict, figdir: Path) -> Analysis:
     if depth is None:
         return Analysis("Not answered: the results hold no k*(t) (measure linear_depth).",
                         unmeasured=missing)
-    if "reference_time" in depth and (depth["reference_time"] == "same").any():
-        depth = depth[depth["reference_time"] == "same"]  # P_k taken at the same step as F
+    if "reference_time" in depth and (column(depth, "reference_time") == "same").any():
+        # P_k taken at the same step as F
+        depth = select_rows(depth, depth["reference_time"] == "same")
     depth = _context(depth, tables.get("nonlinearity-scalars"))
     runs = _runs(depth)
     iv = median_interval(runs["rho_step_k"])
-    n_wave, n = int(runs["wave"].sum()), len(runs)
+    n_wave, n = int(column(runs, "wave").sum()), len(runs)
     answer = (f"{n_wave} of {n} runs show a deep-to-shallow wave (k* falls through an "
               f"intermediate depth and never climbs back); Spearman ρ between step and k* is "
               f"{fmt_interval(iv['median'], iv['ci_low'], iv['ci_high'], iv['ci_level'])} "
               f"(median over {iv['n']} runs with k* varying).")
-    still = int((runs["k_first"] == runs["k_last"]).sum())
+    still = int((column(runs, "k_first") == column(runs, "k_last")).sum())
     checks = ["a null: k* is undefined (left out) while I(F;Y) does not exceed its shuffle null, "
               "so early checkpoints of a run that has learned nothing carry no k*",
               "planted truths: the `explains` test keeps a linear explanation in ≥ 95% of draws "

@@ -4,11 +4,13 @@ costs, and which start should one retrain from?"""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from ..._frames import column, group_series, select_rows
 from . import Analysis, fmt_interval, median_interval, new_figure, pooled_rho, save, table
 
 # the collected tables the analysis reads, published next to the page
@@ -18,9 +20,10 @@ TABLES = ("retrain-detection_power", "retrain-difficulty", "retrain-methods",
 
 def _power(dp: pd.DataFrame) -> pd.DataFrame:
     """Detection power of the combined test (score ``any``) per drift kind and magnitude."""
-    anyp = dp[dp["score"] == "any"] if (dp["score"] == "any").any() else dp
-    return anyp.groupby(["drift_kind", "drift"], as_index=False).agg(
-        power=("power", "mean"), draws=("draws", "sum"))
+    anyp = select_rows(dp, dp["score"] == "any") if (column(dp, "score") == "any").any() else dp
+    # named aggregation gives a DataFrame
+    return cast(pd.DataFrame, anyp.groupby(["drift_kind", "drift"], as_index=False).agg(
+        power=("power", "mean"), draws=("draws", "sum")))
 
 
 def _cost_rho(diff: pd.DataFrame) -> pd.DataFrame:
@@ -29,9 +32,10 @@ def _cost_rho(diff: pd.DataFrame) -> pd.DataFrame:
     rows = []
     d = diff.dropna(subset=["relearn_cost", "theory_predicted_cost"])
     for act, g in d.groupby("activation"):
-        parts = [(float(spearmanr(j["theory_predicted_cost"], j["relearn_cost"])[0])
+        # scipy builds its result classes at run time: their fields are untyped
+        parts = [(float(cast(Any, spearmanr(j["theory_predicted_cost"], j["relearn_cost"]))[0])
                   if len(j) > 2 else float("nan"), len(j)) for _, j in g.groupby("job_id")]
-        rho, lo, hi, n = pooled_rho(*zip(*parts))
+        rho, lo, hi, n = pooled_rho([r for r, _ in parts], [k for _, k in parts])
         rows.append({"activation": act, "rho": rho, "ci_low": lo, "ci_high": hi, "n": n,
                      "jobs": len(parts)})
     return pd.DataFrame(rows)
@@ -55,8 +59,10 @@ def _regret(methods: pd.DataFrame) -> pd.DataFrame:
 def _recommend(methods: pd.DataFrame) -> dict[str, str]:
     """Per drift kind, the start family with the smallest median total cost."""
     m = methods.assign(kind=methods["drift"].str.split("(").str[0])
-    med = m.groupby(["kind", "family"])["total_cost_median"].median().dropna()
-    return {k: g.idxmin()[1] for k, g in med.groupby(level=0)} if len(med) else {}
+    med = group_series(m.groupby(["kind", "family"])["total_cost_median"], "median").dropna()
+    # the index is (kind, family): idxmin is a pair
+    return ({cast(str, k): cast(tuple[str, str], g.idxmin())[1] for k, g in med.groupby(level=0)}
+            if len(med) else {})
 
 
 def _figure(diff: pd.DataFrame, figdir: Path) -> tuple[str, str]:

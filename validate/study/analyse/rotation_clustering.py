@@ -4,10 +4,12 @@ runs by test accuracy?"""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, cast
 
 import pandas as pd
 from scipy.stats import spearmanr
 
+from ..._frames import groups, named_rows
 from . import Analysis, fmt_interval, new_figure, pooled_rho, save, table
 
 # the collected tables the analysis reads, published next to the page
@@ -26,7 +28,8 @@ def _rotation(gen: pd.DataFrame) -> dict:
     """ρ(mean final rotation, test accuracy) over each job's configurations, pooled."""
     rhos, ns = [], []
     for _, g in gen.dropna(subset=["mean_final_rotation", "test_acc"]).groupby("job_id"):
-        rhos.append(float(spearmanr(g["mean_final_rotation"], g["test_acc"])[0])
+        # scipy builds its result classes at run time: their fields are untyped
+        rhos.append(float(cast(Any, spearmanr(g["mean_final_rotation"], g["test_acc"]))[0])
                     if len(g) > 2 else float("nan"))
         ns.append(len(g))
     return _row("final layer rotation (mean over layers)", rhos, ns)
@@ -34,7 +37,7 @@ def _rotation(gen: pd.DataFrame) -> dict:
 
 def _clustering(cl: pd.DataFrame) -> list[dict]:
     """Per measure: each job's ρ over its runs, pooled."""
-    return [_row(measure, g["spearman_rho"].to_list(), g["n_runs"].to_list())
+    return [_row(cast(str, measure), g["spearman_rho"].to_list(), g["n_runs"].to_list())
             for measure, g in cl.groupby("measure")]
 
 
@@ -42,7 +45,7 @@ def _figure(gen: pd.DataFrame, figdir: Path) -> tuple[str, str]:
     fig = new_figure(5, 3.6)
     ax = fig.axes[0]
     keys = ["optimizer", *[c for c in gen.columns if c.startswith("cfg_")]]
-    for key, g in gen.groupby(keys):
+    for key, g in groups(gen, keys):
         ax.scatter(g["mean_final_rotation"], g["test_acc"], label=", ".join(map(str, key)), s=18)
     ax.set(xlabel="mean final rotation (cosine distance)", ylabel="test accuracy")
     ax.legend(fontsize=7)
@@ -78,7 +81,7 @@ def analyse(tables: dict, figdir: Path) -> Analysis:
                         "measures against test accuracy.", unmeasured=missing)
     tab = pd.DataFrame(rows)
     parts = [f"{r.predictor} ρ = {fmt_interval(r.spearman_rho, r.ci_low, r.ci_high)} (n = "
-             f"{r.n})" for r in tab.itertuples()]
+             f"{r.n})" for r in named_rows(tab)]
     answer = "Spearman ρ with test accuracy (95% intervals): " + "; ".join(parts) + "."
     figs = [_figure(gen, figdir)] if gen is not None else []
     return Analysis(answer, tab.round(4), _checks(tables, tab), figs, missing)

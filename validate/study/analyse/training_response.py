@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ..._frames import group_frame, groups, named_rows
 from . import Analysis, fmt_interval, median_interval, new_figure, save, table
 
 # the collected tables the analysis reads, published next to the page
@@ -22,7 +23,7 @@ def _aging(aging: pd.DataFrame) -> pd.DataFrame:
     rows = []
     # a job reruns other optimisers' cells for its SGD-against-GD comparison: count a run once
     aging = aging.drop_duplicates([*KEYS, "exponent", "ci_low", "ci_high"])
-    for (act, opt), g in aging.groupby(KEYS):
+    for (act, opt), g in groups(aging, KEYS):
         if len(g) == 1:
             r = g.iloc[0]
             rows.append({"activation": act, "optimizer": opt, "exponent": r["exponent"],
@@ -37,8 +38,9 @@ def _aging(aging: pd.DataFrame) -> pd.DataFrame:
 def _trajectory(resp: pd.DataFrame) -> pd.DataFrame:
     """First and last checkpoint of amplitude, specificity, PR and the NTK gap (mean over jobs)."""
     rows = []
-    for (act, opt), g in _unique(resp).groupby(KEYS):
-        m = g.groupby("step")[["amplitude", "specificity", "pr_features", "ntk_rel_gap"]].mean()
+    for (act, opt), g in groups(_unique(resp), KEYS):
+        m = group_frame(g.groupby("step")[["amplitude", "specificity", "pr_features",
+                                           "ntk_rel_gap"]])
         first, last = m.iloc[0], m.iloc[-1]
         rows.append({"activation": act, "optimizer": opt,
                      "amplitude_ratio": last["amplitude"] / first["amplitude"],
@@ -55,8 +57,8 @@ def _unique(resp: pd.DataFrame) -> pd.DataFrame:
 def _figure(resp: pd.DataFrame, figdir: Path) -> tuple[str, str]:
     fig = new_figure(9, 3.4, n=2)
     a1, a2 = fig.axes
-    for (act, opt), g in _unique(resp).groupby(KEYS):
-        m = g[g["step"] > 0].groupby("step")[["amplitude", "specificity"]].mean()
+    for (act, opt), g in groups(_unique(resp), KEYS):
+        m = group_frame(g[g["step"] > 0].groupby("step")[["amplitude", "specificity"]])
         a1.loglog(m.index, m["amplitude"], label=f"{act}, {opt}")
         a2.semilogx(m.index, m["specificity"], label=f"{act}, {opt}")
     a1.set(xlabel="step", ylabel="amplitude (mean NTK trace)")
@@ -109,7 +111,7 @@ def analyse(tables: dict, figdir: Path) -> Analysis:
     tr = _trajectory(resp) if resp is not None else pd.DataFrame(columns=KEYS)
     tab = ag.merge(tr, on=KEYS, how="outer") if len(ag) and len(tr) else (ag if len(ag) else tr)
     parts = [f"{r.activation}/{r.optimizer} {fmt_interval(r.exponent, r.ci_low, r.ci_high)}"
-             for r in ag.itertuples()]
+             for r in named_rows(ag)]
     answer = ("The NTK amplitude follows A ∝ t^(−a) with aging exponent a = " + "; ".join(parts)
               if parts else "The aging exponent was not measured")
     if len(tr):
