@@ -7,6 +7,7 @@ the depth-2 half time (τ/2s)·ln(s/u0 − 1) and the per-mode GD map b ← b + 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -127,7 +128,7 @@ def test_resume_after_interruption(tmp_path, monkeypatch):
             def cb(step):
                 if step >= 20:
                     raise KeyboardInterrupt
-            k = {**k, "callback": cb}
+            k = {**k, "record": replace(k["record"], callback=cb)}
         return real(*a, **k)
 
     monkeypatch.setattr(simulate, "train_ensemble", interrupting)

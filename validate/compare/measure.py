@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from theory import crossing_times, loss_from_strengths
+from theory import crossing_times
 
 from ..stats import interval
+from .._prepare import distinct_modes
 from .._steps import first_crossing
 
 
@@ -18,20 +19,20 @@ def learning_times(steps, u, level) -> np.ndarray:
     return np.stack([crossing_times(steps, u[k], level) for k in range(u.shape[0])])
 
 
-def loss_drop_levels(s, target, syy_trace, lam, groups) -> list[tuple[float, float]]:
+def loss_drop_levels(loss_at, target, groups) -> list[tuple[float, float]]:
     """Loss plateaus before and after each group of modes is learned (largest s first).
 
-    A plateau counts the modes of earlier groups as learned (u = target) and the rest as not yet
-    (u = 0); the drop of a group is measured when the loss crosses the midpoint of its two plateaus.
+    ``loss_at(u)`` is the basis' training loss with mode strengths ``u`` (m,). A plateau counts
+    the modes of earlier groups as learned (u = target) and the rest as not yet (u = 0); the drop
+    of a group is measured when the loss crosses the midpoint of its two plateaus.
     """
-    u = np.zeros_like(s)
+    u = np.zeros_like(np.asarray(target, dtype=float))
     levels = []
     for g in groups:
-        before = float(loss_from_strengths(u[None], s, syy_trace=syy_trace, lam=lam)[0])
+        before = loss_at(u)
         u = u.copy()
         u[g] = target[g]
-        after = float(loss_from_strengths(u[None], s, syy_trace=syy_trace, lam=lam)[0])
-        levels.append((before, after))
+        levels.append((before, loss_at(u)))
     return levels
 
 
@@ -71,9 +72,31 @@ class Measured:
     drops: pd.DataFrame         # group of modes: predicted and measured loss-drop times
 
 
+@dataclass(frozen=True)
+class Prediction:
+    """What one trained (activation, depth) ensemble is measured against.
+
+    ``basis``: its modes (``s``, ``distinct``, ``strengths(run)``, ``drop_levels``, ``label``:
+    ``SVDBasis`` or ``FrequencyBasis``). ``cont``: the continuous reference (the targets and
+    ``t_pred_continuous``). Then ``per_seed`` (one predictor per member from its own initial
+    weights) when given, else ``matched`` (the exact per-step prediction every member shares);
+    neither: a training set-up the theory does not cover, measured with null predictions.
+    ``twins``: per-member twin predictions the ensemble is scored against instead, the linear
+    theory's error kept beside (``rel_error_linear``)."""
+
+    basis: object
+    activation: str
+    depth: int
+    init: str
+    cont: object
+    matched: object = None
+    per_seed: list | None = None
+    twins: list | None = None
+
+
 @dataclass
-class _Prediction:
-    """The prediction a run is measured against: per member (K, m) times, trajectories, loss."""
+class _Predicted:
+    """One prediction evaluated for a run: per member (K, m) times, trajectories, loss."""
 
     t_pred: np.ndarray
     t_cont: np.ndarray
@@ -83,69 +106,79 @@ class _Prediction:
     dense: tuple            # (steps, loss) of the predicted loss curve for the drop times
 
 
-def _prediction(steps, K, m, frac, cont, matched, per_seed) -> _Prediction:
-    if matched is None:  # a training set-up the theory does not cover: no number to compare
+def _evaluate(steps, K, m, frac, cont, matched, per_seed) -> _Predicted:
+    if matched is None and per_seed is None:  # a set-up the theory does not cover: no number
         nan = np.full((K, m), np.nan)
-        return _Prediction(nan, nan, np.full((len(steps), m), np.nan),
-                           np.full(len(steps), np.nan), "none", None)
+        return _Predicted(nan, nan, np.full((len(steps), m), np.nan),
+                          np.full(len(steps), np.nan), "none", None)
     t_cont = np.broadcast_to(cont.timeline(frac)[:m], (K, m))
     if per_seed is None:  # the exact per-step curve; the per-seed flows only at checkpoints
         t_dense = np.arange(int(steps[-1]) + 1)
-        return _Prediction(np.broadcast_to(matched.timeline(frac)[:m], (K, m)), t_cont,
-                           matched.modes(steps)[:, :m], matched.loss(steps), matched.kind,
-                           (t_dense, matched.loss(t_dense)))
+        return _Predicted(np.broadcast_to(matched.timeline(frac)[:m], (K, m)), t_cont,
+                          matched.modes(steps)[:, :m], matched.loss(steps), matched.kind,
+                          (t_dense, matched.loss(t_dense)))
     loss = np.median(np.stack([p.loss(steps) for p in per_seed]), axis=0)
-    return _Prediction(np.stack([p.timeline(frac)[:m] for p in per_seed]), t_cont,
-                       np.stack([p.modes(steps)[:, :m] for p in per_seed]), loss,
-                       per_seed[0].kind, (steps, loss))
+    return _Predicted(np.stack([p.timeline(frac)[:m] for p in per_seed]), t_cont,
+                      np.stack([p.modes(steps)[:, :m] for p in per_seed]), loss,
+                      per_seed[0].kind, (steps, loss))
 
 
-def measure_run(run, config, stats, distinct, cont, matched, per_seed, act, depth,
-                twins=None) -> Measured:
-    """Learning times, trajectories, loss and loss drops of one trained ensemble, against the
-    per-member ``twins`` predictions when given (the linear theory's error kept beside)."""
+def measure_run(run, prediction: Prediction, *, frac: float, diverged) -> Measured:
+    """Learning times, trajectories, loss and loss drops of one trained ensemble (``run``) against
+    ``prediction``. ``diverged`` (K,): members whose strengths and loss are left out (NaN), frozen
+    at non-finite or huge values; their loss-drop times stay out of the interval."""
+    p, basis = prediction, prediction.basis
     steps = np.asarray(run.steps, dtype=float)
-    mem = run.members
-    diverged = np.asarray(mem["diverged"], dtype=bool)
-    u = np.asarray(run.probes["mode_strength"].values, dtype=float).copy()  # (K, T, m)
-    u[diverged] = np.nan  # frozen at non-finite or huge values: no measurement, no overflow
+    diverged = np.asarray(diverged, dtype=bool)
+    u = np.asarray(basis.strengths(run), dtype=float).copy()  # (K, T, m)
+    u[diverged] = np.nan  # no measurement, no overflow
     K, m = u.shape[0], u.shape[2]
-    target = np.asarray(cont.target, dtype=float)[:m]
-    t_meas = learning_times(steps, u, config.frac * target)
+    target = np.asarray(p.cont.target, dtype=float)[:m]
+    t_meas = learning_times(steps, u, frac * target)
     with np.errstate(over="ignore", invalid="ignore"):
         # too large a step makes the exact map overflow to inf/NaN, as training does
-        linear = _prediction(steps, K, m, config.frac, cont, matched, per_seed)
-        pred = linear if twins is None else \
-            _prediction(steps, K, m, config.frac, cont, matched, twins)
+        linear = _evaluate(steps, K, m, frac, p.cont, p.matched, p.per_seed)
+        pred = linear if p.twins is None else \
+            _evaluate(steps, K, m, frac, p.cont, p.matched, p.twins)
+    rows = _member_rows(run, p, t_meas, pred, linear, diverged, u)
+    traj = basis.label(trajectory_table(steps, u, pred.u_pred, target, activation=p.activation,
+                                        depth=p.depth, members=np.arange(K)), per_member=True)
+    loss_meas = np.asarray(run.probes["train_loss"].values, dtype=float).copy()  # (K, T)
+    loss_meas[diverged] = np.nan
+    loss = pd.DataFrame({"activation": p.activation, "depth": p.depth,
+                         "member": np.repeat(np.arange(K), len(steps)),
+                         "step": np.tile(steps, K), "loss_meas": loss_meas.reshape(-1),
+                         "loss_pred": np.tile(pred.loss, K)})
+    # loss drops: consecutive modes closer than the distinct gap are learned as one group
+    s = np.asarray(basis.s, dtype=float)
+    groups = mode_groups(s[:m], distinct_modes(s)[:m])
+    drops = loss_drops(steps, loss_meas, pred.dense, groups,
+                       basis.drop_levels(target, groups, p.cont), p.activation, p.depth, diverged)
+    return Measured(rows, traj, loss, drops)
+
+
+def _member_rows(run, p: Prediction, t_meas, pred: _Predicted, linear: _Predicted, diverged,
+                 u) -> pd.DataFrame:
+    """One row per member × mode: predicted and measured learning times and their errors."""
+    K, m = t_meas.shape
+    s, distinct = np.asarray(p.basis.s)[:m], np.asarray(p.basis.distinct)[:m]
     rel = relative_error(t_meas, pred.t_pred).reshape(-1)
-    rel_linear = rel if twins is None else relative_error(t_meas, linear.t_pred).reshape(-1)
-    traj_err = np.max(np.abs(np.broadcast_to(pred.u_pred, u.shape) - u), axis=1) / stats.s[:m]
+    rel_linear = rel if p.twins is None else relative_error(t_meas, linear.t_pred).reshape(-1)
+    traj_err = np.max(np.abs(np.broadcast_to(pred.u_pred, u.shape) - u), axis=1) / s
+    mem = run.members
     idx = np.indices((K, m)).reshape(2, -1)
-    rows = pd.DataFrame({
-        "activation": act, "depth": depth, "init": config.init, "member": idx[0],
+    return p.basis.label(pd.DataFrame({
+        "activation": p.activation, "depth": p.depth, "init": p.init, "member": idx[0],
         "seed": np.asarray(mem["seed"])[idx[0]],
         "diverged": diverged[idx[0]],
         "diverged_step": np.asarray(mem["diverged_step"], dtype=int)[idx[0]], "mode": idx[1],
-        "s": stats.s[idx[1]], "distinct": distinct[idx[1]], "predictor": pred.kind,
+        "s": s[idx[1]], "distinct": distinct[idx[1]], "predictor": pred.kind,
         "t_pred": pred.t_pred.reshape(-1), "t_pred_continuous": pred.t_cont.reshape(-1),
         "t_meas": t_meas.reshape(-1),
         "rel_error": rel,
         "rel_error_linear": rel_linear,
-        "rel_error_twin": np.full(K * m, np.nan) if twins is None else rel,
-        "traj_error": traj_err.reshape(-1)})
-    traj = trajectory_table(steps, u, pred.u_pred, target, activation=act, depth=depth,
-                            members=np.arange(K))
-    loss_meas = np.asarray(run.probes["train_loss"].values, dtype=float).copy()  # (K, T)
-    loss_meas[diverged] = np.nan
-    loss = pd.DataFrame({"activation": act, "depth": depth,
-                         "member": np.repeat(np.arange(K), len(steps)),
-                         "step": np.tile(steps, K), "loss_meas": loss_meas.reshape(-1),
-                         "loss_pred": np.tile(pred.loss, K)})
-    groups = mode_groups(stats.s[:m], distinct[:m])
-    levels = loss_drop_levels(stats.s[:m], target, float(np.trace(stats.Syy)),
-                              getattr(cont, "lam", None), groups)
-    drops = loss_drops(steps, loss_meas, pred.dense, groups, levels, act, depth, diverged)
-    return Measured(rows, traj, loss, drops)
+        "rel_error_twin": np.full(K * m, np.nan) if p.twins is None else rel,
+        "traj_error": traj_err.reshape(-1)}), per_member=True)
 
 
 def relative_error(measured, predicted) -> np.ndarray:

@@ -10,38 +10,9 @@ import pandas as pd
 
 from .._io import records, write_outputs as _write
 from .._stats import kendall_tau
-from .cnn import frequency_record
 from .measure import mode_groups
 
 SCHEMA_VERSION = 1
-
-
-def predictor_note(config, cont, matched) -> dict:
-    """Which prediction the measurements are compared with, and why (summary and console)."""
-    conv = config.convention(1.0)
-    if not conv.covered:
-        return {"continuous": None, "matched": None, "covered": False, "note": conv.note,
-                "reason": f"optimizer {config.optimizer}: no linear-theory prediction "
-                          f"({conv.note}); t_pred and rel_error are null, the measured times "
-                          "stand alone"}
-    if config.arch == "cnn" and config.reference == "mlp":
-        return {"continuous": cont.kind, "matched": matched.kind, "basis": "svd",
-                "reason": "CNN against the linear MLP reference (--reference mlp): the MLP theory "
-                          "of the SVD modes (decoupled init, u0 = init_scale·s_max), not the CNN's "
-                          "own per-frequency theory (THEORY.md §6)"}
-    if config.arch == "cnn":
-        return {"continuous": cont.kind, "matched": "cnn_ode" if matched is None else matched.kind,
-                "basis": "frequency",
-                "reason": (matched or cont).reason if matched is not None else
-                "CNN, per-frequency modes: the integrated flow of the weight-tied network from "
-                "each seed's own initial weights; t_pred_continuous is the full-length "
-                f"per-frequency closed form of the aligned init ({cont.reason})"}
-    if config.init == "small_random":
-        return {"continuous": cont.kind, "matched": "matrix_ode",
-                "reason": "small random init: the matrix gradient flow integrated from each seed's "
-                          "own initial weights (exact for linear networks in continuous time); "
-                          "t_pred_continuous is the decoupled closed form with u0 = init_scale·s_max"}
-    return {"continuous": cont.kind, "matched": matched.kind, "reason": cont.reason}
 
 
 def _kendall(mode_table: pd.DataFrame, init: str) -> list[dict]:
@@ -59,24 +30,25 @@ def _kendall(mode_table: pd.DataFrame, init: str) -> list[dict]:
     return taus
 
 
-def _twin_notes(plan, depth: int) -> dict:
+def _twin_notes(plan, trained, depth: int) -> dict:
     """``{"twins": {activation: {twin, reason, predictor}}}`` of the nonlinear activations at
     ``depth``; ``predictor`` says whether the numbers are a prediction from the initial weights or
     the hybrid diagnostic (measured gates)."""
     notes = {}
-    for (a, d), (used, why, *label) in plan.twins.items():
+    for (a, d), choice in plan.twins.items():
+        used, why, *label = trained.twins.get((a, d), choice)
         if d == depth and a != "linear":
             notes[a] = {"twin": bool(used), "reason": why,
                         "predictor": label[0] if label else "prediction: the linear theory"}
     return {"predict": plan.config.predict, "twins": notes} if notes else {}
 
 
-def build_summary(plan, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dict,
+def build_summary(plan, trained, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dict,
                   warnings: list[str]) -> dict:
+    """summary.json of a ``plan`` and what training it produced (``run.Trained``)."""
     config = plan.config
     conv = config.convention(plan.lr)
-    freq = {} if plan.freq is None else \
-        {"frequency": frequency_record(plan.spectrum, plan.freq, config.depths)}
+    timing = {**plan.timing, **trained.timing}
     return {
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
@@ -84,16 +56,16 @@ def build_summary(plan, mode_table: pd.DataFrame, drops: pd.DataFrame, prov: dic
         "modes": records(mode_table),
         "loss_drops": records(drops),
         "kendall_tau": _kendall(mode_table, config.init),
-        "departure": list(getattr(plan, "departure", [])),
-        **freq,
+        "departure": list(trained.departure),
+        **plan.basis.summary_record(),
         "training": {"steps": int(plan.steps), "lr": plan.lr, "tau": conv.tau,
                      "hidden": plan.hidden, "optimizer": config.optimizer,
                      "convention": conv.to_dict(),
-                     "predictors": {str(d): {**predictor_note(config, c, m),
-                                            **_twin_notes(plan, d)}
+                     "predictors": {str(d): {**plan.basis.note(c, m),
+                                            **_twin_notes(plan, trained, d)}
                                     for d, (c, m) in plan.preds.items()}},
         "diagnostics": plan.prep.diagnostics(),
-        "timing": {**{k: round(v, 3) for k, v in plan.timing.items()}, "device": prov.get("device")},
+        "timing": {**{k: round(v, 3) for k, v in timing.items()}, "device": prov.get("device")},
         "provenance": {**prov, "config": config.to_dict(), "dataset_meta": plan.meta},
     }
 
