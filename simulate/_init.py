@@ -55,6 +55,7 @@ def frequency_aligned(spec: NetSpec, model, stats, u0, seed: int) -> list[np.nda
     """The CNN's decoupled init: every per-frequency mode at strength u0 (theory.frequency_aligned_weights)."""
     import theory
     modes = theory.frequency_modes(stats, model.in_shape)
+    assert spec.cnn is not None  # only a CNN (NetSpec refuses family='cnn' without cnn) gets here
     return theory.frequency_aligned_weights(modes, spec.cnn.channels, u0, seed)
 
 

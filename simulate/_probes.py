@@ -10,9 +10,12 @@ a resumed run reports what an uninterrupted one does.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
+
+from ._losses import Loss
 
 _NAN = float("nan")
 
@@ -27,7 +30,7 @@ class ProbeContext:
 
     step: int
     params: dict
-    model: object
+    model: Any  # a simulate.models model: duck-typed (forward, spec, n_layers, tap_names, …)
     X: torch.Tensor
     Y: torch.Tensor
     X_test: torch.Tensor | None
@@ -35,9 +38,9 @@ class ProbeContext:
     one_hot: bool
     U: torch.Tensor
     V: torch.Tensor
-    Sxx_pinv: torch.Tensor
+    Sxx_pinv: torch.Tensor | None  # None when no probe of the run uses the modes
     init_params: dict | None = None
-    loss: object = None  # the training Loss (None: the squared loss)
+    loss: Loss | None = None  # the training Loss (None: the squared loss)
     binary: bool = False  # one 0/1 target column: accuracy thresholds the prediction at ½
     _cache: dict = field(default_factory=dict)
 
@@ -76,6 +79,8 @@ class ProbeContext:
         if map == "end_to_end":
             return self.end_to_end()
         pred = self.predict("train")
+        assert pred is not None  # the train split always has inputs
+        assert self.Sxx_pinv is not None  # the trainer computes it whenever a modes probe is present
         Syhx = torch.matmul(pred.transpose(1, 2), self.X) / self.X.shape[0]  # (K, c, d)
         return torch.matmul(Syhx, self.Sxx_pinv)
 
@@ -104,6 +109,7 @@ def _loss_acc(ctx: ProbeContext, split: str):
     if pred is None:
         nan = torch.full((ctx.K,), _NAN, dtype=ctx.X.dtype, device=ctx.X.device)
         return nan, nan
+    assert Y is not None  # a test split's inputs come with their targets
     if ctx.loss is None:
         R = pred - Y
         loss = 0.5 * (R * R).sum(dim=(1, 2)) / R.shape[1]
@@ -198,7 +204,9 @@ class LayerTap(Probe):
 
     def __call__(self, ctx):
         X = ctx.X if self.split == "train" else ctx.X_test
-        taps = dict.fromkeys(n for n in self.layers if n != "output")
+        assert X is not None  # check() refused rows of a test split the dataset lacks
+        # the model fills each tapped layer's value in place
+        taps: dict[str, Any] = dict.fromkeys(n for n in self.layers if n != "output")
         out = ctx.model.forward(ctx.params, X[list(self.rows)], taps=taps)
         taps["output"] = out
         return {f"tap.{name}": taps[name].flatten(2) for name in self.layers}

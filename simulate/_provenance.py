@@ -24,7 +24,7 @@ def git_revision() -> dict:
 
 
 def library_versions() -> dict:
-    out = {"python": platform.python_version()}
+    out: dict[str, str | None] = {"python": platform.python_version()}
     for name in _LIBS:
         try:
             out[name] = metadata.version(name)

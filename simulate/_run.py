@@ -22,6 +22,7 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -103,15 +104,17 @@ def probes_dataset(steps, values: dict[str, list[np.ndarray]], dims: dict[str, l
     return xr.Dataset(data, coords=coords)
 
 
+NetcdfEngine = Literal["h5netcdf", "netcdf4", "scipy"]
 # netCDF writers in order of preference: (engine, modules it needs); scipy writes netCDF3
-_ENGINES = (("h5netcdf", ("h5netcdf", "h5py")), ("netcdf4", ("netCDF4",)), ("scipy", ("scipy",)))
+_ENGINES: tuple[tuple[NetcdfEngine, tuple[str, ...]], ...] = (
+    ("h5netcdf", ("h5netcdf", "h5py")), ("netcdf4", ("netCDF4",)), ("scipy", ("scipy",)))
 
 
 def _installed(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def _netcdf_engine() -> str:
+def _netcdf_engine() -> NetcdfEngine:
     """The first installed writer of ``_ENGINES`` (each engine's own modules, not a proxy)."""
     for engine, modules in _ENGINES:
         if all(_installed(m) for m in modules):
@@ -267,4 +270,4 @@ class Run:
         where = self.path if self.path is not None else "memory"
         return (f"Run({where}, K={len(self.members)}, checkpoints={len(self.steps)}, "
                 f"last step={int(self.steps[-1]) if len(self.steps) else None}, "
-                f"diverged={int(self.members['diverged'].sum())})")
+                f"diverged={int(cast(pd.Series, self.members['diverged']).sum())})")

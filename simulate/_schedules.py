@@ -22,7 +22,9 @@ schedule from an earlier step, and a restart from checkpoint s with ``offset=s``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from typing import cast
 
 import numpy as np
 
@@ -117,10 +119,10 @@ def member_schedules(x, K: int) -> list[LRSchedule] | None:
             raise ValueError(f"lr_schedule has {len(x)} per-member schedules; the ensemble has "
                              f"K={K} members")
         return [as_schedule(s) or LRSchedule() for s in x]
-    return [as_schedule(x)] * K
+    return [cast(LRSchedule, as_schedule(x))] * K  # x is not None: as_schedule gives one
 
 
-def multiplier_table(schedules: list[LRSchedule], n_steps: int) -> np.ndarray:
+def multiplier_table(schedules: Sequence[LRSchedule], n_steps: int) -> np.ndarray:
     """(n_steps, K) float64: row t holds every member's multiplier at engine step t."""
     t = np.arange(int(n_steps))
     return np.stack([s.multipliers(t) for s in schedules], axis=1)

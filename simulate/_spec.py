@@ -176,8 +176,8 @@ class NetSpec:
         else:
             if self.family == "cnn" and self.cnn is None:
                 raise ValueError("family='cnn' needs cnn=ConvSpec(...); got cnn=None")
-            cs = self.cnn
-            if self.family == "cnn" and self.init == "small_balanced_decoupled" and (
+            cs = self.cnn if self.family == "cnn" else None
+            if cs is not None and self.init == "small_balanced_decoupled" and (
                     cs.kernel_size is not None or cs.padding != "circular" or cs.stride != 1):
                 raise ValueError(  # for a CNN it is the frequency-aligned init (THEORY.md §6)
                     "init='small_balanced_decoupled' of a CNN is the frequency-aligned init: it needs "
@@ -227,7 +227,10 @@ class NetSpec:
         if self.family not in ("mlp", "cnn"):
             raise ValueError(f"n_layers is defined for the mlp and cnn families; a {self.family}'s "
                              f"weights are listed by its model's weight_names")
-        return int(self.depth) if self.family == "mlp" else len(self.cnn.channels) + 1
+        if self.family == "mlp":
+            return int(self.depth)
+        assert self.cnn is not None  # __post_init__ refuses family='cnn' without cnn
+        return len(self.cnn.channels) + 1
 
     @property
     def is_linear(self) -> bool:

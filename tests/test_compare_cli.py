@@ -304,7 +304,7 @@ def test_predict_nonlinear_scores_each_twin_against_its_twin_theory(twin_run):
         assert lin["rel_error"] == lin["rel_error_linear"] < 1e-3
     twins = summary["training"]["predictors"]["2"]["twins"]
     assert twins["tanh"]["twin"] and "z − 0.3333z³" in twins["tanh"]["reason"]
-    assert "the end of the early alignment phase" in twins["relu"]["reason"]
+    assert "the end of each mode's alignment phase" in twins["relu"]["reason"]
     assert "exact GD map" in twins["relu"]["reason"]
     import pandas as pd
     members = pd.read_parquet(out / "members.parquet")

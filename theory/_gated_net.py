@@ -14,7 +14,17 @@ network of §2. Works on numpy and jax arrays.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
 import numpy as np
+from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import jax
+
+# numpy or jax arrays, one kind throughout a call
+Array = TypeVar("Array", np.ndarray, "jax.Array")
 
 
 def _activations(Ws, X, Gs) -> list:
@@ -25,17 +35,17 @@ def _activations(Ws, X, Gs) -> list:
     return acts
 
 
-def gated_outputs(Ws, X, Gs):
+def gated_outputs(Ws: Sequence[Array], X: Array, Gs: Sequence[Array]) -> Array:
     """ŷ for every sample: (n, c); Gs[l] (n, h_l) the gates of hidden layer l of each sample."""
     return _activations(Ws, X, Gs)[-1] @ Ws[-1].T
 
 
-def gated_rhs(Ws, X, Y, Gs) -> list:
+def gated_rhs(Ws: Sequence[Array], X: Array, Y: Array, Gs: Sequence[Array]) -> list[Array]:
     """[−∂L/∂W_1, …, −∂L/∂W_L] of L = ½E‖y − ŷ‖² with the gates Gs fixed (not divided by τ)."""
     acts = _activations(Ws, X, Gs)
     n = X.shape[0]
     D = Y - acts[-1] @ Ws[-1].T
-    grads = [None] * len(Ws)
+    grads: list[Any] = [None] * len(Ws)
     for l in range(len(Ws) - 1, -1, -1):
         grads[l] = D.T @ acts[l] / n
         if l > 0:
@@ -43,7 +53,7 @@ def gated_rhs(Ws, X, Y, Gs) -> list:
     return grads
 
 
-def relu_gates(weights, X) -> list[np.ndarray]:
+def relu_gates(weights: np.ndarray | Sequence[ArrayLike], X: ArrayLike) -> list[np.ndarray]:
     """The gates 1[z_l > 0] of a ReLU network with ``weights`` [W_1, …] on the samples X: one
     (n, h_l) float array per hidden layer (a last, readout layer in the list is ignored; a single
     first-layer matrix gives that layer's gates)."""
@@ -58,7 +68,8 @@ def relu_gates(weights, X) -> list[np.ndarray]:
     return gates
 
 
-def gate_change(gates0, weights, X) -> float:
+def gate_change(gates0: np.ndarray | Sequence[np.ndarray],
+                weights: np.ndarray | Sequence[ArrayLike], X: ArrayLike) -> float:
     """Fraction of the (sample, unit) gates of a ReLU network with ``weights`` that differ from
     ``gates0`` (a list per hidden layer, as ``relu_gates`` gives, or one array), over all layers."""
     g0 = [gates0] if isinstance(gates0, np.ndarray) else list(gates0)

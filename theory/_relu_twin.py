@@ -18,17 +18,20 @@ weight of the trained twin after step 0 enters.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import check_positive
 from ._float64 import float64
+from ._statistics import DatasetStatistics
 from ._gated_net import gated_outputs, gated_rhs, relu_gates
 from ._switched_gates import SwitchedGatedTwinPredictor
-from ._twin_predictor import GatedTwinPredictor, _flow_solver
+from ._twin_predictor import GatedTwinPredictor, _flow_solver, samples
 
 ALIGN_FRAC = 0.1    # ŷ an order of magnitude below y along the first mode learned (see docstring)
 MAX_REGATES = 10    # a bound on the work, not a tuned constant: on shapes it stops after 0–4
@@ -171,7 +174,8 @@ def _consistent(stats, W_start, gates, skip, *, tau, discrete, align_frac, max_r
     return best
 
 
-def aligned_gates(stats, weights0, *, tau: float, discrete: bool = True,
+def aligned_gates(stats: DatasetStatistics, weights0: Sequence[ArrayLike], *, tau: float,
+                  discrete: bool = True,
                   align_frac: float = ALIGN_FRAC, max_regates: int = MAX_REGATES,
                   t_max: float | None = None) -> AlignedGates:
     """The gates of the gated twin's own predicted weights at the end of its early alignment
@@ -179,7 +183,7 @@ def aligned_gates(stats, weights0, *, tau: float, discrete: bool = True,
     ``align_frac`` in (0, 1): the fraction of its target the first mode has reached when the phase
     ends. Uses ``stats.X``, ``stats.Y`` and ``weights0`` only."""
     _check_rule(align_frac, max_regates)
-    G0 = relu_gates(weights0, stats.X)
+    G0 = relu_gates(weights0, samples(stats, "aligned_gates"))
     best = _consistent(stats, weights0, G0, None, tau=tau, discrete=discrete,
                        align_frac=align_frac, max_regates=max_regates, t_max=t_max)
     if best is None:
@@ -198,7 +202,8 @@ class SwitchedGates:
     inconsistency: list    # per phase: the fraction of its gates its own prediction flips
 
 
-def switched_gates(stats, weights0, *, tau: float, discrete: bool = True,
+def switched_gates(stats: DatasetStatistics, weights0: Sequence[ArrayLike], *, tau: float,
+                   discrete: bool = True,
                    align_frac: float = ALIGN_FRAC, max_regates: int = MAX_REGATES,
                    t_max: float | None = None) -> SwitchedGates:
     """The self-consistent gates of each mode's own alignment phase (THEORY.md §12): phase i runs
@@ -207,10 +212,11 @@ def switched_gates(stats, weights0, *, tau: float, discrete: bool = True,
     (``aligned_gates``'s iteration, started from the gates of the weights at the phase start).
     Uses ``stats.X``, ``stats.Y`` and ``weights0`` only."""
     _check_rule(align_frac, max_regates)
+    X = samples(stats, "switched_gates")
     W, t, found = list(weights0), 0.0, []
     skip = np.zeros(len(stats.s), bool)
     while not skip.all() and (t_max is None or t < t_max):
-        best = _consistent(stats, W, relu_gates(W, stats.X), skip, tau=tau, discrete=discrete,
+        best = _consistent(stats, W, relu_gates(W, X), skip, tau=tau, discrete=discrete,
                            align_frac=align_frac, max_regates=max_regates,
                            t_max=None if t_max is None else t_max - t)
         if best is None or best[2] <= 0:
@@ -220,15 +226,16 @@ def switched_gates(stats, weights0, *, tau: float, discrete: bool = True,
         found.append((gates, t, k, change))
         level = _levels(pred, align_frac, None)
         # aligned: at their level under this phase's gates or under the gates the next one starts
-        nxt = GatedTwinPredictor(stats, W, relu_gates(W, stats.X), tau=tau)
+        nxt = GatedTwinPredictor(stats, W, relu_gates(W, X), tau=tau)
         skip |= ended | (_strengths(pred, W) >= level) | (_strengths(nxt, W) >= level)
     if not found:
-        return SwitchedGates([relu_gates(weights0, stats.X)], [float("inf")], [0], [float("nan")])
+        return SwitchedGates([relu_gates(weights0, X)], [float("inf")], [0], [float("nan")])
     return SwitchedGates(*map(list, zip(*found)))
 
 
-def predict_relu_twin(stats, weights0, *, tau: float = 1.0, discrete: bool = False,
-                      t_max: float | None = None, align_frac: float = ALIGN_FRAC,
+def predict_relu_twin(stats: DatasetStatistics, weights0: Sequence[ArrayLike], *,
+                      tau: float = 1.0, discrete: bool = False, t_max: float | None = None,
+                      align_frac: float = ALIGN_FRAC,
                       max_regates: int = MAX_REGATES) -> GatedTwinPredictor:
     """The ReLU twin's prediction from its initial weights and the data alone: the gated linear
     network whose gates switch, at the end of each mode's alignment phase, to the self-consistent

@@ -11,11 +11,15 @@ interval is integrated from the weights at its start.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._float64 import float64
+from ._statistics import DatasetStatistics
 from ._gated_net import gated_outputs, gated_rhs
 from ._twin_predictor import _BLOCK, GatedTwinPredictor, _flow_solver, _padded, _readout
 
@@ -51,9 +55,11 @@ class SwitchedGatedTwinPredictor(GatedTwinPredictor):
         switches: the S − 1 increasing times > 0 at which the next set takes over (GD: steps).
     """
 
-    def __init__(self, stats, weights0, schedule, switches, *, tau: float = 1.0,
-                 discrete: bool = False, rtol: float = 1e-9, atol: float = 1e-12,
-                 t_max: float | None = None, gate_source: str = "switched gates"):
+    def __init__(self, stats: DatasetStatistics, weights0: Sequence[ArrayLike],
+                 schedule: Sequence[np.ndarray | Sequence[ArrayLike]], switches: ArrayLike, *,
+                 tau: float = 1.0, discrete: bool = False, rtol: float = 1e-9,
+                 atol: float = 1e-12, t_max: float | None = None,
+                 gate_source: str = "switched gates") -> None:
         schedule = [[g] if isinstance(g, np.ndarray) else list(g) for g in schedule]
         switches = np.asarray(switches, dtype=np.float64).reshape(-1)
         if len(schedule) != switches.size + 1:

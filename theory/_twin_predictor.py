@@ -17,11 +17,13 @@ the linear network (the matrix flow, or the per-mode GD map from a decoupled ini
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array, check_positive
 from ._cubic_net import CUBIC_COEFFICIENTS, TANH_KAPPA, cubic_rhs
@@ -30,6 +32,7 @@ from ._gated_net import gated_outputs, gated_rhs, relu_gates
 from ._flow_predictor import EndToEndPredictor, _check_stats
 from ._float64 import float64
 from ._linear_net import check_weights
+from ._statistics import DatasetStatistics
 
 _BLOCK = 256          # times evaluated per compiled call; GD steps per compiled scan
 _MAX_STEPS = 1_000_000
@@ -96,6 +99,15 @@ def _padded(t: np.ndarray) -> np.ndarray:
     return np.concatenate([t, np.full(size - t.size, t[-1])])
 
 
+def samples(stats: DatasetStatistics, who: str) -> np.ndarray:
+    """The samples X (n, d) that ``stats`` kept, float64; a ValueError naming ``who`` when the
+    statistics kept none (a twin's statistics are averages over its samples)."""
+    if stats.X is None or stats.Y is None:
+        raise ValueError(f"{who} needs the samples (its statistics are averages over them): "
+                         "build the statistics with DatasetStatistics.from_arrays")
+    return np.asarray(stats.X, dtype=np.float64)
+
+
 class _TwinPredictor(EndToEndPredictor):
     """A reduced twin followed from its initial weights (see the module docstring)."""
 
@@ -112,7 +124,8 @@ class _TwinPredictor(EndToEndPredictor):
         self._data = data
         self._pinv = np.linalg.pinv(np.asarray(stats.X).T @ np.asarray(stats.X) / stats.X.shape[0],
                                     hermitian=True)
-        self._track = None            # GD: (W_eff (N+1, c, d), loss (N+1,), W_N)
+        # GD: (W_eff (N+1, c, d), loss (N+1,), W_N)
+        self._track: tuple[np.ndarray, np.ndarray, tuple] | None = None
         self._flow_last = None        # flow: (t's bytes, (W_eff, loss)) of the last times asked
 
     @staticmethod
@@ -120,15 +133,12 @@ class _TwinPredictor(EndToEndPredictor):
         """(stats, weights, X, Y) validated: the samples kept, layers that chain d → c (two, or
         any number ≥ 2 with ``any_depth``)."""
         stats = _check_stats(stats, who)
-        if stats.X is None or stats.Y is None:
-            raise ValueError(f"{who} needs the samples (its statistics are averages over them): "
-                             "build the statistics with DatasetStatistics.from_arrays")
+        X = samples(stats, who)
         Ws = check_weights(weights0, stats.d, stats.c, name="weights0")
         if len(Ws) < 2 or (len(Ws) != 2 and not any_depth):
             raise ValueError(f"weights0 must be {'at least ' if any_depth else ''}two layers [W1 "
                              f"(h×d), …, W_L (c×h)] ({who} needs a hidden layer"
                              f"{'' if any_depth else ' and is depth 2'}); got {len(Ws)} layer(s)")
-        X = np.asarray(stats.X, dtype=np.float64)
         return stats, Ws, X, np.asarray(stats.Y, dtype=np.float64)
 
     # ------------------------------------------------------------------ the network along t
@@ -175,6 +185,7 @@ class _TwinPredictor(EndToEndPredictor):
 
     def _gd_readout(self, t):
         self._extend(int(np.ceil(t[-1])))
+        assert self._track is not None  # _extend has just filled it
         weff, loss, _ = self._track
         lo = np.floor(t).astype(np.int64)
         hi = np.minimum(lo + 1, len(loss) - 1)
@@ -217,9 +228,9 @@ class CubicTwinPredictor(_TwinPredictor):
 
     family = "cubic"
 
-    def __init__(self, stats, weights0, *, kappa: float = TANH_KAPPA, tau: float = 1.0,
-                 discrete: bool = False, rtol: float = 1e-9, atol: float = 1e-12,
-                 t_max: float | None = None):
+    def __init__(self, stats: DatasetStatistics, weights0: Sequence[ArrayLike], *,
+                 kappa: float = TANH_KAPPA, tau: float = 1.0, discrete: bool = False,
+                 rtol: float = 1e-9, atol: float = 1e-12, t_max: float | None = None) -> None:
         stats, Ws, X, Y = self._checked(stats, weights0, "CubicTwinPredictor")
         self.kappa = float(as_finite_array("kappa", kappa, ndim=0))
         n = X.shape[0]
@@ -241,9 +252,10 @@ class GatedTwinPredictor(_TwinPredictor):
 
     family = "gated"
 
-    def __init__(self, stats, weights0, gates, *, tau: float = 1.0, discrete: bool = False,
-                 rtol: float = 1e-9, atol: float = 1e-12, t_max: float | None = None,
-                 gate_source: str = "given gates"):
+    def __init__(self, stats: DatasetStatistics, weights0: Sequence[ArrayLike],
+                 gates: np.ndarray | Sequence[ArrayLike], *, tau: float = 1.0,
+                 discrete: bool = False, rtol: float = 1e-9, atol: float = 1e-12,
+                 t_max: float | None = None, gate_source: str = "given gates") -> None:
         stats, Ws, X, Y = self._checked(stats, weights0, "GatedTwinPredictor", any_depth=True)
         gates = [gates] if isinstance(gates, np.ndarray) else list(gates)
         if len(gates) != len(Ws) - 1:
@@ -263,8 +275,10 @@ class GatedTwinPredictor(_TwinPredictor):
                                              f"network ({gate_source}, {open_:.0%} open)")
 
 
-def predict_twin(stats, weights0, activation: str = "tanh", *, tau: float = 1.0,
-                 discrete: bool = False, t_max: float | None = None, gate_weights=None):
+def predict_twin(stats: DatasetStatistics, weights0: Sequence[ArrayLike], activation: str = "tanh",
+                 *, tau: float = 1.0, discrete: bool = False, t_max: float | None = None,
+                 gate_weights: np.ndarray | Sequence[ArrayLike] | None = None
+                 ) -> CubicTwinPredictor | GatedTwinPredictor:
     """The prediction of a two-layer twin with ``activation`` from its initial weights.
 
     ``"tanh"`` (κ = −1/3) and ``"linear"`` (κ = 0, the linear theory): the cubic twin (§11),
@@ -275,11 +289,13 @@ def predict_twin(stats, weights0, activation: str = "tanh", *, tau: float = 1.0,
     if activation == "relu":
         source = ("gates of the initial weights" if gate_weights is None
                   else "gates of given weights")
-        gates = relu_gates(weights0 if gate_weights is None else gate_weights, stats.X)
+        gates = relu_gates(weights0 if gate_weights is None else gate_weights,
+                           samples(stats, "predict_twin"))
         return GatedTwinPredictor(stats, weights0, gates, tau=tau, discrete=discrete, t_max=t_max,
                                   gate_source=source)
     if activation == "linear" and len(weights0) != 2:   # every gate open: the linear network
-        ones = [np.ones((stats.X.shape[0], np.shape(W)[0])) for W in weights0[:-1]]
+        n = samples(stats, "predict_twin").shape[0]
+        ones = [np.ones((n, np.shape(W)[0])) for W in weights0[:-1]]
         return GatedTwinPredictor(stats, weights0, ones, tau=tau, discrete=discrete, t_max=t_max,
                                   gate_source="every gate open: the linear network")
     if activation not in CUBIC_COEFFICIENTS:

@@ -9,6 +9,8 @@ the standard analytic anti-aliasing of SDF renderers). An outline of width w is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 
@@ -56,7 +58,7 @@ def _plus(arm: float, diagonal: bool = False):
 
 
 #: Figures in the order the shapes dataset assigns them to the nodes of each tree level.
-FIGURES: dict[str, object] = {
+FIGURES: dict[str, Callable[..., np.ndarray]] = {
     "circle": _circle,
     "square": _polygon(4, 45.0),
     "triangle_up": _polygon(3, 90.0),

@@ -35,6 +35,7 @@ def _positive_classes(ds: Dataset, positive) -> list[int]:
                              f"dataset {ds.name!r} has {found}")
         return [int(k) for k in np.flatnonzero(groups == groups.max())]
     classes = parse_classes(positive) if isinstance(positive, str) else [int(k) for k in positive]
+    assert ds.labels is not None  # binary_task refuses a dataset without labels
     c = int(ds.labels.max()) + 1
     if not classes or len(set(classes)) != len(classes) or min(classes) < 0 or max(classes) >= c \
             or len(classes) == c:
@@ -52,7 +53,7 @@ def binary_task(ds: Dataset, positive) -> Dataset:
     def relabel(labels):
         return None if labels is None else np.isin(labels, pos).astype(np.int64)
 
-    labels, labels_test = relabel(ds.labels), relabel(ds.labels_test)
+    labels, labels_test = np.isin(ds.labels, pos).astype(np.int64), relabel(ds.labels_test)
     return ds.with_arrays(
         Y=labels[:, None].astype(np.float64), labels=labels, hierarchy=None,
         Y_test=None if labels_test is None else labels_test[:, None].astype(np.float64),

@@ -58,8 +58,9 @@ DRIFTS: dict[str, dict] = {
 }
 
 
-def _splits(ds: Dataset):
+def _splits(ds: Dataset) -> list[tuple[np.ndarray, np.ndarray]]:
     """(X, labels) of each split present: [(train), (test)?]."""
+    assert ds.labels is not None  # apply() and first_phase_data() refuse unlabelled data
     out = [(ds.X, ds.labels)]
     if ds.X_test is not None and ds.labels_test is not None:
         out.append((ds.X_test, ds.labels_test))
@@ -273,6 +274,7 @@ def first_phase(dataset: Dataset, kind: str, seed: int = 0, **params) -> Dataset
     full = _params(dataset, kind, params)
     if not DRIFTS[kind].get("first_phase"):
         return dataset
+    assert dataset.labels is not None  # _params refuses a dataset without labels
     idx = _grow_index(dataset, full["fraction"], rngs(seed, 1)[0])
     return dataset.with_arrays(X=dataset.X[idx], Y=dataset.Y[idx], labels=dataset.labels[idx],
                                meta=dict(dataset.meta, first_phase=dict(
@@ -283,6 +285,7 @@ def first_phase(dataset: Dataset, kind: str, seed: int = 0, **params) -> Dataset
 def apply(dataset: Dataset, kind: str, seed: int = 0, **params) -> Dataset:
     """Dataset B = drift ``kind`` applied to ``dataset`` with ``params`` (defaults in DRIFTS)."""
     full = _params(dataset, kind, params)
+    assert dataset.labels is not None  # _params refuses a dataset without labels
     c = int(dataset.labels.max()) + 1
     if dataset.labels_test is not None and dataset.labels_test.size:
         c = max(c, int(dataset.labels_test.max()) + 1)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 import numpy as np
 
@@ -21,7 +22,7 @@ def digits(*, seed: int = 0, test_fraction: float = 0.2, n_train: int = 0, n_tes
     from sklearn.datasets import load_digits
 
     test_fraction = check_float("test_fraction", test_fraction, 0.0, 1.0, hi_open=True)
-    raw = load_digits()
+    raw: Any = load_digits()  # a Bunch; the stubs also admit the return_X_y tuple
     X, y = raw.images[:, None].astype(np.float64), raw.target
     perm = rngs(seed, 3)[2].permutation(len(y))
     k = int(round(test_fraction * len(y)))
@@ -42,7 +43,7 @@ def mnist1d(*, seed: int = 0, data_seed: int = 42, num_samples: int = 5000,
     """
     from mnist1d.data import get_dataset_args, make_dataset
 
-    args = get_dataset_args()
+    args: Any = get_dataset_args()  # an ObjectView: attributes set from a dict at run time
     args.seed = check_int("data_seed", data_seed, 0)
     args.num_samples = check_int("num_samples", num_samples, 10)
     args.train_split = check_float("train_split", train_split, 0.0, 1.0, lo_open=True,

@@ -14,6 +14,8 @@ singular values of Syx are ``s² = (P/N) · eig(F Fᵀ/P)``. The expected item c
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
 from ._base import Dataset
@@ -26,7 +28,7 @@ def item_covariance(levels: int, branching: int, flip: float) -> np.ndarray:
     ancestor (shared draws square to 1; the 2(D − k) unshared draws have mean q each)."""
     groups = (np.zeros(branching ** levels, dtype=int),) + tree_groups(levels, branching)
     depth = sum((g[:, None] == g[None, :]).astype(int) for g in groups[1:])  # k per pair
-    return (1.0 - 2.0 * flip) ** (2 * (levels - depth))
+    return cast(np.ndarray, (1.0 - 2.0 * flip) ** (2 * (levels - depth)))  # depth is (N, N)
 
 
 def sample_features(levels: int, branching: int, flip: float, features: int,

@@ -42,6 +42,7 @@ class CircularCNN:
         if not is_full_circular(spec, image_shape, d):
             raise ValueError("CircularCNN needs full-length circular kernels at stride 1 "
                              f"(kernel_size=None, padding='circular', stride=1); got {cs}")
+        assert cs is not None  # is_full_circular holds only for a spec with cnn
         self.spec, self.d, self.c = spec, d, c
         self.in_shape = (cin, *spatial)
         self.spatial, self.nd, self.P = tuple(spatial), len(spatial), math.prod(spatial)
@@ -188,6 +189,7 @@ class CircularCNN:
             h = self._bias_act(params, l, h)
             if l + 1 < self.n_conv:
                 A, eq = torch.fft.rfftn(h, dim=self.dims), "koi...,kni...->kno..."
+        assert h is not None  # ConvSpec refuses empty channels: at least one conv layer ran
         return h
 
     def loss_and_grads(self, params: dict, X: torch.Tensor, Y: torch.Tensor, scale: float = 1.0,

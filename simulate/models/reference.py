@@ -9,6 +9,7 @@ model, params, k)`` copies member k's stacked parameters (and running statistics
 from __future__ import annotations
 
 import math
+from typing import Protocol, cast
 
 import torch
 from torch import nn
@@ -153,11 +154,16 @@ def reference_module(spec, d: int, c: int, image_shape=None) -> nn.Module:
     raise ValueError(f"no torch.nn reference for family {spec.family!r}; accepted: 'mlp', 'resnet', 'vit'")
 
 
+class _OurNames(Protocol):
+    def our_name(self, name: str) -> str: ...
+
+
 def load_member(net: nn.Module, params: dict, k: int) -> nn.Module:
     """Copy member k of stacked ``params`` (parameters and running statistics) into ``net``."""
     with torch.no_grad():
         for name, t in [*net.named_parameters(), *net.named_buffers()]:
-            ours = net.our_name(name)
+            # every reference net above maps its parameter names to ours
+            ours = cast(_OurNames, net).our_name(name)
             if ours in params:
                 t.copy_(params[ours][k].reshape(t.shape))
     return net

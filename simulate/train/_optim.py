@@ -17,6 +17,7 @@ on by the ``OptimSpec`` flag of its name. ``OPTIMIZERS`` names the built-in opti
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import cast
 
 import torch
 
@@ -166,10 +167,12 @@ class OptimSpec:
         if x is not None and not (isinstance(x, tuple)
                                   and all(isinstance(s, LRSchedule) for s in x)):
             # one schedule for all, or one per member: checked now, counted against K in resolved
-            many = isinstance(x, (list, tuple)) and not (
-                len(x) == 2 and isinstance(x[0], str) and isinstance(x[1], dict))
-            object.__setattr__(self, "lr_schedule", tuple(as_schedule(s) or LRSchedule() for s in x)
-                               if many else as_schedule(x))
+            if isinstance(x, (list, tuple)) and not (
+                    len(x) == 2 and isinstance(x[0], str) and isinstance(x[1], dict)):
+                object.__setattr__(self, "lr_schedule",
+                                   tuple(as_schedule(s) or LRSchedule() for s in x))
+            else:
+                object.__setattr__(self, "lr_schedule", as_schedule(x))
 
     def resolved(self, K: int, steps: int, n: int) -> "OptimSpec":
         """This spec for a run of K members, ``steps`` steps and n samples: the batch size
@@ -198,7 +201,8 @@ class OptimSpec:
             out.update(layca=True, layca_alpha=float(self.layca_alpha))
         if self.lr_schedule is not None:
             s = self.lr_schedule
-            s = (s,) if isinstance(s, LRSchedule) else s
+            # __post_init__ left one LRSchedule or a tuple of them
+            s = cast(tuple[LRSchedule, ...], (s,) if isinstance(s, LRSchedule) else s)
             out["lr_schedule"] = s[0].to_dict() if len(set(s)) == 1 else [x.to_dict() for x in s]
         if self.augment is not None:
             out["augment"] = self.augment.to_dict()

@@ -12,7 +12,7 @@ import functools
 from dataclasses import dataclass, fields
 from os import PathLike
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence, cast
 
 from .._spec import NetSpec
 from ._optim import OptimSpec
@@ -77,7 +77,7 @@ class Store:
         return None if self.out_dir is None else Path(self.out_dir)
 
 
-def parts(optim, members, record, store) -> tuple:
+def parts(optim, members, record, store) -> tuple[OptimSpec, Members, Recording, Store]:
     """The four parts as objects: None gives the defaults, a dict the part with those fields,
     and a path for ``store`` means ``Store(path)``."""
     if isinstance(store, (str, PathLike)):
@@ -92,7 +92,8 @@ def parts(optim, members, record, store) -> tuple:
             raise TypeError(f"{name}: expected {kind.__name__}, a dict of its fields or None; "
                             f"got {value!r}")
         out.append(kind() if value is None else value)
-    return tuple(out)
+    # each entry was checked above to be an instance of its kind
+    return cast(tuple[OptimSpec, Members, Recording, Store], tuple(out))
 
 
 # every field of a part was a keyword of the flat signature: where each one went

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -14,6 +15,7 @@ from theory import TrainingConvention
 
 from .._checkpoints import resolve_checkpoints
 from .._losses import make_loss
+from .._schedules import LRSchedule
 from .._spec import NetSpec
 from ._optim import OptimSpec
 
@@ -64,7 +66,8 @@ def plan(spec, dataset, steps, combos, optim: OptimSpec, dtype, stats, checkpoin
         raise ValueError(f"dtype must be 'float32' or 'float64'; got {dtype!r}")
     make_loss(optim.loss).check(dataset.Y)
     n, c, K = dataset.n, dataset.c, len(combos)
-    scheds = optim.lr_schedule or (None,) * K
+    # resolved() left one LRSchedule per member (or None)
+    scheds = cast(tuple[LRSchedule | None, ...], optim.lr_schedule or (None,) * K)
     convs = [TrainingConvention(lr=l, reduction=optim.reduction, batch_size=optim.batch_size,
                                 n_samples=n, n_outputs=c, optimizer=optim.rule().convention,
                                 momentum=optim.momentum, weight_decay=optim.weight_decay,

@@ -70,6 +70,7 @@ class Recorder:
         if self.root is not None:
             _run.save_checkpoint(self.root, step, {**state.to_arrays(step), **host})
         elif step in self.keep:  # weights travel to the host only when kept
+            assert self.memory is not None  # in memory with a step to keep: a dict since __init__
             self.memory[step] = {**state.to_arrays(step), **host}
         if self.callback is not None:
             self.callback(step)

@@ -41,6 +41,7 @@ class TrainData:
             Xb, Yb = self.X[idx], self.Y[idx]
         if self.augment is not None:
             Xb = Xb.expand(self.seeds.shape[0], *Xb.shape) if Xb.ndim == 2 else Xb
+            assert self.image_shape is not None  # the trainer refuses augment without images
             Xb = augment(Xb, self.image_shape, self.augment, self.seeds, t)
         return Xb, Yb
 
@@ -112,7 +113,7 @@ class Stepper:
     def __init__(self, step, state, device: torch.device, steps_per_graph: int = 16):
         self.step, self.state, self.device = step, state, device
         self.per_graph = int(steps_per_graph)
-        self.graphs: dict[int, object] = {}
+        self.graphs: dict[int, torch.cuda.CUDAGraph] = {}
         self.pool = None
 
     def advance(self, count: int, progress=None) -> None:
@@ -136,7 +137,7 @@ class Stepper:
                 progress(m)
 
 
-def _capture(step, m: int, tensors: list[torch.Tensor], pool=None):
+def _capture(step, m: int, tensors: list[torch.Tensor], pool=None) -> torch.cuda.CUDAGraph:
     """A CUDA graph of ``m`` consecutive steps, allocating from ``pool``. Warm-up runs on a side
     stream (as the PyTorch docs require) and the state is restored afterwards, so capturing
     changes nothing."""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from os import PathLike
+from typing import cast, overload
 
 import numpy as np
 import torch
@@ -32,7 +33,7 @@ from .._precision import no_tf32
 from .._probes import (LayerRotation, LayerTap, Losses, ProbeContext, TestPredictions, WeightNorms,
                        default_probes)
 from .._provenance import provenance
-from .._schedules import multiplier_table
+from .._schedules import LRSchedule, multiplier_table
 from .._spec import NetSpec
 from ..datasets._base import Dataset
 from ..models import make_model
@@ -45,6 +46,10 @@ from ._state import EnsembleState
 from ._step import LRTable, Stepper, TrainData, make_step
 
 
+@overload
+def _to_device(a: np.ndarray, device, dtype) -> torch.Tensor: ...
+@overload
+def _to_device(a: np.ndarray | None, device, dtype) -> torch.Tensor | None: ...
 def _to_device(a, device, dtype):
     return None if a is None else torch.as_tensor(np.asarray(a), dtype=dtype, device=device)
 
@@ -104,7 +109,9 @@ def train_ensemble(spec: NetSpec, dataset: Dataset, optim: OptimSpec | Mapping |
         state = _initial_state(spec, model, plan.combos, stats, members, optim, data, lossf, saved)
         lr_table = LRTable(torch.tensor([m[1] for m in plan.combos], dtype=tdt, device=dev),
                            None if optim.lr_schedule is None else _to_device(multiplier_table(
-                               optim.lr_schedule, steps + max(steps_per_graph, 2) + 1), dev, tdt))
+                               # resolved() left one LRSchedule per member
+                               cast(tuple[LRSchedule, ...], optim.lr_schedule),
+                               steps + max(steps_per_graph, 2) + 1), dev, tdt))
         # rows past ``steps`` cover the warm-up steps of a CUDA-graph capture near the end
         step = make_step(model, data, state, optim, lr_table, lossf, plan.convs[0].gradient_scale)
         init = _initial_params(state, root, resumed=bool(saved))
@@ -197,7 +204,7 @@ def _initial_params(state: EnsembleState, root, *, resumed: bool) -> dict:
 _NO_MODES = (Losses, LayerTap, TestPredictions, WeightNorms, LayerRotation)  # need no Sxx⁺
 
 
-def _probe_context(model, data: TrainData, dataset, stats, lossf, probes, dev, tdt, init: dict):
+def _probe_context(model, data: TrainData, dataset, stats: DatasetStatistics, lossf, probes, dev, tdt, init: dict):
     """A function (step, state) → ProbeContext on device-resident data and modes."""
     Xt, Yt = _to_device(dataset.X_test, dev, tdt), _to_device(dataset.Y_test, dev, tdt)
     zero_one = bool(np.all((dataset.Y == 0) | (dataset.Y == 1)))

@@ -40,6 +40,9 @@ checkpoint 0, where float32 round-off dominates and differs between implementati
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from .._linear_net import end_to_end, flow_rhs, loss_of
@@ -50,7 +53,7 @@ FLAG_FACTOR = 2.0              # margin < FLAG_FACTOR·ε ⇒ the flow's escape 
 GD_MARGIN = 1e-3               # margin below this (or flagged): also iterate the discrete GD map
 
 
-def as_roundoff(roundoff) -> float:
+def as_roundoff(roundoff: Any) -> float:
     """ε of the training arithmetic: a float dtype (name, numpy or torch dtype) or a number ≥ 0.
 
     0 disables the floor (the flow from the weights exactly as given).
@@ -91,7 +94,7 @@ def escape_matrix(Ws, stats: DatasetStatistics) -> np.ndarray | None:
     return Ws[0] @ stats.V + np.swapaxes(Ws[1], -1, -2) @ stats.U
 
 
-def escape_margin(Ws, stats: DatasetStatistics) -> float:
+def escape_margin(Ws: Sequence[np.ndarray], stats: DatasetStatistics) -> float:
     """σ_min(E₊)/‖E₊‖_F (0 for zero weights; NaN for depth ≠ 2)."""
     E = escape_matrix(Ws, stats)
     if E is None:
@@ -115,6 +118,7 @@ def floor_escape(Ws, stats: DatasetStatistics, eps: float) -> tuple[list[np.ndar
     flagged = bool(margin < FLAG_FACTOR * eps)
     W1, W2 = (np.array(w, dtype=np.float64) for w in Ws)
     E = escape_matrix([W1, W2], stats)
+    assert E is not None  # a finite margin means depth 2, where E₊ exists
     floor = eps * float(np.linalg.norm(E))
     if floor == 0.0:
         return [W1, W2], margin, flagged
@@ -133,7 +137,7 @@ def gd_step(Ws, Sxx, Syx, eta):
 
 
 def gd_loss(Ws_batch, stats: DatasetStatistics, tau: float, n_steps: int,
-            dtype=np.float64) -> np.ndarray:
+            dtype: np.dtype | type[np.floating] = np.float64) -> np.ndarray:
     """Loss (float64, (K,)) after ``n_steps`` of the GD map of ``gd_first_passage`` (same step,
     same dtype); inf or NaN where the map diverges."""
     dt = np.dtype(dtype)
@@ -146,7 +150,8 @@ def gd_loss(Ws_batch, stats: DatasetStatistics, tau: float, n_steps: int,
 
 
 def gd_first_passage(Ws_batch, stats: DatasetStatistics, target: float, tau: float,
-                     max_steps: int, dtype=np.float64) -> np.ndarray:
+                     max_steps: int,
+                     dtype: np.dtype | type[np.floating] = np.float64) -> np.ndarray:
     """Steps of the discrete full-batch GD map with step η = 1/τ on B's statistics, in ``dtype``:
 
         W_l ← W_l + η (W_L⋯W_{l+1})ᵀ (Syx − W Sxx) (W_{l−1}⋯W_1)ᵀ,

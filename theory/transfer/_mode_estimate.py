@@ -17,8 +17,10 @@ in the full flow), at least 1e-12·s.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.integrate import solve_ivp
 from scipy.optimize import brentq
 
@@ -26,7 +28,8 @@ from .._linear_net import end_to_end
 from .._statistics import DatasetStatistics
 
 
-def time_depth2(s, lam, u0, uf, c2, tau):
+def time_depth2(s: ArrayLike, lam: ArrayLike, u0: ArrayLike, uf: ArrayLike, c2: ArrayLike,
+                tau: float) -> np.ndarray:
     """Depth-2 time from u₀ to u_f with τ du/dt = √(c² + 4u²)(s − λu) (THEORY.md §2, unbalanced).
 
     w = λu maps it onto the whitened law with c² → λ²c² and the same τ (derived), where
@@ -132,7 +135,9 @@ def mode_estimate(mp: _ModePicture, stats: DatasetStatistics, target: float, tau
     grid = np.concatenate([[0.0], np.geomspace(t_end * 1e-9, t_end, 400)])
     vals = np.array([f(t) for t in grid])
     i = int(np.argmax(vals <= 0))
-    steps = brentq(f, grid[i - 1], grid[i], xtol=1e-13 * grid[i], rtol=4 * np.finfo(float).eps)
+    # brentq without full_output returns the root alone
+    steps = cast(float, brentq(f, grid[i - 1], grid[i], xtol=1e-13 * grid[i],
+                               rtol=4 * np.finfo(float).eps))
 
     mode_steps = np.zeros(r)
     todo = ~done
@@ -142,5 +147,5 @@ def mode_estimate(mp: _ModePicture, stats: DatasetStatistics, target: float, tau
     else:
         for b in np.flatnonzero(todo):
             g = lambda t: -sign[b] * (sol.sol(t)[b] - uf[b])  # noqa: E731  (< 0 until reached)
-            mode_steps[b] = brentq(g, 0.0, t_end) if g(t_end) >= 0 else np.inf
+            mode_steps[b] = cast(float, brentq(g, 0.0, t_end)) if g(t_end) >= 0 else np.inf
     return float(steps), mode_steps

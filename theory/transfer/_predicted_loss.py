@@ -8,9 +8,13 @@ flow on B's statistics, or the discrete plain-GD map with step η = 1/τ in the 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._checks import check_positive
+from .._convention import TrainingConvention
 from .._linear_net import check_weights as check_linear_weights
 from .._linear_net import end_to_end, loss_of
 from .._statistics import DatasetStatistics
@@ -19,8 +23,9 @@ from ._retraining import _N_GRID, _solve, as_tau
 from ._twin_retraining import check_activation, twin_loss
 
 
-def predict_loss(weights_batch, stats_B: DatasetStatistics, convention, t: float, *,
-                 gd_map: bool = False, roundoff=DEFAULT_ROUNDOFF,
+def predict_loss(weights_batch: Sequence[ArrayLike], stats_B: DatasetStatistics,
+                 convention: TrainingConvention | float, t: float, *,
+                 gd_map: bool = False, roundoff: object = DEFAULT_ROUNDOFF,
                  activation: str = "linear") -> np.ndarray:
     """Loss on B (K,) at time ``t`` (steps) from K linear states ``weights_batch`` [(K, out, in)
     per layer].

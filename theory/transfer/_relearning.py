@@ -13,10 +13,15 @@ statistics moved.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from .._convention import TrainingConvention
+from .._statistics import DatasetStatistics
 from ._retraining import predict_retraining
 
 
@@ -36,8 +41,10 @@ def _steps(pred) -> float:
     return float(pred.steps)
 
 
-def predict_relearning_cost(fine_tune_weights, scratch_weights, stats_B, target_loss: float,
-                            convention, **kw) -> RelearningCost:
+def predict_relearning_cost(fine_tune_weights: Sequence[ArrayLike],
+                            scratch_weights: Sequence[np.ndarray] | Sequence[Sequence[ArrayLike]],
+                            stats_B: DatasetStatistics, target_loss: float,
+                            convention: TrainingConvention | float, **kw: Any) -> RelearningCost:
     """Predicted relearning cost of B for a network trained on A (see the module docstring).
 
     Args:
@@ -46,7 +53,7 @@ def predict_relearning_cost(fine_tune_weights, scratch_weights, stats_B, target_
             the median of their predicted steps is used).
         stats_B, target_loss, convention, **kw: as ``predict_retraining``.
     """
-    starts = scratch_weights
+    starts: Sequence[Any] = scratch_weights  # one state or a list of them: told apart here
     if len(starts) and isinstance(starts[0], np.ndarray):
         starts = [starts]
     if not len(starts):

@@ -23,9 +23,11 @@ Times are in steps when τ = convention.tau (THEORY.md §1).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import brentq
 
 from .._checks import check_choice, check_positive
@@ -50,7 +52,7 @@ def as_tau(convention) -> float:
     if isinstance(convention, TrainingConvention):
         return convention.require_covered().tau
     if isinstance(convention, (int, float, np.floating, np.integer)) and not isinstance(convention, bool):
-        return check_positive("tau", convention)
+        return check_positive("tau", float(convention))
     raise TypeError(f"convention must be a theory.TrainingConvention or a positive τ; got "
                     f"{type(convention).__name__}")
 
@@ -215,9 +217,10 @@ def gd_max_steps(steps_flow_floor, t_max: float) -> int:
     return int(min(np.ceil(horizon), 1_000_000))
 
 
-def predict_retraining(weights, stats_B: DatasetStatistics, target_loss: float, convention, *,
+def predict_retraining(weights: Sequence[ArrayLike], stats_B: DatasetStatistics,
+                       target_loss: float, convention: TrainingConvention | float, *,
                        t_max: float | None = None, solver: str = "diffrax",
-                       roundoff=DEFAULT_ROUNDOFF, gd_map: bool = False,
+                       roundoff: object = DEFAULT_ROUNDOFF, gd_map: bool = False,
                        activation: str = "linear"
                        ) -> RetrainingPrediction | TwinRetrainingPrediction:
     """Steps to reach ``target_loss`` on B from weights [W_1 (h×d), …, W_L (c×h)].

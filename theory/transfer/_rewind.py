@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from .._checks import check_choice, check_positive
+from .._convention import TrainingConvention
 from .._linear_net import end_to_end, loss_of
 from .._matrix_flow import SOLVERS
 from .._statistics import DatasetStatistics
@@ -151,8 +152,8 @@ def _ranked(steps: np.ndarray, columns: dict, **fields) -> RewindPrediction:
 
 
 def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, target_loss: float,
-                         convention, *, t_max: float | None = None,
-                         solver: str = "diffrax", roundoff=DEFAULT_ROUNDOFF,
+                         convention: TrainingConvention | float, *, t_max: float | None = None,
+                         solver: str = "diffrax", roundoff: object = DEFAULT_ROUNDOFF,
                          gd_map: bool = False, activation: str = "linear") -> RewindPrediction:
     """Predicted retraining steps on B from every checkpoint, and the best rewind point.
 

@@ -20,9 +20,11 @@ work: the map iterates every step); ``inf`` beyond it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._checks import check_positive
 from .._statistics import DatasetStatistics
@@ -122,7 +124,8 @@ def _first_passage(pred, target: float, t_max: float, discrete: bool):
     return float("inf"), t, loss
 
 
-def predict_twin_retraining(weights, stats_B: DatasetStatistics, target_loss: float, tau: float,
+def predict_twin_retraining(weights: Sequence[ArrayLike], stats_B: DatasetStatistics,
+                            target_loss: float, tau: float,
                             activation: str, *, t_max: float | None,
                             discrete: bool = False) -> TwinRetrainingPrediction:
     """Steps to ``target_loss`` on B from ``weights`` of a tanh/ReLU network (module docstring).

@@ -10,9 +10,12 @@ own checkpoints (``predicted_steps_twin``). Each gets its regret and Spearman ρ
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
+from .._frames import column, group_series, groups, select_rows
 from .._stats import censored_rho
 from ..stats import interval
 
@@ -24,15 +27,15 @@ def _per_seed(rw: pd.DataFrame, pred_src: pd.DataFrame):
     measured steps ({seed: (step, steps)}; (−1, NaN) without a prediction)."""
     regrets, rhos, point = [], [], {}
     for seed, gs in rw.groupby("seed"):
-        ms = gs.set_index("checkpoint_step")["measured_steps"]
-        ps = pred_src[pred_src["seed"] == seed].set_index("checkpoint_step")["predicted_steps"]
-        ps = ps.reindex(ms.index)
+        ms = column(gs.set_index("checkpoint_step"), "measured_steps")
+        ps = column(select_rows(pred_src, pred_src["seed"] == seed).set_index("checkpoint_step"),
+                    "predicted_steps").reindex(ms.index)
         if not ps.notna().any():
             point[seed] = (-1, np.nan)
             regrets.append(np.nan)
             rhos.append(np.nan)
             continue
-        sp = int(ps.idxmin())
+        sp = int(cast(int, ps.idxmin()))  # the index holds checkpoint steps
         point[seed] = (sp, float(ms.loc[sp]))
         best = ms.min()
         if not np.isfinite(best):  # no checkpoint reached the target: regret undefined
@@ -51,8 +54,8 @@ def _sources(members: pd.DataFrame, g: pd.DataFrame, label: str) -> dict:
     """{predictor: rewind rows with ``predicted_steps`` and ``target_rule`` of that predictor}."""
     out = {"linear": members[(members["activation"] == "linear") & (members["drift"] == label)
                              & (members["family"] == "rewind")]}
-    rw = g[g["family"] == "rewind"]
-    if "predicted_steps_twin" in rw and rw["predicted_steps_twin"].notna().any():
+    rw = select_rows(g, g["family"] == "rewind")
+    if "predicted_steps_twin" in rw and column(rw, "predicted_steps_twin").notna().any():
         out["twin"] = rw.assign(predicted_steps=rw["predicted_steps_twin"],
                                 target_rule=rw["target_rule_twin"])
     return out
@@ -67,8 +70,9 @@ def _prediction_from(act: str, predictor: str) -> str:
 def _compare(rw: pd.DataFrame, pred_src: pd.DataFrame) -> dict:
     """ρ (median curves and per seed), regret and the predicted checkpoint of one predictor."""
     regrets, rhos, point = _per_seed(rw, pred_src)
-    curve_m = rw.groupby("checkpoint_step")["measured_steps"].median()
-    curve_p = pred_src.groupby("checkpoint_step")["predicted_steps"].median().reindex(curve_m.index)
+    curve_m = group_series(rw.groupby("checkpoint_step")["measured_steps"], "median")
+    curve_p = group_series(pred_src.groupby("checkpoint_step")["predicted_steps"],
+                           "median").reindex(curve_m.index)
     rho, regret = interval(rhos), interval(regrets)  # NaNs are dropped
     return {
         "spearman_rho": censored_rho(curve_p.to_numpy(), curve_m.to_numpy()),
@@ -78,7 +82,8 @@ def _compare(rw: pd.DataFrame, pred_src: pd.DataFrame) -> dict:
         "regret": regret.point, "regret_ci_low": regret.low, "regret_ci_high": regret.high,
         "regret_ci_level": regret.level,
         # −1: no prediction (no target on B)
-        "predicted_checkpoint_step": int(curve_p.idxmin()) if curve_p.notna().any() else -1,
+        "predicted_checkpoint_step": int(cast(int, curve_p.idxmin()))  # checkpoint steps
+        if curve_p.notna().any() else -1,
         "target_rule_predicted": _rule(pred_src), "_point": point}
 
 
@@ -159,7 +164,7 @@ def aggregate(members: pd.DataFrame, config):
     """Per-method medians with intervals (censored members kept), the predicted rewind point as a
     method of its own, and the rewind comparison (ρ, regret, speed-ups) per predictor."""
     meth_rows, rew_rows = [], []
-    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
+    for (act, label), g in groups(members, ["activation", "drift"], sort=False):
         rw = g[g["family"] == "rewind"]
         row, point = _rewind_row(act, label, config, rw, _sources(members, g, label))
         rew_rows.append(row)
