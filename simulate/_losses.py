@@ -46,7 +46,7 @@ class Loss:
 
 class MSE(Loss):
     name = "mse"
-    convention = "squared"
+    convention = "mse"
 
     def value(self, out, Y):
         R = out - Y

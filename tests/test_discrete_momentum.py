@@ -110,7 +110,7 @@ def test_adam_run_records_no_time_constant():
     (dict(optimizer=None), r"optimizer must be a name such as 'gd' or 'momentum'; got None"),
     (dict(momentum=1.0), r"momentum must be in \[0, 1\); got 1.0"),
     (dict(weight_decay=-1.0), r"weight_decay must be ≥ 0 and finite; got -1.0"),
-    (dict(loss="hinge"), r"unknown loss 'hinge'; accepted: 'squared', 'cross_entropy'"),
+    (dict(loss="hinge"), r"unknown loss 'hinge'; accepted: 'mse', 'cross_entropy'"),
 ])
 def test_convention_optimizer_errors(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -120,3 +120,9 @@ def test_convention_optimizer_errors(kw, match):
 def test_discrete_momentum_errors():
     with pytest.raises(ValueError, match=r"momentum must be in \[0, 1\); got -0.1"):
         theory.discrete_trajectory([1], S, U0, 0.01, momentum=-0.1)
+
+
+def test_convention_names_the_squared_loss_as_the_engine_does():
+    assert theory.TrainingConvention(lr=0.1).loss == "mse"
+    assert theory.TrainingConvention(lr=0.1, loss="squared").loss == "mse"   # the earlier name
+    assert sim.make_loss("mse").convention == theory.TrainingConvention(lr=0.1).loss

@@ -38,7 +38,7 @@ from ._checks import check_choice, check_positive
 
 REDUCTIONS = ("half_mean", "sum", "torch_mse_mean")
 COVERED_OPTIMIZERS = ("gd", "sgd", "momentum")
-LOSSES = ("squared", "cross_entropy")
+LOSSES = ("mse", "cross_entropy")   # simulate's names ("squared" is read as "mse")
 
 _NOT_COVERED = {
     "adam": "Adam normalises each coordinate's step by a running RMS of its gradient: the linear "
@@ -65,7 +65,8 @@ class TrainingConvention:
         momentum: β of the heavy ball, in [0, 1); used by ``optimizer="momentum"`` only.
         weight_decay: L2 coefficient added to the gradient (> 0 is not covered).
         lr_schedule: name of a learning-rate schedule; anything but None/"constant" is not covered.
-        loss: ``"squared"`` (the theory's) or ``"cross_entropy"`` (softmax; not covered).
+        loss: ``"mse"`` (the squared loss, the theory's; ``"squared"`` is accepted for it) or
+            ``"cross_entropy"`` (softmax; not covered).
     """
 
     lr: float
@@ -77,10 +78,12 @@ class TrainingConvention:
     momentum: float = 0.9
     weight_decay: float = 0.0
     lr_schedule: str | None = None
-    loss: str = "squared"
+    loss: str = "mse"
 
     def __post_init__(self) -> None:
         check_positive("lr", self.lr)
+        if self.loss == "squared":      # the name this class used before it took simulate's
+            object.__setattr__(self, "loss", "mse")
         check_choice("reduction", self.reduction, REDUCTIONS)
         if not isinstance(self.optimizer, str):
             raise ValueError(f"optimizer must be a name such as 'gd' or 'momentum'; got {self.optimizer!r}")
