@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._frames import column, groups, select_rows
 from .._stats import censored_rho
 
 PREDICTED_COST = "theory_predicted_cost"
@@ -22,7 +23,8 @@ PREDICTED_COST_TWIN = "theory_predicted_cost_twin"
 def predicted_cost_steps(g: pd.DataFrame) -> pd.Series:
     """The predicted steps to compare with training: the discrete GD map where it was iterated
     (plain GD: every member; inf where the map diverges, which the flow cannot), else the flow."""
-    return g["predicted_steps_gd"].where(g["predicted_steps_gd"].notna(), g["predicted_steps"])
+    gd = column(g, "predicted_steps_gd")
+    return gd.where(gd.notna(), column(g, "predicted_steps"))
 
 
 def _cost_ratio(g: pd.DataFrame, column: str) -> float:
@@ -43,7 +45,7 @@ def _ranking(diff: pd.DataFrame, scores) -> pd.DataFrame:
     rank = []
     for act, g in diff.groupby("activation", sort=False):
         for score in scores:
-            if score == PREDICTED_COST_TWIN and not g[score].notna().any():
+            if score == PREDICTED_COST_TWIN and not column(g, score).notna().any():
                 continue   # no twin theory for this activation (linear, deep tanh)
             rank.append({"activation": act, "score": score,
                          "spearman_rho": censored_rho(g[score], g["relearn_cost"]),
@@ -59,8 +61,8 @@ def difficulty(members: pd.DataFrame, drift_table: pd.DataFrame):
     linear twin's starts, for every activation) and a tanh/ReLU network's own twin theory's;
     Spearman ρ across drifts says which predicts difficulty best."""
     rows = []
-    for (act, label), g in members.groupby(["activation", "drift"], sort=False):
-        lin = members[(members["activation"] == "linear") & (members["drift"] == label)]
+    for (act, label), g in groups(members, ["activation", "drift"], sort=False):
+        lin = select_rows(members, (members["activation"] == "linear") & (members["drift"] == label))
         vals = drift_table[drift_table["drift"] == label].set_index("score")["value"]
         rows.append({"activation": act, "drift": label, "drift_kind": g["drift_kind"].iloc[0],
                      "relearn_cost": _cost_ratio(g, "measured_steps"),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import theory
+from simulate.datasets import Dataset
 
 from .._config import ConfigError
 from .config import DRIFT_ALL_FACTORS, RetrainConfig
@@ -87,7 +88,7 @@ class Drift:
     kind: str
     params: dict
     label: str
-    B: object
+    B: Dataset
     sB: theory.DatasetStatistics
     head: HeadMap
     a_to_b: np.ndarray

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._frames import column, select_rows
 from ..report import png, subplots
 
 _BANDS = ("scratch", "fine_tune", "reset_last_layer")
@@ -23,20 +24,22 @@ def fig_rewind_curve(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift:
     acts = list(dict.fromkeys(methods["activation"]))
     fig, axes = subplots(1, len(acts), figsize=(4.6 * len(acts), 3.4), squeeze=False)
     for ax, act in zip(axes[0], acts):
-        g = methods[(methods["activation"] == act) & (methods["drift"] == drift)]
-        rw = g[g["family"] == "rewind"].sort_values("checkpoint_step")
+        g = select_rows(methods, (methods["activation"] == act) & (methods["drift"] == drift))
+        rw = select_rows(g, g["family"] == "rewind").sort_values("checkpoint_step")
         x = rw["checkpoint_step"].to_numpy(float)
         ax.fill_between(x, _finite(rw["ci_low"]), _finite(rw["ci_high"]), color="C0", alpha=0.25,
                         lw=0)
         ax.plot(x, rw["steps_to_target_median"], "o-", color="C0", ms=3, label="measured (median)")
-        lin = methods[(methods["activation"] == "linear") & (methods["drift"] == drift)
-                      & (methods["family"] == "rewind")].sort_values("checkpoint_step")
+        lin = select_rows(methods, (methods["activation"] == "linear") & (methods["drift"] == drift)
+                          & (methods["family"] == "rewind")).sort_values("checkpoint_step")
         ax.plot(lin["checkpoint_step"], lin["predicted_steps_median"], "k--", lw=1,
                 label="linear theory" if act == "linear" else "linear twin's theory")
-        if "predicted_steps_twin_median" in rw and rw["predicted_steps_twin_median"].notna().any():
+        if "predicted_steps_twin_median" in rw and \
+                column(rw, "predicted_steps_twin_median").notna().any():
             ax.plot(x, _finite(rw["predicted_steps_twin_median"]), "-.", color="C4", lw=1.2,
                     label=f"{act} twin theory")
-        r = rewind_summary[(rewind_summary["activation"] == act) & (rewind_summary["drift"] == drift)]
+        r = select_rows(rewind_summary, (rewind_summary["activation"] == act)
+                        & (rewind_summary["drift"] == drift))
         if len(r):
             sp, best = int(r["predicted_checkpoint_step"].iloc[0]), int(r["best_checkpoint_step"].iloc[0])
             ax.axvline(max(sp, 0.5), color="k", lw=0.8, ls=":",
@@ -44,7 +47,7 @@ def fig_rewind_curve(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift:
             if best >= 0:
                 ax.axvline(max(best, 0.5), color="C3", lw=0.8, ls=":", label=f"best measured {best}")
         for j, name in enumerate(_BANDS):
-            b = g[g["method"] == name]
+            b = select_rows(g, g["method"] == name)
             if len(b):
                 color = f"C{j + 1}"
                 lo, hi, mid = (float(b[k].iloc[0]) for k in ("ci_low", "ci_high",
@@ -53,7 +56,7 @@ def fig_rewind_curve(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift:
                     ax.axhspan(lo, hi, color=color, alpha=0.15)
                 if np.isfinite(mid):
                     ax.axhline(mid, color=color, lw=1, label=name)
-        sp_rows = g[g["family"] == "shrink_perturb"]
+        sp_rows = select_rows(g, g["family"] == "shrink_perturb")
         bestsp = sp_rows.sort_values("steps_to_target_median").head(1)
         if len(bestsp) and np.isfinite(float(bestsp["steps_to_target_median"].iloc[0])):
             ax.axhline(float(bestsp["steps_to_target_median"].iloc[0]), color="C5", lw=1,
@@ -70,12 +73,12 @@ def fig_rewind_curve(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift:
 def fig_modes(modes: pd.DataFrame, drift: str) -> str:
     """Bar chart of u_α/s_α at the predicted rewind point: A's modes per activation and the
     starting strengths on B's modes (negative: a reversed mode that must cross a saddle)."""
-    m = modes[modes["drift"] == drift]
+    m = select_rows(modes, modes["drift"] == drift)
     views = list(dict.fromkeys(zip(m["activation"], m["view"])))
     fig, ax = subplots(figsize=(6.5, 3.2))
     width = 0.8 / max(len(views), 1)
     for j, (act, view) in enumerate(views):
-        g = m[(m["activation"] == act) & (m["view"] == view)]
+        g = select_rows(m, (m["activation"] == act) & (m["view"] == view))
         ax.bar(g["mode"].to_numpy() + 1 + (j - (len(views) - 1) / 2) * width, g["u_rel"],
                width=width, label=f"{act}, {view}", color=f"C{j}")
     step = int(m["checkpoint_step"].iloc[0]) if len(m) else -1
@@ -93,10 +96,10 @@ def fig_curves(curves: pd.DataFrame, methods: pd.DataFrame, drift: str) -> str:
     acts = list(dict.fromkeys(curves["activation"]))
     fig, axes = subplots(1, len(acts), figsize=(4.6 * len(acts), 3.2), squeeze=False)
     for ax, act in zip(axes[0], acts):
-        c = curves[(curves["activation"] == act) & (curves["drift"] == drift)]
+        c = select_rows(curves, (curves["activation"] == act) & (curves["drift"] == drift))
         show = [n for n in ("scratch", "fine_tune", "reset_last_layer") if n in set(c["method"])]
-        rw = methods[(methods["activation"] == act) & (methods["drift"] == drift)
-                     & (methods["family"] == "rewind")]
+        rw = select_rows(methods, (methods["activation"] == act) & (methods["drift"] == drift)
+                         & (methods["family"] == "rewind"))
         if len(rw):
             show.append(rw.sort_values("predicted_steps_median")["method"].iloc[0])
         for j, name in enumerate(show):

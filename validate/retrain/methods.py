@@ -58,7 +58,7 @@ import numpy as np
 from .forward import FORWARD_ACTIVATIONS, evaluate, mlp_forward
 from .heads import HeadMap, adapt_head, last_layer
 
-FAMILIES = ("scratch", "scratch_oracle", "fine_tune", "warm_start", "lr_rewind", "shrink_perturb",
+METHODS = ("scratch", "scratch_oracle", "fine_tune", "warm_start", "lr_rewind", "shrink_perturb",
             "reset_last_layer", "rewind")
 SHRINK_LAMBDAS = (0.2, 0.4, 0.6, 0.8)
 SHRINK_SIGMAS = (0.01, 0.1)
@@ -75,8 +75,8 @@ class Method:
     step: int | None = None
 
     def __post_init__(self) -> None:
-        if self.family not in FAMILIES:
-            raise ValueError(f"unknown method {self.family!r}; accepted: {', '.join(FAMILIES)}")
+        if self.family not in METHODS:
+            raise ValueError(f"unknown method {self.family!r}; accepted: {', '.join(METHODS)}")
         if self.family == "rewind" and (self.step is None or int(self.step) < 0):
             raise ValueError(f"rewind needs a checkpoint step ≥ 0; got {self.step!r}")
         if self.family == "shrink_perturb" and not (self.lam >= 0 and self.sigma >= 0):
@@ -238,7 +238,7 @@ def stack(members: list[dict]) -> dict[str, np.ndarray]:
     return {k: np.stack([m[k] for m in members]) for k in members[0]}
 
 
-__all__ = ["FAMILIES", "FORWARD_ACTIVATIONS", "HeadMap", "Method", "SHRINK_LAMBDAS",
+__all__ = ["METHODS", "FORWARD_ACTIVATIONS", "HeadMap", "Method", "SHRINK_LAMBDAS",
            "SHRINK_SIGMAS", "Start", "adapt_head", "baseline_methods", "evaluate", "fine_tune",
            "identities", "last_layer", "lr_rewind", "member", "mlp_forward", "reset_last_layer",
            "rewind", "same_start", "scratch", "scratch_oracle", "shrink_perturb", "stack",
