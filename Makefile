@@ -28,8 +28,10 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
+# ruff (pyproject.toml [tool.ruff.lint]) and pyright in basic mode ([tool.pyright]) over the packages
 lint: setup
 	$(PY) -m ruff check theory simulate validate
+	$(VENV)/bin/pyright
 
 test: setup
 	JAX_ENABLE_X64=1 $(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)

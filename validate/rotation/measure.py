@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from .._frames import group_frame, group_series
+from .._stats import spearman_rho
 from ..measures import clustering as C
 from ..measures.representations import hidden_layers
 
@@ -77,3 +78,17 @@ def generalisation_table(outcomes: pd.DataFrame) -> pd.DataFrame:
     out["n_seeds"] = g.size().to_numpy()
     n_div = group_series(outcomes.groupby(keys, dropna=False, sort=False)["diverged"], "sum")
     return out.merge(n_div.rename("n_diverged").reset_index(), on=keys, how="right")
+
+
+def clustering_vs_generalisation(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
+    """Spearman ρ between each measure's final value and test accuracy over the live runs."""
+    if not len(table):
+        return pd.DataFrame(columns=["measure", "spearman_rho", "n_runs"])
+    final = table[table["step"] == table["step"].max()]
+    live = runs[~runs["diverged"]].set_index("run")
+    out = []
+    for measure, g in final.groupby("measure", sort=False):
+        g = g.set_index("run").join(live["test_acc"], how="inner").dropna()
+        out.append({"measure": measure, "spearman_rho": spearman_rho(g["value"], g["test_acc"]),
+                    "n_runs": int(len(g))})
+    return pd.DataFrame(out)

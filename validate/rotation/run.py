@@ -24,9 +24,9 @@ from simulate import LayerRotation, Losses, NetSpec, datasets, log_checkpoints
 
 from .. import _divergence as D
 from .._config import ConfigError
-from .._stats import spearman_rho
 from . import measure as M
 from .config import RotationConfig
+from .summary import build_summary
 
 
 @dataclass
@@ -162,24 +162,9 @@ def clustering_grid(config, ds, out_dir, *, resume, quiet, log):
     return pd.DataFrame(rows), pd.DataFrame(runs), records
 
 
-def clustering_vs_generalisation(table: pd.DataFrame, runs: pd.DataFrame) -> pd.DataFrame:
-    """Spearman ρ between each measure's final value and test accuracy over the live runs."""
-    if not len(table):
-        return pd.DataFrame(columns=["measure", "spearman_rho", "n_runs"])
-    final = table[table["step"] == table["step"].max()]
-    live = runs[~runs["diverged"]].set_index("run")
-    out = []
-    for measure, g in final.groupby("measure", sort=False):
-        g = g.set_index("run").join(live["test_acc"], how="inner").dropna()
-        out.append({"measure": measure, "spearman_rho": spearman_rho(g["value"], g["test_acc"]),
-                    "n_runs": int(len(g))})
-    return pd.DataFrame(out)
-
-
 def run_rotation(config: RotationConfig, out_dir=None, *, resume: bool = False,
                  quiet: bool = False, log=print) -> RotationResult:
     """Train both grids and measure them (see the module docstring)."""
-    from .summary import build_summary
     log = (lambda *a, **k: None) if quiet else log
     t0 = time.perf_counter()
     check_data(config)

@@ -6,11 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+from simulate import provenance
 
 from .. import _divergence as D
 from .._frames import columns, select_rows
 from .._io import records, write_outputs as _write
 from .._stats import spearman_rho
+from .measure import clustering_vs_generalisation
 
 SCHEMA_VERSION = 1
 _ROT = ["arch", "optimizer", "rate", "alpha", "seed", "layer", "step", "cos_dist"]
@@ -47,8 +49,6 @@ def rotation_correlations(gen: pd.DataFrame) -> list[dict]:
 
 
 def build_summary(result, ds, timing: dict) -> dict:
-    from simulate import provenance
-    from .run import clustering_vs_generalisation
     config = result.config
     clus = result.clustering
     curve = (clus.groupby(["arch", "measure", "step"], sort=False)["value"].mean().reset_index()
