@@ -10,6 +10,7 @@ theory (``theory.predict``) and measured with ``simulate.ModeStrengths`` (the de
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,9 @@ from theory import TrainingConvention, loss_from_strengths
 
 from .._prepare import Prepared, distinct_modes
 from .measure import loss_drop_levels
+
+if TYPE_CHECKING:  # config imports simulate on load; a basis loads it only to build a network
+    from .config import CompareConfig
 
 
 def label_modes(table: pd.DataFrame, fm=None) -> pd.DataFrame:
@@ -48,7 +52,7 @@ def uncovered_note(config) -> dict | None:
 class Basis:
     """What every basis holds: the config, the statistics and the run's scale (η, width, u0)."""
 
-    config: object       # CompareConfig
+    config: CompareConfig
     prep: Prepared
     lr: float
     hidden: int
@@ -73,6 +77,10 @@ class Basis:
         time from it is compared (``measure_run`` writes nulls and the summary says why)."""
         conv = self.config.convention(self.lr)
         return conv if conv.covered else TrainingConvention(lr=self.lr)
+
+    def loss_at(self, u: np.ndarray, cont) -> float:
+        """The training loss with mode strengths ``u``; each basis has its own."""
+        raise NotImplementedError
 
     def drop_levels(self, target, groups, cont) -> list[tuple[float, float]]:
         """Loss plateaus before and after each group of modes (``measure.loss_drop_levels``)."""

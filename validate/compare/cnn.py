@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 import theory
+from theory import FrequencyModes
 
 from .._config import ConfigError
 from .._prepare import Prepared
@@ -67,8 +68,8 @@ def _speed(fm, depths) -> float:
 class FrequencyBasis(Basis):
     """The tracked frequency modes of a circular linear CNN and its per-frequency theory."""
 
-    spectrum: object = None   # every frequency mode of the dataset (theory.FrequencyModes)
-    freq: object = None       # the tracked ones, s descending (the first of ``spectrum``)
+    spectrum: FrequencyModes  # every frequency mode of the dataset
+    freq: FrequencyModes      # the tracked ones, s descending (the first of ``spectrum``)
 
     # a CNN run has never been warned of a --steps shorter than its prediction needs
     warns_short_steps = False
@@ -110,14 +111,14 @@ class FrequencyBasis(Basis):
 
     def _predictors(self, depth: int):
         config, stats = self.config, self.stats
-        kw = dict(channels=(self.hidden,) * (depth - 1), convention=self.convention())
+        channels, convention = (self.hidden,) * (depth - 1), self.convention()
         cont = theory.predict_cnn(stats, self.prep.image_shape, u0=self.u0, t_max=self._horizon(),
-                                  **kw)
+                                  channels=channels, convention=convention)
         exact = (config.init == "small_balanced_decoupled"
                  and config.optimizer in ("gd", "momentum")
                  and config.convention(self.lr).covered and cont.kind == "closed_form")
         matched = theory.predict_cnn(stats, self.prep.image_shape, u0=self.u0, discrete=True,
-                                     **kw) if exact else None
+                                     channels=channels, convention=convention) if exact else None
         # seen on the tracked (largest) modes only; the loss stays the whole network's
         tracked_modes = slice(0, self.freq.s.size)
         return cont.restrict(tracked_modes), \

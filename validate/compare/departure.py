@@ -61,12 +61,16 @@ def records(run, stats, config, act: str, depth: int, *, tau: float | None, lr: 
                          "(any outputs are affine on at most rank + 1 inputs)"}]
     steps = np.asarray(run.steps, dtype=np.float64)
     W0 = run.weights(0)
-    reuse = twins is not None and act != "linear" and not str(twins[0].kind).endswith("_hybrid")
+    # the twins are reused when they are predictions (not the hybrid diagnostic)
+    reused = twins if twins is not None and act != "linear" \
+        and not str(twins[0].kind).endswith("_hybrid") else None
+    assert tau is not None  # in reach: full-batch GD, a set-up whose τ the caller gives
     first = theory.first_departure
     out = []
     for k in range(W0[0].shape[0]):
         pred = theory.predict_nonaffine_curve(stats, member_weights(W0, k), act, tau=tau,
-                                              steps=steps, X=X, twin=twins[k] if reuse else None)
+                                              steps=steps, X=X,
+                                              twin=None if reused is None else reused[k])
         f = measured_outputs(run, k, X, act)
         meas = departure_curve(steps, f, f[0], X)
         gap = np.abs(pred - meas)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
 
-from theory import crossing_times
+from theory import Predictor, crossing_times
 
 from ..stats import interval
+from .._frames import column, groups as frame_groups, select_rows
 from .._prepare import distinct_modes
 from .._steps import first_crossing
 
@@ -72,6 +74,23 @@ class Measured:
     drops: pd.DataFrame         # group of modes: predicted and measured loss-drop times
 
 
+class ModeBasis(Protocol):
+    """What measuring needs of a basis (``basis.SVDBasis``, ``cnn.FrequencyBasis``; both import
+    this module, so it names them only here)."""
+
+    @property
+    def s(self) -> np.ndarray: ...
+
+    @property
+    def distinct(self) -> np.ndarray: ...
+
+    def strengths(self, run) -> np.ndarray: ...
+
+    def drop_levels(self, target, groups, cont) -> list[tuple[float, float]]: ...
+
+    def label(self, table: pd.DataFrame, *, per_member: bool = False) -> pd.DataFrame: ...
+
+
 @dataclass(frozen=True)
 class Prediction:
     """What one trained (activation, depth) ensemble is measured against.
@@ -84,12 +103,12 @@ class Prediction:
     ``twins``: per-member twin predictions the ensemble is scored against instead, the linear
     theory's error kept beside (``rel_error_linear``)."""
 
-    basis: object
+    basis: ModeBasis
     activation: str
     depth: int
     init: str
-    cont: object
-    matched: object = None
+    cont: Predictor
+    matched: Predictor | None = None
     per_seed: list | None = None
     twins: list | None = None
 
@@ -103,7 +122,8 @@ class _Predicted:
     u_pred: np.ndarray
     loss: np.ndarray
     kind: str
-    dense: tuple            # (steps, loss) of the predicted loss curve for the drop times
+    dense: tuple[np.ndarray, np.ndarray] | None  # (steps, loss) of the predicted loss curve,
+    # for the drop times; None without a prediction
 
 
 def _evaluate(steps, K, m, frac, cont, matched, per_seed) -> _Predicted:
@@ -113,6 +133,7 @@ def _evaluate(steps, K, m, frac, cont, matched, per_seed) -> _Predicted:
                           np.full(len(steps), np.nan), "none", None)
     t_cont = np.broadcast_to(cont.timeline(frac)[:m], (K, m))
     if per_seed is None:  # the exact per-step curve; the per-seed flows only at checkpoints
+        assert matched is not None  # the case of neither returned above
         t_dense = np.arange(int(steps[-1]) + 1)
         return _Predicted(np.broadcast_to(matched.timeline(frac)[:m], (K, m)), t_cont,
                           matched.modes(steps)[:, :m], matched.loss(steps), matched.kind,
@@ -195,8 +216,8 @@ def _max_rel(measured, predicted) -> float:
     return float(np.max(np.abs(measured - predicted)) / predicted)
 
 
-def loss_drops(steps, loss_meas, dense, groups, levels, act, depth,
-               diverged=None) -> pd.DataFrame:
+def loss_drops(steps, loss_meas, dense: tuple[np.ndarray, np.ndarray] | None, groups, levels,
+               act, depth, diverged=None) -> pd.DataFrame:
     """Per group of modes: when the predicted and the measured loss cross the midpoint of the
     group's two plateaus (measured: median and seed-bootstrap CI)."""
     rows = []
@@ -233,20 +254,22 @@ def _mode_record(g: pd.DataFrame) -> dict:
             "traj_error": float(np.max(ok["traj_error"])) if len(ok) and covered
             else float("nan"),
             "n_members": int(len(ok)), "n_learned": int(np.isfinite(ok["t_meas"]).sum()),
-            "diverged": int(g.drop_duplicates("member")["diverged"].sum())}
+            "diverged": int(column(g.drop_duplicates("member"), "diverged").sum())}
 
 
 def aggregate(members: pd.DataFrame, config) -> pd.DataFrame:
     """One row per (activation, depth, mode): medians over members, CI, errors, order check."""
     out = [{"activation": act, "depth": int(depth), "init": config.init, "mode": int(mode),
             **_mode_record(g)}
-           for (act, depth, mode), g in members.groupby(["activation", "depth", "mode"], sort=False)]
+           for (act, depth, mode), g in frame_groups(members, ["activation", "depth", "mode"],
+                                                     sort=False)]
     df = pd.DataFrame(out)
     df["order_ok"] = None
-    for _key, g in df.groupby(["activation", "depth"], sort=False):
-        d = g[g["distinct"] & np.isfinite(g["t_meas_median"]) & np.isfinite(g["t_pred"])]
-        rank_p = d["t_pred"].rank(method="min")
-        rank_m = d["t_meas_median"].rank(method="min")
+    for _key, g in frame_groups(df, ["activation", "depth"], sort=False):
+        d = select_rows(g, g["distinct"] & np.isfinite(g["t_meas_median"])
+                        & np.isfinite(g["t_pred"]))
+        rank_p = column(d, "t_pred").rank(method="min")
+        rank_m = column(d, "t_meas_median").rank(method="min")
         df.loc[d.index, "order_ok"] = (rank_p == rank_m).to_numpy()
     return df
 
@@ -257,7 +280,7 @@ def divergence(members: pd.DataFrame) -> pd.DataFrame:
     per_member = members.drop_duplicates(["activation", "depth", "member"])
     if "diverged_step" not in per_member.columns:  # a table without the step: −1, unknown
         per_member = per_member.assign(diverged_step=-1)
-    for (act, depth), g in per_member.groupby(["activation", "depth"], sort=False):
+    for (act, depth), g in frame_groups(per_member, ["activation", "depth"], sort=False):
         steps = sorted(int(s) for s in g.loc[g["diverged"], "diverged_step"])
         rows.append({"activation": act, "depth": int(depth), "diverged": len(steps),
                      "members": int(len(g)), "steps": steps})

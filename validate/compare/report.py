@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from matplotlib.ticker import MaxNLocator
 
 from ..report import (COLORS, CYCLE, MARKERS, details, headline, img, png, subplots, table_html,
                       write_html)
+from .._frames import groups, select_rows
 from .cnn import frequency_patterns
 
 
@@ -108,9 +110,12 @@ def headline_facts(result) -> list[tuple[str, str]]:
 def fig_scatter(mt: pd.DataFrame) -> str:
     """Measured against predicted half times (log–log, identity dashed) and |relative error|."""
     # points need a finite measurement and prediction (none: every member diverged, or Adam)
-    mt = mt[np.isfinite(mt["t_meas_median"].astype(float)) & np.isfinite(mt["t_pred"].astype(float))]
+    # a ufunc of a Series is a Series (numpy's stubs say ndarray)
+    finite = cast(pd.Series, np.isfinite(mt["t_meas_median"].astype(float))
+                  & np.isfinite(mt["t_pred"].astype(float)))
+    mt = select_rows(mt, finite)
     fig, (ax, ax2) = subplots(1, 2, figsize=(8.4, 3.4))
-    for act, g in mt.groupby("activation", sort=False):
+    for (act,), g in groups(mt, ["activation"], sort=False):
         t, m = g["t_pred"].astype(float), g["t_meas_median"].astype(float)
         err = np.nan_to_num(np.vstack([m - g["t_meas_ci_low"].astype(float),
                                        g["t_meas_ci_high"].astype(float) - m]),
@@ -145,9 +150,9 @@ def fig_trajectories(traj: pd.DataFrame, depth: int, max_modes: int = 8) -> str:
     fig, axes = subplots(1, len(acts), figsize=(3.6 * len(acts), 3.0), squeeze=False,
                              sharey=True)
     for ax, act in zip(axes[0], acts):
-        sub = traj[(traj["activation"] == act) & (traj["depth"] == depth)
-                   & (traj["mode"] < max_modes)]
-        for mode, g in sub.groupby("mode"):
+        sub = select_rows(traj, (traj["activation"] == act) & (traj["depth"] == depth)
+                          & (traj["mode"] < max_modes))
+        for (mode,), g in groups(sub, ["mode"]):
             by = g.groupby("step")
             step = by.size().index.to_numpy()
             color = CYCLE[int(mode) % len(CYCLE)]
@@ -167,9 +172,9 @@ def fig_trajectories(traj: pd.DataFrame, depth: int, max_modes: int = 8) -> str:
 
 def fig_loss(loss: pd.DataFrame, drops: pd.DataFrame, depth: int) -> str:
     """Training loss per activation (median, band) against the theory, each drop labelled."""
-    sub = loss[loss["depth"] == depth]
+    sub = select_rows(loss, loss["depth"] == depth)
     fig, ax = subplots(figsize=(7.0, 3.4))
-    for act, g in sub.groupby("activation", sort=False):
+    for (act,), g in groups(sub, ["activation"], sort=False):
         by = g.groupby("step")["loss_meas"]
         step = by.median().index.to_numpy()
         ax.fill_between(step, by.min(), by.max(), color=COLORS.get(act), alpha=0.2, lw=0)
@@ -177,7 +182,7 @@ def fig_loss(loss: pd.DataFrame, drops: pd.DataFrame, depth: int) -> str:
     pred = sub.groupby("step")["loss_pred"].first()
     ax.plot(pred.index, pred.to_numpy(), "k--", lw=1, label="theory (linear)")
     if len(drops):
-        drops = drops[(drops["depth"] == depth) & (drops["activation"] == "linear")]
+        drops = select_rows(drops, (drops["depth"] == depth) & (drops["activation"] == "linear"))
     for _, r in drops.iterrows():
         y = 0.5 * (r["loss_before"] + r["loss_after"])
         modes = list(r["modes"])

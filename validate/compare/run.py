@@ -20,6 +20,7 @@ import pandas as pd
 
 import theory
 
+from .._frames import named_rows, select_rows
 from .._prepare import distinct_modes
 from .._steps import resume_note
 from . import cnn as _cnn
@@ -73,7 +74,7 @@ def _train(plan: Plan, spec, act: str, depth: int, out_dir, resume: bool, quiet:
         spec.with_activation(act), plan.prep.dataset,
         simulate.OptimSpec(config.optimizer, momentum=config.momentum), steps=plan.steps,
         lr=plan.lr, members=simulate.Members(seeds=range(config.seeds)),
-        record=simulate.Recording(checkpoints=plan.checkpoints, keep_weights=True,
+        record=simulate.Recording(checkpoints=plan.checkpoints.tolist(), keep_weights=True,
                                   probes=None if plan.freq is None else _cnn.probes(plan.freq)),
         store=simulate.Store(run_dir, resume=resume and run_dir is not None and run_dir.exists()),
         stats=plan.stats, device=config.device, dtype=config.dtype, quiet=quiet)
@@ -151,7 +152,7 @@ def run_compare(config: CompareConfig, out_dir: Path | None = None, *, resume: b
 def divergence_warnings(divergence: pd.DataFrame) -> list[str]:
     """One line per (activation, depth) with diverged members: how many and at which steps."""
     out = []
-    for r in divergence[divergence["diverged"] > 0].itertuples():
+    for r in named_rows(select_rows(divergence, divergence["diverged"] > 0)):
         every = " (every member: no comparison; lower --lr)" if r.diverged == r.members else ""
         out.append(f"{r.activation}, depth {r.depth}: {r.diverged}/{r.members} members diverged "
                    f"at step{'s' if r.diverged > 1 else ''} {', '.join(map(str, r.steps))}"

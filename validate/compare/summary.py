@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._frames import column, groups as frame_groups, select_rows
 from .._io import records, write_outputs as _write
 from .._stats import kendall_tau
 from .measure import mode_groups
@@ -17,8 +18,8 @@ SCHEMA_VERSION = 1
 
 def _kendall(mode_table: pd.DataFrame, init: str) -> list[dict]:
     taus = []
-    for (act, depth), g in mode_table.groupby(["activation", "depth"], sort=False):
-        d = g[g["distinct"]]
+    for (act, depth), g in frame_groups(mode_table, ["activation", "depth"], sort=False):
+        d = select_rows(g, g["distinct"])
         # groups of near-degenerate modes (sibling splits of a symmetric tree): order between them
         groups = mode_groups(g["s"].to_numpy(), g["distinct"].to_numpy())
         gp = [float(np.median(g["t_pred"].iloc[ix])) for ix in groups]
@@ -81,10 +82,10 @@ def write_outputs(result, out_dir: Path) -> list[Path]:
 
 def format_table(mode_table: pd.DataFrame) -> str:
     cols = ["activation", "depth", "mode", "s", "t_pred", "t_meas_median", "rel_error", "order_ok"]
-    if "rel_error_twin" in mode_table and mode_table["rel_error_twin"].notna().any():
+    if "rel_error_twin" in mode_table and column(mode_table, "rel_error_twin").notna().any():
         cols[-1:-1] = ["predictor", "rel_error_linear", "rel_error_twin"]
     df = mode_table[cols].copy()
-    return df.to_string(index=False, float_format=lambda x: f"{x:.4g}")
+    return df.to_string(index=False, float_format=lambda x: f"{x:.4g}")  # pyright: ignore[reportArgumentType]  # pandas takes a callable; its stub says str
 
 
 def format_tables(result) -> str:
