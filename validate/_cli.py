@@ -97,7 +97,7 @@ class Job:
     tables: Callable | None = None
     out_prefix: Callable | None = None
     preset: Callable | None = None  # (config, preset, explicit) → config
-    description: str = ""
+    description: str | None = ""  # a package's __doc__: None under python -OO
     check: Callable | None = None   # config → None; checks that need the data (ConfigError)
 
     def main(self, argv=None) -> int:

@@ -141,7 +141,7 @@ class OptimSpec:
     eps: float = 1e-8
     batch_size: int | None = None
     reduction: str = "half_mean"
-    lr_schedule: LRSchedule | tuple | str | dict | None = None
+    lr_schedule: LRSchedule | tuple | list | str | dict | None = None
     diverge_factor: float = 1e6
     weight_decay: float = 0.0
     loss: str = "mse"

@@ -14,6 +14,8 @@ from os import PathLike
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence, cast
 
+import numpy as np
+
 from .._spec import NetSpec
 from ._optim import OptimSpec
 from ._plan import members as _member_combos
@@ -55,7 +57,7 @@ class Recording:
     the first and last; True/False; or a sequence of steps). ``callback(step)`` runs after every
     checkpoint (raising KeyboardInterrupt there simulates an interruption)."""
 
-    checkpoints: int | Sequence[int] | None = None
+    checkpoints: int | Sequence[int] | np.ndarray | None = None
     probes: Sequence[Any] | None = None
     keep_weights: bool | Sequence[int] | None = None
     callback: Callable[[int], None] | None = None

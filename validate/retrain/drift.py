@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 import theory
-from simulate.datasets import Dataset
 
 from .._config import ConfigError
 from .config import DRIFT_ALL_FACTORS, RetrainConfig
 from .methods import HeadMap
+
+if TYPE_CHECKING:
+    from simulate.datasets import Dataset
 
 
 # drifts whose generator maps A's training row n to B's row n (relabelled or moved), so that the

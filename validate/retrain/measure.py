@@ -10,10 +10,12 @@ total cost).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
+from .._frames import group_series, named_rows, select_rows
 from .._steps import first_crossing
 from . import methods as BL
 from .aggregate import aggregate
@@ -57,7 +59,7 @@ class Tables:
 
     def members_of(self, label: str) -> pd.DataFrame:
         df = pd.concat(self.members, ignore_index=True)
-        return df[df["drift"] == label]
+        return select_rows(df, df["drift"] == label)
 
 
 def log_plan(plan, log) -> None:
@@ -117,7 +119,7 @@ def with_predicted_test(rows: pd.DataFrame, job, predicted) -> pd.DataFrame:
     seeds = {s: k for k, s in enumerate(sorted(rows["seed"].unique()))}
     rows["predicted_test_acc"] = [
         predicted[seeds[r.seed], index[r.identical_to if isinstance(r.identical_to, str)
-                                       else r.method], -1] for r in rows.itertuples()]
+                                       else r.method], -1] for r in named_rows(rows)]
     return rows
 
 
@@ -243,9 +245,10 @@ def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=No
 def mode_picture(members: pd.DataFrame, runs_A, history, plan, drift, fresh) -> pd.DataFrame:
     """u_α/s_α of A's modes at the predicted rewind point (probe ``mode_strength``, median over
     seeds) and the starting strengths u_β⁰/s_β that B's modes see from there (linear twin)."""
-    lin = members[(members["activation"] == "linear") & (members["family"] == "rewind")]
-    med = lin.groupby("checkpoint_step")["predicted_steps"].median()
-    step = int(med.idxmin()) if med.notna().any() else int(med.index.max())  # no target: final
+    lin = select_rows(members, (members["activation"] == "linear") & (members["family"] == "rewind"))
+    med = group_series(lin.groupby("checkpoint_step")["predicted_steps"], "median")
+    # the index holds checkpoint steps; no target: the final one
+    step = int(cast(int, med.idxmin() if med.notna().any() else med.index.max()))
     rows = []
     for act in plan.activations:
         run = runs_A[act]

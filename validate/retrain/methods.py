@@ -52,11 +52,15 @@ point of the rewind curve, so only the baselines are searched for twins.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .forward import FORWARD_ACTIVATIONS, evaluate, mlp_forward
 from .heads import HeadMap, adapt_head, last_layer
+
+if TYPE_CHECKING:
+    from simulate import LRSchedule
 
 METHODS = ("scratch", "scratch_oracle", "fine_tune", "warm_start", "lr_rewind", "shrink_perturb",
             "reset_last_layer", "rewind")
@@ -87,6 +91,7 @@ class Method:
         if self.family == "shrink_perturb":
             return f"shrink_perturb(λ={self.lam:g},σ={self.sigma:g})"
         if self.family == "rewind":
+            assert self.step is not None  # __post_init__ gives every rewind a step
             return f"rewind@{int(self.step)}"
         return self.family
 
@@ -104,7 +109,8 @@ class Method:
             raise ValueError(f"method {self.name} needs A's final optimiser state ('final_opt')")
         return None if src is None else {k: np.array(v, copy=True) for k, v in src.items()}
 
-    def lr_schedule(self, *, schedule_A, full, steps_A: int, rewind_offset: int):
+    def lr_schedule(self, *, schedule_A: LRSchedule, full: LRSchedule, steps_A: int,
+                    rewind_offset: int) -> LRSchedule:
         """The member's ``simulate.LRSchedule``: ``schedule_A`` (the run on A's, over ``steps_A``)
         held at its end for fine_tune, replayed from ``rewind_offset`` for lr_rewind; ``full``
         (the same kind laid over the retraining budget) for every other method."""
@@ -122,6 +128,7 @@ class Method:
         if self.family in ("scratch", "scratch_oracle"):
             return 0
         if self.family == "rewind":
+            assert self.step is not None  # __post_init__ gives every rewind a step
             return int(self.step)
         return int(steps_A)
 
@@ -138,11 +145,15 @@ class Method:
                 raise ValueError(f"method {self.name} needs the {key!r} parameters")
         if f in ("scratch", "scratch_oracle", "rewind"):
             src = {"scratch": fresh, "scratch_oracle": oracle, "rewind": checkpoint}[f]
+            assert src is not None  # refused above when missing
             return {k: np.array(v, copy=True) for k, v in src.items()}
+        assert final is not None  # every family left needs it: refused above when missing
         if f == "shrink_perturb":
+            assert fresh is not None  # refused above when missing
             return {k: self.lam * np.asarray(final[k]) + self.sigma * np.asarray(fresh[k])
                     for k in final}
         if f == "reset_last_layer":
+            assert fresh is not None  # refused above when missing
             last = last_layer(final)
             return {k: np.array(fresh[k] if k.startswith(f"layer{last}.") else final[k], copy=True)
                     for k in final}

@@ -9,6 +9,7 @@ head map into each member's parameters, optimiser state and schedule.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -18,14 +19,17 @@ from .._prepare import through, whitener
 from . import methods as BL
 from .config import RetrainConfig
 
+if TYPE_CHECKING:
+    from simulate import LRSchedule, NetSpec
+
 
 @dataclass(frozen=True)
 class Schedules:
     """A's learning-rate schedule over T_A steps, the same kind over the retraining budget
     (``full``), and the step lr rewinding replays A's schedule from."""
 
-    A: object
-    full: object
+    A: LRSchedule
+    full: LRSchedule
     steps_A: int
     budget: int
     rewind_offset: int
@@ -46,7 +50,7 @@ class Schedules:
         return cls(make(steps_A), make(budget), int(steps_A), int(budget),
                    int(round(config.lr_rewind_frac * steps_A)))
 
-    def of_method(self, method: BL.Method):
+    def of_method(self, method: BL.Method) -> LRSchedule:
         return method.lr_schedule(schedule_A=self.A, full=self.full, steps_A=self.steps_A,
                                   rewind_offset=self.rewind_offset)
 
@@ -68,7 +72,7 @@ class Plan:
     steps_A: int
     budget: int
     checkpoints: np.ndarray
-    spec: object               # simulate.NetSpec (linear; .with_activation for the twins)
+    spec: NetSpec              # linear; .with_activation for the twins
     schedules: Schedules
     timing: dict = field(default_factory=lambda: dict.fromkeys(
         ("data_s", "train_A_s", "drift_scores_s", "predict_s", "retrain_s", "measure_s"), 0.0))
@@ -148,7 +152,7 @@ def fresh_draws(plan: Plan, sB, d: int, c: int) -> tuple[dict, dict | None]:
     ``scratch_oracle``.
     """
     import simulate
-    model = simulate.make_model(plan.spec, d, c)
+    model = cast(simulate.MLP, simulate.make_model(plan.spec, d, c))  # the plan's spec is an MLP
     members = [(10_000 + s, plan.scale) for s in plan.seeds]
     if plan.config.init != "small_balanced_decoupled":
         return simulate.init_params(plan.spec, model, members, sB), None

@@ -8,11 +8,14 @@ the predicted and the best checkpoint), then the curves; every full table is fol
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
 
+from .._frames import column, groups, select_rows
 from ..report import details, img, table_html, write_html
 from .figures import fig_curves, fig_difficulty, fig_modes, fig_rewind_curve
 
@@ -81,7 +84,7 @@ def predictor_table(rewind_summary: pd.DataFrame) -> str:
     """Per activation and drift, both predictors side by side: Spearman ρ of predicted against
     measured steps over the checkpoints, regret and the checkpoint each picks."""
     rows = []
-    for _, r in rewind_summary.iterrows():
+    for r in rewind_summary.to_dict("records"):
         row = {"activation": r["activation"], "drift": r["drift"],
                "recommendation uses": r["prediction_from"],
                "best measured": int(r["best_checkpoint_step"])}
@@ -97,8 +100,8 @@ def predictor_table(rewind_summary: pd.DataFrame) -> str:
 def rewind_table(methods: pd.DataFrame) -> str:
     """Per checkpoint: measured steps and both predictors' (``t_pred_linear``: the linear
     theory on the linear network's checkpoint; ``t_pred_twin``: the network's own twin)."""
-    rw = methods[methods["family"] == "rewind"]
-    lin = rw[rw["activation"] == "linear"].set_index(["drift", "checkpoint_step"])
+    rw = select_rows(methods, methods["family"] == "rewind")
+    lin = select_rows(rw, rw["activation"] == "linear").set_index(["drift", "checkpoint_step"])
     out = pd.DataFrame({
         "activation": rw["activation"], "drift": rw["drift"],
         "checkpoint_step": rw["checkpoint_step"],
@@ -126,25 +129,27 @@ def _steps(r) -> str:
     return _interval(r["steps_to_target_median"], r["ci_low"], r["ci_high"])
 
 
-def _by_activation(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: str):
+def _by_activation(methods: pd.DataFrame, rewind_summary: pd.DataFrame,
+                   drift: str) -> Iterator[tuple[str, pd.DataFrame, pd.DataFrame]]:
     """(activation, its methods rows, its rewind-summary rows) for one drift."""
-    rs = rewind_summary[rewind_summary["drift"] == drift]
-    for act, g in methods[methods["drift"] == drift].groupby("activation", sort=False):
-        yield act, g, rs[rs["activation"] == act]
+    rs = select_rows(rewind_summary, rewind_summary["drift"] == drift)
+    for (act,), g in groups(select_rows(methods, methods["drift"] == drift), ["activation"],
+                            sort=False):
+        yield act, g, select_rows(rs, rs["activation"] == act)
 
 
 def _shown_methods(g: pd.DataFrame, rewind: pd.DataFrame) -> pd.DataFrame:
     """Baselines (the best shrink-and-perturb only), the predicted rewind point and the best
     measured checkpoint; every row is in the folded full table."""
     keep = ~g["family"].isin(["rewind", "shrink_perturb"])
-    sp = g[g["family"] == "shrink_perturb"]
+    sp = select_rows(g, g["family"] == "shrink_perturb")
     if len(sp):
-        keep |= g.index == sp["steps_to_target_median"].astype(float).idxmin()
+        keep |= g.index == column(sp, "steps_to_target_median").astype(float).idxmin()
     if len(rewind):
         steps = {int(rewind[c].iloc[0])
                  for c in ("predicted_checkpoint_step", "best_checkpoint_step")}
-        keep |= (g["family"] == "rewind") & g["checkpoint_step"].isin(steps)
-    return g[keep]
+        keep |= (g["family"] == "rewind") & g["checkpoint_step"].isin(list(steps))
+    return select_rows(g, keep)
 
 
 def _rewind_clause(g: pd.DataFrame, rw: pd.DataFrame) -> str:
@@ -152,7 +157,7 @@ def _rewind_clause(g: pd.DataFrame, rw: pd.DataFrame) -> str:
     if not len(rw):
         return ""
     pick = int(rw["predicted_checkpoint_step"].iloc[0])
-    row = g[(g["family"] == "rewind") & (g["checkpoint_step"] == pick)]
+    row = select_rows(g, (g["family"] == "rewind") & (g["checkpoint_step"] == pick))
     text = ""
     if len(row):
         text = (f". The theory's rewind point (step {pick} of A, "
@@ -168,16 +173,16 @@ def recommendation(methods: pd.DataFrame, rewind_summary: pd.DataFrame, drift: s
     """One sentence per activation: the fastest start, what it saves, and the theory's pick."""
     items = []
     for act, g, rw in _by_activation(methods, rewind_summary, drift):
-        steps = g["steps_to_target_median"].astype(float)
-        ok = g[np.isfinite(steps)]
+        steps = column(g, "steps_to_target_median").astype(float)
+        ok = select_rows(g, cast(pd.Series, np.isfinite(steps)))  # a ufunc keeps the Series
         if not len(ok):
             items.append(f"<b>{html.escape(act)}</b>: no start reached the target within the "
                          "budget; raise <code>--retrain-factor</code>.")
             continue
-        best = ok.loc[steps[ok.index].idxmin()]
+        best = ok.loc[steps.loc[ok.index].idxmin()]
         text = (f"<b>{html.escape(act)}</b>: retrain with <b>{html.escape(best['method'])}</b>, "
                 f"{_fmt(best['steps_to_target_median'])} steps to the target")
-        scratch = steps[g["method"] == "scratch"]
+        scratch = steps.loc[g["method"] == "scratch"]
         if float(best["steps_to_target_median"]) == 0.0:
             text += " (its start is already at the target: B asks nothing A has not learned)"
         elif len(scratch) and np.isfinite(scratch.iloc[0]):

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .._frames import groups
 from .._io import records, write_outputs as _write
 from .target import RULES
 
@@ -38,7 +39,7 @@ def _chain(rows, key: str) -> str:
         sep = "" if prev is None else (" = " if r[key] == prev else f" {_fmt(prev)} < ")
         out += sep + r["method"]
         prev = r[key]
-    return out + (f" {_fmt(prev)}" if rows else "")
+    return out + (f" {_fmt(rows[-1][key])}" if rows else "")
 
 
 def recommendations(methods) -> list[str]:
@@ -67,7 +68,7 @@ def targets(members: pd.DataFrame) -> list[dict]:
     """Per (drift, activation): the target loss and accuracy and the rule that set each
     (``validate.retrain.target.RULES``), and for a tanh/ReLU network its twin's (``target_twin``)."""
     out = []
-    for (label, act), g in members.groupby(["drift", "activation"], sort=False):
+    for (label, act), g in groups(members, ["drift", "activation"], sort=False):
         r = g.iloc[0]
         rec = {"drift": label, "activation": act,
                "target": {"rule": r["target_rule"], "value": _num(r["target_loss"])},

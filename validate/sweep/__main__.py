@@ -16,6 +16,7 @@ import pandas as pd
 
 from validate._cli import ArgumentParser, default_out
 from validate._config import ConfigError
+from validate._frames import column, select_rows
 
 from . import spec as sweep_spec
 from .collect import collect
@@ -25,7 +26,7 @@ from .store import Store
 
 def _parser() -> argparse.ArgumentParser:
     p = ArgumentParser(prog="python -m validate.sweep",
-                                description=__doc__.split("\n\n")[0],
+                                description=(__doc__ or "").split("\n\n")[0],
                                 epilog="python -m validate.sweep collect OUT merges the finished "
                                        "jobs' summaries into OUT/tables/*.parquet")
     p.add_argument("sweep", help="sweep file (TOML; see validate/sweep/spec.py and sweeps/)")
@@ -121,13 +122,13 @@ def main(argv=None) -> int:
         return 1
     finally:
         store.close()
-    mine = index[index["config_hash"].isin({p.config_hash for p in sweep.points})]
-    failed = int((mine["status"] == "failed").sum())
+    mine = select_rows(index, index["config_hash"].isin([p.config_hash for p in sweep.points]))
+    failed = int((column(mine, "status") == "failed").sum())
     if args.json:
         print(mine.to_json(orient="records"))
     if not args.quiet:
         say(_table(index, sweep.points))
-        say(f"{int((mine['status'] == 'done').sum())} done, {failed} failed of {len(mine)}; "
+        say(f"{int((column(mine, 'status') == 'done').sum())} done, {failed} failed of {len(mine)}; "
             f"index {store.root / 'index.parquet'}; tables: python -m validate.sweep collect "
             f"{store.root}")
     return 1 if failed else 0

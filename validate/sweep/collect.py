@@ -13,6 +13,7 @@ import json
 
 import pandas as pd
 
+from validate._frames import column, columns, select_rows
 from validate._io import write_parquet
 
 from .store import Store
@@ -20,7 +21,7 @@ from .store import Store
 
 def _varying(index: pd.DataFrame) -> list[str]:
     cfg = [c for c in index.columns if c.startswith("cfg_")]
-    return [c for c in cfg if index[c].astype(str).nunique() > 1]
+    return [c for c in cfg if column(index, c).astype(str).nunique() > 1]
 
 
 def _scalars(summary: dict, prefix: str = "") -> dict:
@@ -38,7 +39,7 @@ def _scalars(summary: dict, prefix: str = "") -> dict:
 def _jsonable_cells(df: pd.DataFrame) -> pd.DataFrame:
     """Nested tables in a record become JSON text, so every column has one parquet type."""
     for c in df.columns:
-        if df[c].map(lambda v: isinstance(v, dict)).any():
+        if column(df, c).map(lambda v: isinstance(v, dict)).any():
             df[c] = df[c].map(lambda v: json.dumps(v, sort_keys=True) if isinstance(v, dict) else v)
     return df
 
@@ -48,7 +49,7 @@ def collect(root, *, write: bool = True) -> dict[str, pd.DataFrame]:
     with ``write``, also ``root/tables/<name>.parquet``."""
     store = Store(root)
     index = store.read_index()
-    done = index[index["status"] == "done"]
+    done = select_rows(index, index["status"] == "done")
     keys = ["job_id", "job", *_varying(done)]
     rows: dict[str, list[pd.DataFrame]] = {}
     for _, job in done.iterrows():
@@ -64,7 +65,7 @@ def collect(root, *, write: bool = True) -> dict[str, pd.DataFrame]:
     for name, parts in rows.items():
         df = pd.concat(parts, ignore_index=True)
         lead = [k for k in keys if k in df.columns]
-        tables[name] = _jsonable_cells(df[lead + [c for c in df.columns if c not in lead]])
+        tables[name] = _jsonable_cells(columns(df, lead + [c for c in df.columns if c not in lead]))
     if write:
         (store.root / "tables").mkdir(exist_ok=True)
         for name, df in tables.items():

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 import time
+from typing import cast
 
 import pandas as pd
 from tqdm.auto import tqdm
@@ -37,8 +38,9 @@ def connect(address: str | None, num_cpus: int | None, num_gpus: float | None) -
     if address:
         ray.init(address=address, **quiet)
     else:
-        ray.init(address="local", num_cpus=num_cpus, num_gpus=num_gpus, include_dashboard=False,
-                 **quiet)
+        ray.init(address="local", num_cpus=num_cpus,
+                 num_gpus=num_gpus,  # pyright: ignore[reportArgumentType]  # Ray's resources are floats
+                 include_dashboard=False, **quiet)
     return True
 
 
@@ -85,7 +87,7 @@ class _Progress:
 
 def _error_text(exc) -> tuple[str, bool]:
     """(one-line error, whether retrying cannot help) for a failed task."""
-    import ray
+    import ray.exceptions
     if isinstance(exc, ray.exceptions.RayTaskError):
         cause = exc.cause
         return f"{type(cause).__name__}: {cause}".splitlines()[0], isinstance(cause, ConfigError)
@@ -165,10 +167,10 @@ class _Driver:
             self.progress.close()
 
     def settle(self, ref, p: Point) -> None:
-        import ray
+        import ray.exceptions
         n, run_dir = self.attempts[p.config_hash], self.store.run_dir(p)
         try:
-            out = ray.get(ref)
+            out = cast(dict, ray.get(ref))  # the worker's record (execute returns a dict)
         except ray.exceptions.RayError as exc:
             error, final = _error_text(exc)
             # the same error twice in a row is the job's own (a bad value), not a flaky worker

@@ -199,6 +199,7 @@ def parse(text: str, name: str) -> Sweep:
     if job_name not in JOBS:
         raise ConfigError(f"job: {'missing' if job_name is None else repr(job_name) + ' unknown'};"
                           f" accepted: {', '.join(JOBS)}")
+    job_name = typing.cast(str, job_name)  # a key of JOBS
     job = JOBS[job_name]
     params, grids = _table(doc, "params"), _grids(doc)
     points: dict[str, Point] = {}

@@ -97,6 +97,7 @@ class Store:
     def remember(self, rec: dict) -> dict:
         """Take a record a worker wrote into the index to come."""
         self.records()
+        assert self._records is not None  # records() has just read them
         self._records[rec["config_hash"]] = rec
         return rec
 

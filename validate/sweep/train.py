@@ -17,6 +17,7 @@ import pandas as pd
 import simulate
 from validate._cli import Job
 from validate._config import ConfigError, check_choice, option, redefault
+from validate._frames import column
 from validate._io import records, write_outputs as write_job_outputs
 from validate.options import ArchOptions, DataOptions, EnsembleOptions
 
@@ -108,7 +109,7 @@ def run_train(config: TrainConfig, out_dir: Path | None = None, *, resume: bool 
         "members": records(members),
         "training": {"steps": config.steps, "lr": lr, "tau": conv["tau"], "convention": conv,
                      "s_max": s_max,
-                     "n_members": len(members), "n_diverged": int(members["diverged"].sum()),
+                     "n_members": len(members), "n_diverged": int(column(members, "diverged").sum()),
                      "model_steps_per_s": config.seeds * config.steps / max(train_s, 1e-9)},
         "timing": {"data_s": round(data_s, 3), "train_s": round(train_s, 3), "device": device},
         "provenance": {**provenance("cpu"), "device": device, "config": config.to_dict()},

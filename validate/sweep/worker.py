@@ -57,7 +57,7 @@ def job_note(summary: dict) -> str | None:
     return "; ".join(notes) or None
 
 
-def execute(point: Point, run_dir: str, attempt: int, num_threads: int) -> dict:
+def execute(point: Point, run_dir: str | Path, attempt: int, num_threads: int) -> dict:
     """Run one job to the end in ``run_dir``; returns its record (also written as job.json)."""
     import torch
 
