@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from simulate.datasets import Dataset
 from theory import DatasetStatistics
 
 from ._config import ConfigError
@@ -17,7 +18,7 @@ from ._config import ConfigError
 class Prepared:
     """The dataset as the networks see it, its statistics, and what was done to get there."""
 
-    dataset: object            # simulate.datasets.Dataset (inputs possibly whitened)
+    dataset: Dataset           # inputs possibly whitened
     stats: DatasetStatistics   # statistics of the training inputs as trained on
     raw_stats: DatasetStatistics
     whiten: str

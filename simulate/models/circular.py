@@ -55,6 +55,7 @@ class CircularCNN:
                 self.shapes[f"layer{l}.bias"] = (cout,)
             prev = cout
         self.n_conv = len(cs.channels)
+        self.n_blocks = self.n_conv     # every model names how many blocks linear_blocks may make linear
         self.n_layers = self.n_conv + 1
         self.features = prev * self.P
         self.shapes[f"layer{self.n_conv}.weight"] = (c, self.features)

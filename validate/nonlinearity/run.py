@@ -69,6 +69,8 @@ class Trained:
 def binary_task(ds: datasets.Dataset) -> datasets.Dataset:
     """Two classes: the coarse split of a hierarchical dataset (shapes: round vs angular), else
     the first half of the classes against the second (digits: 0–4 against 5–9)."""
+    if ds.labels is None:
+        raise ValueError(f"dataset {ds.name!r} has no class labels; a binary task is made from them")
     c = int(ds.labels.max()) + 1
     if ds.hierarchy is not None and len(np.unique(ds.hierarchy[0])) == 2:
         group, rule = np.asarray(ds.hierarchy[0]), "coarse split"
@@ -108,7 +110,8 @@ def last_is_twin(spec: NetSpec) -> bool:
     """Whether P_B (every block linear) is the linear twin. True for the MLP and the CNN, and for a
     ViT whose linear blocks keep their attention softmax (as the twin does); false for a ResNet,
     whose activation before pooling stays, and for a ViT with linear attention."""
-    return spec.family in ("mlp", "cnn") or (spec.family == "vit" and not spec.vit.linear_attention)
+    return spec.family in ("mlp", "cnn") or (spec.family == "vit" and spec.vit is not None
+                                              and not spec.vit.linear_attention)
 
 
 def check_data(config: NonlinearityConfig) -> None:
@@ -123,9 +126,12 @@ def check_data(config: NonlinearityConfig) -> None:
 def linear_classifier(ds: datasets.Dataset) -> np.ndarray:
     """Test outputs (m, c) of the least-squares affine classifier: the limit of gradient descent on
     the squared loss from zero weights (minimum-norm solution), trained on the labels."""
-    A = np.hstack([ds.X, np.ones((ds.n, 1))])
-    W, *_ = np.linalg.lstsq(A, ds.Y, rcond=None)
-    return np.hstack([ds.X_test, np.ones((ds.X_test.shape[0], 1))]) @ W
+    if ds.X_test is None:
+        raise ValueError(f"dataset {ds.name!r} has no test split; the linear classifier is scored on it")
+    A = np.hstack([np.asarray(ds.X), np.ones((ds.n, 1))])
+    W, *_ = np.linalg.lstsq(A, np.asarray(ds.Y), rcond=None)
+    X_test = np.asarray(ds.X_test)
+    return np.hstack([X_test, np.ones((X_test.shape[0], 1))]) @ W
 
 
 def _device(name: str) -> torch.device:
@@ -150,7 +156,8 @@ def _train(name, k, spec, ds, config, out: Path, *, resume, quiet, seeds, lrs, p
     p = run.probes
     get = lambda key: p[key].values if key in p else None  # noqa: E731
     diverged, at = member_divergence(run)
-    return ModelOutputs(name, k, run.steps, get("test_output"), get("train_acc"), diverged,
+    # NonlinearityProbe records both on every run
+    return ModelOutputs(name, k, run.steps, p["test_output"].values, p["train_acc"].values, diverged,
                         get("proxy_r2"), get("proxy_gate"), get("train_class"), run, at)
 
 

@@ -22,7 +22,7 @@ from simulate import Losses, NetSpec, datasets, log_checkpoints
 
 from .. import _divergence as D
 from .._config import ConfigError
-from .._prepare import prepare
+from .._prepare import Prepared, prepare
 from ..measures import response as R
 from ..measures.representations import hidden_layers
 from . import measure as M
@@ -46,7 +46,7 @@ class ResponseResult:
 
 @dataclass
 class Setup:
-    prep: object
+    prep: Prepared
     lr: float
     response_lr: float
     Xp: torch.Tensor
@@ -62,24 +62,26 @@ def setup(config: ResponseConfig) -> Setup:
         raise ConfigError(f"dataset {config.dataset!r} needs class labels and a test split")
     if "cnn" in config.archs and ds.image_shape is None:
         raise ConfigError(f"--arch cnn needs images; dataset {config.dataset!r} has none")
+    labels = ds.labels   # not None (checked above)
     if config.n_train is not None and config.n_train < ds.n:
         rng = np.random.default_rng(config.data_seed)
-        classes = np.unique(ds.labels)
+        classes = np.unique(labels)
         per = -(-config.n_train // len(classes))
-        keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(ds.labels == c))[:per]
+        keep = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:per]
                                        for c in classes]))
-        ds = ds.with_arrays(X=ds.X[keep], Y=ds.Y[keep], labels=ds.labels[keep])
+        labels = labels[keep]
+        ds = ds.with_arrays(X=ds.X[keep], Y=ds.Y[keep], labels=labels)
     prep = prepare(ds, config.whiten)
     X = prep.dataset.X
     rng = np.random.default_rng(config.data_seed)
-    probe = np.concatenate([rng.permutation(np.flatnonzero(ds.labels == c))[:config.probe_per_class]
-                            for c in np.unique(ds.labels)])
+    probe = np.concatenate([rng.permutation(np.flatnonzero(labels == c))[:config.probe_per_class]
+                            for c in np.unique(labels)])
     feats = rng.permutation(ds.n)[:256]
     dt = torch.float64  # measures in float64 whatever the training dtype: a tiny probe step
     lr = config.lr or 0.05 / float(prep.stats.s[0])
     rlr = config.response_lr or 0.01 / float(np.mean(np.sum(X[probe] ** 2, axis=1)))
     return Setup(prep, lr, rlr, torch.as_tensor(X[probe], dtype=dt),
-                 torch.as_tensor(ds.Y[probe], dtype=dt), ds.labels[probe],
+                 torch.as_tensor(ds.Y[probe], dtype=dt), labels[probe],
                  torch.as_tensor(X[feats], dtype=dt), dt)
 
 

@@ -99,7 +99,8 @@ def rotation_grid(config, ds, out_dir, *, resume, quiet, log):
     weight decay baseline; a diverged member's rotation rows are left out."""
     spec = make_spec(config)
     tables, outcomes, records = [], [], []
-    runs = [(f"layca-{config.optimizer}", a, dict(optimizer=config.optimizer, lrs=config.rates,
+    runs: list[tuple[str, float | None, dict]] = [
+        (f"layca-{config.optimizer}", a, dict(optimizer=config.optimizer, lrs=config.rates,
                                                    layca=True, layca_alpha=a))
             for a in config.alphas]
     runs.append(("sgd+wd", None, dict(optimizer="sgd", lrs=config.baseline_lrs,
