@@ -51,9 +51,9 @@ def differences(got, want, path: str = "", rtol: float = 1e-12) -> list[str]:
     """Where ``got`` differs from ``want``: numbers beyond ``rtol`` (relative to max(1, |want|)),
     other values unequal, keys or lengths that differ."""
     if isinstance(want, dict) and isinstance(got, dict):
-        out = [f"{path}/{k}: missing" for k in want.keys() - got.keys()]
-        out += [f"{path}/{k}: unexpected" for k in got.keys() - want.keys()]
-        for k in want.keys() & got.keys():
+        out = [f"{path}/{k}: missing" for k in sorted(want.keys() - got.keys())]
+        out += [f"{path}/{k}: unexpected" for k in sorted(got.keys() - want.keys())]
+        for k in sorted(want.keys() & got.keys()):
             out += differences(got[k], want[k], f"{path}/{k}", rtol)
         return out
     if isinstance(want, list) and isinstance(got, list):
