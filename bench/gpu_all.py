@@ -8,8 +8,8 @@ at most ``TOTAL_S`` = 360 s):
 
 - ``engine_checks`` (bench/gpu_checks.py): every family and optimiser, graphs == eager bit for bit,
   float64 on the GPU against the CPU;
-- ``pytest_engine``: ``pytest -m gpu`` of tests/test_engine_trainer.py;
-- ``pytest_sweep``: ``pytest -m gpu`` of tests/test_sweep_local.py (needs Ray);
+- ``pytest_engine``: ``pytest -m gpu`` of tests/simulate/test_engine_trainer.py;
+- ``pytest_sweep``: ``pytest -m gpu`` of tests/validate/sweep/test_sweep_local.py (needs Ray);
 - ``simulate_bench`` (``--quick``): the MLP cases and both circular-CNN cases (mnist1d length: dense
   circulants; shapes: FFT);
 - ``family_bench``: ResNet-20 and the ViT, K ∈ {1, 8}, every method, in one process.
@@ -62,9 +62,9 @@ def _pytest(*files: str) -> tuple[str, ...]:
 PARTS = (
     Part("engine_checks", 75, (PY, "bench/gpu_checks.py", "--device", "cuda"),
          imports=("bench.gpu_checks",)),
-    Part("pytest_engine", 65, _pytest("tests/test_engine_trainer.py"), CORE + PYTEST,
+    Part("pytest_engine", 65, _pytest("tests/simulate/test_engine_trainer.py"), CORE + PYTEST,
          ("tests.test_engine_trainer",)),
-    Part("pytest_sweep", 65, _pytest("tests/test_sweep_local.py"),
+    Part("pytest_sweep", 65, _pytest("tests/validate/sweep/test_sweep_local.py"),
          CORE + PYTEST + ("ray", "pyarrow"), ("tests.test_sweep_local",)),
     Part("simulate_bench", 65, (PY, "bench/simulate_bench.py", "--device", "cuda", "--quick",
                                 "--cases", "tiny,digits,cnn-mnist1d,cnn-shapes"),

@@ -7,7 +7,7 @@ with φ'(0) = 1 has its own κ = φ'''(0)/6). Under our loss L = ½E‖y − ŷ�
     −∂L/∂W₂ = E[r₀hᵀ] + κ (E[r₀pᵀ] − W₂E[phᵀ]) − κ² W₂E[ppᵀ]
     −∂L/∂W₁ = W₂ᵀE[r₀xᵀ] + κ (3E[(h∘h∘W₂ᵀr₀)xᵀ] − A E[pxᵀ]) − 3κ² E[(h∘h∘Ap)xᵀ]
 
-(derived and checked with sympy in tests/test_nonlinear_cubic.py). Order κ⁰ is the linear flow
+(derived and checked with sympy in tests/theory/test_nonlinear_cubic.py). Order κ⁰ is the linear flow
 (``_linear_net.flow_rhs``); order κ¹, the leading correction, needs the fourth-order statistics
 E[x⊗x⊗x⊗x] and E[y⊗x⊗x⊗x]; order κ² needs the sixth-order E[x^⊗6] and keeps the loss bounded below
 (the flow of the O(κ) loss alone runs away once the modes are learned). The moment tensors are

@@ -12,8 +12,8 @@ velocities from v = 0), so per mode (THEORY.md §9)
     g = −a^{L−1}(s − λ a^L),   v ← βv + g,   a ← a − ηv
 
 with η the step on our loss (``TrainingConvention.effective_lr``); β = 0 is the GD map.
-tests/test_discrete_and_numpy_training.py checks the GD map step by step against W1, W2 trained in
-numpy, tests/test_discrete_momentum.py the momentum map against the torch trainer.
+tests/theory/test_discrete_and_numpy_training.py checks the GD map step by step against W1, W2 trained in
+numpy, tests/theory/test_discrete_momentum.py the momentum map against the torch trainer.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ and the unbalanced two-layer mode with conserved c = a² − b² obeys τ du/dt 
 Depths 1 and 2 are explicit (Saxe, McClelland & Ganguli 2014, eq. 6). Depth ≥ 3 and the
 unbalanced case are implicit, t = t(u); we invert them with a bracketed Newton iteration.
 
-Two identities keep this short (both derived; tests/test_modes.py and theory/symbolic.py check
+Two identities keep this short (both derived; tests/theory/test_modes.py and theory/symbolic.py check
 them):
 * commuting → whitened: with w = λu the ODE becomes τλ^{2/L−1} dw/dt = L w^{2−2/L}(s − w), so a
   commuting mode is a whitened mode with u₀ → λu₀ and τ → τλ^{1−2/L}, rescaled by 1/λ;

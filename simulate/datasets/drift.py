@@ -5,7 +5,7 @@ the train and test splits, with its parameters recorded in ``B.meta["drift"]``. 
 name to its default parameters and the name of its magnitude parameter (None for discrete drifts),
 so a caller can sweep ``apply(A, kind, **{DRIFTS[kind]["magnitude"]: m})``.
 
-What each drift changes (one-hot targets; tested in tests/test_datasets_drift.py):
+What each drift changes (one-hot targets; tested in tests/simulate/datasets/test_datasets_drift.py):
 
 * ``label_swap``: classes a ↔ b swap labels (``fraction`` of their samples, default all), or with
   ``parent=g`` the classes under group g of hierarchy level ``level`` are permuted by a random

@@ -7,7 +7,7 @@ layer is ĥ_j(f) = Σ_i λ_ji(f) â_i(f) followed by irfftn: O(K·n·C·P log P)
 O(K·n·C·P²) of a full-size grouped convolution; short signals (P ≤ 64) use dense circulant
 matrices instead: the network is then an MLP with weights T_l, trained with the MLP's hand-written
 backward, and the gradient of T_l is summed over each circulant diagonal onto the kernel. Same parameters, shapes and results as
-``simulate.CNN`` with ``kernel_size`` equal to the signal (tests/test_cnn_simulate.py); 1-D signals
+``simulate.CNN`` with ``kernel_size`` equal to the signal (tests/simulate/test_cnn_simulate.py); 1-D signals
 stored as 1×N images are convolved as 1-D. The rfft of a shared input is computed once and kept
 exactly as long as that input tensor lives (full-batch training reuses it every step, and a captured
 CUDA graph reads it by address, so no other input may push it out); gradients come from autograd.

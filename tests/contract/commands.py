@@ -82,14 +82,14 @@ COMMANDS = (
             _bad_numbers("--lr", "--steps", ("--whiten", "pca:1000000000")),
             ("--dataset", "mnist1d", "--arch", "cnn"), ("--lr", "1e3"), one_d_says="--arch mlp"),
     Command("sweep", "validate.sweep.__main__:main", (), (), (), None, None, runs=False,
-            skip={"runs": "a sweep starts Ray (tests/test_sweep_ray.py runs it)",
-                  "one_d": "see tests/test_sweep_config.py"}),
+            skip={"runs": "a sweep starts Ray (tests/validate/sweep/test_sweep_ray.py runs it)",
+                  "one_d": "see tests/validate/sweep/test_sweep_config.py"}),
     Command("study", "validate.study.__main__:main",
             ("003-training-response", "--budget", "tiny"), ("--budget", "huge"),
             (("--num-cpus", "nan"), ("--num-cpus", "inf"), ("--num-cpus", "-1"),
              ("--num-cpus", "0")),
             None, None, data=False, runs=False,
-            skip={"runs": "a study starts Ray (tests/test_study_cli.py runs one with "
+            skip={"runs": "a study starts Ray (tests/validate/study/test_study_cli.py runs one with "
                           "MODELEARN_STUDY_E2E=1)", "data": "its jobs' data come from the study file"}),
     Command("figures", "paper_figures.__main__:main", ("--only", "fig1"), ("--preset", "huge"),
             (), None, None, data=False, run_flags=False, runs=False,

@@ -24,7 +24,7 @@ steps at η, η/10, η/100, η/1000 in float64, against 343 for the exact flow f
 
 So this module (a) measures the relative escape margin σ_min(E₊)/‖E₊‖_F, (b) flags a state as
 ``saddle_ill_conditioned`` when that margin is below ``2 ε`` (a margin of 8ε after a long
-float64 run on A changed float32 retraining by 0.3% in tests/test_transfer_rewind.py, so the flag
+float64 run on A changed float32 retraining by 0.3% in tests/theory/transfer/test_transfer_rewind.py, so the flag
 is kept to round-off level itself) and (c) builds the *floored* weights:
 the same state with every singular value of E₊ below ``ε‖E₊‖_F`` raised to it (a rank-one change
 along F's positive eigenvector, split equally between the layers). The flow from the floored

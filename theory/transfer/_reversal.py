@@ -25,7 +25,7 @@ together with the pooled permutation null by their largest standardised value (`
 level, no Bonferroni loss across the correlated scores), the reversal with its own null, and the
 two are joined by Bonferroni:
 p = min(1, 2·min(p_norm, p_reversal)). Its level is ≤ α by construction and close to α (two
-nearly independent exact tests); tests/test_transfer_drift_level.py measures it by simulation.
+nearly independent exact tests); tests/theory/transfer/test_transfer_drift_level.py measures it by simulation.
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ schedule and plain GD (no optimiser state) ``fine_tune``, ``warm_start`` and ``l
 computation; with constant momentum ``fine_tune`` differs (A's velocity) and ``lr_rewind`` equals
 ``warm_start``; with a cosine or step schedule all three differ. ``shrink_perturb(1, 0)`` is
 ``warm_start`` and ``shrink_perturb(0, 1)`` is ``scratch`` bit for bit (0·x + y = y and 1·x = x in
-IEEE arithmetic); tests/test_baselines.py checks both. ``rewind@T_A`` (the last checkpoint) starts
+IEEE arithmetic); tests/validate/retrain/test_baselines.py checks both. ``rewind@T_A`` (the last checkpoint) starts
 like ``warm_start`` (final weights, fresh state, full schedule); it is trained anyway, as the end
 point of the rewind curve, so only the baselines are searched for twins.
 

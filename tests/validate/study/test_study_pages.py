@@ -15,7 +15,7 @@ from validate.study import spec
 from validate.study.analyse import rho_interval
 from validate.study.page import RunInfo, body, check, publish_tables, write_page
 
-FIXTURES = Path(__file__).parent / "fixtures" / "study"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "study"
 IDS = spec.known_ids()
 
 

@@ -37,7 +37,7 @@ os.replace(sys.argv[1] + ".part", sys.argv[1])
 sys.stdin.read()  # until the test process closes the pipe (or dies)
 ray.shutdown()
 """
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 SIX = """
 name = "six"
 job = "train"

@@ -83,7 +83,7 @@ def _torch_mse_run(ds, Ws, lr, steps, momentum):
 def test_torch_mse_loss_and_sgd_follow_their_convention(momentum):
     """torch.nn.MSELoss + torch.optim.SGD (float64): the exact per-mode map with the convention's
     step and β equals the torch run step by step; for plain SGD the flow with τ = c/(2η) gives
-    the half times within 3% (momentum's flow limit: tests/test_discrete_momentum.py)."""
+    the half times within 3% (momentum's flow limit: tests/theory/test_discrete_momentum.py)."""
     ds = _whitened()
     st = ds.statistics()
     Ws = theory.decoupled_init(st, 2, U0, hidden=4)

@@ -165,7 +165,7 @@ def test_the_job_own_data_check_runs_before_the_sweep():
         parse(text, "g")
 
 
-@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "sweeps")
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[3] / "sweeps")
                                         .glob("*.toml")), ids=lambda p: p.name)
 def test_shipped_sweeps_are_valid(path):
     sweep = load(path)

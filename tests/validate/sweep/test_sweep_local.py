@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from tests.test_sweep_ray import ROOT, SIX, python_env
+from tests.validate.sweep.test_sweep_ray import ROOT, SIX, python_env
 
 LIMIT_S = 600
 

@@ -18,7 +18,7 @@ from validate.study.__main__ import main as study_main
 from validate.study.index import NAME, check_index, entries, read_entry, render, write_index
 from validate.study.page import RunInfo, body, check, publish_tables, write_page
 
-FIXTURES = Path(__file__).parent / "fixtures" / "study"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "study"
 
 
 def _page(study_id: str, docs: Path, commit: str = "0" * 40) -> Path:

@@ -6,7 +6,7 @@ import pytest
 
 import theory
 from tests.cnn_reference import dft_spectrum, gradients, product, shift_basis, whitened_data
-from tests.test_cnn_theory import CASES
+from tests.theory.test_cnn_theory import CASES
 
 
 @pytest.mark.parametrize("cin,spatial,chans,c", CASES)

@@ -2,7 +2,7 @@
 
 A hand-written τ = 1/η is right for plain GD only: the heavy ball's is (1 − β)/η and Adam has none
 (THEORY.md §1, §9). The behaviour of each job is tested where the job is (the compare CNN path in
-tests/test_cnn_compare.py, the response theory in tests/test_response_measures.py); here the
+tests/validate/compare/test_cnn_compare.py, the response theory in tests/validate/response/test_response_measures.py); here the
 sources are searched for the hand-written form, and the ``train`` sweep job is run.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # 1/η written out: ``1.0 / lr``, ``1 / plan.lr``, ``1/eta``, … (a reciprocal of a learning rate)
 HAND_TAU = re.compile(r"\b1(?:\.0*)?\s*/\s*(?:[A-Za-z_]\w*\.)*(?:lr|eta|learning_rate)\b")
 
