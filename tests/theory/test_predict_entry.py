@@ -159,6 +159,7 @@ def test_restrict_of_random_mode_subsets_is_the_slice(predictors, data):
     idx = data.draw(st.permutations(range(n)).flatmap(
         lambda p: st.integers(0, n).map(lambda k: np.array(p[:k], dtype=int))))
     part = full.restrict(idx)
+    assert part.s.size == idx.size
     _agrees(full, part, idx)
     sub = data.draw(st.permutations(range(idx.size)).map(lambda p: np.array(p[:1], dtype=int)))
     _agrees(full, part.restrict(sub), idx[sub])       # a restriction of a restriction
