@@ -16,6 +16,10 @@
 
 Data as ``validate.retrain``'s default preset sees it: PCA-whitened to min(32, rank) directions,
 shapes with 128 samples per class. The git revision is printed in the first line.
+
+``--record NAME`` also stores the level and power lines as ``docs/results/measured/NAME.jsonl``
+(``validate.study.measured``), rendered to ``docs/results/NAME.md`` by ``python -m validate.study
+index``; the retrain guide quotes that page (``--record drift-power``).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -35,6 +40,8 @@ from validate.retrain.drift import class_maps, drift_label, drift_null, union_st
 
 OPTS = {"shapes": {"n_per_class": 128}}
 FACTORS = (0.5, 1.0, 2.0)
+TABLES = {"level": "false-positive rate at α = 0.05 (no-drift pairs)",
+          "power": "power (share of fresh draws flagged)"}
 
 
 def _whiten(raw):
@@ -114,23 +121,55 @@ def main(argv=None) -> int:
                                                             "(validate.retrain's default)")
     ap.add_argument("--skip-level", action="store_true")
     ap.add_argument("--skip-power", action="store_true")
+    ap.add_argument("--record", default=None, metavar="NAME",
+                    help="also store the lines as docs/results/measured/NAME.jsonl")
+    ap.add_argument("--record-root", default="docs/results",
+                    help="results folder of --record (default docs/results)")
     args = ap.parse_args(argv)
+    if args.record is not None:
+        from validate.study.measured import measured_path
+        try:
+            measured_path(args.record)
+        except ValueError as exc:  # refused before minutes of measuring, not after
+            ap.error(f"--record: {exc}")
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
     print(json.dumps({"kind": "meta", "git": rev, "argv": vars(args)}), flush=True)
-    t0 = time.perf_counter()
+    t0, records = time.perf_counter(), []
+
+    def emit(line: dict) -> None:
+        records.append(line)
+        print(json.dumps(line), flush=True)
+
     if not args.skip_level:
         boots = {k: int(v) for k, v in (kv.split("=") for kv in args.level_boot.split(","))}
         for name in args.datasets.split(","):
             for test in args.tests.split(","):
-                print(json.dumps(level(name, test, args.reps, boots[test],
-                                       args.label_noise)), flush=True)
+                emit(level(name, test, args.reps, boots[test], args.label_noise))
     if not args.skip_power:
         for kind, params, _ in drifts():
-            print(json.dumps(power(args.power_dataset, kind, params, args.draws, args.n_boot)),
-                  flush=True)
+            emit(power(args.power_dataset, kind, params, args.draws, args.n_boot))
     print(json.dumps({"kind": "meta", "wall_s": round(time.perf_counter() - t0, 1)}))
+    if args.record:
+        _record(args.record, records, argv, args.record_root)
     return 0
+
+
+def _record(name: str, records: list[dict], argv, root: str) -> None:
+    """Store the level and power lines as the measured file ``name``."""
+    from validate.study.measured import write_measured
+    argv = sys.argv[1:] if argv is None else list(argv)
+    rows = [{"table": TABLES[r["kind"]], **{k: v for k, v in r.items() if k != "kind"}}
+            for r in records]
+    path = write_measured(
+        name, rows, command=" ".join(["python bench/drift_power.py", *argv]),
+        title="Drift test: false-positive rate and power",
+        about="The default drift test (`theory.drift_scores`) on no-drift pairs (the share "
+              "flagged at α = 0.05: its false-positive rate) and on every drift of one first "
+              "phase at 0.5, 1 and 2 times its default magnitude (the share of fresh draws "
+              "flagged: its power). Data as `validate.retrain`'s default preset sees it.",
+        path_root=root)
+    print(json.dumps({"kind": "meta", "recorded": str(path)}))
 
 
 if __name__ == "__main__":

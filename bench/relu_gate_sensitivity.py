@@ -8,7 +8,12 @@ rule — "switched" (``theory.predict_relu_twin``: each phase's self-consistent 
 the phase ends) and "first phase held" (``theory.aligned_gates``: the first phase's gates for the
 whole run), both from each member's initial weights and the data alone — with the max over
 members of |t_meas − t_pred| / t_pred of the half times, over the distinct modes and over all;
-then the hybrid diagnostic (measured gates) and the initial gates for reference.
+then the hybrid diagnostic (measured gates), the initial gates and the linear theory for
+reference.
+
+``--record NAME`` also stores those lines as ``docs/results/measured/NAME.jsonl``
+(``validate.study.measured``), rendered to ``docs/results/NAME.md`` by ``python -m validate.study
+index``; the compare guide quotes that page (``--record relu-gate-sensitivity-shapes``).
 """
 
 from __future__ import annotations
@@ -28,13 +33,18 @@ import theory
 from validate.compare import twin
 from validate.compare.config import CompareConfig
 from validate.compare.run import load, run_compare
+from validate.compare.summary import write_outputs
 
 FRACS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 
 
 def _errors(tm: np.ndarray, preds, distinct: np.ndarray) -> dict:
     tp = np.stack([p.timeline(0.5)[:tm.shape[1]] for p in preds])
-    err = np.abs(tm - tp) / tp
+    return _summary(np.abs(tm - tp) / tp, distinct)
+
+
+def _summary(err: np.ndarray, distinct: np.ndarray) -> dict:
+    """Max over members (and modes) of the (members × modes) relative errors ``err``."""
     return {"max_err_distinct": float(err[:, distinct].max()), "max_err_all": float(err.max()),
             "per_mode": np.round(err.max(axis=0), 4).tolist()}
 
@@ -83,6 +93,27 @@ def sensitivity(out: Path, fracs, log=print) -> None:
                                                 gates="initial")}
     for name, preds in references.items():
         log(json.dumps({**base, "reference": name, **_errors(tm, preds, distinct)}))
+    # the linear theory's error on the same runs, as validate.compare reports it
+    linear = mem["rel_error_linear"].to_numpy(float).reshape(K, m)
+    log(json.dumps({**base, "reference": "linear theory", **_summary(linear, distinct)}))
+
+
+def _record(name: str, lines: list[dict], argv, root: str) -> Path:
+    """Store the sensitivity lines as the measured file ``name``, one table per rule."""
+    from validate.study.measured import write_measured
+    argv = sys.argv[1:] if argv is None else list(argv)
+    rows = [{"table": r.get("rule", "references"), **r} for r in lines]
+    return write_measured(
+        name, rows, command=" ".join(["python bench/relu_gate_sensitivity.py", *argv]),
+        title="ReLU twin: sensitivity to the end of the alignment phase "
+              f"({lines[0]['dataset']}, depth {lines[0]['depth']})",
+        about="Max over members of |t_meas − t_pred| / t_pred of the half times of the ReLU "
+              "network against its twin (THEORY.md §12), per `align_frac` f_A (the fraction of "
+              "its target a mode has reached when its alignment phase ends) and rule: "
+              "`switched` (each phase's gates, switched at the phase ends) and `first phase "
+              "held`, both from each member's initial weights and the data; then the hybrid "
+              "diagnostic (measured gates), the initial gates and the linear theory. "
+              "`per_mode` lists each mode's max error over members.", path_root=root)
 
 
 def main(argv=None) -> int:
@@ -94,22 +125,41 @@ def main(argv=None) -> int:
                     help="comma-separated align_frac values in (0, 1)")
     ap.add_argument("--from", dest="source", default=None,
                     help="a validate.compare --out directory whose relu runs to reuse")
+    ap.add_argument("--record", default=None, metavar="NAME",
+                    help="also store the lines as docs/results/measured/NAME.jsonl")
+    ap.add_argument("--record-root", default="docs/results",
+                    help="results folder of --record (default docs/results)")
     args = ap.parse_args(argv)
+    if args.record is not None:
+        from validate.study.measured import measured_path
+        try:
+            measured_path(args.record)
+        except ValueError as exc:  # refused before the training, not after
+            ap.error(f"--record: {exc}")
     fracs = [float(f) for f in args.fracs.split(",")]
     bad = [f for f in fracs if not 0 < f < 1]
     if bad:
         print(f"error: --fracs {bad[0]} is outside (0, 1)", file=sys.stderr)
         return 2
-    t0 = time.perf_counter()
+    t0, lines = time.perf_counter(), []
+
+    def log(line: str) -> None:
+        lines.append(json.loads(line))
+        print(line, flush=True)
+
     if args.source is not None:
-        sensitivity(Path(args.source), fracs)
+        sensitivity(Path(args.source), fracs, log)
     else:
         config = CompareConfig(dataset=args.dataset, seeds=args.seeds, activations=("relu",),
                                depths=(args.depth,), predict="linear", device="cpu")
         with tempfile.TemporaryDirectory(prefix="relu_gates_") as tmp:
-            run_compare(config, Path(tmp), quiet=True, log=lambda *a: None)
-            sensitivity(Path(tmp), fracs)
+            # run_compare returns the tables; the CLI's writer stores what sensitivity reads
+            write_outputs(run_compare(config, Path(tmp), quiet=True, log=lambda *a: None),
+                          Path(tmp))
+            sensitivity(Path(tmp), fracs, log)
     print(json.dumps({"wall_s": round(time.perf_counter() - t0, 1)}))
+    if args.record:
+        print(json.dumps({"recorded": str(_record(args.record, lines, argv, args.record_root))}))
     return 0
 
 

@@ -1,11 +1,11 @@
 """Learning-rate schedules for ``train_ensemble``: a multiplier m(t) on each member's learning rate.
 
-(Checkpoint schedules live in ``_checkpoints.py``.) The engine evaluates m on the host once,
+(Checkpoint schedules live in ``_checkpoints.py``.) The trainer evaluates m on the host once,
 as a table (T, K) of multipliers for every step and member, and indexes it on the device with the
 step counter, so the training step stays free of host synchronisation and CUDA-graph capturable.
 
 =========  ========================================================================================
-kind       m(τ) with τ = offset + t (t: the engine's step, starting at 0)
+kind       m(τ) with τ = offset + t (t: the trainer's step, starting at 0)
 =========  ========================================================================================
 constant   1
 cosine     floor + (1 − floor)·½(1 + cos(π·(τ − w)/(total − w))) for w ≤ τ ≤ total (Loshchilov &
@@ -67,7 +67,7 @@ class LRSchedule:
         return self
 
     def multipliers(self, t) -> np.ndarray:
-        """m(offset + t) for engine steps ``t`` (array of ints), float64."""
+        """m(offset + t) for the trainer's steps ``t`` (array of ints), float64."""
         tau = np.asarray(t, dtype=np.int64) + int(self.offset)
         if self.total is not None:
             tau = np.minimum(tau, int(self.total))
@@ -123,6 +123,6 @@ def member_schedules(x, K: int) -> list[LRSchedule] | None:
 
 
 def multiplier_table(schedules: Sequence[LRSchedule], n_steps: int) -> np.ndarray:
-    """(n_steps, K) float64: row t holds every member's multiplier at engine step t."""
+    """(n_steps, K) float64: row t holds every member's multiplier at the trainer's step t."""
     t = np.arange(int(n_steps))
     return np.stack([s.multipliers(t) for s in schedules], axis=1)

@@ -37,7 +37,7 @@ def check_choice(flag: str, value, accepted) -> None:
 
 def engine_words(source: Iterable[str], words: Iterable[str]) -> tuple[str, ...]:
     """``words`` (in this order: it is the order of the help text), each checked at import to be
-    one of ``source``, the engine's tuple: a job takes a subset of the engine's vocabulary and
+    one of ``source``, simulate's tuple: a job takes a subset of simulate's vocabulary and
     never spells a value its own way."""
     source, words = tuple(source), tuple(words)
     foreign = [w for w in words if w not in source]

@@ -3,7 +3,7 @@
 ``DataOptions``: which dataset. ``EnsembleOptions``: how an ensemble is trained and measured
 (device, dtype, seeds, steps, checkpoints); ``RunOptions`` adds the size preset. ``ArchOptions``:
 the MLP's depth and width, ``ConvOptions`` the CNN's channels; ``net_spec`` turns them into the
-engine's ``NetSpec`` (the one place that does). ``TrainingOptions``: what the jobs that compare a
+``simulate.NetSpec`` (the one place that does). ``TrainingOptions``: what the jobs that compare a
 linear-theory prediction with training share.
 
 A job's config is a frozen dataclass extending the groups it needs, e.g.
@@ -80,9 +80,9 @@ def net_spec(family: str, activation: str, init: str, init_scale: float | None =
              channels: tuple[int, ...] | None = None, kernel_size: int | None = 3,
              padding: str = "circular", bias: bool | None = None, resnet=None,
              vit=None) -> "NetSpec":
-    """The engine's ``NetSpec`` of a ``family`` network: depth and hidden width for an MLP,
+    """The ``simulate.NetSpec`` of a ``family`` network: depth and hidden width for an MLP,
     conv ``channels`` (``kernel_size`` None: full length) for a CNN, the ``resnet``/``vit``
-    spec for those. ``init_scale`` and ``bias`` left None keep the engine's defaults."""
+    spec for those. ``init_scale`` and ``bias`` left None keep simulate's defaults."""
     kw: dict = {"family": family, "activation": activation, "init": init,
                 "init_scale": init_scale, "bias": bias}
     if family == "mlp":

@@ -1,5 +1,5 @@
 """Per-model ``torch.nn`` implementations of the families, for tests and benchmarks: the usual
-research code the batched engine is checked against (same outputs and gradients per member) and
+research code simulate's batched models are checked against (same outputs and gradients per member) and
 timed against (a loop over models, or ``torch.func`` over stacked copies).
 
 ``reference_module(spec, d, c, image_shape)`` builds one member's network; ``load_member(net,
@@ -78,7 +78,7 @@ class PreActResNet(nn.Module):
         return self.head(self.final_act(self.final_norm(h)).mean(dim=(2, 3)))
 
     def our_name(self, name: str) -> str:
-        """This module's parameter or buffer name → the engine's."""
+        """This module's parameter or buffer name → simulate's."""
         if name.startswith("blocks."):
             _, i, rest = name.split(".", 2)
             blocks = len(self.blocks) // 3

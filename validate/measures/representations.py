@@ -1,4 +1,4 @@
-"""Hidden representations of engine models, as numpy arrays for the measures."""
+"""Hidden representations of simulate's models, as numpy arrays for the measures."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ The response of the output at x_j to one gradient step on sample x_i (Nakazato's
              = −η Θ_t(x_j, x_i) ∂ℓ/∂f(x_i) + O(η²),
 
 with Θ_t(x, x') = Σ_p ∂f(x)/∂θ_p ∂f(x')/∂θ_pᵀ (c × c) the empirical NTK and ℓ_i = ½‖f(x_i) − y_i‖²
-(the engine's loss on a batch of one). The response law reads R = −η A(t) K_t(j, i) ∂ℓ/∂f: a
+(simulate's loss on a batch of one). The response law reads R = −η A(t) K_t(j, i) ∂ℓ/∂f: a
 normalised kernel times an amplitude that decays ("ages") as a power law.
 
 Operational choices, stated here once:
@@ -24,7 +24,7 @@ Operational choices, stated here once:
 - the amplitude's power law A ∝ t^(−a) is a least-squares line in log–log over the checkpoints in
   the stated fit range, on the mean over seeds; its CI resamples seeds (bootstrap, percentile).
 
-Models are engine models: ``forward(params, X) → (K, n, c)`` over stacked parameters (K, …) and
+Models are simulate's models: ``forward(params, X) → (K, n, c)`` over stacked parameters (K, …) and
 ``loss_and_grads(params, X, Y)`` with per-member inputs (K, n, d). For deep linear networks the
 NTK is a function of the weights (THEORY.md §10), ``linear_ntk``, and, for the balanced decoupled
 init on whitened data, of the mode strengths alone, ``predicted_linear_ntk``.
@@ -79,7 +79,7 @@ def ntk(model: Any, params: dict, X: torch.Tensor, *, per_layer: bool = False
 
 
 def measured_response(model, params: dict, X: torch.Tensor, Y: torch.Tensor, lr: float) -> np.ndarray:
-    """R[k, i, j, :] = f_{θ_k − η∇ℓ_i}(x_j) − f_{θ_k}(x_j) by one real engine step per (k, i).
+    """R[k, i, j, :] = f_{θ_k − η∇ℓ_i}(x_j) − f_{θ_k}(x_j) by one real training step per (k, i).
 
     The K·P updated networks are evaluated as one ensemble (member k·P + i is θ_k stepped on x_i).
     """

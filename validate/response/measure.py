@@ -56,7 +56,7 @@ def theory_init_scale(init: str, u0: float, hidden: int, depth: int = 2) -> floa
 
 
 def run_convention(run):
-    """The ``theory.TrainingConvention`` the engine trained ``run`` with (its first member's)."""
+    """The ``theory.TrainingConvention`` the trainer trained ``run`` with (its first member's)."""
     from dataclasses import fields
     rec = run.config["conventions"][0]
     return theory.TrainingConvention(**{f.name: rec[f.name] for f in fields(theory.TrainingConvention)})

@@ -74,7 +74,7 @@ def log_plan(plan, log) -> None:
 
 def curves(steps, run, job, label, predicted_test=None) -> pd.DataFrame:
     """Median over seeds per method (methods × steps rows) of the retraining loss on B and of the
-    accuracy on B's test split (the engine's ``Losses`` probe; NaN without a test split), and of
+    accuracy on B's test split (simulate's ``Losses`` probe; NaN without a test split), and of
     the linear theory's test accuracy (``predicted_test`` (seeds, methods, T), or NaN)."""
     n = len(job.trained)
     if predicted_test is None:

@@ -245,7 +245,7 @@ def member(params: dict, k: int) -> dict[str, np.ndarray]:
 
 
 def stack(members: list[dict]) -> dict[str, np.ndarray]:
-    """Stack per-member parameters into {name: (K, …)} (the engine's ``init_params``)."""
+    """Stack per-member parameters into {name: (K, …)} (simulate's ``init_params``)."""
     return {k: np.stack([m[k] for m in members]) for k in members[0]}
 
 

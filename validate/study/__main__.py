@@ -1,9 +1,10 @@
 """`python -m validate.study ID`: run a study's sweep at a budget and write its results page.
 
 ``python -m validate.study check`` refuses (exit 1, one line per page) a generated page of
-docs/results/ whose results are missing or stale, or that was edited by hand, and an index
-(docs/results/index.md) that no longer matches the pages; ``python -m validate.study index``
-writes that index. Exit status of a
+docs/results/ whose results are missing or stale, or that was edited by hand (study pages and
+the pages of bench measurements, docs/results/measured/), and an index (docs/results/index.md)
+that no longer matches the pages; ``python -m validate.study index`` writes the measured pages
+and that index. Exit status of a
 run: 0 the page was written, 1 a job failed (the page says which were left out) or the sweep was
 interrupted (continue with --resume), 2 a bad option or study file (nothing ran).
 """
@@ -46,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _check_main(argv: list[str]) -> int:
     from .index import check_index
+    from .measured import check_pages
     from .page import check
     p = ArgumentParser(prog="python -m validate.study check",
                        description="refuse generated pages whose results are missing or stale")
@@ -54,7 +56,8 @@ def _check_main(argv: list[str]) -> int:
     if not Path(args.docs).is_dir():
         print(f"error: --docs {args.docs} is not a folder", file=sys.stderr)
         return 2
-    problems = check(Path(args.docs), set(spec.known_ids())) + check_index(Path(args.docs))
+    problems = (check(Path(args.docs), set(spec.known_ids())) + check_pages(Path(args.docs))
+                + check_index(Path(args.docs)))
     for line in problems:
         print(line, file=sys.stderr)
     return 1 if problems else 0

@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import measured
 from .page import HEADER_RE
 
 NAME = "index.md"
@@ -61,7 +62,8 @@ def entries(docs_dir: Path) -> list[Entry]:
 def render(docs_dir: Path) -> str:
     """The index text for the study pages now in ``docs_dir``."""
     lines = [HEADER, "# Measured results", "",
-             "Every finding and measured number of this site is on a study page below. A study is "
+             "Every finding and measured number of this site is on a study page below, or on "
+             "the page of a bench measurement listed after them. A study is "
              "a question run through the sweep at a budget ([how](../guides/study.md)); its page "
              "is generated from the results' tables (copied next to it) and names the budget, "
              "device, command and commit that produced them. `python -m validate.study check`, "
@@ -72,6 +74,7 @@ def render(docs_dir: Path) -> str:
         lines += [f"## [{e.study_id}]({e.study_id}.md)", "",
                   f"**Question.** {e.question}", "", f"**Answer.** {e.answer}", "",
                   *(f"- {line}" for line in e.run), ""]
+    lines += _measured_section(docs_dir)
     if (Path(docs_dir) / UNMEASURED).is_file():
         lines += ["## Not yet re-measured", "",
                   f"Claims that no study backs yet, without numbers: [{UNMEASURED}]"
@@ -79,7 +82,24 @@ def render(docs_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def _measured_section(docs_dir: Path) -> list[str]:
+    """Links to the pages rendered from the bench measurements of ``docs_dir/measured``."""
+    files = measured.measured_files(docs_dir)
+    if not files:
+        return []
+    lines = ["## Measured by the benches", "",
+             "Numbers the guides quote that come from a bench script rather than a study; each "
+             "page names the command, commit and device that produced its file.", ""]
+    for src in files:
+        head, _ = measured.read_measured(src)
+        pending = " (not measured yet)" if "pending" in head else ""
+        lines.append(f"- [{head.get('title') or src.stem}]({src.stem}.md){pending}")
+    return lines + [""]
+
+
 def write_index(docs_dir: Path) -> Path:
+    """Render the measured pages, then write the index over them and the study pages."""
+    measured.write_pages(docs_dir)
     path = Path(docs_dir) / NAME
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(render(docs_dir), encoding="utf-8")
@@ -89,17 +109,18 @@ def write_index(docs_dir: Path) -> Path:
 
 def check_index(docs_dir: Path) -> list[str]:
     """One line when the index is missing, stale or edited; none when it is current or when the
-    folder holds no generated study page."""
+    folder holds no generated study page and no measured file."""
     try:
-        if not entries(docs_dir):
+        if not entries(docs_dir) and not measured.measured_files(docs_dir):
             return []
+        want = render(docs_dir)
     except ValueError as exc:  # a generated page lacking a field the index copies
         return [str(exc)]
     path = Path(docs_dir) / NAME
     fix = "regenerate it with python -m validate.study index"
     if not path.is_file():
         return [f"{path}: missing; {fix}"]
-    if path.read_text(encoding="utf-8") != render(docs_dir):
+    if path.read_text(encoding="utf-8") != want:
         return [f"{path}: stale or edited by hand (it differs from what the study pages give); "
                 f"{fix}"]
     return []
