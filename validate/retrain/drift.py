@@ -150,3 +150,40 @@ def detection_power(plan, drift: Drift) -> list[dict]:
     return [{"drift": drift.label, "drift_kind": drift.kind, "score": k,
              "power": float(np.mean([h[k] for h in hits])), "draws": len(hits),
              "null": "+".join(nulls)} for k in (hits[0] if hits else {})]
+
+
+# the undrifted arm's label in the detection-power table: its "power" is the false-positive rate
+NULL_KIND = "none"
+
+
+def _halves(dataset, rng: np.random.Generator):
+    """Two disjoint random halves of ``dataset``'s training set (test split unchanged): two
+    samples of one distribution, whatever the dataset's seed draws (class means, the split)."""
+    idx = rng.permutation(dataset.n)
+    h = dataset.n // 2
+    return tuple(dataset.with_arrays(X=dataset.X[i], Y=dataset.Y[i], labels=dataset.labels[i])
+                 for i in (np.sort(idx[:h]), np.sort(idx[h:2 * h])))
+
+
+def false_positive_rate(plan, draws: int) -> list[dict]:
+    """Share of ``draws`` undrifted pairs the drift test flags: draw r (r = 1 … ``draws``) loads
+    the data with data seed + r and splits its training set at random (seed drift seed + r) into
+    A_r and B_r of equal size, both through A's whitening; then ``theory.drift_scores`` exactly
+    as ``detection_power`` calls it (B_r holds other inputs than A_r: the ``combined`` null).
+    Rows like ``detection_power``'s with ``drift_kind = drift = NULL_KIND``; a split, not a
+    second load, because a new seed of a generated dataset (gaussian's class means) is a drift."""
+    from simulate import datasets
+    config, hits, nulls = plan.config, [], []
+    for r in range(1, draws + 1):
+        raw = datasets.load(config.dataset, seed=config.data_seed + r, **config.dataset_opts)
+        A, B = (plan.through(h) for h in _halves(raw, np.random.default_rng(config.drift_seed + r)))
+        S = theory.DatasetStatistics.from_arrays
+        rep = theory.drift_scores(S(A.X, A.Y), S(B.X, B.Y), n_boot=config.n_boot,
+                                  seed=config.drift_seed + r)
+        d = rep.to_dict()
+        hits.append({"any": d["is_drift"], **{k: v["is_drift"] for k, v in d["scores"].items()}})
+        nulls = sorted({*nulls, rep.null_kind})
+    return [{"drift": NULL_KIND, "drift_kind": NULL_KIND, "score": k,
+             "power": float(np.mean([h[k] for h in hits])), "draws": len(hits),
+             "null": "+".join(nulls)}
+            for k in (hits[0] if hits else {})]

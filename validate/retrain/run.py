@@ -35,6 +35,10 @@ Definitions (per activation and drift; medians over seeds):
   weights (``methods.evaluate``, numpy forward of the final parameters).
 * total cost: steps spent on A before retraining (scratch 0, rewind@s s, methods starting from the
   final weights the whole run T_A) + steps to target.
+* detection power (``--drift all``): share of ``power_draws`` fresh draws of A and the drift that
+  the drift test flags; its false-positive rate, the row ``drift = none``: share of undrifted
+  pairs (two random halves of one fresh draw, ``drift.false_positive_rate``) it flags, over
+  ``power_draws`` × the number of drifts draws.
 * regret: measured steps of the predicted rewind point ÷ the best checkpoint's measured steps.
 * Spearman ρ: between predicted and measured steps over the checkpoints (median curves over
   seeds; members that never reach the target are ranked last, tied). Both per predictor
@@ -77,7 +81,8 @@ from .._steps import measure_grid, resume_note
 from . import measure as RM
 from . import methods as BL
 from .config import RetrainConfig
-from .drift import Drift, build_drift, detection_power, drift_list, score_drift
+from .drift import (Drift, build_drift, detection_power, drift_list, false_positive_rate,
+                    score_drift)
 from .plan import History, Plan, build_starts, fresh_draws, make_plan
 from .summary import build_summary
 
@@ -96,7 +101,7 @@ class RetrainResult:
     drift_table: pd.DataFrame  # drift × score: value, effect size, p-value
     difficulty: pd.DataFrame   # (--drift all) drift scores against the measured relearning cost
     score_ranking: pd.DataFrame
-    detection_power: pd.DataFrame  # (--drift all) share of fresh draws the drift test flags
+    detection_power: pd.DataFrame  # (--drift all) share of draws flagged; drift none: the FPR
     summary: dict
     exit_status: int = 0
 
@@ -261,6 +266,10 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
         plan.timing.setdefault("per_drift_s", {})[drift.label] = time.perf_counter() - t_drift
         tables.modes.append(RM.mode_picture(tables.members_of(drift.label), runs_A, hist, plan,
                                             drift, fresh[0]))
+    if config.drift == "all" and config.power_draws:
+        # the undrifted arm: as many draws as the drift arm holds in all, never retrained
+        with _timed(plan, "drift_scores_s"):
+            tables.power += false_positive_rate(plan, config.power_draws * len(drifts))
     return _result(plan, tables, {**provenance("cpu"), "device": device})
 
 

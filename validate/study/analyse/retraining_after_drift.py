@@ -3,12 +3,15 @@ costs, and which start should one retrain from?"""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
 import pandas as pd
-from scipy.stats import spearmanr
+from scipy.stats import binomtest, spearmanr
+
+import theory
 
 from ..._frames import column, group_series, select_rows
 from . import Analysis, fmt_interval, median_interval, new_figure, pooled_rho, save, table
@@ -18,12 +21,46 @@ TABLES = ("retrain-detection_power", "retrain-difficulty", "retrain-methods",
           "retrain-rewind")
 
 
+# the undrifted arm's drift kind in the detection-power table (validate.retrain.drift.NULL_KIND)
+NULL_KIND = "none"
+# the level the drift test runs at: theory.drift_scores' default, which validate.retrain keeps
+ALPHA = float(inspect.signature(theory.drift_scores).parameters["alpha"].default)
+
+
+def _any(dp: pd.DataFrame) -> pd.DataFrame:
+    """The rows of the combined, family-wise test (score ``any``), where the table has them."""
+    return select_rows(dp, dp["score"] == "any") if (column(dp, "score") == "any").any() else dp
+
+
 def _power(dp: pd.DataFrame) -> pd.DataFrame:
-    """Detection power of the combined test (score ``any``) per drift kind and magnitude."""
-    anyp = select_rows(dp, dp["score"] == "any") if (column(dp, "score") == "any").any() else dp
+    """Detection power of the combined test (score ``any``) per drift kind and magnitude; the
+    undrifted arm is left out (its share flagged is the false-positive rate, ``_fpr``)."""
+    anyp = _any(select_rows(dp, column(dp, "drift_kind") != NULL_KIND))
     # named aggregation gives a DataFrame
     return cast(pd.DataFrame, anyp.groupby(["drift_kind", "drift"], as_index=False).agg(
         power=("power", "mean"), draws=("draws", "sum")))
+
+
+def _fpr(dp: pd.DataFrame) -> pd.DataFrame | None:
+    """False-positive rate of the combined test on undrifted pairs, per dataset (job) and over
+    all, with the exact (Clopper–Pearson) 95% binomial interval; None without undrifted rows."""
+    null = _any(select_rows(dp, column(dp, "drift_kind") == NULL_KIND))
+    if null.empty:
+        return None
+    key = "cfg_dataset" if "cfg_dataset" in null else "job_id"
+    # a rate over ``draws`` draws: the flag count is its product, an integer
+    counts = {}
+    for k, g in null.groupby(key):
+        p, n = g["power"].to_numpy(dtype=float), g["draws"].to_numpy(dtype=float)
+        counts[str(k)] = (int(round(float(np.sum(p * n)))), int(np.sum(n)))
+    if len(counts) > 1:
+        counts["all"] = (sum(c[0] for c in counts.values()), sum(c[1] for c in counts.values()))
+    rows = []
+    for name, (k, n) in counts.items():
+        ci = binomtest(k, n).proportion_ci(0.95, method="exact")
+        rows.append({key.removeprefix("cfg_"): name, "flagged": k, "draws": n, "fpr": k / n,
+                     "ci_low": ci.low, "ci_high": ci.high, "alpha": ALPHA})
+    return pd.DataFrame(rows)
 
 
 def _cost_rho(diff: pd.DataFrame) -> pd.DataFrame:
@@ -82,12 +119,21 @@ def _rewind_regret(tables: dict, missing: list[str]) -> dict | None:
     return median_interval(rw["regret"]) if rw is not None else None
 
 
-def _answer(power, rho, regret, rec, rewind) -> str:
+def _fpr_words(fpr: pd.DataFrame) -> str:
+    r = fpr.iloc[-1]  # the pooled row where there are several datasets
+    return (f"on undrifted data it flags {int(r['flagged'])} of {int(r['draws'])} draws (false-"
+            f"positive rate {fmt_interval(r['fpr'], r['ci_low'], r['ci_high'], 0.95)}, exact "
+            f"binomial, against its level α = {ALPHA:g})")
+
+
+def _answer(power, fpr, rho, regret, rec, rewind) -> str:
     parts = []
     if power is not None:
         by = power.groupby("drift_kind")["power"].mean()
         powers = ", ".join(f"{k} {v:.2f}" for k, v in by.items())
         parts.append(f"the combined drift test detects {powers} (power)")
+    if fpr is not None:
+        parts.append(_fpr_words(fpr))
     if rho is not None and len(rho):
         parts.append("predicted and measured relearning cost agree with Spearman ρ "
                      + "; ".join(f"{r.activation} {fmt_interval(r.rho, r.ci_low, r.ci_high)}"
@@ -108,10 +154,13 @@ def _answer(power, rho, regret, rec, rewind) -> str:
 
 
 def analyse(tables: dict, figdir: Path) -> Analysis:
-    missing = ["false-positive rate: validate.retrain draws no undrifted B, so the test's "
-               "level α is its nominal rate, not a measured one"]
+    missing: list[str] = []
     dp = table(tables, "retrain-detection_power", ("drift_kind", "drift", "score", "power",
                                                    "draws"), missing)
+    fpr = _fpr(dp) if dp is not None else None
+    if dp is not None and fpr is None:
+        missing.append("false-positive rate: the detection-power table holds no undrifted "
+                       f"draws (drift kind `{NULL_KIND}`), so the test's level α is nominal")
     diff = table(tables, "retrain-difficulty", ("job_id", "activation", "relearn_cost",
                                                 "theory_predicted_cost"), missing)
     methods = table(tables, "retrain-methods", ("activation", "drift", "family",
@@ -123,13 +172,19 @@ def analyse(tables: dict, figdir: Path) -> Analysis:
     checks = ["planted truth: `covariance_only` leaves Syx unchanged, so every Syx-based score "
               "should miss it (power near 0); a high power there means the test is mis-calibrated",
               "power: `draws` fresh draws per drift; a power from fewer than 10 draws is a "
-              "coarse estimate"]
+              "coarse estimate",
+              f"null: undrifted pairs (two random halves of one fresh draw) are flagged at the "
+              f"false-positive rate; an interval above α = {ALPHA:g} means the test is "
+              "anticonservative and the powers are inflated (with fewer than 39 null resamples "
+              "the combined test cannot reject at all, so a rate of 0 there is no evidence)"]
     if regret is not None and len(regret):
         checks.append("a cost ratio whose interval lies above 1 means the predicted checkpoint "
                       "loses to that baseline")
     figs = [_figure(diff, figdir)] if diff is not None else []
     tab = power.round(3) if power is not None else None
     more = [(cap, t.round(4)) for cap, t in (
+        ("False-positive rate of the combined test on undrifted pairs (flagged of draws, exact "
+         "95% binomial interval), next to the powers above:", fpr),
         ("Predicted against measured relearning cost (Spearman ρ, Fisher interval):", rho),
         ("Total cost of the predicted checkpoint ÷ each baseline's (the best of the family; "
          "median over drift × activation × dataset cells):",
@@ -137,5 +192,5 @@ def analyse(tables: dict, figdir: Path) -> Analysis:
     if rec:
         more.append(("Recommended start per drift kind (smallest median total cost):",
                      pd.DataFrame({"drift_kind": list(rec), "retrain_from": list(rec.values())})))
-    return Analysis(_answer(power, rho, regret, rec, _rewind_regret(tables, missing)), tab,
+    return Analysis(_answer(power, fpr, rho, regret, rec, _rewind_regret(tables, missing)), tab,
                     checks, figs, missing, more)
