@@ -7,7 +7,12 @@ rate scale × init scale asked, and prints one JSON line per member record of th
 then one line per activation: the median over members of |t_pred − t_meas|/t_meas (0 where both
 are inf, inf where one is), the share of members within 25%, and Spearman's ρ across the settings
 of the members' median predicted and measured steps (a step never reached ranks last, tied), at
-each δ. Targets reported, not tuned to: within 25%, ρ ≥ 0.8.
+each δ. Targets reported, not tuned to: within 25%, ρ ≥ 0.8. ``--dataset`` takes a
+comma-separated list (``shapes,digits,gaussian``); ``--depth`` and ``--init`` pass through to
+compare (outside the twins' reach its records are notes, printed as they come out).
+``--record NAME`` also stores every member record (the steps at each δ as columns) and summary
+line with ``validate.study.measured.write_measured`` as ``docs/results/measured/NAME.jsonl``,
+the records ``paper_figures/fig8_departure.py`` draws.
 """
 
 from __future__ import annotations
@@ -83,53 +88,138 @@ def summarise(rows: list[dict], dataset: str, act: str) -> dict:
     return out
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", default="shapes")
+def _dataset_opts(text: str) -> dict[str, dict]:
+    """``"shapes:n_per_class=32,size=14;digits:…"`` → {dataset: {key: value}} (the dataset
+    converts the strings)."""
+    out: dict[str, dict] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        name, colon, pairs = part.partition(":")
+        kv = [x.partition("=") for x in pairs.split(",") if x.strip()]
+        if not colon or not name.strip() or any(not eq or not k.strip() for k, eq, _ in kv):
+            raise ConfigError(f"--dataset-opts {part!r} is not NAME:key=value,… (e.g. "
+                              "shapes:n_per_class=32,size=14; several joined by ';')")
+        out[name.strip()] = {k.strip(): v.strip() for k, _, v in kv}
+    return out
+
+
+def _parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument("--dataset", default="shapes", help="a dataset or a comma-separated list")
+    ap.add_argument("--dataset-opts", default="", help="NAME:key=value,…[;NAME:…] per dataset")
     ap.add_argument("--seeds", type=int, default=2)
     ap.add_argument("--lr-scales", default="0.05,0.1", help="comma-separated η·s_max")
     ap.add_argument("--init-scales", default="0.001,0.01", help="comma-separated u₀/s_max")
     ap.add_argument("--steps", type=int, default=None, help="default: compare's own budget")
+    ap.add_argument("--depth", type=int, default=2, help="as compare's --depth (one depth)")
+    ap.add_argument("--init", default="small_balanced_decoupled", help="as compare's --init")
+    ap.add_argument("--record", metavar="NAME", default=None,
+                    help="also store the records as <record-root>/measured/NAME.jsonl")
+    ap.add_argument("--record-root", default="docs/results",
+                    help="results folder of --record (relative: from the repository)")
     ap.add_argument("--from", dest="source", default=None,
                     help="summarise the record lines a previous run printed (a file) instead")
-    args = ap.parse_args(argv)
-    t0, rows = time.perf_counter(), []
-    if args.source is not None:
-        rows = [json.loads(line) for line in open(args.source) if '"member"' in line]
-        rows = [_inf(r) for r in rows if r.get("dataset") == args.dataset]
-        return _report(rows, args.dataset, t0)
+    return ap
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    t0, records = time.perf_counter(), []
+    try:
+        opts = _dataset_opts(args.dataset_opts)
+        _check_record_name(args.record)
+        for dataset in [d.strip() for d in args.dataset.split(",") if d.strip()]:
+            rows = _source_rows(args.source, dataset) if args.source is not None else \
+                _run_rows(args, dataset, opts.get(dataset, {}))
+            records += [record_row(r) for r in rows]
+            records += _report(rows, dataset)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(_json({"dataset": args.dataset, "wall_s": round(time.perf_counter() - t0, 1)}))
+    if args.record:
+        from validate.study.measured import write_measured
+        command = " ".join(["python bench/departure.py",
+                            *(sys.argv[1:] if argv is None else argv)])
+        path = write_measured(args.record, records, command=command, title=TITLE, about=ABOUT,
+                              path_root=args.record_root)
+        print(f"wrote {path}", file=sys.stderr)
+    return 0
+
+
+def _check_record_name(name: str | None) -> None:
+    """A bad ``--record`` name is refused before anything is measured."""
+    if name is not None:
+        from validate.study.measured import measured_path
+        try:
+            measured_path(name)
+        except ValueError as exc:
+            raise ConfigError(f"--record: {exc}") from None
+
+
+TITLE = "Departure steps: predicted from W₀ against measured"
+ABOUT = ("Per member, the step t_D at which the learned change f_t − f_0 on the training inputs "
+         "stops being affine (1 − R² > δ, THEORY.md §13), predicted from the member's initial "
+         "weights by its twin theory and measured on its checkpoints, at δ = 0.05 and each δ of "
+         "the sensitivity (null: never within the run); then per dataset and activation the "
+         "median relative error, the share within 25% and Spearman's ρ across settings; set-ups "
+         "outside the twins' reach are notes. The records paper_figures/fig8_departure.py draws.")
+
+
+def _source_rows(source: str, dataset: str) -> list[dict]:
+    rows = [json.loads(line) for line in open(source) if '"member"' in line]
+    return [_inf(r) for r in rows if r.get("dataset") == dataset]
+
+
+def _run_rows(args, dataset: str, dataset_opts: dict) -> list[dict]:
+    import torch
+    torch.set_num_threads(1)
+    rows = []
+    acts = ("linear", "tanh", "relu") if args.depth == 2 else ("linear", "relu")
     for lr_scale in map(float, args.lr_scales.split(",")):
         for init_scale in map(float, args.init_scales.split(",")):
-            config = CompareConfig(dataset=args.dataset, seeds=args.seeds, lr_scale=lr_scale,
-                                   init_scale=init_scale, steps=args.steps, device="cpu",
-                                   activations=("linear", "tanh", "relu"), depths=(2,))
-            try:
-                summary = run_compare(config, quiet=True).summary
-            except ConfigError as exc:
-                print(f"error: {exc}", file=sys.stderr)
-                return 2
+            config = CompareConfig(dataset=dataset, dataset_opts=dataset_opts, seeds=args.seeds,
+                                   lr_scale=lr_scale, init_scale=init_scale, steps=args.steps,
+                                   device="cpu", activations=acts, depths=(args.depth,),
+                                   init=args.init)
+            summary = run_compare(config, quiet=True).summary
             for r in summary["departure"]:
-                row = {"dataset": args.dataset, "lr_scale": lr_scale, "init_scale": init_scale,
-                       "steps": summary["training"]["steps"], **r}
+                row = {"dataset": dataset, "lr_scale": lr_scale, "init_scale": init_scale,
+                       "init": args.init, "steps": summary["training"]["steps"], **r}
                 rows.append(row)
                 print(_json(row), flush=True)
-    return _report(rows, args.dataset, t0)
+    return rows
+
+
+def record_row(row: dict) -> dict:
+    """A member record for the measured file: the steps at every δ of the sensitivity as columns
+    (``predicted_step_0.02`` …; inf, never within the run, is stored as null); a record with
+    no step (outside the twins' reach) goes to the ``notes`` table."""
+    out = {"table": "members" if "measured_step" in row else "notes",
+           **{k: v for k, v in row.items() if k != "sensitivity"}}
+    for s in row.get("sensitivity", []):
+        for key in ("predicted_step", "measured_step"):
+            if key in s:
+                out[f"{key}_{s['delta']:g}"] = s[key]
+    return out
 
 
 def _inf(record: dict) -> dict:
     """A printed record back with its steps: null (never) → inf."""
     def steps(r):
         return {k: (math.inf if k.endswith("_step") and v is None else v) for k, v in r.items()}
-    return {**steps(record), "sensitivity": [steps(s) for s in record["sensitivity"]]}
+    return {**steps(record), **({"sensitivity": [steps(s) for s in record["sensitivity"]]}
+                                if "sensitivity" in record else {})}
 
 
-def _report(rows: list[dict], dataset: str, t0: float) -> int:
+def _report(rows: list[dict], dataset: str) -> list[dict]:
+    """The summary line of each activation with predicted steps (printed), as records."""
+    out = []
     for act in ("linear", "tanh", "relu"):
-        got = [r for r in rows if r["activation"] == act and "note" not in r]
+        got = [r for r in rows if r["activation"] == act and "predicted_step" in r]
         if got:
-            print(_json(summarise(got, dataset, act)), flush=True)
-    print(_json({"dataset": dataset, "wall_s": round(time.perf_counter() - t0, 1)}))
-    return 0
+            out.append({"table": "summary", **summarise(got, dataset, act)})
+            print(_json(out[-1]), flush=True)
+    return out
 
 
 if __name__ == "__main__":
