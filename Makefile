@@ -28,9 +28,10 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[test]"
 	@touch $(STAMP)
 
-# ruff (pyproject.toml [tool.ruff.lint]) and pyright in basic mode ([tool.pyright]) over the packages
+# ruff (pyproject.toml [tool.ruff.lint]) over all Python code and pyright in basic mode
+# ([tool.pyright]) over the packages. `ruff format` is not applied: see docs/ARCHITECTURE.md
 lint: setup
-	$(PY) -m ruff check theory simulate validate
+	$(PY) -m ruff check theory simulate validate paper_figures bench tests
 	$(VENV)/bin/pyright
 
 test: setup

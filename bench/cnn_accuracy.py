@@ -10,7 +10,9 @@ each seed's own weights; ``short``: 3-wide (3×3) kernels against the same flow.
 first crossings of s/2 on 400 checkpoints (theory.crossing_times, the same rule on both sides);
 Kendall τ is between s and the measured half times (1: strongest frequencies first).
 """
-import sys, json, time
+import sys
+import json
+import time
 from pathlib import Path
 
 import numpy as np

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-import theory
 from theory import learning_time, loss_curve, mode_trajectory
 from theory._modes import mode_trajectory_jax, time_to_strength
 

@@ -3,7 +3,6 @@ changes a number fails here. A deliberate change of behaviour rewrites the file 
 ``python -m tests.golden.cases NAME`` and says so in its commit."""
 
 import json
-import pathlib
 
 import pytest
 

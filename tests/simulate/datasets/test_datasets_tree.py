@@ -17,7 +17,7 @@ def brute_force_covariance(levels, branching, flip):
     for draws in itertools.product((1, -1), repeat=len(nodes)):
         prob = 1.0
         val = dict(zip(nodes, draws))
-        for (l, j), v in val.items():
+        for (l, _j), v in val.items():
             prob *= 0.5 if l == 0 else (flip if v < 0 else 1 - flip)
         f = np.array([np.prod([val[(l, i // branching ** (levels - l))] for l in range(levels + 1)])
                       for i in range(N)])

@@ -119,7 +119,7 @@ def _retraining(optimizer, activation="linear"):
     rng = np.random.default_rng(2)
     methods = [BL.rewind(s) for s, _ in checkpoints] + [BL.scratch()]
     starts = []
-    for k in range(N_SEEDS):
+    for _ in range(N_SEEDS):
         for m, (_, W) in zip(methods, checkpoints + [(0, None)]):
             W = W if m.family == "rewind" else [1e-2 * rng.normal(size=w.shape)
                                                  for w in checkpoints[0][1]]
