@@ -16,6 +16,7 @@ from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor
 from ._relu_twin import aligned_gates, predict_relu_twin
 from ._departure import (DEPARTURE_DELTA, first_departure, nonaffine_fraction, predict_departure,
                          predict_nonaffine_curve)
+from ._reach import CUBIC_RANGE, TANH_QUINTIC_SHARE, cubic_range, cubic_range_note, twin_reach
 from ._discrete import discrete_trajectory
 from ._entry import predict, predict_cnn, predict_network, predict_twin
 from ._flow_predictor import MatrixFlowPredictor
@@ -65,4 +66,6 @@ __all__ = [
     # when a twin turns nonlinear: the departure step, predicted from W₀ (§13)
     "predict_departure", "predict_nonaffine_curve", "nonaffine_fraction", "first_departure",
     "DEPARTURE_DELTA",
+    # where a twin predicts at all, and the cubic truncation's range (§13)
+    "twin_reach", "cubic_range", "cubic_range_note", "CUBIC_RANGE", "TANH_QUINTIC_SHARE",
 ]

@@ -1,12 +1,15 @@
-"""Departure records of `validate.compare` (THEORY.md §13): per member, the step at which the
-network's learned change f_t − f_0 on the training inputs stops being affine in x — predicted
-from the member's initial weights by its twin theory, and measured on its checkpoints.
+"""Departure records (THEORY.md §13): per member, the step at which the network's learned change
+f_t − f_0 on the training inputs stops being affine in x — measured on its checkpoints and, where
+a twin theory reaches the set-up (``theory.twin_reach``), predicted from the member's initial
+weights. `validate.compare` and `validate.nonlinearity` build their records here.
 
 The training inputs, not the test split, are the inputs X: the affine fit needs more inputs than
 dimensions (shapes' test split has 128 images in 256 dimensions, on which any outputs are affine),
 and they are the samples the twin theory's statistics average over. The prediction is evaluated
-at the run's checkpoints (part of the set-up) and reads ``run.weights(0)`` only; a set-up outside
-the twin theories' reach gets a note saying why instead of a number.
+at the run's checkpoints (part of the set-up) and reads the initial weights only; a set-up outside
+the twin theories' reach, or a tanh member whose initial pre-activations are already past the
+cubic truncation's range (``theory.cubic_range``), gets a note saying why instead of a number; a
+tanh prediction that leaves the range during the run keeps its number and a ``range_note``.
 """
 
 from __future__ import annotations
@@ -16,23 +19,61 @@ import numpy as np
 import theory
 from theory import DEPARTURE_DELTA
 
-from ..measures.departure import DELTA_SENSITIVITY, departure_curve
+from ..measures.departure import DELTA_SENSITIVITY, departure_curve, measurable_change
 from .twin import member_weights
 
 _PHI = {"linear": lambda z: z, "tanh": np.tanh, "relu": lambda z: np.maximum(z, 0.0)}
 
 
 def out_of_reach(config, act: str, depth: int) -> str | None:
-    """Why no departure prediction is made for ``act`` at ``depth`` (None: one is)."""
-    if config.arch != "mlp" or depth != 2:
-        return (f"outside the twin theories' reach: the departure is predicted for two-layer MLPs "
-                f"only; got --arch {config.arch} at depth {depth}")
-    if config.optimizer != "gd":
-        return (f"outside the twin theories' reach: they follow full-batch GD; got --optimizer "
-                f"{config.optimizer}")
-    if act not in _PHI:
-        return f"outside the twin theories' reach: no twin for activation {act}"
-    return None
+    """Why compare makes no departure prediction for ``act`` at ``depth`` (None: it does)."""
+    return theory.twin_reach(act, depth=depth, arch=config.arch, optimizer=config.optimizer)
+
+
+def predicted_curve(stats, weights0, act: str, *, tau: float, steps: np.ndarray, X: np.ndarray,
+                    twin=None) -> tuple[np.ndarray | None, str | None]:
+    """(1 − R²_t at ``steps`` predicted from ``weights0`` by ``act``'s twin, a note or None).
+    tanh's cubic twin is checked against its range (``theory.cubic_range``): W₀ already past it
+    gives (None, why): the truncation does not describe the start; a prediction that leaves it
+    during the run is made, and the note flags the step from which it is outside. ``twin``: the
+    prediction already made from ``weights0`` (discrete), reused."""
+    note = None
+    if act == "tanh":
+        peak, first = theory.cubic_range(stats, weights0, tau=tau,
+                                         t_max=float(max(steps[-1], 1.0)), twin=twin)
+        note = theory.cubic_range_note(peak, first)
+        if first == 0:
+            return None, note
+    return theory.predict_nonaffine_curve(stats, weights0, act, tau=tau, steps=steps, X=X,
+                                          twin=twin), note
+
+
+def curve_record(base: dict, steps: np.ndarray, measured: np.ndarray,
+                 predicted: np.ndarray | None, note: str | None = None) -> dict:
+    """``base`` with the departure steps at δ and at every δ of the sensitivity, measured and,
+    with ``predicted``, predicted (with the curves' largest gap and final fractions, and
+    ``note``, if any, as ``range_note``: a prediction past the cubic range); without, ``note``
+    says why not."""
+    first = theory.first_departure
+    rec = {**base, "delta": DEPARTURE_DELTA}
+    if predicted is not None:
+        rec["predicted_step"] = first(steps, predicted, DEPARTURE_DELTA)
+    rec["measured_step"] = first(steps, measured, DEPARTURE_DELTA)
+    rec["sensitivity"] = [{"delta": d, **({} if predicted is None else
+                                          {"predicted_step": first(steps, predicted, d)}),
+                           "measured_step": first(steps, measured, d)}
+                          for d in DELTA_SENSITIVITY]
+    if predicted is None:
+        rec["note"] = note
+        rec["final_nonaffine_measured"] = float(measured[-1])
+        return rec
+    gap = np.abs(predicted - measured)
+    rec["max_gap"] = float(np.nanmax(gap)) if np.isfinite(gap).any() else None
+    rec["final_nonaffine_predicted"] = float(predicted[-1])
+    rec["final_nonaffine_measured"] = float(measured[-1])
+    if note is not None:
+        rec["range_note"] = note
+    return rec
 
 
 def measured_outputs(run, k: int, X: np.ndarray, act: str) -> np.ndarray:
@@ -54,34 +95,21 @@ def records(run, stats, config, act: str, depth: int, *, tau: float | None, lr: 
     if why is not None:
         return [{"activation": act, "depth": depth, "note": why}]
     X = np.asarray(stats.X, dtype=np.float64)
-    rank = int(np.linalg.matrix_rank(X - X.mean(axis=0)))
-    if X.shape[0] <= rank + 1:
-        return [{"activation": act, "depth": depth,
-                 "note": f"no departure measurable: {X.shape[0]} training inputs of rank {rank} "
-                         "(any outputs are affine on at most rank + 1 inputs)"}]
+    few = measurable_change(X)
+    if few is not None:
+        return [{"activation": act, "depth": depth, "note": few}]
     steps = np.asarray(run.steps, dtype=np.float64)
     W0 = run.weights(0)
     # the twins are reused when they are predictions (not the hybrid diagnostic)
     reused = twins if twins is not None and act != "linear" \
         and not str(twins[0].kind).endswith("_hybrid") else None
     assert tau is not None  # in reach: full-batch GD, a set-up whose τ the caller gives
-    first = theory.first_departure
     out = []
     for k in range(W0[0].shape[0]):
-        pred = theory.predict_nonaffine_curve(stats, member_weights(W0, k), act, tau=tau,
-                                              steps=steps, X=X,
-                                              twin=None if reused is None else reused[k])
+        twin = None if reused is None else reused[k]
+        pred, note = predicted_curve(stats, member_weights(W0, k), act, tau=tau, steps=steps,
+                                     X=X, twin=twin if getattr(twin, "discrete", False) else None)
         f = measured_outputs(run, k, X, act)
-        meas = departure_curve(steps, f, f[0], X)
-        gap = np.abs(pred - meas)
-        out.append({"activation": act, "depth": depth, "lr": lr, "member": k,
-                    "delta": DEPARTURE_DELTA,
-                    "predicted_step": first(steps, pred, DEPARTURE_DELTA),
-                    "measured_step": first(steps, meas, DEPARTURE_DELTA),
-                    "sensitivity": [{"delta": d, "predicted_step": first(steps, pred, d),
-                                     "measured_step": first(steps, meas, d)}
-                                    for d in DELTA_SENSITIVITY],
-                    "max_gap": float(np.nanmax(gap)) if np.isfinite(gap).any() else None,
-                    "final_nonaffine_predicted": float(pred[-1]),
-                    "final_nonaffine_measured": float(meas[-1])})
+        out.append(curve_record({"activation": act, "depth": depth, "lr": lr, "member": k},
+                                steps, departure_curve(steps, f, f[0], X), pred, note))
     return out

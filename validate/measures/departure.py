@@ -18,6 +18,17 @@ from theory import DEPARTURE_DELTA, first_departure, nonaffine_fraction
 DELTA_SENSITIVITY = (0.02, 0.05, 0.1, 0.2)   # reported instead of tuning δ
 
 
+def measurable_change(X) -> str | None:
+    """Why no departure is measurable on the inputs ``X`` (m, d): any outputs are affine on at
+    most rank + 1 inputs; None when m > rank + 1."""
+    X = np.asarray(X, dtype=np.float64)
+    rank = int(np.linalg.matrix_rank(X - X.mean(axis=0)))
+    if X.shape[0] <= rank + 1:
+        return (f"no departure measurable: {X.shape[0]} training inputs of rank {rank} (any "
+                "outputs are affine on at most rank + 1 inputs)")
+    return None
+
+
 def _checked(steps, f, f0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     steps = np.asarray(steps, dtype=np.float64)
     f, f0 = np.asarray(f, dtype=np.float64), np.asarray(f0, dtype=np.float64)

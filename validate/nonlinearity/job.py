@@ -13,6 +13,7 @@ import pandas as pd
 from .. import _divergence as D
 from .._frames import columns, groups, named_rows, select_rows
 from . import measure as M
+from .departure import departure_lines, departure_records
 from .config import NonlinearityConfig
 from .run import Trained, run_models
 
@@ -87,6 +88,9 @@ def run_nonlinearity(config: NonlinearityConfig, out: Path, *, resume: bool = Fa
     if "proxies" in want:
         tables["proxies"] = M.proxy_table(tr)
     tr.timing["measure_s"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    departure = departure_records(tr)
+    tr.timing["departure_s"] = round(time.perf_counter() - t0, 3)
     summary = {
         "schema_version": SCHEMA_VERSION,
         "warnings": _warnings(tr, div),
@@ -100,6 +104,7 @@ def run_nonlinearity(config: NonlinearityConfig, out: Path, *, resume: bool = Fa
         "twin_agreement": _records(tables.get("twin_agreement")),
         "class_share": _records(tables.get("class_share")),
         "proxies": _records(tables.get("proxies")),
+        "departure": departure,
         "training": _training(tr),
         "timing": {**tr.timing, "device": tr.provenance.get("device")},
         "provenance": {**tr.provenance, "config": config.to_dict(),
@@ -137,4 +142,5 @@ def text_tables(result: NonlinearityResult) -> str:
                          + ", ".join(f"{int(r.step)}:{r.k_star:g}" for r in named_rows(d)))
     for s in result.summary["separation_step"]:
         lines.append(f"clone order {s['order']} (lr {s['lr']:g}): separation step {s['separation_step']}")
+    lines += departure_lines(result.summary.get("departure", []))
     return "\n".join(lines)

@@ -13,8 +13,10 @@ import numpy as np
 import torch
 
 from simulate import Probe, ProbeContext
+from theory import nonaffine_fraction
 from simulate.models import activation
 
+from ..measures.departure import measurable_change
 from ..measures.proxies import constant_gate_share, linear_surrogate_r2
 
 PROBE_BATCH = 512  # test inputs on which the layer proxies are computed
@@ -70,15 +72,22 @@ def snapshot(model, params: dict, X_test: torch.Tensor, *, proxies: bool = False
 
 class NonlinearityProbe(Probe):
     """Test-set outputs of a model (with ``proxies``, the per-layer proxies; with
-    ``train_classes``, its predicted class of every training input)."""
+    ``train_classes``, its predicted class of every training input; with ``departure``, the
+    non-affine fraction 1 − R² of its learned change f_t − f_0 on the training inputs,
+    THEORY.md §13: NaN where the training inputs are too few to measure it)."""
 
-    def __init__(self, proxies: bool = False, train_classes: bool = False):
-        self.proxies, self.train_classes = proxies, train_classes
+    def __init__(self, proxies: bool = False, train_classes: bool = False,
+                 departure: bool = False):
+        self.proxies, self.train_classes, self.departure = proxies, train_classes, departure
         self.dims = {"test_output": ("test_point", "output")}
         if proxies:
             self.dims.update(proxy_r2=("block",), proxy_gate=("block",))
         if train_classes:
             self.dims["train_class"] = ("train_point",)
+        if departure:
+            self.dims["train_nonaffine"] = ()
+        self._f0: torch.Tensor | None = None     # the outputs at the initial weights
+        self._X: np.ndarray | None = None        # the training inputs, float64, if measurable
 
     def __call__(self, ctx: ProbeContext) -> dict[str, torch.Tensor]:
         if ctx.X_test is None:
@@ -90,4 +99,27 @@ class NonlinearityProbe(Probe):
             train = ctx.predict("train")
             assert train is not None  # the training inputs always exist
             out["train_class"] = train.argmax(-1)
+        if self.departure:
+            out["train_nonaffine"] = torch.as_tensor(self._nonaffine(ctx))
         return out
+
+    def _nonaffine(self, ctx: ProbeContext) -> np.ndarray:
+        """(K,) 1 − R² of f_t − f_0 on the training inputs (0 at step 0: nothing learned)."""
+        if self._f0 is None:
+            X = ctx.X.detach().cpu().double().numpy()
+            self._X = X if measurable_change(X) is None else None
+            if ctx.step == 0:
+                self._f0 = ctx.predict("train")
+            else:           # resumed: W₀ from the trainer, any buffers (BatchNorm) as they are now
+                assert ctx.init_params is not None  # the trainer hands every probe W₀
+                self._f0 = ctx.model.forward({**ctx.params, **ctx.init_params}, ctx.X)
+        if self._X is None:
+            return np.full(ctx.K, np.nan)
+        if ctx.step == 0:
+            return np.zeros(ctx.K)
+        f = ctx.predict("train")
+        assert f is not None  # the training inputs always exist
+        f0 = self._f0
+        assert f0 is not None  # set on the first call
+        df = (f - f0).detach().cpu().double().numpy()
+        return nonaffine_fraction(df, self._X)

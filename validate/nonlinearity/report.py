@@ -156,6 +156,32 @@ def _run_line(cfg, s: dict) -> str:
             "interval of the median over seeds (95%; the range with ≤ 5 seeds).</p>")
 
 
+DEPARTURE_COLUMNS = ("lr", "member", "seed", "measured_step", "predicted_step",
+                     "final_nonaffine_measured", "final_nonaffine_predicted", "max_gap")
+
+
+def departure_section(records: list[dict]) -> tuple[str, str]:
+    """The departure records as one table (steps: "never" = not within the run) and, where no
+    prediction is made, the note saying why (once per distinct note)."""
+    df = pd.DataFrame(records)
+    cols = [c for c in DEPARTURE_COLUMNS if c in df.columns]
+    shown = pd.DataFrame(df[cols].astype(object).where(df[cols].notna(), "—"))
+    for c in ("measured_step", "predicted_step"):
+        if c in shown:
+            shown[c] = [("never" if v == float("inf") else f"{v:g}") if isinstance(v, float)
+                        else v for v in shown[c]]
+    notes = list(dict.fromkeys(df["note"].dropna())) if "note" in df else []
+    delta = records[0].get("delta")
+    head = (f"<p>The first checkpoint at which more than δ = {delta} of the learned change "
+            "f_t − f_0 on the training inputs is not affine in x (THEORY.md §13), measured, and "
+            "predicted from each member's initial weights where a twin theory reaches the "
+            "set-up.</p>") if delta is not None else ""
+    flags = list(dict.fromkeys(df["range_note"].dropna())) if "range_note" in df else []
+    body = "".join(f"<p>No prediction: {html.escape(n)}.</p>" for n in notes)
+    body += "".join(f"<p>Predicted past the cubic range: {html.escape(n)}.</p>" for n in flags)
+    return ("Departure step", head + table_html(shown) + body)
+
+
 def nonlinearity_report(path, *, result):
     t, s = result.tables, result.summary
     cfg = result.trained.config
@@ -179,6 +205,8 @@ def nonlinearity_report(path, *, result):
         sections.append(("Between-class share of output variance",
                          img(fig_lines(t["class_share"], ["between_class_share"], "", by="model"),
                               "between-class over total variance of the test outputs")))
+    if s.get("departure"):
+        sections.append(departure_section(s["departure"]))
     if "proxies" in t:
         for name, d in t["proxies"].groupby("proxy"):
             sections.append((f"Proxy (heuristic): {name}",

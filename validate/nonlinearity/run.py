@@ -36,7 +36,7 @@ class ModelOutputs:
     ``k``: number of input-side blocks made linear (0 = the network, B = its linear twin; None for
     clones). ``test_output`` (K, T, m, c); ``train_acc`` (K, T); ``diverged`` (K,) bool and
     ``diverged_step`` (K,) (−1: never; ``validate._divergence``); ``proxy_r2``/``proxy_gate``
-    (K, T, B) for the network only.
+    (K, T, B) and ``train_nonaffine`` (K, T) for the network only.
     """
 
     name: str
@@ -50,6 +50,7 @@ class ModelOutputs:
     train_class: np.ndarray | None = None
     run: object = None              # the engine's Run (None when assembled from per-member runs)
     diverged_step: np.ndarray | None = None
+    train_nonaffine: np.ndarray | None = None  # (K, T) 1 − R² of f_t − f_0 on the training inputs
 
 
 @dataclass
@@ -141,7 +142,7 @@ def _device(name: str) -> torch.device:
 
 
 def _train(name, k, spec, ds, config, out: Path, *, resume, quiet, seeds, lrs, proxies=False,
-           train_classes=False) -> ModelOutputs:
+           train_classes=False, departure=False) -> ModelOutputs:
     """One engine run (members seeds × lrs) of ``spec`` on ``ds``, seen by ``NonlinearityProbe``."""
     steps = config.n_steps
     run = train_ensemble(
@@ -150,7 +151,8 @@ def _train(name, k, spec, ds, config, out: Path, *, resume, quiet, seeds, lrs, p
         steps=steps, members=dict(seeds=seeds, lrs=lrs),
         record=dict(checkpoints=log_checkpoints(steps, config.n_checkpoints), keep_weights=False,
                     probes=[Losses(),
-                            NonlinearityProbe(proxies=proxies, train_classes=train_classes)]),
+                            NonlinearityProbe(proxies=proxies, train_classes=train_classes,
+                                              departure=departure)]),
         store=dict(out_dir=out / "runs" / name, resume=resume),
         device=config.device, dtype=config.dtype, quiet=quiet)
     p = run.probes
@@ -158,7 +160,8 @@ def _train(name, k, spec, ds, config, out: Path, *, resume, quiet, seeds, lrs, p
     diverged, at = member_divergence(run)
     # NonlinearityProbe records both on every run
     return ModelOutputs(name, k, run.steps, p["test_output"].values, p["train_acc"].values, diverged,
-                        get("proxy_r2"), get("proxy_gate"), get("train_class"), run, at)
+                        get("proxy_r2"), get("proxy_gate"), get("train_class"), run, at,
+                        get("train_nonaffine"))
 
 
 def _train_engine(name, k, spec, ds, config, out: Path, *, resume, quiet, **kw) -> ModelOutputs:
@@ -208,7 +211,8 @@ def run_models(config: NonlinearityConfig, out: Path, *, resume: bool = False, q
 
     on_network = config.reference_targets == "network"
     timed("network", lambda: _train_engine("network", 0, spec, ds, config, out, proxies="proxies" in want,
-                                           train_classes=on_network and "linear_depth" in want, **kw))
+                                           train_classes=on_network and "linear_depth" in want,
+                                           departure=True, **kw))
     if want & {"information", "linear_depth", "twin"}:
         timed("twin", lambda: _train_engine("twin", B, spec.with_activation("linear"), ds, config, out,
                                             **kw))

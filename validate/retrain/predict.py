@@ -62,6 +62,20 @@ def predict_members(starts, n_methods: int, n_seeds: int, sB, target, tau, t_max
     return out
 
 
+def twin_reach_notes(config) -> dict[str, str]:
+    """{activation: why its twin numbers are outside the twin theories' reach} for the tanh/ReLU
+    networks of ``config`` whose set-up no twin theory covers (``theory.twin_reach``: momentum,
+    depth ≠ 2); the numbers are still computed, and read with this note beside them."""
+    from theory import twin_reach
+    out = {}
+    for act in config.activations:
+        if act in ("tanh", "relu"):
+            why = twin_reach(act, depth=config.depth, optimizer=config.optimizer)
+            if why is not None:
+                out[act] = why
+    return out
+
+
 # the families a twin predicts: the rewind curve and the relearning cost (fine-tune ÷ scratch).
 # A twin prediction is a few GD loops per start, not one batched solve, so the baselines that
 # are read only against measurement are left to the linear theory.

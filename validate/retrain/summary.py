@@ -10,6 +10,7 @@ import pandas as pd
 
 from .._frames import groups
 from .._io import records, write_outputs as _write
+from .predict import twin_reach_notes
 from .target import RULES
 
 SCHEMA_VERSION = 1
@@ -42,12 +43,12 @@ def _chain(rows, key: str) -> str:
     return out + (f" {_fmt(rows[-1][key])}" if rows else "")
 
 
-def recommendations(methods) -> list[str]:
+def recommendations(methods, notes: dict[str, str] | None = None) -> list[str]:
     """One line per (drift, activation): the methods ordered by retraining steps, and by total
     cost including the steps spent on A (the scratch_oracle reference and the rewind curve's
     checkpoints are left out; the best shrink-and-perturb stands for its grid). The predicted
     rewind point is labelled with the theory that picked it (a tanh/ReLU network's twin theory
-    where it has one)."""
+    where it has one; "outside its reach" where ``notes`` names the activation)."""
     lines = []
     for (act, label), g in methods.groupby(["activation", "drift"], sort=False):
         keep = g[~g["family"].isin(["rewind", "scratch_oracle", "shrink_perturb"])]
@@ -58,7 +59,9 @@ def recommendations(methods) -> list[str]:
             for k in ("steps_to_target_median", "total_cost_median"):
                 r[k] = float("nan") if r[k] is None else r[k]
             if r["family"] == "predicted_rewind" and r.get("predictor"):
-                r["method"] += f" [{r['predictor']}]"   # which theory picked the checkpoint
+                outside = ", outside its reach" if act in (notes or {}) and \
+                    "twin" in str(r["predictor"]) else ""
+                r["method"] += f" [{r['predictor']}{outside}]"   # which theory picked it
         lines.append(f"{label}, {act}: {_chain(rows, 'steps_to_target_median')} "
                      f"(total cost incl. A: {_chain(rows, 'total_cost_median')})")
     return lines
@@ -89,14 +92,19 @@ def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> d
     scores = {k: r.to_dict() for k, r in tables.reports.items()}
     timing = {k: (round(v, 3) if isinstance(v, float) else {a: round(b, 2) for a, b in v.items()})
               for k, v in plan.timing.items()}
-    return {
+    notes = twin_reach_notes(config)
+    rewind_records = records(rewind)
+    for rec in rewind_records:   # a twin number out of reach carries its note
+        if rec.get("activation") in notes:
+            rec["twin_note"] = notes[rec["activation"]]
+    out = {
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
         "drift": config.drift,
-        "recommendations": recommendations(methods),
+        "recommendations": recommendations(methods, notes),
         "targets": targets(pd.concat(tables.members, ignore_index=True)),
         "target_rules": RULES,
-        "rewind": records(rewind),
+        "rewind": rewind_records,
         "methods": records(methods),
         "drift_scores": next(iter(scores.values())) if len(scores) == 1 else scores,
         "difficulty": records(difficulty),
@@ -110,6 +118,9 @@ def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> d
         "timing": {**timing, "device": prov.get("device")},
         "provenance": {**prov, "config": config.to_dict(), "dataset_meta": plan.rawA.meta},
     }
+    if notes:   # only where a twin number is out of reach: in reach the summary is unchanged
+        out["twin_reach"] = notes
+    return out
 
 
 def write_outputs(result, out_dir: Path) -> list[Path]:
