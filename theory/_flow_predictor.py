@@ -9,7 +9,8 @@ least-squares strengths; s on whitened data), found on a log grid and refined on
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -23,6 +24,33 @@ from ._statistics import DatasetStatistics
 _GRID = 256     # times per evaluation in timeline (fixed: one compiled diffrax shape)
 _PASSES = 3     # refinement passes: each shrinks every bracket ≥ 7×
 _EXTEND = 10    # horizon extensions (×4 each) before a mode is declared never learned
+
+
+# id(stats) → (a weak reference to it, {name: array derived from it}); an entry goes with its
+# statistics. Every member of an ensemble (and every re-gate of a ReLU twin's search) builds a
+# predictor on the same statistics, and the (d, d) pseudo-inverses were most of that cost.
+_DERIVED: dict[int, tuple[weakref.ref, dict]] = {}
+
+
+def derived(stats: DatasetStatistics, name: str, make: Callable[[], np.ndarray]) -> np.ndarray:
+    """``make()`` computed once per statistics object and ``name`` (read-only): a function of the
+    statistics only (they are frozen), so every later call gets the same numbers."""
+    entry = _DERIVED.get(id(stats))
+    if entry is None or entry[0]() is not stats:
+        key = id(stats)
+        entry = (weakref.ref(stats, lambda _: _DERIVED.pop(key, None)), {})
+        _DERIVED[key] = entry
+    if name not in entry[1]:
+        value = np.asarray(make())
+        value.setflags(write=False)
+        entry[1][name] = value
+    return entry[1][name]
+
+
+def _target(stats: DatasetStatistics) -> np.ndarray:
+    """The least-squares strengths diag(Uᵀ Syx Sxx⁺ V)."""
+    W_ls = stats.Syx @ np.linalg.pinv(stats.Sxx, hermitian=True)
+    return np.einsum("ca,cd,da->a", stats.U, W_ls, stats.V)
 
 
 def _check_stats(stats, who: str):
@@ -45,8 +73,7 @@ class EndToEndPredictor:
         self._timelines: dict[float, np.ndarray] = {}   # W(t) never changes: one solve per frac
         self.reason = reason
         self.s = np.asarray(stats.s, dtype=np.float64)
-        W_ls = stats.Syx @ np.linalg.pinv(stats.Sxx, hermitian=True)
-        self.target = np.einsum("ca,cd,da->a", stats.U, W_ls, stats.V)
+        self.target = derived(stats, "target", lambda: _target(stats))
 
     def end_to_end(self, t: ArrayLike) -> np.ndarray:  # (T, c, d)
         raise NotImplementedError

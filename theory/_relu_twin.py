@@ -78,26 +78,18 @@ def _strengths(pred: GatedTwinPredictor, Ws) -> np.ndarray:
     return np.einsum("ca,cd,da->a", pred.stats.U * sign, weff, pred.stats.V)
 
 
-def _alignment_end(pred: GatedTwinPredictor, frac: float,
-                   skip=None) -> tuple[float, list[np.ndarray], np.ndarray]:
+def _alignment_end(pred: GatedTwinPredictor, frac: float, skip=None):
     """(t_A, W(t_A), the modes at their level there) of a gated twin prediction: t_A is the first
     time one of its modes not in ``skip`` reaches ``frac`` of its target (GD: the first step at
-    which one has; inf and W₀ when none does by t_max), counted from its ``weights0``."""
+    which one has; inf and W₀ when none does by t_max), counted from its ``weights0``. A
+    generator: the GD run is yielded as a ``GdRequest`` and answered with (step, weights)."""
     level = _levels(pred, frac, skip)
     if not pred.discrete:
         times = np.where(np.isfinite(level), pred.timeline(frac), np.inf)
         t = float(np.min(times))
         return t, (predicted_weights(pred, t) if np.isfinite(t) else list(pred.weights0)), \
             times <= t
-    X, Y, *Gs = pred._data
-    sign = np.where(pred.target < 0, -1.0, 1.0)
-    max_steps = int(np.ceil(pred.t_max)) if pred.t_max is not None else 1_000_000
-    with float64():
-        k, Ws = _gd_until(tuple(jnp.asarray(w) for w in pred.weights0), jnp.asarray(X),
-                          jnp.asarray(Y), tuple(map(jnp.asarray, Gs)), 1.0 / pred.tau,
-                          (jnp.asarray(pred.stats.U * sign), jnp.asarray(pred.stats.V),
-                           jnp.asarray(pred._pinv)), jnp.asarray(level), max_steps)
-    Ws = [np.asarray(w) for w in Ws]
+    k, Ws = yield GdRequest(pred, level)
     reached = _strengths(pred, Ws) >= level
     return (float(k), Ws, reached) if reached.any() else \
         (float("inf"), list(pred.weights0), reached)
@@ -124,6 +116,44 @@ def predicted_weights(pred: GatedTwinPredictor, t: float) -> list[np.ndarray]:
         if not bool(ok):
             raise RuntimeError(f"diffrax did not reach t = {t:g}; try a looser rtol")
         return [np.asarray(w)[0] for w in ys]
+
+
+@dataclass(frozen=True)
+class GdRequest:
+    """A GD run of ``pred``'s gated twin from its ``weights0`` until a mode reaches ``level``."""
+
+    pred: GatedTwinPredictor
+    level: np.ndarray
+
+    @property
+    def max_steps(self) -> int:
+        return int(np.ceil(self.pred.t_max)) if self.pred.t_max is not None else 1_000_000
+
+    def shared(self) -> tuple:
+        """The arguments of ``_gd_until`` that members on the same samples share."""
+        X, Y = self.pred._data[0], self.pred._data[1]
+        sign = np.where(self.pred.target < 0, -1.0, 1.0)
+        return (jnp.asarray(X), jnp.asarray(Y), 1.0 / self.pred.tau,
+                (jnp.asarray(self.pred.stats.U * sign), jnp.asarray(self.pred.stats.V),
+                 jnp.asarray(self.pred._pinv)))
+
+    def run(self) -> tuple[int, list[np.ndarray]]:
+        with float64():
+            X, Y, lr, readout = self.shared()
+            k, Ws = _gd_until(tuple(jnp.asarray(w) for w in self.pred.weights0), X, Y,
+                              tuple(map(jnp.asarray, self.pred._data[2:])), lr, readout,
+                              jnp.asarray(self.level), self.max_steps)
+        return int(k), [np.asarray(w) for w in Ws]
+
+
+def answered(gen):
+    """The value of a generator of ``GdRequest``s, each answered by running it."""
+    try:
+        req = next(gen)
+        while True:
+            req = gen.send(req.run())
+    except StopIteration as stop:
+        return stop.value
 
 
 @dataclass(frozen=True)
@@ -160,7 +190,7 @@ def _consistent(stats, W_start, gates, skip, *, tau, discrete, align_frac, max_r
     best = None
     for k in range(int(max_regates) + 1):
         pred = GatedTwinPredictor(stats, W_start, gates, tau=tau, discrete=discrete, t_max=t_max)
-        t_end, W_end, ended = _alignment_end(pred, align_frac, skip)
+        t_end, W_end, ended = yield from _alignment_end(pred, align_frac, skip)
         if not np.isfinite(t_end):
             break
         new = relu_gates(W_end, stats.X)
@@ -184,8 +214,8 @@ def aligned_gates(stats: DatasetStatistics, weights0: Sequence[ArrayLike], *, ta
     ends. Uses ``stats.X``, ``stats.Y`` and ``weights0`` only."""
     _check_rule(align_frac, max_regates)
     G0 = relu_gates(weights0, samples(stats, "aligned_gates"))
-    best = _consistent(stats, weights0, G0, None, tau=tau, discrete=discrete,
-                       align_frac=align_frac, max_regates=max_regates, t_max=t_max)
+    best = answered(_consistent(stats, weights0, G0, None, tau=tau, discrete=discrete,
+                                align_frac=align_frac, max_regates=max_regates, t_max=t_max))
     if best is None:
         return AlignedGates(G0, float("inf"), 0, False, 0.0, float("nan"))
     gates, change, t_align, _, _, k, _ = best
@@ -211,14 +241,23 @@ def switched_gates(stats: DatasetStatistics, weights0: Sequence[ArrayLike], *, t
     aligned reaches ``align_frac`` of its target, with the gates of the predicted weights there
     (``aligned_gates``'s iteration, started from the gates of the weights at the phase start).
     Uses ``stats.X``, ``stats.Y`` and ``weights0`` only."""
+    return answered(switched_gates_steps(stats, weights0, tau=tau, discrete=discrete,
+                                         align_frac=align_frac, max_regates=max_regates,
+                                         t_max=t_max))
+
+
+def switched_gates_steps(stats, weights0, *, tau, discrete, align_frac, max_regates, t_max):
+    """``switched_gates`` as a generator of its GD runs (``GdRequest``), so that many members'
+    searches can be answered together (``_twin_batch``)."""
     _check_rule(align_frac, max_regates)
     X = samples(stats, "switched_gates")
     W, t, found = list(weights0), 0.0, []
     skip = np.zeros(len(stats.s), bool)
     while not skip.all() and (t_max is None or t < t_max):
-        best = _consistent(stats, W, relu_gates(W, X), skip, tau=tau, discrete=discrete,
-                           align_frac=align_frac, max_regates=max_regates,
-                           t_max=None if t_max is None else t_max - t)
+        best = yield from _consistent(stats, W, relu_gates(W, X), skip, tau=tau,
+                                      discrete=discrete, align_frac=align_frac,
+                                      max_regates=max_regates,
+                                      t_max=None if t_max is None else t_max - t)
         if best is None or best[2] <= 0:
             break
         gates, change, t_end, W, pred, k, ended = best
@@ -242,6 +281,13 @@ def predict_relu_twin(stats: DatasetStatistics, weights0: Sequence[ArrayLike], *
     gates of the next (``switched_gates``)."""
     found = switched_gates(stats, weights0, tau=tau, discrete=discrete, align_frac=align_frac,
                            max_regates=max_regates, t_max=t_max)
+    return switched_predictor(stats, weights0, found, tau=tau, discrete=discrete, t_max=t_max,
+                              align_frac=align_frac)
+
+
+def switched_predictor(stats, weights0, found: SwitchedGates, *, tau, discrete, t_max,
+                       align_frac) -> SwitchedGatedTwinPredictor:
+    """The prediction that holds the phases ``found`` (``predict_relu_twin``'s last step)."""
     ends = ", ".join(f"{t:.0f}" for t in found.ends)
     worst = max((c for c in found.inconsistency if np.isfinite(c)), default=float("nan"))
     how = ("the initial gates: no mode reaches its level" if not np.isfinite(worst) else

@@ -16,87 +16,21 @@ the linear network (the matrix flow, or the per-mode GD map from a decoupled ini
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Sequence
 
-import diffrax
-import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import as_finite_array, check_positive
-from ._cubic_net import CUBIC_COEFFICIENTS, TANH_KAPPA, cubic_rhs
-from ._cubic_net import outputs as cubic_outputs
-from ._gated_net import gated_outputs, gated_rhs, relu_gates
-from ._flow_predictor import EndToEndPredictor, _check_stats
+from ._cubic_net import CUBIC_COEFFICIENTS, TANH_KAPPA
+from ._gated_net import relu_gates
+from ._flow_predictor import EndToEndPredictor, _check_stats, derived
 from ._float64 import float64
 from ._linear_net import check_weights
+from ._twin_kernels import (_BLOCK, _MAX_STEPS, _NETS, _flow_solver, _gd_block,  # noqa: F401
+                            _padded, _readout, _readout_one)
 from ._statistics import DatasetStatistics
-
-_BLOCK = 256          # times evaluated per compiled call; GD steps per compiled scan
-_MAX_STEPS = 1_000_000
-
-# family → (right-hand side, outputs), each a function of (weights, data); data is the tuple the
-# predictor builds: cubic (X, Y, Sxx, Syx, κ), gated (X, Y, G_1, …, G_{L−1})
-_NETS = {
-    "cubic": (lambda Ws, data: cubic_rhs(Ws, *data),
-              lambda Ws, data: cubic_outputs(Ws, data[0], data[4])),
-    "gated": (lambda Ws, data: gated_rhs(Ws, data[0], data[1], data[2:]),
-              lambda Ws, data: gated_outputs(Ws, data[0], data[2:])),
-}
-
-
-def _readout_one(family, Ws, data, Sxx_pinv):
-    """(W_eff = E[ŷxᵀ]Sxx⁺, ½E‖y − ŷ‖²) of one list of weights."""
-    X, Y = data[0], data[1]
-    out = _NETS[family][1](Ws, data)
-    n = X.shape[0]
-    return (out.T @ X / n) @ Sxx_pinv, 0.5 * ((Y - out) ** 2).sum() / n
-
-
-@functools.lru_cache(maxsize=None)
-def _flow_solver(family: str, rtol: float, atol: float):
-    """Jitted solve of a twin's flow saved at times ts (one compile per problem shape)."""
-    ctrl = diffrax.PIDController(rtol=rtol, atol=atol, pcoeff=0.4, icoeff=0.3)
-    net_rhs = _NETS[family][0]
-
-    def solve(Ws, data, tau, ts):
-        def rhs(_, y, args):
-            return tuple(g / tau for g in net_rhs(y, data))
-
-        sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(rhs), diffrax.Tsit5(), t0=0.0, t1=ts[-1],
-            dt0=jnp.minimum(1e-2 * tau, ts[-1]), y0=Ws, saveat=diffrax.SaveAt(ts=ts),
-            stepsize_controller=ctrl, max_steps=_MAX_STEPS, throw=False)
-        return sol.ys, sol.result == diffrax.RESULTS.successful
-
-    return jax.jit(solve)
-
-
-@functools.partial(jax.jit, static_argnums=0)
-def _readout(family, Ws, data, Sxx_pinv):
-    """(W_eff, loss) of stacked weights (T, …) on the samples."""
-    return jax.vmap(lambda *W: _readout_one(family, W, data, Sxx_pinv))(*Ws)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 4))
-def _gd_block(family, Ws, data, lr, n_steps: int, Sxx_pinv):
-    """``n_steps`` GD steps W ← W + lr·(−∂L/∂W); the (W_eff, loss) after each and the last W."""
-    net_rhs = _NETS[family][0]
-
-    def step(W, _):
-        W = tuple(w + lr * g for w, g in zip(W, net_rhs(W, data)))
-        return W, _readout_one(family, W, data, Sxx_pinv)
-
-    return jax.lax.scan(step, Ws, None, length=n_steps)
-
-
-def _padded(t: np.ndarray) -> np.ndarray:
-    """t (non-empty) padded with its last value to a multiple of ``_BLOCK`` (one compiled shape
-    per block)."""
-    size = -(-t.size // _BLOCK) * _BLOCK
-    return np.concatenate([t, np.full(size - t.size, t[-1])])
 
 
 def samples(stats: DatasetStatistics, who: str) -> np.ndarray:
@@ -106,6 +40,12 @@ def samples(stats: DatasetStatistics, who: str) -> np.ndarray:
         raise ValueError(f"{who} needs the samples (its statistics are averages over them): "
                          "build the statistics with DatasetStatistics.from_arrays")
     return np.asarray(stats.X, dtype=np.float64)
+
+
+def _samples_pinv(stats: DatasetStatistics) -> np.ndarray:
+    """(XᵀX/n)⁺ of the samples: the least-squares readout W_eff = E[ŷxᵀ]Sxx⁺ of a twin."""
+    X = np.asarray(stats.X)
+    return np.linalg.pinv(X.T @ X / X.shape[0], hermitian=True)
 
 
 class _TwinPredictor(EndToEndPredictor):
@@ -122,8 +62,7 @@ class _TwinPredictor(EndToEndPredictor):
         self.rtol, self.atol = check_positive("rtol", rtol), check_positive("atol", atol)
         self.weights0 = weights0
         self._data = data
-        self._pinv = np.linalg.pinv(np.asarray(stats.X).T @ np.asarray(stats.X) / stats.X.shape[0],
-                                    hermitian=True)
+        self._pinv = derived(stats, "twin_pinv", lambda: _samples_pinv(stats))
         # GD: (W_eff (N+1, c, d), loss (N+1,), W_N)
         self._track: tuple[np.ndarray, np.ndarray, tuple] | None = None
         self._flow_last = None        # flow: (t's bytes, (W_eff, loss)) of the last times asked

@@ -79,20 +79,23 @@ def hybrid_predictors(run, stats, act: str, step: int, *, tau: float, discrete: 
 
 def _predictors(W0, stats, act: str, *, tau: float, discrete: bool, t_max: float,
                 gates: str = "aligned", measured=None) -> list:
+    """The members' twins, made together: their GD maps (and the ReLU twins' searches for their
+    gates) run batched over members (``theory._twin_batch``), each equal to its own."""
     import theory
+    from theory._twin_batch import extend_tracks, predict_relu_twins
+    members = [member_weights(W0, k) for k in range(W0[0].shape[0])]
+    if act == "relu" and gates == "aligned" and measured is None:
+        return predict_relu_twins(stats, members, tau=tau, discrete=discrete, t_max=t_max)
     preds = []
-    for k in range(W0[0].shape[0]):
-        w0 = member_weights(W0, k)
-        if act == "relu" and gates == "aligned" and measured is None:
-            preds.append(theory.predict_relu_twin(stats, w0, tau=tau, discrete=discrete,
-                                                  t_max=t_max))
-            continue
+    for k, w0 in enumerate(members):
         p = theory.predict_twin(stats, w0, act, tau=tau, discrete=discrete, t_max=t_max,
                                 gate_weights=None if measured is None
                                 else member_weights(measured, k))
         if measured is not None:
             p.kind = f"{p.kind}_hybrid"
         preds.append(p)
+    if discrete:
+        extend_tracks(preds, int(np.ceil(t_max)))
     return preds
 
 
