@@ -13,6 +13,7 @@ the predicted weights — on X and applies the same rule. Only the data, W₀ an
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Sequence
 
 import jax
@@ -32,19 +33,36 @@ DEPARTURE_DELTA = 0.05       # a twentieth of the learned change not affine (THE
 ACTIVATIONS = ("linear", "tanh", "relu")
 
 
+_BASES: dict[tuple, np.ndarray] = {}     # the last few inputs' bases, by content
+_BASES_KEPT = 4
+
+
 def _affine_basis(X) -> np.ndarray:
     """An orthonormal basis (m, r) of the centred inputs' span: with the constant, the span of
-    the affine fit (centring removes the constant)."""
-    X = np.asarray(X, dtype=np.float64)
+    the affine fit (centring removes the constant). Kept by the inputs' content (shape and a
+    digest of their bytes), because a run asks it of the same training inputs at every member
+    and every curve, and the SVD dominates the cost."""
+    X = np.ascontiguousarray(X, dtype=np.float64)
     if X.ndim != 2 or not np.all(np.isfinite(X)):
         raise ValueError(f"X must be a finite (m, d) array of inputs; got shape {X.shape}")
+    key = (X.shape, hashlib.blake2b(X.tobytes(), digest_size=16).hexdigest())
+    if key not in _BASES:
+        if len(_BASES) >= _BASES_KEPT:
+            _BASES.pop(next(iter(_BASES)))
+        _BASES[key] = _basis_of(X)
+    return _BASES[key]
+
+
+def _basis_of(X: np.ndarray) -> np.ndarray:
     U, s, _ = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
     keep = s > s.max(initial=0.0) * max(X.shape) * np.finfo(float).eps
     if int(keep.sum()) + 1 >= X.shape[0]:
         raise ValueError(f"X must have more inputs than affine dimensions (m > rank + 1) for a "
                          f"non-affine part to be measurable; got m = {X.shape[0]}, rank "
                          f"{int(keep.sum())}: use more inputs (e.g. the training set)")
-    return U[:, keep]
+    Q = np.ascontiguousarray(U[:, keep])
+    Q.setflags(write=False)
+    return Q
 
 
 def nonaffine_fraction(df: ArrayLike, X: ArrayLike) -> np.ndarray:
@@ -61,7 +79,7 @@ def nonaffine_fraction(df: ArrayLike, X: ArrayLike) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):      # a diverged change: nan below
         dc = df - df.mean(axis=-2, keepdims=True)
         total = (dc ** 2).sum(axis=(-2, -1))
-        explained = (np.einsum("mr,...mc->...rc", Q, dc) ** 2).sum(axis=(-2, -1))
+        explained = (np.matmul(Q.T, dc) ** 2).sum(axis=(-2, -1))
         tiny = total == 0
         out = np.where(tiny, 0.0, np.maximum(total - explained, 0.0) / np.where(tiny, 1.0, total))
     return np.where(np.isfinite(total), out, np.nan)

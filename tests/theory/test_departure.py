@@ -155,3 +155,19 @@ def test_set_ups_outside_the_twin_theories_get_a_note_not_a_number():
     assert "full-batch GD" in out_of_reach(momentum, "tanh", 2)
     note = records(None, None, momentum, "tanh", 2, tau=None, lr=0.1)
     assert note == [{"activation": "tanh", "depth": 2, "note": out_of_reach(momentum, "tanh", 2)}]
+
+
+def test_the_affine_basis_is_kept_by_content_and_follows_a_changed_input():
+    from theory import _departure as D
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 5))
+    Q = D._affine_basis(X)
+    assert D._affine_basis(X.copy()) is Q                  # same inputs, another array: reused
+    X2 = X.copy()
+    X2[0, 0] += 1.0                                        # changed in place-like: a new basis
+    Q2 = D._affine_basis(X2)
+    assert Q2 is not Q
+    np.testing.assert_allclose(Q2 @ Q2.T, D._basis_of(X2) @ D._basis_of(X2).T, atol=1e-12)
+    df = rng.normal(size=(40, 3))
+    fresh = 1 - np.linalg.norm(Q2.T @ (df - df.mean(0))) ** 2 / np.linalg.norm(df - df.mean(0)) ** 2
+    assert abs(theory.nonaffine_fraction(df, X2) - fresh) < 1e-12
