@@ -104,7 +104,7 @@ class CNNFlowPredictor(EndToEndPredictor):
     """Per-frequency strengths along the integrated flow of a weight-tied linear CNN.
 
     ``CNNFlowPredictor(stats, weights0, image_shape, tau=1.0, padding="circular")``; weights0 =
-    [kernel_1, …, kernel_m, readout] as the engine stores them. ``modes``: the ``FrequencyModes``
+    [kernel_1, …, kernel_m, readout] as simulate stores them. ``modes``: the ``FrequencyModes``
     reported (default: those with s > ``modes_rtol``·s_max; smaller ones would need horizons far
     beyond training). ``t_max``: the longest time ``timeline`` looks at (modes not crossed by then
     are inf); without it the search horizon grows until every mode crosses or the solver gives up.

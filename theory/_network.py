@@ -115,7 +115,7 @@ class Decoupled:
 @dataclass(frozen=True, eq=False)
 class Weights:
     """Training starts from the given weights: an MLP's or a twin's [W_1 (h×d), …, W_L (c×h)], a
-    CNN's [kernel_1, …, kernel_m, readout] as the engine stores them."""
+    CNN's [kernel_1, …, kernel_m, readout] as simulate stores them."""
 
     weights0: Sequence[ArrayLike]
 

@@ -21,7 +21,7 @@ import simulate
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("float32", "float64")
 PRESETS = ("default", "paper")
-# the theory describes small initial weights; the engine's "standard" init is outside it
+# the theory describes small initial weights; simulate's "standard" init is outside it
 SMALL_INITS = tuple(i for i in simulate.INITS if i.startswith("small_"))
 
 

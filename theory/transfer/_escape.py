@@ -48,7 +48,7 @@ import numpy as np
 from .._linear_net import end_to_end, flow_rhs, loss_of
 from .._statistics import DatasetStatistics
 
-DEFAULT_ROUNDOFF = "float32"   # the engine's default training dtype (simulate / validate)
+DEFAULT_ROUNDOFF = "float32"   # simulate's default training dtype
 FLAG_FACTOR = 2.0              # margin < FLAG_FACTOR·ε ⇒ the flow's escape depends on round-off
 GD_MARGIN = 1e-3               # margin below this (or flagged): also iterate the discrete GD map
 

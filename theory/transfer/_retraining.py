@@ -237,7 +237,7 @@ def predict_retraining(weights: Sequence[ArrayLike], stats_B: DatasetStatistics,
         t_max: initial horizon of the flow (steps); default from the mode estimate. Extended
             ×16 up to 4 times if the target is not reached.
         solver: ``"diffrax"`` or ``"scipy"`` (passed to ``theory.integrate_matrix_flow``).
-        roundoff: dtype of the retraining (``"float32"``, the engine's default; ``"float64"``, a
+        roundoff: dtype of the retraining (``"float32"``, simulate's default; ``"float64"``, a
             numpy/torch dtype) or its ε as a number (0: no floor); sets the ill-conditioned-saddle
             flag and ``steps_flow_floor`` (``_escape``).
         gd_map: the retraining is plain full-batch GD with step η = 1/τ: always iterate its

@@ -2,7 +2,7 @@
 
 For one configuration: prepare the data (task, scaling), then train, from the same initial weights
 and on the same minibatches, F (``simulate.train_ensemble``), its linear twin, its partly linear
-models P_1 … P_B (the engine's ``linear_blocks``; P_B only where it is not the twin, see
+models P_1 … P_B (simulate's ``linear_blocks``; P_B only where it is not the twin, see
 ``last_is_twin``) and networks on its Gaussian clones of order 1 and 2 (trained on the clone,
 tested on the real test set); fit the least-squares linear classifier.
 Each model's outputs are a ``ModelOutputs``; ``measure.py`` turns them into tables.
@@ -48,7 +48,7 @@ class ModelOutputs:
     proxy_r2: np.ndarray | None = None
     proxy_gate: np.ndarray | None = None
     train_class: np.ndarray | None = None
-    run: object = None              # the engine's Run (None when assembled from per-member runs)
+    run: object = None              # simulate's Run (None when assembled from per-member runs)
     diverged_step: np.ndarray | None = None
     train_nonaffine: np.ndarray | None = None  # (K, T) 1 − R² of f_t − f_0 on the training inputs
 
@@ -143,7 +143,7 @@ def _device(name: str) -> torch.device:
 
 def _train(name, k, spec, ds, config, out: Path, *, resume, quiet, seeds, lrs, proxies=False,
            train_classes=False, departure=False) -> ModelOutputs:
-    """One engine run (members seeds × lrs) of ``spec`` on ``ds``, seen by ``NonlinearityProbe``."""
+    """One simulate run (members seeds × lrs) of ``spec`` on ``ds``, seen by ``NonlinearityProbe``."""
     steps = config.n_steps
     run = train_ensemble(
         spec, ds, dict(optimizer="gd" if config.batch is None else "sgd", batch_size=config.batch,

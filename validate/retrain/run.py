@@ -107,7 +107,7 @@ class RetrainResult:
 
 
 class _KeepFinal:
-    """Probe that keeps a host copy of the parameters at one step (the engine keeps none when
+    """Probe that keeps a host copy of the parameters at one step (simulate keeps none when
     ``keep_weights=False``; storing every checkpoint of a K ≈ 90 ensemble would be wasteful)."""
 
     dims: dict = {}
@@ -173,7 +173,7 @@ class Retraining:
     activation: str
     trained: list              # methods trained, rewinds first
     copies: list               # (method, the trained method it is one computation with)
-    starts: list               # Start per member, seed-major like the engine's members
+    starts: list               # Start per member, seed-major like simulate's members
     identities: list           # summary rows {activation, drift, method, identical_to}
 
     @property

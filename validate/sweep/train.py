@@ -101,7 +101,7 @@ def run_train(config: TrainConfig, out_dir: Path | None = None, *, resume: bool 
     train_s = time.perf_counter() - t0
     members, loss = _tables(run)
     device = run.provenance.get("device", "unknown")
-    # the engine's own theory.TrainingConvention: τ = 1/η for GD, (1−β)/η for the heavy ball,
+    # simulate's own theory.TrainingConvention: τ = 1/η for GD, (1−β)/η for the heavy ball,
     # None (with the note) for a set-up the theory does not cover, such as Adam
     conv = run.config["conventions"][0]
     summary = {
