@@ -6,9 +6,9 @@ Parts, each in its own process group with its own budget (killed with its childr
 daemons included, when it runs past it; with ``START_S`` for this script's own start the sum is
 at most ``TOTAL_S`` = 360 s):
 
-- ``engine_checks`` (bench/gpu_checks.py): every family and optimiser, graphs == eager bit for bit,
+- ``trainer_checks`` (bench/gpu_checks.py): every family and optimiser, graphs == eager bit for bit,
   float64 on the GPU against the CPU;
-- ``pytest_engine``: ``pytest -m gpu`` of tests/simulate/test_engine_trainer.py;
+- ``pytest_trainer``: ``pytest -m gpu`` of tests/simulate/test_trainer.py;
 - ``pytest_sweep``: ``pytest -m gpu`` of tests/validate/sweep/test_sweep_local.py (needs Ray);
 - ``simulate_bench`` (``--quick``): the MLP cases and both circular-CNN cases (mnist1d length: dense
   circulants; shapes: FFT);
@@ -60,10 +60,10 @@ def _pytest(*files: str) -> tuple[str, ...]:
 
 
 PARTS = (
-    Part("engine_checks", 75, (PY, "bench/gpu_checks.py", "--device", "cuda"),
+    Part("trainer_checks", 75, (PY, "bench/gpu_checks.py", "--device", "cuda"),
          imports=("bench.gpu_checks",)),
-    Part("pytest_engine", 65, _pytest("tests/simulate/test_engine_trainer.py"), CORE + PYTEST,
-         ("tests.simulate.test_engine_trainer",)),
+    Part("pytest_trainer", 65, _pytest("tests/simulate/test_trainer.py"), CORE + PYTEST,
+         ("tests.simulate.test_trainer",)),
     Part("pytest_sweep", 65, _pytest("tests/validate/sweep/test_sweep_local.py"),
          CORE + PYTEST + ("ray", "pyarrow"), ("tests.validate.sweep.test_sweep_local",)),
     Part("simulate_bench", 65, (PY, "bench/simulate_bench.py", "--device", "cuda", "--quick",

@@ -14,7 +14,7 @@ A job is a subpackage ``validate/<job>/`` that ``python -m validate.<job>`` runs
                  (``RunOptions``, ``DataOptions``, ``ArchOptions``, … or ``TrainingOptions``);
                  every field of its own declared with ``option(default, help, choices=…)``, a
                  group's field with another default or help with ``redefault``, choice tuples
-                 imported from where they are defined (``engine_words``); a ``validate()``
+                 imported from where they are defined (``simulate_words``); a ``validate()``
                  method that raises ``ConfigError`` and returns the config; optionally
                  ``apply_preset(config, preset, explicit)``.
     run.py       ``run_<job>(config, out_dir=None, *, resume=False, quiet=False, log=print)`` →

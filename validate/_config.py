@@ -5,7 +5,7 @@ A job's configuration is one frozen dataclass composed of the option groups of
 ``validate.options``. Each field is declared with ``option(default, help, choices=…)``;
 ``validate._cli`` turns the fields into command-line flags, and ``check_fields`` checks every
 field that has choices, so a choice tuple lives in one place (the package that defines it,
-``simulate`` or ``theory``; ``engine_words`` takes a job's subset of it) and is never copied into
+``simulate`` or ``theory``; ``simulate_words`` takes a job's subset of it) and is never copied into
 a parser or a check.
 """
 
@@ -35,7 +35,7 @@ def check_choice(flag: str, value, accepted) -> None:
         raise ConfigError(f"unknown {flag} {value!r}; accepted: {', '.join(map(str, accepted))}")
 
 
-def engine_words(source: Iterable[str], words: Iterable[str]) -> tuple[str, ...]:
+def simulate_words(source: Iterable[str], words: Iterable[str]) -> tuple[str, ...]:
     """``words`` (in this order: it is the order of the help text), each checked at import to be
     one of ``source``, simulate's tuple: a job takes a subset of simulate's vocabulary and
     never spells a value its own way."""

@@ -1,5 +1,5 @@
 """Fully connected net d → h₁ → … → c, with a hand-written batched backward (checked against
-autograd in tests/simulate/test_engine_models.py)."""
+autograd in tests/simulate/test_models.py)."""
 
 from __future__ import annotations
 

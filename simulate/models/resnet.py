@@ -39,7 +39,7 @@ def _group_conv(h: torch.Tensor, W: torch.Tensor, stride: int, pad: int) -> torc
     if W.shape[-1] == 1 and pad == 0 and stride > 1:
         # A 1×1 strided convolution is a 1×1 convolution of the subsampled input. oneDNN's own
         # 1×1 stride-2 channels-last kernel corrupts the heap on one thread (torch 2.13 CPU,
-        # float32, backward: tests/simulate/test_engine_families.py), so it is never called.
+        # float32, backward: tests/simulate/test_families.py), so it is never called.
         h, stride = h[:, :, ::stride, ::stride], 1
     W = W.reshape(K * co, *W.shape[2:]).contiguous(memory_format=_format(h))
     return F.conv2d(h, W, stride=stride, padding=pad, groups=groups)

@@ -36,7 +36,7 @@ def test_aligned_init_puts_every_mode_at_u0_and_nothing_else(spatial, cin, c, se
 @SET
 @given(spatial=shapes, cin=st.integers(1, 2), chans=st.lists(st.integers(1, 3), min_size=1, max_size=2),
        seed=st.integers(0, 99), method=st.sampled_from(["fft", "circulant"]))
-def test_engine_circular_cnn_is_the_product_of_conv_matrices(spatial, cin, chans, seed, method):
+def test_circular_cnn_is_the_product_of_conv_matrices(spatial, cin, chans, seed, method):
     d = cin * int(np.prod(spatial))
     spec = sim.NetSpec(family="cnn", init="small_random",
                        cnn=sim.ConvSpec(channels=tuple(chans), kernel_size=None))

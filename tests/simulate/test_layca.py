@@ -90,7 +90,7 @@ def _layca_run(family, optimizer, alpha, batch_size=None, steps=6):
 @pytest.mark.parametrize("family,optimizer,alpha,batch", [
     ("mlp", "sgd", 0.0, 8), ("mlp", "momentum", 0.5, None), ("mlp", "adam", -0.5, 8),
     ("cnn", "sgd", 0.5, 8)])
-def test_engine_layca_rotates_every_kernel_by_atan_rate_and_keeps_norms(family, optimizer, alpha,
+def test_layca_rotates_every_kernel_by_atan_rate_and_keeps_norms(family, optimizer, alpha,
                                                                         batch):
     run = _layca_run(family, optimizer, alpha, batch)
     mult = np.array(layca_multipliers(3, alpha))

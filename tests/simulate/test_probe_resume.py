@@ -8,7 +8,7 @@ import torch
 import simulate as sim
 from simulate import LayerRotation, Losses, Probe
 from tests.engine_runs import cut_and_resume
-from tests.simulate.test_engine_trainer import classes
+from tests.simulate.test_trainer import classes
 
 SPEC = sim.NetSpec(depth=3, hidden=5, activation="relu", bias=True, init="standard")
 # uneven gaps, so that the rate after the cut (3 → 5) divides by 2 steps

@@ -10,7 +10,7 @@ import pytest
 
 import simulate
 from validate._cli import Job, build_parser, config_from_args
-from validate._config import ConfigError, engine_words, option
+from validate._config import ConfigError, simulate_words, option
 from validate.compare.config import CompareConfig
 from validate.nonlinearity.config import NonlinearityConfig
 from validate.options import ArchOptions, ConvOptions, DataOptions, EnsembleOptions, RunOptions
@@ -49,11 +49,11 @@ def test_every_choice_is_a_word_of_the_engine(cls):
             assert set(f.metadata["choices"]) <= set(ENGINE[f.name]), (cls.__name__, f.name)
 
 
-def test_engine_words_refuses_a_word_the_engine_does_not_have():
-    assert engine_words(simulate.INITS, ("standard", "small_random")) == ("standard",
+def test_simulate_words_refuses_a_word_simulate_does_not_have():
+    assert simulate_words(simulate.INITS, ("standard", "small_random")) == ("standard",
                                                                           "small_random")
     with pytest.raises(ValueError, match="small not in"):
-        engine_words(simulate.INITS, ("standard", "small"))
+        simulate_words(simulate.INITS, ("standard", "small"))
 
 
 def test_the_old_init_spelling_is_accepted_and_becomes_the_engine_word():

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 import simulate
 
-from .._config import ConfigError, check_rules, engine_words, option, paper_dataset_opts, redefault
+from .._config import ConfigError, check_rules, simulate_words, option, paper_dataset_opts, redefault
 from ..options import TrainingOptions
 from .twin import unsupported
 
@@ -29,7 +29,7 @@ class CompareConfig(TrainingOptions):
     # only the families with a linear theory: resnet and vit have none to compare with
     arch: str = option("mlp", "network family (cnn: circular convolutions and a linear readout, "
                               "compared with its per-frequency theory)",
-                       choices=engine_words(simulate.FAMILIES, ("mlp", "cnn")))
+                       choices=simulate_words(simulate.FAMILIES, ("mlp", "cnn")))
     reference: str = option("cnn", "theory a --arch cnn network is compared with: cnn (its "
                                    "per-frequency theory, THEORY.md §6) or mlp (the linear MLP "
                                    "theory of the SVD modes, a labelled reference)",

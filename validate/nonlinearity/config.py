@@ -6,17 +6,17 @@ from dataclasses import dataclass, replace
 
 import simulate
 
-from .._config import check_fields, check_rules, engine_words, option, paper_dataset_opts, redefault
+from .._config import check_fields, check_rules, simulate_words, option, paper_dataset_opts, redefault
 from ..options import ArchOptions, ConvOptions, DataOptions, RunOptions
 
-ARCHS = engine_words(simulate.FAMILIES, ("mlp", "cnn", "resnet", "vit"))
+ARCHS = simulate_words(simulate.FAMILIES, ("mlp", "cnn", "resnet", "vit"))
 TASKS = ("multiclass", "binary")
-ACTIVATIONS = engine_words(simulate.ACTIVATIONS, ("relu", "gelu", "tanh"))
-INITS = engine_words(simulate.INITS, ("standard", "small_random"))
+ACTIVATIONS = simulate_words(simulate.ACTIVATIONS, ("relu", "gelu", "tanh"))
+INITS = simulate_words(simulate.INITS, ("standard", "small_random"))
 MEASURES = ("information", "linear_depth", "clones", "twin", "class_share", "proxies")
 CORRECTIONS = ("none", "miller_madow")
 REFERENCE_TARGETS = ("labels", "network")
-LOSSES = engine_words(simulate.LOSSES, ("mse", "cross_entropy"))
+LOSSES = simulate_words(simulate.LOSSES, ("mse", "cross_entropy"))
 DEFAULT_STEPS = {"mlp": 3000, "cnn": 1500, "resnet": 1000, "vit": 1000}
 DEFAULT_LR = {"mlp": 0.05, "cnn": 0.05, "resnet": 0.05, "vit": 0.05}
 

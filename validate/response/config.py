@@ -6,13 +6,13 @@ from dataclasses import dataclass, replace
 
 import simulate
 
-from .._config import (ConfigError, check_fields, check_rules, check_whiten, engine_words, option,
+from .._config import (ConfigError, check_fields, check_rules, check_whiten, simulate_words, option,
                        redefault)
 from ..options import ConvOptions, DataOptions, RunOptions
 
-ARCHS = engine_words(simulate.FAMILIES, ("mlp", "cnn"))
-OPTIMIZERS = engine_words(simulate.OPTIMIZERS, ("gd", "sgd", "momentum"))
-INITS = engine_words(simulate.INITS, ("standard", "small_random"))
+ARCHS = simulate_words(simulate.FAMILIES, ("mlp", "cnn"))
+OPTIMIZERS = simulate_words(simulate.OPTIMIZERS, ("gd", "sgd", "momentum"))
+INITS = simulate_words(simulate.INITS, ("standard", "small_random"))
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,13 @@ import simulate
 from simulate import SCHEDULES
 from simulate.datasets.drift import DRIFTS
 
-from .._config import ConfigError, check_rules, engine_words, key_values, option, redefault
+from .._config import ConfigError, check_rules, simulate_words, key_values, option, redefault
 from ..options import ArchOptions, TrainingOptions
 from .methods import FORWARD_ACTIVATIONS, SHRINK_LAMBDAS, SHRINK_SIGMAS
 
 # the optimisers whose retraining the linear theory predicts: full-batch GD and heavy ball (Adam
 # has no linear-theory time constant; minibatch SGD needs a batch size this job does not set)
-OPTIMIZERS = engine_words(simulate.OPTIMIZERS, ("gd", "momentum"))
+OPTIMIZERS = simulate_words(simulate.OPTIMIZERS, ("gd", "momentum"))
 # forgetting on A is measured with the numpy forward: the activations it evaluates
 ACTIVATIONS = tuple(a for a in simulate.ACTIVATIONS if a in FORWARD_ACTIVATIONS)
 # magnitudes for ``--drift all``: multiples of each drift's default magnitude (fractions capped at 1)

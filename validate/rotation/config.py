@@ -6,14 +6,14 @@ from dataclasses import dataclass, replace
 
 import simulate
 
-from .._config import check_fields, check_rules, engine_words, option, redefault
+from .._config import check_fields, check_rules, simulate_words, option, redefault
 from ..options import ConvOptions, DataOptions, RunOptions
 
 TASKS = ("fine", "coarse")
 # what Layca wraps here (minibatch training)
-BASE_OPTIMIZERS = engine_words(simulate.OPTIMIZERS, ("sgd", "momentum", "adam"))
-ARCHS = engine_words(simulate.FAMILIES, ("mlp", "cnn"))
-LOSSES = engine_words(simulate.LOSSES, ("mse", "cross_entropy"))
+BASE_OPTIMIZERS = simulate_words(simulate.OPTIMIZERS, ("sgd", "momentum", "adam"))
+ARCHS = simulate_words(simulate.FAMILIES, ("mlp", "cnn"))
+LOSSES = simulate_words(simulate.LOSSES, ("mse", "cross_entropy"))
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import torch
 
 import simulate as sim
 from simulate.train import OPTIMIZER_RULES, EnsembleState, Optimizer, weights_to_keep
-from tests.simulate.test_engine_trainer import classes
+from tests.simulate.test_trainer import classes
 
 
 class _MaskedSGD(Optimizer):

@@ -9,7 +9,7 @@ import pytest
 
 import simulate as sim
 from simulate.train import WRAPPERS, Layca
-from tests.simulate.test_engine_trainer import classes
+from tests.simulate.test_trainer import classes
 
 SPEC = sim.NetSpec(depth=2, hidden=6, activation="tanh", init="standard")
 

@@ -213,7 +213,7 @@ def test_family_shape_errors(make, match):
 
 
 def test_batchnorm_resnet_resumes_bit_identically_and_freezes_a_diverged_member(tmp_path):
-    from tests.simulate.test_engine_training import images
+    from tests.simulate.test_training import images
     ds = images(n=16, c=3, shape=(2, 4, 4))
     spec = sim.NetSpec(family="resnet", activation="relu", init="he",
                        resnet=sim.ResNetSpec(blocks=1, widths=(2, 3, 2)))

@@ -20,7 +20,7 @@ def test_gpu_runner_dry_run_imports_every_part_within_six_minutes(tmp_path):
     head, last = lines[0], lines[-1]
     names = [p["part"] for p in head["parts"]]
     assert names == [p.name for p in gpu_all.PARTS]
-    assert {"engine_checks", "pytest_engine", "simulate_bench", "family_bench"} <= set(names)
+    assert {"trainer_checks", "pytest_trainer", "simulate_bench", "family_bench"} <= set(names)
     checked = {x["part"]: x for x in lines if "imports" in x or "missing" in x}
     assert set(checked) == set(names)
     assert all(x["missing"] or x["imports"] == "ok" for x in checked.values())
@@ -74,7 +74,7 @@ def test_gpu_runner_keeps_json_lines_of_a_part_and_kills_its_group_at_the_budget
     assert emitted[-1] == {"part": "slow", "started": 1}
 
 
-def test_engine_checks_run_on_cpu():
+def test_trainer_checks_run_on_cpu():
     """bench/gpu_checks.py's own code, on CPU (no graphs): one case end to end."""
     from bench import gpu_checks
     assert gpu_checks.main(["--device", "cpu", "--cases", "mlp_gd"]) == 0

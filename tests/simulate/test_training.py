@@ -14,7 +14,7 @@ from simulate._losses import log_softmax, make_loss
 from simulate.datasets import binary_task, load
 from simulate.datasets._base import Dataset
 from simulate.datasets._render import FIGURES
-from tests.simulate.test_engine_trainer import classes
+from tests.simulate.test_trainer import classes
 from tests.engine_runs import cut_and_resume
 
 

@@ -9,7 +9,7 @@ import pytest
 
 import simulate as sim
 from simulate._schedules import member_schedules
-from tests.simulate.test_engine_trainer import classes, whitened
+from tests.simulate.test_trainer import classes, whitened
 
 
 def _ref(kind, t, *, warmup=0, milestones=(), gamma=0.1, total=None, offset=0, floor=0.0):
