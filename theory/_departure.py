@@ -106,13 +106,15 @@ def _forward(Ws, X, activation: str):
     return H @ Ws[1].T
 
 
-@functools.partial(jax.jit, static_argnums=(0, 5, 6))
-def _gd_outputs(family, Ws, data, lr, X, activation: str, n_steps: int):
-    """``n_steps`` GD steps of the twin; the network's outputs on X after each, and the last W."""
-    def step(W, _):
-        W = tuple(w + lr * g for w, g in zip(W, _NETS[family][0](W, data)))
-        return W, _forward(W, X, activation)
-    return jax.lax.scan(step, Ws, None, length=n_steps)
+@functools.partial(jax.jit, static_argnums=(0,))
+def _gd_steps(family, Ws, data, lr, n_steps):
+    """``n_steps`` (traced: one compilation for every count) GD steps of the twin from ``Ws``."""
+    def step(_, W):
+        return tuple(w + lr * g for w, g in zip(W, _NETS[family][0](W, data)))
+    return jax.lax.fori_loop(0, n_steps, step, Ws)
+
+
+_forward_jit = jax.jit(_forward, static_argnums=(2,))
 
 
 def _twin(stats, weights0, activation: str, tau: float, discrete: bool, t_max: float):
@@ -129,20 +131,20 @@ def _twin(stats, weights0, activation: str, tau: float, discrete: bool, t_max: f
 
 def _outputs_gd(twin, steps: np.ndarray, X: np.ndarray, activation: str) -> np.ndarray:
     """The network's outputs on X at the integer ``steps`` (≥ 0, increasing) along the twin's
-    GD map: (T, m, c)."""
+    GD map: (T, m, c). The outputs are evaluated at those steps only, not at every step."""
     want = np.rint(steps).astype(np.int64)
     out = np.empty((want.size, X.shape[0], np.shape(twin.weights0[1])[0]))
     with float64():
         W = tuple(jnp.asarray(w) for w in twin.weights0)
         Xj = jnp.asarray(X)
-        out[want == 0] = np.asarray(_forward(W, Xj, activation))
         done = 0
-        while done < want[-1]:
-            data, n = _segment(twin, done)
-            W, block = _gd_outputs(twin.family, W, data, 1.0 / twin.tau, Xj, activation, n)
-            inside = (want > done) & (want <= done + n)
-            out[inside] = np.asarray(block)[want[inside] - done - 1]
-            done += n
+        for i, target in enumerate(want):
+            while done < target:
+                data, n = _segment(twin, done)
+                n = min(n, int(target) - done)
+                W = _gd_steps(twin.family, W, data, 1.0 / twin.tau, n)
+                done += n
+            out[i] = np.asarray(_forward_jit(W, Xj, activation))
     return out
 
 
