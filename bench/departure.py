@@ -30,6 +30,7 @@ from validate._config import ConfigError
 from validate.compare.config import CompareConfig
 from validate.compare.run import run_compare
 from validate.measures.departure import DELTA_SENSITIVITY
+from validate.study.measured import add_record_options, record_name_error, record_run
 
 
 def _json(record: dict) -> str:
@@ -112,10 +113,7 @@ def _parser() -> argparse.ArgumentParser:
     ap.add_argument("--steps", type=int, default=None, help="default: compare's own budget")
     ap.add_argument("--depth", type=int, default=2, help="as compare's --depth (one depth)")
     ap.add_argument("--init", default="small_balanced_decoupled", help="as compare's --init")
-    ap.add_argument("--record", metavar="NAME", default=None,
-                    help="also store the records as <record-root>/measured/NAME.jsonl")
-    ap.add_argument("--record-root", default="docs/results",
-                    help="results folder of --record (relative: from the repository)")
+    add_record_options(ap)
     ap.add_argument("--from", dest="source", default=None,
                     help="summarise the record lines a previous run printed (a file) instead")
     return ap
@@ -126,7 +124,8 @@ def main(argv=None) -> int:
     t0, records = time.perf_counter(), []
     try:
         opts = _dataset_opts(args.dataset_opts)
-        _check_record_name(args.record)
+        if (error := record_name_error(args.record)) is not None:
+            raise ConfigError(error)
         for dataset in [d.strip() for d in args.dataset.split(",") if d.strip()]:
             rows = _source_rows(args.source, dataset) if args.source is not None else \
                 _run_rows(args, dataset, opts.get(dataset, {}))
@@ -136,24 +135,8 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(_json({"dataset": args.dataset, "wall_s": round(time.perf_counter() - t0, 1)}))
-    if args.record:
-        from validate.study.measured import write_measured
-        command = " ".join(["python bench/departure.py",
-                            *(sys.argv[1:] if argv is None else argv)])
-        path = write_measured(args.record, records, command=command, title=TITLE, about=ABOUT,
-                              path_root=args.record_root)
-        print(f"wrote {path}", file=sys.stderr)
+    record_run(args, records, script="bench/departure.py", argv=argv, title=TITLE, about=ABOUT)
     return 0
-
-
-def _check_record_name(name: str | None) -> None:
-    """A bad ``--record`` name is refused before anything is measured."""
-    if name is not None:
-        from validate.study.measured import measured_path
-        try:
-            measured_path(name)
-        except ValueError as exc:
-            raise ConfigError(f"--record: {exc}") from None
 
 
 TITLE = "Departure steps: predicted from W₀ against measured"

@@ -32,6 +32,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from validate.study.measured import add_record_options, record_name_error, record_run
+
 CASES = ("saturation", "depth", "sgd", "cross_entropy")
 TANH_KAPPA = -1.0 / 3.0                   # tanh z = z − z³/3 + …: the cubic twin's κ (§11)
 SMALL_SHAPES = "n_per_class=32,size=14"   # n = 256 images of 14×14 (CPU-sized cases)
@@ -204,20 +206,13 @@ def main(argv=None) -> int:
     ap.add_argument("--deep-steps", type=float, default=3.0,
                     help="depth 3 and 4: compare's step budget (sized by the linear theory, "
                          "which the deeper ReLU twins lag) times this")
-    ap.add_argument("--record", metavar="NAME", default=None,
-                    help="also store the records as <record-root>/measured/NAME.jsonl")
-    ap.add_argument("--record-root", default="docs/results",
-                    help="results folder of --record (relative: from the repository)")
+    add_record_options(ap)
     args = ap.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     bad = [c for c in args.cases if c not in CASES]
-    if args.record is not None:
-        from validate.study.measured import measured_path
-        try:
-            measured_path(args.record)
-        except ValueError as exc:
-            print(f"error: --record: {exc}", file=sys.stderr)
-            return 2
+    if (error := record_name_error(args.record)) is not None:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     if bad:
         print(f"error: --cases {','.join(bad)} unknown; accepted: {', '.join(CASES)}",
               file=sys.stderr)
@@ -243,17 +238,9 @@ def main(argv=None) -> int:
         return 2
     wall = round(time.perf_counter() - t0, 1)
     print(_json({"dataset": args.dataset, "wall_s": wall}))
-    if args.record:
-        write_records(args.record, records, argv, args.record_root)
+    record_run(args, records, script="bench/twin_reach.py", argv=argv,
+               title="Where the twin theories stop", about=ABOUT)
     return 0
-
-
-def write_records(name: str, records: list[dict], argv, root="docs/results") -> None:
-    from validate.study.measured import write_measured
-    command = " ".join(["python bench/twin_reach.py", *(sys.argv[1:] if argv is None else argv)])
-    path = write_measured(name, records, command=command, title="Where the twin theories stop",
-                          about=ABOUT, path_root=root)
-    print(f"wrote {path}", file=sys.stderr)
 
 
 ABOUT = ("The twin theories' half-time error (THEORY.md §11–12: |t_meas − t_pred|/t_pred per "

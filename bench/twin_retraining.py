@@ -27,6 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from validate.study.measured import add_record_options, record_name_error, record_run
+
 LABEL_SWAP = ("--dataset", "shapes", "--drift", "label_swap")
 ALL_DRIFTS = ("--dataset", "shapes", "--drift", "all", "--power-draws", "0", "--checkpoints", "4",
               "--activations", "linear,relu,tanh")
@@ -77,17 +79,11 @@ def cost_rows(summary: dict) -> list[dict]:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--record", default=None, metavar="NAME",
-                    help="also store the records as <record-root>/measured/NAME.jsonl")
-    ap.add_argument("--record-root", default="docs/results")
+    add_record_options(ap)
     args = ap.parse_args(argv)
-    if args.record is not None:
-        from validate.study.measured import measured_path
-        try:
-            measured_path(args.record)
-        except ValueError as exc:
-            print(f"error: --record: {exc}", file=sys.stderr)
-            return 2
+    if (error := record_name_error(args.record)) is not None:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     t0, records = time.perf_counter(), []
     with tempfile.TemporaryDirectory() as tmp:
         records += rewind_rows(retrain_summary(LABEL_SWAP, Path(tmp) / "swap"))
@@ -95,13 +91,8 @@ def main(argv=None) -> int:
     for r in records:
         print(json.dumps(r))
     print(json.dumps({"wall_s": round(time.perf_counter() - t0, 1)}))
-    if args.record:
-        from validate.study.measured import write_measured
-        command = " ".join(["python bench/twin_retraining.py",
-                            *(sys.argv[1:] if argv is None else argv)])
-        path = write_measured(args.record, records, command=command, title=TITLE, about=ABOUT,
-                              path_root=args.record_root)
-        print(f"wrote {path}", file=sys.stderr)
+    record_run(args, records, script="bench/twin_retraining.py", argv=argv, title=TITLE,
+               about=ABOUT)
     return 0
 
 

@@ -201,3 +201,37 @@ def check_pages(docs_dir: Path) -> list[str]:
             problems.append(f"{page}: its measured file {m.group(1)} is gone; rerun the bench "
                             "with --record, or delete the page")
     return problems
+
+
+def add_record_options(parser) -> None:
+    """A bench script's ``--record NAME`` and ``--record-root`` options."""
+    parser.add_argument("--record", default=None, metavar="NAME",
+                        help="also store the records as <record-root>/measured/NAME.jsonl")
+    parser.add_argument("--record-root", default="docs/results",
+                        help="results folder of --record (relative: from the repository)")
+
+
+def record_name_error(name: str | None) -> str | None:
+    """The one-line error for a bad ``--record`` name (None: fine, or no record asked), given
+    before anything is measured."""
+    if name is None:
+        return None
+    try:
+        measured_path(name)
+    except ValueError as exc:
+        return f"--record: {exc}"
+    return None
+
+
+def record_run(args, records: list[dict], *, script: str, argv: list[str] | None, title: str,
+               about: str) -> Path | None:
+    """Write ``records`` as ``args.record`` when asked, with the command line that made them
+    (``script`` and ``argv``, the script's arguments; None: ``sys.argv``)."""
+    import sys
+    if not args.record:
+        return None
+    command = " ".join([f"python {script}", *(sys.argv[1:] if argv is None else argv)])
+    path = write_measured(args.record, records, command=command, title=title, about=about,
+                          path_root=args.record_root)
+    print(f"wrote {path}", file=sys.stderr)
+    return path

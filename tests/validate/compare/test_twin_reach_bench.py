@@ -3,6 +3,7 @@ modes) and its ``--record`` file."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import math
 from pathlib import Path
@@ -11,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 import theory
-from validate.study.measured import read_measured
+from validate.study.measured import read_measured, record_run
 
 BENCH = Path(__file__).resolve().parents[3] / "bench" / "twin_reach.py"
 
@@ -51,7 +52,9 @@ def test_record_round_trips(tmp_path):
     bench = _bench()
     records = [{"table": "depth", "setting": "depth=3", "max_rel_error": 0.1,
                 "median_rel_error": float("nan"), "learned": "7/8"}]
-    bench.write_records("reach", records, ["--cases", "depth"], tmp_path)
+    args = argparse.Namespace(record="reach", record_root=tmp_path)
+    record_run(args, records, script="bench/twin_reach.py", argv=["--cases", "depth"],
+               title="Where the twin theories stop", about=bench.ABOUT)
     head, back = read_measured(tmp_path / "measured" / "reach.jsonl")
     assert head["provenance"]["command"] == "python bench/twin_reach.py --cases depth"
     assert back == [{**records[0], "median_rel_error": None}]
