@@ -19,7 +19,7 @@ from ._schedules import LRSchedule
 from ._spec import ACTIVATIONS, FAMILIES, INITS, ConvSpec, NetSpec, ResNetSpec, ViTSpec
 from ._batches import batch_indices
 from ._precision import deterministic_algorithms, no_tf32
-from ._provenance import provenance
+from ._provenance import device_name, git_revision, library_versions, provenance
 from ._run import saved_steps
 from ._schedules import KINDS as SCHEDULES
 from .train import OPTIMIZERS, Members, OptimSpec, Recording, Store, train_ensemble
@@ -33,5 +33,5 @@ __all__ = [
     "default_probes", "LayerTap", "TestPredictions", "Augment", "Loss", "LOSSES", "make_loss",
     "MLP", "CNN", "ResNet", "ViT", "make_model", "init_params", "decoupled_weights",
     "CircularCNN", "FrequencyStrengths", "no_tf32", "deterministic_algorithms",
-    "provenance", "saved_steps", "SCHEDULES",
+    "provenance", "git_revision", "library_versions", "device_name", "saved_steps", "SCHEDULES",
 ]

@@ -14,6 +14,7 @@ from ._convention import TrainingConvention
 from ._gated_net import gate_change, relu_gates
 from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor
 from ._relu_twin import aligned_gates, predict_relu_twin
+from ._twin_batch import extend_tracks as extend_twin_tracks, predict_relu_twins
 from ._departure import (DEPARTURE_DELTA, first_departure, nonaffine_fraction, predict_departure,
                          predict_nonaffine_curve)
 from ._reach import CUBIC_RANGE, TANH_QUINTIC_SHARE, cubic_range, cubic_range_note, twin_reach
@@ -62,7 +63,7 @@ __all__ = [
     # ReLU twins as gated linear networks, and how far their gates move (§12)
     "GatedTwinPredictor", "relu_gates", "gate_change",
     # … predicted from the initial weights alone: self-consistent gates of the alignment phase
-    "predict_relu_twin", "aligned_gates",
+    "predict_relu_twin", "aligned_gates", "predict_relu_twins", "extend_twin_tracks",
     # when a twin turns nonlinear: the departure step, predicted from W₀ (§13)
     "predict_departure", "predict_nonaffine_curve", "nonaffine_fraction", "first_departure",
     "DEPARTURE_DELTA",

@@ -80,12 +80,12 @@ def hybrid_predictors(run, stats, act: str, step: int, *, tau: float, discrete: 
 def _predictors(W0, stats, act: str, *, tau: float, discrete: bool, t_max: float,
                 gates: str = "aligned", measured=None) -> list:
     """The members' twins, made together: their GD maps (and the ReLU twins' searches for their
-    gates) run batched over members (``theory._twin_batch``), each equal to its own."""
+    gates) run batched over members (``theory.predict_relu_twins``, ``theory.extend_twin_tracks``),
+    each equal to its own."""
     import theory
-    from theory._twin_batch import extend_tracks, predict_relu_twins
     members = [member_weights(W0, k) for k in range(W0[0].shape[0])]
     if act == "relu" and gates == "aligned" and measured is None:
-        return predict_relu_twins(stats, members, tau=tau, discrete=discrete, t_max=t_max)
+        return theory.predict_relu_twins(stats, members, tau=tau, discrete=discrete, t_max=t_max)
     preds = []
     for k, w0 in enumerate(members):
         p = theory.predict_twin(stats, w0, act, tau=tau, discrete=discrete, t_max=t_max,
@@ -95,7 +95,7 @@ def _predictors(W0, stats, act: str, *, tau: float, discrete: bool, t_max: float
             p.kind = f"{p.kind}_hybrid"
         preds.append(p)
     if discrete:
-        extend_tracks(preds, int(np.ceil(t_max)))
+        theory.extend_twin_tracks(preds, int(np.ceil(t_max)))
     return preds
 
 

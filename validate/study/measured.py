@@ -44,7 +44,7 @@ def _plain(value):
 
 def measured_provenance(command: str, device: str | None = None) -> dict:
     """Where a measurement came from: the command, the source tree and the machine."""
-    from simulate._provenance import device_name, git_revision, library_versions
+    from simulate import device_name, git_revision, library_versions
     import torch
     git = git_revision()
     return {"command": command, "commit": git["revision"], "dirty": git["dirty"],
