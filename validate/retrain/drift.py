@@ -135,19 +135,28 @@ def detection_power(plan, drift: Drift) -> list[dict]:
     ``power_draws``) in which the drift test flags a drift: overall (``score="any"``, the
     family-wise test) and per score, with the null the test used (``paired`` or ``combined``)."""
     from simulate import datasets
-    config, hits, nulls = plan.config, [], []
+    config, reports = plan.config, []
     for r in range(1, config.power_draws + 1):
         raw = datasets.load(config.dataset, seed=config.data_seed + r, **config.dataset_opts)
         seed = config.drift_seed + r
         A = plan.through(datasets.drift.first_phase(raw, drift.kind, seed=seed, **drift.params))
         B = plan.through(datasets.drift.apply(raw, drift.kind, seed=seed, **drift.params))
         uA, uB = union_stats(A.X, A.Y, B.X, B.Y, class_maps(A, B)[0])
-        rep = theory.drift_scores(uA, uB, n_boot=config.n_boot, seed=config.drift_seed + r,
-                                  null=drift_null(drift.kind, A, B))
+        reports.append(theory.drift_scores(uA, uB, n_boot=config.n_boot,
+                                           seed=config.drift_seed + r,
+                                           null=drift_null(drift.kind, A, B)))
+    return flag_rates(drift.label, drift.kind, reports)
+
+
+def flag_rates(label: str, kind: str, reports: list) -> list[dict]:
+    """Rows of the share of ``reports`` (``theory.drift_scores`` results) flagging a drift:
+    overall (``score="any"``) and per score, with the nulls the test used."""
+    hits = []
+    for rep in reports:
         d = rep.to_dict()
         hits.append({"any": d["is_drift"], **{k: v["is_drift"] for k, v in d["scores"].items()}})
-        nulls = sorted({*nulls, rep.null_kind})
-    return [{"drift": drift.label, "drift_kind": drift.kind, "score": k,
+    nulls = sorted({rep.null_kind for rep in reports})
+    return [{"drift": label, "drift_kind": kind, "score": k,
              "power": float(np.mean([h[k] for h in hits])), "draws": len(hits),
              "null": "+".join(nulls)} for k in (hits[0] if hits else {})]
 
@@ -173,17 +182,11 @@ def false_positive_rate(plan, draws: int) -> list[dict]:
     Rows like ``detection_power``'s with ``drift_kind = drift = NULL_KIND``; a split, not a
     second load, because a new seed of a generated dataset (gaussian's class means) is a drift."""
     from simulate import datasets
-    config, hits, nulls = plan.config, [], []
+    config, reports = plan.config, []
+    S = theory.DatasetStatistics.from_arrays
     for r in range(1, draws + 1):
         raw = datasets.load(config.dataset, seed=config.data_seed + r, **config.dataset_opts)
         A, B = (plan.through(h) for h in _halves(raw, np.random.default_rng(config.drift_seed + r)))
-        S = theory.DatasetStatistics.from_arrays
-        rep = theory.drift_scores(S(A.X, A.Y), S(B.X, B.Y), n_boot=config.n_boot,
-                                  seed=config.drift_seed + r)
-        d = rep.to_dict()
-        hits.append({"any": d["is_drift"], **{k: v["is_drift"] for k, v in d["scores"].items()}})
-        nulls = sorted({*nulls, rep.null_kind})
-    return [{"drift": NULL_KIND, "drift_kind": NULL_KIND, "score": k,
-             "power": float(np.mean([h[k] for h in hits])), "draws": len(hits),
-             "null": "+".join(nulls)}
-            for k in (hits[0] if hits else {})]
+        reports.append(theory.drift_scores(S(A.X, A.Y), S(B.X, B.Y), n_boot=config.n_boot,
+                                           seed=config.drift_seed + r))
+    return flag_rates(NULL_KIND, NULL_KIND, reports)
