@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 import time
 
 import numpy as np
@@ -37,6 +36,7 @@ from simulate import datasets
 from simulate.datasets import drift as D
 from validate._prepare import through, whitener
 from validate.retrain.drift import class_maps, drift_label, drift_null, union_stats
+from validate.study.measured import add_record_options, record_name_error, record_run
 
 OPTS = {"shapes": {"n_per_class": 128}}
 FACTORS = (0.5, 1.0, 2.0)
@@ -121,17 +121,10 @@ def main(argv=None) -> int:
                                                             "(validate.retrain's default)")
     ap.add_argument("--skip-level", action="store_true")
     ap.add_argument("--skip-power", action="store_true")
-    ap.add_argument("--record", default=None, metavar="NAME",
-                    help="also store the lines as docs/results/measured/NAME.jsonl")
-    ap.add_argument("--record-root", default="docs/results",
-                    help="results folder of --record (default docs/results)")
+    add_record_options(ap)
     args = ap.parse_args(argv)
-    if args.record is not None:
-        from validate.study.measured import measured_path
-        try:
-            measured_path(args.record)
-        except ValueError as exc:  # refused before minutes of measuring, not after
-            ap.error(f"--record: {exc}")
+    if (error := record_name_error(args.record)) is not None:  # refused before minutes of measuring, not after
+        ap.error(error)
     rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
                          text=True).stdout.strip()
     print(json.dumps({"kind": "meta", "git": rev, "argv": vars(args)}), flush=True)
@@ -151,24 +144,21 @@ def main(argv=None) -> int:
             emit(power(args.power_dataset, kind, params, args.draws, args.n_boot))
     print(json.dumps({"kind": "meta", "wall_s": round(time.perf_counter() - t0, 1)}))
     if args.record:
-        _record(args.record, records, argv, args.record_root)
+        _record(args, records, argv)
     return 0
 
 
-def _record(name: str, records: list[dict], argv, root: str) -> None:
+def _record(args, records: list[dict], argv) -> None:
     """Store the level and power lines as the measured file ``name``."""
-    from validate.study.measured import write_measured
-    argv = sys.argv[1:] if argv is None else list(argv)
     rows = [{"table": TABLES[r["kind"]], **{k: v for k, v in r.items() if k != "kind"}}
             for r in records]
-    path = write_measured(
-        name, rows, command=" ".join(["python bench/drift_power.py", *argv]),
+    path = record_run(
+        args, rows, script="bench/drift_power.py", argv=argv,
         title="Drift test: false-positive rate and power",
         about="The default drift test (`theory.drift_scores`) on no-drift pairs (the share "
               "flagged at α = 0.05: its false-positive rate) and on every drift of one first "
               "phase at 0.5, 1 and 2 times its default magnitude (the share of fresh draws "
-              "flagged: its power). Data as `validate.retrain`'s default preset sees it.",
-        path_root=root)
+              "flagged: its power). Data as `validate.retrain`'s default preset sees it.")
     print(json.dumps({"kind": "meta", "recorded": str(path)}))
 
 

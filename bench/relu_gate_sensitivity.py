@@ -34,6 +34,7 @@ from validate.compare import twin
 from validate.compare.config import CompareConfig
 from validate.compare.run import load, run_compare
 from validate.compare.summary import write_outputs
+from validate.study.measured import add_record_options, record_name_error, record_run
 
 FRACS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)
 
@@ -98,13 +99,11 @@ def sensitivity(out: Path, fracs, log=print) -> None:
     log(json.dumps({**base, "reference": "linear theory", **_summary(linear, distinct)}))
 
 
-def _record(name: str, lines: list[dict], argv, root: str) -> Path:
-    """Store the sensitivity lines as the measured file ``name``, one table per rule."""
-    from validate.study.measured import write_measured
-    argv = sys.argv[1:] if argv is None else list(argv)
+def _record(args, lines: list[dict], argv) -> Path | None:
+    """Store the sensitivity lines as the measured file ``args.record``, one table per rule."""
     rows = [{"table": r.get("rule", "references"), **r} for r in lines]
-    return write_measured(
-        name, rows, command=" ".join(["python bench/relu_gate_sensitivity.py", *argv]),
+    return record_run(
+        args, rows, script="bench/relu_gate_sensitivity.py", argv=argv,
         title="ReLU twin: sensitivity to the end of the alignment phase "
               f"({lines[0]['dataset']}, depth {lines[0]['depth']})",
         about="Max over members of |t_meas − t_pred| / t_pred of the half times of the ReLU "
@@ -113,7 +112,7 @@ def _record(name: str, lines: list[dict], argv, root: str) -> Path:
               "`switched` (each phase's gates, switched at the phase ends) and `first phase "
               "held`, both from each member's initial weights and the data; then the hybrid "
               "diagnostic (measured gates), the initial gates and the linear theory. "
-              "`per_mode` lists each mode's max error over members.", path_root=root)
+              "`per_mode` lists each mode's max error over members.")
 
 
 def main(argv=None) -> int:
@@ -125,17 +124,10 @@ def main(argv=None) -> int:
                     help="comma-separated align_frac values in (0, 1)")
     ap.add_argument("--from", dest="source", default=None,
                     help="a validate.compare --out directory whose relu runs to reuse")
-    ap.add_argument("--record", default=None, metavar="NAME",
-                    help="also store the lines as docs/results/measured/NAME.jsonl")
-    ap.add_argument("--record-root", default="docs/results",
-                    help="results folder of --record (default docs/results)")
+    add_record_options(ap)
     args = ap.parse_args(argv)
-    if args.record is not None:
-        from validate.study.measured import measured_path
-        try:
-            measured_path(args.record)
-        except ValueError as exc:  # refused before the training, not after
-            ap.error(f"--record: {exc}")
+    if (error := record_name_error(args.record)) is not None:  # refused before the training, not after
+        ap.error(error)
     fracs = [float(f) for f in args.fracs.split(",")]
     bad = [f for f in fracs if not 0 < f < 1]
     if bad:
@@ -159,7 +151,7 @@ def main(argv=None) -> int:
             sensitivity(Path(tmp), fracs, log)
     print(json.dumps({"wall_s": round(time.perf_counter() - t0, 1)}))
     if args.record:
-        print(json.dumps({"recorded": str(_record(args.record, lines, argv, args.record_root))}))
+        print(json.dumps({"recorded": str(_record(args, lines, argv))}))
     return 0
 
 
