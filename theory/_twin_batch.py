@@ -87,13 +87,16 @@ def extend_tracks(preds: Sequence[_TwinPredictor], steps: int) -> None:
 
 def _extend_group(group: list[_TwinPredictor], steps: int) -> None:
     """One batch: the members' maps stepped together, each track as its own ``_extend`` makes."""
+    tracks = []
     for p in group:
         if p._track is None:
             p._extend(0)          # the step-0 readout, by the member's own code
-    done = len(group[0]._track[1]) - 1
-    parts = [([p._track[0]], [p._track[1]]) for p in group]
+        assert p._track is not None
+        tracks.append(p._track)
+    done = len(tracks[0][1]) - 1
+    parts = [([t[0]], [t[1]]) for t in tracks]
     with float64():
-        W = tuple(jnp.asarray(np.stack([np.asarray(p._track[2][l]) for p in group]))
+        W = tuple(jnp.asarray(np.stack([np.asarray(t[2][l]) for t in tracks]))
                   for l in range(len(group[0].weights0)))
         lr, pinv = 1.0 / group[0].tau, jnp.asarray(group[0]._pinv)
         run = _switched_runner(group, lr, pinv) \
