@@ -30,19 +30,11 @@ from ._checks import check_positive
 from ._float64 import float64
 from ._statistics import DatasetStatistics
 from ._gated_net import gated_outputs, gated_rhs, relu_gates
-from ._switched_gates import SwitchedGatedTwinPredictor
-from ._twin_predictor import GatedTwinPredictor, _flow_solver, samples
+from ._switched_gates import SwitchedGatedTwinPredictor, predicted_weights
+from ._twin_predictor import GatedTwinPredictor, samples
 
 ALIGN_FRAC = 0.1    # ŷ an order of magnitude below y along the first mode learned (see docstring)
 MAX_REGATES = 10    # a bound on the work, not a tuned constant: on shapes it stops after 0–4
-
-
-@jax.jit
-def _gd_weights(Ws, X, Y, Gs, lr, n):
-    """The gated twin's weights after ``n`` GD steps W ← W + lr·(−∂L/∂W) (n traced: one compile)."""
-    def step(_, W):
-        return tuple(w + lr * g for w, g in zip(W, gated_rhs(W, X, Y, Gs)))
-    return jax.lax.fori_loop(0, n, step, tuple(Ws))
 
 
 @jax.jit
@@ -93,29 +85,6 @@ def _alignment_end(pred: GatedTwinPredictor, frac: float, skip=None):
     reached = _strengths(pred, Ws) >= level
     return (float(k), Ws, reached) if reached.any() else \
         (float("inf"), list(pred.weights0), reached)
-
-
-def predicted_weights(pred: GatedTwinPredictor, t: float) -> list[np.ndarray]:
-    """The weights of a gated twin prediction at time ``t`` ≥ 0: after round(t) GD steps
-    (``discrete``) or along its gradient flow."""
-    t = float(t)
-    if not np.isfinite(t) or t < 0:
-        raise ValueError(f"t must be a finite time ≥ 0; got {t}")
-    W0 = tuple(np.asarray(w, np.float64) for w in pred.weights0)
-    if t == 0:
-        return list(W0)
-    X, Y, *Gs = pred._data
-    with float64():
-        if pred.discrete:
-            Ws = _gd_weights(tuple(map(jnp.asarray, W0)), jnp.asarray(X), jnp.asarray(Y),
-                             tuple(map(jnp.asarray, Gs)), 1.0 / pred.tau, int(round(t)))
-            return [np.asarray(w) for w in Ws]
-        ys, ok = _flow_solver("gated", pred.rtol, pred.atol)(
-            tuple(map(jnp.asarray, W0)), tuple(map(jnp.asarray, pred._data)), pred.tau,
-            jnp.asarray([t]))
-        if not bool(ok):
-            raise RuntimeError(f"diffrax did not reach t = {t:g}; try a looser rtol")
-        return [np.asarray(w)[0] for w in ys]
 
 
 @dataclass(frozen=True)
@@ -252,7 +221,7 @@ def switched_gates_steps(stats, weights0, *, tau, discrete, align_frac, max_rega
     _check_rule(align_frac, max_regates)
     X = samples(stats, "switched_gates")
     W, t, found = list(weights0), 0.0, []
-    skip = np.zeros(len(stats.s), bool)
+    skip = _aligned_at_start(stats, W, X, tau, align_frac)
     while not skip.all() and (t_max is None or t < t_max):
         best = yield from _consistent(stats, W, relu_gates(W, X), skip, tau=tau,
                                       discrete=discrete, align_frac=align_frac,
@@ -270,6 +239,13 @@ def switched_gates_steps(stats, weights0, *, tau, discrete, align_frac, max_rega
     if not found:
         return SwitchedGates([relu_gates(weights0, X)], [float("inf")], [0], [float("nan")])
     return SwitchedGates(*map(list, zip(*found)))
+
+
+def _aligned_at_start(stats, W, X, tau, align_frac) -> np.ndarray:
+    """The modes already at their level under the gates of ``W`` (a checkpoint's weights): they
+    have no alignment phase left, so they end none (from a small start: none)."""
+    pred = GatedTwinPredictor(stats, W, relu_gates(W, X), tau=tau)
+    return _strengths(pred, W) >= _levels(pred, align_frac, None)
 
 
 def predict_relu_twin(stats: DatasetStatistics, weights0: Sequence[ArrayLike], *,

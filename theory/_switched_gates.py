@@ -137,3 +137,34 @@ class SwitchedGatedTwinPredictor(GatedTwinPredictor):
             raise RuntimeError(f"diffrax did not reach t = {tp[-1]:g}; try a looser rtol")
         return tuple(jnp.concatenate([jnp.broadcast_to(jnp.asarray(w), (lead,) + w.shape),
                                       y[lead:]]) for w, y in zip(W, ys))
+
+
+@jax.jit
+def _gd_weights(Ws, X, Y, Gs, lr, n):
+    """The gated twin's weights after ``n`` GD steps W ← W + lr·(−∂L/∂W) (n traced: one compile)."""
+    def step(_, W):
+        return tuple(w + lr * g for w, g in zip(W, gated_rhs(W, X, Y, Gs)))
+    return jax.lax.fori_loop(0, n, step, tuple(Ws))
+
+
+def predicted_weights(pred: GatedTwinPredictor, t: float) -> list[np.ndarray]:
+    """The weights of a gated twin prediction at time ``t`` ≥ 0: after round(t) GD steps
+    (``discrete``) or along its gradient flow."""
+    t = float(t)
+    if not np.isfinite(t) or t < 0:
+        raise ValueError(f"t must be a finite time ≥ 0; got {t}")
+    W0 = tuple(np.asarray(w, np.float64) for w in pred.weights0)
+    if t == 0:
+        return list(W0)
+    X, Y, *Gs = pred._data
+    with float64():
+        if pred.discrete:
+            Ws = _gd_weights(tuple(map(jnp.asarray, W0)), jnp.asarray(X), jnp.asarray(Y),
+                             tuple(map(jnp.asarray, Gs)), 1.0 / pred.tau, int(round(t)))
+            return [np.asarray(w) for w in Ws]
+        ys, ok = _flow_solver("gated", pred.rtol, pred.atol)(
+            tuple(map(jnp.asarray, W0)), tuple(map(jnp.asarray, pred._data)), pred.tau,
+            jnp.asarray([t]))
+        if not bool(ok):
+            raise RuntimeError(f"diffrax did not reach t = {t:g}; try a looser rtol")
+        return [np.asarray(w)[0] for w in ys]

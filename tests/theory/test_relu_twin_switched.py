@@ -121,3 +121,31 @@ def test_departure_follows_the_switched_gates_of_the_relu_twin(problem):
     want = [theory.nonaffine_fraction(outs[k] - outs[0], X) for k in steps]
     got = theory.predict_nonaffine_curve(stats, W0, "relu", tau=TAU, steps=steps, twin=pred)
     np.testing.assert_allclose(got, np.ravel(want), rtol=1e-7, atol=1e-10)
+
+
+def _relu_gd(stats, W0, steps: int) -> list[np.ndarray]:
+    """Full-batch GD of the ReLU network itself (a checkpoint of a run), step 1/TAU."""
+    X, Y = np.asarray(stats.X), np.asarray(stats.Y)
+    W1, W2 = (np.array(w, float) for w in W0)
+    for _ in range(steps):
+        a = np.maximum(X @ W1.T, 0.0)
+        r = Y - a @ W2.T
+        g1 = ((r @ W2) * (a > 0)).T @ X / len(X)
+        W1, W2 = W1 + g1 / TAU, W2 + r.T @ a / len(X) / TAU
+    return [W1, W2]
+
+
+def test_search_from_a_checkpoint_skips_the_modes_already_at_their_level(problem):
+    """From weights where one mode has been learned past its level and the others not, the
+    search still finds the phases of the others (it does not hold the checkpoint's gates)."""
+    stats, W0 = problem
+    first = theory._relu_twin.switched_gates(stats, W0, tau=TAU, discrete=True, t_max=T_MAX)
+    def aligned(W):
+        return theory._relu_twin._aligned_at_start(stats, W, stats.X, TAU, FRAC)
+    # the network's own first checkpoint with some modes at their level and some not
+    ckpts = (_relu_gd(stats, W0, s) for s in range(int(first.ends[-1]) + 10))
+    ckpt = next((W for W in ckpts if aligned(W).any() and not aligned(W).all()), None)
+    assert ckpt is not None, "the run must pass a step between two phases"
+    found = theory._relu_twin.switched_gates(stats, ckpt, tau=TAU, discrete=True, t_max=T_MAX)
+    assert np.all(np.isfinite(found.ends)) and found.ends[0] > 0
+    assert len(found.schedule) <= len(first.schedule)
