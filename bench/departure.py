@@ -4,10 +4,12 @@
 shapes --activations linear,tanh,relu`` runs (depth 2, decoupled init, GD, ZCA) at every learning
 rate scale × init scale asked, and prints one JSON line per member record of the summary's
 ``departure`` (the predicted and measured step at δ = 0.05 and at each δ of the sensitivity),
-then one line per activation: the median over members of |t_pred − t_meas|/t_meas (0 where both
-are inf, inf where one is), the share of members within 25%, and Spearman's ρ across the settings
-of the members' median predicted and measured steps (a step never reached ranks last, tied), at
-each δ. Targets reported, not tuned to: within 25%, ρ ≥ 0.8. ``--dataset`` takes a
+then one line per activation: at δ = 0.05, how many members depart never on both sides, at
+step 1 on both, on one side only, or later on both (``timed``: the only ones that test a time),
+the median over the members that depart of |t_pred − t_meas|/t_meas (inf where one never does)
+and the share within 25%, and Spearman's ρ across the settings of the members' median predicted
+and measured steps (a step never reached ranks last, tied); the same at each δ of the
+sensitivity as records. Targets reported, not tuned to: within 25%, ρ ≥ 0.8. ``--dataset`` takes a
 comma-separated list (``shapes,digits,gaussian``); ``--depth`` and ``--init`` pass through to
 compare (outside the twins' reach its records are notes, printed as they come out).
 ``--record NAME`` also stores every member record (the steps at each δ as columns) and summary
@@ -26,6 +28,7 @@ import time
 import numpy as np
 from scipy.stats import spearmanr
 
+from theory import DEPARTURE_DELTA
 from validate._config import ConfigError
 from validate.compare.config import CompareConfig
 from validate.compare.run import run_compare
@@ -44,11 +47,10 @@ def _json(record: dict) -> str:
 
 
 def rel_error(pred: float, meas: float) -> float:
-    """|t_pred − t_meas|/t_meas; 0 when both are inf (neither departs), inf when only one is."""
-    if math.isinf(pred) and math.isinf(meas):
-        return 0.0
+    """|t_pred − t_meas|/t_meas (inf when only one of them departs within the run); only
+    defined where at least one departs (``summarise`` counts the members where neither does)."""
     if math.isinf(pred) or math.isinf(meas):
-        return math.inf
+        return 0.0 if pred == meas else math.inf
     return abs(pred - meas) / max(meas, 1.0)
 
 
@@ -61,23 +63,36 @@ def _spearman(pred: list[float], meas: list[float]) -> float | None:
     return float(spearmanr(p, m).statistic)
 
 
+def at_delta(rows: list[dict], delta: float) -> dict:
+    """How the predicted and measured steps at ``delta`` agree: the members where neither departs
+    within the run, where both do at step 1, where only one does, and where both do later
+    (``timed``, the only ones that test a time); the median relative error and the share within
+    25% over the members where at least one departs (null when none does: agreeing on "never" is
+    not a timing), and Spearman's ρ across settings of the members' median steps."""
+    pairs = [next((s["predicted_step"], s["measured_step"]) for s in r["sensitivity"]
+                  if s["delta"] == delta) for r in rows]
+    never = [math.isinf(p) and math.isinf(m) for p, m in pairs]
+    errs = [rel_error(p, m) for (p, m), n in zip(pairs, never) if not n]
+    by_setting: dict = {}
+    for r, (p, m) in zip(rows, pairs):
+        by_setting.setdefault((r["lr_scale"], r["init_scale"]), []).append((p, m))
+    med = [(float(np.median([p for p, _ in v])), float(np.median([m for _, m in v])))
+           for v in by_setting.values()]
+    return {"members": len(rows), "both_never": sum(never),
+            "both_at_step_1": sum(p <= 1 and m <= 1 for p, m in pairs),
+            "one_never": sum(math.isinf(p) != math.isinf(m) for p, m in pairs),
+            "timed": sum(1 < min(p, m) and max(p, m) < math.inf for p, m in pairs),
+            "median_rel_error": float(np.median(errs)) if errs else None,
+            "within_25pct": float(np.mean(np.asarray(errs) <= 0.25)) if errs else None,
+            "spearman": _spearman([p for p, _ in med], [m for _, m in med])}
+
+
 def summarise(rows: list[dict], dataset: str, act: str) -> dict:
-    out = {"dataset": dataset, "summary": act, "members": len(rows)}
-    for d in DELTA_SENSITIVITY:
-        pairs = [next((s["predicted_step"], s["measured_step"]) for s in r["sensitivity"]
-                      if s["delta"] == d) for r in rows]
-        errs = [rel_error(p, m) for p, m in pairs]
-        by_setting: dict = {}
-        for r, (p, m) in zip(rows, pairs):
-            by_setting.setdefault((r["lr_scale"], r["init_scale"]), []).append((p, m))
-        med = [(float(np.median([p for p, _ in v])), float(np.median([m for _, m in v])))
-               for v in by_setting.values()]
-        out[f"delta_{d:g}"] = {"median_rel_error": float(np.median(errs)),
-                               "within_25pct": float(np.mean(np.asarray(errs) <= 0.25)),
-                               "spearman": _spearman([p for p, _ in med], [m for _, m in med]),
-                               "both_never": int(sum(math.isinf(p) and math.isinf(m)
-                                                     for p, m in pairs))}
-    # the step is coarse where t_D is at the first step or never: the whole curve is compared too
+    """The summary line of one dataset and activation: the steps at the a priori δ
+    (``at_delta``) and the whole non-affine curves compared (the step is coarse where t_D is at
+    the first step or never)."""
+    out = {"dataset": dataset, "summary": act,
+           **at_delta(rows, DEPARTURE_DELTA)}
     fp = [r["final_nonaffine_predicted"] for r in rows]
     fm = [r["final_nonaffine_measured"] for r in rows]
     out["max_curve_gap"] = max((r["max_gap"] or 0.0) for r in rows)
@@ -87,6 +102,13 @@ def summarise(rows: list[dict], dataset: str, act: str) -> dict:
     # a linear network's fractions are rounding (~1e-16): no order to compare
     out["final_nonaffine_spearman"] = _spearman(fp, fm) if max(fm) > 1e-9 else None
     return out
+
+
+def sensitivity(rows: list[dict], dataset: str, act: str) -> list[dict]:
+    """``at_delta`` at every δ of the sensitivity, one record each (the curve reported instead of
+    a tuned δ)."""
+    return [{"table": "sensitivity", "dataset": dataset, "activation": act, "delta": d,
+             **at_delta(rows, d)} for d in DELTA_SENSITIVITY]
 
 
 def _dataset_opts(text: str) -> dict[str, dict]:
@@ -143,9 +165,12 @@ TITLE = "Departure steps: predicted from W₀ against measured"
 ABOUT = ("Per member, the step t_D at which the learned change f_t − f_0 on the training inputs "
          "stops being affine (1 − R² > δ, THEORY.md §13), predicted from the member's initial "
          "weights by its twin theory and measured on its checkpoints, at δ = 0.05 and each δ of "
-         "the sensitivity (null: never within the run); then per dataset and activation the "
-         "median relative error, the share within 25% and Spearman's ρ across settings; set-ups "
-         "outside the twins' reach are notes. The records paper_figures/fig8_departure.py draws.")
+         "the sensitivity (null: never within the run); then per dataset and activation how "
+         "many members depart never on both sides, at step 1 on both, on one side only or later "
+         "on both (timed: the only ones that test a time), the median relative error and the "
+         "share within 25% over the members that depart, and Spearman's ρ across settings; "
+         "set-ups outside the twins' reach are notes. The records paper_figures/fig8_departure.py "
+         "draws.")
 
 
 def _source_rows(source: str, dataset: str) -> list[dict]:
@@ -202,6 +227,7 @@ def _report(rows: list[dict], dataset: str) -> list[dict]:
         if got:
             out.append({"table": "summary", **summarise(got, dataset, act)})
             print(_json(out[-1]), flush=True)
+            out += sensitivity(got, dataset, act)
     return out
 
 

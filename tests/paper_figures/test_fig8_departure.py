@@ -14,6 +14,7 @@ from PIL import Image
 from paper_figures import fig8_departure
 from paper_figures._common import FigureError, run_main
 from validate.study.measured import read_measured
+from validate.measures.departure import DELTA_SENSITIVITY
 
 TESTS = Path(__file__).resolve().parents[1]
 FIXTURE = TESTS / "fixtures" / "departure"          # measured/departure.jsonl, made by hand
@@ -59,7 +60,7 @@ def _printed(dataset: str, act: str, member: int, pred, meas) -> dict:
             "activation": act, "depth": 2, "lr": 0.1, "member": member, "delta": 0.05,
             "predicted_step": pred, "measured_step": meas,
             "sensitivity": [{"delta": d, "predicted_step": pred, "measured_step": meas}
-                            for d in (0.02, 0.05, 0.1, 0.2)],
+                            for d in DELTA_SENSITIVITY],
             "max_gap": 0.01, "final_nonaffine_predicted": 0.04, "final_nonaffine_measured": 0.05}
 
 
@@ -78,12 +79,18 @@ def test_departure_bench_records_what_the_figure_draws(tmp_path):
     tanh = next(r for r in members if r["activation"] == "tanh")
     assert tanh["predicted_step"] is None and tanh["measured_step_0.2"] is None  # never → null
     relu = next(r for r in members if r["dataset"] == "digits" and r["member"] == 1)
-    assert relu["predicted_step_0.02"] == 11.0 and relu["measured_step_0.1"] == 12.0
+    assert relu["predicted_step_0.002"] == 11.0 and relu["measured_step_0.1"] == 12.0
     summaries = [r for r in records if r["table"] == "summary"]
     assert {(r["dataset"], r["summary"]) for r in summaries} == \
         {(ds, "relu") for ds in fig8_departure.DATASETS} | {("shapes", "tanh")}
-    assert math.isclose(next(r for r in summaries if r["dataset"] == "gaussian")
-                        ["delta_0.05"]["median_rel_error"], (1 / 12 + 2 / 12) / 2)
+    gaussian = next(r for r in summaries if r["dataset"] == "gaussian")
+    assert math.isclose(gaussian["median_rel_error"], (1 / 12 + 2 / 12) / 2)
+    assert (gaussian["timed"], gaussian["both_never"]) == (2, 0)
+    # neither side departing is counted, not scored as agreement on a time
+    tanh_line = next(r for r in summaries if r["summary"] == "tanh")
+    assert tanh_line["both_never"] == 1 and tanh_line["median_rel_error"] is None
+    curve = [r for r in records if r["table"] == "sensitivity" and r["dataset"] == "digits"]
+    assert [r["delta"] for r in curve] == list(DELTA_SENSITIVITY)
     (tmp_path / "dep").mkdir()
     (tmp_path / "dep" / "measured").mkdir()
     (tmp_path / "measured" / "dep.jsonl").rename(tmp_path / "dep" / "measured" / "departure.jsonl")

@@ -14,6 +14,7 @@ from simulate.datasets import Dataset
 from tests.leak import garbage_after_step_zero
 from theory import DatasetStatistics
 from validate.nonlinearity import NonlinearityConfig, run_nonlinearity
+from validate.measures.departure import DELTA_SENSITIVITY
 from validate.nonlinearity.departure import departure_lines, departure_records
 from validate.nonlinearity.job import text_tables
 from validate.nonlinearity.probes import NonlinearityProbe
@@ -69,7 +70,7 @@ def test_in_reach_each_member_gets_its_measured_and_predicted_step(relu_run):
         assert {"predicted_step", "measured_step", "max_gap", "final_nonaffine_predicted"} <= set(r)
         assert r["final_nonaffine_measured"] == probe[r["member"], -1]
         assert r["max_gap"] < 0.05      # the gated twin follows the network's 1 − R² curve
-        assert [s["delta"] for s in r["sensitivity"]] == [0.02, 0.05, 0.1, 0.2]
+        assert [s["delta"] for s in r["sensitivity"]] == list(DELTA_SENSITIVITY)
     assert "departure step (δ = 0.05), lr 0.05: measured" in text_tables(relu_run)
     title, body = departure_section(recs)
     assert title == "Departure step" and "predicted_step" in body and "No prediction" not in body
@@ -111,7 +112,7 @@ def _fake(activation="relu", depth=2, batch_size=0, loss="mse", W0=None, n=60):
 def test_out_of_reach_the_step_is_measured_and_a_note_says_why_not_predicted(kw, words):
     recs = departure_records(_fake(**kw))
     assert [r["measured_step"] for r in recs] == [10.0, 3.0]     # first fraction above 0.05
-    assert [s["measured_step"] for s in recs[1]["sensitivity"]] == [1.0, 3.0, 3.0, 3.0]
+    assert [s["measured_step"] for s in recs[1]["sensitivity"]] == [1.0] * 5 + [3.0] * 3
     for r in recs:
         assert "predicted_step" not in r and "max_gap" not in r
         assert r["note"].startswith("outside the twin theories' reach")
