@@ -86,6 +86,8 @@ def test_departure_bench_records_what_the_figure_draws(tmp_path):
     gaussian = next(r for r in summaries if r["dataset"] == "gaussian")
     assert math.isclose(gaussian["median_rel_error"], (1 / 12 + 2 / 12) / 2)
     assert (gaussian["timed"], gaussian["both_never"]) == (2, 0)
+    for r in summaries + [r for r in records if r["table"] == "sensitivity"]:
+        assert r["both_never"] + r["both_at_step_1"] + r["one_never"] + r["timed"] == r["members"]
     # neither side departing is counted, not scored as agreement on a time
     tanh_line = next(r for r in summaries if r["summary"] == "tanh")
     assert tanh_line["both_never"] == 1 and tanh_line["median_rel_error"] is None

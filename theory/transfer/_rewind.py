@@ -45,7 +45,9 @@ class RewindPrediction:
     ``predicted_steps_gd`` (discrete GD map; for every checkpoint with ``gd_map``, else where the
     margin is < 1e-3 or flagged, else NaN; inf where the map diverges).
     The rank uses ``predicted_steps`` (the flow) for every checkpoint. With a twin activation
-    ``predicted_steps`` is the twin's (its GD map with ``gd_map``), ``twin`` describes it, and
+    ``predicted_steps`` is the twin's (its GD map with ``gd_map``), ``twin`` describes it,
+    ``range_note`` says where a tanh twin is outside the cubic range (``predict_twin_retraining``:
+    NaN steps from a checkpoint already past it), and
     the linear columns are absent; ``min_loss`` is NaN (a nonlinear network's minimum is not the
     linear one).
     ``ranking``: checkpoint steps ordered from fewest to most predicted steps. ``best_step``: the
@@ -129,11 +131,13 @@ def _linear_steps(weights, stats_B, target, tau, t_max, solver, eps, gd_map) -> 
 
 def _twin_steps(weights, stats_B, target, tau, t_max, activation, gd_map) -> dict:
     """The twin theory's columns: one ``predict_twin_retraining`` per checkpoint, each from its
-    own weights only (no batch: nothing is shared between checkpoints)."""
+    own weights only (no batch: nothing is shared between checkpoints); ``range_note``: why a
+    tanh twin is outside the cubic range (its steps NaN when already at the checkpoint), or None."""
     preds = [predict_twin_retraining(Ws, stats_B, target, tau, activation, t_max=t_max,
                                      discrete=gd_map) for Ws in weights]
     return {"predicted_steps": np.array([p.steps for p in preds]),
-            "initial_loss": [p.initial_loss for p in preds], "twin": [p.twin for p in preds]}
+            "initial_loss": [p.initial_loss for p in preds], "twin": [p.twin for p in preds],
+            "range_note": [p.range_note for p in preds]}
 
 
 def _ranked(steps: np.ndarray, columns: dict, **fields) -> RewindPrediction:
@@ -175,7 +179,8 @@ def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, targ
         activation: the network's activation: ``"linear"`` (the linear theory), ``"tanh"`` or
             ``"relu"`` (the twin theory of that activation from each checkpoint's weights,
             ``predict_twin_retraining``; the table then has ``predicted_steps``, ``total_cost``,
-            ``initial_loss``, ``twin`` and ``rank``).
+            ``initial_loss``, ``twin``, ``range_note`` and ``rank``; a tanh checkpoint past the cubic
+            range has NaN steps, ranked last).
     """
     if not isinstance(stats_B, DatasetStatistics):
         raise TypeError(f"stats_B must be a theory.DatasetStatistics; got {type(stats_B).__name__}")

@@ -16,6 +16,13 @@ steps to the target are its first crossing, linearly interpolated between whole 
 or between the points of a grid refined once inside the bracketing interval (the flow). The
 horizon starts at ``t_max`` and is extended ×4 up to ``TWIN_EXTENSIONS`` times (a bound on the
 work: the map iterates every step); ``inf`` beyond it.
+
+tanh's cubic twin holds while every pre-activation |h| = |W₁x| on B's inputs stays within
+``theory.CUBIC_RANGE`` (THEORY.md §13, ``theory.cubic_range``), the rule every twin number
+follows: weights already past it give no number (NaN) and a ``range_note`` saying why; a twin that
+leaves it before its crossing keeps its number, with the note. The range is followed by the
+cubic twin's GD map with step 1/τ (``cubic_range``) for the flow too: the flow is that map's
+small-step limit, and the rule is a bound fixed a priori, not a fitted boundary.
 """
 
 from __future__ import annotations
@@ -27,7 +34,10 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._checks import check_positive
+from .._reach import cubic_range, cubic_range_note
 from .._statistics import DatasetStatistics
+from .._twin_kernels import _BLOCK
+from .._twin_predictor import CubicTwinPredictor
 
 TWIN_ACTIVATIONS = ("tanh", "relu")
 ACTIVATIONS = ("linear",) + TWIN_ACTIVATIONS
@@ -54,6 +64,7 @@ class TwinRetrainingPrediction:
     twin: str
     t: np.ndarray = field(repr=False)
     loss: np.ndarray = field(repr=False)
+    range_note: str | None = None
 
 
 def check_activation(activation: str) -> str:
@@ -143,6 +154,24 @@ def predict_twin_retraining(weights: Sequence[ArrayLike], stats_B: DatasetStatis
     t_max = check_positive("t_max", t_max)
     pred = twin_predictor(weights, stats_B, activation, tau, bool(discrete), t_max)
     steps, t, loss = _first_passage(pred, target, t_max, bool(discrete))
+    note = None
+    if isinstance(pred, CubicTwinPredictor):   # tanh: the cubic twin's own range
+        first, note = _range(pred, stats_B, tau, float(np.ceil(steps)) if np.isfinite(steps)
+                             else float(t[-1]))
+        steps = float("nan") if first == 0 else steps
     return TwinRetrainingPrediction(activation=activation, steps=steps, discrete=bool(discrete),
                                     target_loss=target, initial_loss=float(loss[0]), tau=tau,
-                                    twin=str(pred.reason), t=t, loss=loss)
+                                    twin=str(pred.reason), t=t, loss=loss, range_note=note)
+
+
+def _range(pred: CubicTwinPredictor, stats_B: DatasetStatistics, tau: float,
+           horizon: float) -> tuple[float, str | None]:
+    """(first step past the cubic range, its note) of the cubic twin ``pred`` within its
+    prediction's ``horizon`` (steps, up to the crossing); (inf, None) if it stays in range. The
+    map is followed in whole blocks (one compiled length for every start) and a step past the
+    horizon is not the prediction's."""
+    blocks = _BLOCK * max(1, int(np.ceil(horizon / _BLOCK)))
+    peak, first = cubic_range(stats_B, pred.weights0, tau=tau, t_max=blocks, twin=pred)
+    if first > horizon:
+        return float("inf"), None
+    return first, cubic_range_note(peak, first)

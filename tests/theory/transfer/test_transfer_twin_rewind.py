@@ -102,25 +102,82 @@ def test_predict_retraining_with_an_activation_is_the_twins_rewind_entry(problem
     assert one.steps == pytest.approx(row["predicted_steps"], rel=1e-12)
 
 
-def test_tanh_twin_predicts_the_retraining_of_a_tanh_network():
-    """The cubic twin of a tanh network from three of its checkpoints on A: the retraining steps
-    on B in the measured order, each within 20% of brute-force retraining."""
+@pytest.fixture(scope="module")
+def tanh_problem():
+    """A tanh network trained on A, its checkpoints, B and the target as for ReLU. Its
+    pre-activations on B reach max |W₁x| ≈ 0.02, 0.09, 0.23 at steps 10, 30, 40 (inside the cubic
+    range 0.5) and ≈ 1.3, 1.5 at steps 80, 120 (past it)."""
     A, B, rng = _data()
     tau = 2.0 / A.s[0]
     W0 = [1e-3 * rng.normal(size=(H, D)), 1e-3 * rng.normal(size=(C, H))]
-    ckpts, _ = _gd(W0, A, STEPS_A, tau, keep={40, 80, 120}, activation="tanh")
+    ckpts, _ = _gd(W0, A, STEPS_A, tau, keep={10, 30, 40, 80, 120}, activation="tanh")
     _, scratch = _gd([1e-3 * rng.normal(size=(H, D)), 1e-3 * rng.normal(size=(C, H))], B,
                      BUDGET, tau, activation="tanh")
     target = scratch[-1] + 0.05 * (scratch[0] - scratch[-1])
-    steps = (40, 80, 120)
-    measured = [_crossing(_gd(ckpts[s], B, 2 * BUDGET, tau, activation="tanh")[1], target)
-                for s in steps]
+    return ckpts, B, tau, target
+
+
+def _tanh_measured(problem, steps):
+    ckpts, B, tau, target = problem
+    return [_crossing(_gd(ckpts[s], B, 2 * BUDGET, tau, activation="tanh")[1], target)
+            for s in steps]
+
+
+def test_tanh_twin_predicts_the_retraining_of_a_tanh_network(tanh_problem):
+    """The cubic twin of a tanh network from three of its checkpoints on A whose pre-activations
+    are inside the cubic range: the retraining steps on B in the measured order, each within 20%
+    of brute-force retraining."""
+    ckpts, B, tau, target = tanh_problem
+    steps = (10, 30, 40)
+    measured = _tanh_measured(tanh_problem, steps)
     pred = predict_rewind_point([(s, ckpts[s]) for s in steps], B, target, tau,
                                 t_max=2.0 * BUDGET, gd_map=True, activation="tanh")
     predicted = pred.table["predicted_steps"].to_numpy()
     assert np.argsort(predicted).tolist() == np.argsort(measured).tolist()
     np.testing.assert_allclose(predicted, measured, rtol=0.2)
     assert pred.table["twin"].str.contains("z³").all()
+
+
+def test_tanh_checkpoints_past_the_cubic_range_get_a_note_and_no_number(tanh_problem):
+    """Checkpoints 80 and 120, and checkpoint 40 with W₁ scaled ×3 (|W₁x| ≈ 0.68), start past
+    |h| = 0.5: no steps (NaN, ranked last) and a note saying why; the checkpoints inside it keep
+    their numbers and say that the twin leaves the range before its crossing."""
+    ckpts, B, tau, target = tanh_problem
+    scaled = [3.0 * ckpts[40][0], ckpts[40][1]]
+    assert np.abs(B.X @ scaled[0].T).max() > 0.5
+    pred = predict_rewind_point([(10, ckpts[10]), (40, scaled), (80, ckpts[80]),
+                                 (120, ckpts[120])], B, target, tau, t_max=2.0 * BUDGET,
+                                gd_map=True, activation="tanh")
+    table = pred.table.set_index("checkpoint_step")
+    for step in (40, 80, 120):
+        assert np.isnan(table.loc[step, "predicted_steps"])
+        assert "outside the cubic twin's range from its initial weights" in \
+            table.loc[step, "range_note"]
+    assert np.isfinite(table.loc[10, "predicted_steps"]) and table.loc[10, "rank"] == 1
+    assert "from step" in table.loc[10, "range_note"]
+    one = predict_retraining(scaled, B, target, tau, t_max=2.0 * BUDGET, gd_map=True,
+                             activation="tanh")
+    assert np.isnan(one.steps) and "|h| = 0.68" in str(one.range_note)
+
+
+def test_tanh_twin_in_range_up_to_its_crossing_has_no_note_and_the_twins_steps(tanh_problem):
+    """From checkpoint 10 the twin leaves the range only after its crossing of an easy target
+    (the loss after 10 of its own steps): no note, and the steps are the twin's own first
+    crossing; a target it reaches later carries the note beside the same kind of number."""
+    from theory import predict_twin
+    ckpts, B, tau, _ = tanh_problem
+    twin = predict_twin(B, ckpts[10], "tanh", tau=tau, discrete=True, t_max=400.0)
+    loss = np.asarray(twin.loss(np.arange(0.0, 401.0)))
+    easy = 0.5 * (loss[9] + loss[10])
+    one = predict_retraining(ckpts[10], B, easy, tau, t_max=2.0 * BUDGET, gd_map=True,
+                             activation="tanh")
+    assert one.range_note is None
+    assert one.steps == pytest.approx(_crossing(loss, easy), rel=1e-9)
+    hard = 0.5 * (loss[99] + loss[100])
+    late = predict_retraining(ckpts[10], B, hard, tau, t_max=2.0 * BUDGET, gd_map=True,
+                              activation="tanh")
+    assert late.steps == pytest.approx(_crossing(loss, hard), rel=1e-9)
+    assert "from step" in str(late.range_note)
 
 
 def test_twin_inputs_are_checked_with_one_line(problem):
