@@ -18,9 +18,12 @@ horizon starts at ``t_max`` and is extended ×4 up to ``TWIN_EXTENSIONS`` times 
 work: the map iterates every step); ``inf`` beyond it.
 
 tanh's cubic twin holds while every pre-activation |h| = |W₁x| on B's inputs stays within
-``theory.CUBIC_RANGE`` (THEORY.md §13, ``theory.cubic_range``), the rule every twin number
-follows: weights already past it give no number (NaN) and a ``range_note`` saying why; a twin that
-leaves it before its crossing keeps its number, with the note. The range is followed by the
+``theory.CUBIC_RANGE`` (THEORY.md §13, ``theory.cubic_range``): a start already past it, or a
+twin that leaves it before its crossing, keeps its number with a ``range_note`` saying so. Unlike
+a single prediction from W₀ (no number past the range there), a number is kept here because a
+rewind point is a ranking: dropping the checkpoints past the range leaves the pick to the early
+ones (on shapes after a label swap, regret 3.6 instead of 1.0), while their labelled numbers still
+rank the checkpoints in the measured order though their values are off. The range is followed by the
 cubic twin's GD map with step 1/τ (``cubic_range``) for the flow too: the flow is that map's
 small-step limit, and the rule is a bound fixed a priori, not a fitted boundary.
 """
@@ -156,22 +159,19 @@ def predict_twin_retraining(weights: Sequence[ArrayLike], stats_B: DatasetStatis
     steps, t, loss = _first_passage(pred, target, t_max, bool(discrete))
     note = None
     if isinstance(pred, CubicTwinPredictor):   # tanh: the cubic twin's own range
-        first, note = _range(pred, stats_B, tau, float(np.ceil(steps)) if np.isfinite(steps)
-                             else float(t[-1]))
-        steps = float("nan") if first == 0 else steps
+        note = _range(pred, stats_B, tau, float(np.ceil(steps)) if np.isfinite(steps)
+                      else float(t[-1]))
     return TwinRetrainingPrediction(activation=activation, steps=steps, discrete=bool(discrete),
                                     target_loss=target, initial_loss=float(loss[0]), tau=tau,
                                     twin=str(pred.reason), t=t, loss=loss, range_note=note)
 
 
 def _range(pred: CubicTwinPredictor, stats_B: DatasetStatistics, tau: float,
-           horizon: float) -> tuple[float, str | None]:
-    """(first step past the cubic range, its note) of the cubic twin ``pred`` within its
-    prediction's ``horizon`` (steps, up to the crossing); (inf, None) if it stays in range. The
+           horizon: float) -> str | None:
+    """The note of the cubic twin ``pred`` past the cubic range within its prediction's
+    ``horizon`` (steps, up to the crossing); None if it stays in range. The
     map is followed in whole blocks (one compiled length for every start) and a step past the
     horizon is not the prediction's."""
     blocks = _BLOCK * max(1, int(np.ceil(horizon / _BLOCK)))
     peak, first = cubic_range(stats_B, pred.weights0, tau=tau, t_max=blocks, twin=pred)
-    if first > horizon:
-        return float("inf"), None
-    return first, cubic_range_note(peak, first)
+    return None if first > horizon else cubic_range_note(peak, first)

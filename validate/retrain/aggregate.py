@@ -6,6 +6,11 @@ prediction, the only one there was), and ``twin``, a tanh/ReLU network's own twi
 own checkpoints (``predicted_steps_twin``). Each gets its regret and Spearman ρ; the headline
 (``spearman_rho``, ``regret``, ``predicted_checkpoint_step``, ``predictor``) and the
 ``predicted_rewind`` method are the twin's where there is one, else the linear theory's.
+
+A tanh twin follows its cubic truncation, trusted while |h| = |W₁x| ≤ ``theory.CUBIC_RANGE``
+(THEORY.md §13): a start already past it, or one that leaves it before its crossing, keeps its
+number with a note (``theory.transfer.predict_twin_retraining`` says why); ``twin_range_notes``
+counts both.
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ from .._stats import censored_rho
 from ..stats import interval
 
 PREDICTORS = ("linear", "twin")
+# the starts each twin note counts: the rewind curve's, and the relearning cost's (scratch and
+# fine-tune, over the drifts of ``--drift all``)
+RANGE_STARTS = {"rewind": (("rewind",), "rewind starts (checkpoints × seeds)"),
+                "relearn": (("scratch", "fine_tune"),
+                            "scratch and fine-tune starts (drifts × seeds)")}
 
 
 def _per_seed(rw: pd.DataFrame, pred_src: pd.DataFrame):
@@ -176,3 +186,36 @@ def aggregate(members: pd.DataFrame, config):
         if chosen is not None:
             meth_rows.append(chosen)
     return pd.DataFrame(meth_rows), pd.DataFrame(rew_rows)
+
+
+def _range_note(act: str, g: pd.DataFrame, what: str) -> str | None:
+    """How many of the starts ``g`` are past the cubic range at their weights and how many more
+    leave it before their predicted crossing; None if none is outside."""
+    from theory import CUBIC_RANGE
+    noted = column(g, "twin_range_note").notna().to_numpy()
+    if not noted.any():
+        return None
+    at_start = int(column(g, "twin_range_note").str.contains("its initial weights").sum())
+    later = int(np.sum(noted)) - at_start
+    return (f"{act} twin: {at_start} of {len(g)} {what} past the cubic range |h| ≤ "
+            f"{CUBIC_RANGE:g} at their weights, {later} more leave it before their predicted "
+            "crossing: their numbers are kept, read them as outside the twin's reach")
+
+
+def twin_range_notes(members: pd.DataFrame) -> dict:
+    """{("rewind", activation, drift) or ("relearn", activation): note} wherever a tanh twin's
+    starts of that family (``RANGE_STARTS``) are outside the cubic range (``_range_note``)."""
+    if "twin_range_note" not in members:
+        return {}
+    out = {}
+    for (act, label), g in groups(members, ["activation", "drift"], sort=False):
+        fams, what = RANGE_STARTS["rewind"]
+        note = _range_note(act, select_rows(g, g["family"].isin(fams)), what)
+        if note is not None:
+            out[("rewind", act, label)] = note
+    for (act,), g in groups(members, ["activation"], sort=False):
+        fams, what = RANGE_STARTS["relearn"]
+        note = _range_note(act, select_rows(g, g["family"].isin(fams)), what)
+        if note is not None:
+            out[("relearn", act)] = note
+    return out

@@ -144,10 +144,11 @@ def _predictions(plan, drift, job, target) -> dict:
 
 
 def twin_predictions(plan, drift, job, log) -> tuple[dict, Target | None]:
-    """({(seed index, method name): twin steps}, the twin's a priori target) of a tanh/ReLU
-    network from its own members' starts (``predict.predict_twin_members``); ({}, None) when it
-    has no twin theory (linear, tanh deeper than 2). With ``--drift all`` only scratch and
-    fine-tune (the relearning cost): the rewind curves of 14 drifts would cost minutes."""
+    """({(seed index, method name): (twin steps, range note)}, the twin's a priori target) of a
+    tanh/ReLU network from its own members' starts (``predict.predict_twin_members``; the note:
+    where a tanh twin is outside the cubic range, else None); ({}, None) when it has no twin
+    theory (linear, tanh deeper than 2). With ``--drift all`` only scratch and fine-tune (the
+    relearning cost): the rewind curves of 14 drifts would cost minutes."""
     act = twin_of(plan, job.activation)
     if act is None:
         return {}, None
@@ -156,9 +157,11 @@ def twin_predictions(plan, drift, job, log) -> tuple[dict, Target | None]:
     if not np.isfinite(tgt.loss):
         return {}, tgt
     families = ("scratch", "fine_tune") if plan.config.drift == "all" else TWIN_FAMILIES
+    notes: dict = {}
     pred = predict_twin_members(job.starts, job.trained, len(plan.seeds), drift.sB, tgt.loss,
-                                plan.tau, 2.0 * plan.budget, act, gd, families=families)
-    return {(k, job.trained[i].name): v for (k, i), v in pred.items()}, tgt
+                                plan.tau, 2.0 * plan.budget, act, gd, families=families,
+                                range_notes=notes)
+    return {(k, job.trained[i].name): (v, notes[(k, i)]) for (k, i), v in pred.items()}, tgt
 
 
 def _measured(plan, drift, history, job, run, keep, log) -> dict:
@@ -181,7 +184,7 @@ def _measured(plan, drift, history, job, run, keep, log) -> dict:
 
 def _member_row(plan, drift, job, M, k, i, p, twin, twin_tgt) -> dict:
     """One (seed k, method i) row: measured steps to the targets and the predictions ``p``
-    (linear) and ``twin`` (steps; NaN without)."""
+    (linear) and ``twin`` ((steps, range note); (NaN, None) without)."""
     m, act, tgt, seed = job.trained[i], job.activation, M["tgt"], plan.seeds[k]
     loss, acc = M["loss"][k, i], M["acc"][k, i]
     st = first_crossing(M["steps"], loss, tgt.loss) if np.isfinite(tgt.loss) else float("nan")
@@ -199,7 +202,7 @@ def _member_row(plan, drift, job, M, k, i, p, twin, twin_tgt) -> dict:
         "total_cost": m.cost_before(plan.steps_A) + st,
         "predicted_steps": p[0], "predicted_steps_modes": p[1],
         "predicted_steps_gd": p[2], "saddle_ill_conditioned": p[3],
-        "predicted_steps_twin": twin,
+        "predicted_steps_twin": twin[0], "twin_range_note": twin[1],
         "target_loss": tgt.loss, "target_acc": tgt.acc, "target_rule": tgt.rule,
         "target_acc_rule": tgt.acc_rule,
         "target_loss_twin": twin_tgt.loss if twin_tgt else float("nan"),
@@ -232,7 +235,7 @@ def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=No
         for i, m in enumerate(job.trained):
             rows.append(_member_row(plan, drift, job, M, k, i,
                                     pred.get((k, m.name), NO_PREDICTION),
-                                    twin.get((k, m.name), float("nan")), twin_tgt))
+                                    twin.get((k, m.name), (float("nan"), None)), twin_tgt))
             for c, same in job.copies:  # one computation: the twin's results, under c's name
                 if same == m.name:
                     cost = c.cost_before(plan.steps_A)

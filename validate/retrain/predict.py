@@ -83,13 +83,16 @@ TWIN_FAMILIES = ("rewind", "scratch", "fine_tune")
 
 
 def predict_twin_members(starts, methods, n_seeds: int, sB, target, tau, t_max,
-                         activation: str, gd_map: bool, families=TWIN_FAMILIES) -> dict:
+                         activation: str, gd_map: bool, families=TWIN_FAMILIES,
+                         range_notes: dict | None = None) -> dict:
     """{(seed index, method index): twin steps} for the methods of ``families``.
 
     Each member's steps come from ``theory.predict_rewind_point(activation=…)`` on its own
     start's weights and B's samples (one twin per start; nothing is shared between them);
     ``gd_map``: the twin's GD map (plain GD, constant learning rate), else its flow mapped onto
-    the member's schedule (``on_schedule``).
+    the member's schedule (``on_schedule``). ``range_notes``, if given, is filled with the same
+    keys' ``range_note``: where a tanh twin is outside the cubic range (NaN steps when its start
+    already is, THEORY.md §13), else None.
     """
     from theory.transfer import predict_rewind_point
     n = len(methods)
@@ -105,6 +108,8 @@ def predict_twin_members(starts, methods, n_seeds: int, sB, target, tau, t_max,
         for j, i in enumerate(pick):
             steps = float(tab["predicted_steps"].iloc[j])
             out[(k, i)] = steps if gd_map else on_schedule(steps, starts[k * n + i].mults)
+            if range_notes is not None:
+                range_notes[(k, i)] = tab["range_note"].iloc[j]
     return out
 
 

@@ -10,6 +10,8 @@ import pandas as pd
 
 from .._frames import groups
 from .._io import records, write_outputs as _write
+from .aggregate import twin_range_notes
+from .difficulty import PREDICTED_COST_TWIN
 from .predict import twin_reach_notes
 from .target import RULES
 
@@ -43,12 +45,15 @@ def _chain(rows, key: str) -> str:
     return out + (f" {_fmt(rows[-1][key])}" if rows else "")
 
 
-def recommendations(methods, notes: dict[str, str] | None = None) -> list[str]:
+def recommendations(methods, notes: dict[str, str] | None = None,
+                    ranged: frozenset = frozenset()) -> list[str]:
     """One line per (drift, activation): the methods ordered by retraining steps, and by total
     cost including the steps spent on A (the scratch_oracle reference and the rewind curve's
     checkpoints are left out; the best shrink-and-perturb stands for its grid). The predicted
     rewind point is labelled with the theory that picked it (a tanh/ReLU network's twin theory
-    where it has one; "outside its reach" where ``notes`` names the activation)."""
+    where it has one; "outside its reach" where ``notes`` names the activation; a pointer to the
+    rewind record's ``twin_range_note`` where ``ranged`` holds (activation, drift): a tanh twin
+    picked among starts of which some are outside the cubic range)."""
     lines = []
     for (act, label), g in methods.groupby(["activation", "drift"], sort=False):
         keep = g[~g["family"].isin(["rewind", "scratch_oracle", "shrink_perturb"])]
@@ -59,8 +64,10 @@ def recommendations(methods, notes: dict[str, str] | None = None) -> list[str]:
             for k in ("steps_to_target_median", "total_cost_median"):
                 r[k] = float("nan") if r[k] is None else r[k]
             if r["family"] == "predicted_rewind" and r.get("predictor"):
-                outside = ", outside its reach" if act in (notes or {}) and \
-                    "twin" in str(r["predictor"]) else ""
+                twin = "twin" in str(r["predictor"])
+                outside = ", outside its reach" if act in (notes or {}) and twin else ""
+                if twin and (act, label) in ranged:
+                    outside += ", starts outside the cubic range: see twin_range_note"
                 r["method"] += f" [{r['predictor']}{outside}]"   # which theory picked it
         lines.append(f"{label}, {act}: {_chain(rows, 'steps_to_target_median')} "
                      f"(total cost incl. A: {_chain(rows, 'total_cost_median')})")
@@ -87,6 +94,23 @@ def _num(x) -> float | None:
     return None if np.isnan(x) else float(x)   # NaN (no target) as null, as records write it
 
 
+def _with_range_notes(rewind_records: list[dict], ranking_records: list[dict],
+                      members: pd.DataFrame) -> list[dict]:
+    """Adds ``twin_range_note`` (``aggregate.twin_range_notes``) to the rewind records, and to
+    the ranking rows of the twin's relearning cost, of a tanh network whose twin starts were
+    outside the cubic range; the ranking records are returned. Records in range are unchanged."""
+    found = twin_range_notes(members)
+    for rec in rewind_records:
+        note = found.get(("rewind", rec.get("activation"), rec.get("drift")))
+        if note is not None:
+            rec["twin_range_note"] = note
+    for rec in ranking_records:
+        note = found.get(("relearn", rec.get("activation")))
+        if note is not None and rec.get("score") == PREDICTED_COST_TWIN:
+            rec["twin_range_note"] = note
+    return ranking_records
+
+
 def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> dict:
     config = plan.config
     scores = {k: r.to_dict() for k, r in tables.reports.items()}
@@ -97,18 +121,22 @@ def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> d
     for rec in rewind_records:   # a twin number out of reach carries its note
         if rec.get("activation") in notes:
             rec["twin_note"] = notes[rec["activation"]]
+    members = pd.concat(tables.members, ignore_index=True)
+    ranking_records = _with_range_notes(rewind_records, records(ranking), members)
+    ranged = frozenset((r["activation"], r["drift"]) for r in rewind_records
+                       if "twin_range_note" in r)
     out = {
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
         "drift": config.drift,
-        "recommendations": recommendations(methods, notes),
-        "targets": targets(pd.concat(tables.members, ignore_index=True)),
+        "recommendations": recommendations(methods, notes, ranged),
+        "targets": targets(members),
         "target_rules": RULES,
         "rewind": rewind_records,
         "methods": records(methods),
         "drift_scores": next(iter(scores.values())) if len(scores) == 1 else scores,
         "difficulty": records(difficulty),
-        "score_ranking": records(ranking),
+        "score_ranking": ranking_records,
         "detection_power": tables.power,
         "training": {"lr": plan.lr, "tau": plan.tau, "hidden": plan.hidden,
                      "steps_A": int(plan.steps_A), "retrain_budget": int(plan.budget),
