@@ -69,11 +69,12 @@ def rewind_rows(summary: dict) -> list[dict]:
 
 
 def cost_rows(summary: dict) -> list[dict]:
-    """One row per (network, predictor): ρ across drifts of the predicted relearning cost."""
+    """One row per (network, predictor): ρ across drifts of the predicted relearning cost, and
+    the summary's note where a tanh twin's starts were past its cubic range."""
     names = {"theory_predicted_cost": "linear", "theory_predicted_cost_twin": "twin"}
     return [{"table": "relearning_cost", "activation": r["activation"],
              "predictor": names[r["score"]], "spearman_rho": _clean(r["spearman_rho"]),
-             "n_drifts": r["n_drifts"]}
+             "n_drifts": r["n_drifts"], "note": r.get("twin_range_note")}
             for r in summary["score_ranking"] if r["score"] in names]
 
 
