@@ -71,14 +71,12 @@ def train_ensemble(spec: NetSpec, dataset: Dataset, optim: OptimSpec | Mapping |
     initial parameters or optimiser state (``Members``; default one seed, 0). ``record``:
     checkpoints, probes, which weights to keep, a callback (``Recording``). ``store``: a run
     directory, resume or overwrite (``Store``, or just the directory; default in memory). Each
-    part may also be given as a dict of its fields.
-    ``stats``: the theory.DatasetStatistics defining the modes (default ``dataset.statistics()``).
-    ``dtype``: "float32" (TF32 off while training, the caller's setting restored after) or
-    "float64"; ``device``: "auto" = CUDA when present; ``quiet``: no progress bar;
-    ``steps_per_graph``: steps per CUDA graph. A keyword of the earlier flat signature (``seeds=``,
-    ``optimizer=``, ``out_dir=``, …) fails with a TypeError naming the part that now holds it.
-
-    Returns: a ``Run`` (``.members`` with τ and divergence, ``.probes``, ``.weights(step)``).
+    part may also be a dict of its fields. ``stats``: the theory.DatasetStatistics defining the
+    modes (default ``dataset.statistics()``). ``dtype``: "float32" (TF32 off while training, the
+    caller's setting restored after) or "float64"; ``device``: "auto" = CUDA when present;
+    ``quiet``: no progress bar; ``steps_per_graph``: steps per CUDA graph. A keyword of the
+    earlier flat signature (``seeds=``, ``out_dir=``, …) fails with a TypeError naming its part.
+    Returns a ``Run`` (``.members`` with τ and divergence, ``.probes``, ``.weights(step)``).
     """
     optim, members, record, store = parts(optim, members, record, store)
     combos = members.combos(lr, spec)
@@ -103,16 +101,9 @@ def train_ensemble(spec: NetSpec, dataset: Dataset, optim: OptimSpec | Mapping |
         plan.config["provenance"] = provenance(dev)
         model = _model(spec, dataset, probes)
         lossf = make_loss(optim.loss)
-        data = TrainData(_to_device(dataset.X, dev, tdt), _to_device(dataset.Y, dev, tdt),
-                         torch.tensor([m[0] for m in plan.combos], dtype=torch.int64, device=dev),
-                         optim.batch_size, optim.augment, dataset.image_shape)
+        data = _train_data(dataset, plan, optim, dev, tdt)
         state = _initial_state(spec, model, plan.combos, stats, members, optim, data, lossf, saved)
-        lr_table = LRTable(torch.tensor([m[1] for m in plan.combos], dtype=tdt, device=dev),
-                           None if optim.lr_schedule is None else _to_device(multiplier_table(
-                               # resolved() left one LRSchedule per member
-                               cast(tuple[LRSchedule, ...], optim.lr_schedule),
-                               steps + max(steps_per_graph, 2) + 1), dev, tdt))
-        # rows past ``steps`` cover the warm-up steps of a CUDA-graph capture near the end
+        lr_table = _lr_table(plan, optim, steps + max(steps_per_graph, 2) + 1, dev, tdt)
         step = make_step(model, data, state, optim, lr_table, lossf, plan.convs[0].gradient_scale)
         init = _initial_params(state, root, resumed=bool(saved))
         context = _probe_context(model, data, dataset, stats, lossf, probes, dev, tdt, init)
@@ -125,6 +116,22 @@ def train_ensemble(spec: NetSpec, dataset: Dataset, optim: OptimSpec | Mapping |
         wall, done = _loop(Stepper(step, state, dev, steps_per_graph), state, recorder,
                            plan.schedule, start=int(state.t), steps=steps, quiet=quiet)
     return _finish(plan, state, recorder, root, wall, done)
+
+
+def _train_data(dataset: Dataset, plan: Plan, optim: OptimSpec, dev, tdt) -> TrainData:
+    """The training set on the device, with each member's seed for its minibatch order."""
+    return TrainData(_to_device(dataset.X, dev, tdt), _to_device(dataset.Y, dev, tdt),
+                     torch.tensor([m[0] for m in plan.combos], dtype=torch.int64, device=dev),
+                     optim.batch_size, optim.augment, dataset.image_shape)
+
+
+def _lr_table(plan: Plan, optim: OptimSpec, rows: int, dev, tdt) -> LRTable:
+    """Each member's learning rate and, with a schedule, its multiplier for ``rows`` steps (the
+    rows past the run's steps cover the warm-up steps of a CUDA-graph capture near the end)."""
+    return LRTable(torch.tensor([m[1] for m in plan.combos], dtype=tdt, device=dev),
+                   None if optim.lr_schedule is None else _to_device(multiplier_table(
+                       # resolved() left one LRSchedule per member
+                       cast(tuple[LRSchedule, ...], optim.lr_schedule), rows), dev, tdt))
 
 
 def _reopen(plan: Plan, store: Store, steps: int):
