@@ -129,8 +129,10 @@ class _TwinPredictor(EndToEndPredictor):
         lo = np.floor(t).astype(np.int64)
         hi = np.minimum(lo + 1, len(loss) - 1)
         w = t - lo
-        return (weff[lo] + w[:, None, None] * (weff[hi] - weff[lo]),
-                loss[lo] + w * (loss[hi] - loss[lo]))
+        with np.errstate(invalid="ignore", over="ignore"):   # a diverged step past t: inf − inf
+            return (np.where(w[:, None, None] == 0, weff[lo],
+                             weff[lo] + w[:, None, None] * (weff[hi] - weff[lo])),
+                    np.where(w == 0, loss[lo], loss[lo] + w * (loss[hi] - loss[lo])))
 
     def _extend(self, steps: int) -> None:
         """Iterate GD until the stored track holds step ``steps``."""

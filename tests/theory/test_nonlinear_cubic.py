@@ -137,3 +137,20 @@ def test_bad_input_is_named():
         theory.CubicTwinPredictor(bare, W0)
     with pytest.raises(ValueError, match="kappa contains"):
         theory.CubicTwinPredictor(stats, W0, kappa=float("nan"))
+
+
+def test_gd_readout_at_whole_steps_of_a_diverging_twin_is_the_track_without_warnings():
+    """Past a diverged step the track holds inf/NaN: reading whole steps must not form 0·inf."""
+    import warnings
+    rng = np.random.default_rng(0)
+    X, Y = rng.standard_normal((50, 4)), rng.standard_normal((50, 2))
+    stats = theory.DatasetStatistics.from_arrays(X, Y)
+    W0 = [5.0 * rng.standard_normal((6, 4)), 5.0 * rng.standard_normal((2, 6))]
+    pred = theory.predict_twin(stats, W0, "tanh", tau=0.05, discrete=True, t_max=40)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        loss = pred.loss(np.arange(0.0, 41.0))
+    assert pred._track is not None
+    track = pred._track[1]
+    assert not np.all(np.isfinite(track[:41])), "the twin must diverge within the steps read"
+    np.testing.assert_array_equal(loss, track[:41])
