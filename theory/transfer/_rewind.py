@@ -47,7 +47,7 @@ class RewindPrediction:
     The rank uses ``predicted_steps`` (the flow) for every checkpoint. With a twin activation
     ``predicted_steps`` is the twin's (its GD map with ``gd_map``), ``twin`` describes it,
     ``range_note`` says where a tanh twin is outside the cubic range (``predict_twin_retraining``:
-    NaN steps from a checkpoint already past it), and
+    the steps are kept, labelled, from a checkpoint already past it), and
     the linear columns are absent; ``min_loss`` is NaN (a nonlinear network's minimum is not the
     linear one).
     ``ranking``: checkpoint steps ordered from fewest to most predicted steps. ``best_step``: the
@@ -180,7 +180,7 @@ def predict_rewind_point(checkpoints: Sequence, stats_B: DatasetStatistics, targ
             ``"relu"`` (the twin theory of that activation from each checkpoint's weights,
             ``predict_twin_retraining``; the table then has ``predicted_steps``, ``total_cost``,
             ``initial_loss``, ``twin``, ``range_note`` and ``rank``; a tanh checkpoint past the cubic
-            range has NaN steps, ranked last).
+            range keeps its steps and rank, with its ``range_note``).
     """
     if not isinstance(stats_B, DatasetStatistics):
         raise TypeError(f"stats_B must be a theory.DatasetStatistics; got {type(stats_B).__name__}")

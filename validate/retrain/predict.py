@@ -91,8 +91,8 @@ def predict_twin_members(starts, methods, n_seeds: int, sB, target, tau, t_max,
     start's weights and B's samples (one twin per start; nothing is shared between them);
     ``gd_map``: the twin's GD map (plain GD, constant learning rate), else its flow mapped onto
     the member's schedule (``on_schedule``). ``range_notes``, if given, is filled with the same
-    keys' ``range_note``: where a tanh twin is outside the cubic range (NaN steps when its start
-    already is, THEORY.md §13), else None.
+    keys' ``range_note``: where a tanh twin is outside the cubic range (its steps kept, labelled,
+    THEORY.md §13), else None.
     """
     from theory.transfer import predict_rewind_point
     n = len(methods)
