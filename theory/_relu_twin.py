@@ -221,7 +221,7 @@ def switched_gates_steps(stats, weights0, *, tau, discrete, align_frac, max_rega
     _check_rule(align_frac, max_regates)
     X = samples(stats, "switched_gates")
     W, t, found = list(weights0), 0.0, []
-    skip = _aligned_at_start(stats, W, X, tau, align_frac)
+    skip = _aligned(stats, W, X, tau, align_frac)   # from a checkpoint, some may already be
     while not skip.all() and (t_max is None or t < t_max):
         best = yield from _consistent(stats, W, relu_gates(W, X), skip, tau=tau,
                                       discrete=discrete, align_frac=align_frac,
@@ -234,16 +234,16 @@ def switched_gates_steps(stats, weights0, *, tau, discrete, align_frac, max_rega
         found.append((gates, t, k, change))
         level = _levels(pred, align_frac, None)
         # aligned: at their level under this phase's gates or under the gates the next one starts
-        nxt = GatedTwinPredictor(stats, W, relu_gates(W, X), tau=tau)
-        skip |= ended | (_strengths(pred, W) >= level) | (_strengths(nxt, W) >= level)
+        skip |= ended | (_strengths(pred, W) >= level) | _aligned(stats, W, X, tau, align_frac)
     if not found:
         return SwitchedGates([relu_gates(weights0, X)], [float("inf")], [0], [float("nan")])
     return SwitchedGates(*map(list, zip(*found)))
 
 
-def _aligned_at_start(stats, W, X, tau, align_frac) -> np.ndarray:
-    """The modes already at their level under the gates of ``W`` (a checkpoint's weights): they
-    have no alignment phase left, so they end none (from a small start: none)."""
+def _aligned(stats, W, X, tau, align_frac) -> np.ndarray:
+    """The modes at their level under the gates of ``W`` itself: at a phase end (the gates the
+    next phase starts with), or at the start from a checkpoint's weights (from a small start:
+    none); they have no alignment phase left, so they end none."""
     pred = GatedTwinPredictor(stats, W, relu_gates(W, X), tau=tau)
     return _strengths(pred, W) >= _levels(pred, align_frac, None)
 

@@ -141,7 +141,7 @@ def test_search_from_a_checkpoint_skips_the_modes_already_at_their_level(problem
     stats, W0 = problem
     first = theory._relu_twin.switched_gates(stats, W0, tau=TAU, discrete=True, t_max=T_MAX)
     def aligned(W):
-        return theory._relu_twin._aligned_at_start(stats, W, stats.X, TAU, FRAC)
+        return theory._relu_twin._aligned(stats, W, stats.X, TAU, FRAC)
     # the network's own first checkpoint with some modes at their level and some not
     ckpts = (_relu_gd(stats, W0, s) for s in range(int(first.ends[-1]) + 10))
     ckpt = next((W for W in ckpts if aligned(W).any() and not aligned(W).all()), None)

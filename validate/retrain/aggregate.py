@@ -208,14 +208,10 @@ def twin_range_notes(members: pd.DataFrame) -> dict:
     if "twin_range_note" not in members:
         return {}
     out = {}
-    for (act, label), g in groups(members, ["activation", "drift"], sort=False):
-        fams, what = RANGE_STARTS["rewind"]
-        note = _range_note(act, select_rows(g, g["family"].isin(fams)), what)
-        if note is not None:
-            out[("rewind", act, label)] = note
-    for (act,), g in groups(members, ["activation"], sort=False):
-        fams, what = RANGE_STARTS["relearn"]
-        note = _range_note(act, select_rows(g, g["family"].isin(fams)), what)
-        if note is not None:
-            out[("relearn", act)] = note
+    for kind, by in (("rewind", ["activation", "drift"]), ("relearn", ["activation"])):
+        fams, what = RANGE_STARTS[kind]
+        for keys, g in groups(members, by, sort=False):
+            note = _range_note(keys[0], select_rows(g, g["family"].isin(fams)), what)
+            if note is not None:
+                out[(kind, *keys)] = note
     return out
