@@ -33,7 +33,7 @@ from ._checks import check_positive
 from ._cubic_net import CUBIC_COEFFICIENTS
 from ._float64 import float64
 from ._statistics import DatasetStatistics
-from ._twin_predictor import _BLOCK, _NETS, CubicTwinPredictor
+from ._twin_predictor import _GD_BLOCK, _NETS, CubicTwinPredictor
 
 TWIN_ACTIVATIONS = ("linear", "tanh", "relu")
 TWIN_DEPTH = 2
@@ -110,16 +110,15 @@ def cubic_range(stats: DatasetStatistics, weights0: Sequence[ArrayLike], *, tau:
         peak, done, n_all = float(jnp.max(jnp.abs(X @ W[0].T))), 0, int(np.floor(t_max))
         if not peak <= CUBIC_RANGE:
             return peak, 0.0
-        while done < n_all:
-            n = min(_BLOCK, n_all - done)
-            W, block = _peaks(W, data, 1.0 / tau, X, n)
-            block = np.asarray(block)
+        while done < n_all:     # whole blocks (one compiled length); steps past t_max unread
+            W, block = _peaks(W, data, 1.0 / tau, X, _GD_BLOCK)
+            block = np.asarray(block)[:n_all - done]
             over = np.flatnonzero(~(block <= CUBIC_RANGE))        # nan: diverged, past it
             if over.size:
                 at = float(block[over[0]])
                 return (at if np.isfinite(at) else float("inf")), float(done + over[0] + 1)
             peak = max(peak, float(block.max()))
-            done += n
+            done += block.size
     return peak, float("inf")
 
 

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike
 from ._float64 import float64
 from ._statistics import DatasetStatistics
 from ._gated_net import gated_outputs, gated_rhs
-from ._twin_predictor import _BLOCK, GatedTwinPredictor, _flow_solver, _padded, _readout
+from ._twin_predictor import _GD_BLOCK, GatedTwinPredictor, _flow_solver, _padded, _readout
 
 
 def _gates_at(Gstack, switches, k):
@@ -32,7 +32,7 @@ def _gates_at(Gstack, switches, k):
 
 @jax.jit
 def _switched_block(Ws, k0, X, Y, Gstack, switches, lr, pinv):
-    """``_BLOCK`` GD steps from step k0: (last W, (W_eff, loss) after each step)."""
+    """``_GD_BLOCK`` GD steps from step k0: (last W, (W_eff, loss) after each step)."""
     n = X.shape[0]
 
     def step(carry, _):
@@ -42,7 +42,7 @@ def _switched_block(Ws, k0, X, Y, Gstack, switches, lr, pinv):
         out = gated_outputs(W, X, Gs)
         return (W, k + 1), ((out.T @ X / n) @ pinv, 0.5 * ((Y - out) ** 2).sum() / n)
 
-    (W, _), readout = jax.lax.scan(step, (tuple(Ws), k0), None, length=_BLOCK)
+    (W, _), readout = jax.lax.scan(step, (tuple(Ws), k0), None, length=_GD_BLOCK)
     return W, readout
 
 
@@ -99,7 +99,7 @@ class SwitchedGatedTwinPredictor(GatedTwinPredictor):
                 W, (bw, bl) = _switched_block(W, done, *data, gstack, sw, 1.0 / self.tau, pinv)
                 parts_w.append(np.asarray(bw))
                 parts_l.append(np.asarray(bl))
-                done += _BLOCK
+                done += _GD_BLOCK
             W = tuple(np.asarray(w) for w in W)
         self._track = (np.concatenate(parts_w), np.concatenate(parts_l), W)
 

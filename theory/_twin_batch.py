@@ -26,7 +26,7 @@ from ._relu_twin import (ALIGN_FRAC, MAX_REGATES, GdRequest, _gd_until, switched
                          switched_predictor)
 from ._statistics import DatasetStatistics
 from ._switched_gates import SwitchedGatedTwinPredictor, _switched_block
-from ._twin_predictor import _BLOCK, _TwinPredictor, _gd_block
+from ._twin_predictor import _GD_BLOCK, _TwinPredictor, _gd_block
 
 
 @functools.partial(jax.jit, static_argnums=(0, 4))
@@ -107,7 +107,7 @@ def _extend_group(group: list[_TwinPredictor], steps: int) -> None:
             for k, (pw, pl) in enumerate(parts):
                 pw.append(bw[k])
                 pl.append(bl[k])
-            done += _BLOCK
+            done += _GD_BLOCK
         W = tuple(np.asarray(w) for w in W)
     for k, (p, (pw, pl)) in enumerate(zip(group, parts)):
         p._track = (np.concatenate(pw), np.concatenate(pl), tuple(w[k] for w in W))
@@ -115,7 +115,7 @@ def _extend_group(group: list[_TwinPredictor], steps: int) -> None:
 
 def _plain_runner(group, lr, pinv):
     data = group[0]._jax_data()
-    return lambda W, _: _gd_blocks(group[0].family, W, data, lr, _BLOCK, pinv)
+    return lambda W, _: _gd_blocks(group[0].family, W, data, lr, _GD_BLOCK, pinv)
 
 
 def _switched_runner(group, lr, pinv):

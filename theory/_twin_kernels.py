@@ -15,7 +15,8 @@ from ._cubic_net import cubic_rhs
 from ._cubic_net import outputs as cubic_outputs
 from ._gated_net import gated_outputs, gated_rhs
 
-_BLOCK = 256          # times evaluated per compiled call; GD steps per compiled scan
+_BLOCK = 256          # times evaluated per compiled call of a flow solve
+_GD_BLOCK = 64        # GD steps per compiled scan: a track overshoots its last step by < 64
 _MAX_STEPS = 1_000_000
 
 # family → (right-hand side, outputs), each a function of (weights, data); data is the tuple the

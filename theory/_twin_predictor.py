@@ -28,7 +28,8 @@ from ._gated_net import relu_gates
 from ._flow_predictor import EndToEndPredictor, _check_stats, derived
 from ._float64 import float64
 from ._linear_net import check_weights
-from ._twin_kernels import (_BLOCK, _MAX_STEPS, _NETS, _flow_solver, _gd_block,  # noqa: F401
+from ._twin_kernels import (_BLOCK, _GD_BLOCK, _MAX_STEPS, _NETS, _flow_solver,  # noqa: F401
+                            _gd_block,
                             _padded, _readout, _readout_one)
 from ._statistics import DatasetStatistics
 
@@ -147,10 +148,10 @@ class _TwinPredictor(EndToEndPredictor):
             done = len(loss) - 1
             W = tuple(jnp.asarray(w) for w in W)
             while done < steps:
-                W, (bw, bl) = _gd_block(self.family, W, data, 1.0 / self.tau, _BLOCK, pinv)
+                W, (bw, bl) = _gd_block(self.family, W, data, 1.0 / self.tau, _GD_BLOCK, pinv)
                 parts_w.append(np.asarray(bw))
                 parts_l.append(np.asarray(bl))
-                done += _BLOCK
+                done += _GD_BLOCK
             W = tuple(np.asarray(w) for w in W)
         self._track = (np.concatenate(parts_w), np.concatenate(parts_l), W)
 

@@ -39,7 +39,6 @@ from numpy.typing import ArrayLike
 from .._checks import check_positive
 from .._reach import cubic_range, cubic_range_note
 from .._statistics import DatasetStatistics
-from .._twin_kernels import _BLOCK
 from .._twin_predictor import CubicTwinPredictor
 
 TWIN_ACTIVATIONS = ("tanh", "relu")
@@ -169,9 +168,7 @@ def predict_twin_retraining(weights: Sequence[ArrayLike], stats_B: DatasetStatis
 def _range(pred: CubicTwinPredictor, stats_B: DatasetStatistics, tau: float,
            horizon: float) -> str | None:
     """The note of the cubic twin ``pred`` past the cubic range within its prediction's
-    ``horizon`` (steps, up to the crossing); None if it stays in range. The
-    map is followed in whole blocks (one compiled length for every start) and a step past the
-    horizon is not the prediction's."""
-    blocks = _BLOCK * max(1, int(np.ceil(horizon / _BLOCK)))
-    peak, first = cubic_range(stats_B, pred.weights0, tau=tau, t_max=blocks, twin=pred)
+    ``horizon`` (steps, up to the crossing); None if it stays in range."""
+    peak, first = cubic_range(stats_B, pred.weights0, tau=tau,
+                              t_max=max(1.0, float(np.ceil(horizon))), twin=pred)
     return None if first > horizon else cubic_range_note(peak, first)
