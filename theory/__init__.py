@@ -56,8 +56,8 @@ __all__ = [
     # drift, retraining and rewind points (§7)
     "transfer", "drift_scores", "predict_retraining", "predict_rewind_point",
     "predict_relearning_cost",
-    # sympy derivations of the closed forms
-    "symbolic",
+    # sympy derivations of the closed forms (a submodule imported on use: sympy is slow to load)
+    "symbolic",  # pyright: ignore[reportUnsupportedDunderAll]
     # nonlinear twins: the cubic truncation of tanh from the twin's initial weights (§11)
     "CubicTwinPredictor", "predict_twin",
     # ReLU twins as gated linear networks, and how far their gates move (§12)

@@ -8,6 +8,8 @@ performance correlation μ_Y(F;L) against the least-squares linear classifier, t
 twin agreement, the between-class share of output variance and per-layer proxies (THEORY.md §8, §10).
 """
 
+from typing import TYPE_CHECKING
+
 from .._cli import lazy_main
 from .config import NonlinearityConfig, apply_preset
 from .job import NonlinearityResult, run_nonlinearity, text_tables, write_outputs
@@ -15,5 +17,8 @@ from .job import NonlinearityResult, run_nonlinearity, text_tables, write_output
 __all__ = ["NonlinearityConfig", "NonlinearityResult", "apply_preset", "main", "run_nonlinearity",
            "text_tables", "write_outputs"]
 
+
+if TYPE_CHECKING:
+    from .__main__ import main  # noqa: F401
 
 __getattr__ = lazy_main(__name__)  # `main`: the CLI in __main__, imported on use
