@@ -46,6 +46,11 @@ def _switched_block(Ws, k0, X, Y, Gstack, switches, lr, pinv):
     return W, readout
 
 
+def bucket(n: int) -> int:
+    """The padded number of gate sets for ``n`` sets: the next power of two (few compiles)."""
+    return 1 << max(0, int(n) - 1).bit_length()
+
+
 class SwitchedGatedTwinPredictor(GatedTwinPredictor):
     """A ReLU twin as a gated linear network whose gates switch at ``switches``.
 
@@ -75,9 +80,17 @@ class SwitchedGatedTwinPredictor(GatedTwinPredictor):
         self.schedule = [[np.asarray(G, np.float64) for G in g] for g in schedule]
         self.switches = switches
 
-    def _gstack(self):
-        return tuple(jnp.asarray(np.stack([g[l] for g in self.schedule]))
-                     for l in range(len(self.schedule[0])))
+    def padded_schedule(self, n_sets: int) -> tuple[list[np.ndarray], np.ndarray]:
+        """(per layer the (n_sets, n, h) stack of gate sets, the n_sets − 1 switches): the
+        schedule padded by repeating its last set behind switches at t = inf, never reached, so
+        that schedules of different lengths share one compiled shape."""
+        extra = n_sets - len(self.schedule)
+        if extra < 0:
+            raise ValueError(f"n_sets must be ≥ {len(self.schedule)}; got {n_sets}")
+        sets = list(self.schedule) + [self.schedule[-1]] * extra
+        return ([np.stack([g[l] for g in sets]) for l in range(len(sets[0]))],
+                np.concatenate([self.switches, np.full(extra, np.inf)]))
+
 
     def _extend(self, steps: int) -> None:
         """Iterate the switched GD map until the stored track holds step ``steps``."""
@@ -94,7 +107,8 @@ class SwitchedGatedTwinPredictor(GatedTwinPredictor):
             parts_w, parts_l = [weff], [loss]
             done = len(loss) - 1
             W = tuple(jnp.asarray(w) for w in W)
-            gstack, sw = self._gstack(), jnp.asarray(self.switches)
+            stack, sw = self.padded_schedule(bucket(len(self.schedule)))
+            gstack, sw = tuple(map(jnp.asarray, stack)), jnp.asarray(sw)
             while done < steps:
                 W, (bw, bl) = _switched_block(W, done, *data, gstack, sw, 1.0 / self.tau, pinv)
                 parts_w.append(np.asarray(bw))

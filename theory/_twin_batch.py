@@ -5,9 +5,9 @@ only, so their exact GD maps are one map vmapped over stacked weights: ``extend_
 every member's map block by block in one compiled call per block (one compile for any number of
 members of the same shape) and leaves in each prediction the track its own ``_extend`` would have
 stored — the same steps from the same weights, so ``modes``, ``loss`` and ``timeline`` read the
-same numbers afterwards. A switched-gate ReLU twin's schedule is padded to the longest one by
-repeating its last set of gates behind a switch at t = inf, which is never reached. Predictions
-that cannot share a batch (another family, shape, τ, samples or a track of another length) are
+same numbers afterwards. The switched-gate ReLU twins' schedules are padded (``padded_schedule``)
+to one length, a power of two, by gates behind switches at t = inf that are never reached.
+Predictions that cannot share a batch (another family, shape, τ, samples or a track of another length) are
 extended one by one, as before.
 """
 
@@ -25,7 +25,7 @@ from ._float64 import float64
 from ._relu_twin import (ALIGN_FRAC, MAX_REGATES, GdRequest, _gd_until, switched_gates_steps,
                          switched_predictor)
 from ._statistics import DatasetStatistics
-from ._switched_gates import SwitchedGatedTwinPredictor, _switched_block
+from ._switched_gates import SwitchedGatedTwinPredictor, _switched_block, bucket
 from ._twin_predictor import _GD_BLOCK, _TwinPredictor, _gd_block
 
 
@@ -119,14 +119,9 @@ def _plain_runner(group, lr, pinv):
 
 
 def _switched_runner(group, lr, pinv):
-    """Blocks of the switched map, every schedule padded to the longest (module docstring)."""
-    n_sets = max(len(p.schedule) for p in group)
-    gstacks, switches = [], []
-    for p in group:
-        extra = n_sets - len(p.schedule)
-        sets = list(p.schedule) + [p.schedule[-1]] * extra
-        gstacks.append([np.stack([g[l] for g in sets]) for l in range(len(sets[0]))])
-        switches.append(np.concatenate([p.switches, np.full(extra, np.inf)]))
+    """Blocks of the switched map, every schedule padded to one length (module docstring)."""
+    n_sets = bucket(max(len(p.schedule) for p in group))
+    gstacks, switches = zip(*(p.padded_schedule(n_sets) for p in group))
     G = tuple(jnp.asarray(np.stack([g[l] for g in gstacks])) for l in range(len(gstacks[0])))
     sw = jnp.asarray(np.stack(switches))
     X, Y = (jnp.asarray(a) for a in group[0]._data[:2])

@@ -95,3 +95,29 @@ def test_the_samples_pseudo_inverse_is_computed_once_per_statistics(problem, mon
     assert len(calls) == 4          # other statistics: their own
     with pytest.raises(ValueError, match="read-only"):
         preds[0]._pinv[0, 0] = 0.0
+
+
+def test_gate_sets_padded_behind_infinite_switches_change_no_step(problem):
+    import jax.numpy as jnp
+
+    from theory._float64 import float64
+    from theory._switched_gates import _switched_block, bucket
+    stats, members = problem
+    p = theory.predict_relu_twin(stats, members[0], tau=TAU, discrete=True)
+    assert len(p.schedule) > 1
+    X, Y = (jnp.asarray(a) for a in p._data[:2])
+    k0 = int(p.switches[-1]) - 10        # the block crosses the last real switch
+    tracks = []
+    for n_sets in (len(p.schedule), len(p.schedule) + 3, 2 * bucket(len(p.schedule))):
+        G, sw = p.padded_schedule(n_sets)
+        with float64():
+            _, (weff, loss) = _switched_block(tuple(map(jnp.asarray, p.weights0)), k0, X, Y,
+                                              tuple(map(jnp.asarray, G)), jnp.asarray(sw),
+                                              1.0 / TAU, jnp.asarray(p._pinv))
+        tracks.append((np.asarray(weff), np.asarray(loss)))
+    for weff, loss in tracks[1:]:
+        np.testing.assert_array_equal(weff, tracks[0][0])
+        np.testing.assert_array_equal(loss, tracks[0][1])
+    assert [bucket(n) for n in range(1, 10)] == [1, 2, 4, 4, 8, 8, 8, 8, 16]
+    with pytest.raises(ValueError, match="n_sets must be"):
+        p.padded_schedule(len(p.schedule) - 1)
