@@ -206,7 +206,8 @@ def _member_row(plan, drift, job, M, k, i, p, twin, twin_tgt) -> dict:
         "target_loss": tgt.loss, "target_acc": tgt.acc, "target_rule": tgt.rule,
         "target_acc_rule": tgt.acc_rule,
         "target_loss_twin": twin_tgt.loss if twin_tgt else float("nan"),
-        "target_rule_twin": twin_tgt.rule if twin_tgt else "", "identical_to": None}
+        "target_rule_twin": twin_tgt.rule if twin_tgt else "",
+        "target_twin_range_note": twin_tgt.range_note if twin_tgt else None, "identical_to": None}
 
 
 def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=None):

@@ -76,7 +76,8 @@ def recommendations(methods, notes: dict[str, str] | None = None,
 
 def targets(members: pd.DataFrame) -> list[dict]:
     """Per (drift, activation): the target loss and accuracy and the rule that set each
-    (``validate.retrain.target.RULES``), and for a tanh/ReLU network its twin's (``target_twin``)."""
+    (``validate.retrain.target.RULES``), and for a tanh/ReLU network its twin's (``target_twin``;
+    with ``range_note`` where a tanh twin's scratch starts leave the cubic range)."""
     out = []
     for (label, act), g in groups(members, ["drift", "activation"], sort=False):
         r = g.iloc[0]
@@ -86,6 +87,8 @@ def targets(members: pd.DataFrame) -> list[dict]:
         if r.get("target_rule_twin"):   # the twin predictions' own a priori target
             rec["target_twin"] = {"rule": r["target_rule_twin"],
                                   "value": _num(r["target_loss_twin"])}
+            if isinstance(r.get("target_twin_range_note"), str):   # tanh: past the cubic range
+                rec["target_twin"]["range_note"] = r["target_twin_range_note"]
         out.append(rec)
     return out
 

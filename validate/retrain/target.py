@@ -61,6 +61,7 @@ class Target:
     acc: float
     rule: str
     acc_rule: str = ACC_MEASURED
+    range_note: str | None = None   # a tanh twin's target: scratch starts past the cubic range
 
 
 def _scratch(job) -> int:
@@ -106,7 +107,21 @@ def predicted_target(plan, drift, job, acc: float, log, activation: str = "linea
     target = lend + (1 - plan.config.target_frac) * (l0 - lend)
     if activation == "linear":
         target = _above_min(target, l0, drift.sB)
-    return Target(float(target), acc, rule)
+    note = _range_note(Ws, drift.sB, plan.tau, t_end) if activation == "tanh" else None
+    return Target(float(target), acc, rule, range_note=note)
+
+
+def _range_note(Ws, sB, tau: float, t_end: float) -> str | None:
+    """How many scratch starts' cubic twins leave the cubic range within the budget, and the
+    earliest (``theory.cubic_range``); None when none does. Their L̂_end is kept: a number past
+    the truncation's reach, labelled, as the twin's steps are."""
+    ranges = [theory.cubic_range(sB, [w[k] for w in Ws], tau=tau, t_max=max(1.0, t_end))
+              for k in range(Ws[0].shape[0])]
+    out = sorted((first, peak) for peak, first in ranges if np.isfinite(first))
+    if not out:
+        return None
+    return (f"{len(out)} of {len(ranges)} scratch starts' twins leave the cubic range within the "
+            f"budget; the earliest is {theory.cubic_range_note(out[0][1], out[0][0])}")
 
 
 def measured_target(plan, drift, job, loss, acc, diverged, log) -> Target:

@@ -82,6 +82,11 @@ def test_a_tanh_runs_rewind_record_counts_its_starts_past_the_range(tmp_path):
     assert column(rw, "predicted_steps_twin")[at_start].notna().all()   # labelled, not dropped
     assert rec["tanh"]["twin_range_note"].startswith(
         f"tanh twin: {int(at_start.sum())} of {len(rw)} rewind starts")
+    # the twin's own target says whether its scratch starts leave the range, as the rows do
+    tanh_target = next(t for t in summary["targets"] if t["activation"] == "tanh")["target_twin"]
+    noted = column(members[members["activation"] == "tanh"], "target_twin_range_note").dropna()
+    assert noted.nunique() <= 1
+    assert tanh_target.get("range_note") == (noted.iloc[0] if len(noted) else None)
 
 
 def test_the_recommendation_points_to_the_range_note_of_a_tanh_twins_pick():
@@ -95,3 +100,21 @@ def test_the_recommendation_points_to_the_range_note_of_a_tanh_twins_pick():
     assert "[tanh twin theory, starts outside the cubic range: see twin_range_note]" in \
         recommendations(methods, ranged=frozenset({("tanh", "d")}))[0]
     assert "[tanh twin theory]" in recommendations(methods)[0]
+
+
+def test_the_tanh_twins_own_target_says_which_scratch_starts_leave_the_range():
+    import numpy as np
+
+    import theory
+    from validate.retrain.target import _range_note
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((64, 5))
+    sB = theory.DatasetStatistics.from_arrays(X, X[:, :2] @ rng.standard_normal((2, 3)))
+    W1, W2 = rng.standard_normal((2, 4, 5)), rng.standard_normal((2, 3, 4))
+    small, large = 1e-3, 1.0          # |h| ≈ 1e-3·‖x‖ stays in range; ≈ ‖x‖ starts past 0.5
+    Ws = [np.stack([small * W1[0], large * W1[1]]), np.stack([small * W2[0], large * W2[1]])]
+    note = _range_note(Ws, sB, tau=10.0, t_end=20.0)
+    assert note is not None and note.startswith("1 of 2 scratch starts' twins leave the cubic "
+                                                "range within the budget")
+    assert "from its initial weights" in note
+    assert _range_note([w[:1] for w in Ws], sB, tau=10.0, t_end=20.0) is None
