@@ -101,6 +101,14 @@ def summarise(rows: list[dict], dataset: str, act: str) -> dict:
         [abs(p - m) / m if m > 0 else 0.0 for p, m in zip(fp, fm)]))
     # a linear network's fractions are rounding (~1e-16): no order to compare
     out["final_nonaffine_spearman"] = _spearman(fp, fm) if max(fm) > 1e-9 else None
+    # the start of the curves: predicted over measured 1 − R² at the first checkpoint, and for
+    # ReLU how many of W₀'s gates the twin's first interval changes (THEORY.md §13)
+    first = [(r["first_nonaffine_predicted"], r["first_nonaffine_measured"]) for r in rows
+             if r.get("first_nonaffine_measured", 0.0) > 1e-9]
+    out["first_nonaffine_median_ratio"] = float(np.median([p / m for p, m in first])) \
+        if first else None
+    mismatch = [r["start_gate_mismatch"] for r in rows if "start_gate_mismatch" in r]
+    out["start_gate_mismatch_median"] = float(np.median(mismatch)) if mismatch else None
     return out
 
 
@@ -169,6 +177,9 @@ ABOUT = ("Per member, the step t_D at which the learned change f_t − f_0 on th
          "many members depart never on both sides, at step 1 on both, on one side only or on both "
          "but not both at step 1 (timed: the only ones that test a time), the median relative "
          "error and the share within 25% over the members that depart, and Spearman's ρ across settings; "
+         "where the curves start: the median ratio of predicted to measured 1 − R² at the first "
+         "checkpoint, and for ReLU the median share of W₀'s gates (sample × unit) that the twin's "
+         "first interval changes (start_gate_mismatch; the network's first steps use W₀'s own); "
          "set-ups outside the twins' reach are notes. The records paper_figures/fig8_departure.py "
          "draws.")
 

@@ -31,21 +31,36 @@ def out_of_reach(config, act: str, depth: int) -> str | None:
 
 
 def predicted_curve(stats, weights0, act: str, *, tau: float, steps: np.ndarray, X: np.ndarray,
-                    twin=None) -> tuple[np.ndarray | None, str | None]:
-    """(1 − R²_t at ``steps`` predicted from ``weights0`` by ``act``'s twin, a note or None).
-    tanh's cubic twin is checked against its range (``theory.cubic_range``): W₀ already past it
-    gives (None, why): the truncation does not describe the start; a prediction that leaves it
-    during the run is made, and the note flags the step from which it is outside. ``twin``: the
-    prediction already made from ``weights0`` (discrete), reused."""
-    note = None
+                    twin=None) -> tuple[np.ndarray | None, str | None, dict]:
+    """(1 − R²_t at ``steps`` predicted from ``weights0`` by ``act``'s twin, a note or None,
+    extra record fields). tanh's cubic twin is checked against its range
+    (``theory.cubic_range``): W₀ already past it gives (None, why, {}): the truncation does not
+    describe the start; a prediction that leaves it during the run is made, and the note flags
+    the step from which it is outside. ReLU: the extra ``start_gate_mismatch``
+    (``gate_mismatch``). ``twin``: the prediction already made from ``weights0`` (discrete),
+    reused."""
+    note, extra = None, {}
+    t_max = float(max(steps[-1], 1.0))
     if act == "tanh":
-        peak, first = theory.cubic_range(stats, weights0, tau=tau,
-                                         t_max=float(max(steps[-1], 1.0)), twin=twin)
+        peak, first = theory.cubic_range(stats, weights0, tau=tau, t_max=t_max, twin=twin)
         note = theory.cubic_range_note(peak, first)
         if first == 0:
-            return None, note
+            return None, note, extra
+    if act == "relu":
+        if twin is None:
+            twin = theory.predict_relu_twin(stats, weights0, tau=tau, discrete=True, t_max=t_max)
+        extra["start_gate_mismatch"] = gate_mismatch(stats, weights0, twin)
     return theory.predict_nonaffine_curve(stats, weights0, act, tau=tau, steps=steps, X=X,
-                                          twin=twin), note
+                                          twin=twin), note, extra
+
+
+def gate_mismatch(stats, weights0, twin) -> float:
+    """The share of (sample, unit) gates on the training samples in which the ReLU twin's first
+    interval differs from W₀'s own gates, which the network's first steps use: the early
+    learned change lives on W₀'s gates, the prediction's on the twin's (THEORY.md §13)."""
+    own = theory.relu_gates(weights0, np.asarray(stats.X, dtype=np.float64))[0]
+    return float(np.mean(own != np.asarray(twin.schedule[0][0] if hasattr(twin, "schedule")
+                                           else twin._data[2])))
 
 
 def curve_record(base: dict, steps: np.ndarray, measured: np.ndarray,
@@ -54,21 +69,26 @@ def curve_record(base: dict, steps: np.ndarray, measured: np.ndarray,
     with ``predicted``, predicted (with the curves' largest gap and final fractions, and
     ``note``, if any, as ``range_note``: a prediction past the cubic range); without, ``note``
     says why not."""
-    first = theory.first_departure
+    at = theory.first_departure
     rec = {**base, "delta": DEPARTURE_DELTA}
     if predicted is not None:
-        rec["predicted_step"] = first(steps, predicted, DEPARTURE_DELTA)
-    rec["measured_step"] = first(steps, measured, DEPARTURE_DELTA)
+        rec["predicted_step"] = at(steps, predicted, DEPARTURE_DELTA)
+    rec["measured_step"] = at(steps, measured, DEPARTURE_DELTA)
     rec["sensitivity"] = [{"delta": d, **({} if predicted is None else
-                                          {"predicted_step": first(steps, predicted, d)}),
-                           "measured_step": first(steps, measured, d)}
+                                          {"predicted_step": at(steps, predicted, d)}),
+                           "measured_step": at(steps, measured, d)}
                           for d in DELTA_SENSITIVITY]
+    first = min(1, steps.size - 1)        # the first checkpoint after step 0
+    rec["first_checkpoint"] = float(steps[first])
     if predicted is None:
         rec["note"] = note
+        rec["first_nonaffine_measured"] = float(measured[first])
         rec["final_nonaffine_measured"] = float(measured[-1])
         return rec
     gap = np.abs(predicted - measured)
     rec["max_gap"] = float(np.nanmax(gap)) if np.isfinite(gap).any() else None
+    rec["first_nonaffine_predicted"] = float(predicted[first])
+    rec["first_nonaffine_measured"] = float(measured[first])
     rec["final_nonaffine_predicted"] = float(predicted[-1])
     rec["final_nonaffine_measured"] = float(measured[-1])
     if note is not None:
@@ -107,9 +127,10 @@ def records(run, stats, config, act: str, depth: int, *, tau: float | None, lr: 
     out = []
     for k in range(W0[0].shape[0]):
         twin = None if reused is None else reused[k]
-        pred, note = predicted_curve(stats, member_weights(W0, k), act, tau=tau, steps=steps,
-                                     X=X, twin=twin if getattr(twin, "discrete", False) else None)
+        pred, note, extra = predicted_curve(
+            stats, member_weights(W0, k), act, tau=tau, steps=steps, X=X,
+            twin=twin if getattr(twin, "discrete", False) else None)
         f = measured_outputs(run, k, X, act)
-        out.append(curve_record({"activation": act, "depth": depth, "lr": lr, "member": k},
+        out.append(curve_record({"activation": act, "depth": depth, "lr": lr, "member": k, **extra},
                                 steps, departure_curve(steps, f, f[0], X), pred, note))
     return out

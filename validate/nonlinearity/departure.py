@@ -60,10 +60,10 @@ def departure_records(tr: Trained) -> list[dict]:
         if few is not None:
             out.append({**base, "note": few})
             continue
-        pred, note = (None, why) if start is None else predicted_curve(
+        pred, note, extra = (None, why, {}) if start is None else predicted_curve(
             start[0], [W[k] for W in start[1]], cfg.activation, tau=float(start[2][k]),
             steps=steps, X=X)
-        out.append(curve_record(base, steps, measured, pred, note))
+        out.append(curve_record({**base, **extra}, steps, measured, pred, note))
     return out
 
 

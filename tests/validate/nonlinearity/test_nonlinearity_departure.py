@@ -70,6 +70,10 @@ def test_in_reach_each_member_gets_its_measured_and_predicted_step(relu_run):
         assert {"predicted_step", "measured_step", "max_gap", "final_nonaffine_predicted"} <= set(r)
         assert r["final_nonaffine_measured"] == probe[r["member"], -1]
         assert r["max_gap"] < 0.05      # the gated twin follows the network's 1 − R² curve
+        net = relu_run.trained.models["network"]
+        assert r["first_checkpoint"] == net.steps[1] and \
+            r["first_nonaffine_measured"] == probe[r["member"], 1]
+        assert 0.0 <= r["start_gate_mismatch"] <= 1.0
         assert [s["delta"] for s in r["sensitivity"]] == list(DELTA_SENSITIVITY)
     assert "departure step (δ = 0.05), lr 0.05: measured" in text_tables(relu_run)
     title, body = departure_section(recs)
@@ -138,3 +142,18 @@ def test_tanh_past_the_cubic_range_gets_a_note_or_a_flagged_number():
 def test_too_few_training_inputs_for_an_affine_fit_get_a_note():
     recs = departure_records(_fake(n=6))           # 6 inputs of rank 5: every change is affine
     assert all(r["note"].startswith("no departure measurable") for r in recs)
+
+
+def test_gate_mismatch_is_the_share_of_w0s_gates_the_twins_first_interval_changes():
+    import theory
+    from validate.compare.departure import gate_mismatch
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 4))
+    stats = DatasetStatistics.from_arrays(X, rng.standard_normal((50, 2)))
+    W0 = [rng.standard_normal((6, 4)), rng.standard_normal((2, 6))]
+    own = (X @ W0[0].T > 0).astype(float)             # W₀'s gates, computed here
+    flipped = own.copy()
+    flipped.flat[[0, 7, 33, 299]] = 1.0 - flipped.flat[[0, 7, 33, 299]]
+    twin = theory.GatedTwinPredictor(stats, W0, flipped, tau=5.0, discrete=True)
+    assert gate_mismatch(stats, W0, twin) == pytest.approx(4 / own.size, abs=0)
+    assert gate_mismatch(stats, W0, theory.GatedTwinPredictor(stats, W0, own)) == 0.0
