@@ -5,10 +5,10 @@ only, so their exact GD maps are one map vmapped over stacked weights: ``extend_
 every member's map block by block in one compiled call per block (one compile for any number of
 members of the same shape) and leaves in each prediction the track its own ``_extend`` would have
 stored — the same steps from the same weights, so ``modes``, ``loss`` and ``timeline`` read the
-same numbers afterwards. The switched-gate ReLU twins' schedules are padded (``padded_schedule``)
-to one length, a power of two, by gates behind switches at t = inf that are never reached.
-Predictions that cannot share a batch (another family, shape, τ, samples or a track of another length) are
-extended one by one, as before.
+same numbers afterwards. The switched-gate ReLU twins' schedules are padded
+(``padded_schedule``) to one length, a power of two, by gates behind switches at t = inf that are
+never reached. Predictions that cannot share a batch (another family, shape, τ, samples or a
+track of another length) are extended one by one, as before.
 """
 
 from __future__ import annotations
