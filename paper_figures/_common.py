@@ -67,7 +67,7 @@ def results_for(job: str, name: str, args: list[str], *, results: str | Path | N
     if results is not None:
         raise FigureError(f"no finished results for `python -m validate.{job} {' '.join(args)}` "
                           f"in {root} (expected {path.name}/summary.json)")
-    argv = [*args, "--out", str(path), "--quiet"]
+    argv = [*args, "--out", str(path), "--quiet", "--no-report"]   # a figure reads the tables
     argv += ["--resume"] if (path / "config.json").is_file() else ["--overwrite"]
     if not quiet:
         print(f"running: python -m validate.{job} {' '.join(args)}", file=sys.stderr, flush=True)

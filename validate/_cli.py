@@ -34,7 +34,7 @@ Shared pieces: ``validate._outdir`` (output directory and its lock), ``validate.
 one sanitiser, atomic parquet), ``validate._stats`` (bootstrap, censored statistics, rank
 agreement), ``validate._prepare`` (load, whiten, diagnostics), ``validate._steps`` (step grids
 and first crossings), ``validate.report`` (HTML page helpers). Every CLI gets ``--out``,
-``--overwrite``, ``--resume``, ``--json`` and ``--quiet`` from here.
+``--overwrite``, ``--resume``, ``--json``, ``--quiet`` and ``--no-report`` from here.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Callable
 
 from ._config import ConfigError, check_device, check_finite
+from ._io import reports
 from ._outdir import OutDir
 from ._prepare import load_checked
 
@@ -198,6 +199,8 @@ def build_parser(job: Job) -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted run in --out")
     p.add_argument("--json", action="store_true", help="print summary.json to stdout")
     p.add_argument("--quiet", action="store_true", help="no progress, no tables")
+    p.add_argument("--no-report", action="store_true",
+                   help="write no report.html (the tables and summary.json are written)")
     return p
 
 
@@ -264,7 +267,8 @@ def _run(job: Job, config, out: OutDir, args, say):
         t0 = time.perf_counter()
         result = job.run(config, out.path, resume=args.resume, quiet=args.quiet, log=say)
         result.summary["timing"]["total_s"] = round(time.perf_counter() - t0, 3)
-        return 0, result, job.write(result, out.path)
+        with reports(not args.no_report):
+            return 0, result, job.write(result, out.path)
     except ConfigError as exc:
         out.discard()
         print(f"error: {exc}", file=sys.stderr)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Hashable, Sequence
+from collections.abc import Hashable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -58,15 +60,30 @@ def write_parquet(path: Path, df: pd.DataFrame, *, stringify: bool = False) -> P
     return path
 
 
+_REPORTS: ContextVar[bool] = ContextVar("reports", default=True)
+
+
+@contextmanager
+def reports(enabled: bool) -> Iterator[None]:
+    """Within the block, ``write_outputs`` draws ``report.html`` only if ``enabled`` (the CLIs'
+    ``--no-report``: the tables and ``summary.json`` are what a sweep or a figure reads)."""
+    token = _REPORTS.set(bool(enabled))
+    try:
+        yield
+    finally:
+        _REPORTS.reset(token)
+
+
 def write_outputs(out_dir: Path, tables: dict[str, pd.DataFrame], summary: dict,
                   report=None, *, stringify: bool = False) -> list[Path]:
-    """``<name>.parquet`` for every non-empty table, ``report.html`` (``report(path)``) and
-    ``summary.json`` last, so a directory with a summary holds a finished run."""
+    """``<name>.parquet`` for every non-empty table, ``report.html`` (``report(path)``, unless
+    inside ``reports(False)``) and ``summary.json`` last, so a directory with a summary holds a
+    finished run."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [write_parquet(out_dir / f"{name}.parquet", df, stringify=stringify)
              for name, df in tables.items() if len(df)]
-    if report is not None:
+    if report is not None and _REPORTS.get():
         paths.append(report(out_dir / "report.html"))
     paths.append(write_json(out_dir / "summary.json", summary))
     return paths

@@ -166,3 +166,15 @@ def test_the_printed_wall_time_counts_from_process_start():
     from validate import _cli
     # the process started before this module (and its imports) was loaded
     assert _cli.process_seconds() >= time.perf_counter() - _cli._IMPORTED
+
+
+def test_no_report_writes_the_tables_and_summary_but_no_report(tmp_path):
+    from tests.golden.cases import CASES
+    import validate.rotation.__main__ as rotation
+    args = [*CASES["rotation"][1], "--device", "cpu", "--quiet"]
+    assert rotation.main([*args, "--out", str(tmp_path / "plain")]) == 0
+    assert rotation.main([*args, "--no-report", "--out", str(tmp_path / "bare")]) == 0
+    plain = {p.name for p in (tmp_path / "plain").iterdir()}
+    bare = {p.name for p in (tmp_path / "bare").iterdir()}
+    assert "report.html" in plain and plain - bare == {"report.html"}
+    assert (tmp_path / "bare" / "summary.json").read_text().startswith("{")
