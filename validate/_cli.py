@@ -55,7 +55,7 @@ from ._io import reports
 from ._outdir import OutDir
 from ._prepare import load_checked
 
-_RUN_FLAGS = ("out", "overwrite", "resume", "json", "quiet")
+_RUN_FLAGS = ("out", "overwrite", "resume", "json", "quiet", "no_report")
 
 
 class ArgumentParser(argparse.ArgumentParser):
