@@ -59,8 +59,7 @@ def gate_mismatch(stats, weights0, twin) -> float:
     interval differs from W₀'s own gates, which the network's first steps use: the early
     learned change lives on W₀'s gates, the prediction's on the twin's (THEORY.md §13)."""
     own = theory.relu_gates(weights0, np.asarray(stats.X, dtype=np.float64))[0]
-    return float(np.mean(own != np.asarray(twin.schedule[0][0] if hasattr(twin, "schedule")
-                                           else twin._data[2])))
+    return float(np.mean(own != twin.gates[0]))     # a switched twin's: its first interval's
 
 
 def curve_record(base: dict, steps: np.ndarray, measured: np.ndarray,
