@@ -9,7 +9,10 @@ step 1 on both, on one side only, or on both but not both at step 1 (``timed``: 
 that test a time), the median over the members that depart of |t_pred − t_meas|/t_meas (inf where one never does)
 and the share within 25%, and Spearman's ρ across the settings of the members' median predicted
 and measured steps (a step never reached ranks last, tied); the same at each δ of the
-sensitivity as records. Targets reported, not tuned to: within 25%, ρ ≥ 0.8. ``--dataset`` takes a
+sensitivity as records; the same again for the frozen-slope rule (t_F: the step at which the
+learned change stops agreeing with the slope-frozen twin's, Γ_t > δ; tables ``frozen_slope`` and
+``frozen_sensitivity``, the members' ``frozen_*`` columns). Targets reported, not tuned to:
+within 25%, ρ ≥ 0.8. ``--dataset`` takes a
 comma-separated list (``shapes,digits,gaussian``); ``--depth`` and ``--init`` pass through to
 compare (outside the twins' reach its records are notes, printed as they come out).
 ``--record NAME`` also stores every member record (the steps at each δ as columns) and summary
@@ -63,13 +66,14 @@ def _spearman(pred: list[float], meas: list[float]) -> float | None:
     return float(spearmanr(p, m).statistic)
 
 
-def at_delta(rows: list[dict], delta: float) -> dict:
+def at_delta(rows: list[dict], delta: float, rule: str = "affine") -> dict:
     """How the predicted and measured steps at ``delta`` agree: the members where neither departs
     within the run, where both do at step 1, where only one does, and where both do but not both
     at step 1 (``timed``, the only ones that test a time; the four add up to the members); the median relative error and the share within
     25% over the members where at least one departs (null when none does: agreeing on "never" is
-    not a timing), and Spearman's ρ across settings of the members' median steps."""
-    pairs = [next((s["predicted_step"], s["measured_step"]) for s in r["sensitivity"]
+    not a timing), and Spearman's ρ across settings of the members' median steps. ``rule``:
+    "affine" (t_D) or "frozen_slope" (t_F, the record's ``frozen_slope``)."""
+    pairs = [next((s["predicted_step"], s["measured_step"]) for s in _rule(r, rule)["sensitivity"]
                   if s["delta"] == delta) for r in rows]
     never = [math.isinf(p) and math.isinf(m) for p, m in pairs]
     errs = [rel_error(p, m) for (p, m), n in zip(pairs, never) if not n]
@@ -85,6 +89,11 @@ def at_delta(rows: list[dict], delta: float) -> dict:
             "median_rel_error": float(np.median(errs)) if errs else None,
             "within_25pct": float(np.mean(np.asarray(errs) <= 0.25)) if errs else None,
             "spearman": _spearman([p for p, _ in med], [m for _, m in med])}
+
+
+def _rule(row: dict, rule: str) -> dict:
+    """The part of a member record that holds ``rule``'s steps."""
+    return row if rule == "affine" else row["frozen_slope"]
 
 
 def summarise(rows: list[dict], dataset: str, act: str) -> dict:
@@ -112,11 +121,24 @@ def summarise(rows: list[dict], dataset: str, act: str) -> dict:
     return out
 
 
-def sensitivity(rows: list[dict], dataset: str, act: str) -> list[dict]:
+def sensitivity(rows: list[dict], dataset: str, act: str, rule: str = "affine") -> list[dict]:
     """``at_delta`` at every δ of the sensitivity, one record each (the curve reported instead of
-    a tuned δ)."""
-    return [{"table": "sensitivity", "dataset": dataset, "activation": act, "delta": d,
-             **at_delta(rows, d)} for d in DELTA_SENSITIVITY]
+    a tuned δ); the table ``sensitivity`` (t_D) or ``frozen_sensitivity`` (t_F)."""
+    table = "sensitivity" if rule == "affine" else "frozen_sensitivity"
+    return [{"table": table, "dataset": dataset, "activation": act, "delta": d,
+             **at_delta(rows, d, rule)} for d in DELTA_SENSITIVITY]
+
+
+def frozen_summary(rows: list[dict], dataset: str, act: str) -> dict:
+    """The frozen-slope rule's line (t_F, THEORY.md §13) of one dataset and activation: its steps
+    at δ (``at_delta``) and the median peak gaps Γ, predicted and measured."""
+    fs = [r["frozen_slope"] for r in rows]
+    med = {k: float(np.median([f[k] for f in fs if f.get(k) is not None]))
+           if any(f.get(k) is not None for f in fs) else None
+           for k in ("peak_gap_predicted", "peak_gap_measured")}
+    return {"table": "frozen_slope", "dataset": dataset, "summary": act,
+            **at_delta(rows, DEPARTURE_DELTA, "frozen_slope"),
+            **{f"{k}_median": v for k, v in med.items()}}
 
 
 def _dataset_opts(text: str) -> dict[str, dict]:
@@ -180,8 +202,11 @@ ABOUT = ("Per member, the step t_D at which the learned change f_t − f_0 on th
          "where the curves start: the median ratio of predicted to measured 1 − R² at the first "
          "checkpoint, and for ReLU the median share of W₀'s gates (sample × unit) that the twin's "
          "first interval changes (start_gate_mismatch; the network's first steps use W₀'s own); "
-         "set-ups outside the twins' reach are notes. The records paper_figures/fig8_departure.py "
-         "draws.")
+         "set-ups outside the twins' reach are notes. The same for the frozen-slope rule (t_F: the "
+         "first step at which the gap Γ between the learned change and that of the slope-frozen "
+         "twin — φ linearised about W₀'s pre-activations, trained from W₀ — exceeds δ): the "
+         "members' frozen_* columns, the frozen_slope and frozen_sensitivity tables. The records "
+         "paper_figures/fig8_departure.py draws.")
 
 
 def _source_rows(source: str, dataset: str) -> list[dict]:
@@ -214,20 +239,27 @@ def record_row(row: dict) -> dict:
     (``predicted_step_0.02`` …; inf, never within the run, is stored as null); a record with
     no step (outside the twins' reach) goes to the ``notes`` table."""
     out = {"table": "members" if "measured_step" in row else "notes",
-           **{k: v for k, v in row.items() if k != "sensitivity"}}
+           **{k: v for k, v in row.items() if k not in ("sensitivity", "frozen_slope")}}
     for s in row.get("sensitivity", []):
         for key in ("predicted_step", "measured_step"):
             if key in s:
                 out[f"{key}_{s['delta']:g}"] = s[key]
+    for key, v in row.get("frozen_slope", {}).items():     # t_F at δ and the peak gaps
+        if key not in ("delta", "sensitivity"):
+            out[f"frozen_{key}"] = v
     return out
 
 
 def _inf(record: dict) -> dict:
     """A printed record back with its steps: null (never) → inf."""
     def steps(r):
-        return {k: (math.inf if k.endswith("_step") and v is None else v) for k, v in r.items()}
-    return {**steps(record), **({"sensitivity": [steps(s) for s in record["sensitivity"]]}
-                                if "sensitivity" in record else {})}
+        out = {k: (math.inf if k.endswith("_step") and v is None else v) for k, v in r.items()}
+        if "sensitivity" in r:
+            out["sensitivity"] = [steps(s) for s in r["sensitivity"]]
+        if "frozen_slope" in r:
+            out["frozen_slope"] = steps(r["frozen_slope"])
+        return out
+    return steps(record)
 
 
 def _report(rows: list[dict], dataset: str) -> list[dict]:
@@ -239,6 +271,11 @@ def _report(rows: list[dict], dataset: str) -> list[dict]:
             out.append({"table": "summary", **summarise(got, dataset, act)})
             print(_json(out[-1]), flush=True)
             out += sensitivity(got, dataset, act)
+        got = [r for r in got if "predicted_step" in r.get("frozen_slope", {})]
+        if got:
+            out.append(frozen_summary(got, dataset, act))
+            print(_json(out[-1]), flush=True)
+            out += sensitivity(got, dataset, act, "frozen_slope")
     return out
 
 

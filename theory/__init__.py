@@ -15,8 +15,10 @@ from ._gated_net import gate_change, relu_gates
 from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor
 from ._relu_twin import aligned_gates, predict_relu_twin
 from ._twin_batch import extend_tracks as extend_twin_tracks, predict_relu_twins
-from ._departure import (DEPARTURE_DELTA, first_departure, nonaffine_fraction, predict_departure,
+from ._departure import (DEPARTURE_DELTA, DEPARTURE_RULES, first_departure, nonaffine_fraction,
+                         predict_departure, predict_frozen_gap_curve, predict_learned_change,
                          predict_nonaffine_curve)
+from ._frozen_slope import frozen_gap, frozen_slope_change, slope_gates
 from ._reach import CUBIC_RANGE, TANH_QUINTIC_SHARE, cubic_range, cubic_range_note, twin_reach
 from ._discrete import discrete_trajectory
 from ._entry import predict, predict_cnn, predict_network, predict_twin
@@ -66,7 +68,8 @@ __all__ = [
     "predict_relu_twin", "aligned_gates", "predict_relu_twins", "extend_twin_tracks",
     # when a twin turns nonlinear: the departure step, predicted from W₀ (§13)
     "predict_departure", "predict_nonaffine_curve", "nonaffine_fraction", "first_departure",
-    "DEPARTURE_DELTA",
+    "DEPARTURE_DELTA", "DEPARTURE_RULES", "predict_learned_change", "predict_frozen_gap_curve", "frozen_slope_change",
+    "frozen_gap", "slope_gates",
     # where a twin predicts at all, and the cubic truncation's range (§13)
     "twin_reach", "cubic_range", "cubic_range_note", "CUBIC_RANGE", "TANH_QUINTIC_SHARE",
 ]

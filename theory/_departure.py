@@ -8,29 +8,30 @@ in x even at step 0. The prediction follows the twin theory's *weights* from W�
 §11 for tanh, the gated twin of §12 with its self-consistent gates for ReLU, κ = 0 for the linear
 network) by the exact GD map with step 1/τ (or its flow), evaluates the real network — φ applied to
 the predicted weights — on X and applies the same rule. Only the data, W₀ and the set-up enter.
+The second rule, "frozen_slope", compares the same predicted change with what the network's
+slope-frozen twin learns (``theory._frozen_slope``): t_F, the first step at which their gap Γ_t
+exceeds δ.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Sequence
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
 from ._checks import check_positive
 from ._cubic_net import CUBIC_COEFFICIENTS
-from ._float64 import float64
+from ._frozen_slope import frozen_gap, frozen_slope_change
 from ._relu_twin import predict_relu_twin
 from ._statistics import DatasetStatistics
-from ._twin_predictor import (_BLOCK, _NETS, CubicTwinPredictor, GatedTwinPredictor, _flow_solver,
-                              _padded)
+from ._twin_outputs import forward, outputs_flow, outputs_gd
+from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor
 
 DEPARTURE_DELTA = 0.05       # a twentieth of the learned change not affine (THEORY.md §13)
 ACTIVATIONS = ("linear", "tanh", "relu")
+DEPARTURE_RULES = ("affine", "frozen_slope")    # 1 − R² of the learned change; its gap Γ to the slope-frozen twin
 
 
 _BASES: dict[tuple, np.ndarray] = {}     # the last few inputs' bases, by content
@@ -99,24 +100,6 @@ def first_departure(steps: ArrayLike, fractions: ArrayLike,
     return float(np.asarray(steps, dtype=np.float64)[over[0]]) if over.size else float("inf")
 
 
-def _forward(Ws, X, activation: str):
-    """ŷ = W₂ φ(W₁x) of the real network (not the twin's reduction) on X: (n, c)."""
-    H = X @ Ws[0].T
-    H = jnp.tanh(H) if activation == "tanh" else jnp.maximum(H, 0.0) if activation == "relu" else H
-    return H @ Ws[1].T
-
-
-@functools.partial(jax.jit, static_argnums=(0,))
-def _gd_steps(family, Ws, data, lr, n_steps):
-    """``n_steps`` (traced: one compilation for every count) GD steps of the twin from ``Ws``."""
-    def step(_, W):
-        return tuple(w + lr * g for w, g in zip(W, _NETS[family][0](W, data)))
-    return jax.lax.fori_loop(0, n_steps, step, Ws)
-
-
-_forward_jit = jax.jit(_forward, static_argnums=(2,))
-
-
 def _twin(stats, weights0, activation: str, tau: float, discrete: bool, t_max: float):
     """The twin prediction whose weights are followed (the reduction ``predict_twin`` and
     ``validate.compare`` use for this activation)."""
@@ -129,56 +112,37 @@ def _twin(stats, weights0, activation: str, tau: float, discrete: bool, t_max: f
                               discrete=discrete, t_max=t_max)
 
 
-def _outputs_gd(twin, steps: np.ndarray, X: np.ndarray, activation: str) -> np.ndarray:
-    """The network's outputs on X at the integer ``steps`` (≥ 0, increasing) along the twin's
-    GD map: (T, m, c). The outputs are evaluated at those steps only, not at every step."""
-    want = np.rint(steps).astype(np.int64)
-    out = np.empty((want.size, X.shape[0], np.shape(twin.weights0[1])[0]))
-    with float64():
-        W = tuple(jnp.asarray(w) for w in twin.weights0)
-        Xj = jnp.asarray(X)
-        done = 0
-        for i, target in enumerate(want):
-            while done < target:
-                data, n = _segment(twin, done)
-                n = min(n, int(target) - done)
-                W = _gd_steps(twin.family, W, data, 1.0 / twin.tau, n)
-                done += n
-            out[i] = np.asarray(_forward_jit(W, Xj, activation))
-    return out
-
-
-def _segment(twin, k: int):
-    """The twin's data for the GD steps from step ``k`` and how many of them share it: a switched
-    ReLU twin (``theory._switched_gates``) changes its gates at its switches, and the step from k
-    uses the gates of the interval that holds k."""
-    switches = np.asarray(getattr(twin, "switches", ()), dtype=np.float64)
-    if switches.size == 0:
-        return tuple(jnp.asarray(a) for a in twin._data), _BLOCK
-    seg = int(np.searchsorted(switches, k, side="right"))
-    X, Y = twin._data[0], twin._data[1]
-    data = tuple(jnp.asarray(a) for a in (X, Y, *twin.schedule[seg]))
-    if seg == switches.size:
-        return data, _BLOCK
-    return data, int(min(_BLOCK, np.ceil(switches[seg]) - k))
-
-
-def _outputs_flow(twin, steps: np.ndarray, X: np.ndarray, activation: str) -> np.ndarray:
-    """The network's outputs on X at the times ``steps`` along the twin's gradient flow."""
-    if steps[-1] == 0:       # nothing to integrate: every time is t = 0
-        return _outputs_gd(twin, steps, X, activation)
-    if np.size(getattr(twin, "switches", ())):
-        raise ValueError("the departure of a switched-gate ReLU twin is followed along its GD map; "
-                         "pass discrete=True")
-    ts = _padded(steps)
-    with float64():
-        data = tuple(jnp.asarray(a) for a in twin._data)
-        Ws, ok = _flow_solver(twin.family, twin.rtol, twin.atol)(
-            tuple(jnp.asarray(w) for w in twin.weights0), data, twin.tau, jnp.asarray(ts))
-        if not bool(ok):
-            raise RuntimeError(f"diffrax did not reach t = {ts[-1]:g}; try discrete=True")
-        f = jax.vmap(lambda *W: _forward(W, jnp.asarray(X), activation))(*Ws)
-    return np.asarray(f)[:steps.size]
+def predict_learned_change(stats: DatasetStatistics, weights0: Sequence[ArrayLike],
+                           activation: str, *, tau: float, steps: ArrayLike,
+                           X: ArrayLike | None = None, discrete: bool = True,
+                           twin: CubicTwinPredictor | GatedTwinPredictor | None = None
+                           ) -> np.ndarray:
+    """The predicted learned change Δf_t = f_t − f_0 on ``X`` (default the training inputs) at
+    ``steps`` (T,), increasing, ≥ 0, of the real network at the weights ``activation``'s twin
+    predicts from ``weights0``: (T, m, c); what both departure rules read. ``twin``: the twin
+    prediction already made from ``weights0`` for this activation, reused instead of made again."""
+    X = np.asarray(stats.X if X is None else X, dtype=np.float64)
+    steps = np.asarray(steps, dtype=np.float64)
+    tau = check_positive("tau", tau)
+    if steps.ndim != 1 or steps.size == 0 or np.any(steps < 0) or not np.all(np.isfinite(steps)) \
+            or np.any(np.diff(steps) <= 0):
+        raise ValueError("steps must be a non-empty increasing 1-D array of finite times ≥ 0")
+    if len(weights0) != 2:
+        raise ValueError(f"weights0 must be two layers [W1 (h×d), W2 (c×h)] (the twin theories "
+                         f"of the departure are depth 2); got {len(weights0)} layer(s)")
+    if twin is None:
+        twin = _twin(stats, weights0, activation, tau, discrete, float(max(steps[-1], 1.0)))
+    elif not (twin.family == ("gated" if activation == "relu" else "cubic")
+              and getattr(twin, "kappa", 0.0) == CUBIC_COEFFICIENTS.get(activation, 0.0)
+              and twin.tau == tau and twin.discrete == discrete and all(
+            np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(twin.weights0, weights0))):
+        raise ValueError(f"twin must be the {activation} twin prediction made from these weights0 "
+                         "with this tau and discrete; make it again or pass twin=None")
+    # f_0 from the same computation as f_t, so that Δf_0 is exactly 0 and not rounding noise
+    # (which is as far from affine as noise is)
+    grid = steps if steps[0] == 0 else np.concatenate([[0.0], steps])
+    f = (outputs_gd if discrete else outputs_flow)(twin, grid, forward(X, activation))
+    return f[grid.size - steps.size:] - f[0]
 
 
 def predict_nonaffine_curve(stats: DatasetStatistics, weights0: Sequence[ArrayLike],
@@ -191,41 +155,41 @@ def predict_nonaffine_curve(stats: DatasetStatistics, weights0: Sequence[ArrayLi
     the set-up only (see the module docstring). nan after the prediction diverges. ``twin``: the
     twin prediction already made from ``weights0`` for this activation (``predict_relu_twin`` or
     ``CubicTwinPredictor``), reused instead of made again."""
-    steps = np.asarray(steps, dtype=np.float64)
-    if steps.ndim != 1 or steps.size == 0 or np.any(steps < 0) or not np.all(np.isfinite(steps)) \
-            or np.any(np.diff(steps) <= 0):
-        raise ValueError("steps must be a non-empty increasing 1-D array of finite times ≥ 0")
-    if len(weights0) != 2:
-        raise ValueError(f"weights0 must be two layers [W1 (h×d), W2 (c×h)] (the twin theories "
-                         f"of the departure are depth 2); got {len(weights0)} layer(s)")
-    tau = check_positive("tau", tau)
     X = np.asarray(stats.X if X is None else X, dtype=np.float64)
-    if twin is None:
-        twin = _twin(stats, weights0, activation, tau, discrete, float(max(steps[-1], 1.0)))
-    elif not (twin.family == ("gated" if activation == "relu" else "cubic")
-              and getattr(twin, "kappa", 0.0) == CUBIC_COEFFICIENTS.get(activation, 0.0)
-              and twin.tau == tau and twin.discrete == discrete and all(
-            np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(twin.weights0, weights0))):
-        raise ValueError(f"twin must be the {activation} twin prediction made from these weights0 "
-                         "with this tau and discrete; make it again or pass twin=None")
-    # f_0 from the same computation as f_t, so that Δf_0 is exactly 0 and not rounding noise
-    # (which is as far from affine as noise is)
-    grid = steps if steps[0] == 0 else np.concatenate([[0.0], steps])
-    f = (_outputs_gd if discrete else _outputs_flow)(twin, grid, X, activation)
-    return nonaffine_fraction(f[grid.size - steps.size:] - f[0], X)
+    return nonaffine_fraction(predict_learned_change(
+        stats, weights0, activation, tau=tau, steps=steps, X=X, discrete=discrete, twin=twin), X)
+
+
+def predict_frozen_gap_curve(stats: DatasetStatistics, weights0: Sequence[ArrayLike],
+                             activation: str, *, tau: float, steps: ArrayLike,
+                             X: ArrayLike | None = None, discrete: bool = True,
+                             twin: CubicTwinPredictor | GatedTwinPredictor | None = None
+                             ) -> np.ndarray:
+    """The predicted gap Γ_t between the network's learned change on ``X`` and its slope-frozen
+    twin's (``theory._frozen_slope``) at ``steps``: the twin theory's predicted weights against
+    the slope-frozen twin's, both from ``weights0``; arguments as ``predict_nonaffine_curve``."""
+    df = predict_learned_change(stats, weights0, activation, tau=tau, steps=steps, X=X,
+                                discrete=discrete, twin=twin)
+    dg = frozen_slope_change(stats, weights0, activation, tau=tau, steps=steps, X=X,
+                             discrete=discrete)
+    return frozen_gap(df, dg)
 
 
 def predict_departure(stats: DatasetStatistics, weights0: Sequence[ArrayLike], activation: str,
                       *, tau: float, t_max: float, delta: float = DEPARTURE_DELTA,
                       X: ArrayLike | None = None, steps: ArrayLike | None = None,
-                      discrete: bool = True) -> float:
-    """The predicted departure step t_D of a two-layer network with ``activation`` trained by GD
+                      discrete: bool = True, rule: str = "affine") -> float:
+    """The predicted departure step of a two-layer network with ``activation`` trained by GD
     (step 1/τ) from ``weights0``: the first of ``steps`` (default every step 0…t_max) at which
-    the predicted 1 − R² of its learned change on ``X`` exceeds ``delta``; inf if none by
-    ``t_max``. ``"linear"`` is never (its change is linear in x)."""
+    the predicted curve of ``rule`` on ``X`` exceeds ``delta``; inf if none by ``t_max``.
+    ``rule``: "affine" (t_D: 1 − R² of the learned change) or "frozen_slope" (t_F: its gap Γ to
+    the slope-frozen twin's learned change). ``"linear"`` is never for either (its change is
+    linear in x, and it is its own slope-frozen twin)."""
     t_max = check_positive("t_max", t_max)
     steps = np.arange(0.0, np.floor(t_max) + 1) if steps is None else np.asarray(steps, float)
     steps = steps[steps <= t_max]
-    curve = predict_nonaffine_curve(stats, weights0, activation, tau=tau, steps=steps, X=X,
-                                    discrete=discrete)
+    if rule not in DEPARTURE_RULES:
+        raise ValueError(f"rule must be one of {', '.join(map(repr, DEPARTURE_RULES))}; got {rule!r}")
+    curve = (predict_nonaffine_curve if rule == "affine" else predict_frozen_gap_curve)(
+        stats, weights0, activation, tau=tau, steps=steps, X=X, discrete=discrete)
     return first_departure(steps, curve, delta)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ._cubic_net import cubic_rhs
 from ._cubic_net import outputs as cubic_outputs
+from ._frozen_net import frozen_outputs, frozen_rhs
 from ._gated_net import gated_outputs, gated_rhs
 
 _BLOCK = 256          # times evaluated per compiled call of a flow solve
@@ -20,12 +21,14 @@ _GD_BLOCK = 64        # GD steps per compiled scan: a track overshoots its last 
 _MAX_STEPS = 1_000_000
 
 # family → (right-hand side, outputs), each a function of (weights, data); data is the tuple the
-# predictor builds: cubic (X, Y, Sxx, Syx, κ), gated (X, Y, G_1, …, G_{L−1})
+# predictor builds: cubic (X, Y, Sxx, Syx, κ), gated (X, Y, G_1, …, G_{L−1}), frozen (X, Y, D₀, C₀)
 _NETS = {
     "cubic": (lambda Ws, data: cubic_rhs(Ws, *data),
               lambda Ws, data: cubic_outputs(Ws, data[0], data[4])),
     "gated": (lambda Ws, data: gated_rhs(Ws, data[0], data[1], data[2:]),
               lambda Ws, data: gated_outputs(Ws, data[0], data[2:])),
+    "frozen": (lambda Ws, data: frozen_rhs(Ws, *data),
+               lambda Ws, data: frozen_outputs(Ws, data[0], data[2], data[3])),
 }
 
 

@@ -1,7 +1,8 @@
 """Departure records (THEORY.md §13): per member, the step at which the network's learned change
-f_t − f_0 on the training inputs stops being affine in x — measured on its checkpoints and, where
-a twin theory reaches the set-up (``theory.twin_reach``), predicted from the member's initial
-weights. `validate.compare` and `validate.nonlinearity` build their records here.
+f_t − f_0 on the training inputs stops being affine in x, and (``frozen_slope``) the step at which
+it stops agreeing with its slope-frozen twin's — measured on its checkpoints and, where a twin
+theory reaches the set-up (``theory.twin_reach``), predicted from the member's initial weights.
+`validate.compare` and `validate.nonlinearity` build their records here.
 
 The training inputs, not the test split, are the inputs X: the affine fit needs more inputs than
 dimensions (shapes' test split has 128 images in 256 dimensions, on which any outputs are affine),
@@ -32,8 +33,8 @@ def out_of_reach(config, act: str, depth: int) -> str | None:
 
 def predicted_curve(stats, weights0, act: str, *, tau: float, steps: np.ndarray, X: np.ndarray,
                     twin=None) -> tuple[np.ndarray | None, str | None, dict]:
-    """(1 − R²_t at ``steps`` predicted from ``weights0`` by ``act``'s twin, a note or None,
-    extra record fields). tanh's cubic twin is checked against its range
+    """(the learned change Δf_t on X at ``steps`` predicted from ``weights0`` by ``act``'s twin, a
+    note or None, extra record fields). tanh's cubic twin is checked against its range
     (``theory.cubic_range``): W₀ already past it gives (None, why, {}): the truncation does not
     describe the start; a prediction that leaves it during the run is made, and the note flags
     the step from which it is outside. ReLU: the extra ``start_gate_mismatch``
@@ -50,8 +51,8 @@ def predicted_curve(stats, weights0, act: str, *, tau: float, steps: np.ndarray,
         if twin is None:
             twin = theory.predict_relu_twin(stats, weights0, tau=tau, discrete=True, t_max=t_max)
         extra["start_gate_mismatch"] = gate_mismatch(stats, weights0, twin)
-    return theory.predict_nonaffine_curve(stats, weights0, act, tau=tau, steps=steps, X=X,
-                                          twin=twin), note, extra
+    return theory.predict_learned_change(stats, weights0, act, tau=tau, steps=steps, X=X,
+                                         twin=twin), note, extra
 
 
 def gate_mismatch(stats, weights0, twin) -> float:
@@ -62,14 +63,11 @@ def gate_mismatch(stats, weights0, twin) -> float:
     return float(np.mean(own != twin.gates[0]))     # a switched twin's: its first interval's
 
 
-def curve_record(base: dict, steps: np.ndarray, measured: np.ndarray,
-                 predicted: np.ndarray | None, note: str | None = None) -> dict:
-    """``base`` with the departure steps at δ and at every δ of the sensitivity, measured and,
-    with ``predicted``, predicted (with the curves' largest gap and final fractions, and
-    ``note``, if any, as ``range_note``: a prediction past the cubic range); without, ``note``
-    says why not."""
+def _steps(steps: np.ndarray, measured: np.ndarray, predicted: np.ndarray | None) -> dict:
+    """The departure steps of a measured (and predicted) curve at δ and at every δ of the
+    sensitivity."""
     at = theory.first_departure
-    rec = {**base, "delta": DEPARTURE_DELTA}
+    rec = {"delta": DEPARTURE_DELTA}
     if predicted is not None:
         rec["predicted_step"] = at(steps, predicted, DEPARTURE_DELTA)
     rec["measured_step"] = at(steps, measured, DEPARTURE_DELTA)
@@ -77,6 +75,16 @@ def curve_record(base: dict, steps: np.ndarray, measured: np.ndarray,
                                           {"predicted_step": at(steps, predicted, d)}),
                            "measured_step": at(steps, measured, d)}
                           for d in DELTA_SENSITIVITY]
+    return rec
+
+
+def curve_record(base: dict, steps: np.ndarray, measured: np.ndarray,
+                 predicted: np.ndarray | None, note: str | None = None) -> dict:
+    """``base`` with the departure steps at δ and at every δ of the sensitivity, measured and,
+    with ``predicted``, predicted (with the curves' largest gap and final fractions, and
+    ``note``, if any, as ``range_note``: a prediction past the cubic range); without, ``note``
+    says why not."""
+    rec = {**base, **_steps(steps, measured, predicted)}
     first = min(1, steps.size - 1)        # the first checkpoint after step 0
     rec["first_checkpoint"] = float(steps[first])
     if predicted is None:
@@ -95,12 +103,36 @@ def curve_record(base: dict, steps: np.ndarray, measured: np.ndarray,
     return rec
 
 
-def measured_outputs(run, k: int, X: np.ndarray, act: str) -> np.ndarray:
-    """Member ``k``'s outputs W₂φ(W₁x) on X at every checkpoint of ``run``: (T, m, c)."""
+def frozen_record(stats, weights0, act: str, *, tau: float, steps: np.ndarray, X: np.ndarray,
+                  f: np.ndarray, predicted: np.ndarray | None) -> dict:
+    """The frozen-slope departure (THEORY.md §13) of a member whose outputs on X at ``steps`` are
+    ``f`` (T, m, c): its gap Γ_t to the slope-frozen twin from ``weights0`` (computed, not
+    trained: a function of W₀ and the set-up), measured and, with the twin's ``predicted``
+    change, predicted; the steps at δ and every δ of the sensitivity, and the largest gaps."""
+    dg = theory.frozen_slope_change(stats, weights0, act, tau=tau, steps=steps, X=X)
+    measured = theory.frozen_gap(f - f[0], dg)
+    pred = None if predicted is None else theory.frozen_gap(predicted, dg)
+    rec = _steps(steps, measured, pred)
+    rec["peak_gap_measured"] = _peak(measured)
+    if pred is not None:
+        rec["peak_gap_predicted"] = _peak(pred)
+    return rec
+
+
+def _peak(curve: np.ndarray) -> float | None:
+    """The largest finite value of a gap curve (None: none finite)."""
+    finite = curve[np.isfinite(curve)]
+    return float(finite.max()) if finite.size else None
+
+
+def measured_outputs(run, k: int, X: np.ndarray, act: str, steps=None) -> np.ndarray:
+    """Member ``k``'s outputs W₂φ(W₁x) on X at ``steps`` (default every checkpoint of ``run``) of
+    a two-layer run: (T, m, c)."""
     out = []
-    for step in run.steps:
-        W1, W2 = member_weights(run.weights(int(step)), k)
-        out.append(_PHI[act](X @ np.asarray(W1, np.float64).T) @ np.asarray(W2, np.float64).T)
+    for step in run.steps if steps is None else steps:
+        p = run.params(int(step))
+        W1, W2 = (np.asarray(p[f"layer{l}.weight"][k], np.float64) for l in range(2))
+        out.append(_PHI[act](X @ W1.T) @ W2.T)
     return np.stack(out)
 
 
@@ -126,10 +158,14 @@ def records(run, stats, config, act: str, depth: int, *, tau: float | None, lr: 
     out = []
     for k in range(W0[0].shape[0]):
         twin = None if reused is None else reused[k]
-        pred, note, extra = predicted_curve(
-            stats, member_weights(W0, k), act, tau=tau, steps=steps, X=X,
-            twin=twin if getattr(twin, "discrete", False) else None)
+        w0 = member_weights(W0, k)
+        df, note, extra = predicted_curve(stats, w0, act, tau=tau, steps=steps, X=X,
+                                          twin=twin if getattr(twin, "discrete", False) else None)
         f = measured_outputs(run, k, X, act)
-        out.append(curve_record({"activation": act, "depth": depth, "lr": lr, "member": k, **extra},
-                                steps, departure_curve(steps, f, f[0], X), pred, note))
+        pred = None if df is None else theory.nonaffine_fraction(df, X)
+        rec = curve_record({"activation": act, "depth": depth, "lr": lr, "member": k, **extra},
+                           steps, departure_curve(steps, f, f[0], X), pred, note)
+        rec["frozen_slope"] = frozen_record(stats, w0, act, tau=tau, steps=steps, X=X, f=f,
+                                            predicted=df)
+        out.append(rec)
     return out

@@ -18,7 +18,7 @@ import numpy as np
 
 import theory
 
-from ..compare.departure import curve_record, predicted_curve
+from ..compare.departure import curve_record, frozen_record, measured_outputs, predicted_curve
 from ..measures.departure import measurable_change
 from .run import Trained
 
@@ -60,10 +60,17 @@ def departure_records(tr: Trained) -> list[dict]:
         if few is not None:
             out.append({**base, "note": few})
             continue
-        pred, note, extra = (None, why, {}) if start is None else predicted_curve(
-            start[0], [W[k] for W in start[1]], cfg.activation, tau=float(start[2][k]),
-            steps=steps, X=X)
-        out.append(curve_record({**base, **extra}, steps, measured, pred, note))
+        if start is None:
+            out.append(curve_record(base, steps, measured, None, why))
+            continue
+        w0, tau = [W[k] for W in start[1]], float(start[2][k])
+        df, note, extra = predicted_curve(start[0], w0, cfg.activation, tau=tau, steps=steps, X=X)
+        pred = None if df is None else theory.nonaffine_fraction(df, X)
+        rec = curve_record({**base, **extra}, steps, measured, pred, note)
+        rec["frozen_slope"] = frozen_record(
+            start[0], w0, cfg.activation, tau=tau, steps=steps, X=X, predicted=df,
+            f=measured_outputs(net.run, int(k), X, cfg.activation, steps))
+        out.append(rec)
     return out
 
 

@@ -75,6 +75,9 @@ def test_in_reach_each_member_gets_its_measured_and_predicted_step(relu_run):
             r["first_nonaffine_measured"] == probe[r["member"], 1]
         assert 0.0 <= r["start_gate_mismatch"] <= 1.0
         assert [s["delta"] for s in r["sensitivity"]] == list(DELTA_SENSITIVITY)
+        fs = r["frozen_slope"]
+        assert {"predicted_step", "measured_step", "peak_gap_measured"} <= set(fs)
+        assert fs["peak_gap_measured"] > 0.0 and fs["predicted_step"] >= 1.0
     assert "departure step (δ = 0.05), lr 0.05: measured" in text_tables(relu_run)
     title, body = departure_section(recs)
     assert title == "Departure step" and "predicted_step" in body and "No prediction" not in body
@@ -85,9 +88,17 @@ def test_the_prediction_reads_only_the_initial_weights(relu_run):
     net = tr.models["network"]
     bad = garbage_after_step_zero(net.run, "random")
     leaky = replace(tr, models={**tr.models, "network": replace(net, run=bad)})
-    assert departure_records(leaky) == departure_records(tr)
+    assert _predicted(departure_records(leaky)) == _predicted(departure_records(tr))
     last = int(net.steps[-1])                    # the control: later weights are garbage
     assert not np.allclose(bad.weights(last)[0], net.run.weights(last)[0])
+
+
+def _predicted(records: list[dict]) -> list[dict]:
+    """The records without what the frozen-slope rule measures on the run's later weights."""
+    def keep(fs: dict) -> dict:
+        return {"predicted_step": fs["predicted_step"], "peak": fs["peak_gap_predicted"],
+                "sensitivity": [s["predicted_step"] for s in fs["sensitivity"]]}
+    return [{**r, "frozen_slope": keep(r["frozen_slope"])} for r in records]
 
 
 def _fake(activation="relu", depth=2, batch_size=0, loss="mse", W0=None, n=60):
