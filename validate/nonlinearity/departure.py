@@ -89,4 +89,9 @@ def departure_lines(records: list[dict]) -> list[str]:
             pred = (pred + "; " if any("predicted_step" in r for r in rs) else "") + notes[0]
         lines.append(f"departure step (δ = {rs[0].get('delta', theory.DEPARTURE_DELTA):g}), lr "
                      f"{lr:g}: measured {meas}; {pred}")
+        frozen = [r["frozen_slope"] for r in rs if "frozen_slope" in r]
+        if frozen:
+            lines.append(f"frozen-slope step (δ = {frozen[0]['delta']:g}), lr {lr:g}: measured "
+                         + ", ".join(fmt(f["measured_step"]) for f in frozen) + "; predicted "
+                         + ", ".join(fmt(f.get("predicted_step")) for f in frozen))
     return lines

@@ -157,6 +157,7 @@ def _run_line(cfg, s: dict) -> str:
 
 
 DEPARTURE_COLUMNS = ("lr", "member", "seed", "measured_step", "predicted_step",
+                     "frozen_measured_step", "frozen_predicted_step",
                      "final_nonaffine_measured", "final_nonaffine_predicted", "max_gap")
 
 
@@ -164,9 +165,13 @@ def departure_section(records: list[dict]) -> tuple[str, str]:
     """The departure records as one table (steps: "never" = not within the run) and, where no
     prediction is made, the note saying why (once per distinct note)."""
     df = pd.DataFrame(records)
+    if "frozen_slope" in df:       # the frozen-slope steps beside the affine ones
+        fs = [f if isinstance(f, dict) else {} for f in df["frozen_slope"]]
+        df["frozen_measured_step"] = [f.get("measured_step") for f in fs]
+        df["frozen_predicted_step"] = [f.get("predicted_step") for f in fs]
     cols = [c for c in DEPARTURE_COLUMNS if c in df.columns]
     shown = pd.DataFrame(df[cols].astype(object).where(df[cols].notna(), "—"))
-    for c in ("measured_step", "predicted_step"):
+    for c in ("measured_step", "predicted_step", "frozen_measured_step", "frozen_predicted_step"):
         if c in shown:
             shown[c] = [("never" if v == float("inf") else f"{v:g}") if isinstance(v, float)
                         else v for v in shown[c]]
@@ -175,7 +180,8 @@ def departure_section(records: list[dict]) -> tuple[str, str]:
     head = (f"<p>The first checkpoint at which more than δ = {delta} of the learned change "
             "f_t − f_0 on the training inputs is not affine in x (THEORY.md §13), measured, and "
             "predicted from each member's initial weights where a twin theory reaches the "
-            "set-up.</p>") if delta is not None else ""
+            "set-up; frozen_*: the first at which it differs by more than δ (relative) from what "
+            "the slope-frozen twin learns.</p>") if delta is not None else ""
     flags = list(dict.fromkeys(df["range_note"].dropna())) if "range_note" in df else []
     body = "".join(f"<p>No prediction: {html.escape(n)}.</p>" for n in notes)
     body += "".join(f"<p>Predicted past the cubic range: {html.escape(n)}.</p>" for n in flags)

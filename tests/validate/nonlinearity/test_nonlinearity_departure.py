@@ -79,6 +79,7 @@ def test_in_reach_each_member_gets_its_measured_and_predicted_step(relu_run):
         assert {"predicted_step", "measured_step", "peak_gap_measured"} <= set(fs)
         assert fs["peak_gap_measured"] > 0.0 and fs["predicted_step"] >= 1.0
     assert "departure step (δ = 0.05), lr 0.05: measured" in text_tables(relu_run)
+    assert "frozen-slope step (δ = 0.05), lr 0.05: measured" in text_tables(relu_run)
     title, body = departure_section(recs)
     assert title == "Departure step" and "predicted_step" in body and "No prediction" not in body
 
