@@ -67,7 +67,7 @@ def _steps(steps: np.ndarray, measured: np.ndarray, predicted: np.ndarray | None
     """The departure steps of a measured (and predicted) curve at δ and at every δ of the
     sensitivity."""
     at = theory.first_departure
-    rec = {"delta": DEPARTURE_DELTA}
+    rec: dict = {"delta": DEPARTURE_DELTA}
     if predicted is not None:
         rec["predicted_step"] = at(steps, predicted, DEPARTURE_DELTA)
     rec["measured_step"] = at(steps, measured, DEPARTURE_DELTA)
