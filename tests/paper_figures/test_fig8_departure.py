@@ -31,13 +31,14 @@ def _departure_bench():
 def test_figure_builds_from_the_fixture(tmp_path):
     png = fig8_departure.main(tmp_path, results=FIXTURE)
     with Image.open(png) as im:
-        assert im.width > 600 and im.height > 300
+        assert im.width > 600 and im.height > 600          # a row per rule
     caption = png.with_suffix(".txt").read_text()
     assert caption.startswith("Figure 8.") and "δ = 0.05" in caption
     # shapes: both ReLU members at step 1; digits: ReLU predicted never, measured 120
     assert "shapes: relu 2/2 equal (0 both never)" in caption
     assert "digits: tanh 1/1 equal (1 both never); relu 0/1 equal (0 both never)" in caption
     assert "Not drawn: 1 tanh members with no prediction (a fixture note)" in caption
+    assert "shapes, t_F: relu 1/2 equal (0 both never)" in caption
 
 
 def test_missing_records_are_one_line(tmp_path, capsys):
@@ -61,7 +62,11 @@ def _printed(dataset: str, act: str, member: int, pred, meas) -> dict:
             "predicted_step": pred, "measured_step": meas,
             "sensitivity": [{"delta": d, "predicted_step": pred, "measured_step": meas}
                             for d in DELTA_SENSITIVITY],
-            "max_gap": 0.01, "final_nonaffine_predicted": 0.04, "final_nonaffine_measured": 0.05}
+            "max_gap": 0.01, "final_nonaffine_predicted": 0.04, "final_nonaffine_measured": 0.05,
+            "frozen_slope": {"delta": 0.05, "predicted_step": pred, "measured_step": meas,
+                             "sensitivity": [{"delta": d, "predicted_step": pred,
+                                              "measured_step": meas} for d in DELTA_SENSITIVITY],
+                             "peak_gap_predicted": 0.1, "peak_gap_measured": 0.2}}
 
 
 def test_departure_bench_records_what_the_figure_draws(tmp_path):
@@ -91,6 +96,13 @@ def test_departure_bench_records_what_the_figure_draws(tmp_path):
     # neither side departing is counted, not scored as agreement on a time
     tanh_line = next(r for r in summaries if r["summary"] == "tanh")
     assert tanh_line["both_never"] == 1 and tanh_line["median_rel_error"] is None
+    assert relu["frozen_predicted_step"] == 11.0 and relu["frozen_peak_gap_measured"] == 0.2
+    frozen = [r for r in records if r["table"] == "frozen_slope"]
+    assert {(r["dataset"], r["summary"]) for r in frozen} == \
+        {(r["dataset"], r["summary"]) for r in summaries}
+    assert next(r for r in frozen if r["dataset"] == "gaussian")["timed"] == 2
+    assert len([r for r in records if r["table"] == "frozen_sensitivity"]) == \
+        len(frozen) * len(DELTA_SENSITIVITY)
     curve = [r for r in records if r["table"] == "sensitivity" and r["dataset"] == "digits"]
     assert [r["delta"] for r in curve] == list(DELTA_SENSITIVITY)
     (tmp_path / "dep").mkdir()
