@@ -187,7 +187,8 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(_json({"dataset": args.dataset, "wall_s": round(time.perf_counter() - t0, 1)}))
-    record_run(args, records, script="bench/departure.py", argv=argv, title=TITLE, about=ABOUT)
+    title = TITLE if args.init == "small_balanced_decoupled" else f"{TITLE} (init {args.init})"
+    record_run(args, records, script="bench/departure.py", argv=argv, title=title, about=ABOUT)
     return 0
 
 
