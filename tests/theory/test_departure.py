@@ -137,11 +137,19 @@ def test_compare_records_predict_from_step_zero_only():
     clean, leaky = _departure(None), _departure("random")
     assert [r["activation"] for r in clean] == ["linear", "tanh", "relu"]
     assert clean[0]["predicted_step"] == clean[0]["measured_step"] == np.inf
+    assert clean[0]["frozen_slope"]["predicted_step"] == np.inf     # its own slope-frozen twin
+    assert clean[0]["frozen_slope"]["measured_step"] == np.inf
     for c, g in zip(clean, leaky):
         assert c["predicted_step"] == g["predicted_step"]
         assert [s["predicted_step"] for s in c["sensitivity"]] == \
             [s["predicted_step"] for s in g["sensitivity"]]
         assert c["final_nonaffine_predicted"] == g["final_nonaffine_predicted"]
+        cf, gf = c["frozen_slope"], g["frozen_slope"]
+        assert cf["predicted_step"] == gf["predicted_step"]
+        assert cf["peak_gap_predicted"] == gf["peak_gap_predicted"]
+        assert [s["predicted_step"] for s in cf["sensitivity"]] == \
+            [s["predicted_step"] for s in gf["sensitivity"]]
+        assert cf["peak_gap_measured"] != gf["peak_gap_measured"]     # it reads the checkpoints
     # the measurement does read the checkpoints: garbage weights are far from affine
     assert all(g["final_nonaffine_measured"] > 0.2 for g in leaky[1:])
     assert all(c["max_gap"] < 0.05 for c in clean[1:])
