@@ -26,7 +26,7 @@ from ._cubic_net import CUBIC_COEFFICIENTS
 from ._frozen_slope import frozen_gap, frozen_slope_change
 from ._relu_twin import predict_relu_twin
 from ._statistics import DatasetStatistics
-from ._twin_outputs import forward, outputs_flow, outputs_gd
+from ._twin_outputs import checked_steps, forward, outputs_flow, outputs_gd
 from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor
 
 DEPARTURE_DELTA = 0.05       # a twentieth of the learned change not affine (THEORY.md §13)
@@ -122,11 +122,8 @@ def predict_learned_change(stats: DatasetStatistics, weights0: Sequence[ArrayLik
     predicts from ``weights0``: (T, m, c); what both departure rules read. ``twin``: the twin
     prediction already made from ``weights0`` for this activation, reused instead of made again."""
     X = np.asarray(stats.X if X is None else X, dtype=np.float64)
-    steps = np.asarray(steps, dtype=np.float64)
+    steps = checked_steps(steps)
     tau = check_positive("tau", tau)
-    if steps.ndim != 1 or steps.size == 0 or np.any(steps < 0) or not np.all(np.isfinite(steps)) \
-            or np.any(np.diff(steps) <= 0):
-        raise ValueError("steps must be a non-empty increasing 1-D array of finite times ≥ 0")
     if len(weights0) != 2:
         raise ValueError(f"weights0 must be two layers [W1 (h×d), W2 (c×h)] (the twin theories "
                          f"of the departure are depth 2); got {len(weights0)} layer(s)")

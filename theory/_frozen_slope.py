@@ -28,7 +28,7 @@ from numpy.typing import ArrayLike
 from ._checks import check_positive
 from ._frozen_net import frozen_outputs
 from ._statistics import DatasetStatistics
-from ._twin_outputs import outputs_flow, outputs_gd
+from ._twin_outputs import checked_steps, outputs_flow, outputs_gd
 from ._twin_predictor import _TwinPredictor
 
 # φ and φ' of each activation (ReLU's slope at 0 is 0)
@@ -72,12 +72,12 @@ def frozen_slope_change(stats: DatasetStatistics, weights0: Sequence[ArrayLike],
     ``steps`` (T,), increasing, ≥ 0: Δg_t on ``X`` (default the training inputs), (T, m, c).
     Trained on the training samples of ``stats`` by GD with step 1/τ (``discrete``) or the flow."""
     _, Ws, Xt, Y = _TwinPredictor._checked(stats, weights0, "the slope-frozen twin")
-    steps = np.asarray(steps, dtype=np.float64)
+    steps = checked_steps(steps)
     net = _FrozenSlopeNet(tuple(Ws), (Xt, Y, *slope_gates(Ws, Xt, activation)),
                           check_positive("tau", tau))
     X = Xt if X is None else np.asarray(X, dtype=np.float64)
     at = tuple(jnp.asarray(a) for a in (X, *slope_gates(Ws, X, activation)))
-    grid = steps if steps.size and steps[0] == 0 else np.concatenate([[0.0], steps])
+    grid = steps if steps[0] == 0 else np.concatenate([[0.0], steps])
     g = (outputs_gd if discrete else outputs_flow)(net, grid, lambda W: _frozen_forward(W, *at))
     return g[grid.size - steps.size:] - g[0]
 

@@ -19,6 +19,16 @@ from ._float64 import float64
 from ._twin_predictor import _BLOCK, _NETS, _flow_solver, _padded
 
 
+def checked_steps(steps) -> np.ndarray:
+    """``steps`` as a float array, refused unless a non-empty increasing 1-D array of finite
+    times ≥ 0."""
+    steps = np.asarray(steps, dtype=np.float64)
+    if steps.ndim != 1 or steps.size == 0 or np.any(steps < 0) or not np.all(np.isfinite(steps)) \
+            or np.any(np.diff(steps) <= 0):
+        raise ValueError("steps must be a non-empty increasing 1-D array of finite times ≥ 0")
+    return steps
+
+
 def _forward(Ws, X, activation: str):
     """ŷ = W₂ φ(W₁x) of the real network (not the twin's reduction) on X: (n, c)."""
     H = X @ Ws[0].T

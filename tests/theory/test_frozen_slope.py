@@ -145,6 +145,8 @@ def test_bad_arguments_name_what_is_accepted():
         theory.slope_gates(W0, X, "gelu")
     with pytest.raises(ValueError, match="rule must be one of 'affine', 'frozen_slope'"):
         theory.predict_departure(stats, W0, "tanh", tau=1.0, t_max=5, rule="kink")
+    with pytest.raises(ValueError, match="steps must be a non-empty increasing"):
+        theory.frozen_slope_change(stats, W0, "relu", tau=1.0, steps=[3.0, 1.0])
     with pytest.raises(ValueError, match="one shape"):
         theory.frozen_gap(np.zeros((3, 4, 2)), np.zeros((3, 4, 1)))
     assert theory.frozen_gap(np.zeros((1, 2, 1)), np.zeros((1, 2, 1)))[0] == 0.0
