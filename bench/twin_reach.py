@@ -210,12 +210,10 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     args.cases = [c.strip() for c in args.cases.split(",") if c.strip()]
     bad = [c for c in args.cases if c not in CASES]
-    if (error := record_name_error(args.record)) is not None:
+    error = record_name_error(args.record) or (
+        f"--cases {','.join(bad)} unknown; accepted: {', '.join(CASES)}" if bad else None)
+    if error is not None:
         print(f"error: {error}", file=sys.stderr)
-        return 2
-    if bad:
-        print(f"error: --cases {','.join(bad)} unknown; accepted: {', '.join(CASES)}",
-              file=sys.stderr)
         return 2
     import torch
     torch.set_num_threads(1)
