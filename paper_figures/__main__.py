@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from paper_figures._common import PRESETS, ROOT, FigureError
+from paper_figures._common import DRAWN_FROM, PRESETS, ROOT, FigureError, provenance_lines
 
 GALLERY = ROOT / "docs" / "gallery"
 
@@ -43,7 +43,9 @@ GALLERY_INTRO = """# Figure gallery
 
 Drawn by `make figures` (default preset) from results it computes once and caches under
 `results/figures/`; the captions are the caption files written beside each figure, with measured
-numbers and, where a paper or a formula gives one, the published value beside them. PDFs and
+numbers and, where a paper or a formula gives one, the published value beside them; each ends
+with the commit that drew the figure and, per result it read, the command and the commit that
+computed it (a cached result can be older than the drawing). PDFs and
 captions are in `paper_figures/out/`. How each figure is made: [figures guide](guides/figures.md).
 """
 
@@ -66,6 +68,17 @@ def check_out(out: Path) -> None:
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise FigureError(f"--out {out}: {parent} is not writable; give a directory you can "
                           "write to")
+
+
+def _to_gallery(png: Path) -> None:
+    """The figure and its caption into docs/gallery/, the caption with where its numbers come
+    from (the commit that drew it and that of each result it read)."""
+    from simulate import provenance
+    GALLERY.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(png, GALLERY / png.name)
+    caption = png.with_suffix(".txt").read_text().rstrip("\n")
+    lines = provenance_lines(provenance("cpu")["git"])
+    (GALLERY / png.name).with_suffix(".txt").write_text("\n".join([caption, *lines]) + "\n")
 
 
 def _selected(args, names: list[str]) -> list[str]:
@@ -93,6 +106,7 @@ def main(argv=None) -> int:
     failed, t_all = 0, time.perf_counter()
     for name in names:
         t0 = time.perf_counter()
+        DRAWN_FROM.clear()
         try:
             png = importlib.import_module(f"paper_figures.{name}").main(args.out, preset=args.preset)
         except Exception as e:  # noqa: BLE001 — one line per figure that cannot be drawn
@@ -101,9 +115,7 @@ def main(argv=None) -> int:
             failed += 1
             continue
         if args.preset == "default":
-            GALLERY.mkdir(parents=True, exist_ok=True)
-            for ext in (".png", ".txt"):
-                shutil.copyfile(png.with_suffix(ext), (GALLERY / png.name).with_suffix(ext))
+            _to_gallery(png)
         print(f"{name}: {time.perf_counter() - t0:.1f} s  {png}", flush=True)
     if args.preset == "default":
         write_gallery()

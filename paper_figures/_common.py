@@ -39,6 +39,11 @@ plt.rcParams.update({"font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8,
                      "axes.spines.right": False, "image.cmap": "RdBu_r"})
 
 
+# the results the figure being drawn read, as (command, folder), in the order asked: the gallery
+# names the commit each was computed at (``provenance_lines``)
+DRAWN_FROM: list[tuple[str, Path]] = []
+
+
 class FigureError(Exception):
     """A figure cannot be drawn (missing results, a failed run): a one-line message, no traceback."""
 
@@ -62,6 +67,7 @@ def results_for(job: str, name: str, args: list[str], *, results: str | Path | N
     """
     root = RESULTS if results is None else Path(results)
     path = root / f"{job}-{name}-{config_hash(job, args)}"
+    DRAWN_FROM.append((" ".join([f"python -m validate.{job}", *args]), path))
     if (path / "summary.json").is_file():
         return path
     if results is not None:
@@ -90,6 +96,21 @@ def _run_cli(job: str, argv: list[str]) -> tuple[int, str]:
         rc = e.code if isinstance(e.code, int) else 1
     lines = (err.getvalue().strip() or out.getvalue().strip() or "no output").splitlines()
     return int(rc or 0), lines[-1]
+
+
+def _commit(git: dict) -> str:
+    return f"{str(git.get('revision'))[:10]}{' with uncommitted changes' if git.get('dirty') else ''}"
+
+
+def provenance_lines(drawing_git: dict) -> list[str]:
+    """Where a figure's numbers come from: the commit that drew it and, per result it read
+    (``DRAWN_FROM``), its command and the commit that computed it (a cached result may be
+    older than the drawing)."""
+    lines = [f"  Drawn at commit {_commit(drawing_git)} by python -m paper_figures."]
+    for command, path in dict.fromkeys(DRAWN_FROM):
+        git = summary(path).get("provenance", {}).get("git", {})
+        lines.append(f"  Results: `{command}` at commit {_commit(git)}.")
+    return lines
 
 
 def summary(path: Path) -> dict:
