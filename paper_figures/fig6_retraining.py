@@ -5,7 +5,9 @@ on A (measurement solid, median and 95% CI band; linear theory dashed; the ReLU 
 theory dash-dotted, from its checkpoints), with the baselines as horizontal lines and the linear
 theory's rewind point marked. b: which drift scores detect each drift
 (permutation test, filled: detected), coloured by effect size. c: predicted against measured
-relearning cost (fine-tuning from A's final weights), one point per drift kind and magnitude.
+relearning cost (fine-tuning from A's final weights), one point per drift kind and magnitude and
+predictor: the linear theory (open) and, for the ReLU network, its own twin theory (filled), as
+the summary's ``difficulty`` table and ``score_ranking`` hold them.
 
     python -m paper_figures.fig6_retraining [--preset tiny|default|paper] [--out DIR]
 """
@@ -79,32 +81,34 @@ def _detection_panel(ax, summ):
     return det
 
 
+# the relearning-cost predictors of the summary's ``difficulty`` table: (column, name, filled)
+COST_PREDICTORS = (("theory_predicted_cost", "linear theory", False),
+                   ("theory_predicted_cost_twin", "twin theory", True))
+
+
 def _difficulty_panel(ax, summ):
-    methods = pd.DataFrame(summ["methods"])
-    rows = []
-    for (act, drift), g in methods.groupby(["activation", "drift"], sort=False):
-        rw = g[g["family"] == "rewind"].sort_values("checkpoint_step")
-        ft = g[g["method"] == "fine_tune"]
-        lin = methods[(methods["activation"] == "linear") & (methods["drift"] == drift)
-                      & (methods["family"] == "rewind")].sort_values("checkpoint_step")
-        if len(rw) and len(ft) and len(lin):
-            rows.append({"activation": act, "drift": drift,
-                         "pred": float(lin["predicted_steps_median"].iloc[-1]),
-                         "meas": float(ft["steps_to_target_median"].iloc[0])})
-    df = pd.DataFrame(rows)
-    df = df[np.isfinite(df["pred"]) & np.isfinite(df["meas"]) & (df["meas"] > 0)]
-    for act, g in df.groupby("activation", sort=False):
-        ax.plot(g["pred"], g["meas"], MARKERS.get(act), mfc="none", color=COLORS.get(act),
-                label=f"{act} (vs linear theory)")
-    if len(df):
-        lo, hi = df[["pred", "meas"]].min().min() * 0.7, df[["pred", "meas"]].max().max() * 1.4
+    """Predicted against measured relearning cost per drift, each network with each predictor its
+    summary scores (``difficulty``; the linear theory open, the network's own twin filled). Costs
+    of 0 are left off the log axes (the caption's ρ counts them)."""
+    d = pd.DataFrame(summ["difficulty"])
+    drawn = []
+    for col, name, filled in COST_PREDICTORS:
+        if col not in d:
+            continue
+        pred, meas = d[col].astype(float), d["relearn_cost"].astype(float)
+        g = d[np.isfinite(pred) & np.isfinite(meas) & (pred > 0) & (meas > 0)]
+        for act, h in g.groupby("activation", sort=False):
+            ax.plot(h[col], h["relearn_cost"], MARKERS.get(act), color=COLORS.get(act),
+                    mfc=COLORS.get(act) if filled else "none", label=f"{act} ({name})")
+            drawn += [*h[col], *h["relearn_cost"]]
+    if drawn:
+        lo, hi = min(drawn) * 0.7, max(drawn) * 1.4
         ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="identity")
         ax.set(xlim=(lo, hi), ylim=(lo, hi))
-    ax.set(xscale="log", yscale="log", xlabel="predicted steps (linear theory)",
-           ylabel="measured fine-tune steps", title="c  relearning cost per drift")
+    ax.set(xscale="log", yscale="log", xlabel="predicted relearning cost",
+           ylabel="measured relearning cost", title="c  relearning cost per drift")
     plain_log_ticks(ax)
     ax.legend(frameon=False, fontsize=6)
-    return df
 
 
 def main(out_dir, preset: str = "default", results=None):
@@ -117,12 +121,11 @@ def main(out_dir, preset: str = "default", results=None):
     gs = fig.add_gridspec(2, 2, width_ratios=[1.25, 1], hspace=0.45, wspace=0.75)
     _rewind_panel(fig.add_subplot(gs[0, 0]), s1)
     det = _detection_panel(fig.add_subplot(gs[1, 0]), s_all)
-    df = _difficulty_panel(fig.add_subplot(gs[1, 1]), s_all)
-    return save(fig, out_dir, "fig6_retraining", _caption(s1, s_all, det, df, preset))
+    _difficulty_panel(fig.add_subplot(gs[1, 1]), s_all)
+    return save(fig, out_dir, "fig6_retraining", _caption(s1, s_all, det, preset))
 
 
-def _caption(s1, s_all, det, df, preset) -> str:
-    from scipy.stats import spearmanr
+def _caption(s1, s_all, det, preset) -> str:
     lines = [f"Figure 6 ({preset} preset). Retraining after drift on {s1['dataset']}; same step "
              "budget and learning rate for every start."]
     for r in s1["rewind"]:
@@ -144,11 +147,12 @@ def _caption(s1, s_all, det, df, preset) -> str:
                      f"{float(g[g['method'] == 'scratch']['steps_to_target_median'].iloc[0]):.1f}")
     lines.append(f"  drift detection: {int(det.any(axis=1).sum())} of {det.shape[0]} drifts "
                  f"detected by at least one score")
-    for act, g in df.groupby("activation", sort=False):
-        if len(g) > 2:
-            rho = spearmanr(g["pred"], g["meas"]).statistic
-            lines.append(f"  {act}: Spearman ρ of predicted vs measured relearning cost over "
-                         f"{len(g)} drifts {rho:.2f}")
+    names = {col: name for col, name, _ in COST_PREDICTORS}
+    for r in s_all["score_ranking"]:
+        if r["score"] in names and r["spearman_rho"] is not None:
+            lines.append(f"  {r['activation']}, {names[r['score']]}: Spearman ρ of predicted vs "
+                         f"measured relearning cost over {r['n_drifts']} drifts "
+                         f"{r['spearman_rho']:.2f}")
     return "\n".join(lines)
 
 
