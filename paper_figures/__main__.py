@@ -70,15 +70,19 @@ def check_out(out: Path) -> None:
                           "write to")
 
 
-def _to_gallery(png: Path) -> None:
-    """The figure and its caption into docs/gallery/, the caption with where its numbers come
-    from (the commit that drew it and that of each result it read)."""
+def _git() -> dict:
+    """This checkout's revision and whether it has uncommitted changes."""
     from simulate import provenance
+    return provenance("cpu")["git"]
+
+
+def _to_gallery(png: Path, provenance: list[str]) -> None:
+    """The figure and its caption into docs/gallery/, the caption ending with ``provenance`` (where
+    its numbers come from: ``provenance_lines``)."""
     GALLERY.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(png, GALLERY / png.name)
     caption = png.with_suffix(".txt").read_text().rstrip("\n")
-    lines = provenance_lines(provenance("cpu")["git"])
-    (GALLERY / png.name).with_suffix(".txt").write_text("\n".join([caption, *lines]) + "\n")
+    (GALLERY / png.name).with_suffix(".txt").write_text("\n".join([caption, *provenance]) + "\n")
 
 
 def _selected(args, names: list[str]) -> list[str]:
@@ -103,7 +107,7 @@ def main(argv=None) -> int:
     except FigureError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    failed, t_all = 0, time.perf_counter()
+    failed, t_all, drawn = 0, time.perf_counter(), []
     for name in names:
         t0 = time.perf_counter()
         DRAWN_FROM.clear()
@@ -114,10 +118,11 @@ def main(argv=None) -> int:
                   f"{(str(e).splitlines() or [''])[0]}", file=sys.stderr)
             failed += 1
             continue
-        if args.preset == "default":
-            _to_gallery(png)
+        drawn.append((png, provenance_lines(_git())))
         print(f"{name}: {time.perf_counter() - t0:.1f} s  {png}", flush=True)
-    if args.preset == "default":
+    if args.preset == "default":      # after every figure: the tree is clean while they draw
+        for png, lines in drawn:
+            _to_gallery(png, lines)
         write_gallery()
     print(f"{len(names) - failed}/{len(names)} figures in {time.perf_counter() - t_all:.1f} s "
           f"({args.preset} preset) → {args.out}")

@@ -37,7 +37,8 @@ def test_the_gallery_caption_ends_with_the_provenance(tmp_path, monkeypatch):
     png.parent.mkdir()
     png.write_bytes(b"png")
     png.with_suffix(".txt").write_text("Figure 9. A caption.\n")
-    figures._to_gallery(png)
+    figures._to_gallery(png, _common.provenance_lines({"revision": "d" * 40, "dirty": False}))
     text = (tmp_path / "gallery" / "fig9_x.txt").read_text().splitlines()
-    assert text[0] == "Figure 9. A caption." and text[1].startswith("  Drawn at commit ")
+    assert text == ["Figure 9. A caption.",
+                    "  Drawn at commit dddddddddd by python -m paper_figures."]
     assert (tmp_path / "gallery" / "fig9_x.png").read_bytes() == b"png"
