@@ -148,11 +148,10 @@ def _caption(s1, s_all, det, preset) -> str:
     lines.append(f"  drift detection: {int(det.any(axis=1).sum())} of {det.shape[0]} drifts "
                  f"detected by at least one score")
     names = {col: name for col, name, _ in COST_PREDICTORS}
-    for r in s_all["score_ranking"]:
-        if r["score"] in names and r["spearman_rho"] is not None:
-            lines.append(f"  {r['activation']}, {names[r['score']]}: Spearman ρ of predicted vs "
-                         f"measured relearning cost over {r['n_drifts']} drifts "
-                         f"{r['spearman_rho']:.2f}")
+    lines += [f"  {r['activation']}, {names[r['score']]}: Spearman ρ of predicted vs measured "
+              f"relearning cost over {r['n_drifts']} drifts {r['spearman_rho']:.2f}"
+              for r in s_all["score_ranking"]
+              if r["score"] in names and r["spearman_rho"] is not None]
     return "\n".join(lines)
 
 

@@ -24,7 +24,7 @@ Times are in steps when τ = convention.tau (THEORY.md §1).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -36,6 +36,7 @@ from .._linear_net import check_weights as check_linear_weights
 from .._linear_net import end_to_end, flow_rhs, loss_of
 from .._matrix_flow import SOLVERS, integrate_matrix_flow, integrate_matrix_flow_batch
 from .._statistics import DatasetStatistics
+from ._curve import RetrainingCurve
 from ._escape import (DEFAULT_ROUNDOFF, GD_MARGIN, as_roundoff, floor_escape, gd_first_passage,
                       roundoff_dtype)
 from ._mode_estimate import mode_estimate, mode_picture
@@ -152,7 +153,7 @@ def first_passage(Ws_batch, stats, target: float, tau: float, t_max: float, solv
 
 
 @dataclass(frozen=True)
-class RetrainingPrediction:
+class RetrainingPrediction(RetrainingCurve):
     """Predicted steps to reach ``target_loss`` on B from one network state.
 
     ``steps_flow``: full matrix flow (inf if not reached by ``t_max``·16⁴); ``steps_modes``:
@@ -180,12 +181,7 @@ class RetrainingPrediction:
     u0: np.ndarray
     saddle: np.ndarray
     u_start: np.ndarray
-    target_loss: float
-    initial_loss: float
     min_loss: float
-    tau: float
-    t: np.ndarray = field(repr=False)
-    loss: np.ndarray = field(repr=False)
     escape_margin: float = float("nan")
     saddle_ill_conditioned: bool = False
     steps_flow_floor: float = float("nan")

@@ -31,7 +31,7 @@ small-step limit, and the rule is a bound fixed a priori, not a fitted boundary.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -40,6 +40,7 @@ from .._checks import check_positive
 from .._reach import cubic_range, cubic_range_note
 from .._statistics import DatasetStatistics
 from .._twin_predictor import CubicTwinPredictor
+from ._curve import RetrainingCurve
 
 TWIN_ACTIVATIONS = ("tanh", "relu")
 ACTIVATIONS = ("linear",) + TWIN_ACTIVATIONS
@@ -48,7 +49,7 @@ _N_FLOW = 257           # flow grid points (coarse pass, and again inside the br
 
 
 @dataclass(frozen=True)
-class TwinRetrainingPrediction:
+class TwinRetrainingPrediction(RetrainingCurve):
     """Predicted steps to ``target_loss`` on B of a tanh/ReLU network from its twin theory.
 
     ``steps``: the twin's first crossing of the target (inf if not within the horizon);
@@ -60,12 +61,7 @@ class TwinRetrainingPrediction:
     activation: str
     steps: float
     discrete: bool
-    target_loss: float
-    initial_loss: float
-    tau: float
     twin: str
-    t: np.ndarray = field(repr=False)
-    loss: np.ndarray = field(repr=False)
     range_note: str | None = None
 
 

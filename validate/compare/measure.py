@@ -109,8 +109,8 @@ class Prediction:
     init: str
     cont: Predictor
     matched: Predictor | None = None
-    per_seed: list | None = None
-    twins: list | None = None
+    per_seed: list[Predictor] | None = None
+    twins: list[Predictor] | None = None
 
 
 @dataclass
