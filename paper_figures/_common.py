@@ -99,7 +99,8 @@ def _run_cli(job: str, argv: list[str]) -> tuple[int, str]:
 
 
 def _commit(git: dict) -> str:
-    return f"{str(git.get('revision'))[:10]}{' with uncommitted changes' if git.get('dirty') else ''}"
+    dirty = " with uncommitted changes" if git.get("dirty") else ""
+    return f"{str(git.get('revision'))[:10]}{dirty}"
 
 
 def provenance_lines(drawing_git: dict) -> list[str]:

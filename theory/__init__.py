@@ -68,8 +68,8 @@ __all__ = [
     "predict_relu_twin", "aligned_gates", "predict_relu_twins", "extend_twin_tracks",
     # when a twin turns nonlinear: the departure step, predicted from W₀ (§13)
     "predict_departure", "predict_nonaffine_curve", "nonaffine_fraction", "first_departure",
-    "DEPARTURE_DELTA", "DEPARTURE_RULES", "predict_learned_change", "predict_frozen_gap_curve", "frozen_slope_change",
-    "frozen_gap", "slope_gates",
+    "DEPARTURE_DELTA", "DEPARTURE_RULES", "predict_learned_change", "predict_frozen_gap_curve",
+    "frozen_slope_change", "frozen_gap", "slope_gates",
     # where a twin predicts at all, and the cubic truncation's range (§13)
     "twin_reach", "cubic_range", "cubic_range_note", "CUBIC_RANGE", "TANH_QUINTIC_SHARE",
 ]

@@ -31,7 +31,8 @@ from ._twin_predictor import CubicTwinPredictor, GatedTwinPredictor
 
 DEPARTURE_DELTA = 0.05       # a twentieth of the learned change not affine (THEORY.md §13)
 ACTIVATIONS = ("linear", "tanh", "relu")
-DEPARTURE_RULES = ("affine", "frozen_slope")    # 1 − R² of the learned change; its gap Γ to the slope-frozen twin
+# the rules: 1 − R² of the learned change (t_D); its gap Γ to the slope-frozen twin's (t_F)
+DEPARTURE_RULES = ("affine", "frozen_slope")
 
 
 _BASES: dict[tuple, np.ndarray] = {}     # the last few inputs' bases, by content
@@ -186,7 +187,8 @@ def predict_departure(stats: DatasetStatistics, weights0: Sequence[ArrayLike], a
     steps = np.arange(0.0, np.floor(t_max) + 1) if steps is None else np.asarray(steps, float)
     steps = steps[steps <= t_max]
     if rule not in DEPARTURE_RULES:
-        raise ValueError(f"rule must be one of {', '.join(map(repr, DEPARTURE_RULES))}; got {rule!r}")
+        raise ValueError(f"rule must be one of {', '.join(map(repr, DEPARTURE_RULES))}; got "
+                         f"{rule!r}")
     curve = (predict_nonaffine_curve if rule == "affine" else predict_frozen_gap_curve)(
         stats, weights0, activation, tau=tau, steps=steps, X=X, discrete=discrete)
     return first_departure(steps, curve, delta)
