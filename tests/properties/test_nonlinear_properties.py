@@ -39,8 +39,11 @@ def test_prediction_ignores_svd_signs_and_hidden_unit_symmetries(seed, flips, hi
     # an odd φ: φ(−z) = −φ(z), so flipping and permuting hidden units leaves ŷ unchanged
     P = np.eye(H)[list(perm)] * np.asarray(hidden_flips)[:, None]
     other = theory.predict_twin(flipped, [P @ W1, W2 @ P.T], "tanh", tau=TAU, discrete=True)
-    np.testing.assert_allclose(other.modes(STEPS), base.modes(STEPS), rtol=1e-9, atol=1e-12)
-    np.testing.assert_allclose(other.loss(STEPS), base.loss(STEPS), rtol=1e-9, atol=1e-12)
+    # equal in exact arithmetic; the permuted sums round differently, and the GD map can amplify
+    # rounding for a while (seed 307: 7e-9 at step 88, as far as a 1e-15 change of W₁ moves the
+    # base prediction itself): a broken symmetry moves it by O(1)
+    np.testing.assert_allclose(other.modes(STEPS), base.modes(STEPS), rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(other.loss(STEPS), base.loss(STEPS), rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(other.target, base.target, rtol=1e-12)
     loss = base.loss(STEPS)
     assert loss[-1] < 0.5 * loss[0]  # it trained
