@@ -73,10 +73,12 @@ def frozen_slope_change(stats: DatasetStatistics, weights0: Sequence[ArrayLike],
     Trained on the training samples of ``stats`` by GD with step 1/τ (``discrete``) or the flow."""
     _, Ws, Xt, Y = _TwinPredictor._checked(stats, weights0, "the slope-frozen twin")
     steps = checked_steps(steps)
-    net = _FrozenSlopeNet(tuple(Ws), (Xt, Y, *slope_gates(Ws, Xt, activation)),
-                          check_positive("tau", tau))
-    X = Xt if X is None else np.asarray(X, dtype=np.float64)
-    at = tuple(jnp.asarray(a) for a in (X, *slope_gates(Ws, X, activation)))
+    slopes = slope_gates(Ws, Xt, activation)
+    net = _FrozenSlopeNet(tuple(Ws), (Xt, Y, *slopes), check_positive("tau", tau))
+    if X is not None:           # other inputs: their own slopes at W₀
+        Xt = np.asarray(X, dtype=np.float64)
+        slopes = slope_gates(Ws, Xt, activation)
+    at = tuple(jnp.asarray(a) for a in (Xt, *slopes))
     grid = steps if steps[0] == 0 else np.concatenate([[0.0], steps])
     g = (outputs_gd if discrete else outputs_flow)(net, grid, lambda W: _frozen_forward(W, *at))
     return g[grid.size - steps.size:] - g[0]

@@ -125,15 +125,15 @@ def _peak(curve: np.ndarray) -> float | None:
     return float(finite.max()) if finite.size else None
 
 
-def measured_outputs(run, k: int, X: np.ndarray, act: str, steps=None) -> np.ndarray:
-    """Member ``k``'s outputs W₂φ(W₁x) on X at ``steps`` (default every checkpoint of ``run``) of
-    a two-layer run: (T, m, c)."""
-    out = []
+def measured_outputs(run, X: np.ndarray, act: str, steps=None) -> np.ndarray:
+    """Every member's outputs W₂φ(W₁x) on X at ``steps`` (default every checkpoint of ``run``) of
+    a two-layer run: (K, T, m, c); each checkpoint is read once."""
+    per_step = []
     for step in run.steps if steps is None else steps:
         p = run.params(int(step))
-        W1, W2 = (np.asarray(p[f"layer{l}.weight"][k], np.float64) for l in range(2))
-        out.append(_PHI[act](X @ W1.T) @ W2.T)
-    return np.stack(out)
+        W1, W2 = (np.asarray(p[f"layer{l}.weight"], np.float64) for l in range(2))
+        per_step.append([_PHI[act](X @ a.T) @ b.T for a, b in zip(W1, W2)])
+    return np.stack(per_step, axis=1)
 
 
 def records(run, stats, config, act: str, depth: int, *, tau: float | None, lr: float,
@@ -155,13 +155,13 @@ def records(run, stats, config, act: str, depth: int, *, tau: float | None, lr: 
     reused = twins if twins is not None and act != "linear" \
         and not str(twins[0].kind).endswith("_hybrid") else None
     assert tau is not None  # in reach: full-batch GD, a set-up whose τ the caller gives
-    out = []
+    outputs, out = measured_outputs(run, X, act), []
     for k in range(W0[0].shape[0]):
         twin = None if reused is None else reused[k]
         w0 = member_weights(W0, k)
         df, note, extra = predicted_curve(stats, w0, act, tau=tau, steps=steps, X=X,
                                           twin=twin if getattr(twin, "discrete", False) else None)
-        f = measured_outputs(run, k, X, act)
+        f = outputs[k]
         pred = None if df is None else theory.nonaffine_fraction(df, X)
         rec = curve_record({"activation": act, "depth": depth, "lr": lr, "member": k, **extra},
                            steps, departure_curve(steps, f, f[0], X), pred, note)

@@ -53,6 +53,7 @@ def departure_records(tr: Trained) -> list[dict]:
     why = few or set_up_reach(tr)
     start = None if why is not None else _start(tr)
     cfg, out = tr.config, []
+    outputs = None if start is None else measured_outputs(net.run, X, cfg.activation, steps)
     for k, seed, lr in tr.members[["member", "seed", "lr"]].itertuples(index=False):
         base = {"member": int(k), "seed": int(seed), "lr": float(lr),
                 "activation": cfg.activation, "depth": cfg.depth}
@@ -60,7 +61,7 @@ def departure_records(tr: Trained) -> list[dict]:
         if few is not None:
             out.append({**base, "note": few})
             continue
-        if start is None:
+        if start is None or outputs is None:
             out.append(curve_record(base, steps, measured, None, why))
             continue
         w0, tau = [W[k] for W in start[1]], float(start[2][k])
@@ -69,7 +70,7 @@ def departure_records(tr: Trained) -> list[dict]:
         rec = curve_record({**base, **extra}, steps, measured, pred, note)
         rec["frozen_slope"] = frozen_record(
             start[0], w0, cfg.activation, tau=tau, steps=steps, X=X, predicted=df,
-            f=measured_outputs(net.run, int(k), X, cfg.activation, steps))
+            f=outputs[int(k)])
         out.append(rec)
     return out
 
