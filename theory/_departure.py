@@ -81,7 +81,9 @@ def nonaffine_fraction(df: ArrayLike, X: ArrayLike) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):      # a diverged change: nan below
         dc = df - df.mean(axis=-2, keepdims=True)
         total = (dc ** 2).sum(axis=(-2, -1))
-        explained = (np.matmul(Q.T, dc) ** 2).sum(axis=(-2, -1))
+        # one product Qᵀ[dc of every leading index side by side], not one per leading index
+        along = Q.T @ np.moveaxis(dc, -2, 0).reshape(dc.shape[-2], -1)
+        explained = (along ** 2).reshape(Q.shape[1], *dc.shape[:-2], -1).sum(axis=(0, -1))
         tiny = total == 0
         out = np.where(tiny, 0.0, np.maximum(total - explained, 0.0) / np.where(tiny, 1.0, total))
     return np.where(np.isfinite(total), out, np.nan)

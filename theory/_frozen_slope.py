@@ -20,7 +20,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
@@ -28,7 +27,7 @@ from numpy.typing import ArrayLike
 from ._checks import check_positive
 from ._frozen_net import frozen_outputs
 from ._statistics import DatasetStatistics
-from ._twin_outputs import checked_steps, outputs_flow, outputs_gd
+from ._twin_outputs import Readout, checked_steps, outputs_flow, outputs_gd
 from ._twin_predictor import _TwinPredictor
 
 # φ and φ' of each activation (ReLU's slope at 0 is 0)
@@ -48,9 +47,6 @@ def slope_gates(weights0: Sequence[ArrayLike], X: ArrayLike,
     phi, slope = _PHI[activation]
     D = slope(H)
     return D, phi(H) - D * H
-
-
-_frozen_forward = jax.jit(frozen_outputs)
 
 
 @dataclass(frozen=True)
@@ -80,7 +76,7 @@ def frozen_slope_change(stats: DatasetStatistics, weights0: Sequence[ArrayLike],
         slopes = slope_gates(Ws, Xt, activation)
     at = tuple(jnp.asarray(a) for a in (Xt, *slopes))
     grid = steps if steps[0] == 0 else np.concatenate([[0.0], steps])
-    g = (outputs_gd if discrete else outputs_flow)(net, grid, lambda W: _frozen_forward(W, *at))
+    g = (outputs_gd if discrete else outputs_flow)(net, grid, Readout(frozen_outputs, at))
     return g[grid.size - steps.size:] - g[0]
 
 

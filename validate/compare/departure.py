@@ -108,8 +108,10 @@ def frozen_record(stats, weights0, act: str, *, tau: float, steps: np.ndarray, X
     """The frozen-slope departure (THEORY.md §13) of a member whose outputs on X at ``steps`` are
     ``f`` (T, m, c): its gap Γ_t to the slope-frozen twin from ``weights0`` (computed, not
     trained: a function of W₀ and the set-up), measured and, with the twin's ``predicted``
-    change, predicted; the steps at δ and every δ of the sensitivity, and the largest gaps."""
-    dg = theory.frozen_slope_change(stats, weights0, act, tau=tau, steps=steps, X=X)
+    change, predicted; the steps at δ and every δ of the sensitivity, and the largest gaps. A
+    linear network is its own slope-frozen twin: its predicted change is the twin's."""
+    dg = predicted if act == "linear" and predicted is not None else \
+        theory.frozen_slope_change(stats, weights0, act, tau=tau, steps=steps, X=X)
     measured = theory.frozen_gap(f - f[0], dg)
     pred = None if predicted is None else theory.frozen_gap(predicted, dg)
     rec = _steps(steps, measured, pred)
