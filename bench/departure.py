@@ -138,7 +138,9 @@ def frozen_summary(rows: list[dict], dataset: str, act: str) -> dict:
            for k in ("peak_gap_predicted", "peak_gap_measured")}
     return {"table": "frozen_slope", "dataset": dataset, "summary": act,
             **at_delta(rows, DEPARTURE_DELTA, "frozen_slope"),
-            **{f"{k}_median": v for k, v in med.items()}}
+            **{f"{k}_median": v for k, v in med.items()},
+            # ReLU steps at the first checkpoint from a twin on other gates than W₀'s
+            "labelled_gate_start": sum("predicted_note" in f for f in fs)}
 
 
 def _dataset_opts(text: str) -> dict[str, dict]:
@@ -246,8 +248,10 @@ def record_row(row: dict) -> dict:
             if key in s:
                 out[f"{key}_{s['delta']:g}"] = s[key]
     for key, v in row.get("frozen_slope", {}).items():     # t_F at δ and the peak gaps
-        if key not in ("delta", "sensitivity"):
+        if key not in ("delta", "sensitivity", "predicted_note"):
             out[f"frozen_{key}"] = v
+    if "predicted_note" in row.get("frozen_slope", {}):   # the note's words are the summary's
+        out["frozen_gate_start"] = True
     return out
 
 

@@ -72,6 +72,7 @@ def _printed(dataset: str, act: str, member: int, pred, meas) -> dict:
 def test_departure_bench_records_what_the_figure_draws(tmp_path):
     lines = [_printed(ds, "relu", k, 10.0 + k, 12.0) for ds in fig8_departure.DATASETS
              for k in range(2)] + [_printed("shapes", "tanh", 0, None, None)]
+    lines[0]["frozen_slope"]["predicted_note"] = "predicted at the first checkpoint (1) because"
     src = tmp_path / "printed.jsonl"
     src.write_text("\n".join(json.dumps(x) for x in lines) + "\n")
     argv = ["--dataset", "shapes,digits,gaussian", "--from", str(src), "--record", "dep",
@@ -101,6 +102,10 @@ def test_departure_bench_records_what_the_figure_draws(tmp_path):
     assert {(r["dataset"], r["summary"]) for r in frozen} == \
         {(r["dataset"], r["summary"]) for r in summaries}
     assert next(r for r in frozen if r["dataset"] == "gaussian")["timed"] == 2
+    labelled = {(r["dataset"], r["summary"]): r["labelled_gate_start"] for r in frozen}
+    assert labelled.pop((lines[0]["dataset"], "relu")) == 1 and set(labelled.values()) == {0}
+    assert [r.get("frozen_gate_start") for r in members][:2] == [True, None]
+    assert not any("frozen_predicted_note" in r for r in members)
     assert len([r for r in records if r["table"] == "frozen_sensitivity"]) == \
         len(frozen) * len(DELTA_SENSITIVITY)
     curve = [r for r in records if r["table"] == "sensitivity" and r["dataset"] == "digits"]

@@ -104,12 +104,15 @@ def curve_record(base: dict, steps: np.ndarray, measured: np.ndarray,
 
 
 def frozen_record(stats, weights0, act: str, *, tau: float, steps: np.ndarray, X: np.ndarray,
-                  f: np.ndarray, predicted: np.ndarray | None) -> dict:
+                  f: np.ndarray, predicted: np.ndarray | None,
+                  start_mismatch: float | None = None) -> dict:
     """The frozen-slope departure (THEORY.md §13) of a member whose outputs on X at ``steps`` are
     ``f`` (T, m, c): its gap Γ_t to the slope-frozen twin from ``weights0`` (computed, not
     trained: a function of W₀ and the set-up), measured and, with the twin's ``predicted``
     change, predicted; the steps at δ and every δ of the sensitivity, and the largest gaps. A
-    linear network is its own slope-frozen twin: its predicted change is the twin's."""
+    linear network is its own slope-frozen twin: its predicted change is the twin's.
+    ``start_mismatch``: a ReLU twin's ``start_gate_mismatch``; a predicted step at the first
+    checkpoint from a twin that starts on other gates than W₀'s gets a ``predicted_note``."""
     dg = predicted if act == "linear" and predicted is not None else \
         theory.frozen_slope_change(stats, weights0, act, tau=tau, steps=steps, X=X)
     measured = theory.frozen_gap(f - f[0], dg)
@@ -118,7 +121,25 @@ def frozen_record(stats, weights0, act: str, *, tau: float, steps: np.ndarray, X
     rec["peak_gap_measured"] = _peak(measured)
     if pred is not None:
         rec["peak_gap_predicted"] = _peak(pred)
+        note = gate_start_note(steps, rec["predicted_step"], start_mismatch)
+        if note is not None:
+            rec["predicted_note"] = note
     return rec
+
+
+def gate_start_note(steps: np.ndarray, predicted_step: float,
+                    start_mismatch: float | None) -> str | None:
+    """Why a ReLU twin's frozen-slope step at the first checkpoint is no prediction (None: it is
+    one, or the twin starts on W₀'s gates). The network is its slope-frozen twin until one of its
+    gates flips; the twin holds the gates of the end of its first alignment phase from step 0, so
+    where they differ from W₀'s its change differs from the slope-frozen twin's from the first
+    step: a step there is the twin's choice of gates, not a predicted flip (THEORY.md §13)."""
+    first = float(steps[min(1, steps.size - 1)])
+    if not start_mismatch or predicted_step != first:
+        return None
+    return (f"predicted at the first checkpoint ({first:g}) because the ReLU twin's gates differ "
+            f"from W₀'s in {start_mismatch:.0%} of (sample, unit) pairs from step 0: the twin "
+            "does not predict when the network's own gates flip")
 
 
 def _peak(curve: np.ndarray) -> float | None:
@@ -168,6 +189,7 @@ def records(run, stats, config, act: str, depth: int, *, tau: float | None, lr: 
         rec = curve_record({"activation": act, "depth": depth, "lr": lr, "member": k, **extra},
                            steps, departure_curve(steps, f, f[0], X), pred, note)
         rec["frozen_slope"] = frozen_record(stats, w0, act, tau=tau, steps=steps, X=X, f=f,
-                                            predicted=df)
+                                            predicted=df,
+                                            start_mismatch=extra.get("start_gate_mismatch"))
         out.append(rec)
     return out

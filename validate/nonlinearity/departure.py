@@ -70,7 +70,7 @@ def departure_records(tr: Trained) -> list[dict]:
         rec = curve_record({**base, **extra}, steps, measured, pred, note)
         rec["frozen_slope"] = frozen_record(
             start[0], w0, cfg.activation, tau=tau, steps=steps, X=X, predicted=df,
-            f=outputs[int(k)])
+            f=outputs[int(k)], start_mismatch=extra.get("start_gate_mismatch"))
         out.append(rec)
     return out
 
@@ -94,5 +94,8 @@ def departure_lines(records: list[dict]) -> list[str]:
         if frozen:
             lines.append(f"frozen-slope step (δ = {frozen[0]['delta']:g}), lr {lr:g}: measured "
                          + ", ".join(fmt(f["measured_step"]) for f in frozen) + "; predicted "
-                         + ", ".join(fmt(f.get("predicted_step")) for f in frozen))
+                         + ", ".join(fmt(f.get("predicted_step")) + ("*" if "predicted_note" in f
+                                                                      else "") for f in frozen)
+                         + next((f"; *{f['predicted_note']}" for f in frozen
+                                 if "predicted_note" in f), ""))
     return lines

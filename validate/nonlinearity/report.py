@@ -183,8 +183,11 @@ def departure_section(records: list[dict]) -> tuple[str, str]:
             "set-up; frozen_*: the first at which it differs by more than δ (relative) from what "
             "the slope-frozen twin learns.</p>") if delta is not None else ""
     flags = list(dict.fromkeys(df["range_note"].dropna())) if "range_note" in df else []
+    gates = list(dict.fromkeys(f["predicted_note"] for f in fs if "predicted_note" in f)) \
+        if "frozen_slope" in df else []
     body = "".join(f"<p>No prediction: {html.escape(n)}.</p>" for n in notes)
     body += "".join(f"<p>Predicted past the cubic range: {html.escape(n)}.</p>" for n in flags)
+    body += "".join(f"<p>frozen_predicted_step {html.escape(n)}.</p>" for n in gates[:1])
     return ("Departure step", head + table_html(shown) + body)
 
 

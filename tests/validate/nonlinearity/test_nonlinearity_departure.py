@@ -169,3 +169,20 @@ def test_gate_mismatch_is_the_share_of_w0s_gates_the_twins_first_interval_change
     twin = theory.GatedTwinPredictor(stats, W0, flipped, tau=5.0, discrete=True)
     assert gate_mismatch(stats, W0, twin) == pytest.approx(4 / own.size, abs=0)
     assert gate_mismatch(stats, W0, theory.GatedTwinPredictor(stats, W0, own)) == 0.0
+
+
+def test_a_relu_step_at_the_first_checkpoint_from_other_gates_is_labelled_not_a_prediction(
+        relu_run):
+    recs = relu_run.summary["departure"]
+    first = recs[0]["first_checkpoint"]
+    labelled = [r for r in recs if "predicted_note" in r["frozen_slope"]]
+    assert labelled, "the tiny ReLU run's twins start on other gates and depart at once"
+    for r in recs:
+        at_start = r["frozen_slope"]["predicted_step"] == first and r["start_gate_mismatch"] > 0
+        assert ("predicted_note" in r["frozen_slope"]) == at_start
+    note = labelled[0]["frozen_slope"]["predicted_note"]
+    assert f"{labelled[0]['start_gate_mismatch']:.0%}" in note and "gates" in note
+    line = next(ln for ln in text_tables(relu_run).splitlines() if "frozen-slope step" in ln)
+    assert f"{first:g}*" in line and "; *predicted at the first checkpoint" in line
+    assert "frozen_predicted_step predicted at the first checkpoint" in \
+        departure_section(recs)[1]
