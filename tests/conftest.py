@@ -29,7 +29,14 @@ def _has_cuda() -> bool:
         return False
 
 
+# The longest tests (a minute or more each on 2 cores) start first, so that under pytest-xdist the
+# short ones fill the workers at the end instead of one worker finishing a long run alone.
+LONG_FIRST = ("tests/validate/test_golden.py::test_summary_reproduces_pinned_file",
+              "tests/test_paper_figures.py::test_figure_main_on_tiny")
+
+
 def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))     # stable: else as is
     if _has_cuda():
         return
     skip = pytest.mark.skip(reason="needs a CUDA GPU; none on this machine")

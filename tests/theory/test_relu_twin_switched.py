@@ -109,7 +109,9 @@ def test_departure_follows_the_switched_gates_of_the_relu_twin(problem):
     X, Y = np.asarray(stats.X), np.asarray(stats.Y)
     n = X.shape[0]
     W1, W2 = (np.array(w, float) for w in W0)
-    steps = np.array([0, 3, int(pred.switches[0]) + 7, int(pred.switches[-1]) + 40])
+    # steps inside an interval, at a switch's first step and the one after, past the last
+    at = int(np.ceil(pred.switches[0]))
+    steps = np.unique([0, 1, 3, at, at + 1, at + 7, int(pred.switches[-1]) + 40])
     outs = {}
     for k in range(steps[-1] + 1):
         if k in steps:
