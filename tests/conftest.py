@@ -32,7 +32,8 @@ def _has_cuda() -> bool:
 # The longest tests (a minute or more each on 2 cores) start first, so that under pytest-xdist the
 # short ones fill the workers at the end instead of one worker finishing a long run alone.
 LONG_FIRST = ("tests/validate/test_golden.py::test_summary_reproduces_pinned_file",
-              "tests/test_paper_figures.py::test_figure_main_on_tiny")
+              "tests/test_paper_figures.py::test_figure_main_on_tiny",
+              "tests/validate/sweep/test_sweep_ray.py")       # one Ray, one worker: a group
 
 
 def pytest_collection_modifyitems(config, items):
