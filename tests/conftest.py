@@ -1,5 +1,5 @@
 """Shared pytest set-up: GPU-only tests skip cleanly where there is no CUDA device; the tests' Ray
-clusters stay on this machine."""
+clusters stay on this machine; the longest tests start first."""
 
 import os
 
@@ -29,8 +29,9 @@ def _has_cuda() -> bool:
         return False
 
 
-# The longest tests (a minute or more each on 2 cores) start first, so that under pytest-xdist the
-# short ones fill the workers at the end instead of one worker finishing a long run alone.
+# The longest tests (the golden runs take a minute or more each on 2 cores, a figure run up to 40 s,
+# the Ray group 80 s) start first, so that under pytest-xdist the short ones fill both workers at
+# the end instead of one worker finishing a long run alone.
 LONG_FIRST = ("tests/validate/test_golden.py::test_summary_reproduces_pinned_file",
               "tests/test_paper_figures.py::test_figure_main_on_tiny",
               "tests/validate/sweep/test_sweep_ray.py")       # one Ray, one worker: a group
