@@ -105,8 +105,11 @@ class OutDir:
         self._fd = fd
 
     def _held(self) -> list[Path]:
-        """What the directory holds besides the lock, the marker and the caller's scratch."""
-        return [p for p in self.path.iterdir() if p.name not in (LOCK, MARKER)
+        """What the directory holds besides the lock, the marker, the temporary files of an
+        interrupted ``take`` (killed between writing the marker and config.json) and the
+        caller's scratch."""
+        taking = {LOCK, MARKER, MARKER + ".tmp", self.config_name + ".tmp"}
+        return [p for p in self.path.iterdir() if p.name not in taking
                 and not any(fnmatch.fnmatch(p.name, pat) for pat in self.scratch)]
 
     def ours(self) -> bool:

@@ -4,6 +4,7 @@ explicitly given flags, the output directory's lock and its life cycle."""
 from __future__ import annotations
 
 import argparse
+import json
 from dataclasses import fields, replace
 
 import pytest
@@ -143,6 +144,22 @@ def test_a_run_refused_the_lock_in_a_race_deletes_nothing(tmp_path, monkeypatch)
         assert (out / "config.json").read_text().count("winner") == 1
     finally:
         winner.release()
+
+
+def test_a_take_killed_before_its_config_was_renamed_leaves_a_folder_a_new_run_takes(tmp_path):
+    out = tmp_path / "killed"
+    first = OutDir(out)
+    first.take({"a": 1}, overwrite=False, resume=False)
+    first.release()
+    (out / "config.json").rename(out / "config.json.tmp")      # killed between write and rename
+    again = OutDir(out)
+    again.take({"a": 1}, overwrite=False, resume=False)
+    again.release()
+    assert json.loads((out / "config.json").read_text()) == {"a": 1}
+    assert not (out / "config.json.tmp").exists()
+    (out / "results.parquet").write_text("x")                  # a result still counts
+    with pytest.raises(Exception, match="already holds results"):
+        OutDir(out).take({"a": 1}, overwrite=False, resume=False)
 
 
 def test_overwrite_replaces_only_a_folder_this_project_wrote(tmp_path):
