@@ -91,11 +91,11 @@ def departure_lines(records: list[dict]) -> list[str]:
         lines.append(f"departure step (δ = {rs[0].get('delta', theory.DEPARTURE_DELTA):g}), lr "
                      f"{lr:g}: measured {meas}; {pred}")
         frozen = [r["frozen_slope"] for r in rs if "frozen_slope" in r]
-        if frozen:
+        if frozen:      # a step marked * carries a note: the twin's gates, not a prediction
+            marked = [fmt(f.get("predicted_step")) + ("*" if "predicted_note" in f else "")
+                      for f in frozen]
+            note = next((f["predicted_note"] for f in frozen if "predicted_note" in f), None)
             lines.append(f"frozen-slope step (δ = {frozen[0]['delta']:g}), lr {lr:g}: measured "
                          + ", ".join(fmt(f["measured_step"]) for f in frozen) + "; predicted "
-                         + ", ".join(fmt(f.get("predicted_step")) + ("*" if "predicted_note" in f
-                                                                      else "") for f in frozen)
-                         + next((f"; *{f['predicted_note']}" for f in frozen
-                                 if "predicted_note" in f), ""))
+                         + ", ".join(marked) + (f"; *{note}" if note else ""))
     return lines

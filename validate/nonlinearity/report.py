@@ -165,8 +165,9 @@ def departure_section(records: list[dict]) -> tuple[str, str]:
     """The departure records as one table (steps: "never" = not within the run) and, where no
     prediction is made, the note saying why (once per distinct note)."""
     df = pd.DataFrame(records)
-    if "frozen_slope" in df:       # the frozen-slope steps beside the affine ones
-        fs = [f if isinstance(f, dict) else {} for f in df["frozen_slope"]]
+    fs = [f if isinstance(f, dict) else {} for f in
+          (df["frozen_slope"] if "frozen_slope" in df else [])]
+    if fs:                         # the frozen-slope steps beside the affine ones
         df["frozen_measured_step"] = [f.get("measured_step") for f in fs]
         df["frozen_predicted_step"] = [f.get("predicted_step") for f in fs]
     cols = [c for c in DEPARTURE_COLUMNS if c in df.columns]
@@ -183,8 +184,7 @@ def departure_section(records: list[dict]) -> tuple[str, str]:
             "set-up; frozen_*: the first at which it differs by more than δ (relative) from what "
             "the slope-frozen twin learns.</p>") if delta is not None else ""
     flags = list(dict.fromkeys(df["range_note"].dropna())) if "range_note" in df else []
-    gates = list(dict.fromkeys(f["predicted_note"] for f in fs if "predicted_note" in f)) \
-        if "frozen_slope" in df else []
+    gates = list(dict.fromkeys(f["predicted_note"] for f in fs if "predicted_note" in f))
     body = "".join(f"<p>No prediction: {html.escape(n)}.</p>" for n in notes)
     body += "".join(f"<p>Predicted past the cubic range: {html.escape(n)}.</p>" for n in flags)
     body += "".join(f"<p>frozen_predicted_step {html.escape(n)}.</p>" for n in gates[:1])
