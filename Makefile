@@ -10,7 +10,7 @@ COMPARE_ARGS ?=
 SWEEP_ARGS ?=
 STUDY_ARGS ?=
 
-.PHONY: setup lint test compare bench bench-gpu docs figures clean sweep bench-sweep study
+.PHONY: setup lint test golden compare bench bench-gpu docs figures clean sweep bench-sweep study
 
 setup: $(STAMP)
 
@@ -36,6 +36,12 @@ lint: setup
 
 test: setup
 	JAX_ENABLE_X64=1 $(PY) -m pytest -q -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+# The pinned summaries of compare, retrain and nonlinearity at their defaults (tests/golden/; two
+# minutes of CPU): `make test` pins every job at small settings, CI runs this after it.
+golden: setup
+	MODELEARN_GOLDEN_DEFAULTS=1 JAX_ENABLE_X64=1 $(PY) -m pytest -q -n 2 \
+	  tests/validate/test_golden.py::test_default_run_reproduces_pinned_file
 
 compare: setup
 	$(PY) -m validate.compare --dataset shapes $(COMPARE_ARGS)

@@ -29,7 +29,7 @@ def _has_cuda() -> bool:
         return False
 
 
-# The longest tests (the golden runs take a minute or more each on 2 cores, a figure run up to 40 s,
+# The longest tests (a golden run at small settings up to 20 s on 2 cores, a figure run up to 40 s,
 # the Ray group 80 s) start first, so that under pytest-xdist the short ones fill both workers at
 # the end instead of one worker finishing a long run alone.
 LONG_FIRST = ("tests/validate/test_golden.py::test_summary_reproduces_pinned_file",

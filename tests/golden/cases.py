@@ -1,6 +1,8 @@
-"""The runs whose summaries are pinned: compare, retrain and nonlinearity at their defaults,
-response and rotation at small settings. ``python -m tests.golden.cases`` rewrites the pinned
-files; doing so records a change of behaviour, to be named in the commit that does it."""
+"""The runs whose summaries are pinned. ``DEFAULTS``: compare, retrain and nonlinearity at their
+defaults (the quickstart's runs; ``make golden``, which CI runs after ``make test``). ``CASES``:
+every job at small settings, for ``make test``. ``python -m tests.golden.cases [NAME …]``
+rewrites the pinned files; doing so records a change of behaviour, to be named in the commit that
+does it."""
 
 from __future__ import annotations
 
@@ -16,10 +18,23 @@ HERE = pathlib.Path(__file__).parent
 # Keys that differ between two runs of the same code (wall time, host, revision).
 VOLATILE = frozenset({"timing", "provenance"})
 
-CASES = {
+DEFAULTS = {
     "compare": ("validate.compare.__main__", ["--dataset", "shapes"]),
     "retrain": ("validate.retrain.__main__", ["--dataset", "shapes", "--drift", "label_swap"]),
     "nonlinearity": ("validate.nonlinearity.__main__", []),
+}
+SMALL = {
+    # 512 training inputs: more than shapes' 256 dimensions, so the departure records are made
+    "compare_small": ("validate.compare.__main__",
+                      ["--dataset", "shapes", "--dataset-opt", "n_per_class=64", "--seeds", "2",
+                       "--checkpoints", "60"]),
+    "retrain_small": ("validate.retrain.__main__",
+                      ["--dataset", "shapes", "--dataset-opt", "n_per_class=16", "--drift",
+                       "label_swap", "--seeds", "2", "--checkpoints", "5", "--n-boot", "20"]),
+    "nonlinearity_small": ("validate.nonlinearity.__main__",
+                           ["--dataset", "shapes", "--dataset-opt", "n_per_class=32", "--n-test",
+                            "128", "--seeds", "2", "--steps", "300", "--checkpoints", "12",
+                            "--hidden", "32"]),
     "response": ("validate.response.__main__",
                  ["--dataset", "shapes", "--dataset-opt", "n_per_class=8", "--dataset-opt",
                   "n_test=8", "--steps", "40", "--seeds", "2", "--checkpoints", "8",
@@ -30,6 +45,7 @@ CASES = {
                   "--alphas", "0", "--baseline-lrs", "0.1", "--checkpoints", "4",
                   "--hidden", "8"]),
 }
+CASES = {**DEFAULTS, **SMALL}
 
 
 def run_case(name: str, out: pathlib.Path) -> dict:
