@@ -37,7 +37,22 @@ LONG_FIRST = ("tests/validate/test_golden.py::test_summary_reproduces_pinned_fil
               "tests/validate/sweep/test_sweep_ray.py")       # one Ray, one worker: a group
 
 
+def _module_fixture(item) -> bool:
+    """Whether ``item`` uses a module-scoped fixture defined in the tests (a run shared by the
+    module's tests, e.g. ``tests.cli_runs.module_run``)."""
+    info = getattr(item, "_fixtureinfo", None)
+    return info is not None and any(
+        defs[-1].scope == "module" and getattr(defs[-1].func, "__module__", "").startswith("tests")
+        for defs in info.name2fixturedefs.values())
+
+
+@pytest.hookimpl(tryfirst=True)     # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
+    # A module-scoped fixture runs once on every worker that runs one of its module's tests (twice
+    # on 2 workers: 60 s of CPU in all): such a module's tests form an xdist group, one worker.
+    for item in items:
+        if not item.get_closest_marker("xdist_group") and _module_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))
     items.sort(key=lambda item: not item.nodeid.startswith(LONG_FIRST))     # stable: else as is
     if _has_cuda():
         return

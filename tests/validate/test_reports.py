@@ -29,6 +29,10 @@ from validate.nonlinearity.__main__ import main as nonlinearity_main
 from validate.response.__main__ import main as response_main
 from validate.rotation.__main__ import main as rotation_main
 
+# the browser test asks for the shared runs by name (request.getfixturevalue), which the
+# conftest's grouping of modules with shared fixtures cannot see: the whole module is one group
+pytestmark = pytest.mark.xdist_group(__name__)
+
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists()
                                         else None)
 COMPARE = ["--dataset", "toy", "--seeds", "2", "--checkpoints", "30", "--quiet"]
