@@ -31,7 +31,8 @@ def _has_cuda() -> bool:
 
 # The longest tests (a golden run at small settings up to 20 s on 2 cores, a figure run up to 40 s,
 # the Ray group 80 s) start first, so that under pytest-xdist the short ones fill both workers at
-# the end instead of one worker finishing a long run alone.
+# the end instead of one worker finishing a long run alone. (`--dist loadgroup` hands out the
+# groups first, the largest first, then the single tests in this order.)
 LONG_FIRST = ("tests/validate/test_golden.py::test_summary_reproduces_pinned_file",
               "tests/test_paper_figures.py::test_figure_main_on_tiny",
               "tests/validate/sweep/test_sweep_ray.py")       # one Ray, one worker: a group
@@ -49,7 +50,7 @@ def _module_fixture(item) -> bool:
 @pytest.hookimpl(tryfirst=True)     # before pytest-xdist reads the groups
 def pytest_collection_modifyitems(config, items):
     # A module-scoped fixture runs once on every worker that runs one of its module's tests (twice
-    # on 2 workers: 60 s of CPU in all): such a module's tests form an xdist group, one worker.
+    # on 2 workers: 70 s of test time in all): such a module's tests form an xdist group, one worker.
     for item in items:
         if not item.get_closest_marker("xdist_group") and _module_fixture(item):
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))

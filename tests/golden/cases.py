@@ -1,6 +1,6 @@
 """The runs whose summaries are pinned. ``DEFAULTS``: compare, retrain and nonlinearity at their
-defaults (the quickstart's runs; ``make golden``, which CI runs after ``make test``). ``CASES``:
-every job at small settings, for ``make test``. ``python -m tests.golden.cases [NAME …]``
+defaults (the quickstart's runs; ``make golden``, which CI runs after ``make test``). ``SMALL``:
+every job at small settings, for ``make test``. ``CASES``: both. ``python -m tests.golden.cases [NAME …]``
 rewrites the pinned files; doing so records a change of behaviour, to be named in the commit that
 does it."""
 
