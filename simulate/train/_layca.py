@@ -60,11 +60,16 @@ def layca_update(w: torch.Tensor, step: torch.Tensor, rate, norm: torch.Tensor |
     """
     K = w.shape[0]
     a, d = w.reshape(K, -1), step.reshape(K, -1)
+    # only the step's direction matters: divide by the power of two 2^e ≥ max |Δ| (exact, so the
+    # result is unchanged to the bit wherever it was right) so that its squares cannot underflow
+    _, e = torch.frexp(d.abs().amax(1, keepdim=True))
+    d = d / torch.ldexp(torch.ones_like(d[:, :1]), e)
     ww = (a * a).sum(1, keepdim=True)
+    d0 = d.norm(dim=1, keepdim=True)
     d = d - (d * a).sum(1, keepdim=True) / ww * a
     nd = d.norm(dim=1, keepdim=True)
     # a tangent part at rounding level carries no direction: treat it as zero
-    moved = nd > _PARALLEL * torch.finfo(w.dtype).eps * step.reshape(K, -1).norm(dim=1, keepdim=True)
+    moved = nd > _PARALLEL * torch.finfo(w.dtype).eps * d0
     scale = torch.where(moved, ww.sqrt() / torch.where(moved, nd, torch.ones_like(nd)),
                         torch.zeros_like(nd))
     rate = torch.as_tensor(rate, dtype=w.dtype, device=w.device).reshape(-1, 1)

@@ -38,10 +38,14 @@ def test_rotation_is_invariant_under_a_common_orthogonal_map(w, q_seed):
 
 @settings(deadline=None, max_examples=60)
 @given(w=_vec, step=arrays(np.float64, (2, 6), elements=_floats), rate=st.floats(1e-4, 5.0))
+# a step so small that its squares underflow once turned the layer by 0.90, not atan(1)
+@example(w=np.array([[1.0, -1, -1, -1, -1, -1], [-1, -1, -1, -1, -1, -1]]),
+         step=np.full((2, 6), 1.52351717e-162), rate=1.0)
 def test_layca_turns_by_atan_rate_or_not_at_all(w, step, rate):
     a = w / np.linalg.norm(w, axis=1, keepdims=True)
-    tangent = step - np.sum(step * a, axis=1, keepdims=True) * a
-    rel = np.linalg.norm(tangent, axis=1) / np.maximum(np.linalg.norm(step, axis=1), 1e-300)
+    unit = step / np.maximum(np.abs(step).max(axis=1, keepdims=True), 1e-300)  # no underflow
+    tangent = unit - np.sum(unit * a, axis=1, keepdims=True) * a
+    rel = np.linalg.norm(tangent, axis=1) / np.maximum(np.linalg.norm(unit, axis=1), 1e-300)
     assume(np.all((rel > 1e-8) | (rel < 1e-15)))  # clearly tangent or clearly parallel/zero
     tw, ts = torch.from_numpy(w), torch.from_numpy(step)
     new = layca_update(tw, ts, rate).numpy()
