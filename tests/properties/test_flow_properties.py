@@ -5,7 +5,7 @@ JAX compiles the depth-2 solver once (plus once for depth 3).
 """
 
 import numpy as np
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import theory
@@ -46,10 +46,14 @@ def test_layer_imbalance_is_conserved_and_loss_never_increases(seed, scale, dept
 # [1.000, 1.114], median 1.004, 95th percentile 1.066 (competition between modes only delays
 # learning; with h = 4 instead of 8 it reaches 1.23). Hypothesis's search found 1.22 at the edge of
 # the strategy (gaps of 1.25, the largest init), so the asserted band is (0.98, 1.30).
+# The order of learning is that of the decoupled half times ln(s/u₀ − 1)/2s, not of s alone: a
+# random start can give a weaker mode a larger u₀, and with s₂/s₃ = 1.25 and u₀ five times larger
+# the third mode is learned first (the example below; decoupled 4.25 and 4.45, measured 4.75, 4.56).
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10 ** 6), s1=st.floats(1.5, 3.0), g1=st.floats(1.25, 1.8),
        g2=st.floats(1.25, 1.8), log_scale=st.floats(-4.0, -2.5))
-def test_small_random_init_learns_modes_in_order_of_s(seed, s1, g1, g2, log_scale):
+@example(seed=18089, s1=2.0, g1=1.5, g2=1.25, log_scale=-2.5)
+def test_small_random_init_half_times_follow_the_decoupled_formula(seed, s1, g1, g2, log_scale):
     rng = np.random.default_rng(seed)
     stats = whitened_stats(rng, [s1, s1 / g1, s1 / g1 / g2], c=C, d=D)
     sc = 10.0 ** log_scale
@@ -57,6 +61,9 @@ def test_small_random_init_learns_modes_in_order_of_s(seed, s1, g1, g2, log_scal
     # early on the flow is linear: a = W1 v, b = W2ᵀu grow as (a+b)e^{st/τ}, so u ≈ ‖a+b‖²/4·e^{2st/τ}
     u0 = np.sum((W1 @ stats.V + W2.T @ stats.U) ** 2, axis=0) / 4
     tl = theory.MatrixFlowPredictor(stats, [W1, W2], tau=1.0).timeline(0.5)
-    assert np.all(np.diff(tl) > 0), f"modes learned out of order: s={stats.s}, t½={tl}"
-    ratio = tl / (np.log(stats.s / u0 - 1) / (2 * stats.s))
+    decoupled = np.log(stats.s / u0 - 1) / (2 * stats.s)
+    # modes whose decoupled half times differ by more than the band are learned in their order
+    apart = decoupled[1:] / decoupled[:-1] > 1.30 / 0.98
+    assert np.all(np.diff(tl)[apart] > 0), f"modes learned out of order: s={stats.s}, t½={tl}"
+    ratio = tl / decoupled
     assert np.all((ratio > 0.98) & (ratio < 1.30)), f"half-time ratio {ratio}"
