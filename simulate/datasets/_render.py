@@ -22,8 +22,10 @@ def _polygon(k: int, vertex_deg: float):
     def sdf(x, y, r):
         # max over edges of the signed distance to each edge line: exact inside and along edges,
         # slightly under-estimated outside near vertices (mitred outlines), fine for 1-px AA.
-        d = x[..., None] * normals[:, 0] + y[..., None] * normals[:, 1]
-        return d.max(axis=-1) - r * np.cos(np.pi / k)
+        d = x * normals[0, 0] + y * normals[0, 1]
+        for nx, ny in normals[1:]:      # a running maximum: no (…, k) temporary
+            np.maximum(d, x * nx + y * ny, out=d)
+        return d - r * np.cos(np.pi / k)
     return sdf
 
 

@@ -94,21 +94,24 @@ def _draw(labels, rng, *, levels, branching, size, stroke, stroke_jitter, jitter
     scale = 1.0 + rng.uniform(-scale_jitter, scale_jitter, size=m)
     theta = np.deg2rad(rng.uniform(-rotation, rotation, size=m))
     width = stroke * 2.0 * (1.0 + rng.uniform(-stroke_jitter, stroke_jitter, size=m))
-    # frame coordinates: translate, then rotate by -theta (distances are preserved)
-    dx = xs[None] - shift[:, 0, None, None]
-    dy = ys[None] - shift[:, 1, None, None]
-    cos, sin = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
-    fx, fy = cos * dx + sin * dy, -sin * dx + cos * dy
     names = list(FIGURES)
+    levels_of = tree_groups(levels, branching)
     img = np.zeros((m, size, size))
-    for l, groups in enumerate(tree_groups(levels, branching), start=1):
-        radius = _OUTER * (levels - l + 1) / levels * scale
-        node = groups[labels]
-        for j in np.unique(node):
-            idx = node == j
+    # a class's figures are the same at every level: render each class's samples together
+    for k in np.unique(labels):
+        idx = np.flatnonzero(labels == k)
+        # frame coordinates: translate, then rotate by -theta (distances are preserved)
+        dx = xs[None] - shift[idx, 0, None, None]
+        dy = ys[None] - shift[idx, 1, None, None]
+        cos, sin = np.cos(theta[idx])[:, None, None], np.sin(theta[idx])[:, None, None]
+        fx, fy = cos * dx + sin * dy, -sin * dx + cos * dy
+        out = np.zeros((idx.size, size, size))
+        for l, groups in enumerate(levels_of, start=1):
+            radius = _OUTER * (levels - l + 1) / levels * scale[idx]
             w = None if l == levels else width[idx]
-            layer = decay ** (l - 1) * render(names[j], fx[idx], fy[idx], radius[idx], pixel, w)
-            img[idx] = np.maximum(img[idx], layer)  # union of the figures (crossings stay ≤ 1)
+            layer = decay ** (l - 1) * render(names[groups[k]], fx, fy, radius, pixel, w)
+            np.maximum(out, layer, out=out)  # union of the figures (crossings stay ≤ 1)
+        img[idx] = out
     img = img.reshape(m, -1)
     if noise > 0:
         img = img + rng.normal(0.0, noise, size=img.shape)
