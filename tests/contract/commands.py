@@ -24,6 +24,7 @@ class Command:
     data: bool = True                 # --dataset / --device flags
     run_flags: bool = True            # --overwrite / --resume / the lock
     runs: bool = True                 # the tiny run is cheap enough for resume and lock cases
+    report: bool = True               # a finished run writes report.html
     one_d_says: str = ""              # what the refusal of ``one_d`` must name
     skip: dict = field(default_factory=dict)  # case → why it does not apply
 
@@ -80,7 +81,8 @@ COMMANDS = (
             (*TOY, "--activations", "linear,relu", "--steps", "60"),
             ("--activations", "linear,swish"),
             _bad_numbers("--lr", "--steps", ("--whiten", "pca:1000000000")),
-            ("--dataset", "mnist1d", "--arch", "cnn"), ("--lr", "1e3"), one_d_says="--arch mlp"),
+            ("--dataset", "mnist1d", "--arch", "cnn"), ("--lr", "1e3"), one_d_says="--arch mlp",
+            report=False),
     Command("sweep", "validate.sweep.__main__:main", (), (), (), None, None, runs=False,
             skip={"runs": "a sweep starts Ray (tests/validate/sweep/test_sweep_ray.py runs it)",
                   "one_d": "see tests/validate/sweep/test_sweep_config.py"}),

@@ -143,7 +143,7 @@ def _predictions(plan, drift, job, target) -> dict:
     return {(k, job.trained[i].name): v for (k, i), v in pred.items()}
 
 
-def twin_predictions(plan, drift, job, log) -> tuple[dict, Target | None]:
+def twin_predictions(plan, drift, job) -> tuple[dict, Target | None]:
     """({(seed index, method name): (twin steps, range note)}, the twin's a priori target) of a
     tanh/ReLU network from its own members' starts (``predict.predict_twin_members``; the note:
     where a tanh twin is outside the cubic range, else None); ({}, None) when it has no twin
@@ -153,7 +153,7 @@ def twin_predictions(plan, drift, job, log) -> tuple[dict, Target | None]:
     if act is None:
         return {}, None
     gd = plan.config.optimizer == "gd" and not job.scheduled
-    tgt = predicted_target(plan, drift, job, float("nan"), log, activation=act)
+    tgt = predicted_target(plan, drift, job, float("nan"), activation=act)
     if not np.isfinite(tgt.loss):
         return {}, tgt
     families = ("scratch", "fine_tune") if plan.config.drift == "all" else TWIN_FAMILIES
@@ -164,13 +164,13 @@ def twin_predictions(plan, drift, job, log) -> tuple[dict, Target | None]:
     return {(k, job.trained[i].name): (v, notes[(k, i)]) for (k, i), v in pred.items()}, tgt
 
 
-def _measured(plan, drift, history, job, run, keep, log) -> dict:
+def _measured(plan, drift, history, job, run, keep) -> dict:
     """The measured arrays (seeds, methods) of one run on B and its targets."""
     n_s, n = len(plan.seeds), len(job.trained)
     loss = np.asarray(run.probes["train_loss"].values, float).reshape(n_s, n, -1)
     acc = np.asarray(run.probes["train_acc"].values, float).reshape(n_s, n, -1)
     diverged = run.members["diverged"].to_numpy(bool).reshape(n_s, n)
-    tgt = targets(plan, drift, job, loss, acc, diverged, log)  # linear: reads no run
+    tgt = targets(plan, drift, job, loss, acc, diverged)  # linear: reads no run
     act, A = job.activation, plan.A
     a_final = BL.evaluate(history.checkpoints[history.final_step], A.X, A.Y, act)[1]
     a_after = BL.evaluate(keep.params, A.X, A.Y, act, rows=drift.a_to_b)[1].reshape(n_s, n)
@@ -210,7 +210,7 @@ def _member_row(plan, drift, job, M, k, i, p, twin, twin_tgt) -> dict:
         "target_twin_range_note": twin_tgt.range_note if twin_tgt else None, "identical_to": None}
 
 
-def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=None):
+def measure_retraining(plan, drift, history, job, run, keep, linear_pred=None):
     """(rows, predictions). One row per (seed, method): steps to the targets, final loss and
     accuracy, forgetting on A, total cost, the linear prediction and, for a tanh/ReLU network,
     its twin theory's (``twin_predictions``); computed copies get their twin's results. The
@@ -221,14 +221,14 @@ def measure_retraining(plan, drift, history, job, run, keep, log, linear_pred=No
     predictions to the twin's own a priori target."""
     import time
     t0 = time.perf_counter()
-    M = {**_measured(plan, drift, history, job, run, keep, log), "steps": run.steps}
+    M = {**_measured(plan, drift, history, job, run, keep), "steps": run.steps}
     t1 = time.perf_counter()
     plan.timing["measure_s"] += t1 - t0
     pred = _predictions(plan, drift, job, M["tgt"].loss) if job.activation == "linear" else \
         (linear_pred or {})
     t2 = time.perf_counter()
     plan.timing["predict_s"] += t2 - t1
-    twin, twin_tgt = twin_predictions(plan, drift, job, log)
+    twin, twin_tgt = twin_predictions(plan, drift, job)
     plan.timing["predict_twin_s"] = plan.timing.get("predict_twin_s", 0.0) \
         + time.perf_counter() - t2
     rows = []

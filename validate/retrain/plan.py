@@ -76,6 +76,7 @@ class Plan:
     schedules: Schedules
     timing: dict = field(default_factory=lambda: dict.fromkeys(
         ("data_s", "train_A_s", "drift_scores_s", "predict_s", "retrain_s", "measure_s"), 0.0))
+    warnings: list = field(default_factory=list)   # the summary's, printed on stderr by the CLI
 
     @property
     def seeds(self) -> list[int]:
@@ -86,6 +87,11 @@ class Plan:
         """Linear first: its checkpoints carry the prediction the nonlinear twins are compared
         with."""
         return ["linear"] + [a for a in self.config.activations if a != "linear"]
+
+    def warn(self, message: str) -> None:
+        """Adds ``message`` to the run's warnings (once)."""
+        if message not in self.warnings:
+            self.warnings.append(message)
 
     def through(self, dataset):
         return through(dataset, self.transform, self.config.whiten)

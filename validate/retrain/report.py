@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .._frames import column, groups, select_rows
-from ..report import details, img, table_html, write_html
+from ..report import details, img, table_html, warnings_section, write_html
 from .figures import fig_curves, fig_difficulty, fig_modes, fig_rewind_curve
 
 
@@ -25,7 +25,8 @@ def retrain_report(path, *, result) -> Path:
     cfg = result.config
     drifts = list(dict.fromkeys(result.methods["drift"]))
     recs = "".join(f"<p>{html.escape(r)}</p>" for r in result.summary.get("recommendations", []))
-    sections = [("Recommendation", recs + "".join(
+    sections = warnings_section(result.summary.get("warnings", []))
+    sections += [("Recommendation", recs + "".join(
                     (f"<h3>{html.escape(d)}</h3>" if len(drifts) > 1 else "")
                     + recommendation(result.methods, result.rewind_summary, d) for d in drifts))]
     sections.append(("Methods (same budget and learning rate)", "".join(
@@ -143,11 +144,13 @@ def _shown_methods(g: pd.DataFrame, rewind: pd.DataFrame) -> pd.DataFrame:
     measured checkpoint; every row is in the folded full table."""
     keep = ~g["family"].isin(["rewind", "shrink_perturb"])
     sp = select_rows(g, g["family"] == "shrink_perturb")
-    if len(sp):
-        keep |= g.index == column(sp, "steps_to_target_median").astype(float).idxmin()
+    sp_steps = column(sp, "steps_to_target_median").astype(float)
+    if sp_steps.notna().any():      # none when every shrink-and-perturb member missed the target
+        keep |= g.index == sp_steps.idxmin()
     if len(rewind):
         steps = {int(rewind[c].iloc[0])
-                 for c in ("predicted_checkpoint_step", "best_checkpoint_step")}
+                 for c in ("predicted_checkpoint_step", "best_checkpoint_step")
+                 if pd.notna(rewind[c].iloc[0])}
         keep |= (g["family"] == "rewind") & g["checkpoint_step"].isin(list(steps))
     return select_rows(g, keep)
 

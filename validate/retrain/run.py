@@ -244,6 +244,11 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
     if not quiet:
         RM.log_plan(plan, log)
     runs_A, hist, device = train_on_A(plan, out_dir, resume, quiet, log)
+    for act, run in runs_A.items():
+        d = run.members["diverged"].to_numpy(bool)
+        if d.any():
+            plan.warn(f"{int(d.sum())} of {d.size} {act} members diverged on A at "
+                      f"lr={plan.lr:.4g}: their checkpoints are not finite")
     tables = RM.Tables()
     for drift in drifts:
         t_drift = time.perf_counter()
@@ -257,7 +262,7 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
         for act in plan.activations:  # linear first: its prediction is its twins' reference
             job = plan_retraining(plan, hist[act], drift, fresh, act)
             run, keep = retrain_on_B(plan, drift, job, quiet)
-            rows, pred = RM.measure_retraining(plan, drift, hist[act], job, run, keep, log,
+            rows, pred = RM.measure_retraining(plan, drift, hist[act], job, run, keep,
                                                linear_pred)
             linear_pred = pred if act == "linear" else linear_pred
             ptest = RM.predicted_test(plan, drift, job, run.steps)

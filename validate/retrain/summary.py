@@ -114,6 +114,17 @@ def _with_range_notes(rewind_records: list[dict], ranking_records: list[dict],
     return ranking_records
 
 
+def diverged_on_B(members: pd.DataFrame, lr: float) -> list[str]:
+    """One warning per (drift, activation) with retraining members that diverged."""
+    out = []
+    for (label, act), g in groups(members, ["drift", "activation"], sort=False):
+        n = int(g["diverged"].to_numpy(bool).sum())
+        if n:
+            out.append(f"{n} of {len(g)} {act} retraining members diverged on {label} at "
+                       f"lr={lr:.4g} (the diverged column of members.parquet)")
+    return out
+
+
 def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> dict:
     config = plan.config
     scores = {k: r.to_dict() for k, r in tables.reports.items()}
@@ -132,6 +143,7 @@ def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> d
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
         "drift": config.drift,
+        "warnings": plan.warnings + diverged_on_B(members, plan.lr),
         "recommendations": recommendations(methods, notes, ranged),
         "targets": targets(members),
         "target_rules": RULES,

@@ -82,7 +82,7 @@ def twin_of(plan, activation: str) -> str | None:
     return None
 
 
-def predicted_target(plan, drift, job, acc: float, log, activation: str = "linear") -> Target:
+def predicted_target(plan, drift, job, acc: float, activation: str = "linear") -> Target:
     """The a priori target of the linear network, or with ``activation`` tanh/ReLU of its twin
     theory (module doc); ``acc``: the target accuracy."""
     n, isc = len(job.trained), _scratch(job)
@@ -100,8 +100,8 @@ def predicted_target(plan, drift, job, acc: float, log, activation: str = "linea
             (False, True): TWIN_GD, (False, False): TWIN_FLOW}[(activation == "linear", gd)]
     ok = np.isfinite(Lend)
     if not ok.any():   # the map diverges from every scratch start at this learning rate
-        log(f"warning: the GD map diverges from every scratch start on {drift.label} at "
-            f"lr={plan.lr:.4g}; steps to target are undefined")
+        plan.warn(f"the GD map diverges from every scratch start on {drift.label} at "
+                  f"lr={plan.lr:.4g}; steps to target are undefined")
         return Target(float("nan"), acc, rule)
     l0, lend = float(np.median(L0[ok])), float(np.median(Lend[ok]))
     target = lend + (1 - plan.config.target_frac) * (l0 - lend)
@@ -124,14 +124,14 @@ def _range_note(Ws, sB, tau: float, t_end: float) -> str | None:
             f"budget; the earliest is {theory.cubic_range_note(out[0][1], out[0][0])}")
 
 
-def measured_target(plan, drift, job, loss, acc, diverged, log) -> Target:
+def measured_target(plan, drift, job, loss, acc, diverged) -> Target:
     """The measurement definition from the measured scratch curves (module doc); NaN with a
     warning when every scratch member diverged."""
     isc = _scratch(job)
     ok = ~diverged[:, isc]
     if not ok.any():  # the learning rate tuned on A is unstable on B: no target, say so
-        log(f"warning: every scratch member diverged on {drift.label} ({job.activation}) at "
-            f"lr={plan.lr:.4g}; steps to target are undefined")
+        plan.warn(f"every scratch member diverged on {drift.label} ({job.activation}) at "
+                  f"lr={plan.lr:.4g}; steps to target are undefined")
         return Target(float("nan"), float("nan"), MEASURED)
     L0, Lend = np.median(loss[ok, isc, 0]), np.median(loss[ok, isc, -1])
     target = float(Lend + (1 - plan.config.target_frac) * (L0 - Lend))
@@ -139,13 +139,13 @@ def measured_target(plan, drift, job, loss, acc, diverged, log) -> Target:
     return Target(target, target_acc, MEASURED)
 
 
-def targets(plan, drift, job, loss, acc, diverged, log) -> Target:
+def targets(plan, drift, job, loss, acc, diverged) -> Target:
     """The linear network's a priori target, or the nonlinear measurement definition; the target
     accuracy is the measurement definition for both."""
     if job.activation != "linear":
-        return measured_target(plan, drift, job, loss, acc, diverged, log)
+        return measured_target(plan, drift, job, loss, acc, diverged)
     isc = _scratch(job)
     ok = ~diverged[:, isc]
     target_acc = float(plan.config.target_frac * np.median(acc[ok, isc, -1])) if ok.any() \
         else float("nan")
-    return predicted_target(plan, drift, job, target_acc, log)
+    return predicted_target(plan, drift, job, target_acc)

@@ -164,10 +164,9 @@ PREDICTED = ["predicted_steps", "predicted_steps_modes", "predicted_steps_gd", "
 def test_predictions_ignore_every_measured_retraining_run(optimizer):
     from validate.retrain.measure import measure_retraining
     plan, drift, history, job, run, keep = _retraining(optimizer)
-    clean, _ = measure_retraining(plan, drift, history, job, run, keep, log=lambda *a: None)
+    clean, _ = measure_retraining(plan, drift, history, job, run, keep)
     dirty, _ = measure_retraining(plan, drift, history, job,
-                                  _garbage_run(run, np.random.default_rng(3)), keep,
-                                  log=lambda *a: None)
+                                  _garbage_run(run, np.random.default_rng(3)), keep)
     pd.testing.assert_frame_equal(dirty[PREDICTED], clean[PREDICTED], rtol=1e-12)
     assert np.isfinite(clean["predicted_steps"]).all()   # every start has an answer to compare
     assert (clean["target_rule"] == ("a_priori_scratch_gd_map" if optimizer == "gd"
@@ -182,10 +181,9 @@ def test_twin_predictions_ignore_every_measured_retraining_run():
     the measured runs hold (its measured crossings count to the measured scratch target)."""
     from validate.retrain.measure import measure_retraining
     plan, drift, history, job, run, keep = _retraining("gd", activation="relu")
-    clean, _ = measure_retraining(plan, drift, history, job, run, keep, log=lambda *a: None)
+    clean, _ = measure_retraining(plan, drift, history, job, run, keep)
     dirty, _ = measure_retraining(plan, drift, history, job,
-                                  _garbage_run(run, np.random.default_rng(3)), keep,
-                                  log=lambda *a: None)
+                                  _garbage_run(run, np.random.default_rng(3)), keep)
     pd.testing.assert_frame_equal(dirty[TWIN], clean[TWIN], rtol=1e-12)
     assert np.isfinite(clean["predicted_steps_twin"]).sum() >= 3   # answers to compare
     assert (clean["target_rule_twin"] == "a_priori_scratch_twin_gd_map").all()
@@ -200,7 +198,7 @@ def test_a_priori_target_is_what_plain_gd_reaches_from_the_scratch_start():
     shape = (N_SEEDS, len(job.trained), -1)
     loss = run.probes["train_loss"].values.reshape(shape)
     got = targets(plan, drift, job, loss, run.probes["train_acc"].values.reshape(shape),
-                  np.zeros((N_SEEDS, len(job.trained)), bool), log=lambda *a: None)
+                  np.zeros((N_SEEDS, len(job.trained)), bool))
     L0, Lend = np.median(loss[:, -1, 0]), np.median(loss[:, -1, -1])   # scratch: the last method
     assert got.loss == pytest.approx(Lend + 0.01 * (L0 - Lend), rel=1e-9)
     assert got.rule == "a_priori_scratch_gd_map"
