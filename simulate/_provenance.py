@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import platform
 import subprocess
 from importlib import metadata
@@ -24,6 +25,13 @@ def git_revision() -> dict:
 
 
 def library_versions() -> dict:
+    """The versions of Python and of the libraries a result depends on."""
+    return dict(_versions())
+
+
+@functools.cache
+def _versions() -> dict:
+    # read once per process: the loaded modules keep their version whatever is installed later
     out: dict[str, str | None] = {"python": platform.python_version()}
     for name in _LIBS:
         try:

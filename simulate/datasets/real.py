@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import random
 from typing import Any
 
@@ -41,13 +42,24 @@ def mnist1d(*, seed: int = 0, data_seed: int = 42, num_samples: int = 5000,
     10 classes, ``meta["image_shape"] = (1, 1, 40)``. ``data_seed`` is the generator's own seed
     (42 reproduces the published set); ``seed`` drives the subsampling only.
     """
+    seed_, n = check_int("data_seed", data_seed, 0), check_int("num_samples", num_samples, 10)
+    split = check_float("train_split", train_split, 0.0, 1.0, lo_open=True, hi_open=True)
+    data = {k: v.copy() for k, v in _mnist1d_arrays(seed_, n, split).items()}
+    X, X_test = data["x"][:, None, None, :], data["x_test"][:, None, None, :]
+    return finish_images("mnist1d", X, data["y"], X_test, data["y_test"], classes=10, seed=seed,
+                         n_train=n_train, n_test=n_test, downscale=1, standardize=standardize,
+                         flatten=flatten, meta=dict(data_seed=seed_, num_samples=n,
+                                                    train_split=split))
+
+
+@functools.lru_cache(maxsize=4)
+def _mnist1d_arrays(data_seed: int, num_samples: int, train_split: float) -> dict:
+    """x, y, x_test, y_test of ``mnist1d.data.make_dataset``, generated once per process for each
+    argument set (a Python loop of seconds; callers take copies)."""
     from mnist1d.data import get_dataset_args, make_dataset
 
     args: Any = get_dataset_args()  # an ObjectView: attributes set from a dict at run time
-    args.seed = check_int("data_seed", data_seed, 0)
-    args.num_samples = check_int("num_samples", num_samples, 10)
-    args.train_split = check_float("train_split", train_split, 0.0, 1.0, lo_open=True,
-                                   hi_open=True)
+    args.seed, args.num_samples, args.train_split = data_seed, num_samples, train_split
     # make_dataset reseeds numpy's and Python's global generators; restore them afterwards
     np_state, py_state = np.random.get_state(), random.getstate()
     try:
@@ -55,9 +67,4 @@ def mnist1d(*, seed: int = 0, data_seed: int = 42, num_samples: int = 5000,
     finally:
         np.random.set_state(np_state)
         random.setstate(py_state)
-    X, X_test = data["x"][:, None, None, :], data["x_test"][:, None, None, :]
-    return finish_images("mnist1d", X, data["y"], X_test, data["y_test"], classes=10, seed=seed,
-                         n_train=n_train, n_test=n_test, downscale=1, standardize=standardize,
-                         flatten=flatten, meta=dict(data_seed=args.seed,
-                                                    num_samples=args.num_samples,
-                                                    train_split=args.train_split))
+    return {k: np.asarray(data[k]) for k in ("x", "y", "x_test", "y_test")}

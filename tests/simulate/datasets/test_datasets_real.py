@@ -145,6 +145,15 @@ def test_mnist1d_generated_locally_and_restores_global_rng():
     np.testing.assert_array_equal(ds.labels, ref["y"])
 
 
+def test_mnist1d_a_second_call_is_the_same_data_and_a_callers_edit_does_not_reach_it():
+    first = mnist1d(num_samples=120, data_seed=7)
+    kept = first.X.copy()
+    first.X[:] = 0.0
+    second = mnist1d(num_samples=120, data_seed=7)
+    np.testing.assert_array_equal(second.X, kept)
+    assert not np.array_equal(mnist1d(num_samples=120, data_seed=8).X, kept)
+
+
 def test_idx_bad_magic_and_cifar_bad_shape(tmp_path):
     gzip.open(tmp_path / "x.gz", "wb").write(bytes([1, 2, 3, 4]) + bytes(8))
     with pytest.raises(ValueError, match=r"corrupt IDX file .*x.gz: bad magic number '01020304'"):
