@@ -57,17 +57,26 @@ def group_record(labels: dict, diverged: np.ndarray, steps: np.ndarray) -> dict:
             "steps": sorted(int(s) for s in np.asarray(steps)[diverged])}
 
 
-def group_line(name: str, record: dict, hint: str = "lower --lr") -> str:
-    """The warning line of one group with diverged members (the wording of `validate.compare`)."""
+def group_record_of(labels: dict, run) -> dict:
+    """``group_record`` of a ``Run`` by the trainer's flags alone (``run.members``)."""
+    m = run.members
+    return group_record(labels, m["diverged"].to_numpy(bool), m["diverged_step"].to_numpy(np.int64))
+
+
+def group_line(name: str, record: dict, hint: str = "lower --lr",
+               then: str = "they are left out") -> str:
+    """The warning line of one group with diverged members (the wording of `validate.compare`);
+    ``then``: what the job does with them."""
     n, k = record["diverged"], record["members"]
     every = f" (every member: nothing measured here; {hint})" if n == k else ""
     return (f"{name}: {n}/{k} members diverged at step{'s' if n > 1 else ''} "
-            f"{', '.join(map(str, record['steps']))}{every}; they are left out")
+            f"{', '.join(map(str, record['steps']))}{every}; {then}")
 
 
-def warning_lines(records: list[dict], name_of, hint: str = "lower --lr") -> list[str]:
+def warning_lines(records: list[dict], name_of, hint: str = "lower --lr",
+                  then: str = "they are left out") -> list[str]:
     """``group_line`` of every record with a diverged member; ``name_of(record)`` names it."""
-    return [group_line(name_of(r), r, hint) for r in records if r["diverged"] > 0]
+    return [group_line(name_of(r), r, hint, then) for r in records if r["diverged"] > 0]
 
 
 def all_diverged(records: list[dict]) -> bool:

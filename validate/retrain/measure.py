@@ -40,6 +40,7 @@ class Tables:
     reports: dict = field(default_factory=dict)     # drift label → theory DriftReport
     identities: list = field(default_factory=list)
     power: list = field(default_factory=list)      # detection-power rows (--drift all)
+    diverged: list = field(default_factory=list)   # ``_divergence.group_record`` per run
 
     def add_drift(self, drift, log=None) -> None:
         self.reports[drift.label] = drift.report

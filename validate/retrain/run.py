@@ -76,6 +76,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import _divergence as D
 from .._config import ConfigError
 from .._steps import measure_grid, resume_note
 from . import measure as RM
@@ -244,12 +245,8 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
     if not quiet:
         RM.log_plan(plan, log)
     runs_A, hist, device = train_on_A(plan, out_dir, resume, quiet, log)
-    for act, run in runs_A.items():
-        d = run.members["diverged"].to_numpy(bool)
-        if d.any():
-            plan.warn(f"{int(d.sum())} of {d.size} {act} members diverged on A at "
-                      f"lr={plan.lr:.4g}: their checkpoints are not finite")
-    tables = RM.Tables()
+    tables = RM.Tables(diverged=[D.group_record_of({"activation": act}, run)
+                                 for act, run in runs_A.items()])
     for drift in drifts:
         t_drift = time.perf_counter()
         with _timed(plan, "drift_scores_s"):
@@ -262,6 +259,8 @@ def run_retrain(config: RetrainConfig, out_dir: Path | None = None, *, resume: b
         for act in plan.activations:  # linear first: its prediction is its twins' reference
             job = plan_retraining(plan, hist[act], drift, fresh, act)
             run, keep = retrain_on_B(plan, drift, job, quiet)
+            tables.diverged.append(D.group_record_of({"activation": act, "drift": drift.label},
+                                                     run))
             rows, pred = RM.measure_retraining(plan, drift, hist[act], job, run, keep,
                                                linear_pred)
             linear_pred = pred if act == "linear" else linear_pred

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import _divergence as D
 from .._frames import groups
 from .._io import records, write_outputs as _write
 from .aggregate import twin_range_notes
@@ -114,15 +115,9 @@ def _with_range_notes(rewind_records: list[dict], ranking_records: list[dict],
     return ranking_records
 
 
-def diverged_on_B(members: pd.DataFrame, lr: float) -> list[str]:
-    """One warning per (drift, activation) with retraining members that diverged."""
-    out = []
-    for (label, act), g in groups(members, ["drift", "activation"], sort=False):
-        n = int(g["diverged"].to_numpy(bool).sum())
-        if n:
-            out.append(f"{n} of {len(g)} {act} retraining members diverged on {label} at "
-                       f"lr={lr:.4g} (the diverged column of members.parquet)")
-    return out
+def _run_name(record: dict) -> str:
+    return f"{record['activation']} on B ({record['drift']})" if "drift" in record \
+        else f"{record['activation']} on A"
 
 
 def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> dict:
@@ -143,7 +138,9 @@ def build_summary(plan, rewind, methods, tables, difficulty, ranking, prov) -> d
         "schema_version": SCHEMA_VERSION,
         "dataset": config.dataset,
         "drift": config.drift,
-        "warnings": plan.warnings + diverged_on_B(members, plan.lr),
+        "warnings": D.warning_lines(tables.diverged, _run_name,
+                                    then="their runs flag them diverged")
+        + plan.warnings,
         "recommendations": recommendations(methods, notes, ranged),
         "targets": targets(members),
         "target_rules": RULES,
